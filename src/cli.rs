@@ -1,0 +1,72 @@
+//! The `ringd` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::shard::Backend;
+
+/// NTP and FTP at the speed of the hardware.
+///
+/// With neither --ntp-conf nor --ftp-conf, runs the built-in demo: NTP on 127.0.0.1:1123
+/// serving the system clock at local stratum 10 to 127.0.0.0/8.
+#[derive(Debug, Parser)]
+#[command(name = "ringd", version)]
+pub struct Cli {
+    /// A chrony.conf to serve NTP from.
+    #[arg(long, value_name = "FILE")]
+    pub ntp_conf: Option<PathBuf>,
+
+    /// A vsftpd.conf to serve FTP from.
+    #[arg(long, value_name = "FILE")]
+    pub ftp_conf: Option<PathBuf>,
+
+    /// Number of shards (threads, one per core); default: the cores this process may use.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub shards: Option<u16>,
+
+    /// Datagram I/O engine. io_uring falls back to mmsg, with a warning, where it cannot run.
+    #[arg(long = "io", value_enum, default_value_t = IoChoice::Uring)]
+    pub io: IoChoice,
+
+    /// Validate the configuration, print the effective settings, and exit (0: valid, 1: not).
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IoChoice {
+    Uring,
+    Mmsg,
+}
+
+impl From<IoChoice> for Backend {
+    fn from(choice: IoChoice) -> Backend {
+        match choice {
+            IoChoice::Uring => Backend::Uring,
+            IoChoice::Mmsg => Backend::Mmsg,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_interface() {
+        let cli = Cli::try_parse_from([
+            "ringd", "--ntp-conf", "/etc/chrony.conf", "--shards", "2", "--io", "mmsg", "--check",
+        ])
+        .unwrap();
+        assert_eq!(cli.ntp_conf, Some(PathBuf::from("/etc/chrony.conf")));
+        assert_eq!(cli.shards, Some(2));
+        assert_eq!(cli.io, IoChoice::Mmsg);
+        assert!(cli.check);
+        let demo = Cli::try_parse_from(["ringd"]).unwrap();
+        assert_eq!(demo.io, IoChoice::Uring);
+        assert!(demo.ntp_conf.is_none() && demo.ftp_conf.is_none() && !demo.check);
+        assert!(Cli::try_parse_from(["ringd", "--shards", "0"]).is_err());
+        assert!(Cli::try_parse_from(["ringd", "--io", "epoll"]).is_err());
+    }
+}

@@ -1,0 +1,778 @@
+//! chrony.conf reader for the NTP server: the directives ringd acts on, those it defers, includes.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::error::ConfigError;
+use crate::ntp::access::{AccessTable, Subnet};
+
+const DEFAULT_PORT: u16 = 123;
+const DEFAULT_CLIENT_LOG_LIMIT: u64 = 524_288;
+/// chronyd refuses files nested deeper than this, the main file included (MAX_INCLUDE_LEVEL).
+const MAX_INCLUDE_DEPTH: usize = 10;
+/// chronyd takes at most this many directories in one `confdir` (MAX_CONF_DIRS).
+const MAX_CONFDIR_DIRECTORIES: usize = 10;
+const DEMO_ORIGIN: &str = "built-in demo";
+const DEMO_PORT: u16 = 1123;
+
+/// Directives of chrony's client side and of chronyd's housekeeping that stock files carry
+/// (Debian's and Rocky's included): accepted and listed, not acted on yet.
+const DEFERRED_DIRECTIVES: &[&str] = &[
+    "authselectmode",
+    "bindcmdaddress",
+    "cmdallow",
+    "cmddeny",
+    "cmdport",
+    "driftfile",
+    "dumpdir",
+    "hwclockfile",
+    "hwtimestamp",
+    "keyfile",
+    "leapsectz",
+    "lock_all",
+    "log",
+    "logdir",
+    "makestep",
+    "maxupdateskew",
+    "minsources",
+    "ntsdumpdir",
+    "peer",
+    "pool",
+    "rtconutc",
+    "rtcsync",
+    "sched_priority",
+    "server",
+    "sourcedir",
+];
+
+/// The rest of chronyd's directives (conf.c), so that they are reported as unsupported rather
+/// than as typos.
+const UNSUPPORTED_CHRONY_DIRECTIVES: &[&str] = &[
+    "acquisitionport",
+    "bindacqaddress",
+    "bindacqdevice",
+    "bindcmddevice",
+    "binddevice",
+    "broadcast",
+    "clockprecision",
+    "cmdratelimit",
+    "combinelimit",
+    "commandkey",
+    "corrtimeratio",
+    "dscp",
+    "dumponexit",
+    "fallbackdrift",
+    "generatecommandkey",
+    "hwtstimeout",
+    "initstepslew",
+    "leapseclist",
+    "leapsecmode",
+    "linux_freq_scale",
+    "linux_hz",
+    "logbanner",
+    "logchange",
+    "mailonchange",
+    "manual",
+    "maxchange",
+    "maxclockerror",
+    "maxdistance",
+    "maxdrift",
+    "maxjitter",
+    "maxntsconnections",
+    "maxsamples",
+    "maxslewrate",
+    "maxstratum",
+    "maxtxbuffers",
+    "minsamples",
+    "minstratum",
+    "nocerttimecheck",
+    "nosystemcert",
+    "ntpsigndsocket",
+    "ntsaeads",
+    "ntscachedir",
+    "ntsntpserver",
+    "ntsport",
+    "ntsprocesses",
+    "ntsratelimit",
+    "ntsrefresh",
+    "ntsrotate",
+    "ntsservercert",
+    "ntsserverkey",
+    "ntstrustedcerts",
+    "opencommands",
+    "pidfile",
+    "ptpdomain",
+    "ptpport",
+    "refclock",
+    "refresh",
+    "reselectdist",
+    "rtcautotrim",
+    "rtcdevice",
+    "rtcfile",
+    "smoothtime",
+    "stratumweight",
+    "tempcomp",
+    "user",
+];
+
+/// The NTP server's settings read from a chrony.conf.
+#[derive(Debug, Clone)]
+pub struct NtpConfig {
+    /// The file the settings came from, or "built-in demo".
+    pub origin: String,
+    /// UDP port to serve on (chrony's default 123). Unlike chrony, where 0 disables the
+    /// server, 0 asks for an ephemeral port that ringd reports at start-up.
+    pub port: u16,
+    /// Local addresses to serve on, from every `bindaddress`; 0.0.0.0 and :: when none.
+    pub bind_addresses: Vec<IpAddr>,
+    /// Which clients are answered, from `allow` and `deny`.
+    pub access: AccessTable,
+    /// The `local` reference, if configured.
+    pub local: Option<LocalStratum>,
+    /// Response rate limiting, only when a `ratelimit` directive is present.
+    pub ratelimit: Option<RateLimitSettings>,
+    /// Memory for per-client state in bytes, from `clientloglimit` (default 524288).
+    pub client_log_limit: u64,
+    /// `noclientlog`: keep no per-client state.
+    pub no_client_log: bool,
+    /// Directives recognised but not acted on yet, in file order.
+    pub deferred: Vec<DeferredDirective>,
+}
+
+/// The `local` directive: serve time at this stratum even when not synchronised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocalStratum {
+    pub stratum: u8,
+    pub orphan: bool,
+    /// Root distance in seconds above which the local reference takes over.
+    pub distance: f64,
+}
+
+impl Default for LocalStratum {
+    /// chrony's defaults for a bare `local`.
+    fn default() -> Self {
+        LocalStratum {
+            stratum: 10,
+            orphan: false,
+            distance: 1.0,
+        }
+    }
+}
+
+/// The `ratelimit` directive. `interval` and `leak` are log2 values, as in chrony. Every value
+/// lies in the range chronyd actually applies (interval -19..12, burst 1..32, leak 1..4,
+/// kod 0..4): where chronyd would silently clamp a value, ringd refuses the line instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    pub interval: i32,
+    pub burst: i32,
+    pub leak: i32,
+    pub kod: i32,
+}
+
+impl Default for RateLimitSettings {
+    /// chrony's defaults for a bare `ratelimit`.
+    fn default() -> Self {
+        RateLimitSettings {
+            interval: 3,
+            burst: 8,
+            leak: 2,
+            kod: 0,
+        }
+    }
+}
+
+/// A directive that was recognised but is not acted on yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredDirective {
+    pub file: String,
+    pub line: usize,
+    /// The directive name in lower case, e.g. `pool`.
+    pub name: String,
+    /// The whole line with its white space collapsed, e.g. `pool 2.debian.pool.ntp.org iburst`.
+    pub text: String,
+}
+
+/// Read a chrony.conf and the files it includes.
+pub fn parse_file(path: &Path) -> Result<NtpConfig, ConfigError> {
+    let file = path.display().to_string();
+    let text = read_text(path).map_err(|source| ConfigError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    Parser::new(&file).parse(&text, &file)
+}
+
+/// Read chrony.conf text; `origin` names it in errors. Relative `include` and `confdir` paths
+/// are relative to the current directory, as for chronyd.
+pub fn parse_str(text: &str, origin: &str) -> Result<NtpConfig, ConfigError> {
+    Parser::new(origin).parse(text, origin)
+}
+
+/// The built-in demo: `port 1123`, `bindaddress 127.0.0.1`, `local stratum 10`,
+/// `allow 127.0.0.0/8`.
+pub fn demo() -> NtpConfig {
+    let mut config = NtpConfig::with_defaults(DEMO_ORIGIN);
+    config.port = DEMO_PORT;
+    config.bind_addresses = vec![Ipv4Addr::LOCALHOST.into()];
+    config.access.set(
+        Subnet {
+            addr: Ipv4Addr::new(127, 0, 0, 0).into(),
+            prefix_len: 8,
+        },
+        true,
+        false,
+    );
+    config.local = Some(LocalStratum::default());
+    config
+}
+
+impl NtpConfig {
+    fn with_defaults(origin: &str) -> Self {
+        NtpConfig {
+            origin: origin.to_string(),
+            port: DEFAULT_PORT,
+            bind_addresses: Vec::new(),
+            access: AccessTable::new(),
+            local: None,
+            ratelimit: None,
+            client_log_limit: DEFAULT_CLIENT_LOG_LIMIT,
+            no_client_log: false,
+            deferred: Vec::new(),
+        }
+    }
+
+    /// What ringd serves instead of synchronising upstream, as one sentence for the start-up
+    /// log; `None` when no directive was deferred.
+    pub fn upstream_note(&self) -> Option<String> {
+        if self.deferred.is_empty() {
+            return None;
+        }
+        let served = match self.local {
+            Some(local) => format!("the system clock at local stratum {}", local.stratum),
+            None => "the kernel's clock state (adjtimex, read-only) as set by the daemon that \
+                     disciplines it"
+                .to_string(),
+        };
+        Some(format!(
+            "upstream synchronisation is not built yet: ringd serves {served}"
+        ))
+    }
+}
+
+/// The effective settings as `ringd --check` prints them: chrony directives, one per line, then
+/// one line per deferred directive.
+impl fmt::Display for NtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "# effective NTP settings from {}", self.origin)?;
+        writeln!(f, "port {}", self.port)?;
+        if self.port == 0 {
+            writeln!(
+                f,
+                "# port 0: ringd serves on an ephemeral port and reports it at start-up"
+            )?;
+        }
+        for addr in &self.bind_addresses {
+            writeln!(f, "bindaddress {addr}")?;
+        }
+        let mut any_rule = false;
+        for (subnet, allow) in self.access.rules() {
+            any_rule = true;
+            writeln!(f, "{} {subnet}", if allow { "allow" } else { "deny" })?;
+        }
+        if !any_rule {
+            writeln!(f, "# no allow directive: every NTP client is refused")?;
+        }
+        if let Some(local) = self.local {
+            write!(f, "local stratum {}", local.stratum)?;
+            if local.orphan {
+                write!(f, " orphan")?;
+            }
+            writeln!(f, " distance {}", local.distance)?;
+        }
+        if let Some(limit) = self.ratelimit {
+            writeln!(
+                f,
+                "ratelimit interval {} burst {} leak {} kod {}",
+                limit.interval, limit.burst, limit.leak, limit.kod
+            )?;
+        }
+        if self.no_client_log {
+            writeln!(f, "noclientlog")?;
+        } else {
+            writeln!(f, "clientloglimit {}", self.client_log_limit)?;
+        }
+        if let Some(note) = self.upstream_note() {
+            for directive in &self.deferred {
+                writeln!(
+                    f,
+                    "{}:{}: {} recognised; {note}",
+                    directive.file, directive.line, directive.name
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Settings under construction while the main file and its includes are read.
+struct Parser {
+    config: NtpConfig,
+    /// Where the last `ratelimit` and `noclientlog` were: chronyd refuses the pair only once
+    /// the whole file is read, so the check runs at the end.
+    ratelimit_at: Option<(String, usize)>,
+    noclientlog_at: Option<(String, usize)>,
+}
+
+/// One non-comment line: where it is, for error messages, and its words.
+struct Directive<'a> {
+    file: &'a str,
+    line: usize,
+    name: &'a str,
+    args: Vec<&'a str>,
+}
+
+impl Directive<'_> {
+    fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            line: self.line,
+            directive: self.name.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn expected(&self, what: &str, found: Option<&str>) -> ConfigError {
+        match found {
+            Some(found) => self.error(format!("expected {what}, found `{found}`")),
+            None => self.error(format!("expected {what}, found nothing")),
+        }
+    }
+
+    /// The only argument, parsed; `what` describes it for the error.
+    fn single<T: FromStr>(&self, what: &str) -> Result<T, ConfigError> {
+        match self.args[..] {
+            [arg] => arg.parse().map_err(|_| self.expected(what, Some(arg))),
+            [] => Err(self.expected(what, None)),
+            [_, extra, ..] => Err(self.error(format!(
+                "expected only {what}, found another argument `{extra}`"
+            ))),
+        }
+    }
+
+    fn no_arguments(&self) -> Result<(), ConfigError> {
+        match self.args.first() {
+            Some(extra) => Err(self.error(format!("takes no arguments, found `{extra}`"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Parser {
+    fn new(origin: &str) -> Self {
+        Parser {
+            config: NtpConfig::with_defaults(origin),
+            ratelimit_at: None,
+            noclientlog_at: None,
+        }
+    }
+
+    fn parse(mut self, text: &str, file: &str) -> Result<NtpConfig, ConfigError> {
+        self.read_lines(text, file, 1)?;
+        self.finish()
+    }
+
+    fn read_lines(&mut self, text: &str, file: &str, depth: usize) -> Result<(), ConfigError> {
+        for (index, line) in text.lines().enumerate() {
+            let mut words = line.split_whitespace();
+            let Some(name) = words.next() else {
+                continue;
+            };
+            // As chrony: a comment is a line whose first non-blank character is one of these.
+            if name.starts_with(['#', '!', ';', '%']) {
+                continue;
+            }
+            let directive = Directive {
+                file,
+                line: index + 1,
+                name,
+                args: words.collect(),
+            };
+            self.apply(&directive, depth)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, d: &Directive, depth: usize) -> Result<(), ConfigError> {
+        let name = d.name.to_ascii_lowercase();
+        match name.as_str() {
+            "port" => self.config.port = d.single("a port number 0..65535")?,
+            "bindaddress" => {
+                let addr: IpAddr = d.single("an IPv4 or IPv6 address (not a host name)")?;
+                if !self.config.bind_addresses.contains(&addr) {
+                    self.config.bind_addresses.push(addr);
+                }
+            }
+            "allow" | "deny" => {
+                let (all, subnets) = parse_allow_deny(d)?;
+                for subnet in subnets {
+                    self.config.access.set(subnet, name == "allow", all);
+                }
+            }
+            "local" => self.config.local = Some(parse_local(d)?),
+            "ratelimit" => {
+                // Like chronyd, a later `ratelimit` changes only the options it names.
+                let current = self.config.ratelimit.unwrap_or_default();
+                self.config.ratelimit = Some(parse_ratelimit(d, current)?);
+                self.ratelimit_at = Some((d.file.to_string(), d.line));
+            }
+            "clientloglimit" => self.config.client_log_limit = d.single("a size in bytes")?,
+            "noclientlog" => {
+                d.no_arguments()?;
+                self.config.no_client_log = true;
+                self.noclientlog_at = Some((d.file.to_string(), d.line));
+            }
+            "include" => {
+                let pattern: String =
+                    d.single("a file name or a pattern with `*` in the file name")?;
+                let paths = expand_include_pattern(&pattern).map_err(|message| d.error(message))?;
+                for path in paths {
+                    self.read_included(d, &path, depth)?;
+                }
+            }
+            "confdir" => {
+                for path in confdir_files(d)? {
+                    self.read_included(d, &path, depth)?;
+                }
+            }
+            _ if DEFERRED_DIRECTIVES.contains(&name.as_str()) => {
+                let text = [&[d.name][..], &d.args].concat().join(" ");
+                self.config.deferred.push(DeferredDirective {
+                    file: d.file.to_string(),
+                    line: d.line,
+                    name,
+                    text,
+                });
+            }
+            _ if UNSUPPORTED_CHRONY_DIRECTIVES.contains(&name.as_str()) => {
+                return Err(d.error(
+                    "chrony directive that ringd does not support; remove it or comment it out \
+                     (see docs/ntp-config.md)",
+                ));
+            }
+            _ => {
+                return Err(d.error(
+                    "unknown directive; ringd reads chrony.conf directives \
+                     (see docs/ntp-config.md)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_included(&mut self, d: &Directive, path: &Path, depth: usize) -> Result<(), ConfigError> {
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(d.error(format!(
+                "cannot include {}: files nest more than {MAX_INCLUDE_DEPTH} deep \
+                 (does a file include itself?)",
+                path.display()
+            )));
+        }
+        let text = read_text(path)
+            .map_err(|err| d.error(format!("cannot read {}: {err}", path.display())))?;
+        self.read_lines(&text, &path.display().to_string(), depth + 1)
+    }
+
+    fn finish(mut self) -> Result<NtpConfig, ConfigError> {
+        if let (Some((file, line)), Some((other_file, other_line))) =
+            (self.ratelimit_at, self.noclientlog_at)
+        {
+            return Err(ConfigError::Invalid {
+                file,
+                line,
+                directive: "ratelimit".to_string(),
+                message: format!(
+                    "Rate limiting cannot be enabled with noclientlog (at {other_file}:{other_line}); \
+                     remove one of the two"
+                ),
+            });
+        }
+        if self.config.bind_addresses.is_empty() {
+            self.config.bind_addresses =
+                vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()];
+        }
+        Ok(self.config)
+    }
+}
+
+/// chronyd reads bytes: a stray non-UTF-8 byte in a comment must not make a file unreadable.
+fn read_text(path: &Path) -> std::io::Result<String> {
+    fs::read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `allow`/`deny` `[all] [SUBNET]`: whether `all` was given, and the subnets to set (both
+/// families when no subnet is given).
+fn parse_allow_deny(d: &Directive) -> Result<(bool, Vec<Subnet>), ConfigError> {
+    // chronyd compares `all` case-sensitively.
+    let all = d.args.first() == Some(&"all");
+    let rest = if all { &d.args[1..] } else { &d.args[..] };
+    match rest {
+        [] => Ok((all, vec![Subnet::any_v4(), Subnet::any_v6()])),
+        [spec] => Ok((all, vec![parse_subnet(d, spec)?])),
+        [_, extra, ..] => Err(d.error(format!(
+            "expected [all] [ADDRESS[/PREFIX] | NETWORK | HOSTNAME], found another argument \
+             `{extra}`"
+        ))),
+    }
+}
+
+/// One subnet in chrony's forms: an address with an optional /PREFIX, a shortened IPv4
+/// network (`1.2.3`, `1.2`, `1` for /24, /16, /8), or a host name resolved now.
+fn parse_subnet(d: &Directive, spec: &str) -> Result<Subnet, ConfigError> {
+    let (network, prefix_len) = match spec.split_once('/') {
+        Some((network, prefix)) => {
+            let prefix_len: u8 = prefix.parse().map_err(|_| {
+                d.error(format!(
+                    "expected a prefix length after `/` in `{spec}`, found `{prefix}`"
+                ))
+            })?;
+            (network, Some(prefix_len))
+        }
+        None => (spec, None),
+    };
+
+    let (addr, default_len) = if let Ok(addr) = network.parse::<IpAddr>() {
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        (addr, width)
+    } else if let Some((addr, implied_len)) = parse_shortened_ipv4(d, network)? {
+        (IpAddr::V4(addr), implied_len)
+    } else if prefix_len.is_none() {
+        return resolve_host(d, network).map(Subnet::host);
+    } else {
+        return Err(d.error(format!(
+            "`{spec}` is neither ADDRESS/PREFIX nor a shortened network such as 192.168/16"
+        )));
+    };
+
+    let len = prefix_len.unwrap_or(default_len);
+    Subnet::new(addr, len).ok_or_else(|| {
+        let (family, width) = if addr.is_ipv4() {
+            ("IPv4", 32)
+        } else {
+            ("IPv6", 128)
+        };
+        d.error(format!(
+            "prefix length /{len} in `{spec}` is too long for an {family} address (at most /{width})"
+        ))
+    })
+}
+
+/// chrony's shortened IPv4 network: one to three decimal numbers, the prefix length being 8 for
+/// each (not inet_aton's forms, where `1.2` would mean 1.0.0.2).
+fn parse_shortened_ipv4(d: &Directive, text: &str) -> Result<Option<(Ipv4Addr, u8)>, ConfigError> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let decimal = |part: &&str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() > 3 || !parts.iter().all(decimal) {
+        return Ok(None);
+    }
+    let mut octets = [0u8; 4];
+    for (octet, part) in octets.iter_mut().zip(&parts) {
+        *octet = part.parse().map_err(|_| {
+            d.error(format!(
+                "`{text}`: each number of a shortened network must be 0..255"
+            ))
+        })?;
+    }
+    let implied_len = 8 * parts.len() as u8;
+    Ok(Some((Ipv4Addr::from(octets), implied_len)))
+}
+
+/// The first address the system resolver gives for `name`, as chronyd takes it.
+fn resolve_host(d: &Directive, name: &str) -> Result<IpAddr, ConfigError> {
+    let unresolved = |reason: String| {
+        d.error(format!(
+            "cannot resolve host name `{name}` ({reason}); use an address or a subnet, \
+             or make the name resolvable when ringd starts"
+        ))
+    };
+    let mut addrs = (name, 0)
+        .to_socket_addrs()
+        .map_err(|err| unresolved(err.to_string()))?;
+    addrs
+        .next()
+        .map(|addr| addr.ip())
+        .ok_or_else(|| unresolved("no address".to_string()))
+}
+
+/// `local [stratum N] [orphan] [distance D]`, chrony's defaults for what is left out.
+fn parse_local(d: &Directive) -> Result<LocalStratum, ConfigError> {
+    let mut local = LocalStratum::default();
+    let mut args = d.args.iter().copied();
+    while let Some(option) = args.next() {
+        match option.to_ascii_lowercase().as_str() {
+            "stratum" => {
+                let what = "an integer 1..15 after `stratum`";
+                let value = args.next();
+                local.stratum = value
+                    .and_then(|v| v.parse().ok())
+                    .filter(|stratum| (1..=15).contains(stratum))
+                    .ok_or_else(|| d.expected(what, value))?;
+            }
+            "orphan" => local.orphan = true,
+            "distance" => {
+                let what = "a number of seconds (0 or more) after `distance`";
+                let value = args.next();
+                local.distance = value
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|distance| distance.is_finite() && *distance >= 0.0)
+                    .ok_or_else(|| d.expected(what, value))?;
+            }
+            "activate" | "waitsynced" | "waitunsynced" => {
+                return Err(d.error(format!(
+                    "option `{option}` is not supported yet: ringd's local reference is active \
+                     from start-up; remove the option"
+                )));
+            }
+            _ => {
+                return Err(d.error(format!(
+                    "unknown option `{option}`; expected stratum N, orphan or distance D"
+                )));
+            }
+        }
+    }
+    Ok(local)
+}
+
+/// `ratelimit [interval I] [burst B] [leak L] [kod K]` on top of `current`.
+fn parse_ratelimit(
+    d: &Directive,
+    mut current: RateLimitSettings,
+) -> Result<RateLimitSettings, ConfigError> {
+    /// chronyd parses every value in this range and rejects the line otherwise.
+    const PARSED: std::ops::RangeInclusive<i32> = -32..=32;
+    let mut args = d.args.iter().copied();
+    while let Some(option) = args.next() {
+        // The ranges chronyd clamps to (clientlog.c); burst's 255 is out of reach of the parser.
+        let (field, min, max) = match option.to_ascii_lowercase().as_str() {
+            "interval" => (&mut current.interval, -19, 12),
+            "burst" => (&mut current.burst, 1, 32),
+            "leak" => (&mut current.leak, 1, 4),
+            "kod" => (&mut current.kod, 0, 4),
+            _ => {
+                return Err(d.error(format!(
+                    "unknown option `{option}`; expected interval, burst, leak or kod, \
+                     each followed by an integer"
+                )));
+            }
+        };
+        let what = format!("an integer {min}..{max} after `{option}`");
+        let text = args.next();
+        match text
+            .and_then(|t| t.parse::<i32>().ok())
+            .filter(|v| PARSED.contains(v))
+        {
+            Some(value) if (min..=max).contains(&value) => *field = value,
+            Some(value) => {
+                return Err(d.error(format!(
+                    "expected {what}, found `{value}` (chronyd would silently use {})",
+                    value.clamp(min, max)
+                )));
+            }
+            None => return Err(d.expected(&what, text)),
+        }
+    }
+    Ok(current)
+}
+
+/// The files of an `include` pattern, found as chronyd's glob(3) finds them but with `*` as the
+/// only wildcard, in the file name only. A name without `*` must exist (reading it reports
+/// otherwise); a pattern with `*` may match nothing, as for chronyd.
+fn expand_include_pattern(pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let (dir_prefix, file_pattern) = match pattern.rfind('/') {
+        Some(slash) => pattern.split_at(slash + 1),
+        None => ("", pattern),
+    };
+    if dir_prefix.contains('*') {
+        return Err(format!(
+            "`*` is supported in the file name only, not in the directories of `{pattern}`"
+        ));
+    }
+    if !file_pattern.contains('*') {
+        return Ok(vec![PathBuf::from(pattern)]);
+    }
+    let dir = Path::new(if dir_prefix.is_empty() { "." } else { dir_prefix });
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut matches = Vec::new();
+    for name in list_dir(dir)? {
+        let path = Path::new(dir_prefix).join(&name);
+        if matches_file_pattern(file_pattern, &name) && !path.is_dir() {
+            matches.push(path);
+        }
+    }
+    matches.sort();
+    Ok(matches)
+}
+
+/// The `*.conf` files of `confdir DIR...`, ordered by file name; where several directories
+/// hold the same name, the one listed first wins. Missing directories add nothing, as for chronyd.
+fn confdir_files(d: &Directive) -> Result<Vec<PathBuf>, ConfigError> {
+    if d.args.is_empty() || d.args.len() > MAX_CONFDIR_DIRECTORIES {
+        return Err(d.error(format!(
+            "expected 1 to {MAX_CONFDIR_DIRECTORIES} directories, found {}",
+            d.args.len()
+        )));
+    }
+    let mut by_name = BTreeMap::new();
+    for dir in d.args.iter().map(Path::new).filter(|dir| dir.is_dir()) {
+        for name in list_dir(dir).map_err(|message| d.error(message))? {
+            let path = dir.join(&name);
+            if matches_file_pattern("*.conf", &name) && !path.is_dir() {
+                by_name.entry(name).or_insert(path);
+            }
+        }
+    }
+    Ok(by_name.into_values().collect())
+}
+
+fn list_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>, String> {
+    let cannot_list = |err: std::io::Error| format!("cannot list {}: {err}", dir.display());
+    fs::read_dir(dir)
+        .map_err(cannot_list)?
+        .map(|entry| entry.map(|entry| entry.file_name()).map_err(cannot_list))
+        .collect()
+}
+
+/// glob(3)'s `*` for one file name: any run of characters, but a leading dot only if the
+/// pattern starts with one.
+fn matches_file_pattern(pattern: &str, name: &OsStr) -> bool {
+    let (pattern, name) = (pattern.as_bytes(), name.as_encoded_bytes());
+    if name.first() == Some(&b'.') && pattern.first() != Some(&b'.') {
+        return false;
+    }
+    // Match greedily; on a mismatch let the last `*` swallow one more byte and retry from there.
+    let (mut p, mut n) = (0, 0);
+    let mut last_star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if pattern.get(p) == Some(&b'*') {
+            last_star = Some((p, n));
+            p += 1;
+        } else if pattern.get(p) == Some(&name[n]) {
+            p += 1;
+            n += 1;
+        } else if let Some((star, swallowed_to)) = last_star {
+            p = star + 1;
+            n = swallowed_to + 1;
+            last_star = Some((star, n));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}

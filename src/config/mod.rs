@@ -1,0 +1,7 @@
+//! Configuration readers: chrony.conf for the NTP server.
+
+pub mod chrony;
+pub mod error;
+
+pub use chrony::{DeferredDirective, LocalStratum, NtpConfig, RateLimitSettings};
+pub use error::ConfigError;

@@ -1,0 +1,9 @@
+//! ringd: NTP and FTP servers on thread-per-core io_uring shards.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod ntp;
+pub mod shard;
+pub mod sys;

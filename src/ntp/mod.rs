@@ -1,0 +1,10 @@
+//! NTP server: packet codec, reply logic, access control, rate limiting and the served clock state.
+
+pub mod access;
+pub mod clock_state;
+pub mod packet;
+pub mod precision;
+pub mod ratelimit;
+pub mod reply;
+pub mod responder;
+pub mod served_clock;

@@ -1,0 +1,122 @@
+//! What clock ringd serves until it synchronises itself: a local reference, or the kernel's state.
+
+use super::clock_state::ClockSnapshot;
+use super::packet::{leap, NtpShort, NtpTimestamp, UnixTime, REFID_LOCAL};
+use crate::sys::clock::KernelNtpState;
+
+/// The stratum announced while a daemon beside ringd (chronyd, ntpd) disciplines the clock.
+/// The kernel does not record that daemon's stratum, so ringd claims the lowest it can honestly
+/// imply: one step below a stratum-1 source. The sync engine replaces this with the real value.
+pub const KERNEL_SYNC_STRATUM: u8 = 2;
+
+/// Reference ID while serving the kernel's state: the daemon on this host (127.0.0.1) is the source.
+pub const KERNEL_SYNC_REFID: u32 = 0x7F00_0001;
+
+/// Where the served state comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockSource {
+    /// `local stratum N`: the system clock as a local reference, as chrony's `local` directive.
+    LocalReference { stratum: u8 },
+    /// The kernel's NTP state, read-only, as set by whatever disciplines the clock.
+    Kernel,
+}
+
+fn kernel_leap(state: &KernelNtpState) -> u8 {
+    if state.insert_leap() {
+        leap::INSERT_SECOND
+    } else if state.delete_leap() {
+        leap::DELETE_SECOND
+    } else {
+        leap::NONE
+    }
+}
+
+/// The state to publish at `now`, given what adjtimex returned (`None` when it could not be read).
+pub fn snapshot(source: ClockSource, kernel: Option<KernelNtpState>, now: UnixTime) -> ClockSnapshot {
+    // The reference time trails `now` by a second, as chrony's local reference does, so that no
+    // transmit timestamp can precede it.
+    let reference_time = NtpTimestamp::from_unix(UnixTime {
+        secs: now.secs - 1,
+        nanos: now.nanos,
+    });
+    match (source, kernel) {
+        (ClockSource::LocalReference { stratum }, kernel) => ClockSnapshot {
+            leap: kernel.as_ref().map_or(leap::NONE, kernel_leap),
+            stratum,
+            reference_id: REFID_LOCAL,
+            reference_time,
+            root_delay: NtpShort(0),
+            root_dispersion: NtpShort(0),
+        },
+        (ClockSource::Kernel, Some(state)) if !state.unsynchronised() => ClockSnapshot {
+            leap: kernel_leap(&state),
+            stratum: KERNEL_SYNC_STRATUM,
+            reference_id: KERNEL_SYNC_REFID,
+            reference_time,
+            root_delay: NtpShort(0),
+            root_dispersion: NtpShort::from_micros(state.max_error_us.max(0) as u64),
+        },
+        (ClockSource::Kernel, Some(state)) => ClockSnapshot {
+            root_dispersion: NtpShort::from_micros(state.max_error_us.max(0) as u64),
+            ..ClockSnapshot::UNSYNCHRONISED
+        },
+        (ClockSource::Kernel, None) => ClockSnapshot::UNSYNCHRONISED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: UnixTime = UnixTime {
+        secs: 1_700_000_000,
+        nanos: 5,
+    };
+
+    fn kernel(status: i32, max_error_us: i64) -> Option<KernelNtpState> {
+        Some(KernelNtpState {
+            status,
+            max_error_us,
+            est_error_us: 10,
+        })
+    }
+
+    #[test]
+    fn local_reference_as_chrony_with_kernel_leap() {
+        let s = snapshot(ClockSource::LocalReference { stratum: 10 }, kernel(libc::STA_INS, 0), NOW);
+        assert_eq!(s.stratum, 10);
+        assert_eq!(s.reference_id, REFID_LOCAL);
+        assert_eq!(s.leap, leap::INSERT_SECOND);
+        assert_eq!(s.root_delay, NtpShort(0));
+        assert_eq!(s.root_dispersion, NtpShort(0));
+        assert_eq!(
+            NtpTimestamp::from_unix(NOW).nanos_since(s.reference_time),
+            1_000_000_000
+        );
+        let unsynced_kernel = snapshot(
+            ClockSource::LocalReference { stratum: 5 },
+            kernel(libc::STA_UNSYNC, 16_000_000),
+            NOW,
+        );
+        assert_eq!(unsynced_kernel.leap, leap::NONE, "the local reference is its own authority");
+        assert_eq!(unsynced_kernel.stratum, 5);
+    }
+
+    #[test]
+    fn unsynchronised_kernel_is_leap_3_stratum_0() {
+        let s = snapshot(ClockSource::Kernel, kernel(libc::STA_UNSYNC, 16_000_000), NOW);
+        assert_eq!(s.leap, leap::UNSYNCHRONISED);
+        assert_eq!(s.stratum, 0);
+        assert_eq!(s.root_dispersion, NtpShort::from_seconds(16.0));
+        assert_eq!(snapshot(ClockSource::Kernel, None, NOW), ClockSnapshot::UNSYNCHRONISED);
+    }
+
+    #[test]
+    fn synchronised_kernel_gives_dispersion_from_maxerror() {
+        let s = snapshot(ClockSource::Kernel, kernel(libc::STA_PLL | libc::STA_DEL, 1500), NOW);
+        assert_eq!(s.leap, leap::DELETE_SECOND);
+        assert_eq!(s.stratum, KERNEL_SYNC_STRATUM);
+        assert_eq!(s.reference_id, KERNEL_SYNC_REFID);
+        assert_eq!(s.root_dispersion, NtpShort::from_micros(1500));
+    }
+}

@@ -1,0 +1,49 @@
+//! Shards: one thread per core, pinned, each owning its sockets and ring, and their shutdown.
+
+pub mod clock_refresh;
+pub mod ntp_loop;
+pub mod ntp_service;
+pub mod ntp_sockets;
+pub mod steering;
+
+use std::fmt;
+
+/// The datagram I/O engine of the NTP shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Multishot RecvMsg on a provided-buffer ring, batched SendMsg.
+    Uring,
+    /// recvmmsg/sendmmsg after poll: where io_uring is disabled or filtered.
+    Mmsg,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Uring => "io_uring",
+            Backend::Mmsg => "recvmmsg/sendmmsg",
+        })
+    }
+}
+
+/// Assigns shards to the CPUs the process may run on, round robin.
+pub fn cpu_for_shard(allowed: &[usize], shard: usize) -> Option<usize> {
+    if allowed.is_empty() {
+        None
+    } else {
+        Some(allowed[shard % allowed.len()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_follow_the_affinity_mask() {
+        assert_eq!(cpu_for_shard(&[1], 0), Some(1));
+        assert_eq!(cpu_for_shard(&[2, 5], 1), Some(5));
+        assert_eq!(cpu_for_shard(&[2, 5], 2), Some(2));
+        assert_eq!(cpu_for_shard(&[], 0), None);
+    }
+}

@@ -1,0 +1,108 @@
+//! The I/O loop of one NTP shard: feeds datagrams to the responder and sends its replies.
+
+use std::io;
+use std::net::UdpSocket;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::Backend;
+use crate::ntp::packet::HEADER_LEN;
+use crate::ntp::responder::Responder;
+use crate::sys::clock::realtime_now;
+use crate::sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
+use crate::sys::uring::{RingConfig, UdpRing};
+use crate::sys::Datagram;
+
+/// How often an idle shard looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+/// Datagrams taken per recvmmsg.
+const MMSG_BATCH: usize = 64;
+/// Replies sent per sendmmsg: small, so each reply leaves soon after its T3 was read.
+const MMSG_SEND_BATCH: usize = 8;
+/// Longest request kept by the mmsg backend; longer ones are answered from their header.
+const MAX_REQUEST: usize = 1024;
+
+fn answer(responder: &mut Responder, datagram: &Datagram<'_>, out: &mut [u8]) -> usize {
+    match out.get_mut(..HEADER_LEN).and_then(|o| <&mut [u8; HEADER_LEN]>::try_from(o).ok()) {
+        Some(out) => responder.respond(
+            datagram.payload,
+            datagram.peer.ip(),
+            datagram.rx_time,
+            realtime_now,
+            out,
+        ),
+        None => 0,
+    }
+}
+
+/// Serves `sockets` until `stop` is set. The io_uring backend hands over to the mmsg one if
+/// the kernel rejects its receive operation mid-run.
+pub fn run(
+    backend: Backend,
+    sockets: Vec<UdpSocket>,
+    responder: &mut Responder,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    match backend {
+        Backend::Mmsg => run_mmsg(&sockets, responder, stop),
+        Backend::Uring => {
+            let mut ring = UdpRing::new(sockets, RingConfig::default())?;
+            let mut reported_failures = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let polled = ring.poll(STOP_CHECK, |d, out| answer(responder, d, out));
+                let stats = ring.stats();
+                let failures = stats.send_errors + stats.send_slot_exhaustions;
+                responder.counters().send_failures.add(failures - reported_failures);
+                reported_failures = failures;
+                if let Err(err) = polled {
+                    warn!("io_uring receive failed ({err}); this shard continues with recvmmsg/sendmmsg");
+                    let sockets = ring.into_sockets();
+                    return run_mmsg(&sockets, responder, stop);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run_mmsg(sockets: &[UdpSocket], responder: &mut Responder, stop: &AtomicBool) -> io::Result<()> {
+    let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
+    let mut poller = ReadinessPoller::new(&fds);
+    let mut received = RecvBatch::new(MMSG_BATCH, MAX_REQUEST);
+    let mut replies = SendBatch::new(MMSG_SEND_BATCH, HEADER_LEN);
+    while !stop.load(Ordering::Relaxed) {
+        poller.wait(STOP_CHECK)?;
+        for (index, fd) in fds.iter().enumerate() {
+            if !poller.is_ready(index) {
+                continue;
+            }
+            loop {
+                let count = match received.recv(*fd, index) {
+                    Ok(count) => count,
+                    Err(_) => break,
+                };
+                for i in 0..count {
+                    let Some(datagram) = received.get(i) else {
+                        continue;
+                    };
+                    replies.push(&datagram.peer, |out| answer(responder, &datagram, out));
+                    if replies.is_full() {
+                        let outcome = replies.flush(*fd);
+                        responder.counters().send_failures.add(outcome.failed as u64);
+                    }
+                }
+                if !replies.is_empty() {
+                    let outcome = replies.flush(*fd);
+                    responder.counters().send_failures.add(outcome.failed as u64);
+                }
+                if count < received.capacity() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Starting and stopping the NTP service: sockets, shards, the clock refresher.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use thiserror::Error;
+use tracing::{info, warn};
+
+use super::{clock_refresh, cpu_for_shard, ntp_loop, ntp_sockets, Backend};
+use crate::config::NtpConfig;
+use crate::metrics::{NtpCounters, NtpTotals};
+use crate::ntp::clock_state::{ClockCell, ClockSnapshot};
+use crate::ntp::precision;
+use crate::ntp::ratelimit::RateLimiter;
+use crate::ntp::responder::Responder;
+use crate::ntp::served_clock::ClockSource;
+use crate::sys::clock::realtime_now;
+use crate::sys::{cpu, uring};
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("cannot listen for NTP on {addr}: {source} (is another NTP server, e.g. chronyd, using the port? `port` in the config chooses another)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot start NTP shard thread {shard}: {source}")]
+    Thread {
+        shard: usize,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// How to run the service.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceOptions {
+    pub shards: usize,
+    /// The backend asked for; io_uring falls back to mmsg when this kernel cannot run it.
+    pub backend: Backend,
+}
+
+/// A running NTP service.
+pub struct NtpService {
+    stop: Arc<AtomicBool>,
+    shards: Vec<(JoinHandle<()>, Arc<NtpCounters>)>,
+    refresher: Option<(JoinHandle<()>, mpsc::Sender<()>)>,
+    pub local_addrs: Vec<SocketAddr>,
+    pub backend: Backend,
+}
+
+/// Decides the backend: io_uring when asked for and this kernel passes the self-test.
+pub fn choose_backend(requested: Backend) -> Backend {
+    if requested == Backend::Mmsg {
+        return Backend::Mmsg;
+    }
+    match uring::self_test() {
+        Ok(()) => Backend::Uring,
+        Err(err) => {
+            warn!("io_uring is not usable here ({err}); falling back to recvmmsg/sendmmsg");
+            Backend::Mmsg
+        }
+    }
+}
+
+impl NtpService {
+    pub fn start(config: &NtpConfig, options: ServiceOptions) -> Result<NtpService, StartError> {
+        let shard_count = options.shards.max(1);
+        let backend = choose_backend(options.backend);
+        let allowed_cpus = cpu::allowed_cpus().unwrap_or_default();
+        if shard_count > allowed_cpus.len() && !allowed_cpus.is_empty() {
+            warn!(
+                "{shard_count} shards on {} allowed CPUs: some shards share a core",
+                allowed_cpus.len()
+            );
+        }
+
+        let mut listeners = Vec::new();
+        for ip in &config.bind_addresses {
+            let listener = ntp_sockets::bind(*ip, config.port, shard_count).map_err(|source| {
+                StartError::Bind {
+                    addr: SocketAddr::new(*ip, config.port),
+                    source,
+                }
+            })?;
+            listeners.push(listener);
+        }
+        let local_addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr).collect();
+
+        let source = match config.local {
+            Some(local) => ClockSource::LocalReference {
+                stratum: local.stratum,
+            },
+            None => ClockSource::Kernel,
+        };
+        let clock = Arc::new(ClockCell::new(ClockSnapshot::UNSYNCHRONISED));
+        let mut warned = false;
+        clock_refresh::refresh(&clock, source, &mut warned);
+        let (refresh_tx, refresh_rx) = mpsc::channel();
+        let refresher = {
+            let clock = Arc::clone(&clock);
+            std::thread::Builder::new()
+                .name("ntp-clock".into())
+                .spawn(move || clock_refresh::run(clock, source, refresh_rx, warned))
+                .map_err(|source| StartError::Thread { shard: 0, source })?
+        };
+
+        let precision = precision::measure(realtime_now);
+        let access = Arc::new(config.access.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut service = NtpService {
+            stop: Arc::clone(&stop),
+            shards: Vec::new(),
+            refresher: Some((refresher, refresh_tx)),
+            local_addrs,
+            backend,
+        };
+
+        // Each shard gets the i-th socket of every listener.
+        let mut per_shard: Vec<Vec<std::net::UdpSocket>> = (0..shard_count).map(|_| Vec::new()).collect();
+        for listener in listeners {
+            for (shard, socket) in listener.sockets.into_iter().enumerate() {
+                per_shard[shard].push(socket);
+            }
+        }
+        let seed_base = realtime_now().nanos as u64 ^ u64::from(std::process::id()) << 32;
+        for (index, sockets) in per_shard.into_iter().enumerate() {
+            let limiter = config.ratelimit.map(|r| {
+                RateLimiter::new(
+                    r.interval,
+                    r.burst,
+                    r.leak,
+                    r.kod,
+                    config.client_log_limit / shard_count as u64,
+                    seed_base.wrapping_add(index as u64 * 0x9E37_79B9),
+                )
+            });
+            let counters = Arc::new(NtpCounters::default());
+            let mut responder = Responder::new(
+                Arc::clone(&access),
+                limiter,
+                Arc::clone(&clock),
+                precision,
+                Arc::clone(&counters),
+            );
+            let cpu = cpu_for_shard(&allowed_cpus, index);
+            let stop = Arc::clone(&stop);
+            let handle = std::thread::Builder::new()
+                .name(format!("ntp-shard-{index}"))
+                .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        if let Err(err) = cpu::pin_current_thread(cpu) {
+                            warn!("NTP shard {index}: cannot pin to CPU {cpu}: {err}");
+                        }
+                    }
+                    if let Err(err) = ntp_loop::run(backend, sockets, &mut responder, &stop) {
+                        warn!("NTP shard {index} stopped: {err}");
+                    }
+                })
+                .map_err(|source| StartError::Thread {
+                    shard: index,
+                    source,
+                });
+            match handle {
+                Ok(handle) => service.shards.push((handle, counters)),
+                Err(err) => {
+                    service.stop();
+                    return Err(err);
+                }
+            }
+        }
+        for addr in &service.local_addrs {
+            info!(
+                "NTP serving on {addr} with {shard_count} shard{} ({backend} backend, kernel RX timestamps, precision 2^{precision} s)",
+                if shard_count == 1 { "" } else { "s" }
+            );
+        }
+        Ok(service)
+    }
+
+    /// Counters of each shard, in shard order.
+    pub fn shard_totals(&self) -> Vec<NtpTotals> {
+        self.shards.iter().map(|(_, c)| c.totals()).collect()
+    }
+
+    /// Stops every thread and returns each shard's final counters.
+    pub fn stop(&mut self) -> Vec<NtpTotals> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some((handle, sender)) = self.refresher.take() {
+            drop(sender);
+            let _ = handle.join();
+        }
+        let mut totals = Vec::new();
+        for (handle, counters) in self.shards.drain(..) {
+            let _ = handle.join();
+            totals.push(counters.totals());
+        }
+        totals
+    }
+}
+
+impl Drop for NtpService {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

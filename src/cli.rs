@@ -56,7 +56,14 @@ mod tests {
     #[test]
     fn parses_the_documented_interface() {
         let cli = Cli::try_parse_from([
-            "ringd", "--ntp-conf", "/etc/chrony.conf", "--shards", "2", "--io", "mmsg", "--check",
+            "ringd",
+            "--ntp-conf",
+            "/etc/chrony.conf",
+            "--shards",
+            "2",
+            "--io",
+            "mmsg",
+            "--check",
         ])
         .unwrap();
         assert_eq!(cli.ntp_conf, Some(PathBuf::from("/etc/chrony.conf")));

@@ -11,8 +11,10 @@ pub struct Counter(AtomicU64);
 
 impl Counter {
     pub fn add(&self, n: u64) {
-        self.0
-            .store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
 
     pub fn get(&self) -> u64 {
@@ -91,7 +93,12 @@ impl std::fmt::Display for NtpTotals {
             self.dropped_total()
         )?;
         for reason in DropReason::ALL {
-            write!(f, " dropped_{}={}", reason.name(), self.dropped[reason.index()])?;
+            write!(
+                f,
+                " dropped_{}={}",
+                reason.name(),
+                self.dropped[reason.index()]
+            )?;
         }
         write!(
             f,

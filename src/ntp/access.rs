@@ -143,7 +143,8 @@ impl AccessTable {
             IpAddr::V6(_) => &mut self.v6,
         };
         for index in 0..1u128 << (level - subnet.prefix_len) {
-            // index is 0 whenever level is 0, so the shift never reaches the full width.
+            // At level 0 the only index is 0 and the shift is the full width (128 for IPv6):
+            // checked_shl gives that 0 instead of overflowing.
             let network = first_network | index.checked_shl(u32::from(width - level)).unwrap_or(0);
             entries.retain(|entry| {
                 let same_node = entry.level == level && entry.network == network;
@@ -257,7 +258,14 @@ mod tests {
     #[test]
     fn default_denies_everything() {
         let table = AccessTable::new();
-        for addr in ["127.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "::", "2001:db8::1"] {
+        for addr in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "2001:db8::1",
+        ] {
             assert!(!table.is_allowed(ip(addr)), "{addr}");
         }
         assert_eq!(table.rules().count(), 0);
@@ -271,7 +279,14 @@ mod tests {
             ("1.2.3.0/24", false, false),
             ("1.2.0.0/16", true, false),
         ];
-        let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        let orders = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
         for order in orders {
             let table = table(&order.map(|i| rules[i]));
             assert!(table.is_allowed(ip("1.2.3.4")), "{order:?}");
@@ -312,7 +327,10 @@ mod tests {
 
     #[test]
     fn same_subnet_twice_later_wins() {
-        let table = table(&[("192.168.0.0/16", true, false), ("192.168.0.0/16", false, false)]);
+        let table = table(&[
+            ("192.168.0.0/16", true, false),
+            ("192.168.0.0/16", false, false),
+        ]);
         assert!(!table.is_allowed(ip("192.168.1.1")));
         assert_eq!(listed(&table), ["deny 192.168.0.0/16"]);
     }
@@ -397,7 +415,10 @@ mod tests {
         assert_eq!(subnet("1.2.3.4/24").to_string(), "1.2.3.0/24");
         assert_eq!(subnet("1.2.3.4/32").to_string(), "1.2.3.4");
         assert_eq!(Subnet::host(ip("2001:db8::1")).to_string(), "2001:db8::1");
-        assert_eq!(subnet("2001:db8:ffff::/33").to_string(), "2001:db8:8000::/33");
+        assert_eq!(
+            subnet("2001:db8:ffff::/33").to_string(),
+            "2001:db8:8000::/33"
+        );
         assert_eq!(Subnet::any_v4().to_string(), "0.0.0.0/0");
         assert_eq!(Subnet::any_v6().to_string(), "::/0");
         assert_eq!(Subnet::new(ip("1.2.3.4"), 33), None);

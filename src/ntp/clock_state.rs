@@ -29,7 +29,9 @@ impl ClockSnapshot {
 
     fn pack(&self) -> [u64; 3] {
         [
-            u64::from(self.leap) << 40 | u64::from(self.stratum) << 32 | u64::from(self.reference_id),
+            u64::from(self.leap) << 40
+                | u64::from(self.stratum) << 32
+                | u64::from(self.reference_id),
             self.reference_time.0,
             u64::from(self.root_delay.0) << 32 | u64::from(self.root_dispersion.0),
         ]
@@ -67,7 +69,8 @@ impl ClockCell {
     /// Publishes a new state. Only one thread may publish (the clock refresher).
     pub fn publish(&self, snapshot: ClockSnapshot) {
         let sequence = self.sequence.load(Ordering::Relaxed);
-        self.sequence.store(sequence.wrapping_add(1), Ordering::Relaxed);
+        self.sequence
+            .store(sequence.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
         for (word, value) in self.words.iter().zip(snapshot.pack()) {
             word.store(value, Ordering::Relaxed);
@@ -134,7 +137,11 @@ mod tests {
         let mut reads = 0u64;
         while !writer.is_finished() || reads < 1000 {
             let seen = cell.read();
-            assert_eq!(seen, sample(seen.reference_id), "fields from one publication");
+            assert_eq!(
+                seen,
+                sample(seen.reference_id),
+                "fields from one publication"
+            );
             reads += 1;
         }
         writer.join().unwrap();

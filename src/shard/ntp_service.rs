@@ -122,7 +122,8 @@ impl NtpService {
         };
 
         // Each shard gets the i-th socket of every listener.
-        let mut per_shard: Vec<Vec<std::net::UdpSocket>> = (0..shard_count).map(|_| Vec::new()).collect();
+        let mut per_shard: Vec<Vec<std::net::UdpSocket>> =
+            (0..shard_count).map(|_| Vec::new()).collect();
         for listener in listeners {
             for (shard, socket) in listener.sockets.into_iter().enumerate() {
                 per_shard[shard].push(socket);

@@ -7,8 +7,9 @@
 
 use crate::sys::sockopt::BpfInstruction;
 
-// Classic BPF opcodes (linux/filter.h, linux/bpf_common.h).
-const LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
+// Classic BPF opcodes (linux/filter.h, linux/bpf_common.h): class | size | mode or operation.
+/// BPF_LD | BPF_W | BPF_ABS (class and size are both 0).
+const LD_W_ABS: u16 = 0x20;
 const ALU_RSH_K: u16 = 0x04 | 0x70;
 const ALU_XOR_X: u16 = 0x04 | 0xa0 | 0x08;
 const ALU_MOD_K: u16 = 0x04 | 0x90;
@@ -19,7 +20,12 @@ const RET_A: u16 = 0x06 | 0x10;
 const NET_OFFSET: u32 = 0xFFF0_0000;
 
 fn insn(code: u16, k: u32) -> BpfInstruction {
-    BpfInstruction { code, jt: 0, jf: 0, k }
+    BpfInstruction {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 /// The program for sockets of one family: IPv4 hashes the source address at offset 12 of the
@@ -94,12 +100,13 @@ mod tests {
             let v4 = source_hash_program(false, shards);
             let v6 = source_hash_program(true, shards);
             for n in 0..500u32 {
-                let addr4 = std::net::Ipv4Addr::from(0x7F00_0000 | n * 7919);
+                let addr4 = std::net::Ipv4Addr::from(0x7F00_0000 | (n * 7919));
                 let mut header4 = [0u8; 20];
                 header4[12..16].copy_from_slice(&addr4.octets());
                 assert_eq!(run(&v4, &header4), shard_for(addr4.into(), shards));
 
-                let addr6 = std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(n) * 104_729);
+                let addr6 =
+                    std::net::Ipv6Addr::from((0x2001_0db8_u128 << 96) | (u128::from(n) * 104_729));
                 let mut header6 = [0u8; 40];
                 header6[8..24].copy_from_slice(&addr6.octets());
                 assert_eq!(run(&v6, &header6), shard_for(addr6.into(), shards));

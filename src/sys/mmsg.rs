@@ -43,7 +43,9 @@ impl RecvBatch {
             ]
             .into_boxed_slice(),
             // SAFETY: an all-zero mmsghdr is a valid value (null pointers, zero lengths).
-            headers: (0..capacity).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            headers: (0..capacity)
+                .map(|_| unsafe { std::mem::zeroed() })
+                .collect(),
             received: 0,
             socket_index: 0,
         };
@@ -118,7 +120,8 @@ impl RecvBatch {
         let name_len = (hdr.msg_hdr.msg_namelen as usize).min(wire::SOCKADDR_MAX);
         let control_len = hdr.msg_hdr.msg_controllen.min(CONTROL_LEN);
         Some(Datagram {
-            payload: &self.buffers[index * self.buf_size..index * self.buf_size + len.min(self.buf_size)],
+            payload: &self.buffers
+                [index * self.buf_size..index * self.buf_size + len.min(self.buf_size)],
             peer: wire::decode_sockaddr(&self.names[index].0[..name_len])?,
             rx_time: wire::rx_timestamp(&self.controls[index].0[..control_len]),
             socket_index: self.socket_index,
@@ -163,7 +166,9 @@ impl SendBatch {
             ]
             .into_boxed_slice(),
             // SAFETY: an all-zero mmsghdr is a valid value.
-            headers: (0..capacity).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            headers: (0..capacity)
+                .map(|_| unsafe { std::mem::zeroed() })
+                .collect(),
             queued: 0,
         }
     }
@@ -299,7 +304,13 @@ impl ReadinessPoller {
         let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: `fds` is a valid array of pollfd of the given length, the sockets are open
         // for the lifetime of the poller's owner.
-        let rc = unsafe { libc::poll(self.fds.as_mut_ptr(), self.fds.len() as libc::nfds_t, millis) };
+        let rc = unsafe {
+            libc::poll(
+                self.fds.as_mut_ptr(),
+                self.fds.len() as libc::nfds_t,
+                millis,
+            )
+        };
         if rc < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {

@@ -423,16 +423,15 @@ fn build_ring(entries: u32) -> io::Result<IoUring> {
         .setup_defer_taskrun()
         .setup_cqsize(entries * 4)
         .build(entries)
-        .or_else(|_| {
-            IoUring::builder()
-                .setup_cqsize(entries * 4)
-                .build(entries)
-        })
+        .or_else(|_| IoUring::builder().setup_cqsize(entries * 4).build(entries))
 }
 
 impl Drop for UdpRing {
     fn drop(&mut self) {
-        let _ = self.ring.submitter().unregister_buf_ring(self.buffers.group);
+        let _ = self
+            .ring
+            .submitter()
+            .unregister_buf_ring(self.buffers.group);
     }
 }
 

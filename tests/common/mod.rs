@@ -1,0 +1,157 @@
+//! Shared test support: start a real ringd on ephemeral ports, read its start-up lines, stop it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A private temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ringd-test-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A ringd process started by a test.
+pub struct Ringd {
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+    pub ntp_addrs: Vec<SocketAddr>,
+    _dir: TempDir,
+}
+
+const START_DEADLINE: Duration = Duration::from_secs(20);
+
+impl Ringd {
+    /// Starts `ringd --ntp-conf <conf>` plus `args`, and waits until it reports serving on
+    /// `listeners` addresses.
+    pub fn start_ntp(conf: &str, args: &[&str], listeners: usize) -> Ringd {
+        let dir = TempDir::new("ntp");
+        let path = dir.write("chrony.conf", conf);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+        command.arg("--ntp-conf").arg(&path).args(args);
+        Ringd::spawn(command, dir, listeners)
+    }
+
+    pub fn spawn(mut command: Command, dir: TempDir, listeners: usize) -> Ringd {
+        let mut child = command
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ringd starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut ringd = Ringd {
+            child: Some(child),
+            lines: rx,
+            log: Vec::new(),
+            ntp_addrs: Vec::new(),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + START_DEADLINE;
+        while ringd.ntp_addrs.len() < listeners {
+            let line = ringd
+                .next_line(deadline)
+                .unwrap_or_else(|| panic!("ringd did not start; log:\n{}", ringd.log.join("\n")));
+            if let Some(rest) = line.split("NTP serving on ").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap();
+                ringd.ntp_addrs.push(addr.parse().unwrap());
+            }
+        }
+        ringd
+    }
+
+    fn next_line(&mut self, deadline: Instant) -> Option<String> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let line = self.lines.recv_timeout(wait).ok()?;
+        self.log.push(line.clone());
+        Some(line)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM, waits for the exit, asserts it was clean, and returns the whole log.
+    pub fn stop(mut self) -> Vec<String> {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        while let Some(line) = self.next_line(Instant::now() + Duration::from_secs(5)) {
+            let _ = line;
+        }
+        assert!(
+            exit.success(),
+            "ringd exits 0 on SIGTERM, got {exit:?}; log:\n{}",
+            self.log.join("\n")
+        );
+        std::mem::take(&mut self.log)
+    }
+}
+
+impl Drop for Ringd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads `name=value` from the last log line containing `prefix`.
+pub fn counter(log: &[String], prefix: &str, name: &str) -> u64 {
+    let line = log
+        .iter()
+        .rev()
+        .find(|l| l.contains(prefix))
+        .unwrap_or_else(|| panic!("no log line with {prefix:?}:\n{}", log.join("\n")));
+    let key = format!(" {name}=");
+    let at = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {line}"));
+    line[at + key.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}

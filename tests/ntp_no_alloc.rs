@@ -1,0 +1,201 @@
+//! Steady-state NTP serving allocates nothing per request, on both I/O paths.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{IpAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringd::metrics::NtpCounters;
+use ringd::ntp::access::{AccessTable, Subnet};
+use ringd::ntp::clock_state::{ClockCell, ClockSnapshot};
+use ringd::ntp::packet::{Header, NtpTimestamp, HEADER_LEN, MODE_CLIENT};
+use ringd::ntp::ratelimit::RateLimiter;
+use ringd::ntp::responder::Responder;
+use ringd::sys::clock::realtime_now;
+use ringd::sys::mmsg::{RecvBatch, SendBatch};
+use ringd::sys::sockopt::enable_rx_timestamps;
+use ringd::sys::uring::{RingConfig, UdpRing};
+
+/// Counts the allocations made by the thread that turned counting on.
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn count_allocations(work: impl FnOnce()) -> u64 {
+    ALLOCATIONS.with(|a| a.set(0));
+    COUNTING.with(|c| c.set(true));
+    work();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn responder() -> Responder {
+    let mut access = AccessTable::new();
+    access.set(
+        Subnet {
+            addr: "127.0.0.0".parse().unwrap(),
+            prefix_len: 8,
+        },
+        true,
+        false,
+    );
+    Responder::new(
+        Arc::new(access),
+        Some(RateLimiter::new(-10, 255, 4, 0, 524_288, 1)),
+        Arc::new(ClockCell::new(ClockSnapshot::UNSYNCHRONISED)),
+        -25,
+        Arc::new(NtpCounters::default()),
+    )
+}
+
+fn request(n: u64) -> [u8; 48] {
+    Header {
+        version: 4,
+        mode: MODE_CLIENT,
+        transmit: NtpTimestamp(n),
+        ..Header::default()
+    }
+    .to_bytes()
+}
+
+const BATCH: usize = 32;
+
+fn send_batch(clients: &[UdpSocket], server: std::net::SocketAddr, round: u64) {
+    for (i, client) in clients.iter().enumerate() {
+        client
+            .send_to(&request(round * 1000 + i as u64), server)
+            .unwrap();
+    }
+}
+
+fn drain_replies(clients: &[UdpSocket]) {
+    let mut buf = [0u8; 64];
+    for client in clients {
+        let (len, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(len, HEADER_LEN);
+    }
+}
+
+fn clients() -> Vec<UdpSocket> {
+    (0..BATCH)
+        .map(|i| {
+            let s = UdpSocket::bind((IpAddr::from([127, 0, 4, i as u8 + 1]), 0)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn io_uring_path_allocates_nothing_per_request() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    enable_rx_timestamps(server.as_fd()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
+    let mut responder = responder();
+    let clients = clients();
+    let serve_round = |round: u64, ring: &mut UdpRing, responder: &mut Responder| {
+        send_batch(&clients, addr, round);
+        let mut handled = 0;
+        let allocations = count_allocations(|| {
+            while handled < BATCH {
+                ring.poll(Duration::from_secs(1), |d, out| {
+                    handled += 1;
+                    let out: &mut [u8; HEADER_LEN] = (&mut out[..HEADER_LEN]).try_into().unwrap();
+                    responder.respond(d.payload, d.peer.ip(), d.rx_time, realtime_now, out)
+                })
+                .unwrap();
+            }
+        });
+        drain_replies(&clients);
+        allocations
+    };
+    for round in 0..3 {
+        serve_round(round, &mut ring, &mut responder);
+    }
+    let steady: u64 = (3..50)
+        .map(|round| serve_round(round, &mut ring, &mut responder))
+        .sum();
+    assert_eq!(
+        steady,
+        0,
+        "allocations while serving {} requests",
+        47 * BATCH
+    );
+    assert_eq!(responder.counters().answered.get(), 50 * BATCH as u64);
+}
+
+#[test]
+fn mmsg_path_allocates_nothing_per_request() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    enable_rx_timestamps(server.as_fd()).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut responder = responder();
+    let mut received = RecvBatch::new(64, 1024);
+    let mut replies = SendBatch::new(64, HEADER_LEN);
+    let clients = clients();
+    let mut serve_round = |round: u64, responder: &mut Responder| {
+        send_batch(&clients, addr, round);
+        let mut handled = 0;
+        let allocations = count_allocations(|| {
+            while handled < BATCH {
+                let count = received.recv(server.as_fd(), 0).unwrap();
+                for i in 0..count {
+                    let d = received.get(i).unwrap();
+                    replies.push(&d.peer, |out| {
+                        let out: &mut [u8; HEADER_LEN] =
+                            (&mut out[..HEADER_LEN]).try_into().unwrap();
+                        responder.respond(d.payload, d.peer.ip(), d.rx_time, realtime_now, out)
+                    });
+                    handled += 1;
+                }
+                replies.flush(server.as_fd());
+            }
+        });
+        drain_replies(&clients);
+        allocations
+    };
+    for round in 0..3 {
+        serve_round(round, &mut responder);
+    }
+    let steady: u64 = (3..50)
+        .map(|round| serve_round(round, &mut responder))
+        .sum();
+    assert_eq!(
+        steady,
+        0,
+        "allocations while serving {} requests",
+        47 * BATCH
+    );
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let allocations = count_allocations(|| {
+        std::hint::black_box(Vec::<u8>::with_capacity(16));
+    });
+    assert_eq!(allocations, 1);
+}

@@ -1,0 +1,289 @@
+//! ringd's NTP server over real UDP sockets on ephemeral ports, with both I/O backends.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use common::{counter, Ringd};
+use ringd::ntp::packet::{Header, NtpTimestamp, UnixTime, MODE_CLIENT, MODE_SERVER, REFID_LOCAL};
+use ringd::shard::steering::shard_for;
+
+const LOCAL_CONF: &str = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n";
+
+fn now() -> UnixTime {
+    UnixTime::from_system_time(std::time::SystemTime::now())
+}
+
+fn client(ip: &str) -> UdpSocket {
+    let socket = UdpSocket::bind((ip.parse::<IpAddr>().unwrap(), 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket
+}
+
+fn request(version: u8, mode: u8, transmit: NtpTimestamp) -> [u8; 48] {
+    Header {
+        version,
+        mode,
+        poll: 4,
+        transmit,
+        ..Header::default()
+    }
+    .to_bytes()
+}
+
+/// Sends one client request and returns (T1, reply header, T4).
+fn query(
+    socket: &UdpSocket,
+    server: SocketAddr,
+    version: u8,
+) -> (NtpTimestamp, Header, NtpTimestamp) {
+    let t1 = NtpTimestamp::from_unix(now());
+    socket
+        .send_to(&request(version, MODE_CLIENT, t1), server)
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let (len, from) = socket.recv_from(&mut buf).expect("a reply within 5 s");
+    let t4 = NtpTimestamp::from_unix(now());
+    assert_eq!(from, server);
+    assert_eq!(
+        len, 48,
+        "a reply is the bare header, never longer than the request"
+    );
+    (t1, Header::parse(&buf[..len]).unwrap(), t4)
+}
+
+fn check_reply(t1: NtpTimestamp, reply: &Header, t4: NtpTimestamp, version: u8) {
+    assert_eq!(reply.mode, MODE_SERVER);
+    assert_eq!(reply.version, version);
+    assert_eq!(reply.leap, 0);
+    assert_eq!(reply.stratum, 10);
+    assert_eq!(reply.reference_id, REFID_LOCAL);
+    assert_eq!(reply.origin, t1, "origin echoes the request's transmit");
+    assert!(reply.transmit.nanos_since(reply.receive) >= 0, "T2 <= T3");
+    assert!(
+        reply.receive.nanos_since(t1) > -1_000_000,
+        "T2 after T1 (same clock)"
+    );
+    assert!(t4.nanos_since(reply.transmit) > -1_000_000, "T3 before T4");
+    assert!(
+        reply.reference.nanos_since(reply.transmit) < 0,
+        "reference time before T3"
+    );
+    let offset = (reply.receive.nanos_since(t1) + reply.transmit.nanos_since(t4)) / 2;
+    assert!(offset.abs() < 1_000_000, "offset {offset} ns on one clock");
+    assert!(reply.precision < -10 && reply.precision >= -30);
+}
+
+fn serves_valid_replies(io: &str) {
+    let ringd = Ringd::start_ntp(LOCAL_CONF, &["--shards", "2", "--io", io], 1);
+    let server = ringd.ntp_addrs[0];
+    let backend_named = ringd.log.iter().any(|l| {
+        l.contains("NTP serving on")
+            && l.contains(if io == "uring" {
+                "io_uring backend"
+            } else {
+                "recvmmsg/sendmmsg backend"
+            })
+    });
+    assert!(
+        backend_named,
+        "start-up line names the backend:\n{}",
+        ringd.log.join("\n")
+    );
+    let socket = client("127.0.0.1");
+    for version in [1, 2, 3, 4, 4, 4] {
+        let (t1, reply, t4) = query(&socket, server, version);
+        check_reply(t1, &reply, t4, version);
+    }
+    let log = ringd.stop();
+    assert_eq!(counter(&log, "NTP total:", "answered"), 6);
+    assert_eq!(
+        counter(&log, "NTP total:", "rx_time_fallbacks"),
+        0,
+        "kernel RX timestamps used"
+    );
+}
+
+#[test]
+fn io_uring_backend_serves_valid_replies() {
+    serves_valid_replies("uring");
+}
+
+#[test]
+fn mmsg_backend_serves_valid_replies() {
+    serves_valid_replies("mmsg");
+}
+
+/// Every client lands on the shard the steering program predicts, and both shards work.
+fn shards_follow_the_source_address(io: &str) {
+    let ringd = Ringd::start_ntp(LOCAL_CONF, &["--shards", "2", "--io", io], 1);
+    let server = ringd.ntp_addrs[0];
+    let mut expected = [0u64; 2];
+    for n in 0..40u8 {
+        let ip = format!("127.0.1.{}", n + 10);
+        expected[shard_for(ip.parse().unwrap(), 2) as usize] += 1;
+        let (t1, reply, t4) = query(&client(&ip), server, 4);
+        check_reply(t1, &reply, t4, 4);
+    }
+    assert!(expected[0] > 0 && expected[1] > 0);
+    let log = ringd.stop();
+    assert_eq!(counter(&log, "NTP shard 0:", "answered"), expected[0]);
+    assert_eq!(counter(&log, "NTP shard 1:", "answered"), expected[1]);
+}
+
+#[test]
+fn io_uring_shards_follow_the_source_address() {
+    shards_follow_the_source_address("uring");
+}
+
+#[test]
+fn mmsg_shards_follow_the_source_address() {
+    shards_follow_the_source_address("mmsg");
+}
+
+#[test]
+fn rate_limit_holds_across_source_ports() {
+    let conf = format!("{LOCAL_CONF}ratelimit interval 10 burst 4 leak 4 kod 1\n");
+    let ringd = Ringd::start_ntp(&conf, &["--shards", "2"], 1);
+    let server = ringd.ntp_addrs[0];
+    let flooder = "127.0.2.77";
+    let shard = shard_for(flooder.parse().unwrap(), 2);
+    // Eight source ports, eight requests each: one client address, one bucket of 4.
+    let sockets: Vec<UdpSocket> = (0..8).map(|_| client(flooder)).collect();
+    for socket in &sockets {
+        for _ in 0..8 {
+            let t1 = NtpTimestamp::from_unix(now());
+            socket
+                .send_to(&request(4, MODE_CLIENT, t1), server)
+                .unwrap();
+        }
+    }
+    // A request from another address steered to the same shard is queued behind the flood on
+    // the same socket: its reply means the flood has been handled.
+    let marker_ip = (1..250)
+        .map(|n| format!("127.0.3.{n}"))
+        .find(|ip| shard_for(ip.parse().unwrap(), 2) == shard)
+        .unwrap();
+    let (_, marker_reply, _) = query(&client(&marker_ip), server, 4);
+    assert_eq!(
+        marker_reply.poll, 10,
+        "poll raised to the rate-limit interval"
+    );
+
+    let log = ringd.stop();
+    let this = format!("NTP shard {shard}:");
+    let other = format!("NTP shard {}:", 1 - shard);
+    assert_eq!(
+        counter(&log, &this, "received"),
+        65,
+        "the whole flood reached one shard"
+    );
+    assert_eq!(counter(&log, &other, "received"), 0);
+    let answered = counter(&log, &this, "answered");
+    let limited = counter(&log, &this, "rate_limited");
+    assert!(answered >= 5, "burst of 4 plus the marker");
+    assert!(
+        answered <= 5 + 16,
+        "only leaks beyond the burst, got {answered}"
+    );
+    assert_eq!(answered + limited, 65);
+    assert_eq!(
+        limited,
+        counter(&log, &this, "kod_sent") + counter(&log, &this, "dropped_rate_limited")
+    );
+    assert!(
+        counter(&log, &this, "kod_sent") > 0,
+        "kod 1 sends some KoD RATE"
+    );
+}
+
+#[test]
+fn malformed_and_denied_requests_are_dropped_and_counted() {
+    let conf = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\n";
+    let ringd = Ringd::start_ntp(conf, &["--shards", "1"], 1);
+    let server = ringd.ntp_addrs[0];
+    let socket = client("127.0.0.1");
+    let t = NtpTimestamp(0x1234);
+    socket.send_to(&[0x23; 20], server).unwrap();
+    socket.send_to(&request(2, 6, t), server).unwrap();
+    socket.send_to(&request(2, 7, t), server).unwrap();
+    socket.send_to(&request(0, MODE_CLIENT, t), server).unwrap();
+    socket.send_to(&request(5, MODE_CLIENT, t), server).unwrap();
+    socket.send_to(&request(4, 1, t), server).unwrap();
+    socket.send_to(&request(4, MODE_SERVER, t), server).unwrap();
+    client("127.0.0.2")
+        .send_to(&request(4, MODE_CLIENT, t), server)
+        .unwrap();
+    let mut with_extension = request(4, MODE_CLIENT, NtpTimestamp(0x5678)).to_vec();
+    with_extension
+        .extend_from_slice(&[0, 4, 0, 16, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0, 0]);
+    socket.send_to(&with_extension, server).unwrap();
+    let mut buf = [0u8; 1024];
+    let (len, _) = socket.recv_from(&mut buf).unwrap();
+    assert_eq!(len, 48);
+    assert_eq!(
+        Header::parse(&buf).unwrap().origin,
+        NtpTimestamp(0x5678),
+        "the first reply is to the only valid allowed request"
+    );
+    let log = ringd.stop();
+    let total = "NTP total:";
+    assert_eq!(counter(&log, total, "received"), 9);
+    assert_eq!(counter(&log, total, "answered"), 1);
+    assert_eq!(counter(&log, total, "dropped_too_short"), 1);
+    assert_eq!(counter(&log, total, "dropped_control_mode"), 2);
+    assert_eq!(counter(&log, total, "dropped_bad_version"), 2);
+    assert_eq!(counter(&log, total, "dropped_not_client_mode"), 2);
+    assert_eq!(counter(&log, total, "dropped_denied"), 1);
+}
+
+#[test]
+fn serves_ipv6_and_ipv4_side_by_side() {
+    let conf = "port 0\nbindaddress 127.0.0.1\nbindaddress ::1\nallow 127.0.0.0/8\nallow ::1\nlocal stratum 10\n";
+    let ringd = Ringd::start_ntp(conf, &["--shards", "2"], 2);
+    let v6 = ringd
+        .ntp_addrs
+        .iter()
+        .find(|a| a.is_ipv6())
+        .copied()
+        .unwrap();
+    let v4 = ringd
+        .ntp_addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .copied()
+        .unwrap();
+    let (t1, reply, t4) = query(&client("::1"), v6, 4);
+    check_reply(t1, &reply, t4, 4);
+    let (t1, reply, t4) = query(&client("127.0.0.1"), v4, 4);
+    check_reply(t1, &reply, t4, 4);
+    let log = ringd.stop();
+    assert_eq!(counter(&log, "NTP total:", "answered"), 2);
+}
+
+#[test]
+fn without_local_stratum_the_kernel_state_is_served() {
+    let conf = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nserver ntp.example iburst\n";
+    let ringd = Ringd::start_ntp(conf, &["--shards", "1"], 1);
+    assert!(
+        ringd
+            .log
+            .iter()
+            .any(|l| l.contains("upstream synchronisation is not built yet")),
+        "the start-up log says what is served instead:\n{}",
+        ringd.log.join("\n")
+    );
+    let (t1, reply, _) = query(&client("127.0.0.1"), ringd.ntp_addrs[0], 4);
+    assert_eq!(reply.origin, t1);
+    let kernel = ringd::sys::clock::read_kernel_ntp_state().unwrap();
+    if kernel.unsynchronised() {
+        assert_eq!((reply.leap, reply.stratum), (3, 0));
+    } else {
+        assert_eq!(reply.stratum, ringd::ntp::served_clock::KERNEL_SYNC_STRATUM);
+        assert_ne!(reply.leap, 3);
+    }
+    ringd.stop();
+}

@@ -307,13 +307,15 @@ impl fmt::Display for NtpConfig {
             writeln!(f, "clientloglimit {}", self.client_log_limit)?;
         }
         if let Some(note) = self.upstream_note() {
+            writeln!(f, "# recognised, not acted on yet:")?;
             for directive in &self.deferred {
                 writeln!(
                     f,
-                    "{}:{}: {} recognised; {note}",
+                    "#   {}:{}: {}",
                     directive.file, directive.line, directive.name
                 )?;
             }
+            writeln!(f, "# {note}")?;
         }
         Ok(())
     }
@@ -1299,8 +1301,10 @@ mod tests {
              local stratum 7 orphan distance 1\n\
              ratelimit interval 3 burst 16 leak 2 kod 0\n\
              clientloglimit 1048576\n\
-             test.conf:11: server recognised; upstream synchronisation is not built yet: ringd \
-             serves the system clock at local stratum 7\n"
+             # recognised, not acted on yet:\n\
+             #   test.conf:11: server\n\
+             # upstream synchronisation is not built yet: ringd serves the system clock at \
+             local stratum 7\n"
         );
 
         assert_eq!(

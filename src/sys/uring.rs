@@ -1,5 +1,6 @@
 //! io_uring datagram engine: multishot RecvMsg on a provided-buffer ring, replies batched as SendMsg.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
@@ -148,7 +149,14 @@ impl Drop for ProvidedBuffers {
     }
 }
 
-/// One reply in flight: the kernel reads the header, address and payload until it completes.
+/// One reply: header, address and payload the kernel reads while it issues the send.
+///
+/// Sends carry MSG_DONTWAIT, so the kernel issues each one inline during the submitting
+/// `io_uring_enter` (a full socket buffer fails with EAGAIN instead of waiting), and it copies
+/// the payload into the packet there. A slot is therefore reusable once the submit that carried
+/// it returns; successful sends post no completion at all (SKIP_SUCCESS), which halves the
+/// completions per request. Slots are still reused oldest-first, twice as many as receive
+/// buffers, as a margin.
 #[repr(C)]
 struct SendSlot {
     header: libc::msghdr,
@@ -163,7 +171,9 @@ pub struct UdpRing {
     ring: IoUring,
     buffers: ProvidedBuffers,
     slots: Box<[SendSlot]>,
-    free_slots: Vec<u32>,
+    free_slots: VecDeque<u32>,
+    /// Slots queued since the last submit; free again once it returns.
+    in_flight: Vec<u32>,
     recv_template: Box<libc::msghdr>,
     sockets: Vec<UdpSocket>,
     needs_arming: Vec<bool>,
@@ -229,7 +239,8 @@ impl UdpRing {
             ring,
             buffers,
             slots,
-            free_slots: (0..slot_count as u32).rev().collect(),
+            free_slots: (0..slot_count as u32).collect(),
+            in_flight: Vec::with_capacity(slot_count),
             recv_template,
             sockets,
             needs_arming: vec![true; socket_count],
@@ -304,6 +315,7 @@ impl UdpRing {
             buffers,
             slots,
             free_slots,
+            in_flight,
             recv_template,
             sockets,
             needs_arming,
@@ -323,10 +335,8 @@ impl UdpRing {
                 let index = (data & 0xFFFF_FFFF) as usize;
                 let result = cqe.result();
                 if data >> 32 == KIND_SEND {
-                    free_slots.push(index as u32);
-                    if result < 0 {
-                        stats.send_errors += 1;
-                    }
+                    // Successful sends post no completion (SKIP_SUCCESS); this is a failure.
+                    stats.send_errors += 1;
                     continue;
                 }
                 let flags = cqe.flags();
@@ -360,20 +370,22 @@ impl UdpRing {
                 });
                 match parsed {
                     None => stats.unparsable += 1,
-                    Some(datagram) => match free_slots.pop() {
+                    Some(datagram) => match free_slots.pop_front() {
                         None => stats.send_slot_exhaustions += 1,
                         Some(slot_index) => {
                             let slot = &mut slots[slot_index as usize];
                             let len = handle(&datagram, &mut slot.payload).min(MAX_REPLY);
                             if len == 0 {
-                                free_slots.push(slot_index);
+                                free_slots.push_front(slot_index);
                             } else {
                                 queue_send(slot, &datagram.peer, len);
                                 let entry = opcode::SendMsg::new(
                                     types::Fd(sockets[index].as_raw_fd()),
                                     &slot.header,
                                 )
+                                .flags(libc::MSG_DONTWAIT as u32)
                                 .build()
+                                .flags(io_uring::squeue::Flags::SKIP_SUCCESS)
                                 .user_data(user_data(KIND_SEND, slot_index as usize));
                                 // SAFETY: the slot's header, address and payload stay untouched
                                 // until its completion returns it to `free_slots`; the slots
@@ -381,12 +393,16 @@ impl UdpRing {
                                 while unsafe { sq.push(&entry) }.is_err() {
                                     sq.sync();
                                     submitter.submit()?;
+                                    free_slots.extend(in_flight.drain(..));
+                                    unsubmitted = 0;
                                     sq.sync();
                                 }
                                 unsubmitted += 1;
+                                in_flight.push(slot_index);
                                 if unsubmitted >= config.send_batch {
                                     sq.sync();
                                     submitter.submit()?;
+                                    free_slots.extend(in_flight.drain(..));
                                     unsubmitted = 0;
                                 }
                             }
@@ -400,6 +416,7 @@ impl UdpRing {
         sq.sync();
         if unsubmitted > 0 {
             submitter.submit()?;
+            free_slots.extend(in_flight.drain(..));
         }
         drop(sq);
         drop(cq);

@@ -2,17 +2,21 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::shard::Backend;
 
 /// NTP and FTP at the speed of the hardware.
 ///
 /// With neither --ntp-conf nor --ftp-conf, runs the built-in demo: NTP on 127.0.0.1:1123
-/// serving the system clock at local stratum 10 to 127.0.0.0/8.
+/// serving the system clock at local stratum 10 to 127.0.0.0/8, and anonymous read-only FTP of
+/// the current directory on 127.0.0.1:2121.
 #[derive(Debug, Parser)]
-#[command(name = "ringd", version)]
+#[command(name = "ringd", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Tool>,
+
     /// A chrony.conf to serve NTP from.
     #[arg(long, value_name = "FILE")]
     pub ntp_conf: Option<PathBuf>,
@@ -32,6 +36,19 @@ pub struct Cli {
     /// Validate the configuration, print the effective settings, and exit (0: valid, 1: not).
     #[arg(long)]
     pub check: bool,
+}
+
+/// Administration commands that do not start the server.
+#[derive(Debug, Subcommand)]
+pub enum Tool {
+    /// Adds a virtual FTP user to FILE, or changes its password (asked without echo; read from
+    /// standard input when it is not a terminal).
+    FtpPasswd {
+        /// The users file (`virtual_users_file=` in vsftpd.conf).
+        file: PathBuf,
+        /// The user name.
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,5 +92,14 @@ mod tests {
         assert!(demo.ntp_conf.is_none() && demo.ftp_conf.is_none() && !demo.check);
         assert!(Cli::try_parse_from(["ringd", "--shards", "0"]).is_err());
         assert!(Cli::try_parse_from(["ringd", "--io", "epoll"]).is_err());
+        let tool =
+            Cli::try_parse_from(["ringd", "ftp-passwd", "/etc/ringd/users", "alice"]).unwrap();
+        match tool.command {
+            Some(Tool::FtpPasswd { file, name }) => {
+                assert_eq!(file, PathBuf::from("/etc/ringd/users"));
+                assert_eq!(name, "alice");
+            }
+            None => panic!("ftp-passwd parsed"),
+        }
     }
 }

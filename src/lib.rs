@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ftp;
 pub mod metrics;
 pub mod ntp;
 pub mod shard;

@@ -1,25 +1,79 @@
 //! The `ringd` daemon: reads the configuration, starts the services, stops on SIGINT/SIGTERM.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use tracing::{error, info, warn};
 
-use ringd::cli::Cli;
-use ringd::config::{self, NtpConfig};
+use ringd::cli::{Cli, Tool};
+use ringd::config::{self, FtpConfig, NtpConfig};
+use ringd::ftp::context::SessionContext;
+use ringd::ftp::users::{read_password_without_echo, VirtualUsers};
 use ringd::metrics::NtpTotals;
+use ringd::shard::ftp_service::FtpService;
 use ringd::shard::ntp_service::{NtpService, ServiceOptions};
 use ringd::sys::cpu;
 
-fn load_ntp_config(cli: &Cli) -> Result<Option<NtpConfig>, config::ConfigError> {
-    match (&cli.ntp_conf, &cli.ftp_conf) {
-        (Some(path), _) => config::chrony::parse_file(path).map(Some),
-        (None, None) => Ok(Some(config::chrony::demo())),
-        (None, Some(_)) => Ok(None),
+/// The configurations to serve: from the files given, or the built-in demo when none is.
+struct Plan {
+    ntp: Option<NtpConfig>,
+    ftp: Option<FtpConfig>,
+    demo: bool,
+}
+
+fn plan(cli: &Cli) -> Result<Plan, String> {
+    let demo = cli.ntp_conf.is_none() && cli.ftp_conf.is_none();
+    let ntp = match &cli.ntp_conf {
+        Some(path) => Some(config::chrony::parse_file(path).map_err(|e| e.to_string())?),
+        None if demo => Some(config::chrony::demo()),
+        None => None,
+    };
+    let ftp = match &cli.ftp_conf {
+        Some(path) => Some(config::vsftpd::parse_file(path).map_err(|e| e.to_string())?),
+        None if demo => {
+            let here = std::env::current_dir()
+                .map_err(|e| format!("cannot read the current directory: {e}"))?;
+            Some(config::vsftpd::demo(&here))
+        }
+        None => None,
+    };
+    Ok(Plan { ntp, ftp, demo })
+}
+
+fn ftp_passwd(file: &Path, name: &str) -> ExitCode {
+    let mut users = if file.exists() {
+        match VirtualUsers::load(file) {
+            Ok(users) => users,
+            Err(err) => {
+                error!("{}: {err}", file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        VirtualUsers::default()
+    };
+    let password = match read_password_without_echo(&format!("Password for {name}: ")) {
+        Ok(password) => password,
+        Err(err) => {
+            error!("cannot read the password: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(err) = users.set(name, &password) {
+        error!("{err}");
+        return ExitCode::FAILURE;
     }
+    if let Err(err) = users.save(file) {
+        error!("cannot write {}: {err}", file.display());
+        return ExitCode::FAILURE;
+    }
+    info!("{}: password of {name} set", file.display());
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
@@ -32,25 +86,42 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-
-    if let Some(path) = &cli.ftp_conf {
-        error!(
-            "{}: the FTP service is not built yet in this version of ringd; run without --ftp-conf",
-            path.display()
-        );
-        return ExitCode::FAILURE;
+    if let Some(Tool::FtpPasswd { file, name }) = &cli.command {
+        return ftp_passwd(file, name);
     }
-    let ntp_config = match load_ntp_config(&cli) {
-        Ok(config) => config,
+
+    let plan = match plan(&cli) {
+        Ok(plan) => plan,
         Err(err) => {
             error!("{err}");
             return ExitCode::FAILURE;
         }
     };
+    // Loading the FTP context reads the files the configuration names, so --check sees their
+    // errors too.
+    let ftp_context = match plan.ftp.clone().map(SessionContext::load).transpose() {
+        Ok(context) => context.map(Arc::new),
+        Err(err) => {
+            let origin = plan
+                .ftp
+                .as_ref()
+                .map(|c| c.origin.clone())
+                .unwrap_or_default();
+            error!("{origin}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
 
     if cli.check {
-        if let Some(config) = &ntp_config {
+        if let Some(config) = &plan.ntp {
             println!("# NTP settings in effect ({})", config.origin);
+            print!("{config}");
+        }
+        if let Some(config) = &plan.ftp {
+            println!(
+                "# FTP settings in effect ({}), options that differ from vsftpd's defaults",
+                config.origin
+            );
             print!("{config}");
         }
         return ExitCode::SUCCESS;
@@ -63,27 +134,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-
     let shards = match cli.shards {
         Some(n) => usize::from(n),
         None => cpu::allowed_cpus().map(|c| c.len()).unwrap_or(1).max(1),
     };
+    if plan.demo {
+        info!("no configuration given: running the built-in demo (NTP on 127.0.0.1:1123 at local stratum 10 for 127.0.0.0/8; anonymous read-only FTP of the current directory on 127.0.0.1:2121)");
+    }
+
     let mut ntp = None;
-    if let Some(config) = &ntp_config {
-        if cli.ntp_conf.is_none() {
-            info!("no configuration given: running the built-in demo (NTP on 127.0.0.1:1123, local stratum 10, clients from 127.0.0.0/8); the FTP service is not built yet");
-        }
+    if let Some(config) = &plan.ntp {
         if let Some(note) = config.upstream_note() {
             warn!("{note}");
         }
-        match NtpService::start(
-            config,
-            ServiceOptions {
-                shards,
-                backend: cli.io.into(),
-            },
-        ) {
+        let options = ServiceOptions {
+            shards,
+            backend: cli.io.into(),
+        };
+        match NtpService::start(config, options) {
             Ok(service) => ntp = Some(service),
+            Err(err) => {
+                error!("{err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut ftp = None;
+    if let Some(context) = ftp_context {
+        match FtpService::start(context, shards) {
+            Ok(service) => ftp = Some(service),
             Err(err) => {
                 error!("{err}");
                 return ExitCode::FAILURE;
@@ -94,6 +173,10 @@ fn main() -> ExitCode {
     let mut signals = signals;
     if let Some(signal) = signals.forever().next() {
         info!("signal {signal} received: shutting down");
+    }
+    if let Some(mut service) = ftp {
+        service.stop();
+        info!("FTP stopped");
     }
     if let Some(mut service) = ntp {
         let per_shard = service.stop();

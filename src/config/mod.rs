@@ -2,6 +2,8 @@
 
 pub mod chrony;
 pub mod error;
+pub mod vsftpd;
 
 pub use chrony::{DeferredDirective, LocalStratum, NtpConfig, RateLimitSettings};
 pub use error::ConfigError;
+pub use vsftpd::{FtpConfig, OptionNote};

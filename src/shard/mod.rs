@@ -1,6 +1,9 @@
 //! Shards: one thread per core, pinned, each owning its sockets and ring, and their shutdown.
 
 pub mod clock_refresh;
+pub mod ftp_connection;
+pub mod ftp_service;
+pub mod ftp_transfer;
 pub mod ntp_loop;
 pub mod ntp_service;
 pub mod ntp_sockets;

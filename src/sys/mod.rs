@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod cpu;
+pub mod fs;
 pub mod mmsg;
 pub mod sockopt;
 pub mod uring;

@@ -43,6 +43,7 @@ pub struct Ringd {
     lines: mpsc::Receiver<String>,
     pub log: Vec<String>,
     pub ntp_addrs: Vec<SocketAddr>,
+    pub ftp_addrs: Vec<SocketAddr>,
     _dir: TempDir,
 }
 
@@ -56,6 +57,15 @@ impl Ringd {
         let path = dir.write("chrony.conf", conf);
         let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
         command.arg("--ntp-conf").arg(&path).args(args);
+        Ringd::spawn(command, dir, listeners)
+    }
+
+    /// Starts `ringd --ftp-conf <conf>` (which may name files in `dir`) plus `args`, and waits
+    /// until it reports serving FTP on `listeners` addresses.
+    pub fn start_ftp(dir: TempDir, conf: &str, args: &[&str], listeners: usize) -> Ringd {
+        let path = dir.write("vsftpd.conf", conf);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+        command.arg("--ftp-conf").arg(&path).args(args);
         Ringd::spawn(command, dir, listeners)
     }
 
@@ -81,16 +91,23 @@ impl Ringd {
             lines: rx,
             log: Vec::new(),
             ntp_addrs: Vec::new(),
+            ftp_addrs: Vec::new(),
             _dir: dir,
         };
         let deadline = Instant::now() + START_DEADLINE;
-        while ringd.ntp_addrs.len() < listeners {
+        while ringd.ntp_addrs.len() + ringd.ftp_addrs.len() < listeners {
             let line = ringd
                 .next_line(deadline)
                 .unwrap_or_else(|| panic!("ringd did not start; log:\n{}", ringd.log.join("\n")));
             if let Some(rest) = line.split("NTP serving on ").nth(1) {
                 let addr = rest.split_whitespace().next().unwrap();
                 ringd.ntp_addrs.push(addr.parse().unwrap());
+            }
+            if line.contains("FTP serving ") {
+                if let Some(rest) = line.split(" on ").last() {
+                    let addr = rest.split_whitespace().next().unwrap();
+                    ringd.ftp_addrs.push(addr.parse().unwrap());
+                }
             }
         }
         ringd

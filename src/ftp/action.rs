@@ -1,0 +1,75 @@
+//! What an FTP session asks its I/O shell to do, and what the shell reports back.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::replies::Reply;
+
+/// One step for the shell, in order.
+#[derive(Debug)]
+pub enum Action {
+    Reply(Reply),
+    /// Wait this long before reading more commands (`delay_failed_login`).
+    Pause(Duration),
+    /// Send what is queued, then close the control connection.
+    Close,
+    /// Open a passive data listener on the control connection's local address, in the
+    /// `pasv_min_port..=pasv_max_port` range, then call `Session::passive_listening`.
+    ListenPassive,
+    /// Open the data connection, send `opening`, move the data, close the data connection,
+    /// then call `Session::transfer_finished`.
+    Transfer(Transfer),
+}
+
+/// Where the data connection comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataChannel {
+    /// Accept on the listener opened for PASV/EPSV, from the client's address only unless
+    /// `pasv_promiscuous`.
+    Passive { check_peer: bool },
+    /// Connect to the address given with PORT/EPRT.
+    Active(SocketAddr),
+}
+
+/// The data to move.
+#[derive(Debug)]
+pub enum DataJob {
+    /// A listing, produced whole.
+    Send(Vec<u8>),
+    /// A file from `offset` to its end.
+    SendFile { file: File, offset: u64 },
+    /// Everything the client sends, written to `file` at its current position.
+    ReceiveFile { file: File },
+}
+
+#[derive(Debug)]
+pub struct Transfer {
+    pub channel: DataChannel,
+    pub opening: Reply,
+    pub job: DataJob,
+}
+
+/// How a transfer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    Complete {
+        bytes: u64,
+    },
+    /// No data connection: the client never connected or the connect failed.
+    NoConnection,
+    /// A passive connection came from another address than the control connection's.
+    ForeignPeer,
+    /// The data connection failed mid-transfer.
+    NetworkFailed {
+        bytes: u64,
+    },
+    /// Reading or writing the local file failed.
+    FileFailed {
+        bytes: u64,
+    },
+    /// The data connection stalled for `data_connection_timeout`.
+    TimedOut {
+        bytes: u64,
+    },
+}

@@ -1,0 +1,233 @@
+//! What every FTP session shares: the configuration and the files it names, loaded once at start.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::hosts_access::HostsAccess;
+use super::replies::{self, Reply};
+use super::users::{NameList, VirtualUsers};
+use crate::config::vsftpd::FtpConfig;
+
+/// Names tcp_wrappers rules may use for this daemon.
+const DAEMON_NAMES: [&str; 2] = ["vsftpd", "ringd"];
+/// Longest banner file read.
+const BANNER_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug, Error)]
+pub enum ContextError {
+    #[error("{file}: cannot read the {what}: {source}")]
+    Read {
+        what: &'static str,
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub struct SessionContext {
+    pub config: FtpConfig,
+    pub greeting: Reply,
+    pub ftpusers: NameList,
+    pub user_list: NameList,
+    pub banned_emails: NameList,
+    pub secure_emails: NameList,
+    pub virtual_users: Option<VirtualUsers>,
+    pub hosts: Option<HostsAccess>,
+    pub passive_address: Option<Ipv4Addr>,
+    anonymous_root: Option<PathBuf>,
+}
+
+fn read_banner(path: &Path) -> Result<Vec<u8>, ContextError> {
+    let mut banner = std::fs::read(path).map_err(|source| ContextError::Read {
+        what: "banner_file",
+        file: path.display().to_string(),
+        source,
+    })?;
+    banner.truncate(BANNER_LIMIT);
+    Ok(banner)
+}
+
+fn read_list(what: &'static str, path: &Path) -> Result<NameList, ContextError> {
+    NameList::load(path).map_err(|source| ContextError::Read {
+        what,
+        file: path.display().to_string(),
+        source,
+    })
+}
+
+/// Where Red Hat's vsftpd (the seed's) keeps the user list; its build changes the default.
+const RED_HAT_USER_LIST: &str = "/etc/vsftpd/user_list";
+
+/// The configured user list, or Red Hat's when the upstream default is absent and it exists.
+fn userlist_path(configured: &Path) -> PathBuf {
+    let upstream_default = FtpConfig::default().userlist_file;
+    if configured == upstream_default
+        && !configured.exists()
+        && Path::new(RED_HAT_USER_LIST).exists()
+    {
+        PathBuf::from(RED_HAT_USER_LIST)
+    } else {
+        configured.to_path_buf()
+    }
+}
+
+/// The home directory of `user` in /etc/passwd.
+fn passwd_home(user: &str) -> Option<PathBuf> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[0] == user).then(|| PathBuf::from(fields[5]))
+    })
+}
+
+impl SessionContext {
+    /// Reads everything the configuration names; a missing or unreadable required file is an
+    /// error that names it.
+    pub fn load(config: FtpConfig) -> Result<SessionContext, ContextError> {
+        let banner = match &config.banner_file {
+            Some(path) => Some(read_banner(path)?),
+            None => None,
+        };
+        let greeting = replies::greeting(banner.as_deref(), config.ftpd_banner.as_deref());
+
+        let ftpusers = match &config.ftpusers_file {
+            Some(path) => read_list("ftpusers_file", path)?,
+            None => ["/etc/vsftpd/ftpusers", "/etc/ftpusers"]
+                .iter()
+                .map(Path::new)
+                .find(|p| p.exists())
+                .map(|p| read_list("ftpusers file", p))
+                .transpose()?
+                .unwrap_or_else(NameList::empty),
+        };
+        let user_list = if config.userlist_enable {
+            read_list("userlist_file", &userlist_path(&config.userlist_file))?
+        } else {
+            NameList::empty()
+        };
+        let banned_emails = if config.deny_email_enable {
+            read_list("banned_email_file", &config.banned_email_file)?
+        } else {
+            NameList::empty()
+        };
+        let secure_emails = if config.secure_email_list_enable {
+            read_list("email_password_file", &config.email_password_file)?
+        } else {
+            NameList::empty()
+        };
+        let virtual_users = match &config.virtual_users_file {
+            Some(path) => Some(
+                VirtualUsers::load(path)
+                    .map_err(|err| ContextError::Invalid(format!("{}: {err}", path.display())))?,
+            ),
+            None => None,
+        };
+        if config.local_enable && virtual_users.is_none() {
+            return Err(ContextError::Invalid(
+                "local_enable=YES needs virtual_users_file= in this version of ringd: logins of local system accounts (PAM) are not built yet".into(),
+            ));
+        }
+        if virtual_users.is_some() && config.local_root.is_none() {
+            return Err(ContextError::Invalid(
+                "virtual users need local_root= (with user_sub_token= for one directory per user)"
+                    .into(),
+            ));
+        }
+        let hosts = if config.tcp_wrappers {
+            Some(
+                HostsAccess::load(&config.hosts_allow_file, &config.hosts_deny_file)
+                    .map_err(|err| ContextError::Invalid(err.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let passive_address = match &config.pasv_address {
+            Some(text) => Some(text.parse().map_err(|_| {
+                ContextError::Invalid(format!("pasv_address={text}: not an IPv4 address"))
+            })?),
+            None => None,
+        };
+        let anonymous_root = if config.anonymous_enable {
+            match &config.anon_root {
+                Some(root) => Some(root.clone()),
+                None => passwd_home(&config.ftp_username),
+            }
+        } else {
+            None
+        };
+        if config.anonymous_enable && anonymous_root.is_none() {
+            return Err(ContextError::Invalid(format!(
+                "anonymous_enable=YES but anon_root is not set and user {} has no home directory",
+                config.ftp_username
+            )));
+        }
+        Ok(SessionContext {
+            config,
+            greeting,
+            ftpusers,
+            user_list,
+            banned_emails,
+            secure_emails,
+            virtual_users,
+            hosts,
+            passive_address,
+            anonymous_root,
+        })
+    }
+
+    pub fn anonymous_root(&self) -> Option<PathBuf> {
+        self.anonymous_root.clone()
+    }
+
+    /// `local_root` for `user`, with `user_sub_token` replaced by the user's name.
+    pub fn user_root(&self, user: &str) -> Option<PathBuf> {
+        let root = self
+            .config
+            .local_root
+            .as_ref()?
+            .to_string_lossy()
+            .into_owned();
+        let root = match &self.config.user_sub_token {
+            Some(token) if !token.is_empty() => root.replace(token.as_str(), user),
+            _ => root,
+        };
+        Some(PathBuf::from(root))
+    }
+
+    /// The addresses to listen on, from `listen`/`listen_ipv6`, `listen_address[6]`, `listen_port`.
+    pub fn listen_addresses(&self) -> Vec<SocketAddr> {
+        let config = &self.config;
+        let mut addresses = Vec::new();
+        if config.listen {
+            let ip = config.listen_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            addresses.push(SocketAddr::new(IpAddr::V4(ip), config.listen_port));
+        }
+        if config.listen_ipv6 {
+            let ip = config
+                .listen_address6
+                .unwrap_or(std::net::Ipv6Addr::UNSPECIFIED);
+            addresses.push(SocketAddr::new(IpAddr::V6(ip), config.listen_port));
+        }
+        addresses
+    }
+
+    /// tcp_wrappers' verdict for a new connection (always yes without `tcp_wrappers=YES`).
+    pub fn host_permitted(&self, client: IpAddr) -> bool {
+        self.hosts
+            .as_ref()
+            .is_none_or(|hosts| hosts.permits(&DAEMON_NAMES, client))
+    }
+
+    /// What is served, for the start-up line.
+    pub fn describe_root(&self) -> String {
+        match (&self.anonymous_root, self.config.local_enable) {
+            (Some(root), false) => format!("anonymous FTP of {}", root.display()),
+            (Some(root), true) => format!("anonymous FTP of {} and virtual users", root.display()),
+            (None, _) => "FTP for virtual users".into(),
+        }
+    }
+}

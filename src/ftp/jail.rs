@@ -1,0 +1,1314 @@
+//! The FTP jail: every path a session touches is resolved inside its root by the kernel (openat2 with RESOLVE_IN_ROOT), never by chroot(2).
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, FileTimes, OpenOptions, Permissions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::ftp::listing::{EntryInfo, EntryKind};
+use crate::sys::fs::{self as sysfs, FileStat, FileType};
+
+/// How [`Jail::open_write`] opens an upload target. All but `CreateNew` create a missing file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteHow {
+    /// STOR: replace the contents.
+    Truncate,
+    /// APPE: every write goes to the end.
+    Append,
+    /// A file that must not exist yet (anonymous uploads without `anon_other_write_enable`).
+    CreateNew,
+    /// REST n + STOR: keep the contents and write from offset n.
+    Offset(u64),
+}
+
+/// How many names [`Jail::create_unique`] tries before giving up (vsftpd never gives up).
+const STOU_MAX_TRIES: u32 = 100_000;
+
+/// A session's file-system root. Holds an `O_PATH` descriptor of the root directory; every
+/// operation resolves its virtual path from that descriptor with
+/// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, so `..`, absolute paths and symlinks
+/// (absolute or relative) are resolved as if the root were `/`: nothing outside it can be named.
+///
+/// Virtual paths ("vpaths") are the absolute FTP-side paths [`Jail::resolve`] produces, `/`
+/// being the root; any `&str` is accepted and normalised the same way first.
+///
+/// Mode arguments are applied exactly: the caller passes the mode with the session's umask
+/// (`local_umask`/`anon_umask`) already taken off, and the jail sets it after creating, so the
+/// process umask (shared by all sessions) does not matter.
+pub struct Jail {
+    root: OwnedFd,
+    ids: Arc<IdNames>,
+}
+
+impl std::fmt::Debug for Jail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jail").field("root", &self.root).finish()
+    }
+}
+
+impl Jail {
+    /// Opens `root` (symlinks in this host path are followed: it comes from the configuration)
+    /// and checks that the kernel has openat2(2), so an old kernel fails here and not mid-session.
+    pub fn open(root: &Path) -> io::Result<Jail> {
+        let fd: OwnedFd = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(root)?
+            .into();
+        sysfs::openat2(
+            fd.as_fd(),
+            Path::new("."),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            sysfs::RESOLVE_JAIL,
+        )?;
+        Ok(Jail {
+            root: fd,
+            ids: IdNames::system(),
+        })
+    }
+
+    /// Uses `ids` instead of the system's /etc/passwd and /etc/group for owner and group names.
+    pub fn with_id_names(mut self, ids: Arc<IdNames>) -> Jail {
+        self.ids = ids;
+        self
+    }
+
+    /// The user and group names listings are given.
+    pub fn id_names(&self) -> &Arc<IdNames> {
+        &self.ids
+    }
+
+    /// Normalises an FTP path argument against the session's virtual cwd ("/" = the root):
+    /// an absolute `arg` starts at "/", a relative one at `cwd`; empty components and "." are
+    /// dropped, ".." removes the previous component and never goes above "/". The result is
+    /// absolute, has no trailing slash (except "/" itself) and no "." or ".." components.
+    /// Pure: no system calls. (`~` is not special here; the session expands it.)
+    pub fn resolve(cwd: &str, arg: &str) -> String {
+        fn push<'a>(parts: &mut Vec<&'a str>, path: &'a str) {
+            for component in path.split('/') {
+                match component {
+                    "" | "." => {}
+                    ".." => {
+                        parts.pop();
+                    }
+                    name => parts.push(name),
+                }
+            }
+        }
+        let mut parts = Vec::new();
+        if !arg.starts_with('/') {
+            push(&mut parts, cwd);
+        }
+        push(&mut parts, arg);
+        if parts.is_empty() {
+            return "/".to_owned();
+        }
+        let mut out = String::with_capacity(arg.len() + cwd.len() + 1);
+        for part in parts {
+            out.push('/');
+            out.push_str(part);
+        }
+        out
+    }
+
+    /// Like lstat(2): a final symlink is described, not followed (LIST shows it as a link);
+    /// symlinks before the final component are followed inside the root. The root's name is "/".
+    pub fn stat(&self, vpath: &str) -> io::Result<EntryInfo> {
+        match split(vpath) {
+            None => {
+                let st = sysfs::fstat(self.root.as_fd())?;
+                Ok(self.entry(b"/".to_vec(), &st, None))
+            }
+            Some((parent, name)) => {
+                let dir = self.open_dir_path(&parent)?;
+                let st = sysfs::fstatat(dir.as_fd(), &name, false)?;
+                let target = if st.is_symlink() {
+                    sysfs::readlinkat(dir.as_fd(), &name).ok()
+                } else {
+                    None
+                };
+                Ok(self.entry(name.into_vec(), &st, target))
+            }
+        }
+    }
+
+    /// Like stat(2): a final symlink is followed, inside the root (SIZE, MDTM, MLST).
+    pub fn stat_follow(&self, vpath: &str) -> io::Result<EntryInfo> {
+        let rel = rel_path(vpath);
+        let fd = self.open_at(&rel, libc::O_PATH, 0)?;
+        let st = sysfs::fstat(fd.as_fd())?;
+        let name = match split(vpath) {
+            None => b"/".to_vec(),
+            Some((_, name)) => name.into_vec(),
+        };
+        Ok(self.entry(name, &st, None))
+    }
+
+    /// Whether `vpath` is a directory, following symlinks inside the root (CWD).
+    pub fn is_dir(&self, vpath: &str) -> bool {
+        self.open_dir_path(&rel_path(vpath)).is_ok()
+    }
+
+    /// The entries of directory `vpath` (a symlink to a directory is followed, inside the root),
+    /// without "." and "..", each with lstat information, sorted by name (bytewise). Entries
+    /// that vanish or cannot be stat'ed while listing are left out, as vsftpd does. Names that
+    /// are not UTF-8 are shown lossily (U+FFFD). A non-directory gives ENOTDIR: list a single
+    /// file with [`Jail::stat`].
+    pub fn list(&self, vpath: &str) -> io::Result<Vec<EntryInfo>> {
+        let dir = self.open_at(&rel_path(vpath), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        let mut raw = sysfs::read_dir(dir.as_fd())?;
+        raw.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        let mut out = Vec::with_capacity(raw.len());
+        for entry in raw {
+            let Ok(st) = sysfs::fstatat(dir.as_fd(), &entry.name, false) else {
+                continue;
+            };
+            let target = if st.is_symlink() {
+                sysfs::readlinkat(dir.as_fd(), &entry.name).ok()
+            } else {
+                None
+            };
+            out.push(self.entry(entry.name.into_vec(), &st, target));
+        }
+        Ok(out)
+    }
+
+    /// Opens a regular file for reading (RETR), following symlinks inside the root. A directory
+    /// gives EISDIR, any other non-regular file (FIFO, device, socket) an `InvalidInput` error;
+    /// opening does not block on a FIFO.
+    pub fn open_read(&self, vpath: &str) -> io::Result<File> {
+        let fd = self.open_at(
+            &rel_path(vpath),
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+            0,
+        )?;
+        regular_file(fd)
+    }
+
+    /// The first `max` bytes of a regular file (the `message_file` of `dirmessage_enable`), or
+    /// `None` if it cannot be read (missing, not a regular file, no permission, ...).
+    pub fn read_small(&self, vpath: &str, max: usize) -> Option<Vec<u8>> {
+        let file = self.open_read(vpath).ok()?;
+        let mut out = Vec::new();
+        file.take(max as u64).read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+
+    /// Opens an upload target for writing, following symlinks inside the root (a dangling
+    /// symlink's target is created, inside the root, as open(2) would in a chroot). A new file
+    /// gets exactly `mode` (permission bits). Only regular files are written: a directory gives
+    /// EISDIR, anything else `InvalidInput`, and nothing is truncated before that check.
+    pub fn open_write(&self, vpath: &str, how: WriteHow, mode: u32) -> io::Result<File> {
+        let Some(_) = split(vpath) else {
+            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+        };
+        let rel = rel_path(vpath);
+        let mut flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+        if how == WriteHow::Append {
+            flags |= libc::O_APPEND;
+        }
+        let (fd, created) = match how {
+            WriteHow::CreateNew => (
+                self.open_at(&rel, flags | libc::O_CREAT | libc::O_EXCL, mode)?,
+                true,
+            ),
+            _ => self.open_or_create(&rel, flags, mode)?,
+        };
+        let mut file = regular_file(fd)?;
+        if created {
+            file.set_permissions(Permissions::from_mode(mode & 0o7777))?;
+        }
+        match how {
+            WriteHow::Truncate if !created => file.set_len(0)?,
+            WriteHow::Offset(offset) => {
+                file.seek(SeekFrom::Start(offset))?;
+            }
+            _ => {}
+        }
+        Ok(file)
+    }
+
+    /// Opens `rel` for writing if it exists, else creates it. Returns whether it was created.
+    fn open_or_create(&self, rel: &Path, flags: i32, mode: u32) -> io::Result<(OwnedFd, bool)> {
+        for _ in 0..4 {
+            match self.open_at(rel, flags, 0) {
+                Ok(fd) => return Ok((fd, false)),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+            match self.open_at(rel, flags | libc::O_CREAT | libc::O_EXCL, mode) {
+                Ok(fd) => return Ok((fd, true)),
+                // Created by someone else meanwhile, or a dangling symlink.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Still neither there nor creatable exclusively: a dangling symlink. Create its target
+        // (resolved inside the root); whether this call created it is unknown, so no chmod.
+        Ok((self.open_at(rel, flags | libc::O_CREAT, mode)?, false))
+    }
+
+    /// STOU: creates a file that did not exist, named as vsftpd names it: `base` if that name is
+    /// free, else `base.1`, `base.2`, ...; with an empty `base`, `STOU.1`, `STOU.2`, ...
+    /// (`base` is resolved against `dir_vpath` like any argument). Each name is tried with
+    /// O_CREAT|O_EXCL, so two sessions never get the same file. Returns the file, opened for
+    /// writing with exactly `mode`, and its vpath.
+    pub fn create_unique(
+        &self,
+        dir_vpath: &str,
+        base: &str,
+        mode: u32,
+    ) -> io::Result<(File, String)> {
+        let stem = Jail::resolve(dir_vpath, if base.is_empty() { "STOU" } else { base });
+        if stem == "/" {
+            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+        }
+        let first = if base.is_empty() { 1 } else { 0 };
+        for suffix in first..=STOU_MAX_TRIES {
+            let candidate = if suffix == 0 {
+                stem.clone()
+            } else {
+                format!("{stem}.{suffix}")
+            };
+            let flags =
+                libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CREAT | libc::O_EXCL;
+            match self.open_at(&rel_path(&candidate), flags, mode) {
+                Ok(fd) => {
+                    let file = regular_file(fd)?;
+                    file.set_permissions(Permissions::from_mode(mode & 0o7777))?;
+                    return Ok((file, candidate));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::from_raw_os_error(libc::EEXIST))
+    }
+
+    /// MKD: creates a directory with exactly `mode`. The root gives EEXIST.
+    pub fn mkdir(&self, vpath: &str, mode: u32) -> io::Result<()> {
+        let Some((parent, name)) = split(vpath) else {
+            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+        };
+        let dir = self.open_dir_path(&parent)?;
+        sysfs::mkdirat(dir.as_fd(), &name, mode)?;
+        // The new directory itself, never a symlink put there in between (O_NOFOLLOW|O_DIRECTORY).
+        let created = sysfs::openat2(
+            dir.as_fd(),
+            Path::new(&name),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY,
+            0,
+            sysfs::RESOLVE_JAIL,
+        )?;
+        set_mode(created.as_fd(), dir.as_fd(), Path::new(&name), mode)
+    }
+
+    /// RMD: removes an empty directory (a symlink is not followed: ENOTDIR). The root gives EBUSY.
+    pub fn rmdir(&self, vpath: &str) -> io::Result<()> {
+        let Some((parent, name)) = split(vpath) else {
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        };
+        let dir = self.open_dir_path(&parent)?;
+        sysfs::unlinkat(dir.as_fd(), &name, true)
+    }
+
+    /// DELE: removes a file or a symlink (the link, not its target). A directory gives EISDIR.
+    pub fn unlink(&self, vpath: &str) -> io::Result<()> {
+        let Some((parent, name)) = split(vpath) else {
+            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+        };
+        let dir = self.open_dir_path(&parent)?;
+        sysfs::unlinkat(dir.as_fd(), &name, false)
+    }
+
+    /// RNFR/RNTO: renames like rename(2), replacing an existing target as vsftpd does (the final
+    /// components themselves are renamed, symlinks are not followed). The root gives EBUSY.
+    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        let (Some((from_parent, from_name)), Some((to_parent, to_name))) = (split(from), split(to))
+        else {
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        };
+        let from_dir = self.open_dir_path(&from_parent)?;
+        let to_dir = self.open_dir_path(&to_parent)?;
+        sysfs::renameat2(from_dir.as_fd(), &from_name, to_dir.as_fd(), &to_name, 0)
+    }
+
+    /// SITE CHMOD: sets the permission bits, following symlinks inside the root as chmod(2)
+    /// does. Uses fchmodat2(AT_EMPTY_PATH) on an O_PATH descriptor (Linux 6.6); on older kernels
+    /// it reopens regular files and directories for reading to fchmod them (so it then needs
+    /// read permission, and other file types are refused with EPERM).
+    pub fn chmod(&self, vpath: &str, mode: u32) -> io::Result<()> {
+        let rel = rel_path(vpath);
+        let fd = self.open_at(&rel, libc::O_PATH, 0)?;
+        set_mode(fd.as_fd(), self.root.as_fd(), &rel, mode)
+    }
+
+    /// Sets owner and group (`chown_uploads`), following symlinks inside the root. For a file
+    /// just created prefer `std::os::unix::fs::fchown` on the open `File`: no path, no race.
+    pub fn chown(&self, vpath: &str, uid: u32, gid: u32) -> io::Result<()> {
+        let fd = self.open_at(&rel_path(vpath), libc::O_PATH, 0)?;
+        sysfs::fchown_fd(fd.as_fd(), Some(uid), Some(gid))
+    }
+
+    /// MDTM with a time argument (vsftpd's mdtm_write): sets access and modification time to
+    /// `unix_secs`, following symlinks inside the root, as utime(2) does for vsftpd.
+    pub fn set_mtime(&self, vpath: &str, unix_secs: i64) -> io::Result<()> {
+        let rel = rel_path(vpath);
+        let fd = self.open_at(&rel, libc::O_PATH, 0)?;
+        let time = sysfs::Timespec {
+            secs: unix_secs,
+            nanos: 0,
+        };
+        match sysfs::utimensat(fd.as_fd(), OsStr::new(""), Some(time), Some(time), true) {
+            // Before Linux 5.8 utimensat does not take AT_EMPTY_PATH: reopen and futimens.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                let when =
+                    system_time(unix_secs).ok_or(io::Error::from_raw_os_error(libc::EINVAL))?;
+                let file = reopen(fd.as_fd(), self.root.as_fd(), &rel)?;
+                file.set_times(FileTimes::new().set_accessed(when).set_modified(when))
+            }
+            other => other,
+        }
+    }
+
+    fn open_at(&self, rel: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+        sysfs::openat2(self.root.as_fd(), rel, flags, mode, sysfs::RESOLVE_JAIL)
+    }
+
+    fn open_dir_path(&self, rel: &Path) -> io::Result<OwnedFd> {
+        self.open_at(rel, libc::O_PATH | libc::O_DIRECTORY, 0)
+    }
+
+    fn entry(&self, name: Vec<u8>, st: &FileStat, target: Option<OsString>) -> EntryInfo {
+        let kind = match st.file_type() {
+            FileType::Regular => EntryKind::File,
+            FileType::Directory => EntryKind::Dir,
+            FileType::Symlink => EntryKind::Symlink {
+                target: FromNameBytes::from_name_bytes(
+                    target.map(OsString::into_vec).unwrap_or_default(),
+                ),
+            },
+            _ => EntryKind::Other,
+        };
+        EntryInfo {
+            name: FromNameBytes::from_name_bytes(name),
+            kind,
+            mode: st.mode,
+            nlink: st.nlink,
+            uid: st.uid,
+            gid: st.gid,
+            owner: self.ids.user_name(st.uid).map(str::to_owned),
+            group: self.ids.group_name(st.gid).map(str::to_owned),
+            size: st.size,
+            mtime: st.mtime,
+            dev: st.dev,
+            ino: st.ino,
+        }
+    }
+}
+
+/// The path below the root that `vpath` names ("." for the root itself).
+fn rel_path(vpath: &str) -> PathBuf {
+    let norm = Jail::resolve("/", vpath);
+    if norm == "/" {
+        PathBuf::from(".")
+    } else {
+        PathBuf::from(&norm[1..])
+    }
+}
+
+/// `vpath` as (path of its parent below the root, final component); `None` for the root.
+/// The final component is never empty, "." or "..".
+fn split(vpath: &str) -> Option<(PathBuf, OsString)> {
+    let norm = Jail::resolve("/", vpath);
+    let (parent, name) = norm.rsplit_once('/')?;
+    if name.is_empty() {
+        return None;
+    }
+    let parent = if parent.is_empty() {
+        PathBuf::from(".")
+    } else {
+        PathBuf::from(&parent[1..])
+    };
+    Some((parent, OsString::from(name)))
+}
+
+/// Fills `EntryInfo`'s name and symlink-target fields from the bytes the kernel gave: as bytes,
+/// or as text (non-UTF-8 shown lossily, U+FFFD), whichever `crate::ftp::listing` declares.
+trait FromNameBytes {
+    fn from_name_bytes(bytes: Vec<u8>) -> Self;
+}
+
+impl FromNameBytes for Vec<u8> {
+    fn from_name_bytes(bytes: Vec<u8>) -> Vec<u8> {
+        bytes
+    }
+}
+
+impl FromNameBytes for String {
+    fn from_name_bytes(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+fn system_time(unix_secs: i64) -> Option<SystemTime> {
+    if unix_secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(unix_secs as u64))
+    } else {
+        UNIX_EPOCH.checked_sub(Duration::from_secs(unix_secs.unsigned_abs()))
+    }
+}
+
+/// Turns a descriptor opened with O_NONBLOCK into a blocking `File` if it is a regular file.
+fn regular_file(fd: OwnedFd) -> io::Result<File> {
+    let st = sysfs::fstat(fd.as_fd())?;
+    match st.file_type() {
+        FileType::Regular => {}
+        FileType::Directory => return Err(io::Error::from_raw_os_error(libc::EISDIR)),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ))
+        }
+    }
+    // O_NONBLOCK only kept a FIFO from blocking the open; io_uring reads want it cleared.
+    sysfs::set_nonblocking(fd.as_fd(), false)?;
+    Ok(File::from(fd))
+}
+
+/// Sets exactly `mode` on the file the O_PATH descriptor `fd` refers to; `rel` below `base`
+/// names the same file for the pre-6.6 fallback.
+fn set_mode(fd: BorrowedFd<'_>, base: BorrowedFd<'_>, rel: &Path, mode: u32) -> io::Result<()> {
+    match sysfs::fchmod_fd(fd, mode & 0o7777) {
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            reopen(fd, base, rel)?.set_permissions(Permissions::from_mode(mode & 0o7777))
+        }
+        other => other,
+    }
+}
+
+/// Reopens the regular file or directory an O_PATH descriptor refers to for reading, by the
+/// same jailed path, and checks that it is the same inode (nothing was swapped in between).
+/// Other file types are refused with EPERM rather than opened (a device open can act).
+fn reopen(fd: BorrowedFd<'_>, base: BorrowedFd<'_>, rel: &Path) -> io::Result<File> {
+    let st = sysfs::fstat(fd)?;
+    let flags = match st.file_type() {
+        FileType::Regular => libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+        FileType::Directory => libc::O_RDONLY | libc::O_DIRECTORY,
+        _ => return Err(io::Error::from_raw_os_error(libc::EPERM)),
+    };
+    let again = sysfs::openat2(base, rel, flags, 0, sysfs::RESOLVE_JAIL)?;
+    let st2 = sysfs::fstat(again.as_fd())?;
+    if (st2.dev, st2.ino) != (st.dev, st.ino) {
+        return Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "file replaced while being changed",
+        ));
+    }
+    Ok(File::from(again))
+}
+
+/// User and group names by id (and ids by name), read from passwd(5) and group(5) files in
+/// safe code, so listings need no NSS calls per entry. The first entry for an id wins, as
+/// getpwuid(3) with the files source does; NIS `+`/`-` lines and comments are skipped.
+#[derive(Debug, Default)]
+pub struct IdNames {
+    users: HashMap<u32, String>,
+    groups: HashMap<u32, String>,
+    user_ids: HashMap<String, (u32, u32)>,
+    group_ids: HashMap<String, u32>,
+}
+
+impl IdNames {
+    /// No names: listings show ids only.
+    pub fn empty() -> IdNames {
+        IdNames::default()
+    }
+
+    /// Parses the contents of a passwd file and a group file.
+    pub fn parse(passwd: &str, group: &str) -> IdNames {
+        let mut ids = IdNames::default();
+        for fields in records(passwd) {
+            if let (Some(name), Some(uid), Some(gid)) = (
+                fields.first(),
+                fields.get(2).and_then(|s| s.parse::<u32>().ok()),
+                fields.get(3).and_then(|s| s.parse::<u32>().ok()),
+            ) {
+                ids.users.entry(uid).or_insert_with(|| name.to_string());
+                ids.user_ids.entry(name.to_string()).or_insert((uid, gid));
+            }
+        }
+        for fields in records(group) {
+            if let (Some(name), Some(gid)) = (
+                fields.first(),
+                fields.get(2).and_then(|s| s.parse::<u32>().ok()),
+            ) {
+                ids.groups.entry(gid).or_insert_with(|| name.to_string());
+                ids.group_ids.entry(name.to_string()).or_insert(gid);
+            }
+        }
+        ids
+    }
+
+    /// Reads the two files; a missing or unreadable file gives no names of that kind.
+    pub fn load(passwd: &Path, group: &Path) -> IdNames {
+        let read = |p: &Path| {
+            std::fs::read(p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        IdNames::parse(&read(passwd), &read(group))
+    }
+
+    /// /etc/passwd and /etc/group, read once per process on first use.
+    pub fn system() -> Arc<IdNames> {
+        static SYSTEM: OnceLock<Arc<IdNames>> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| {
+                Arc::new(IdNames::load(
+                    Path::new("/etc/passwd"),
+                    Path::new("/etc/group"),
+                ))
+            })
+            .clone()
+    }
+
+    pub fn user_name(&self, uid: u32) -> Option<&str> {
+        self.users.get(&uid).map(String::as_str)
+    }
+
+    pub fn group_name(&self, gid: u32) -> Option<&str> {
+        self.groups.get(&gid).map(String::as_str)
+    }
+
+    /// A user's (uid, primary gid), e.g. for `chown_username` or `guest_username`.
+    pub fn user(&self, name: &str) -> Option<(u32, u32)> {
+        self.user_ids.get(name).copied()
+    }
+
+    pub fn group(&self, name: &str) -> Option<u32> {
+        self.group_ids.get(name).copied()
+    }
+}
+
+/// The `:`-separated fields of each meaningful line of a passwd or group file.
+fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(['+', '-']))
+        .map(|l| l.split(':').collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Write;
+    use std::os::unix::fs::{symlink, MetadataExt};
+
+    /// A temporary tree: `base/root` is the jail, `base/outside` is what must stay unreachable.
+    struct Tree {
+        base: PathBuf,
+        secret: fs::Metadata,
+    }
+
+    impl Tree {
+        fn new(tag: &str) -> Tree {
+            let mut random = [0u8; 8];
+            sysfs::fill_random(&mut random).unwrap();
+            let base = std::env::temp_dir().join(format!(
+                "ringd-jail-{tag}-{}-{:016x}",
+                std::process::id(),
+                u64::from_ne_bytes(random)
+            ));
+            fs::create_dir(&base).unwrap();
+            let root = base.join("root");
+            fs::create_dir(&root).unwrap();
+            fs::create_dir(base.join("outside")).unwrap();
+            fs::write(base.join("outside/secret.txt"), b"secret").unwrap();
+            fs::create_dir(root.join("pub")).unwrap();
+            fs::write(root.join("pub/file.txt"), b"hello").unwrap();
+            fs::create_dir(root.join("etc")).unwrap();
+            fs::write(root.join("etc/passwd"), b"inside passwd").unwrap();
+            symlink("/etc", root.join("link_etc")).unwrap();
+            symlink("../../..", root.join("link_up")).unwrap();
+            symlink("/", root.join("link_slash")).unwrap();
+            symlink(base.join("outside"), root.join("link_out")).unwrap();
+            symlink("../outside", root.join("link_rel_out")).unwrap();
+            symlink(base.join("outside/secret.txt"), root.join("link_secret")).unwrap();
+            symlink(base.join("outside/created.txt"), root.join("dangle_abs")).unwrap();
+            symlink("../outside/created.txt", root.join("dangle_rel")).unwrap();
+            symlink("pub/file.txt", root.join("link_file")).unwrap();
+            let secret = fs::metadata(base.join("outside/secret.txt")).unwrap();
+            Tree { base, secret }
+        }
+
+        fn root(&self) -> PathBuf {
+            self.base.join("root")
+        }
+
+        fn jail(&self) -> Jail {
+            Jail::open(&self.root())
+                .unwrap()
+                .with_id_names(Arc::new(IdNames::parse(
+                    "root:x:0:0:root:/root:/bin/bash\nftp:x:14:50::/var/ftp:/sbin/nologin\n",
+                    "root:x:0:\nftp:x:50:\n",
+                )))
+        }
+
+        /// The outside directory is exactly as the tree made it.
+        fn assert_outside_untouched(&self) {
+            let mut names: Vec<_> = fs::read_dir(self.base.join("outside"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names.sort();
+            assert_eq!(names, vec![OsString::from("secret.txt")]);
+            let secret = self.base.join("outside/secret.txt");
+            assert_eq!(fs::read(&secret).unwrap(), b"secret");
+            let meta = fs::metadata(&secret).unwrap();
+            assert_eq!(
+                (
+                    meta.mode(),
+                    meta.uid(),
+                    meta.gid(),
+                    meta.mtime(),
+                    meta.ino()
+                ),
+                (
+                    self.secret.mode(),
+                    self.secret.uid(),
+                    self.secret.gid(),
+                    self.secret.mtime(),
+                    self.secret.ino()
+                )
+            );
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.base);
+        }
+    }
+
+    /// A name or link target as text, whether listing declares it as bytes or as a String.
+    fn text<T: AsRef<[u8]>>(field: &T) -> &str {
+        std::str::from_utf8(field.as_ref()).unwrap()
+    }
+
+    fn names(entries: &[EntryInfo]) -> Vec<&str> {
+        entries.iter().map(|e| text(&e.name)).collect()
+    }
+
+    fn errno(r: io::Result<impl Sized>) -> Option<i32> {
+        match r {
+            Ok(_) => None,
+            Err(e) => e.raw_os_error(),
+        }
+    }
+
+    fn read_all(mut f: File) -> String {
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        s
+    }
+
+    #[test]
+    fn resolve_table() {
+        let cases = [
+            ("/", "", "/"),
+            ("/", ".", "/"),
+            ("/", "..", "/"),
+            ("/", "../../..", "/"),
+            ("/", "a", "/a"),
+            ("/", "a/", "/a"),
+            ("/", "a//b", "/a/b"),
+            ("/", "//a///b//", "/a/b"),
+            ("/pub", "file", "/pub/file"),
+            ("/pub", "./file", "/pub/file"),
+            ("/pub", "../etc/passwd", "/etc/passwd"),
+            ("/pub", "../../../../etc/passwd", "/etc/passwd"),
+            ("/pub", "/etc/passwd", "/etc/passwd"),
+            ("/pub", "/../../x", "/x"),
+            ("/pub/sub", "..", "/pub"),
+            ("/pub/sub", "../..", "/"),
+            ("/pub/sub", "../../..", "/"),
+            ("/pub", "a/./b/../c", "/pub/a/c"),
+            ("/pub", "...", "/pub/..."),
+            ("/pub", "..a", "/pub/..a"),
+            ("/pub", "a..", "/pub/a.."),
+            ("/pub", "~", "/pub/~"),
+            ("/pub", "dir with spaces/f", "/pub/dir with spaces/f"),
+            ("/a/../b", "c", "/b/c"),
+            ("relative", "x", "/relative/x"),
+            ("", "x", "/x"),
+            ("/pub", "", "/pub"),
+            ("/pub", "/", "/"),
+            ("/", "/./.././", "/"),
+        ];
+        for (cwd, arg, want) in cases {
+            assert_eq!(Jail::resolve(cwd, arg), want, "resolve({cwd:?}, {arg:?})");
+        }
+    }
+
+    #[test]
+    fn split_never_yields_dot_names() {
+        assert!(split("/").is_none());
+        assert!(split("/..").is_none());
+        assert!(split("").is_none());
+        let (parent, name) = split("/a/b/../c/.").unwrap();
+        assert_eq!((parent, name), (PathBuf::from("a"), OsString::from("c")));
+        let (parent, name) = split("x").unwrap();
+        assert_eq!((parent, name), (PathBuf::from("."), OsString::from("x")));
+        assert_eq!(rel_path("/"), PathBuf::from("."));
+        assert_eq!(rel_path("/a//b/"), PathBuf::from("a/b"));
+    }
+
+    #[test]
+    fn stat_is_lstat_and_stat_follow_follows_inside() {
+        let t = Tree::new("stat");
+        let j = t.jail();
+        let root = j.stat("/").unwrap();
+        assert_eq!(text(&root.name), "/");
+        assert!(matches!(root.kind, EntryKind::Dir));
+        assert_eq!(root.ino, fs::metadata(t.root()).unwrap().ino());
+
+        let f = j.stat("/pub/file.txt").unwrap();
+        assert!(matches!(f.kind, EntryKind::File));
+        assert_eq!((text(&f.name), f.size), ("file.txt", 5));
+        assert_eq!(f.mode & libc::S_IFMT, libc::S_IFREG);
+        assert_eq!(
+            f.uid,
+            fs::metadata(t.root().join("pub/file.txt")).unwrap().uid()
+        );
+        assert_eq!(f.owner.as_deref(), (f.uid == 0).then_some("root"));
+
+        let l = j.stat("/link_etc").unwrap();
+        match &l.kind {
+            EntryKind::Symlink { target } => assert_eq!(text(target), "/etc"),
+            _ => panic!("link_etc is not shown as a symlink"),
+        }
+        // Followed, the link to /etc is the root's own etc directory.
+        let followed = j.stat_follow("/link_etc").unwrap();
+        assert!(matches!(followed.kind, EntryKind::Dir));
+        assert_eq!(
+            followed.ino,
+            fs::metadata(t.root().join("etc")).unwrap().ino()
+        );
+        assert_eq!(j.stat_follow("/link_file").unwrap().size, 5);
+        // An intermediate symlink is followed inside the root.
+        assert_eq!(j.stat("/link_up/pub/file.txt").unwrap().size, 5);
+        assert_eq!(errno(j.stat_follow("/link_secret")), Some(libc::ENOENT));
+        assert_eq!(errno(j.stat("/link_out/secret.txt")), Some(libc::ENOENT));
+        assert_eq!(errno(j.stat("/missing")), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn is_dir_follows_inside_only() {
+        let t = Tree::new("isdir");
+        let j = t.jail();
+        assert!(j.is_dir("/"));
+        assert!(j.is_dir("/pub"));
+        assert!(j.is_dir("/link_etc"));
+        assert!(j.is_dir("/link_up"));
+        assert!(j.is_dir("/link_slash"));
+        assert!(j.is_dir("/../.."));
+        assert!(!j.is_dir("/pub/file.txt"));
+        assert!(!j.is_dir("/link_out"));
+        assert!(!j.is_dir("/link_rel_out"));
+        assert!(!j.is_dir(&t.base.join("outside").to_string_lossy()));
+        assert!(!j.is_dir("/proc/self/root"));
+    }
+
+    #[test]
+    fn list_stays_inside() {
+        let t = Tree::new("list");
+        let j = t.jail();
+        let top = j.list("/").unwrap();
+        let expect = [
+            "dangle_abs",
+            "dangle_rel",
+            "etc",
+            "link_etc",
+            "link_file",
+            "link_out",
+            "link_rel_out",
+            "link_secret",
+            "link_slash",
+            "link_up",
+            "pub",
+        ];
+        assert_eq!(names(&top), expect);
+        let pub_entry = top.iter().find(|e| text(&e.name) == "pub").unwrap();
+        assert!(matches!(pub_entry.kind, EntryKind::Dir));
+        let link = top.iter().find(|e| text(&e.name) == "link_up").unwrap();
+        assert!(matches!(&link.kind, EntryKind::Symlink { target } if text(target) == "../../.."));
+
+        // The link to /etc lists the root's etc, never the host's.
+        assert_eq!(names(&j.list("/link_etc").unwrap()), ["passwd"]);
+        // ../../.. and / from inside are the root itself.
+        assert_eq!(names(&j.list("/link_up").unwrap()), expect);
+        assert_eq!(names(&j.list("/link_slash").unwrap()), expect);
+        assert_eq!(names(&j.list("/pub/../../../..").unwrap()), expect);
+        assert_eq!(
+            names(&j.list("/link_up/link_up/pub").unwrap()),
+            ["file.txt"]
+        );
+        // Links out, and host paths, do not exist in here.
+        assert_eq!(errno(j.list("/link_out")), Some(libc::ENOENT));
+        assert_eq!(errno(j.list("/link_rel_out")), Some(libc::ENOENT));
+        let host_outside = t.base.join("outside");
+        assert_eq!(
+            errno(j.list(&host_outside.to_string_lossy())),
+            Some(libc::ENOENT)
+        );
+        assert_eq!(errno(j.list("/pub/file.txt")), Some(libc::ENOTDIR));
+    }
+
+    #[test]
+    fn list_resolves_owner_names() {
+        let t = Tree::new("owners");
+        let j = t.jail();
+        let entries = j.list("/pub").unwrap();
+        let e = &entries[0];
+        assert_eq!(e.owner.as_deref(), j.id_names().user_name(e.uid));
+        assert_eq!(e.group.as_deref(), j.id_names().group_name(e.gid));
+        let bare = Jail::open(&t.root())
+            .unwrap()
+            .with_id_names(Arc::new(IdNames::empty()));
+        let e = &bare.list("/pub").unwrap()[0];
+        assert_eq!((e.owner.as_deref(), e.group.as_deref()), (None, None));
+    }
+
+    #[test]
+    fn open_read_stays_inside() {
+        let t = Tree::new("read");
+        let j = t.jail();
+        assert_eq!(read_all(j.open_read("/pub/file.txt").unwrap()), "hello");
+        assert_eq!(
+            read_all(j.open_read("pub/../pub/./file.txt").unwrap()),
+            "hello"
+        );
+        assert_eq!(read_all(j.open_read("/link_file").unwrap()), "hello");
+        // /etc/passwd, however it is reached, is the root's own.
+        for path in [
+            "/etc/passwd",
+            "/../../etc/passwd",
+            "/link_etc/passwd",
+            "/link_up/etc/passwd",
+            "/link_slash/etc/passwd",
+            "/link_up/link_etc/../etc/passwd",
+        ] {
+            assert_eq!(
+                read_all(j.open_read(path).unwrap()),
+                "inside passwd",
+                "{path}"
+            );
+        }
+        let host_secret = t.base.join("outside/secret.txt");
+        for path in [
+            "/link_secret",
+            "/link_out/secret.txt",
+            "/link_rel_out/secret.txt",
+            "/../outside/secret.txt",
+            &host_secret.to_string_lossy(),
+        ] {
+            assert_eq!(errno(j.open_read(path)), Some(libc::ENOENT), "{path}");
+        }
+        assert_eq!(errno(j.open_read("/pub")), Some(libc::EISDIR));
+        assert_eq!(errno(j.open_read("/")), Some(libc::EISDIR));
+    }
+
+    #[test]
+    fn read_small_reads_regular_files_only() {
+        let t = Tree::new("small");
+        let j = t.jail();
+        assert_eq!(
+            j.read_small("/pub/file.txt", 1024).as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(
+            j.read_small("/pub/file.txt", 2).as_deref(),
+            Some(&b"he"[..])
+        );
+        assert_eq!(
+            j.read_small("/link_file", 1024).as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(j.read_small("/pub", 1024), None);
+        assert_eq!(j.read_small("/missing", 1024), None);
+        assert_eq!(j.read_small("/link_secret", 1024), None);
+    }
+
+    #[test]
+    fn open_read_refuses_fifos_without_blocking() {
+        let t = Tree::new("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(t.root().join("pub/fifo"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let j = t.jail();
+        let err = j.open_read("/pub/fifo").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        // No reader: opening for write fails at once instead of blocking.
+        assert!(j
+            .open_write("/pub/fifo", WriteHow::Truncate, 0o644)
+            .is_err());
+    }
+
+    #[test]
+    fn open_write_modes() {
+        let t = Tree::new("write");
+        let j = t.jail();
+        let path = t.root().join("pub/file.txt");
+
+        let mut f = j
+            .open_write("/pub/file.txt", WriteHow::Truncate, 0o600)
+            .unwrap();
+        f.write_all(b"new").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        // An existing file keeps its mode.
+        assert_ne!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+
+        let mut f = j
+            .open_write("/pub/file.txt", WriteHow::Append, 0o600)
+            .unwrap();
+        f.write_all(b"+tail").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).unwrap(), b"new+tail");
+
+        let mut f = j
+            .open_write("/pub/file.txt", WriteHow::Offset(1), 0o600)
+            .unwrap();
+        f.write_all(b"EW").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).unwrap(), b"nEW+tail");
+
+        let mut f = j
+            .open_write("/pub/file.txt", WriteHow::Offset(10), 0o600)
+            .unwrap();
+        f.write_all(b"!").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).unwrap(), b"nEW+tail\0\0!");
+
+        assert_eq!(
+            errno(j.open_write("/pub/file.txt", WriteHow::CreateNew, 0o600)),
+            Some(libc::EEXIST)
+        );
+        // New files get exactly the mode asked for, whatever the process umask.
+        for (name, how, mode) in [
+            ("/pub/a", WriteHow::CreateNew, 0o640),
+            ("/pub/b", WriteHow::Truncate, 0o664),
+            ("/pub/c", WriteHow::Append, 0o666),
+            ("/pub/d", WriteHow::Offset(0), 0o600),
+        ] {
+            let mut f = j.open_write(name, how, mode).unwrap();
+            f.write_all(b"x").unwrap();
+            let meta = fs::metadata(t.root().join(&name[1..])).unwrap();
+            assert_eq!(meta.mode() & 0o7777, mode, "{name}");
+            assert_eq!(meta.len(), 1);
+        }
+        // Through a symlink inside: the target is written.
+        let mut f = j
+            .open_write("/link_file", WriteHow::Truncate, 0o600)
+            .unwrap();
+        f.write_all(b"via link").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).unwrap(), b"via link");
+
+        assert_eq!(
+            errno(j.open_write("/pub", WriteHow::Truncate, 0o644)),
+            Some(libc::EISDIR)
+        );
+        assert_eq!(
+            errno(j.open_write("/", WriteHow::Truncate, 0o644)),
+            Some(libc::EISDIR)
+        );
+        assert_eq!(
+            errno(j.open_write("/nodir/x", WriteHow::Truncate, 0o644)),
+            Some(libc::ENOENT)
+        );
+    }
+
+    #[test]
+    fn writes_never_leave_the_root() {
+        let t = Tree::new("escape");
+        let j = t.jail();
+        let host_outside = t.base.join("outside/new.txt");
+        for path in [
+            "/link_out/new.txt",
+            "/link_rel_out/new.txt",
+            "/../outside/new.txt",
+            &host_outside.to_string_lossy(),
+        ] {
+            for how in [WriteHow::CreateNew, WriteHow::Truncate, WriteHow::Append] {
+                assert_eq!(
+                    errno(j.open_write(path, how, 0o644)),
+                    Some(libc::ENOENT),
+                    "{path}"
+                );
+            }
+        }
+        // Dangling symlinks to the outside: their targets would be created inside the root, where
+        // the directories do not exist.
+        for path in ["/dangle_abs", "/dangle_rel"] {
+            assert_eq!(
+                errno(j.open_write(path, WriteHow::Truncate, 0o644)),
+                Some(libc::ENOENT),
+                "{path}"
+            );
+            assert_eq!(
+                errno(j.open_write(path, WriteHow::CreateNew, 0o644)),
+                Some(libc::EEXIST),
+                "{path}"
+            );
+        }
+        for path in ["/link_secret", "/link_out/secret.txt"] {
+            assert_eq!(
+                errno(j.open_write(path, WriteHow::Truncate, 0o644)),
+                Some(libc::ENOENT)
+            );
+            assert_eq!(errno(j.chmod(path, 0o777)), Some(libc::ENOENT));
+            assert_eq!(errno(j.chown(path, 0, 0)), Some(libc::ENOENT));
+            assert_eq!(errno(j.set_mtime(path, 1_000_000_000)), Some(libc::ENOENT));
+        }
+        assert_eq!(errno(j.unlink("/link_out/secret.txt")), Some(libc::ENOENT));
+        assert_eq!(
+            errno(j.unlink("/link_rel_out/secret.txt")),
+            Some(libc::ENOENT)
+        );
+        // Unlinking the symlink removes the link inside the root, never its target.
+        j.unlink("/link_secret").unwrap();
+        assert_eq!(errno(j.mkdir("/link_out/d", 0o755)), Some(libc::ENOENT));
+        assert_eq!(errno(j.mkdir("/link_rel_out/d", 0o755)), Some(libc::ENOENT));
+        assert_eq!(
+            errno(j.rename("/pub/file.txt", "/link_out/f")),
+            Some(libc::ENOENT)
+        );
+        assert_eq!(
+            errno(j.rename("/link_rel_out/secret.txt", "/got")),
+            Some(libc::ENOENT)
+        );
+        assert_eq!(errno(j.rmdir("/link_out/..")), Some(libc::EBUSY));
+        assert_eq!(
+            errno(j.create_unique("/link_out", "x", 0o644)),
+            Some(libc::ENOENT)
+        );
+        assert!(j.create_unique("/link_rel_out/..", "x", 0o644).is_ok());
+        // Through links that stay inside, writes land inside.
+        j.open_write("/link_up/up.txt", WriteHow::CreateNew, 0o644)
+            .unwrap();
+        assert!(t.root().join("up.txt").is_file());
+        j.mkdir("/link_slash/newdir", 0o755).unwrap();
+        assert!(t.root().join("newdir").is_dir());
+        // The symlink itself was removed above, its target untouched.
+        assert!(!t.root().join("link_secret").exists());
+        t.assert_outside_untouched();
+    }
+
+    #[test]
+    fn create_unique_names_like_vsftpd() {
+        let t = Tree::new("stou");
+        let j = t.jail();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let (mut f, vpath) = j.create_unique("/pub", "up.bin", 0o640).unwrap();
+            f.write_all(vpath.as_bytes()).unwrap();
+            got.push(vpath);
+        }
+        assert_eq!(got, ["/pub/up.bin", "/pub/up.bin.1", "/pub/up.bin.2"]);
+        assert_eq!(
+            fs::read(t.root().join("pub/up.bin.1")).unwrap(),
+            b"/pub/up.bin.1"
+        );
+        let meta = fs::metadata(t.root().join("pub/up.bin.2")).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o640);
+
+        let a = j.create_unique("/pub", "", 0o600).unwrap().1;
+        let b = j.create_unique("/pub", "", 0o600).unwrap().1;
+        assert_eq!((a.as_str(), b.as_str()), ("/pub/STOU.1", "/pub/STOU.2"));
+        // An existing name of any type counts as taken (a directory, a symlink).
+        assert_eq!(j.create_unique("/", "pub", 0o600).unwrap().1, "/pub.1");
+        assert_eq!(
+            j.create_unique("/", "link_out", 0o600).unwrap().1,
+            "/link_out.1"
+        );
+        // A gap is reused, as vsftpd's first-free probe does.
+        fs::remove_file(t.root().join("pub/up.bin.1")).unwrap();
+        assert_eq!(
+            j.create_unique("/pub", "up.bin", 0o600).unwrap().1,
+            "/pub/up.bin.1"
+        );
+        // A path in `base` works relative to the directory.
+        assert_eq!(
+            j.create_unique("/pub", "../etc/x", 0o600).unwrap().1,
+            "/etc/x"
+        );
+        assert_eq!(errno(j.create_unique("/", "..", 0o600)), Some(libc::EISDIR));
+        assert_eq!(
+            errno(j.create_unique("/missing", "f", 0o600)),
+            Some(libc::ENOENT)
+        );
+    }
+
+    #[test]
+    fn directory_operations() {
+        let t = Tree::new("dirs");
+        let j = t.jail();
+        j.mkdir("/pub/new", 0o750).unwrap();
+        let meta = fs::metadata(t.root().join("pub/new")).unwrap();
+        assert!(meta.is_dir());
+        assert_eq!(meta.mode() & 0o7777, 0o750);
+        j.mkdir("/pub/new/deeper", 0o775).unwrap();
+        assert_eq!(
+            fs::metadata(t.root().join("pub/new/deeper"))
+                .unwrap()
+                .mode()
+                & 0o7777,
+            0o775
+        );
+        assert_eq!(errno(j.mkdir("/pub/new", 0o750)), Some(libc::EEXIST));
+        assert_eq!(errno(j.mkdir("/", 0o750)), Some(libc::EEXIST));
+        assert_eq!(errno(j.rmdir("/pub/new")), Some(libc::ENOTEMPTY));
+        j.rmdir("/pub/new/deeper").unwrap();
+        j.rmdir("pub/new/").unwrap();
+        assert!(!t.root().join("pub/new").exists());
+        assert_eq!(errno(j.rmdir("/pub/file.txt")), Some(libc::ENOTDIR));
+        // A symlink to a directory is not removed through rmdir.
+        assert_eq!(errno(j.rmdir("/link_etc")), Some(libc::ENOTDIR));
+        assert_eq!(errno(j.rmdir("/")), Some(libc::EBUSY));
+    }
+
+    #[test]
+    fn unlink_and_rename() {
+        let t = Tree::new("names");
+        let j = t.jail();
+        j.rename("/pub/file.txt", "/pub/renamed.txt").unwrap();
+        assert!(t.root().join("pub/renamed.txt").is_file());
+        j.rename("/pub/renamed.txt", "/etc/passwd").unwrap(); // replaces, as rename(2)
+        assert_eq!(fs::read(t.root().join("etc/passwd")).unwrap(), b"hello");
+        j.rename("/etc", "/pub/etc2").unwrap();
+        assert!(t.root().join("pub/etc2/passwd").is_file());
+        // Renaming a symlink renames the link.
+        j.rename("/link_etc", "/pub/link2").unwrap();
+        assert_eq!(
+            fs::read_link(t.root().join("pub/link2")).unwrap(),
+            Path::new("/etc")
+        );
+        assert_eq!(errno(j.rename("/", "/x")), Some(libc::EBUSY));
+        assert_eq!(errno(j.rename("/pub", "/")), Some(libc::EBUSY));
+        assert_eq!(errno(j.rename("/missing", "/x")), Some(libc::ENOENT));
+
+        j.unlink("/pub/etc2/passwd").unwrap();
+        assert!(!t.root().join("pub/etc2/passwd").exists());
+        j.unlink("/pub/link2").unwrap();
+        assert!(fs::symlink_metadata(t.root().join("pub/link2")).is_err());
+        assert!(Path::new("/etc").is_dir());
+        assert_eq!(errno(j.unlink("/pub")), Some(libc::EISDIR));
+        assert_eq!(errno(j.unlink("/")), Some(libc::EISDIR));
+        assert_eq!(errno(j.unlink("/missing")), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn chmod_chown_and_times() {
+        let t = Tree::new("attrs");
+        let j = t.jail();
+        let file = t.root().join("pub/file.txt");
+        j.chmod("/pub/file.txt", 0o604).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o7777, 0o604);
+        // Through a symlink inside: the target changes, the link stays a link.
+        j.chmod("/link_file", 0o640).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o7777, 0o640);
+        j.chmod("/pub", 0o711).unwrap();
+        assert_eq!(
+            fs::metadata(t.root().join("pub")).unwrap().mode() & 0o7777,
+            0o711
+        );
+        j.chmod("/pub", 0o755).unwrap();
+
+        let meta = fs::metadata(&file).unwrap();
+        j.chown("/pub/file.txt", meta.uid(), meta.gid()).unwrap();
+        assert_eq!(errno(j.chown("/missing", 0, 0)), Some(libc::ENOENT));
+
+        j.set_mtime("/pub/file.txt", 1_000_000_000).unwrap();
+        let meta = fs::metadata(&file).unwrap();
+        assert_eq!((meta.mtime(), meta.atime()), (1_000_000_000, 1_000_000_000));
+        j.set_mtime("/link_file", 1_200_000_000).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().mtime(), 1_200_000_000);
+        assert_eq!(j.stat("/pub/file.txt").unwrap().mtime, 1_200_000_000);
+        assert_eq!(errno(j.set_mtime("/missing", 0)), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn pre_6_6_chmod_and_utime_fallbacks() {
+        let t = Tree::new("fallback");
+        let j = t.jail();
+        let rel = Path::new("pub/file.txt");
+        let fd = j.open_at(rel, libc::O_PATH, 0).unwrap();
+        reopen(fd.as_fd(), j.root.as_fd(), rel)
+            .unwrap()
+            .set_permissions(Permissions::from_mode(0o612))
+            .unwrap();
+        assert_eq!(
+            fs::metadata(t.root().join(rel)).unwrap().mode() & 0o7777,
+            0o612
+        );
+        // A different file behind the same path is detected.
+        let other = j.open_at(Path::new("etc/passwd"), libc::O_PATH, 0).unwrap();
+        let err = reopen(other.as_fd(), j.root.as_fd(), rel).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+        assert_eq!(system_time(-1), Some(UNIX_EPOCH - Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn shareable_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Jail>();
+        send_sync::<IdNames>();
+    }
+
+    #[test]
+    fn open_checks_the_root() {
+        let t = Tree::new("open");
+        assert!(Jail::open(&t.root().join("pub/file.txt")).is_err());
+        assert!(Jail::open(&t.root().join("missing")).is_err());
+        let j = Jail::open(&t.root()).unwrap();
+        assert!(format!("{j:?}").starts_with("Jail"));
+    }
+
+    #[test]
+    fn id_names_parse() {
+        let ids = IdNames::parse(
+            "# comment\nroot:x:0:0:root:/root:/bin/bash\n+nis::::::\nftp:x:14:50::/var/ftp:/sbin/nologin\n\
+             toor:x:0:0::/root:/bin/sh\nbad:x:notanumber:1::/:/bin/sh\nshort:x\n",
+            "root:x:0:\nftp:x:50:\nwheel:x:10:root,ftp\n-minus:x:99:\n",
+        );
+        assert_eq!(ids.user_name(0), Some("root")); // first wins, as getpwuid
+        assert_eq!(ids.user_name(14), Some("ftp"));
+        assert_eq!(ids.user_name(99), None);
+        assert_eq!(ids.user("toor"), Some((0, 0)));
+        assert_eq!(ids.user("ftp"), Some((14, 50)));
+        assert_eq!(ids.user("bad"), None);
+        assert_eq!(ids.user("+nis"), None);
+        assert_eq!(ids.group_name(10), Some("wheel"));
+        assert_eq!(ids.group("ftp"), Some(50));
+        assert_eq!(ids.group_name(99), None);
+        let sys = IdNames::system();
+        assert_eq!(sys.user_name(0), Some("root"));
+        assert!(Arc::ptr_eq(&sys, &IdNames::system()));
+        let none = IdNames::load(Path::new("/nonexistent/p"), Path::new("/nonexistent/g"));
+        assert_eq!(none.user_name(0), None);
+    }
+}

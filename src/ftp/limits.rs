@@ -1,0 +1,162 @@
+//! Connection limits shared by every shard: `max_clients` and `max_per_ip`, decided at accept.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Why a connection was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    TooManyClients,
+    TooManyFromAddress,
+}
+
+#[derive(Debug)]
+struct Counts {
+    total: AtomicU32,
+    per_address: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// The limits and the live counts behind them; cheap to clone (shared).
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    max_clients: u32,
+    max_per_ip: u32,
+    counts: Arc<Counts>,
+}
+
+/// Holds one admitted connection's place; the place is given back when this drops.
+#[derive(Debug)]
+pub struct Admission {
+    address: IpAddr,
+    counts: Arc<Counts>,
+}
+
+impl ConnectionLimits {
+    /// `0` means unlimited, as in vsftpd.
+    pub fn new(max_clients: u32, max_per_ip: u32) -> Self {
+        ConnectionLimits {
+            max_clients,
+            max_per_ip,
+            counts: Arc::new(Counts {
+                total: AtomicU32::new(0),
+                per_address: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Admits a connection from `address` or says which limit refuses it. Exactly the allowed
+    /// number is admitted even when every shard accepts at once: the total is reserved with a
+    /// compare-and-swap, the per-address count under a lock.
+    pub fn admit(&self, address: IpAddr) -> Result<Admission, Refusal> {
+        let reserved =
+            self.counts
+                .total
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+                    (self.max_clients == 0 || total < self.max_clients).then_some(total + 1)
+                });
+        if reserved.is_err() {
+            return Err(Refusal::TooManyClients);
+        }
+        let mut per_address = self
+            .counts
+            .per_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let count = per_address.entry(address).or_insert(0);
+        if self.max_per_ip != 0 && *count >= self.max_per_ip {
+            if *count == 0 {
+                per_address.remove(&address);
+            }
+            drop(per_address);
+            self.counts.total.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal::TooManyFromAddress);
+        }
+        *count += 1;
+        Ok(Admission {
+            address,
+            counts: Arc::clone(&self.counts),
+        })
+    }
+
+    /// Connections currently admitted.
+    pub fn active(&self) -> u32 {
+        self.counts.total.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut per_address = self
+            .counts
+            .per_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_address.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                per_address.remove(&self.address);
+            }
+        }
+        drop(per_address);
+        self.counts.total.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn max_clients_admits_exactly_the_limit() {
+        let limits = ConnectionLimits::new(3, 0);
+        let held: Vec<Admission> = (1..=3).map(|n| limits.admit(ip(n)).unwrap()).collect();
+        assert_eq!(limits.admit(ip(9)).unwrap_err(), Refusal::TooManyClients);
+        drop(held);
+        assert_eq!(limits.active(), 0);
+        assert!(limits.admit(ip(9)).is_ok());
+    }
+
+    #[test]
+    fn max_per_ip_counts_each_address() {
+        let limits = ConnectionLimits::new(0, 2);
+        let a1 = limits.admit(ip(1)).unwrap();
+        let _a2 = limits.admit(ip(1)).unwrap();
+        assert_eq!(
+            limits.admit(ip(1)).unwrap_err(),
+            Refusal::TooManyFromAddress
+        );
+        assert_eq!(limits.active(), 2, "a refusal gives its reservation back");
+        let _b = limits.admit(ip(2)).unwrap();
+        drop(a1);
+        assert!(limits.admit(ip(1)).is_ok());
+    }
+
+    #[test]
+    fn concurrent_bursts_never_overshoot() {
+        let limits = ConnectionLimits::new(50, 0);
+        let admitted: u32 = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|t| {
+                    let limits = limits.clone();
+                    scope.spawn(move || {
+                        let held: Vec<Admission> = (0..100)
+                            .filter_map(|n| limits.admit(ip((t * 100 + n) as u8)).ok())
+                            .collect();
+                        let count = held.len() as u32;
+                        std::mem::forget(held);
+                        count
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(admitted, 50);
+        assert_eq!(limits.active(), 50);
+    }
+}

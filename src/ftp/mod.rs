@@ -1,0 +1,13 @@
+//! FTP server logic: commands, replies, the session state machine, users, the jail, listings, limits.
+
+pub mod action;
+pub mod command;
+pub mod context;
+pub mod hosts_access;
+pub mod jail;
+pub mod limits;
+pub mod listing;
+pub mod replies;
+pub mod session;
+pub mod telnet;
+pub mod users;

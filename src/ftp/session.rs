@@ -1,0 +1,964 @@
+//! The FTP session state machine: command lines in, replies and data-channel actions out.
+//!
+//! It follows vsftpd 3.0.3's pre- and post-login dispatch: which commands exist before login,
+//! which configuration options gate which commands, and the reply for each outcome. File system
+//! work goes through the session's [`Jail`]; sockets belong to the I/O shell, which performs the
+//! [`Action`]s and reports back through `passive_listening` and `transfer_finished`.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::action::{Action, DataChannel, DataJob, Transfer, TransferOutcome};
+use super::command::{self, Command, CommandError, EpsvArg, SiteCommand, TransferType};
+use super::context::SessionContext;
+use super::jail::{Jail, WriteHow};
+use super::listing::{self, EntryInfo, EntryKind, FactSet, ListKind, ListOptions};
+use super::replies::{self, FixedReply, Reply, SessionStatus};
+use super::telnet::LineError;
+
+/// Deepest directory level `LIST -R` descends to.
+const MAX_RECURSION: usize = 16;
+
+struct LoggedIn {
+    /// The name STAT reports: `ftp_username` for anonymous sessions, as vsftpd does.
+    shown_name: Vec<u8>,
+    anonymous: bool,
+    jail: Jail,
+    cwd: String,
+    umask: u32,
+    messages_shown: HashSet<String>,
+}
+
+/// What the next transfer connects through, once PASV/EPSV or PORT/EPRT said so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DataSetup {
+    None,
+    /// The shell is opening (or has opened) a listener; `extended` picks the 229 reply.
+    Passive {
+        extended: bool,
+        ready: bool,
+    },
+    Active(SocketAddr),
+}
+
+/// Which reply a finished transfer gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TransferKind {
+    Listing,
+    Download,
+    Upload,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    Long,
+    Names,
+    Machine,
+}
+
+pub struct Session {
+    context: Arc<SessionContext>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    pending_user: Option<Vec<u8>>,
+    user: Option<LoggedIn>,
+    login_failures: u32,
+    data: DataSetup,
+    epsv_all: bool,
+    restart_offset: u64,
+    rename_from: Option<String>,
+    ascii: bool,
+    facts: FactSet,
+    transfer: Option<TransferKind>,
+}
+
+fn say(reply: FixedReply) -> Vec<Action> {
+    vec![Action::Reply(reply.reply())]
+}
+
+fn send(reply: Reply) -> Vec<Action> {
+    vec![Action::Reply(reply)]
+}
+
+/// FTP paths as the jail takes them. Names that are not UTF-8 are read lossily: RFC 2640
+/// clients send UTF-8.
+fn text(path: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(path)
+}
+
+impl Session {
+    pub fn new(context: Arc<SessionContext>, peer: SocketAddr, local: SocketAddr) -> Session {
+        Session {
+            context,
+            peer,
+            local,
+            pending_user: None,
+            user: None,
+            login_failures: 0,
+            data: DataSetup::None,
+            epsv_all: false,
+            restart_offset: 0,
+            rename_from: None,
+            ascii: false,
+            facts: FactSet::ALL,
+            transfer: None,
+        }
+    }
+
+    /// The 220 greeting (or the banner file as a multi-line 220).
+    pub fn greeting(&self) -> Vec<Action> {
+        send(self.context.greeting.clone())
+    }
+
+    /// `idle_session_timeout` passed without a command.
+    pub fn idle_timeout(&mut self) -> Vec<Action> {
+        vec![Action::Reply(replies::IDLE_TIMEOUT.reply()), Action::Close]
+    }
+
+    /// One line from the control connection, already stripped of Telnet sequences.
+    pub fn on_line(&mut self, line: Result<Vec<u8>, LineError>) -> Vec<Action> {
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => return say(error.reply()),
+        };
+        if self.user.is_none() {
+            self.before_login(&line)
+        } else {
+            self.after_login(&line)
+        }
+    }
+
+    fn before_login(&mut self, line: &[u8]) -> Vec<Action> {
+        match command::parse(line) {
+            // vsftpd (and ProFTPD) ignore empty lines: some NAT devices send them.
+            Ok(Command::Empty) => Vec::new(),
+            Ok(Command::User(name)) => self.handle_user(name),
+            Ok(Command::Pass(password)) => self.handle_pass(password),
+            Ok(Command::Quit) => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],
+            Ok(Command::Feat) => send(self.feat()),
+            Ok(Command::Opts(option, value)) => self.handle_opts(&option, &value),
+            _ => say(replies::PLEASE_LOGIN),
+        }
+    }
+
+    fn feat(&self) -> Reply {
+        let config = &self.context.config;
+        replies::feat(config.port_enable, config.pasv_enable, self.facts)
+    }
+
+    fn is_anonymous_name(&self, name: &[u8]) -> bool {
+        self.context.config.anonymous_enable
+            && (name.eq_ignore_ascii_case(b"ftp") || name.eq_ignore_ascii_case(b"anonymous"))
+    }
+
+    fn handle_user(&mut self, name: Vec<u8>) -> Vec<Action> {
+        let config = &self.context.config;
+        let anonymous = self.is_anonymous_name(&name);
+        self.pending_user = None;
+        if !config.local_enable && !anonymous {
+            return say(replies::ANONYMOUS_ONLY);
+        }
+        if config.userlist_enable {
+            let listed = self.context.user_list.contains(&text(&name));
+            if listed == config.userlist_deny {
+                return self.login_failed(replies::LOGIN_PERMISSION_DENIED);
+            }
+        }
+        self.pending_user = Some(name);
+        if anonymous && config.no_anon_password {
+            return self.handle_pass(b"<no password>".to_vec());
+        }
+        say(replies::SPECIFY_PASSWORD)
+    }
+
+    /// A refused login: vsftpd's delay first, then the reply, and the session ends after
+    /// `max_login_fails` refusals.
+    fn login_failed(&mut self, refusal: FixedReply) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let delay = self.context.config.delay_failed_login;
+        if delay > 0 {
+            actions.push(Action::Pause(Duration::from_secs(u64::from(delay))));
+        }
+        actions.push(Action::Reply(refusal.reply()));
+        self.login_failures += 1;
+        let max = self.context.config.max_login_fails;
+        if max > 0 && self.login_failures >= max {
+            actions.push(Action::Close);
+        }
+        actions
+    }
+
+    fn handle_pass(&mut self, password: Vec<u8>) -> Vec<Action> {
+        let Some(name) = self.pending_user.take() else {
+            return say(replies::LOGIN_WITH_USER_FIRST);
+        };
+        let context = Arc::clone(&self.context);
+        let config = &context.config;
+        let anonymous = self.is_anonymous_name(&name);
+        let password = text(&password);
+        let name_text = text(&name).into_owned();
+        let root = if anonymous {
+            let banned = config.deny_email_enable && context.banned_emails.contains(&password);
+            let not_listed =
+                config.secure_email_list_enable && !context.secure_emails.contains(&password);
+            if banned || not_listed {
+                return self.login_failed(replies::LOGIN_INCORRECT);
+            }
+            context.anonymous_root()
+        } else {
+            let verified = !context.ftpusers.contains(&name_text)
+                && context
+                    .virtual_users
+                    .as_ref()
+                    .is_some_and(|users| users.verify(&name_text, &password));
+            if !verified {
+                return self.login_failed(replies::LOGIN_INCORRECT);
+            }
+            context.user_root(&name_text)
+        };
+        let Some(jail) = root.and_then(|root| Jail::open(&root).ok()) else {
+            return vec![
+                Action::Reply(Reply::new(
+                    500,
+                    "OOPS: cannot change directory to the login root",
+                )),
+                Action::Close,
+            ];
+        };
+        let umask = if anonymous {
+            config.anon_umask
+        } else {
+            config.local_umask
+        };
+        let shown_name = if anonymous {
+            config.ftp_username.clone().into_bytes()
+        } else {
+            name
+        };
+        self.user = Some(LoggedIn {
+            shown_name,
+            anonymous,
+            jail,
+            cwd: "/".into(),
+            umask,
+            messages_shown: HashSet::new(),
+        });
+        let message = self.directory_message("/");
+        send(replies::with_message(&message, replies::LOGIN_SUCCESSFUL))
+    }
+
+    /// The `message_file` of `dir`, once per directory per session, as vsftpd shows it.
+    fn directory_message(&mut self, dir: &str) -> Vec<u8> {
+        let config = &self.context.config;
+        let Some(user) = self.user.as_mut() else {
+            return Vec::new();
+        };
+        if !config.dirmessage_enable || !user.messages_shown.insert(dir.to_string()) {
+            return Vec::new();
+        }
+        let path = Jail::resolve(dir, &config.message_file.to_string_lossy());
+        user.jail
+            .read_small(&path, replies::MESSAGE_FILE_MAX_BYTES)
+            .unwrap_or_default()
+    }
+
+    fn handle_opts(&mut self, option: &str, value: &str) -> Vec<Action> {
+        if option == "UTF8" && (value.eq_ignore_ascii_case("ON") || value.is_empty()) {
+            return say(replies::ALWAYS_UTF8);
+        }
+        if option == "MLST" {
+            self.facts = FactSet::parse(value);
+            return send(replies::mlst_options_set(self.facts));
+        }
+        say(replies::OPTION_NOT_UNDERSTOOD)
+    }
+
+    fn permitted_by_command_lists(&self, verb: &str) -> bool {
+        let config = &self.context.config;
+        if !config.cmds_allowed.is_empty() && !config.cmds_allowed.iter().any(|c| c == verb) {
+            return false;
+        }
+        !config.cmds_denied.iter().any(|c| c == verb)
+    }
+
+    fn after_login(&mut self, line: &[u8]) -> Vec<Action> {
+        let verb = command::verb(line);
+        if !self.permitted_by_command_lists(&verb) {
+            return say(replies::NO_PERMISSION);
+        }
+        // vsftpd decides from the verb whether the configuration allows a command before it
+        // looks at the argument.
+        if !self.verb_enabled(&verb) {
+            return say(replies::NO_PERMISSION);
+        }
+        match command::parse(line) {
+            Ok(command) => self.dispatch(command),
+            Err(error @ CommandError::Syntax { .. }) => {
+                if matches!(verb.as_str(), "PORT" | "EPRT") {
+                    self.data = DataSetup::None;
+                }
+                say(error.reply())
+            }
+            Err(error) => say(error.reply()),
+        }
+    }
+
+    /// The configuration switches that turn commands off, as vsftpd applies them.
+    fn verb_enabled(&self, verb: &str) -> bool {
+        let config = &self.context.config;
+        let anonymous = self.user.as_ref().is_some_and(|u| u.anonymous);
+        let upload = config.write_enable && (config.anon_upload_enable || !anonymous);
+        let mkdir = config.write_enable && (config.anon_mkdir_write_enable || !anonymous);
+        let other_write = config.write_enable && (config.anon_other_write_enable || !anonymous);
+        match verb {
+            "PASV" | "P@SW" => config.pasv_enable && !self.epsv_all,
+            "EPSV" => config.pasv_enable,
+            "PORT" => config.port_enable && !self.epsv_all,
+            "EPRT" => config.port_enable,
+            "RETR" => config.download_enable,
+            "LIST" | "NLST" | "MLSD" => config.dirlist_enable,
+            "STOR" | "STOU" => upload,
+            "MKD" | "XMKD" => mkdir,
+            "RMD" | "XRMD" | "DELE" | "RNFR" | "RNTO" | "APPE" => other_write,
+            "SITE" => !anonymous,
+            "PBSZ" | "PROT" => false,
+            _ => true,
+        }
+    }
+
+    fn user(&self) -> &LoggedIn {
+        self.user.as_ref().expect("logged in")
+    }
+
+    fn user_mut(&mut self) -> &mut LoggedIn {
+        self.user.as_mut().expect("logged in")
+    }
+
+    fn resolve(&self, arg: &[u8]) -> String {
+        Jail::resolve(&self.user().cwd, &text(arg))
+    }
+
+    /// `deny_file`: no command may touch a path with a component that matches.
+    fn denied(&self, vpath: &str) -> bool {
+        let Some(pattern) = &self.context.config.deny_file else {
+            return false;
+        };
+        vpath
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .any(|part| listing::matches_pattern(pattern.as_bytes(), part.as_bytes()))
+    }
+
+    /// `hide_file`: entries left out of listings (still reachable by name).
+    fn hidden(&self, name: &[u8]) -> bool {
+        self.context
+            .config
+            .hide_file
+            .as_ref()
+            .is_some_and(|pattern| listing::matches_pattern(pattern.as_bytes(), name))
+    }
+
+    fn dispatch(&mut self, command: Command) -> Vec<Action> {
+        match command {
+            Command::Empty => Vec::new(),
+            Command::Quit => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],
+            Command::User(_) => say(replies::CANNOT_CHANGE_USER),
+            Command::Pass(_) => say(replies::ALREADY_LOGGED_IN),
+            Command::Http => vec![
+                Action::Reply(replies::HTTP_NOT_ALLOWED.reply()),
+                Action::Close,
+            ],
+            Command::Pwd => send(replies::current_directory(self.user().cwd.as_bytes())),
+            Command::Cwd(arg) => self.change_directory(&arg),
+            Command::Cdup => self.change_directory(b".."),
+            Command::Pasv => self.start_passive(false),
+            Command::Epsv(arg) => self.handle_epsv(arg),
+            Command::Port(addr) => self.set_active(SocketAddr::V4(addr), replies::PORT_OK),
+            Command::Eprt(addr) => self.set_active(addr, replies::EPRT_OK),
+            Command::Retr(arg) => self.retrieve(&arg),
+            Command::Stor(arg) => self.store(&arg, false),
+            Command::Appe(arg) => self.store(&arg, true),
+            Command::Stou(base) => self.store_unique(&base),
+            Command::List(args) => self.list(&args, ListFormat::Long),
+            Command::Nlst(args) => self.list(&args, ListFormat::Names),
+            Command::Mlsd(arg) => {
+                self.list(arg.as_deref().unwrap_or_default(), ListFormat::Machine)
+            }
+            Command::Mlst(arg) => self.machine_list_one(arg.as_deref().unwrap_or_default()),
+            Command::Type(TransferType::Ascii) => {
+                self.ascii = true;
+                say(replies::SWITCHING_TO_ASCII)
+            }
+            Command::Type(TransferType::Image) => {
+                self.ascii = false;
+                say(replies::SWITCHING_TO_BINARY)
+            }
+            Command::Stru => say(replies::STRUCTURE_F),
+            Command::Mode => say(replies::MODE_S),
+            Command::Allo => say(replies::ALLO_IGNORED),
+            Command::Rein => say(replies::REIN_NOT_IMPLEMENTED),
+            Command::Acct => say(replies::ACCT_NOT_IMPLEMENTED),
+            Command::Smnt => say(replies::SMNT_NOT_IMPLEMENTED),
+            Command::Noop => say(replies::NOOP_OK),
+            Command::Syst => say(replies::SYSTEM_TYPE),
+            Command::Help => send(replies::help()),
+            Command::Feat => send(self.feat()),
+            Command::Opts(option, value) => self.handle_opts(&option, &value),
+            Command::Stat(None) => send(self.status()),
+            Command::Stat(Some(arg)) => self.status_of(&arg),
+            Command::Abor => say(replies::NO_TRANSFER_TO_ABORT),
+            Command::Rest(offset) => {
+                self.restart_offset = offset;
+                send(replies::restart_position(offset))
+            }
+            Command::Size(arg) => self.size(&arg),
+            Command::Mdtm { path, set } => self.modification_time(&path, set),
+            Command::Mkd(arg) => self.make_directory(&arg),
+            Command::Rmd(arg) => self.remove_directory(&arg),
+            Command::Dele(arg) => self.delete(&arg),
+            Command::Rnfr(arg) => self.rename_from(&arg),
+            Command::Rnto(arg) => self.rename_to(&arg),
+            Command::Site(site) => self.site(site),
+            Command::Pbsz(_) | Command::Prot(_) => say(replies::NO_PERMISSION),
+        }
+    }
+
+    fn change_directory(&mut self, arg: &[u8]) -> Vec<Action> {
+        let target = self.resolve(arg);
+        if self.denied(&target) {
+            return say(replies::NO_PERMISSION);
+        }
+        if !self.user().jail.is_dir(&target) {
+            return say(replies::CHANGE_DIRECTORY_FAILED);
+        }
+        self.user_mut().cwd = target.clone();
+        let message = self.directory_message(&target);
+        send(replies::with_message(&message, replies::DIRECTORY_CHANGED))
+    }
+
+    fn start_passive(&mut self, extended: bool) -> Vec<Action> {
+        self.data = DataSetup::Passive {
+            extended,
+            ready: false,
+        };
+        vec![Action::ListenPassive]
+    }
+
+    fn handle_epsv(&mut self, arg: EpsvArg) -> Vec<Action> {
+        match arg {
+            EpsvArg::All => {
+                self.epsv_all = true;
+                say(replies::EPSV_ALL_OK)
+            }
+            EpsvArg::Protocol(1) => self.start_passive(true),
+            EpsvArg::Protocol(2) if self.local.is_ipv6() => self.start_passive(true),
+            EpsvArg::Protocol(_) => say(replies::BAD_NETWORK_PROTOCOL),
+            EpsvArg::None => self.start_passive(true),
+        }
+    }
+
+    /// The shell opened the passive listener on `port` (or could not: `None`).
+    pub fn passive_listening(&mut self, port: Option<u16>) -> Vec<Action> {
+        let DataSetup::Passive { extended, .. } = self.data else {
+            return Vec::new();
+        };
+        let Some(port) = port else {
+            self.data = DataSetup::None;
+            return send(Reply::new(
+                425,
+                "Could not listen for a passive data connection.",
+            ));
+        };
+        self.data = DataSetup::Passive {
+            extended,
+            ready: true,
+        };
+        if extended {
+            return send(replies::entering_extended_passive(port));
+        }
+        let shown = match (self.context.passive_address, self.local.ip()) {
+            (Some(address), _) => address,
+            (None, IpAddr::V4(v4)) => v4,
+            (None, IpAddr::V6(v6)) => v6
+                .to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        };
+        send(replies::entering_passive(shown, port))
+    }
+
+    fn set_active(&mut self, target: SocketAddr, accepted: FixedReply) -> Vec<Action> {
+        let same_host = target.ip().to_canonical() == self.peer.ip().to_canonical();
+        if !self.context.config.port_promiscuous && (!same_host || target.port() < 1024) {
+            // No FTP bounce: data connections go only to the client itself, never to a
+            // privileged port.
+            self.data = DataSetup::None;
+            return say(replies::ILLEGAL_PORT);
+        }
+        self.data = DataSetup::Active(target);
+        say(accepted)
+    }
+
+    fn has_data_setup(&self) -> bool {
+        matches!(
+            self.data,
+            DataSetup::Passive { ready: true, .. } | DataSetup::Active(_)
+        )
+    }
+
+    /// Takes the data setup for one transfer: vsftpd wants a new PASV or PORT for each.
+    fn start_transfer(&mut self, kind: TransferKind, opening: Reply, job: DataJob) -> Vec<Action> {
+        let channel = match self.data {
+            DataSetup::Passive { ready: true, .. } => DataChannel::Passive {
+                check_peer: !self.context.config.pasv_promiscuous,
+            },
+            DataSetup::Active(target) => DataChannel::Active(target),
+            _ => return say(replies::USE_PORT_OR_PASV_FIRST),
+        };
+        self.data = DataSetup::None;
+        self.transfer = Some(kind);
+        vec![Action::Transfer(Transfer {
+            channel,
+            opening,
+            job,
+        })]
+    }
+
+    /// The shell finished (or failed) the transfer it was asked for.
+    pub fn transfer_finished(&mut self, outcome: TransferOutcome) -> Vec<Action> {
+        let Some(kind) = self.transfer.take() else {
+            return Vec::new();
+        };
+        let upload = kind == TransferKind::Upload;
+        match outcome {
+            TransferOutcome::Complete { .. } if kind == TransferKind::Listing => {
+                say(replies::DIRECTORY_SEND_OK)
+            }
+            TransferOutcome::Complete { .. } => say(replies::TRANSFER_COMPLETE),
+            TransferOutcome::NoConnection => say(replies::FAILED_TO_ESTABLISH_CONNECTION),
+            TransferOutcome::ForeignPeer => say(replies::BAD_IP_CONNECTING),
+            TransferOutcome::NetworkFailed { .. } if upload => say(replies::READ_NETWORK_FAILED),
+            TransferOutcome::NetworkFailed { .. } => say(replies::WRITE_NETWORK_FAILED),
+            TransferOutcome::FileFailed { .. } if upload => say(replies::WRITE_LOCAL_FILE_FAILED),
+            TransferOutcome::FileFailed { .. } => say(replies::READ_LOCAL_FILE_FAILED),
+            TransferOutcome::TimedOut { .. } => {
+                vec![Action::Reply(replies::DATA_TIMEOUT.reply()), Action::Close]
+            }
+        }
+    }
+
+    fn retrieve(&mut self, arg: &[u8]) -> Vec<Action> {
+        let offset = std::mem::take(&mut self.restart_offset);
+        if !self.has_data_setup() {
+            return say(replies::USE_PORT_OR_PASV_FIRST);
+        }
+        if self.ascii && offset != 0 && self.context.config.ascii_download_enable {
+            return say(replies::NO_ASCII_RESUME);
+        }
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return say(replies::NO_PERMISSION);
+        }
+        let user = self.user();
+        let Ok(info) = user.jail.stat_follow(&path) else {
+            return say(replies::FAILED_TO_OPEN_FILE);
+        };
+        let world_readable = info.mode & 0o004 != 0;
+        if info.kind != EntryKind::File
+            || (user.anonymous && self.context.config.anon_world_readable_only && !world_readable)
+        {
+            return say(replies::FAILED_TO_OPEN_FILE);
+        }
+        let Ok(file) = user.jail.open_read(&path) else {
+            return say(replies::FAILED_TO_OPEN_FILE);
+        };
+        let opening = replies::opening_data_connection(false, arg, info.size);
+        self.start_transfer(
+            TransferKind::Download,
+            opening,
+            DataJob::SendFile { file, offset },
+        )
+    }
+
+    fn file_mode(&self) -> u32 {
+        self.context.config.file_open_mode & !self.user().umask & 0o7777
+    }
+
+    fn store(&mut self, arg: &[u8], append: bool) -> Vec<Action> {
+        let offset = std::mem::take(&mut self.restart_offset);
+        if !self.has_data_setup() {
+            return say(replies::USE_PORT_OR_PASV_FIRST);
+        }
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return say(replies::NO_PERMISSION);
+        }
+        let config = &self.context.config;
+        let may_overwrite = !self.user().anonymous || config.anon_other_write_enable;
+        let how = match (append, offset, may_overwrite) {
+            (true, _, _) => WriteHow::Append,
+            (false, _, false) => WriteHow::CreateNew,
+            (false, 0, true) => WriteHow::Truncate,
+            (false, offset, true) => WriteHow::Offset(offset),
+        };
+        let Ok(file) = self.user().jail.open_write(&path, how, self.file_mode()) else {
+            return say(replies::COULD_NOT_CREATE_FILE);
+        };
+        let opening = replies::OK_TO_SEND_DATA.reply();
+        self.start_transfer(TransferKind::Upload, opening, DataJob::ReceiveFile { file })
+    }
+
+    fn store_unique(&mut self, base: &[u8]) -> Vec<Action> {
+        self.restart_offset = 0;
+        if !self.has_data_setup() {
+            return say(replies::USE_PORT_OR_PASV_FIRST);
+        }
+        let cwd = self.user().cwd.clone();
+        let Ok((file, vpath)) = self
+            .user()
+            .jail
+            .create_unique(&cwd, &text(base), self.file_mode())
+        else {
+            return say(replies::COULD_NOT_CREATE_FILE);
+        };
+        let name = vpath.rsplit('/').next().unwrap_or(&vpath).to_string();
+        let opening = replies::unique_file(name.as_bytes());
+        self.start_transfer(TransferKind::Upload, opening, DataJob::ReceiveFile { file })
+    }
+
+    fn visible_entries(
+        &self,
+        dir: &str,
+        options: &ListOptions,
+        pattern: Option<&[u8]>,
+    ) -> Vec<EntryInfo> {
+        let mut entries = self.user().jail.list(dir).unwrap_or_default();
+        entries.retain(|e| options.includes(&e.name, pattern, false) && !self.hidden(&e.name));
+        listing::sort_entries(&mut entries, options);
+        entries
+    }
+
+    /// The listing LIST, NLST, MLSD and STAT send for `args`; `None` when access is refused.
+    fn render_listing(&self, args: &[u8], format: ListFormat, kind: ListKind) -> Option<Vec<u8>> {
+        let mut options = listing::parse_list_args(args, kind);
+        if format != ListFormat::Long {
+            options.long = false;
+        }
+        let target = options.target.clone().unwrap_or_default();
+        let resolved = self.resolve(&target);
+        if self.denied(&resolved) {
+            return None;
+        }
+        let now = crate::sys::clock::realtime_now().secs;
+        let mut out = Vec::new();
+        if self.user().jail.is_dir(&resolved) {
+            let recursive = options.recursive
+                && self.context.config.ls_recurse_enable
+                && format == ListFormat::Long;
+            let shown = if target.is_empty() {
+                b".".to_vec()
+            } else {
+                target
+            };
+            self.render_directory(
+                &resolved, &shown, &options, format, recursive, now, 0, &mut out,
+            );
+        } else {
+            let (dir, pattern) = listing::split_list_target(&target);
+            let dir = self.resolve(&dir);
+            for entry in self.visible_entries(&dir, &options, pattern.as_deref()) {
+                self.render_entry(&entry, &options, format, b".", now, &mut out);
+            }
+        }
+        Some(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render_directory(
+        &self,
+        dir: &str,
+        shown: &[u8],
+        options: &ListOptions,
+        format: ListFormat,
+        recursive: bool,
+        now: i64,
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) {
+        let entries = self.visible_entries(dir, options, None);
+        if recursive {
+            if depth > 0 {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(shown);
+            out.extend_from_slice(b":\r\n");
+        }
+        for entry in &entries {
+            self.render_entry(entry, options, format, shown, now, out);
+        }
+        if recursive && depth < MAX_RECURSION {
+            for entry in entries.iter().filter(|e| e.kind == EntryKind::Dir) {
+                let child = Jail::resolve(dir, &text(&entry.name));
+                let mut child_shown = shown.to_vec();
+                child_shown.push(b'/');
+                child_shown.extend_from_slice(&entry.name);
+                self.render_directory(
+                    &child,
+                    &child_shown,
+                    options,
+                    format,
+                    recursive,
+                    now,
+                    depth + 1,
+                    out,
+                );
+            }
+        }
+    }
+
+    fn render_entry(
+        &self,
+        entry: &EntryInfo,
+        options: &ListOptions,
+        format: ListFormat,
+        listed_dir: &[u8],
+        now: i64,
+        out: &mut Vec<u8>,
+    ) {
+        match format {
+            ListFormat::Machine => out.extend_from_slice(&listing::mlsx_facts(
+                entry,
+                &self.permission_facts(entry),
+                self.facts,
+            )),
+            ListFormat::Long | ListFormat::Names => listing::push_list_line(
+                out,
+                entry,
+                options,
+                listed_dir,
+                now,
+                self.context.config.hide_ids,
+            ),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// RFC 3659's `perm` fact: what this session may do with the entry.
+    fn permission_facts(&self, entry: &EntryInfo) -> String {
+        let config = &self.context.config;
+        let anonymous = self.user().anonymous;
+        let write = config.write_enable;
+        let other_write = write && (config.anon_other_write_enable || !anonymous);
+        let mut perm = String::new();
+        if entry.kind == EntryKind::Dir {
+            perm.push('e');
+            if config.dirlist_enable {
+                perm.push('l');
+            }
+            if write && (config.anon_upload_enable || !anonymous) {
+                perm.push('c');
+            }
+            if write && (config.anon_mkdir_write_enable || !anonymous) {
+                perm.push('m');
+            }
+            if other_write {
+                perm.push_str("fdp");
+            }
+        } else {
+            if config.download_enable {
+                perm.push('r');
+            }
+            if other_write {
+                perm.push_str("adfw");
+            }
+        }
+        perm
+    }
+
+    fn list(&mut self, args: &[u8], format: ListFormat) -> Vec<Action> {
+        if !self.has_data_setup() {
+            return say(replies::USE_PORT_OR_PASV_FIRST);
+        }
+        let kind = if format == ListFormat::Names {
+            ListKind::Nlst
+        } else {
+            ListKind::List
+        };
+        let Some(listing) = self.render_listing(args, format, kind) else {
+            return say(replies::NO_PERMISSION);
+        };
+        let opening = replies::HERE_COMES_DIRECTORY_LISTING.reply();
+        self.start_transfer(TransferKind::Listing, opening, DataJob::Send(listing))
+    }
+
+    fn machine_list_one(&mut self, arg: &[u8]) -> Vec<Action> {
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return say(replies::NO_PERMISSION);
+        }
+        let Ok(mut entry) = self.user().jail.stat(&path) else {
+            return send(Reply::new(550, "Could not list file."));
+        };
+        entry.name = path.clone().into_bytes();
+        let facts = listing::mlsx_facts(&entry, &self.permission_facts(&entry), self.facts);
+        send(replies::mlst(path.as_bytes(), &facts))
+    }
+
+    fn status(&self) -> Reply {
+        let config = &self.context.config;
+        let user = self.user();
+        replies::session_status(&SessionStatus {
+            remote_ip: self.peer.ip(),
+            user: user.shown_name.clone(),
+            ascii: self.ascii,
+            max_rate: 0,
+            idle_timeout: u64::from(config.idle_session_timeout),
+            clients_at_start: 0,
+        })
+    }
+
+    fn status_of(&self, arg: &[u8]) -> Vec<Action> {
+        let Some(listing) = self.render_listing(arg, ListFormat::Long, ListKind::Stat) else {
+            return say(replies::NO_PERMISSION);
+        };
+        let lines = listing
+            .split(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line).to_vec())
+            .filter(|line| !line.is_empty())
+            .collect();
+        send(replies::status_listing(lines))
+    }
+
+    fn regular_file(&self, arg: &[u8]) -> Option<EntryInfo> {
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return None;
+        }
+        self.user()
+            .jail
+            .stat_follow(&path)
+            .ok()
+            .filter(|info| info.kind == EntryKind::File)
+    }
+
+    fn size(&self, arg: &[u8]) -> Vec<Action> {
+        match self.regular_file(arg) {
+            Some(info) => send(replies::size(info.size)),
+            None => say(replies::COULD_NOT_GET_SIZE),
+        }
+    }
+
+    fn modification_time(
+        &mut self,
+        path: &[u8],
+        set: Option<command::SetModificationTime>,
+    ) -> Vec<Action> {
+        if let Some(info) = self.regular_file(path) {
+            return send(replies::modification_time(info.mtime));
+        }
+        let config = &self.context.config;
+        let writable = config.write_enable && config.mdtm_write && !self.user().anonymous;
+        match set {
+            Some(set) if writable => {
+                let target = self.resolve(&set.path);
+                if self.denied(&target) {
+                    return say(replies::NO_PERMISSION);
+                }
+                match self.user().jail.set_mtime(&target, set.unix_time) {
+                    Ok(()) => say(replies::MDTM_SET),
+                    Err(_) => say(replies::COULD_NOT_SET_MDTM),
+                }
+            }
+            _ => say(replies::COULD_NOT_GET_MDTM),
+        }
+    }
+
+    fn make_directory(&mut self, arg: &[u8]) -> Vec<Action> {
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return say(replies::NO_PERMISSION);
+        }
+        let mode = 0o777 & !self.user().umask;
+        match self.user().jail.mkdir(&path, mode) {
+            Ok(()) => send(replies::directory_created(path.as_bytes())),
+            Err(_) => say(replies::MKDIR_FAILED),
+        }
+    }
+
+    fn remove_directory(&mut self, arg: &[u8]) -> Vec<Action> {
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return say(replies::NO_PERMISSION);
+        }
+        match self.user().jail.rmdir(&path) {
+            Ok(()) => say(replies::RMDIR_OK),
+            Err(_) => say(replies::RMDIR_FAILED),
+        }
+    }
+
+    fn delete(&mut self, arg: &[u8]) -> Vec<Action> {
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return say(replies::NO_PERMISSION);
+        }
+        match self.user().jail.unlink(&path) {
+            Ok(()) => say(replies::DELETE_OK),
+            Err(_) => say(replies::DELETE_FAILED),
+        }
+    }
+
+    fn rename_from(&mut self, arg: &[u8]) -> Vec<Action> {
+        let path = self.resolve(arg);
+        if self.denied(&path) {
+            return say(replies::NO_PERMISSION);
+        }
+        if self.user().jail.stat(&path).is_err() {
+            self.rename_from = None;
+            return say(replies::RNFR_FAILED);
+        }
+        self.rename_from = Some(path);
+        say(replies::READY_FOR_RNTO)
+    }
+
+    fn rename_to(&mut self, arg: &[u8]) -> Vec<Action> {
+        let Some(from) = self.rename_from.take() else {
+            return say(replies::RNFR_REQUIRED_FIRST);
+        };
+        let to = self.resolve(arg);
+        if self.denied(&to) {
+            return say(replies::NO_PERMISSION);
+        }
+        match self.user().jail.rename(&from, &to) {
+            Ok(()) => say(replies::RENAME_OK),
+            Err(_) => say(replies::RENAME_FAILED),
+        }
+    }
+
+    fn site(&mut self, site: SiteCommand) -> Vec<Action> {
+        let chmod_enable = self.context.config.chmod_enable;
+        match site {
+            SiteCommand::Help => send(replies::site_help(chmod_enable)),
+            SiteCommand::Chmod(_, path) if chmod_enable && path.is_empty() => {
+                say(replies::SITE_CHMOD_NEEDS_ARGUMENTS)
+            }
+            SiteCommand::Chmod(mode, path) if chmod_enable => {
+                let path = self.resolve(&path);
+                if self.denied(&path) {
+                    return say(replies::NO_PERMISSION);
+                }
+                match self.user().jail.chmod(&path, mode & 0o7777) {
+                    Ok(()) => say(replies::SITE_CHMOD_OK),
+                    Err(_) => say(replies::SITE_CHMOD_FAILED),
+                }
+            }
+            SiteCommand::Umask(Some(mask)) => {
+                self.user_mut().umask = mask & 0o777;
+                send(replies::umask_set(mask & 0o777))
+            }
+            SiteCommand::Umask(None) => send(replies::current_umask(self.user().umask)),
+            SiteCommand::Chmod(..) | SiteCommand::Other(_) => say(replies::UNKNOWN_SITE_COMMAND),
+        }
+    }
+}

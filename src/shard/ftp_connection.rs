@@ -1,0 +1,221 @@
+//! The I/O shell of one FTP session: control connection, passive listener, data connections.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::Duration;
+
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncWriteExt};
+use compio::net::{TcpListener, TcpStream};
+
+use super::ftp_transfer;
+use crate::ftp::action::{Action, DataChannel, Transfer, TransferOutcome};
+use crate::ftp::context::SessionContext;
+use crate::ftp::limits::Admission;
+use crate::ftp::session::Session;
+use crate::ftp::telnet::LineReader;
+
+/// Longest command line accepted (vsftpd's limit); longer ones get a 500 and are discarded.
+const MAX_COMMAND_LINE: usize = 4096;
+/// Bytes read from the control connection at a time.
+const CONTROL_READ: usize = 512;
+
+fn seconds(value: u32) -> Option<Duration> {
+    (value > 0).then(|| Duration::from_secs(u64::from(value)))
+}
+
+struct Connection {
+    control: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    output: Vec<u8>,
+    passive: Option<TcpListener>,
+    context: Arc<SessionContext>,
+}
+
+/// Serves one admitted control connection until the session ends.
+pub async fn serve(
+    control: TcpStream,
+    peer: SocketAddr,
+    context: Arc<SessionContext>,
+    admission: Admission,
+) {
+    let local = match control.local_addr() {
+        Ok(local) => local,
+        Err(_) => return,
+    };
+    let mut session = Session::new(Arc::clone(&context), peer, local);
+    let mut connection = Connection {
+        control,
+        peer,
+        local,
+        output: Vec::with_capacity(256),
+        passive: None,
+        context,
+    };
+    let mut queue: VecDeque<Action> = session.greeting().into();
+    let mut lines = LineReader::new(MAX_COMMAND_LINE);
+    loop {
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Reply(reply) => reply.encode(&mut connection.output),
+                Action::Pause(delay) => {
+                    if connection.flush().await.is_err() {
+                        return;
+                    }
+                    compio::time::sleep(delay).await;
+                }
+                Action::Close => {
+                    let _ = connection.flush().await;
+                    drop(admission);
+                    return;
+                }
+                Action::ListenPassive => {
+                    let port = connection.listen_passive();
+                    queue.extend(session.passive_listening(port));
+                }
+                Action::Transfer(transfer) => {
+                    let outcome = connection.transfer(transfer).await;
+                    queue.extend(session.transfer_finished(outcome));
+                }
+            }
+        }
+        if connection.flush().await.is_err() {
+            return;
+        }
+        let line = loop {
+            if let Some(line) = lines.next_line() {
+                break Some(line);
+            }
+            match connection.read_control().await {
+                ReadResult::Data(bytes) => lines.push(&bytes),
+                ReadResult::Closed => return,
+                ReadResult::IdleTimeout => break None,
+            }
+        };
+        match line {
+            Some(line) => queue.extend(session.on_line(line)),
+            None => queue.extend(session.idle_timeout()),
+        }
+    }
+}
+
+enum ReadResult {
+    Data(Vec<u8>),
+    Closed,
+    IdleTimeout,
+}
+
+impl Connection {
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.output);
+        let BufResult(result, mut buffer) = self.control.write_all(pending).await;
+        buffer.clear();
+        self.output = buffer;
+        result
+    }
+
+    async fn read_control(&mut self) -> ReadResult {
+        let buffer = Vec::with_capacity(CONTROL_READ);
+        let read = self.control.read(buffer);
+        let result = match seconds(self.context.config.idle_session_timeout) {
+            Some(limit) => match compio::time::timeout(limit, read).await {
+                Ok(result) => result,
+                Err(_) => return ReadResult::IdleTimeout,
+            },
+            None => read.await,
+        };
+        match result {
+            BufResult(Ok(0), _) | BufResult(Err(_), _) => ReadResult::Closed,
+            BufResult(Ok(n), mut buffer) => {
+                buffer.truncate(n);
+                ReadResult::Data(buffer)
+            }
+        }
+    }
+
+    /// Binds a passive listener on the control connection's local address within the
+    /// configured port range; `None` if no port is free.
+    fn listen_passive(&mut self) -> Option<u16> {
+        self.passive = None;
+        let listener = bind_in_range(self.local.ip(), self.context.config.pasv_ports())?;
+        let port = listener.local_addr().ok()?.port();
+        self.passive = Some(TcpListener::from_std(listener).ok()?);
+        Some(port)
+    }
+
+    async fn open_data(&mut self, channel: DataChannel) -> Result<TcpStream, TransferOutcome> {
+        let config = &self.context.config;
+        match channel {
+            DataChannel::Passive { check_peer } => {
+                let listener = self.passive.take().ok_or(TransferOutcome::NoConnection)?;
+                let accept = listener.accept();
+                let accepted = match seconds(config.accept_timeout) {
+                    Some(limit) => compio::time::timeout(limit, accept)
+                        .await
+                        .map_err(|_| TransferOutcome::NoConnection)?,
+                    None => accept.await,
+                };
+                let (stream, from) = accepted.map_err(|_| TransferOutcome::NoConnection)?;
+                if check_peer && !same_host(from.ip(), self.peer.ip()) {
+                    return Err(TransferOutcome::ForeignPeer);
+                }
+                Ok(stream)
+            }
+            DataChannel::Active(target) => {
+                let connect = TcpStream::connect(target);
+                let connected = match seconds(config.connect_timeout) {
+                    Some(limit) => compio::time::timeout(limit, connect)
+                        .await
+                        .map_err(|_| TransferOutcome::NoConnection)?,
+                    None => connect.await,
+                };
+                connected.map_err(|_| TransferOutcome::NoConnection)
+            }
+        }
+    }
+
+    async fn transfer(&mut self, transfer: Transfer) -> TransferOutcome {
+        let data = match self.open_data(transfer.channel).await {
+            Ok(data) => data,
+            Err(outcome) => return outcome,
+        };
+        transfer.opening.encode(&mut self.output);
+        if self.flush().await.is_err() {
+            return TransferOutcome::NetworkFailed { bytes: 0 };
+        }
+        let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
+        ftp_transfer::run(data, transfer.job, stall).await
+    }
+}
+
+fn same_host(a: IpAddr, b: IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
+}
+
+fn bind_in_range(ip: IpAddr, ports: RangeInclusive<u16>) -> Option<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let try_port = |port: u16| -> Option<std::net::TcpListener> {
+        let addr = SocketAddr::new(ip, port);
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).ok()?;
+        socket.bind(&addr.into()).ok()?;
+        socket.listen(1).ok()?;
+        socket.set_nonblocking(true).ok()?;
+        Some(socket.into())
+    };
+    let (first, last) = (u32::from(*ports.start()), u32::from(*ports.end()));
+    if last < first {
+        return None;
+    }
+    // Start at a pseudo-random port of the range so concurrent sessions rarely collide, and
+    // so the next data port is not predictable.
+    let span = last - first + 1;
+    let start = crate::sys::clock::realtime_now().nanos % span;
+    (0..span).find_map(|i| try_port((first + (start + i) % span) as u16))
+}

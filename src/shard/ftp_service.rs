@@ -1,0 +1,235 @@
+//! Starting and stopping the FTP service: listeners on every shard, limits and access at accept.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use compio::io::{AsyncWrite, AsyncWriteExt};
+use compio::net::{TcpListener, TcpStream};
+use socket2::{Domain, Socket, Type};
+use thiserror::Error;
+use tracing::{info, warn};
+
+use super::{cpu_for_shard, ftp_connection};
+use crate::ftp::context::SessionContext;
+use crate::ftp::limits::{ConnectionLimits, Refusal};
+use crate::ftp::replies::{self, Reply};
+use crate::sys::cpu;
+
+/// How often an idle accept loop looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+const LISTEN_BACKLOG: i32 = 1024;
+
+#[derive(Debug, Error)]
+pub enum FtpStartError {
+    #[error("cannot listen for FTP on {addr}: {source} (is vsftpd running? `listen_port` chooses another port)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot start FTP shard thread {shard}: {source}")]
+    Thread {
+        shard: usize,
+        #[source]
+        source: io::Error,
+    },
+}
+
+pub struct FtpService {
+    stop: Arc<AtomicBool>,
+    shards: Vec<JoinHandle<()>>,
+    pub local_addrs: Vec<SocketAddr>,
+}
+
+fn listen_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Binds `shards` listeners to `addr` (port 0: one ephemeral port for all).
+fn bind_all(
+    addr: SocketAddr,
+    shards: usize,
+) -> Result<(SocketAddr, Vec<std::net::TcpListener>), FtpStartError> {
+    let mut local = addr;
+    let mut listeners = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let listener = listen_socket(local).map_err(|source| FtpStartError::Bind {
+            addr: local,
+            source,
+        })?;
+        if local.port() == 0 {
+            local = listener
+                .local_addr()
+                .map_err(|source| FtpStartError::Bind {
+                    addr: local,
+                    source,
+                })?;
+        }
+        listeners.push(listener);
+    }
+    Ok((local, listeners))
+}
+
+impl FtpService {
+    pub fn start(
+        context: Arc<SessionContext>,
+        shard_count: usize,
+    ) -> Result<FtpService, FtpStartError> {
+        let shard_count = shard_count.max(1);
+        let mut per_shard: Vec<Vec<std::net::TcpListener>> =
+            (0..shard_count).map(|_| Vec::new()).collect();
+        let mut local_addrs = Vec::new();
+        for addr in context.listen_addresses() {
+            let (local, listeners) = bind_all(addr, shard_count)?;
+            local_addrs.push(local);
+            for (shard, listener) in listeners.into_iter().enumerate() {
+                per_shard[shard].push(listener);
+            }
+        }
+        let limits = ConnectionLimits::new(context.config.max_clients, context.config.max_per_ip);
+        let allowed_cpus = cpu::allowed_cpus().unwrap_or_default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut service = FtpService {
+            stop: Arc::clone(&stop),
+            shards: Vec::new(),
+            local_addrs,
+        };
+        for (index, listeners) in per_shard.into_iter().enumerate() {
+            let cpu = cpu_for_shard(&allowed_cpus, index);
+            let context = Arc::clone(&context);
+            let limits = limits.clone();
+            let stop = Arc::clone(&stop);
+            let spawned = std::thread::Builder::new()
+                .name(format!("ftp-shard-{index}"))
+                .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        if let Err(err) = cpu::pin_current_thread(cpu) {
+                            warn!("FTP shard {index}: cannot pin to CPU {cpu}: {err}");
+                        }
+                    }
+                    if let Err(err) = run_shard(listeners, context, limits, stop) {
+                        warn!("FTP shard {index} stopped: {err}");
+                    }
+                });
+            match spawned {
+                Ok(handle) => service.shards.push(handle),
+                Err(source) => {
+                    service.stop();
+                    return Err(FtpStartError::Thread {
+                        shard: index,
+                        source,
+                    });
+                }
+            }
+        }
+        for addr in &service.local_addrs {
+            info!(
+                "FTP serving {} on {addr} with {shard_count} shard{} (compio io_uring runtime)",
+                context.describe_root(),
+                if shard_count == 1 { "" } else { "s" }
+            );
+        }
+        Ok(service)
+    }
+
+    /// Stops accepting, closes every session, and waits for the shard threads.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for handle in self.shards.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for FtpService {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run_shard(
+    listeners: Vec<std::net::TcpListener>,
+    context: Arc<SessionContext>,
+    limits: ConnectionLimits,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    let runtime = compio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let mut loops = Vec::new();
+        for listener in listeners {
+            let listener = TcpListener::from_std(listener)?;
+            loops.push(compio::runtime::spawn(accept_loop(
+                listener,
+                Arc::clone(&context),
+                limits.clone(),
+                Arc::clone(&stop),
+            )));
+        }
+        for accept_loop in loops {
+            let _ = accept_loop.await;
+        }
+        Ok(())
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    context: Arc<SessionContext>,
+    limits: ConnectionLimits,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let (stream, peer) = match compio::time::timeout(STOP_CHECK, listener.accept()).await {
+            Err(_) => continue,
+            Ok(Err(err)) => {
+                warn!("FTP accept failed: {err}");
+                compio::time::sleep(STOP_CHECK).await;
+                continue;
+            }
+            Ok(Ok(accepted)) => accepted,
+        };
+        let admission = match limits.admit(peer.ip()) {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                let reply = match refusal {
+                    Refusal::TooManyClients => replies::TOO_MANY_USERS.reply(),
+                    Refusal::TooManyFromAddress => replies::TOO_MANY_FROM_ADDRESS.reply(),
+                };
+                compio::runtime::spawn(refuse(stream, reply)).detach();
+                continue;
+            }
+        };
+        if !context.host_permitted(peer.ip()) {
+            compio::runtime::spawn(refuse(stream, replies::SERVICE_NOT_AVAILABLE.reply())).detach();
+            drop(admission);
+            continue;
+        }
+        compio::runtime::spawn(ftp_connection::serve(
+            stream,
+            peer,
+            Arc::clone(&context),
+            admission,
+        ))
+        .detach();
+    }
+}
+
+async fn refuse(mut stream: TcpStream, reply: Reply) {
+    let mut bytes = Vec::new();
+    reply.encode(&mut bytes);
+    let _ = compio::time::timeout(Duration::from_secs(5), stream.write_all(bytes)).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,214 @@
+"""FTP scenarios driven by python3's ftplib against a running ringd; used by tests/ftp_server.rs.
+
+Usage: client.py SCENARIO HOST PORT [ARGS...]. Exits non-zero (with the assertion) on failure.
+"""
+import ftplib
+import hashlib
+import io
+import os
+import random
+import socket
+import sys
+
+
+def connect(host, port, user="anonymous", password="guest@example.com", passive=True):
+    ftp = ftplib.FTP()
+    ftp.connect(host, port, timeout=10)
+    ftp.login(user, password)
+    ftp.set_pasv(passive)
+    return ftp
+
+
+def raw(host, port):
+    """A control connection without ftplib: returns (socket file, greeting)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect((host, port))
+    stream = sock.makefile("rwb", buffering=0)
+    return sock, stream, read_reply(stream)
+
+
+def read_reply(stream):
+    lines = []
+    while True:
+        line = stream.readline().decode("utf-8", "replace")
+        assert line, "connection closed; got %r" % lines
+        lines.append(line.rstrip("\r\n"))
+        if len(line) >= 4 and line[3] == " " and line[:3].isdigit() and (len(lines) == 1 or lines[-1][:3] == lines[0][:3]):
+            return "\n".join(lines)
+
+
+def send(stream, line):
+    stream.write(line.encode() + b"\r\n")
+    return read_reply(stream)
+
+
+def download(ftp, name):
+    out = io.BytesIO()
+    ftp.retrbinary("RETR " + name, out.write)
+    return out.getvalue()
+
+
+def anonymous_download(host, port):
+    ftp = connect(host, port)
+    assert ftp.pwd() == "/", ftp.pwd()
+    ftp.cwd("pub")
+    assert ftp.pwd() == "/pub"
+    assert download(ftp, "hello.txt") == b"hello, world\n"
+    assert ftp.size("hello.txt") == 13
+    assert ftp.sendcmd("MDTM hello.txt").startswith("213 ")
+    names = ftp.nlst()
+    assert names == ["hello.txt"], names
+    lines = []
+    ftp.retrlines("LIST", lines.append)
+    assert len(lines) == 1 and lines[0].startswith("-rw-r--r--") and lines[0].endswith(" hello.txt"), lines
+    assert " ftp      ftp " in lines[0], "hide_ids shows ftp ftp: %r" % lines[0]
+    facts = []
+    ftp.retrlines("MLSD", facts.append)
+    assert any("type=file" in f and f.endswith(" hello.txt") for f in facts), facts
+    # Anonymous users may not write by default.
+    try:
+        ftp.storbinary("STOR nope.txt", io.BytesIO(b"x"))
+        raise AssertionError("anonymous upload was allowed")
+    except ftplib.error_perm as e:
+        assert str(e).startswith("550"), e
+    ftp.quit()
+
+
+def active_mode(host, port):
+    ftp = connect(host, port, passive=False)
+    assert download(ftp, "pub/hello.txt") == b"hello, world\n"
+    ftp.quit()
+
+
+def user_session(host, port, user, password):
+    ftp = connect(host, port, user, password)
+    data = os.urandom(300_000)
+    ftp.storbinary("STOR blob.bin", io.BytesIO(data))
+    assert download(ftp, "blob.bin") == data
+    assert ftp.size("blob.bin") == len(data)
+    # Resume: REST then RETR gives the tail.
+    out = io.BytesIO()
+    offset = random.randrange(1, len(data))
+    ftp.retrbinary("RETR blob.bin", out.write, rest=offset)
+    assert out.getvalue() == data[offset:]
+    # Resume an upload: first half, then REST + STOR the rest.
+    half = len(data) // 2
+    ftp.storbinary("STOR resumed.bin", io.BytesIO(data[:half]))
+    ftp.storbinary("STOR resumed.bin", io.BytesIO(data[half:]), rest=half)
+    assert download(ftp, "resumed.bin") == data
+    ftp.storbinary("APPE resumed.bin", io.BytesIO(b"tail"))
+    assert download(ftp, "resumed.bin") == data + b"tail"
+    assert ftp.mkd("dir") == "/dir"
+    ftp.rename("blob.bin", "dir/moved.bin")
+    assert ftp.nlst("dir") == ["dir/moved.bin"] or ftp.nlst("dir") == ["moved.bin"], ftp.nlst("dir")
+    ftp.delete("dir/moved.bin")
+    ftp.rmd("dir")
+    assert "dir" not in ftp.nlst()
+    assert ftp.sendcmd("SITE CHMOD 600 resumed.bin").startswith("200")
+    # A bad command gets a 5xx and the session lives on.
+    try:
+        ftp.sendcmd("BOGUS")
+        raise AssertionError("BOGUS accepted")
+    except ftplib.error_perm as e:
+        assert str(e) == "500 Unknown command.", e
+    assert ftp.sendcmd("NOOP") == "200 NOOP ok."
+    ftp.quit()
+
+
+def ipv6_extended(host, port, user, password):
+    ftp = connect(host, port, user, password)
+    assert ftp.af == socket.AF_INET6
+    ftp.storbinary("STOR v6.txt", io.BytesIO(b"over ipv6"))
+    assert download(ftp, "v6.txt") == b"over ipv6"
+    ftp.set_pasv(False)
+    assert download(ftp, "v6.txt") == b"over ipv6", "EPRT"
+    ftp.quit()
+
+
+def replies(host, port, *expected_pairs):
+    """Sends each command and checks the reply starts with the expected text."""
+    sock, stream, greeting = raw(host, port)
+    pairs = list(expected_pairs)
+    first = pairs.pop(0)
+    assert greeting.startswith(first), (greeting, first)
+    while pairs:
+        command, expected = pairs[0], pairs[1]
+        pairs = pairs[2:]
+        got = send(stream, command)
+        assert got.startswith(expected), (command, got, expected)
+    sock.close()
+
+
+def greeting(host, port, expected):
+    sock, stream, text = raw(host, port)
+    assert text == expected.replace("\\n", "\n"), (text, expected)
+    sock.close()
+
+
+def escape_attempts(host, port):
+    ftp = connect(host, port)
+    for path in ["../../../../etc/passwd", "/../etc/passwd", "pub/../../etc/passwd", "outside/passwd", "up/etc/passwd"]:
+        try:
+            data = download(ftp, path)
+            raise AssertionError("read %s outside the root: %r" % (path, data[:40]))
+        except ftplib.error_perm as e:
+            assert str(e).startswith("550"), e
+    ftp.cwd("../../..")
+    assert ftp.pwd() == "/"
+    try:
+        ftp.cwd("outside")
+        listing = ftp.nlst()
+        assert "passwd" not in listing, "listed the host's /etc through a symlink"
+    except ftplib.error_perm:
+        pass
+    ftp.quit()
+
+
+def foreign_port(host, port):
+    sock, stream, _ = raw(host, port)
+    send(stream, "USER anonymous")
+    assert send(stream, "PASS x").startswith("230")
+    got = send(stream, "PORT 10,9,8,7,100,1")
+    assert got == "500 Illegal PORT command.", got
+    got = send(stream, "EPRT |1|10.9.8.7|25601|")
+    assert got.startswith("500"), got
+    assert send(stream, "NOOP") == "200 NOOP ok."
+    sock.close()
+
+
+def hold_connections(host, port, count, expected_refusal):
+    """Opens count connections; all but the last must be greeted with 220, the last refused."""
+    socks = []
+    count = int(count)
+    for i in range(count):
+        sock, stream, text = raw(host, port)
+        socks.append(sock)
+        if i < count - 1:
+            assert text.startswith("220"), (i, text)
+        else:
+            assert text == expected_refusal, (i, text)
+    for s in socks:
+        s.close()
+
+
+def long_line(host, port):
+    sock, stream, _ = raw(host, port)
+    got = send(stream, "NOOP " + "x" * 10000)
+    assert got.startswith("500"), got
+    send(stream, "USER anonymous")
+    assert send(stream, "PASS x").startswith("230"), "the session lives on after a long line"
+    sock.close()
+
+
+def checksum(host, port, name):
+    ftp = connect(host, port)
+    print(hashlib.sha256(download(ftp, name)).hexdigest())
+    ftp.quit()
+
+
+if __name__ == "__main__":
+    scenario, host, port, *rest = sys.argv[1:]
+    globals()[scenario](host, int(port), *rest)
+    print("ok")

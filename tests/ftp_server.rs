@@ -1,0 +1,381 @@
+//! ringd's FTP server with real clients: python3's ftplib and curl, on ephemeral ports.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{Ringd, TempDir};
+
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ftp/client.py");
+
+/// A root with `pub/hello.txt`, an `upload/` directory, and symlinks that point out of the root.
+fn make_root(dir: &TempDir) -> PathBuf {
+    let root = dir.0.join("root");
+    std::fs::create_dir_all(root.join("pub")).unwrap();
+    std::fs::create_dir_all(root.join("upload")).unwrap();
+    std::fs::write(root.join("pub/hello.txt"), "hello, world\n").unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("outside")).unwrap();
+    std::os::unix::fs::symlink("../../../../../..", root.join("up")).unwrap();
+    root
+}
+
+fn anonymous_conf(root: &Path, extra: &str) -> String {
+    format!(
+        "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\n\
+         anon_root={}\nhide_ids=YES\npasv_min_port=0\npasv_max_port=0\n{extra}",
+        root.display()
+    )
+}
+
+fn run_client(scenario: &str, addr: std::net::SocketAddr, args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .arg(CLIENT)
+        .arg(scenario)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{scenario} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn start_anonymous(extra: &str) -> Ringd {
+    let dir = TempDir::new("ftp");
+    let root = make_root(&dir);
+    let conf = anonymous_conf(&root, extra);
+    Ringd::start_ftp(dir, &conf, &["--shards", "2"], 1)
+}
+
+#[test]
+fn anonymous_download_list_and_metadata() {
+    let ringd = start_anonymous("");
+    run_client("anonymous_download", ringd.ftp_addrs[0], &[]);
+    run_client("active_mode", ringd.ftp_addrs[0], &[]);
+    ringd.stop();
+}
+
+#[test]
+fn curl_downloads_and_uploads() {
+    let ringd = start_anonymous("write_enable=YES\nanon_upload_enable=YES\nanon_umask=022\n");
+    let addr = ringd.ftp_addrs[0];
+    let got = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "10",
+            &format!("ftp://{addr}/pub/hello.txt"),
+        ])
+        .output()
+        .unwrap();
+    assert!(got.status.success());
+    assert_eq!(got.stdout, b"hello, world\n");
+
+    let dir = TempDir::new("curl");
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let local = dir.write("up.bin", "");
+    std::fs::write(&local, &payload).unwrap();
+    let put = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-T"])
+        .arg(&local)
+        .arg(format!("ftp://{addr}/upload/up.bin"))
+        .status()
+        .unwrap();
+    assert!(put.success());
+    let back = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "10",
+            &format!("ftp://{addr}/upload/up.bin"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(back.stdout, payload, "the upload round-trips");
+    ringd.stop();
+}
+
+fn add_user(users: &Path, name: &str, password: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringd"))
+        .arg("ftp-passwd")
+        .arg(users)
+        .arg(name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn start_with_users(extra: &str, listen: &str) -> Ringd {
+    let dir = TempDir::new("ftp-users");
+    let root = make_root(&dir);
+    let homes = dir.0.join("homes");
+    std::fs::create_dir_all(homes.join("alice")).unwrap();
+    let users = dir.0.join("users");
+    add_user(&users, "alice", "wonder land");
+    let text = std::fs::read_to_string(&users).unwrap();
+    assert!(
+        text.starts_with("alice:$"),
+        "a crypt(3) hash is stored: {text}"
+    );
+    assert!(!text.contains("wonder land"));
+    let conf = format!(
+        "{listen}listen_port=0\nanonymous_enable=YES\nanon_root={}\nlocal_enable=YES\nwrite_enable=YES\n\
+         virtual_users_file={}\nlocal_root={}/$USER\nuser_sub_token=$USER\nftpusers_file={}\n{extra}",
+        root.display(),
+        users.display(),
+        homes.display(),
+        dir.write("ftpusers", "root\nbin\n").display(),
+    );
+    Ringd::start_ftp(dir, &conf, &["--shards", "2"], 1)
+}
+
+#[test]
+fn virtual_user_full_session() {
+    let ringd = start_with_users("", "listen=YES\nlisten_address=127.0.0.1\n");
+    run_client(
+        "user_session",
+        ringd.ftp_addrs[0],
+        &["alice", "wonder land"],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn epsv_and_eprt_over_ipv6() {
+    let ringd = start_with_users("", "listen=NO\nlisten_ipv6=YES\nlisten_address6=::1\n");
+    run_client(
+        "ipv6_extended",
+        ringd.ftp_addrs[0],
+        &["alice", "wonder land"],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn ftpusers_refuses_after_the_password_and_user_list_before_it() {
+    let ringd = start_with_users(
+        "userlist_enable=YES\nuserlist_deny=YES\nuserlist_file=/dev/null\n",
+        "listen=YES\nlisten_address=127.0.0.1\n",
+    );
+    let addr = ringd.ftp_addrs[0];
+    run_client(
+        "replies",
+        addr,
+        &[
+            "220",
+            "USER root",
+            "331 Please specify the password.",
+            "PASS x",
+            "530 Login incorrect.",
+            "USER alice",
+            "331",
+            "PASS wrong",
+            "530 Login incorrect.",
+            "USER alice",
+            "331",
+            "PASS wonder land",
+            "230",
+        ],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn user_list_deny_and_allow_modes() {
+    let dir = TempDir::new("userlist");
+    let root = make_root(&dir);
+    let list = dir.write("user_list", "bob\n");
+    let conf = anonymous_conf(
+        &root,
+        &format!(
+            "userlist_enable=YES\nuserlist_deny=YES\nuserlist_file={}\n",
+            list.display()
+        ),
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    // Anonymous-only server: other names are refused before the list is consulted.
+    run_client(
+        "replies",
+        ringd.ftp_addrs[0],
+        &["220", "USER bob", "530 This FTP server is anonymous only."],
+    );
+    ringd.stop();
+
+    let dir = TempDir::new("userlist-allow");
+    let root = make_root(&dir);
+    let list = dir.write("user_list", "ftp\n");
+    let conf = anonymous_conf(
+        &root,
+        &format!(
+            "userlist_enable=YES\nuserlist_deny=NO\nuserlist_file={}\n",
+            list.display()
+        ),
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    run_client(
+        "replies",
+        ringd.ftp_addrs[0],
+        &[
+            "220",
+            "USER anonymous",
+            "530 Permission denied.",
+            "USER ftp",
+            "331 Please specify the password.",
+            "PASS x",
+            "230",
+        ],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn banners() {
+    let ringd = start_anonymous("ftpd_banner=Welcome to blah FTP service.\n");
+    run_client(
+        "greeting",
+        ringd.ftp_addrs[0],
+        &["220 Welcome to blah FTP service."],
+    );
+    ringd.stop();
+
+    let dir = TempDir::new("banner");
+    let root = make_root(&dir);
+    let banner = dir.write("banner", "Authorised users only.\nAll access is logged.\n");
+    let conf = anonymous_conf(
+        &root,
+        &format!("ftpd_banner=ignored\nbanner_file={}\n", banner.display()),
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    run_client(
+        "greeting",
+        ringd.ftp_addrs[0],
+        &["220-Authorised users only.\\n220-All access is logged.\\n220 "],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn the_default_greeting_reveals_no_version() {
+    let ringd = start_anonymous("");
+    let sock = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(sock).read_line(&mut line).unwrap();
+    assert!(line.starts_with("220 "), "{line}");
+    let text = &line[4..];
+    assert!(
+        !text.to_lowercase().contains("vsftpd") && !text.chars().any(|c| c.is_ascii_digit()),
+        "no server name or version after the code: {line}"
+    );
+    ringd.stop();
+}
+
+#[test]
+fn paths_never_leave_the_root() {
+    let ringd = start_anonymous("");
+    run_client("escape_attempts", ringd.ftp_addrs[0], &[]);
+    run_client("foreign_port", ringd.ftp_addrs[0], &[]);
+    ringd.stop();
+}
+
+#[test]
+fn max_clients_and_max_per_ip() {
+    let ringd = start_anonymous("max_clients=3\n");
+    run_client(
+        "hold_connections",
+        ringd.ftp_addrs[0],
+        &[
+            "4",
+            "421 There are too many connected users, please try later.",
+        ],
+    );
+    ringd.stop();
+    let ringd = start_anonymous("max_per_ip=3\n");
+    run_client(
+        "hold_connections",
+        ringd.ftp_addrs[0],
+        &[
+            "4",
+            "421 There are too many connections from your internet address.",
+        ],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn tcp_wrappers_refuse_denied_hosts() {
+    let dir = TempDir::new("wrappers");
+    let root = make_root(&dir);
+    let allow = dir.write("hosts.allow", "vsftpd: 192.168.1.\n");
+    let deny = dir.write("hosts.deny", "vsftpd: ALL\n");
+    let conf = anonymous_conf(
+        &root,
+        &format!(
+            "tcp_wrappers=YES\nhosts_allow_file={}\nhosts_deny_file={}\n",
+            allow.display(),
+            deny.display()
+        ),
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    run_client(
+        "greeting",
+        ringd.ftp_addrs[0],
+        &["421 Service not available."],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn over_long_lines_get_500_and_the_session_lives() {
+    let ringd = start_anonymous("");
+    run_client("long_line", ringd.ftp_addrs[0], &[]);
+    ringd.stop();
+}
+
+#[test]
+fn check_validates_an_ftp_configuration() {
+    let dir = TempDir::new("check");
+    let good = dir.write(
+        "good.conf",
+        "listen=YES\nanonymous_enable=YES\nanon_root=/srv\nmax_clients=3\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ringd"))
+        .args(["--check", "--ftp-conf"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("max_clients=3"));
+    let bad = dir.write("bad.conf", "listen=YES\nanonymous_enabel=YES\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_ringd"))
+        .args(["--check", "--ftp-conf"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.conf:2") && err.contains("anonymous_enabel"),
+        "{err}"
+    );
+}

@@ -379,3 +379,73 @@ fn check_validates_an_ftp_configuration() {
         "{err}"
     );
 }
+
+fn running_as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+#[test]
+fn chown_uploads_gives_anonymous_uploads_away() {
+    let dir = TempDir::new("chown");
+    let root = make_root(&dir);
+    std::fs::set_permissions(
+        root.join("upload"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let conf = anonymous_conf(
+        &root,
+        "write_enable=YES\nanon_upload_enable=YES\nchown_uploads=YES\nchown_username=nobody\nchown_upload_mode=0640\n",
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    let addr = ringd.ftp_addrs[0];
+    if running_as_root() {
+        run_client(
+            "upload",
+            addr,
+            &["anonymous", "x@y", "upload/given.txt", "226"],
+        );
+        let meta = std::fs::metadata(root.join("upload/given.txt")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let nobody = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+        assert_eq!(
+            meta.uid().to_string(),
+            String::from_utf8_lossy(&nobody.stdout).trim()
+        );
+        assert_eq!(meta.mode() & 0o777, 0o640);
+    } else {
+        // Without the privilege to give the file away, the upload is refused and nothing stays.
+        run_client(
+            "upload",
+            addr,
+            &["anonymous", "x@y", "upload/given.txt", "553"],
+        );
+        assert!(!root.join("upload/given.txt").exists());
+    }
+    ringd.stop();
+}
+
+#[test]
+fn guests_get_anonymous_privileges() {
+    let ringd = start_with_users(
+        "guest_enable=YES\nanon_upload_enable=NO\n",
+        "listen=YES\nlisten_address=127.0.0.1\n",
+    );
+    run_client(
+        "upload",
+        ringd.ftp_addrs[0],
+        &["alice", "wonder land", "x.txt", "550"],
+    );
+    ringd.stop();
+    let ringd = start_with_users(
+        "guest_enable=YES\nvirtual_use_local_privs=YES\n",
+        "listen=YES\nlisten_address=127.0.0.1\n",
+    );
+    run_client(
+        "upload",
+        ringd.ftp_addrs[0],
+        &["alice", "wonder land", "x.txt", "226"],
+    );
+    ringd.stop();
+}

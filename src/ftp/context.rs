@@ -1,11 +1,12 @@
 //! What every FTP session shares: the configuration and the files it names, loaded once at start.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
 use super::hosts_access::HostsAccess;
+use super::jail::IdNames;
 use super::replies::{self, Reply};
 use super::users::{NameList, VirtualUsers};
 use crate::config::vsftpd::FtpConfig;
@@ -38,6 +39,8 @@ pub struct SessionContext {
     pub virtual_users: Option<VirtualUsers>,
     pub hosts: Option<HostsAccess>,
     pub passive_address: Option<Ipv4Addr>,
+    /// uid and gid anonymous uploads are given with `chown_uploads`.
+    pub chown_owner: Option<(u32, u32)>,
     anonymous_root: Option<PathBuf>,
 }
 
@@ -73,6 +76,32 @@ fn userlist_path(configured: &Path) -> PathBuf {
     } else {
         configured.to_path_buf()
     }
+}
+
+/// `pasv_address`: an IPv4 address, or with `pasv_addr_resolve` a name resolved once now.
+fn resolve_passive_address(address: &str, resolve: bool) -> Result<Ipv4Addr, ContextError> {
+    if let Ok(ip) = address.parse() {
+        return Ok(ip);
+    }
+    if !resolve {
+        return Err(ContextError::Invalid(format!(
+            "pasv_address={address}: not an IPv4 address (set pasv_addr_resolve=YES for a host name)"
+        )));
+    }
+    (address, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| {
+            addrs.find_map(|a| match a.ip() {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+        })
+        .ok_or_else(|| {
+            ContextError::Invalid(format!(
+                "pasv_address={address}: no IPv4 address for this name"
+            ))
+        })
 }
 
 /// The home directory of `user` in /etc/passwd.
@@ -131,7 +160,7 @@ impl SessionContext {
                 "local_enable=YES needs virtual_users_file= in this version of ringd: logins of local system accounts (PAM) are not built yet".into(),
             ));
         }
-        if virtual_users.is_some() && config.local_root.is_none() {
+        if virtual_users.is_some() && config.local_root.is_none() && !config.guest_enable {
             return Err(ContextError::Invalid(
                 "virtual users need local_root= (with user_sub_token= for one directory per user)"
                     .into(),
@@ -146,10 +175,24 @@ impl SessionContext {
             None
         };
         let passive_address = match &config.pasv_address {
-            Some(text) => Some(text.parse().map_err(|_| {
-                ContextError::Invalid(format!("pasv_address={text}: not an IPv4 address"))
-            })?),
+            Some(address) => Some(resolve_passive_address(address, config.pasv_addr_resolve)?),
             None => None,
+        };
+        if config.use_localtime {
+            return Err(ContextError::Invalid(
+                "use_localtime=YES is not supported yet: ringd lists times in UTC (vsftpd's default); remove the line".into(),
+            ));
+        }
+        let chown_owner = if config.chown_uploads {
+            let owner = IdNames::system().user(&config.chown_username);
+            Some(owner.ok_or_else(|| {
+                ContextError::Invalid(format!(
+                    "chown_uploads=YES but chown_username={} is not a user of this system",
+                    config.chown_username
+                ))
+            })?)
+        } else {
+            None
         };
         let anonymous_root = if config.anonymous_enable {
             match &config.anon_root {
@@ -175,6 +218,7 @@ impl SessionContext {
             virtual_users,
             hosts,
             passive_address,
+            chown_owner,
             anonymous_root,
         })
     }

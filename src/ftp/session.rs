@@ -25,6 +25,7 @@ const MAX_RECURSION: usize = 16;
 struct LoggedIn {
     /// The name STAT reports: `ftp_username` for anonymous sessions, as vsftpd does.
     shown_name: Vec<u8>,
+    /// Anonymous privileges: an anonymous login, or a guest without virtual_use_local_privs.
     anonymous: bool,
     jail: Jail,
     cwd: String,
@@ -228,15 +229,18 @@ impl Session {
                 Action::Close,
             ];
         };
-        let umask = if anonymous {
-            config.anon_umask
-        } else {
-            config.local_umask
-        };
         let shown_name = if anonymous {
             config.ftp_username.clone().into_bytes()
         } else {
             name
+        };
+        // vsftpd's guests (every non-anonymous login with guest_enable) have anonymous
+        // privileges unless virtual_use_local_privs says otherwise.
+        let anonymous = anonymous || (config.guest_enable && !config.virtual_use_local_privs);
+        let umask = if anonymous {
+            config.anon_umask
+        } else {
+            config.local_umask
         };
         self.user = Some(LoggedIn {
             shown_name,
@@ -606,8 +610,30 @@ impl Session {
         let Ok(file) = self.user().jail.open_write(&path, how, self.file_mode()) else {
             return say(replies::COULD_NOT_CREATE_FILE);
         };
+        if !self.give_upload_away(&path) {
+            return say(replies::COULD_NOT_CREATE_FILE);
+        }
         let opening = replies::OK_TO_SEND_DATA.reply();
         self.start_transfer(TransferKind::Upload, opening, DataJob::ReceiveFile { file })
+    }
+
+    /// `chown_uploads`: an anonymous upload belongs to `chown_username` with
+    /// `chown_upload_mode`. If that cannot be done the new file is removed, not left behind
+    /// with the wrong owner.
+    fn give_upload_away(&self, path: &str) -> bool {
+        let user = self.user();
+        let Some((uid, gid)) = self.context.chown_owner.filter(|_| user.anonymous) else {
+            return true;
+        };
+        let mode = self.context.config.chown_upload_mode;
+        let given = user
+            .jail
+            .chown(path, uid, gid)
+            .and_then(|()| user.jail.chmod(path, mode));
+        if given.is_err() {
+            let _ = user.jail.unlink(path);
+        }
+        given.is_ok()
     }
 
     fn store_unique(&mut self, base: &[u8]) -> Vec<Action> {
@@ -623,6 +649,9 @@ impl Session {
         else {
             return say(replies::COULD_NOT_CREATE_FILE);
         };
+        if !self.give_upload_away(&vpath) {
+            return say(replies::COULD_NOT_CREATE_FILE);
+        }
         let name = vpath.rsplit('/').next().unwrap_or(&vpath).to_string();
         let opening = replies::unique_file(name.as_bytes());
         self.start_transfer(TransferKind::Upload, opening, DataJob::ReceiveFile { file })
@@ -962,3 +991,6 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

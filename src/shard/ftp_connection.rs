@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWriteExt};
-use compio::net::{TcpListener, TcpStream};
+use compio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::ftp_transfer;
 use crate::ftp::action::{Action, DataChannel, Transfer, TransferOutcome};
@@ -169,7 +169,15 @@ impl Connection {
                 Ok(stream)
             }
             DataChannel::Active(target) => {
-                let connect = TcpStream::connect(target);
+                // The data connection leaves from the control connection's address; from
+                // port 20 (ftp_data_port) with connect_from_port_20, which needs privilege.
+                let port = if config.connect_from_port_20 {
+                    config.ftp_data_port
+                } else {
+                    0
+                };
+                let source = SocketAddr::new(self.local.ip(), port);
+                let connect = connect_from(source, target);
                 let connected = match seconds(config.connect_timeout) {
                     Some(limit) => compio::time::timeout(limit, connect)
                         .await
@@ -193,6 +201,17 @@ impl Connection {
         let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
         ftp_transfer::run(data, transfer.job, stall).await
     }
+}
+
+async fn connect_from(source: SocketAddr, target: SocketAddr) -> io::Result<TcpStream> {
+    let socket = if source.is_ipv6() {
+        TcpSocket::new_v6().await?
+    } else {
+        TcpSocket::new_v4().await?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(source).await?;
+    socket.connect(target).await
 }
 
 fn same_host(a: IpAddr, b: IpAddr) -> bool {

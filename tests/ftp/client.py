@@ -202,6 +202,17 @@ def long_line(host, port):
     sock.close()
 
 
+def upload(host, port, user, password, name, expected):
+    """STOR a small file; `expected` is the final reply's code."""
+    ftp = connect(host, port, user, password)
+    try:
+        reply = ftp.storbinary("STOR " + name, io.BytesIO(b"payload"))
+    except ftplib.error_perm as e:
+        reply = str(e)
+    assert reply.startswith(expected), (reply, expected)
+    ftp.quit()
+
+
 def checksum(host, port, name):
     ftp = connect(host, port)
     print(hashlib.sha256(download(ftp, name)).hexdigest())

@@ -1,0 +1,1 @@
+//! Unit tests of the FTP session state machine.

@@ -449,3 +449,50 @@ fn guests_get_anonymous_privileges() {
     );
     ringd.stop();
 }
+
+#[test]
+fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
+    let dir = TempDir::new("xferlog");
+    let root = make_root(&dir);
+    let xferlog = dir.0.join("xferlog");
+    let conf = anonymous_conf(
+        &root,
+        &format!(
+            "xferlog_enable=YES\nxferlog_std_format=YES\nxferlog_file={}\n",
+            xferlog.display()
+        ),
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    run_client("anonymous_download", ringd.ftp_addrs[0], &[]);
+    let log = std::fs::read_to_string(&xferlog).unwrap();
+    let line = log.lines().next().expect("one transfer logged");
+    assert!(
+        line.ends_with(" 127.0.0.1 13 /pub/hello.txt b _ o a guest@example.com ftp 0 * c"),
+        "{line}"
+    );
+    ringd.stop();
+
+    let dir = TempDir::new("vsftpd-log");
+    let root = make_root(&dir);
+    let vsftpd_log = dir.0.join("vsftpd.log");
+    let conf = anonymous_conf(
+        &root,
+        &format!(
+            "xferlog_enable=YES\nvsftpd_log_file={}\n",
+            vsftpd_log.display()
+        ),
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    run_client("anonymous_download", ringd.ftp_addrs[0], &[]);
+    let log = std::fs::read_to_string(&vsftpd_log).unwrap();
+    assert!(log.contains("CONNECT: Client \"127.0.0.1\""), "{log}");
+    assert!(
+        log.contains("[ftp] OK LOGIN: Client \"127.0.0.1\", anon password \"guest@example.com\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("[ftp] OK DOWNLOAD: Client \"127.0.0.1\", \"/pub/hello.txt\", 13 bytes,"),
+        "{log}"
+    );
+    ringd.stop();
+}

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::replies::Reply;
+use super::transfer_log::{LogEvent, TransferRecord};
 
 /// One step for the shell, in order.
 #[derive(Debug)]
@@ -18,8 +19,10 @@ pub enum Action {
     /// `pasv_min_port..=pasv_max_port` range, then call `Session::passive_listening`.
     ListenPassive,
     /// Open the data connection, send `opening`, move the data, close the data connection,
-    /// then call `Session::transfer_finished`.
+    /// log it, then call `Session::transfer_finished`.
     Transfer(Transfer),
+    /// Record an event in the vsftpd-format log, when one is configured.
+    Log(LogEvent),
 }
 
 /// Where the data connection comes from.
@@ -48,6 +51,9 @@ pub struct Transfer {
     pub channel: DataChannel,
     pub opening: Reply,
     pub job: DataJob,
+    /// For file transfers: who moves what where, for the transfer logs. The shell fills in
+    /// the times, the byte count and the outcome.
+    pub record: Option<TransferRecord>,
 }
 
 /// How a transfer ended.

@@ -8,6 +8,7 @@ use thiserror::Error;
 use super::hosts_access::HostsAccess;
 use super::jail::IdNames;
 use super::replies::{self, Reply};
+use super::transfer_log::{self, LogEvent, LogFile};
 use super::users::{NameList, VirtualUsers};
 use crate::config::vsftpd::FtpConfig;
 
@@ -41,6 +42,10 @@ pub struct SessionContext {
     pub passive_address: Option<Ipv4Addr>,
     /// uid and gid anonymous uploads are given with `chown_uploads`.
     pub chown_owner: Option<(u32, u32)>,
+    /// `xferlog_enable` with `xferlog_std_format`: transfers in wu-ftpd's xferlog format.
+    xferlog: Option<LogFile>,
+    /// `xferlog_enable` without `xferlog_std_format`: every event in vsftpd's own format.
+    vsftpd_log: Option<LogFile>,
     anonymous_root: Option<PathBuf>,
 }
 
@@ -194,6 +199,21 @@ impl SessionContext {
         } else {
             None
         };
+        let open_log = |what: &'static str, path: &Path| {
+            LogFile::open(path).map_err(|source| ContextError::Read {
+                what,
+                file: path.display().to_string(),
+                source,
+            })
+        };
+        let (xferlog, vsftpd_log) = match (config.xferlog_enable, config.xferlog_std_format) {
+            (false, _) => (None, None),
+            (true, true) => (Some(open_log("xferlog_file", &config.xferlog_file)?), None),
+            (true, false) => (
+                None,
+                Some(open_log("vsftpd_log_file", &config.vsftpd_log_file)?),
+            ),
+        };
         let anonymous_root = if config.anonymous_enable {
             match &config.anon_root {
                 Some(root) => Some(root.clone()),
@@ -219,6 +239,8 @@ impl SessionContext {
             hosts,
             passive_address,
             chown_owner,
+            xferlog,
+            vsftpd_log,
             anonymous_root,
         })
     }
@@ -257,6 +279,23 @@ impl SessionContext {
             addresses.push(SocketAddr::new(IpAddr::V6(ip), config.listen_port));
         }
         addresses
+    }
+
+    /// Writes `event` to the logs the configuration asks for. A log that cannot be written is
+    /// skipped, as vsftpd does: serving matters more than logging.
+    pub fn log(&self, event: &LogEvent) {
+        let now = crate::sys::clock::realtime_now();
+        if let Some(log) = &self.vsftpd_log {
+            let _ = log.append(&transfer_log::vsftpd_event_line(
+                event,
+                std::process::id(),
+                now,
+                0,
+            ));
+        }
+        if let (Some(log), LogEvent::Transfer(record)) = (&self.xferlog, event) {
+            let _ = log.append(&transfer_log::xferlog_line(record, 0));
+        }
     }
 
     /// tcp_wrappers' verdict for a new connection (always yes without `tcp_wrappers=YES`).

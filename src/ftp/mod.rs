@@ -10,4 +10,5 @@ pub mod listing;
 pub mod replies;
 pub mod session;
 pub mod telnet;
+pub mod transfer_log;
 pub mod users;

@@ -18,6 +18,7 @@ use super::jail::{Jail, WriteHow};
 use super::listing::{self, EntryInfo, EntryKind, FactSet, ListKind, ListOptions};
 use super::replies::{self, FixedReply, Reply, SessionStatus};
 use super::telnet::LineError;
+use super::transfer_log::{self, AccessMode, Direction, LogEvent, TransferRecord};
 
 /// Deepest directory level `LIST -R` descends to.
 const MAX_RECURSION: usize = 16;
@@ -27,6 +28,9 @@ struct LoggedIn {
     shown_name: Vec<u8>,
     /// Anonymous privileges: an anonymous login, or a guest without virtual_use_local_privs.
     anonymous: bool,
+    access: AccessMode,
+    /// The password an anonymous user gave: xferlog's user field.
+    anon_password: Vec<u8>,
     jail: Jail,
     cwd: String,
     umask: u32,
@@ -192,6 +196,17 @@ impl Session {
         actions
     }
 
+    fn password_refused(&mut self, name: Vec<u8>) -> Vec<Action> {
+        let mut actions = vec![Action::Log(LogEvent::Login {
+            ok: false,
+            remote_ip: self.peer.ip(),
+            user: name,
+            anon_password: None,
+        })];
+        actions.extend(self.login_failed(replies::LOGIN_INCORRECT));
+        actions
+    }
+
     fn handle_pass(&mut self, password: Vec<u8>) -> Vec<Action> {
         let Some(name) = self.pending_user.take() else {
             return say(replies::LOGIN_WITH_USER_FIRST);
@@ -206,7 +221,7 @@ impl Session {
             let not_listed =
                 config.secure_email_list_enable && !context.secure_emails.contains(&password);
             if banned || not_listed {
-                return self.login_failed(replies::LOGIN_INCORRECT);
+                return self.password_refused(name);
             }
             context.anonymous_root()
         } else {
@@ -216,7 +231,7 @@ impl Session {
                     .as_ref()
                     .is_some_and(|users| users.verify(&name_text, &password));
             if !verified {
-                return self.login_failed(replies::LOGIN_INCORRECT);
+                return self.password_refused(name);
             }
             context.user_root(&name_text)
         };
@@ -228,6 +243,18 @@ impl Session {
                 )),
                 Action::Close,
             ];
+        };
+        let access = if anonymous {
+            AccessMode::Anonymous
+        } else if config.guest_enable {
+            AccessMode::Guest
+        } else {
+            AccessMode::Real
+        };
+        let anon_password = if anonymous {
+            password.as_bytes().to_vec()
+        } else {
+            Vec::new()
         };
         let shown_name = if anonymous {
             config.ftp_username.clone().into_bytes()
@@ -245,13 +272,24 @@ impl Session {
         self.user = Some(LoggedIn {
             shown_name,
             anonymous,
+            access,
+            anon_password: anon_password.clone(),
             jail,
             cwd: "/".into(),
             umask,
             messages_shown: HashSet::new(),
         });
         let message = self.directory_message("/");
-        send(replies::with_message(&message, replies::LOGIN_SUCCESSFUL))
+        let user = self.user();
+        vec![
+            Action::Log(LogEvent::Login {
+                ok: true,
+                remote_ip: self.peer.ip(),
+                user: user.shown_name.clone(),
+                anon_password: user.anonymous.then_some(anon_password),
+            }),
+            Action::Reply(replies::with_message(&message, replies::LOGIN_SUCCESSFUL)),
+        ]
     }
 
     /// The `message_file` of `dir`, once per directory per session, as vsftpd shows it.
@@ -339,6 +377,11 @@ impl Session {
 
     fn user_mut(&mut self) -> &mut LoggedIn {
         self.user.as_mut().expect("logged in")
+    }
+
+    /// A path as vsftpd's logs show it: the argument, made absolute with the working directory.
+    fn log_path(&self, arg: &[u8]) -> Vec<u8> {
+        transfer_log::vsftpd_log_path(self.user().cwd.as_bytes(), arg)
     }
 
     fn resolve(&self, arg: &[u8]) -> String {
@@ -513,7 +556,31 @@ impl Session {
     }
 
     /// Takes the data setup for one transfer: vsftpd wants a new PASV or PORT for each.
-    fn start_transfer(&mut self, kind: TransferKind, opening: Reply, job: DataJob) -> Vec<Action> {
+    /// What the transfer logs say about moving `arg` in `direction`; the shell completes it.
+    fn transfer_record(&self, arg: &[u8], direction: Direction) -> TransferRecord {
+        let user = self.user();
+        TransferRecord {
+            start: crate::ntp::packet::UnixTime::default(),
+            duration: Duration::ZERO,
+            remote_ip: self.peer.ip(),
+            bytes: 0,
+            path: self.log_path(arg),
+            direction,
+            ascii: self.ascii,
+            access: user.access,
+            user: user.shown_name.clone(),
+            anon_password: user.anon_password.clone(),
+            complete: false,
+        }
+    }
+
+    fn start_transfer(
+        &mut self,
+        kind: TransferKind,
+        opening: Reply,
+        job: DataJob,
+        record: Option<TransferRecord>,
+    ) -> Vec<Action> {
         let channel = match self.data {
             DataSetup::Passive { ready: true, .. } => DataChannel::Passive {
                 check_peer: !self.context.config.pasv_promiscuous,
@@ -527,6 +594,7 @@ impl Session {
             channel,
             opening,
             job,
+            record,
         })]
     }
 
@@ -579,10 +647,12 @@ impl Session {
             return say(replies::FAILED_TO_OPEN_FILE);
         };
         let opening = replies::opening_data_connection(false, arg, info.size);
+        let record = self.transfer_record(arg, Direction::Outgoing);
         self.start_transfer(
             TransferKind::Download,
             opening,
             DataJob::SendFile { file, offset },
+            Some(record),
         )
     }
 
@@ -614,7 +684,13 @@ impl Session {
             return say(replies::COULD_NOT_CREATE_FILE);
         }
         let opening = replies::OK_TO_SEND_DATA.reply();
-        self.start_transfer(TransferKind::Upload, opening, DataJob::ReceiveFile { file })
+        let record = self.transfer_record(arg, Direction::Incoming);
+        self.start_transfer(
+            TransferKind::Upload,
+            opening,
+            DataJob::ReceiveFile { file },
+            Some(record),
+        )
     }
 
     /// `chown_uploads`: an anonymous upload belongs to `chown_username` with
@@ -654,7 +730,13 @@ impl Session {
         }
         let name = vpath.rsplit('/').next().unwrap_or(&vpath).to_string();
         let opening = replies::unique_file(name.as_bytes());
-        self.start_transfer(TransferKind::Upload, opening, DataJob::ReceiveFile { file })
+        let record = self.transfer_record(name.as_bytes(), Direction::Incoming);
+        self.start_transfer(
+            TransferKind::Upload,
+            opening,
+            DataJob::ReceiveFile { file },
+            Some(record),
+        )
     }
 
     fn visible_entries(
@@ -819,7 +901,7 @@ impl Session {
             return say(replies::NO_PERMISSION);
         };
         let opening = replies::HERE_COMES_DIRECTORY_LISTING.reply();
-        self.start_transfer(TransferKind::Listing, opening, DataJob::Send(listing))
+        self.start_transfer(TransferKind::Listing, opening, DataJob::Send(listing), None)
     }
 
     fn machine_list_one(&mut self, arg: &[u8]) -> Vec<Action> {
@@ -910,10 +992,19 @@ impl Session {
             return say(replies::NO_PERMISSION);
         }
         let mode = 0o777 & !self.user().umask;
-        match self.user().jail.mkdir(&path, mode) {
-            Ok(()) => send(replies::directory_created(path.as_bytes())),
-            Err(_) => say(replies::MKDIR_FAILED),
-        }
+        let made = self.user().jail.mkdir(&path, mode).is_ok();
+        let log = Action::Log(LogEvent::Mkdir {
+            ok: made,
+            remote_ip: self.peer.ip(),
+            user: self.user().shown_name.clone(),
+            path: self.log_path(arg),
+        });
+        let reply = if made {
+            replies::directory_created(path.as_bytes())
+        } else {
+            replies::MKDIR_FAILED.reply()
+        };
+        vec![log, Action::Reply(reply)]
     }
 
     fn remove_directory(&mut self, arg: &[u8]) -> Vec<Action> {
@@ -921,10 +1012,19 @@ impl Session {
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        match self.user().jail.rmdir(&path) {
-            Ok(()) => say(replies::RMDIR_OK),
-            Err(_) => say(replies::RMDIR_FAILED),
-        }
+        let removed = self.user().jail.rmdir(&path).is_ok();
+        let log = Action::Log(LogEvent::Rmdir {
+            ok: removed,
+            remote_ip: self.peer.ip(),
+            user: self.user().shown_name.clone(),
+            path: self.log_path(arg),
+        });
+        let reply = if removed {
+            replies::RMDIR_OK
+        } else {
+            replies::RMDIR_FAILED
+        };
+        vec![log, Action::Reply(reply.reply())]
     }
 
     fn delete(&mut self, arg: &[u8]) -> Vec<Action> {
@@ -932,10 +1032,19 @@ impl Session {
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        match self.user().jail.unlink(&path) {
-            Ok(()) => say(replies::DELETE_OK),
-            Err(_) => say(replies::DELETE_FAILED),
-        }
+        let deleted = self.user().jail.unlink(&path).is_ok();
+        let log = Action::Log(LogEvent::Delete {
+            ok: deleted,
+            remote_ip: self.peer.ip(),
+            user: self.user().shown_name.clone(),
+            path: self.log_path(arg),
+        });
+        let reply = if deleted {
+            replies::DELETE_OK
+        } else {
+            replies::DELETE_FAILED
+        };
+        vec![log, Action::Reply(reply.reply())]
     }
 
     fn rename_from(&mut self, arg: &[u8]) -> Vec<Action> {
@@ -959,10 +1068,20 @@ impl Session {
         if self.denied(&to) {
             return say(replies::NO_PERMISSION);
         }
-        match self.user().jail.rename(&from, &to) {
-            Ok(()) => say(replies::RENAME_OK),
-            Err(_) => say(replies::RENAME_FAILED),
-        }
+        let renamed = self.user().jail.rename(&from, &to).is_ok();
+        let log = Action::Log(LogEvent::Rename {
+            ok: renamed,
+            remote_ip: self.peer.ip(),
+            user: self.user().shown_name.clone(),
+            from: from.into_bytes(),
+            to: Some(self.log_path(arg)),
+        });
+        let reply = if renamed {
+            replies::RENAME_OK
+        } else {
+            replies::RENAME_FAILED
+        };
+        vec![log, Action::Reply(reply.reply())]
     }
 
     fn site(&mut self, site: SiteCommand) -> Vec<Action> {
@@ -972,15 +1091,25 @@ impl Session {
             SiteCommand::Chmod(_, path) if chmod_enable && path.is_empty() => {
                 say(replies::SITE_CHMOD_NEEDS_ARGUMENTS)
             }
-            SiteCommand::Chmod(mode, path) if chmod_enable => {
-                let path = self.resolve(&path);
+            SiteCommand::Chmod(mode, arg) if chmod_enable => {
+                let path = self.resolve(&arg);
                 if self.denied(&path) {
                     return say(replies::NO_PERMISSION);
                 }
-                match self.user().jail.chmod(&path, mode & 0o7777) {
-                    Ok(()) => say(replies::SITE_CHMOD_OK),
-                    Err(_) => say(replies::SITE_CHMOD_FAILED),
-                }
+                let changed = self.user().jail.chmod(&path, mode & 0o7777).is_ok();
+                let log = Action::Log(LogEvent::Chmod {
+                    ok: changed,
+                    remote_ip: self.peer.ip(),
+                    user: self.user().shown_name.clone(),
+                    path: self.log_path(&arg),
+                    mode: format!("{mode:o}").into_bytes(),
+                });
+                let reply = if changed {
+                    replies::SITE_CHMOD_OK
+                } else {
+                    replies::SITE_CHMOD_FAILED
+                };
+                vec![log, Action::Reply(reply.reply())]
             }
             SiteCommand::Umask(Some(mask)) => {
                 self.user_mut().umask = mask & 0o777;

@@ -5,18 +5,21 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::ftp_transfer;
-use crate::ftp::action::{Action, DataChannel, Transfer, TransferOutcome};
+use crate::ftp::action::{Action, DataChannel, DataJob, Transfer, TransferOutcome};
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::Admission;
+use crate::ftp::replies::Reply;
 use crate::ftp::session::Session;
 use crate::ftp::telnet::LineReader;
+use crate::ftp::transfer_log::LogEvent;
+use crate::sys::clock::realtime_now;
 
 /// Longest command line accepted (vsftpd's limit); longer ones get a 500 and are discarded.
 const MAX_COMMAND_LINE: usize = 4096;
@@ -81,6 +84,7 @@ pub async fn serve(
                     let outcome = connection.transfer(transfer).await;
                     queue.extend(session.transfer_finished(outcome));
                 }
+                Action::Log(event) => connection.context.log(&event),
             }
         }
         if connection.flush().await.is_err() {
@@ -190,16 +194,42 @@ impl Connection {
     }
 
     async fn transfer(&mut self, transfer: Transfer) -> TransferOutcome {
-        let data = match self.open_data(transfer.channel).await {
+        let started = realtime_now();
+        let clock = Instant::now();
+        let outcome = self
+            .move_data(transfer.channel, transfer.opening, transfer.job)
+            .await;
+        if let Some(mut record) = transfer.record {
+            record.start = started;
+            record.duration = clock.elapsed();
+            (record.bytes, record.complete) = match outcome {
+                TransferOutcome::Complete { bytes } => (bytes, true),
+                TransferOutcome::NetworkFailed { bytes }
+                | TransferOutcome::FileFailed { bytes }
+                | TransferOutcome::TimedOut { bytes } => (bytes, false),
+                TransferOutcome::NoConnection | TransferOutcome::ForeignPeer => (0, false),
+            };
+            self.context.log(&LogEvent::Transfer(record));
+        }
+        outcome
+    }
+
+    async fn move_data(
+        &mut self,
+        channel: DataChannel,
+        opening: Reply,
+        job: DataJob,
+    ) -> TransferOutcome {
+        let data = match self.open_data(channel).await {
             Ok(data) => data,
             Err(outcome) => return outcome,
         };
-        transfer.opening.encode(&mut self.output);
+        opening.encode(&mut self.output);
         if self.flush().await.is_err() {
             return TransferOutcome::NetworkFailed { bytes: 0 };
         }
         let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        ftp_transfer::run(data, transfer.job, stall).await
+        ftp_transfer::run(data, job, stall).await
     }
 }
 

@@ -17,6 +17,7 @@ use super::{cpu_for_shard, ftp_connection};
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::{ConnectionLimits, Refusal};
 use crate::ftp::replies::{self, Reply};
+use crate::ftp::transfer_log::{ConnectRefusal, LogEvent};
 use crate::sys::cpu;
 
 /// How often an idle accept loop looks at the stop flag.
@@ -204,19 +205,35 @@ async fn accept_loop(
         let admission = match limits.admit(peer.ip()) {
             Ok(admission) => admission,
             Err(refusal) => {
-                let reply = match refusal {
-                    Refusal::TooManyClients => replies::TOO_MANY_USERS.reply(),
-                    Refusal::TooManyFromAddress => replies::TOO_MANY_FROM_ADDRESS.reply(),
+                let (reply, logged) = match refusal {
+                    Refusal::TooManyClients => {
+                        (replies::TOO_MANY_USERS, ConnectRefusal::TooManyClients)
+                    }
+                    Refusal::TooManyFromAddress => {
+                        (replies::TOO_MANY_FROM_ADDRESS, ConnectRefusal::TooManyPerIp)
+                    }
                 };
-                compio::runtime::spawn(refuse(stream, reply)).detach();
+                compio::runtime::spawn(refuse(stream, reply.reply())).detach();
+                context.log(&LogEvent::Connect {
+                    remote_ip: peer.ip(),
+                    refused: Some(logged),
+                });
                 continue;
             }
         };
         if !context.host_permitted(peer.ip()) {
             compio::runtime::spawn(refuse(stream, replies::SERVICE_NOT_AVAILABLE.reply())).detach();
             drop(admission);
+            context.log(&LogEvent::Connect {
+                remote_ip: peer.ip(),
+                refused: Some(ConnectRefusal::TcpWrappers),
+            });
             continue;
         }
+        context.log(&LogEvent::Connect {
+            remote_ip: peer.ip(),
+            refused: None,
+        });
         compio::runtime::spawn(ftp_connection::serve(
             stream,
             peer,

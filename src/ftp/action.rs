@@ -40,10 +40,15 @@ pub enum DataChannel {
 pub enum DataJob {
     /// A listing, produced whole.
     Send(Vec<u8>),
-    /// A file from `offset` to its end.
-    SendFile { file: File, offset: u64 },
-    /// Everything the client sends, written to `file` at its current position.
-    ReceiveFile { file: File },
+    /// A file from `offset` to its end; `ascii` converts line ends to CRLF on the way.
+    SendFile {
+        file: File,
+        offset: u64,
+        ascii: bool,
+    },
+    /// Everything the client sends, written to `file` at its current position; `ascii`
+    /// turns CRLF into LF on the way.
+    ReceiveFile { file: File, ascii: bool },
 }
 
 #[derive(Debug)]
@@ -54,6 +59,9 @@ pub struct Transfer {
     /// For file transfers: who moves what where, for the transfer logs. The shell fills in
     /// the times, the byte count and the outcome.
     pub record: Option<TransferRecord>,
+    /// The session's bandwidth limit in bytes per second (`anon_max_rate`/`local_max_rate`),
+    /// 0 for none.
+    pub max_rate: u64,
 }
 
 /// How a transfer ended.

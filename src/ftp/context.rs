@@ -8,6 +8,7 @@ use thiserror::Error;
 use super::hosts_access::HostsAccess;
 use super::jail::IdNames;
 use super::replies::{self, Reply};
+use super::throttle::SharedBucket;
 use super::transfer_log::{self, LogEvent, LogFile};
 use super::users::{NameList, VirtualUsers};
 use crate::config::vsftpd::FtpConfig;
@@ -42,6 +43,8 @@ pub struct SessionContext {
     pub passive_address: Option<Ipv4Addr>,
     /// uid and gid anonymous uploads are given with `chown_uploads`.
     pub chown_owner: Option<(u32, u32)>,
+    /// `max_rate_total`: the bandwidth all transfers share.
+    pub total_rate: Option<SharedBucket>,
     /// `xferlog_enable` with `xferlog_std_format`: transfers in wu-ftpd's xferlog format.
     xferlog: Option<LogFile>,
     /// `xferlog_enable` without `xferlog_std_format`: every event in vsftpd's own format.
@@ -167,7 +170,7 @@ impl SessionContext {
         }
         if virtual_users.is_some() && config.local_root.is_none() && !config.guest_enable {
             return Err(ContextError::Invalid(
-                "virtual users need local_root= (with user_sub_token= for one directory per user)"
+                "virtual users need local_root= (with user_sub_token= for one directory per user), or guest_enable=YES to share guest_username's home"
                     .into(),
             ));
         }
@@ -214,6 +217,12 @@ impl SessionContext {
                 Some(open_log("vsftpd_log_file", &config.vsftpd_log_file)?),
             ),
         };
+        let total_rate = (config.max_rate_total > 0).then(|| {
+            SharedBucket::new(
+                u64::from(config.max_rate_total),
+                crate::shard::ftp_transfer::monotonic_nanos(),
+            )
+        });
         let anonymous_root = if config.anonymous_enable {
             match &config.anon_root {
                 Some(root) => Some(root.clone()),
@@ -239,6 +248,7 @@ impl SessionContext {
             hosts,
             passive_address,
             chown_owner,
+            total_rate,
             xferlog,
             vsftpd_log,
             anonymous_root,
@@ -249,14 +259,17 @@ impl SessionContext {
         self.anonymous_root.clone()
     }
 
-    /// `local_root` for `user`, with `user_sub_token` replaced by the user's name.
+    /// `local_root` for `user`, with `user_sub_token` replaced by the user's name; for guests
+    /// without `local_root`, the home of `guest_username`, as vsftpd does.
     pub fn user_root(&self, user: &str) -> Option<PathBuf> {
-        let root = self
-            .config
-            .local_root
-            .as_ref()?
-            .to_string_lossy()
-            .into_owned();
+        let Some(local_root) = &self.config.local_root else {
+            return if self.config.guest_enable {
+                passwd_home(&self.config.guest_username)
+            } else {
+                None
+            };
+        };
+        let root = local_root.to_string_lossy().into_owned();
         let root = match &self.config.user_sub_token {
             Some(token) if !token.is_empty() => root.replace(token.as_str(), user),
             _ => root,

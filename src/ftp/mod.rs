@@ -1,6 +1,7 @@
 //! FTP server logic: commands, replies, the session state machine, users, the jail, listings, limits.
 
 pub mod action;
+pub mod ascii;
 pub mod command;
 pub mod context;
 pub mod hosts_access;
@@ -10,5 +11,6 @@ pub mod listing;
 pub mod replies;
 pub mod session;
 pub mod telnet;
+pub mod throttle;
 pub mod transfer_log;
 pub mod users;

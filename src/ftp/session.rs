@@ -53,8 +53,19 @@ enum DataSetup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TransferKind {
     Listing,
+    /// A listing of a directory that could not be opened: nothing is sent, as in vsftpd.
+    UnopenedListing,
     Download,
     Upload,
+}
+
+/// What a listing request produced.
+enum Listing {
+    /// `deny_file` refuses the path.
+    Denied,
+    /// The directory could not be opened.
+    Unopened,
+    Rendered(Vec<u8>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +201,8 @@ impl Session {
         actions.push(Action::Reply(refusal.reply()));
         self.login_failures += 1;
         let max = self.context.config.max_login_fails;
-        if max > 0 && self.login_failures >= max {
+        // vsftpd closes once `++fails >= max_login_fails`, so 0 closes on the first failure.
+        if self.login_failures >= max {
             actions.push(Action::Close);
         }
         actions
@@ -412,7 +424,7 @@ impl Session {
         match command {
             Command::Empty => Vec::new(),
             Command::Quit => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],
-            Command::User(_) => say(replies::CANNOT_CHANGE_USER),
+            Command::User(name) => self.user_after_login(&name),
             Command::Pass(_) => say(replies::ALREADY_LOGGED_IN),
             Command::Http => vec![
                 Action::Reply(replies::HTTP_NOT_ALLOWED.reply()),
@@ -423,8 +435,16 @@ impl Session {
             Command::Cdup => self.change_directory(b".."),
             Command::Pasv => self.start_passive(false),
             Command::Epsv(arg) => self.handle_epsv(arg),
-            Command::Port(addr) => self.set_active(SocketAddr::V4(addr), replies::PORT_OK),
-            Command::Eprt(addr) => self.set_active(addr, replies::EPRT_OK),
+            Command::Port(addr) => self.set_active(
+                SocketAddr::V4(addr),
+                replies::PORT_OK,
+                replies::ILLEGAL_PORT,
+            ),
+            Command::Eprt(addr) if addr.is_ipv6() && self.local.is_ipv4() => {
+                self.data = DataSetup::None;
+                say(replies::BAD_EPRT_PROTOCOL)
+            }
+            Command::Eprt(addr) => self.set_active(addr, replies::EPRT_OK, replies::ILLEGAL_EPRT),
             Command::Retr(arg) => self.retrieve(&arg),
             Command::Stor(arg) => self.store(&arg, false),
             Command::Appe(arg) => self.store(&arg, true),
@@ -455,6 +475,9 @@ impl Session {
             Command::Feat => send(self.feat()),
             Command::Opts(option, value) => self.handle_opts(&option, &value),
             Command::Stat(None) => send(self.status()),
+            Command::Stat(Some(_)) if !self.context.config.dirlist_enable => {
+                say(replies::NO_PERMISSION)
+            }
             Command::Stat(Some(arg)) => self.status_of(&arg),
             Command::Abor => say(replies::NO_TRANSFER_TO_ABORT),
             Command::Rest(offset) => {
@@ -470,6 +493,17 @@ impl Session {
             Command::Rnto(arg) => self.rename_to(&arg),
             Command::Site(site) => self.site(site),
             Command::Pbsz(_) | Command::Prot(_) => say(replies::NO_PERMISSION),
+        }
+    }
+
+    fn user_after_login(&self, name: &[u8]) -> Vec<Action> {
+        let user = self.user();
+        if user.anonymous {
+            say(replies::CANNOT_CHANGE_FROM_GUEST)
+        } else if user.shown_name == name {
+            say(replies::ANY_PASSWORD_WILL_DO)
+        } else {
+            say(replies::CANNOT_CHANGE_USER)
         }
     }
 
@@ -536,13 +570,18 @@ impl Session {
         send(replies::entering_passive(shown, port))
     }
 
-    fn set_active(&mut self, target: SocketAddr, accepted: FixedReply) -> Vec<Action> {
+    fn set_active(
+        &mut self,
+        target: SocketAddr,
+        accepted: FixedReply,
+        refused: FixedReply,
+    ) -> Vec<Action> {
         let same_host = target.ip().to_canonical() == self.peer.ip().to_canonical();
         if !self.context.config.port_promiscuous && (!same_host || target.port() < 1024) {
             // No FTP bounce: data connections go only to the client itself, never to a
             // privileged port.
             self.data = DataSetup::None;
-            return say(replies::ILLEGAL_PORT);
+            return say(refused);
         }
         self.data = DataSetup::Active(target);
         say(accepted)
@@ -555,7 +594,6 @@ impl Session {
         )
     }
 
-    /// Takes the data setup for one transfer: vsftpd wants a new PASV or PORT for each.
     /// What the transfer logs say about moving `arg` in `direction`; the shell completes it.
     fn transfer_record(&self, arg: &[u8], direction: Direction) -> TransferRecord {
         let user = self.user();
@@ -574,6 +612,7 @@ impl Session {
         }
     }
 
+    /// Takes the data setup for one transfer: vsftpd wants a new PASV or PORT for each.
     fn start_transfer(
         &mut self,
         kind: TransferKind,
@@ -590,11 +629,18 @@ impl Session {
         };
         self.data = DataSetup::None;
         self.transfer = Some(kind);
+        let config = &self.context.config;
+        let max_rate = if self.user().anonymous {
+            config.anon_max_rate
+        } else {
+            config.local_max_rate
+        };
         vec![Action::Transfer(Transfer {
             channel,
             opening,
             job,
             record,
+            max_rate: u64::from(max_rate),
         })]
     }
 
@@ -605,6 +651,9 @@ impl Session {
         };
         let upload = kind == TransferKind::Upload;
         match outcome {
+            TransferOutcome::Complete { .. } if kind == TransferKind::UnopenedListing => {
+                say(replies::LISTING_FAILED_TO_OPEN_DIRECTORY)
+            }
             TransferOutcome::Complete { .. } if kind == TransferKind::Listing => {
                 say(replies::DIRECTORY_SEND_OK)
             }
@@ -626,7 +675,7 @@ impl Session {
         if !self.has_data_setup() {
             return say(replies::USE_PORT_OR_PASV_FIRST);
         }
-        if self.ascii && offset != 0 && self.context.config.ascii_download_enable {
+        if self.ascii && offset != 0 {
             return say(replies::NO_ASCII_RESUME);
         }
         let path = self.resolve(arg);
@@ -646,12 +695,17 @@ impl Session {
         let Ok(file) = user.jail.open_read(&path) else {
             return say(replies::FAILED_TO_OPEN_FILE);
         };
-        let opening = replies::opening_data_connection(false, arg, info.size);
+        let ascii = self.ascii && self.context.config.ascii_download_enable;
+        let opening = replies::opening_data_connection(ascii, arg, info.size);
         let record = self.transfer_record(arg, Direction::Outgoing);
         self.start_transfer(
             TransferKind::Download,
             opening,
-            DataJob::SendFile { file, offset },
+            DataJob::SendFile {
+                file,
+                offset,
+                ascii,
+            },
             Some(record),
         )
     }
@@ -688,7 +742,10 @@ impl Session {
         self.start_transfer(
             TransferKind::Upload,
             opening,
-            DataJob::ReceiveFile { file },
+            DataJob::ReceiveFile {
+                file,
+                ascii: self.ascii && self.context.config.ascii_upload_enable,
+            },
             Some(record),
         )
     }
@@ -718,6 +775,9 @@ impl Session {
             return say(replies::USE_PORT_OR_PASV_FIRST);
         }
         let cwd = self.user().cwd.clone();
+        if !base.is_empty() && self.denied(&self.resolve(base)) {
+            return say(replies::NO_PERMISSION);
+        }
         let Ok((file, vpath)) = self
             .user()
             .jail
@@ -734,25 +794,52 @@ impl Session {
         self.start_transfer(
             TransferKind::Upload,
             opening,
-            DataJob::ReceiveFile { file },
+            DataJob::ReceiveFile {
+                file,
+                ascii: self.ascii && self.context.config.ascii_upload_enable,
+            },
             Some(record),
         )
     }
 
+    /// The entries of `dir` a listing shows, or `None` when the directory cannot be opened
+    /// (missing, unreadable, or not world-readable for an anonymous session with
+    /// `anon_world_readable_only`, as vsftpd decides).
     fn visible_entries(
         &self,
         dir: &str,
         options: &ListOptions,
         pattern: Option<&[u8]>,
-    ) -> Vec<EntryInfo> {
-        let mut entries = self.user().jail.list(dir).unwrap_or_default();
+    ) -> Option<Vec<EntryInfo>> {
+        let user = self.user();
+        let this = user.jail.stat_follow(dir).ok()?;
+        if user.anonymous && self.context.config.anon_world_readable_only && this.mode & 0o004 == 0
+        {
+            return None;
+        }
+        let mut entries = user.jail.list(dir).ok()?;
+        if options.all {
+            let parent = Jail::resolve(dir, "..");
+            let parent = user
+                .jail
+                .stat_follow(&parent)
+                .unwrap_or_else(|_| this.clone());
+            entries.push(EntryInfo {
+                name: b".".to_vec(),
+                ..this
+            });
+            entries.push(EntryInfo {
+                name: b"..".to_vec(),
+                ..parent
+            });
+        }
         entries.retain(|e| options.includes(&e.name, pattern, false) && !self.hidden(&e.name));
         listing::sort_entries(&mut entries, options);
-        entries
+        Some(entries)
     }
 
-    /// The listing LIST, NLST, MLSD and STAT send for `args`; `None` when access is refused.
-    fn render_listing(&self, args: &[u8], format: ListFormat, kind: ListKind) -> Option<Vec<u8>> {
+    /// The listing LIST, NLST, MLSD and STAT send for `args`.
+    fn render_listing(&self, args: &[u8], format: ListFormat, kind: ListKind) -> Listing {
         let mut options = listing::parse_list_args(args, kind);
         if format != ListFormat::Long {
             options.long = false;
@@ -760,7 +847,7 @@ impl Session {
         let target = options.target.clone().unwrap_or_default();
         let resolved = self.resolve(&target);
         if self.denied(&resolved) {
-            return None;
+            return Listing::Denied;
         }
         let now = crate::sys::clock::realtime_now().secs;
         let mut out = Vec::new();
@@ -773,17 +860,22 @@ impl Session {
             } else {
                 target
             };
-            self.render_directory(
+            if !self.render_directory(
                 &resolved, &shown, &options, format, recursive, now, 0, &mut out,
-            );
+            ) {
+                return Listing::Unopened;
+            }
         } else {
             let (dir, pattern) = listing::split_list_target(&target);
             let dir = self.resolve(&dir);
-            for entry in self.visible_entries(&dir, &options, pattern.as_deref()) {
+            let Some(entries) = self.visible_entries(&dir, &options, pattern.as_deref()) else {
+                return Listing::Unopened;
+            };
+            for entry in entries {
                 self.render_entry(&entry, &options, format, b".", now, &mut out);
             }
         }
-        Some(out)
+        Listing::Rendered(out)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -797,8 +889,10 @@ impl Session {
         now: i64,
         depth: usize,
         out: &mut Vec<u8>,
-    ) {
-        let entries = self.visible_entries(dir, options, None);
+    ) -> bool {
+        let Some(entries) = self.visible_entries(dir, options, None) else {
+            return false;
+        };
         if recursive {
             if depth > 0 {
                 out.extend_from_slice(b"\r\n");
@@ -810,7 +904,10 @@ impl Session {
             self.render_entry(entry, options, format, shown, now, out);
         }
         if recursive && depth < MAX_RECURSION {
-            for entry in entries.iter().filter(|e| e.kind == EntryKind::Dir) {
+            let children = entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::Dir && e.name != b"." && e.name != b"..");
+            for entry in children {
                 let child = Jail::resolve(dir, &text(&entry.name));
                 let mut child_shown = shown.to_vec();
                 child_shown.push(b'/');
@@ -827,6 +924,7 @@ impl Session {
                 );
             }
         }
+        true
     }
 
     fn render_entry(
@@ -897,11 +995,13 @@ impl Session {
         } else {
             ListKind::List
         };
-        let Some(listing) = self.render_listing(args, format, kind) else {
-            return say(replies::NO_PERMISSION);
+        let (listing, kind) = match self.render_listing(args, format, kind) {
+            Listing::Denied => return say(replies::NO_PERMISSION),
+            Listing::Unopened => (Vec::new(), TransferKind::UnopenedListing),
+            Listing::Rendered(listing) => (listing, TransferKind::Listing),
         };
         let opening = replies::HERE_COMES_DIRECTORY_LISTING.reply();
-        self.start_transfer(TransferKind::Listing, opening, DataJob::Send(listing), None)
+        self.start_transfer(kind, opening, DataJob::Send(listing), None)
     }
 
     fn machine_list_one(&mut self, arg: &[u8]) -> Vec<Action> {
@@ -924,15 +1024,21 @@ impl Session {
             remote_ip: self.peer.ip(),
             user: user.shown_name.clone(),
             ascii: self.ascii,
-            max_rate: 0,
+            max_rate: u64::from(if user.anonymous {
+                config.anon_max_rate
+            } else {
+                config.local_max_rate
+            }),
             idle_timeout: u64::from(config.idle_session_timeout),
             clients_at_start: 0,
         })
     }
 
     fn status_of(&self, arg: &[u8]) -> Vec<Action> {
-        let Some(listing) = self.render_listing(arg, ListFormat::Long, ListKind::Stat) else {
-            return say(replies::NO_PERMISSION);
+        let listing = match self.render_listing(arg, ListFormat::Long, ListKind::Stat) {
+            Listing::Denied => return say(replies::NO_PERMISSION),
+            Listing::Unopened => Vec::new(),
+            Listing::Rendered(listing) => listing,
         };
         let lines = listing
             .split(|&b| b == b'\n')
@@ -944,9 +1050,6 @@ impl Session {
 
     fn regular_file(&self, arg: &[u8]) -> Option<EntryInfo> {
         let path = self.resolve(arg);
-        if self.denied(&path) {
-            return None;
-        }
         self.user()
             .jail
             .stat_follow(&path)
@@ -955,6 +1058,9 @@ impl Session {
     }
 
     fn size(&self, arg: &[u8]) -> Vec<Action> {
+        if self.denied(&self.resolve(arg)) {
+            return say(replies::NO_PERMISSION);
+        }
         match self.regular_file(arg) {
             Some(info) => send(replies::size(info.size)),
             None => say(replies::COULD_NOT_GET_SIZE),
@@ -966,6 +1072,9 @@ impl Session {
         path: &[u8],
         set: Option<command::SetModificationTime>,
     ) -> Vec<Action> {
+        if self.denied(&self.resolve(path)) {
+            return say(replies::NO_PERMISSION);
+        }
         if let Some(info) = self.regular_file(path) {
             return send(replies::modification_time(info.mtime));
         }
@@ -1085,7 +1194,7 @@ impl Session {
     }
 
     fn site(&mut self, site: SiteCommand) -> Vec<Action> {
-        let chmod_enable = self.context.config.chmod_enable;
+        let chmod_enable = self.context.config.chmod_enable && self.context.config.write_enable;
         match site {
             SiteCommand::Help => send(replies::site_help(chmod_enable)),
             SiteCommand::Chmod(_, path) if chmod_enable && path.is_empty() => {

@@ -18,6 +18,7 @@ use crate::ftp::limits::Admission;
 use crate::ftp::replies::Reply;
 use crate::ftp::session::Session;
 use crate::ftp::telnet::LineReader;
+use crate::ftp::throttle::{SharedBucket, Throttle, TokenBucket};
 use crate::ftp::transfer_log::LogEvent;
 use crate::sys::clock::realtime_now;
 
@@ -196,8 +197,13 @@ impl Connection {
     async fn transfer(&mut self, transfer: Transfer) -> TransferOutcome {
         let started = realtime_now();
         let clock = Instant::now();
+        let throttle = Throttle::new(
+            (transfer.max_rate > 0)
+                .then(|| TokenBucket::new(transfer.max_rate, ftp_transfer::monotonic_nanos())),
+            self.context.total_rate.as_ref().map(SharedBucket::join),
+        );
         let outcome = self
-            .move_data(transfer.channel, transfer.opening, transfer.job)
+            .move_data(transfer.channel, transfer.opening, transfer.job, throttle)
             .await;
         if let Some(mut record) = transfer.record {
             record.start = started;
@@ -219,6 +225,7 @@ impl Connection {
         channel: DataChannel,
         opening: Reply,
         job: DataJob,
+        throttle: Throttle,
     ) -> TransferOutcome {
         let data = match self.open_data(channel).await {
             Ok(data) => data,
@@ -229,7 +236,7 @@ impl Connection {
             return TransferOutcome::NetworkFailed { bytes: 0 };
         }
         let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        ftp_transfer::run(data, job, stall).await
+        ftp_transfer::run(data, job, stall, throttle).await
     }
 }
 

@@ -1,52 +1,141 @@
-//! The FTP transfer engine: moves a listing or a file over an established data connection.
+//! The FTP transfer engine: moves listings and files over a data connection, zero-copy where
+//! the kernel allows it, within the session's bandwidth limits.
+//!
+//! Files move file -> pipe -> socket (RETR) and socket -> pipe -> file (STOR/APPE) with
+//! io_uring splice operations, so the data never enters userspace. Where splice is refused
+//! (a file system or socket that does not support it) the engine falls back to reading into
+//! a buffer and writing it out, logged once per process, and the transfer goes on from where
+//! it was. Rate limits are token buckets; waiting for tokens sleeps on an io_uring timeout.
 
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
-use std::time::Duration;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use compio::buf::BufResult;
+use compio::buf::{BufResult, IntoInner};
+use compio::driver::op::Splice;
 use compio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
+use rustix::pipe::SpliceFlags;
+use tracing::warn;
 
 use crate::ftp::action::{DataJob, TransferOutcome};
+use crate::ftp::ascii;
+use crate::ftp::throttle::{Grant, Throttle};
+use crate::sys::pipe;
 
-/// Bytes moved per read or write.
-const CHUNK: usize = 64 * 1024;
+/// Bytes moved per step: the pipe's size for splices, the buffer for copies.
+const CHUNK: usize = 256 * 1024;
 
 enum Failure {
     Network,
     File,
     Stalled,
+    /// The kernel refused to splice these descriptors: use the copy path instead.
+    SpliceRefused,
 }
 
-/// Runs `job` on `stream`; every network step must progress within `stall_timeout`.
-pub async fn run(mut stream: TcpStream, job: DataJob, stall_timeout: Duration) -> TransferOutcome {
-    let mut bytes = 0u64;
-    let result = match job {
-        DataJob::Send(listing) => send_bytes(&mut stream, listing, &mut bytes, stall_timeout).await,
-        DataJob::SendFile { file, offset } => {
-            send_file(&mut stream, &file, offset, &mut bytes, stall_timeout).await
+/// Nanoseconds on one monotonic scale shared by every bucket of the process.
+pub fn monotonic_nanos() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// How many of `want` bytes the limits allow now, sleeping until some are allowed.
+async fn allowance(throttle: &mut Throttle, want: usize) -> usize {
+    if !throttle.is_limited() {
+        return want;
+    }
+    loop {
+        match throttle.take(want as u64, monotonic_nanos()) {
+            Grant::Bytes(bytes) => return bytes as usize,
+            Grant::Wait(wait) => compio::time::sleep(wait).await,
         }
-        DataJob::ReceiveFile { file } => {
-            receive_file(&mut stream, file, &mut bytes, stall_timeout).await
+    }
+}
+
+fn note_splice_refused(err: &std::io::Error) {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        warn!("splice refused here ({err}); FTP transfers fall back to copying through memory");
+    }
+}
+
+/// Running totals of one transfer.
+struct Progress {
+    bytes: u64,
+    stall: Duration,
+}
+
+/// Runs `job` on `stream`: every network step must progress within `stall_timeout`.
+pub async fn run(
+    mut stream: TcpStream,
+    job: DataJob,
+    stall_timeout: Duration,
+    mut throttle: Throttle,
+) -> TransferOutcome {
+    let mut progress = Progress {
+        bytes: 0,
+        stall: stall_timeout,
+    };
+    let result = match job {
+        DataJob::Send(listing) => send_bytes(&mut stream, listing, &mut progress).await,
+        DataJob::SendFile {
+            file,
+            offset,
+            ascii: false,
+        } => send_file(&mut stream, file, offset, &mut progress, &mut throttle).await,
+        DataJob::SendFile {
+            file,
+            offset,
+            ascii: true,
+        } => {
+            let mut converter = Some(ascii::ToNetwork::default());
+            copy_file_to_socket(
+                &mut stream,
+                &file,
+                offset,
+                &mut progress,
+                &mut throttle,
+                &mut converter,
+            )
+            .await
+        }
+        DataJob::ReceiveFile { file, ascii: false } => {
+            receive_file(&mut stream, file, &mut progress, &mut throttle).await
+        }
+        DataJob::ReceiveFile { file, ascii: true } => {
+            let mut converter = Some(ascii::FromNetwork::default());
+            copy_socket_to_file(
+                &mut stream,
+                &file,
+                &mut progress,
+                &mut throttle,
+                &mut converter,
+            )
+            .await
         }
     };
     let _ = compio::time::timeout(stall_timeout, stream.shutdown()).await;
+    let bytes = progress.bytes;
     match result {
         Ok(()) => TransferOutcome::Complete { bytes },
-        Err(Failure::Network) => TransferOutcome::NetworkFailed { bytes },
+        Err(Failure::Network | Failure::SpliceRefused) => TransferOutcome::NetworkFailed { bytes },
         Err(Failure::File) => TransferOutcome::FileFailed { bytes },
         Err(Failure::Stalled) => TransferOutcome::TimedOut { bytes },
     }
 }
 
-async fn write_chunk(
+async fn write_all(
     stream: &mut TcpStream,
     chunk: Vec<u8>,
-    stall_timeout: Duration,
+    stall: Duration,
 ) -> Result<Vec<u8>, Failure> {
-    match compio::time::timeout(stall_timeout, stream.write_all(chunk)).await {
+    match compio::time::timeout(stall, stream.write_all(chunk)).await {
         Err(_) => Err(Failure::Stalled),
         Ok(BufResult(Err(_), _)) => Err(Failure::Network),
         Ok(BufResult(Ok(()), chunk)) => Ok(chunk),
@@ -56,26 +145,152 @@ async fn write_chunk(
 async fn send_bytes(
     stream: &mut TcpStream,
     data: Vec<u8>,
-    bytes: &mut u64,
-    stall_timeout: Duration,
+    progress: &mut Progress,
 ) -> Result<(), Failure> {
     let len = data.len() as u64;
-    write_chunk(stream, data, stall_timeout).await?;
-    *bytes = len;
+    write_all(stream, data, progress.stall).await?;
+    progress.bytes = len;
     Ok(())
+}
+
+/// One io_uring splice of up to `len` bytes; `Ok(0)` is end of input.
+async fn splice(
+    from: Rc<dyn AsFdStatic>,
+    from_offset: Option<u64>,
+    to: Rc<dyn AsFdStatic>,
+    to_offset: Option<u64>,
+    len: usize,
+) -> std::io::Result<usize> {
+    let offset = |o: Option<u64>| o.map_or(-1, |o| o as i64);
+    let op = Splice::new(
+        SharedFd(from),
+        offset(from_offset),
+        SharedFd(to),
+        offset(to_offset),
+        len,
+        SpliceFlags::MOVE | SpliceFlags::MORE,
+    );
+    compio::runtime::submit(op).await.0
+}
+
+/// A descriptor kept alive by reference counting while an operation uses it.
+trait AsFdStatic {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_>;
+}
+
+impl AsFdStatic for OwnedFd {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.as_fd()
+    }
+}
+
+impl AsFdStatic for File {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.as_fd()
+    }
+}
+
+struct SharedFd(Rc<dyn AsFdStatic>);
+
+impl AsFd for SharedFd {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.fd()
+    }
+}
+
+fn refused(err: &std::io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+    )
 }
 
 async fn send_file(
     stream: &mut TcpStream,
-    file: &File,
+    file: File,
     offset: u64,
-    bytes: &mut u64,
-    stall_timeout: Duration,
+    progress: &mut Progress,
+    throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    let mut buffer = vec![0u8; CHUNK];
+    let file: Rc<File> = Rc::new(file);
+    match splice_file_to_socket(stream, Rc::clone(&file), offset, progress, throttle).await {
+        Err(Failure::SpliceRefused) => {
+            let position = offset + progress.bytes;
+            copy_file_to_socket(stream, &file, position, progress, throttle, &mut None).await
+        }
+        other => other,
+    }
+}
+
+async fn splice_file_to_socket(
+    stream: &mut TcpStream,
+    file: Rc<File>,
+    offset: u64,
+    progress: &mut Progress,
+    throttle: &mut Throttle,
+) -> Result<(), Failure> {
+    let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
+    let socket: Rc<dyn AsFdStatic> = Rc::new(
+        stream
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|_| Failure::Network)?,
+    );
+    let (pipe_read, pipe_write): (Rc<dyn AsFdStatic>, Rc<dyn AsFdStatic>) =
+        (Rc::new(pipe.read), Rc::new(pipe.write));
     let mut position = offset;
     loop {
-        buffer.resize(CHUNK, 0);
+        let want = allowance(throttle, pipe.capacity).await;
+        let filled = match splice(
+            file.clone(),
+            Some(position),
+            Rc::clone(&pipe_write),
+            None,
+            want,
+        )
+        .await
+        {
+            Ok(0) => return Ok(()),
+            Ok(filled) => filled,
+            Err(err) if refused(&err) && progress.bytes == 0 => {
+                note_splice_refused(&err);
+                return Err(Failure::SpliceRefused);
+            }
+            Err(_) => return Err(Failure::File),
+        };
+        let mut left = filled;
+        while left > 0 {
+            let drained = compio::time::timeout(
+                progress.stall,
+                splice(Rc::clone(&pipe_read), None, Rc::clone(&socket), None, left),
+            )
+            .await;
+            match drained {
+                Err(_) => return Err(Failure::Stalled),
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(Failure::Network),
+                Ok(Ok(moved)) => {
+                    left -= moved;
+                    progress.bytes += moved as u64;
+                }
+            }
+        }
+        position += filled as u64;
+    }
+}
+
+async fn copy_file_to_socket(
+    stream: &mut TcpStream,
+    file: &File,
+    mut position: u64,
+    progress: &mut Progress,
+    throttle: &mut Throttle,
+    ascii: &mut Option<ascii::ToNetwork>,
+) -> Result<(), Failure> {
+    let mut buffer = vec![0u8; CHUNK];
+    let mut converted = Vec::new();
+    loop {
+        let want = allowance(throttle, CHUNK).await;
+        buffer.resize(want, 0);
         let read = file
             .read_at(&mut buffer, position)
             .map_err(|_| Failure::File)?;
@@ -83,36 +298,152 @@ async fn send_file(
             return Ok(());
         }
         buffer.truncate(read);
-        buffer = write_chunk(stream, buffer, stall_timeout).await?;
         position += read as u64;
-        *bytes += read as u64;
+        let sent = match ascii {
+            None => {
+                buffer = write_all(stream, buffer, progress.stall).await?;
+                read
+            }
+            Some(converter) => {
+                converted.clear();
+                converter.convert(&buffer, &mut converted);
+                let len = converted.len();
+                converted = write_all(stream, converted, progress.stall).await?;
+                len
+            }
+        };
+        progress.bytes += sent as u64;
     }
 }
 
 async fn receive_file(
     stream: &mut TcpStream,
-    mut file: File,
-    bytes: &mut u64,
-    stall_timeout: Duration,
+    file: File,
+    progress: &mut Progress,
+    throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    let mut buffer = Vec::with_capacity(CHUNK);
+    if crate::sys::fs::opened_for_append(&file) {
+        // splice refuses files opened with O_APPEND (APPE): copy, which appends.
+        return copy_socket_to_file(stream, &file, progress, throttle, &mut None).await;
+    }
+    let file: Rc<File> = Rc::new(file);
+    match splice_socket_to_file(stream, Rc::clone(&file), progress, throttle).await {
+        Err(Failure::SpliceRefused) => {
+            copy_socket_to_file(stream, &file, progress, throttle, &mut None).await
+        }
+        other => other,
+    }
+}
+
+/// Where the next received byte goes: the file's current position (0, or the REST offset).
+fn write_position(file: &File) -> Result<u64, Failure> {
+    use std::io::Seek;
+    let mut handle = file;
+    handle.stream_position().map_err(|_| Failure::File)
+}
+
+async fn splice_socket_to_file(
+    stream: &mut TcpStream,
+    file: Rc<File>,
+    progress: &mut Progress,
+    throttle: &mut Throttle,
+) -> Result<(), Failure> {
+    let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
+    let socket: Rc<dyn AsFdStatic> = Rc::new(
+        stream
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|_| Failure::Network)?,
+    );
+    let (pipe_read, pipe_write): (Rc<dyn AsFdStatic>, Rc<dyn AsFdStatic>) =
+        (Rc::new(pipe.read), Rc::new(pipe.write));
+    let mut position = write_position(&file)?;
     loop {
-        buffer.clear();
-        let BufResult(read, returned) =
-            match compio::time::timeout(stall_timeout, stream.read(buffer)).await {
-                Err(_) => return Err(Failure::Stalled),
-                Ok(result) => result,
-            };
-        buffer = returned;
-        match read {
-            Err(_) => return Err(Failure::Network),
-            Ok(0) => break,
-            Ok(n) => {
-                file.write_all(&buffer[..n]).map_err(|_| Failure::File)?;
-                *bytes += n as u64;
+        let want = allowance(throttle, pipe.capacity).await;
+        let received = compio::time::timeout(
+            progress.stall,
+            splice(Rc::clone(&socket), None, Rc::clone(&pipe_write), None, want),
+        )
+        .await;
+        let filled = match received {
+            Err(_) => return Err(Failure::Stalled),
+            Ok(Ok(0)) => break,
+            Ok(Ok(filled)) => filled,
+            Ok(Err(err)) if refused(&err) && progress.bytes == 0 => {
+                note_splice_refused(&err);
+                return Err(Failure::SpliceRefused);
+            }
+            Ok(Err(_)) => return Err(Failure::Network),
+        };
+        let mut left = filled;
+        while left > 0 {
+            match splice(
+                Rc::clone(&pipe_read),
+                None,
+                file.clone(),
+                Some(position),
+                left,
+            )
+            .await
+            {
+                Ok(0) | Err(_) => return Err(Failure::File),
+                Ok(written) => {
+                    left -= written;
+                    position += written as u64;
+                    progress.bytes += written as u64;
+                }
             }
         }
     }
-    file.flush().map_err(|_| Failure::File)?;
+    Ok(())
+}
+
+async fn copy_socket_to_file(
+    stream: &mut TcpStream,
+    file: &File,
+    progress: &mut Progress,
+    throttle: &mut Throttle,
+    ascii: &mut Option<ascii::FromNetwork>,
+) -> Result<(), Failure> {
+    let mut position = write_position(file)?;
+    let mut buffer = Vec::with_capacity(CHUNK);
+    let mut converted = Vec::new();
+    loop {
+        let want = allowance(throttle, CHUNK).await;
+        buffer.clear();
+        buffer.reserve(want);
+        let limited = compio::buf::IoBuf::slice(buffer, ..want);
+        let BufResult(read, returned) =
+            match compio::time::timeout(progress.stall, stream.read(limited)).await {
+                Err(_) => return Err(Failure::Stalled),
+                Ok(result) => result,
+            };
+        buffer = returned.into_inner();
+        let received = match read {
+            Err(_) => return Err(Failure::Network),
+            Ok(0) => break,
+            Ok(n) => n,
+        };
+        let data = match ascii {
+            None => &buffer[..received],
+            Some(converter) => {
+                converted.clear();
+                converter.convert(&buffer[..received], &mut converted);
+                &converted[..]
+            }
+        };
+        file.write_all_at(data, position)
+            .map_err(|_| Failure::File)?;
+        position += data.len() as u64;
+        progress.bytes += received as u64;
+    }
+    if let Some(converter) = ascii {
+        converted.clear();
+        converter.finish(&mut converted);
+        file.write_all_at(&converted, position)
+            .map_err(|_| Failure::File)?;
+    }
+    let mut handle = file;
+    handle.flush().map_err(|_| Failure::File)?;
     Ok(())
 }

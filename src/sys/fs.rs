@@ -654,6 +654,14 @@ impl Drop for EchoOff<'_> {
     }
 }
 
+/// Whether `file` was opened with O_APPEND (splice refuses to write to such files).
+pub fn opened_for_append(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFL takes no argument and only reads the descriptor's status flags.
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_APPEND != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod cpu;
 pub mod fs;
 pub mod mmsg;
+pub mod pipe;
 pub mod sockopt;
 pub mod uring;
 pub mod wire;

@@ -496,3 +496,13 @@ fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
     );
     ringd.stop();
 }
+
+#[test]
+fn ascii_mode_converts_line_ends_both_ways() {
+    let ringd = start_with_users(
+        "ascii_download_enable=YES\nascii_upload_enable=YES\n",
+        "listen=YES\nlisten_address=127.0.0.1\n",
+    );
+    run_client("ascii_mode", ringd.ftp_addrs[0], &["alice", "wonder land"]);
+    ringd.stop();
+}

@@ -213,6 +213,25 @@ def upload(host, port, user, password, name, expected):
     ftp.quit()
 
 
+def ascii_mode(host, port, user, password):
+    """TYPE A converts line ends both ways when ascii_*_enable says so; TYPE I never does."""
+    ftp = connect(host, port, user, password)
+    ftp.storbinary("STOR unix.txt", io.BytesIO(b"one\ntwo\n"))
+    # ftplib's retrbinary/storbinary send TYPE I, so TYPE A transfers are driven by hand.
+    ftp.voidcmd("TYPE A")
+    with ftp.transfercmd("RETR unix.txt") as conn:
+        raw = b"".join(iter(lambda: conn.recv(4096), b""))
+    ftp.voidresp()
+    assert raw == b"one\r\ntwo\r\n", raw
+    ftp.voidcmd("TYPE A")
+    with ftp.transfercmd("STOR dos.txt") as conn:
+        conn.sendall(b"a\r\nb\r\n")
+    ftp.voidresp()
+    assert download(ftp, "dos.txt") == b"a\nb\n"
+    assert ftp.size("dos.txt") == 4
+    ftp.quit()
+
+
 def checksum(host, port, name):
     ftp = connect(host, port)
     print(hashlib.sha256(download(ftp, name)).hexdigest())

@@ -20,8 +20,9 @@ use crate::sys::Datagram;
 const STOP_CHECK: Duration = Duration::from_millis(100);
 /// Datagrams taken per recvmmsg.
 const MMSG_BATCH: usize = 64;
-/// Replies sent per sendmmsg: small, so each reply leaves soon after its T3 was read.
-const MMSG_SEND_BATCH: usize = 8;
+/// Replies sent per sendmmsg: one, so each reply leaves right after its T3 was read (a reply
+/// queued behind others would carry a T3 early by their send time).
+const MMSG_SEND_BATCH: usize = 1;
 /// Longest request kept by the mmsg backend; longer ones are answered from their header.
 const MAX_REQUEST: usize = 1024;
 

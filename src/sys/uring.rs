@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
@@ -32,8 +32,9 @@ pub struct RingConfig {
     pub buffers: u16,
     /// Largest payload kept; longer datagrams are flagged as truncated.
     pub max_payload: usize,
-    /// Replies queued before the ring is told to send them, so a reply leaves soon after its
-    /// transmit time was read.
+    /// Replies queued before the ring is told to send them. A reply queued behind others
+    /// leaves only after their sends ran in the kernel (a few microseconds each on loopback),
+    /// so its transmit timestamp would be early by that much: 1 keeps T3 exact.
     pub send_batch: usize,
 }
 
@@ -43,7 +44,7 @@ impl Default for RingConfig {
             entries: 1024,
             buffers: 4096,
             max_payload: 512,
-            send_batch: 8,
+            send_batch: 1,
         }
     }
 }
@@ -157,11 +158,9 @@ impl Drop for ProvidedBuffers {
 /// it returns; successful sends post no completion at all (SKIP_SUCCESS), which halves the
 /// completions per request. Slots are still reused oldest-first, twice as many as receive
 /// buffers, as a margin.
-#[repr(C)]
 struct SendSlot {
-    header: libc::msghdr,
-    iov: libc::iovec,
     name: SockaddrBytes,
+    name_len: u32,
     payload: [u8; MAX_REPLY],
 }
 
@@ -189,11 +188,11 @@ impl UdpRing {
         let ring = build_ring(config.entries)?;
         let mut probe = io_uring::Probe::new();
         ring.submitter().register_probe(&mut probe)?;
-        for code in [opcode::RecvMsg::CODE, opcode::SendMsg::CODE] {
+        for code in [opcode::RecvMsg::CODE, opcode::Send::CODE] {
             if !probe.is_supported(code) {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
-                    "io_uring lacks RECVMSG/SENDMSG",
+                    "io_uring lacks RECVMSG/SEND",
                 ));
             }
         }
@@ -216,24 +215,13 @@ impl UdpRing {
         recv_template.msg_controllen = CONTROL_LEN;
 
         let slot_count = usize::from(config.buffers) * 2;
-        let mut slots: Box<[SendSlot]> = (0..slot_count)
+        let slots: Box<[SendSlot]> = (0..slot_count)
             .map(|_| SendSlot {
-                // SAFETY: all-zero msghdr/iovec are valid values; pointers are set below.
-                header: unsafe { std::mem::zeroed() },
-                iov: libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                },
                 name: SockaddrBytes::default(),
+                name_len: 0,
                 payload: [0; MAX_REPLY],
             })
             .collect();
-        for slot in slots.iter_mut() {
-            slot.iov.iov_base = slot.payload.as_mut_ptr().cast();
-            slot.header.msg_name = slot.name.0.as_mut_ptr().cast();
-            slot.header.msg_iov = &mut slot.iov;
-            slot.header.msg_iovlen = 1;
-        }
         let socket_count = sockets.len();
         Ok(UdpRing {
             ring,
@@ -378,12 +366,18 @@ impl UdpRing {
                             if len == 0 {
                                 free_slots.push_front(slot_index);
                             } else {
-                                queue_send(slot, &datagram.peer, len);
-                                let entry = opcode::SendMsg::new(
+                                slot.name_len =
+                                    wire::encode_sockaddr(&datagram.peer, &mut slot.name);
+                                // SEND with a destination (sendto) rather than SENDMSG: the
+                                // kernel has no msghdr or iovec to copy in.
+                                let entry = opcode::Send::new(
                                     types::Fd(sockets[index].as_raw_fd()),
-                                    &slot.header,
+                                    slot.payload.as_ptr(),
+                                    len as u32,
                                 )
-                                .flags(libc::MSG_DONTWAIT as u32)
+                                .dest_addr(slot.name.0.as_ptr().cast())
+                                .dest_addr_len(slot.name_len)
+                                .flags(libc::MSG_DONTWAIT)
                                 .build()
                                 .flags(io_uring::squeue::Flags::SKIP_SUCCESS)
                                 .user_data(user_data(KIND_SEND, slot_index as usize));
@@ -427,11 +421,6 @@ impl UdpRing {
     }
 }
 
-fn queue_send(slot: &mut SendSlot, peer: &SocketAddr, len: usize) {
-    slot.header.msg_namelen = wire::encode_sockaddr(peer, &mut slot.name);
-    slot.iov.iov_len = len;
-}
-
 fn build_ring(entries: u32) -> io::Result<IoUring> {
     // Single issuer with deferred task work: completions are processed only when the shard
     // asks for them, which avoids interrupting it mid-batch. Older kernels refuse the flags.
@@ -469,19 +458,24 @@ pub fn self_test() -> io::Result<()> {
         },
     )?;
     sender.send_to(b"ringd io_uring self-test", target)?;
-    let mut seen = false;
+    sender.set_nonblocking(true)?;
+    let mut answer = [0u8; 16];
     for _ in 0..20 {
-        ring.poll(Duration::from_millis(50), |datagram, _| {
-            seen |= datagram.payload == b"ringd io_uring self-test";
-            0
+        ring.poll(Duration::from_millis(50), |datagram, out| {
+            if datagram.payload == b"ringd io_uring self-test" {
+                out[..4].copy_from_slice(b"pong");
+                4
+            } else {
+                0
+            }
         })?;
-        if seen {
+        if let Ok((4, _)) = sender.recv_from(&mut answer) {
             return Ok(());
         }
     }
     Err(io::Error::new(
         io::ErrorKind::TimedOut,
-        "io_uring multishot receive delivered nothing",
+        "io_uring multishot receive or send with an address delivered nothing",
     ))
 }
 

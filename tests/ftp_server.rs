@@ -506,3 +506,99 @@ fn ascii_mode_converts_line_ends_both_ways() {
     run_client("ascii_mode", ringd.ftp_addrs[0], &["alice", "wonder land"]);
     ringd.stop();
 }
+
+/// A small tmpfs mounted by the test (needs root), unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .ok()?
+            .success();
+        mounted.then(|| SmallDisk(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_answers_452_and_atomic_uploads_keep_the_old_file() {
+    if !running_as_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let dir = TempDir::new("enospc");
+    let root = make_root(&dir);
+    let homes = dir.0.join("homes");
+    let Some(_disk) = SmallDisk::mount(&homes.join("alice"), "1m") else {
+        panic!("mount -t tmpfs failed although running as root");
+    };
+    std::fs::write(homes.join("alice/keep.txt"), "the old, whole file").unwrap();
+    let users = dir.0.join("users");
+    add_user(&users, "alice", "wonder land");
+    let conf = format!(
+        "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nanon_root={}\n\
+         local_enable=YES\nwrite_enable=YES\nvirtual_users_file={}\nlocal_root={}/$USER\n\
+         user_sub_token=$USER\natomic_uploads=YES\n",
+        root.display(),
+        users.display(),
+        homes.display(),
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    let addr = ringd.ftp_addrs[0];
+    run_client(
+        "disk_full",
+        addr,
+        &[
+            "alice",
+            "wonder land",
+            "keep.txt",
+            "3000000",
+            "the old, whole file",
+        ],
+    );
+    // The failed upload left nothing behind; the retried small one replaced the file whole.
+    let names: Vec<String> = std::fs::read_dir(homes.join("alice"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["keep.txt".to_string()], "no staging file left");
+    ringd.stop();
+}
+
+#[test]
+fn without_atomic_uploads_a_failed_upload_is_deleted_when_asked() {
+    if !running_as_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let dir = TempDir::new("delete-failed");
+    let root = make_root(&dir);
+    let Some(_disk) = SmallDisk::mount(&root.join("upload"), "1m") else {
+        panic!("mount -t tmpfs failed although running as root");
+    };
+    std::fs::set_permissions(
+        root.join("upload"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let conf = anonymous_conf(
+        &root,
+        "write_enable=YES\nanon_upload_enable=YES\nanon_other_write_enable=YES\nanon_umask=022\ndelete_failed_uploads=YES\n",
+    );
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    run_client(
+        "disk_full",
+        ringd.ftp_addrs[0],
+        &["anonymous", "x@y", "upload/big.bin", "3000000"],
+    );
+    ringd.stop();
+}

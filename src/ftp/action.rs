@@ -47,8 +47,9 @@ pub enum DataJob {
         ascii: bool,
     },
     /// Everything the client sends, written to `file` at its current position; `ascii`
-    /// turns CRLF into LF on the way.
-    ReceiveFile { file: File, ascii: bool },
+    /// turns CRLF into LF on the way; `sync` flushes it to disk before the transfer counts as
+    /// complete (an atomic upload is renamed into place only once it is durable).
+    ReceiveFile { file: File, ascii: bool, sync: bool },
 }
 
 #[derive(Debug)]
@@ -80,6 +81,10 @@ pub enum TransferOutcome {
     },
     /// Reading or writing the local file failed.
     FileFailed {
+        bytes: u64,
+    },
+    /// Writing the local file failed for lack of space or quota (ENOSPC, EDQUOT).
+    NoSpace {
         bytes: u64,
     },
     /// The data connection stalled for `data_connection_timeout`.

@@ -334,6 +334,9 @@ pub const READ_LOCAL_FILE_FAILED: FixedReply = FixedReply::new(451, "Failure rea
 pub const WRITE_NETWORK_FAILED: FixedReply =
     FixedReply::new(426, "Failure writing network stream.");
 pub const COULD_NOT_CREATE_FILE: FixedReply = FixedReply::new(553, "Could not create file.");
+/// ENOSPC or EDQUOT while writing an upload (vsftpd says 451 for every write failure; RFC 959's
+/// 452 tells the client it is about space).
+pub const INSUFFICIENT_STORAGE: FixedReply = FixedReply::new(452, "Insufficient storage space.");
 pub const OK_TO_SEND_DATA: FixedReply = FixedReply::new(150, "Ok to send data.");
 pub const WRITE_LOCAL_FILE_FAILED: FixedReply =
     FixedReply::new(451, "Failure writing to local file.");

@@ -89,6 +89,24 @@ pub struct Session {
     ascii: bool,
     facts: FactSet,
     transfer: Option<TransferKind>,
+    upload: Option<PendingUpload>,
+}
+
+/// An upload in progress: where its data goes, and where it belongs when complete.
+struct PendingUpload {
+    /// The hidden file an atomic upload writes, renamed to `target` when complete.
+    staging: Option<String>,
+    target: String,
+}
+
+/// The hidden file beside `target` an atomic upload is written to.
+fn staging_path(target: &str) -> String {
+    let (dir, name) = target.rsplit_once('/').unwrap_or(("", target));
+    let unique = crate::sys::clock::realtime_now();
+    format!(
+        "{dir}/.{name}.ringd-upload-{}-{}",
+        unique.secs, unique.nanos
+    )
 }
 
 fn say(reply: FixedReply) -> Vec<Action> {
@@ -121,6 +139,7 @@ impl Session {
             ascii: false,
             facts: FactSet::ALL,
             transfer: None,
+            upload: None,
         }
     }
 
@@ -650,6 +669,10 @@ impl Session {
             return Vec::new();
         };
         let upload = kind == TransferKind::Upload;
+        let outcome = match self.upload.take() {
+            Some(upload) => self.settle_upload(upload, outcome),
+            None => outcome,
+        };
         match outcome {
             TransferOutcome::Complete { .. } if kind == TransferKind::UnopenedListing => {
                 say(replies::LISTING_FAILED_TO_OPEN_DIRECTORY)
@@ -664,9 +687,40 @@ impl Session {
             TransferOutcome::NetworkFailed { .. } => say(replies::WRITE_NETWORK_FAILED),
             TransferOutcome::FileFailed { .. } if upload => say(replies::WRITE_LOCAL_FILE_FAILED),
             TransferOutcome::FileFailed { .. } => say(replies::READ_LOCAL_FILE_FAILED),
+            TransferOutcome::NoSpace { .. } => say(replies::INSUFFICIENT_STORAGE),
             TransferOutcome::TimedOut { .. } => {
                 vec![Action::Reply(replies::DATA_TIMEOUT.reply()), Action::Close]
             }
+        }
+    }
+
+    /// Puts a finished upload in its place, or cleans up after a failed one: an atomic
+    /// upload is renamed over its target only when complete (a failed one never touches
+    /// the old file); otherwise `delete_failed_uploads` removes what a failure left.
+    fn settle_upload(
+        &mut self,
+        upload: PendingUpload,
+        outcome: TransferOutcome,
+    ) -> TransferOutcome {
+        let complete = matches!(outcome, TransferOutcome::Complete { .. });
+        let jail = &self.user().jail;
+        match (upload.staging, complete) {
+            (Some(staging), true) => match jail.rename(&staging, &upload.target) {
+                Ok(()) => outcome,
+                Err(_) => {
+                    let _ = jail.unlink(&staging);
+                    TransferOutcome::FileFailed { bytes: 0 }
+                }
+            },
+            (Some(staging), false) => {
+                let _ = jail.unlink(&staging);
+                outcome
+            }
+            (None, false) if self.context.config.delete_failed_uploads => {
+                let _ = jail.unlink(&upload.target);
+                outcome
+            }
+            (None, _) => outcome,
         }
     }
 
@@ -731,12 +785,29 @@ impl Session {
             (false, 0, true) => WriteHow::Truncate,
             (false, offset, true) => WriteHow::Offset(offset),
         };
-        let Ok(file) = self.user().jail.open_write(&path, how, self.file_mode()) else {
-            return say(replies::COULD_NOT_CREATE_FILE);
-        };
-        if !self.give_upload_away(&path) {
+        // Atomic uploads go to a hidden file beside the target and replace it only when
+        // complete; appends and resumed uploads continue the real file.
+        let staging = (config.atomic_uploads
+            && matches!(how, WriteHow::Truncate | WriteHow::CreateNew))
+        .then(|| staging_path(&path));
+        if how == WriteHow::CreateNew && staging.is_some() && self.user().jail.stat(&path).is_ok() {
             return say(replies::COULD_NOT_CREATE_FILE);
         }
+        let (written, how) = match &staging {
+            Some(staging) => (staging.as_str(), WriteHow::CreateNew),
+            None => (path.as_str(), how),
+        };
+        let Ok(file) = self.user().jail.open_write(written, how, self.file_mode()) else {
+            return say(replies::COULD_NOT_CREATE_FILE);
+        };
+        if !self.give_upload_away(written) {
+            return say(replies::COULD_NOT_CREATE_FILE);
+        }
+        let sync = staging.is_some();
+        self.upload = Some(PendingUpload {
+            staging,
+            target: path.clone(),
+        });
         let opening = replies::OK_TO_SEND_DATA.reply();
         let record = self.transfer_record(arg, Direction::Incoming);
         self.start_transfer(
@@ -745,6 +816,7 @@ impl Session {
             DataJob::ReceiveFile {
                 file,
                 ascii: self.ascii && self.context.config.ascii_upload_enable,
+                sync,
             },
             Some(record),
         )
@@ -789,6 +861,10 @@ impl Session {
             return say(replies::COULD_NOT_CREATE_FILE);
         }
         let name = vpath.rsplit('/').next().unwrap_or(&vpath).to_string();
+        self.upload = Some(PendingUpload {
+            staging: None,
+            target: vpath.clone(),
+        });
         let opening = replies::unique_file(name.as_bytes());
         let record = self.transfer_record(name.as_bytes(), Direction::Incoming);
         self.start_transfer(
@@ -797,6 +873,7 @@ impl Session {
             DataJob::ReceiveFile {
                 file,
                 ascii: self.ascii && self.context.config.ascii_upload_enable,
+                sync: false,
             },
             Some(record),
         )

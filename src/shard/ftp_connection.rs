@@ -212,6 +212,7 @@ impl Connection {
                 TransferOutcome::Complete { bytes } => (bytes, true),
                 TransferOutcome::NetworkFailed { bytes }
                 | TransferOutcome::FileFailed { bytes }
+                | TransferOutcome::NoSpace { bytes }
                 | TransferOutcome::TimedOut { bytes } => (bytes, false),
                 TransferOutcome::NoConnection | TransferOutcome::ForeignPeer => (0, false),
             };

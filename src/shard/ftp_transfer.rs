@@ -34,6 +34,8 @@ const CHUNK: usize = 256 * 1024;
 enum Failure {
     Network,
     File,
+    /// The file system is full or the quota is used up.
+    NoSpace,
     Stalled,
     /// The kernel refused to splice these descriptors: use the copy path instead.
     SpliceRefused,
@@ -105,19 +107,26 @@ pub async fn run(
             )
             .await
         }
-        DataJob::ReceiveFile { file, ascii: false } => {
-            receive_file(&mut stream, file, &mut progress, &mut throttle).await
-        }
-        DataJob::ReceiveFile { file, ascii: true } => {
-            let mut converter = Some(ascii::FromNetwork::default());
-            copy_socket_to_file(
-                &mut stream,
-                &file,
-                &mut progress,
-                &mut throttle,
-                &mut converter,
-            )
-            .await
+        DataJob::ReceiveFile { file, ascii, sync } => {
+            let durable = file.try_clone().ok();
+            let received = if ascii {
+                let mut converter = Some(ascii::FromNetwork::default());
+                copy_socket_to_file(
+                    &mut stream,
+                    &file,
+                    &mut progress,
+                    &mut throttle,
+                    &mut converter,
+                )
+                .await
+            } else {
+                receive_file(&mut stream, file, &mut progress, &mut throttle).await
+            };
+            match (received, durable) {
+                (Ok(()), Some(file)) if sync => file.sync_all().map_err(|e| write_failure(&e)),
+                (Ok(()), None) if sync => Err(Failure::File),
+                (other, _) => other,
+            }
         }
     };
     let _ = compio::time::timeout(stall_timeout, stream.shutdown()).await;
@@ -126,6 +135,7 @@ pub async fn run(
         Ok(()) => TransferOutcome::Complete { bytes },
         Err(Failure::Network | Failure::SpliceRefused) => TransferOutcome::NetworkFailed { bytes },
         Err(Failure::File) => TransferOutcome::FileFailed { bytes },
+        Err(Failure::NoSpace) => TransferOutcome::NoSpace { bytes },
         Err(Failure::Stalled) => TransferOutcome::TimedOut { bytes },
     }
 }
@@ -195,6 +205,14 @@ struct SharedFd(Rc<dyn AsFdStatic>);
 impl AsFd for SharedFd {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.0.fd()
+    }
+}
+
+/// A failed write to the local file: full disk and exceeded quota get their own reply.
+fn write_failure(err: &std::io::Error) -> Failure {
+    match err.raw_os_error() {
+        Some(libc::ENOSPC | libc::EDQUOT) => Failure::NoSpace,
+        _ => Failure::File,
     }
 }
 
@@ -386,7 +404,8 @@ async fn splice_socket_to_file(
             )
             .await
             {
-                Ok(0) | Err(_) => return Err(Failure::File),
+                Ok(0) => return Err(Failure::File),
+                Err(err) => return Err(write_failure(&err)),
                 Ok(written) => {
                     left -= written;
                     position += written as u64;
@@ -433,7 +452,7 @@ async fn copy_socket_to_file(
             }
         };
         file.write_all_at(data, position)
-            .map_err(|_| Failure::File)?;
+            .map_err(|e| write_failure(&e))?;
         position += data.len() as u64;
         progress.bytes += received as u64;
     }
@@ -441,7 +460,7 @@ async fn copy_socket_to_file(
         converted.clear();
         converter.finish(&mut converted);
         file.write_all_at(&converted, position)
-            .map_err(|_| Failure::File)?;
+            .map_err(|e| write_failure(&e))?;
     }
     let mut handle = file;
     handle.flush().map_err(|_| Failure::File)?;

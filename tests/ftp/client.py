@@ -232,6 +232,31 @@ def ascii_mode(host, port, user, password):
     ftp.quit()
 
 
+def disk_full(host, port, user, password, name, size, original=None):
+    """An upload larger than the disk gets 452 and the session lives on; with `original`,
+    the file it was to replace still holds exactly that."""
+    ftp = connect(host, port, user, password)
+    try:
+        try:
+            ftp.storbinary("STOR " + name, io.BytesIO(os.urandom(int(size))))
+        except (BrokenPipeError, ConnectionResetError):
+            # The server stops reading when the disk is full; its verdict follows.
+            ftp.voidresp()
+        raise AssertionError("an upload larger than the disk succeeded")
+    except ftplib.error_temp as e:
+        assert str(e) == "452 Insufficient storage space.", e
+    assert ftp.sendcmd("NOOP") == "200 NOOP ok."
+    if original is not None:
+        assert download(ftp, name) == original.encode(), "the old file is intact"
+    else:
+        directory, _, base = name.rpartition("/")
+        listed = [entry.rsplit("/", 1)[-1] for entry in ftp.nlst(directory or ".")]
+        assert base not in listed, "the failed upload was deleted"
+    ftp.storbinary("STOR " + name, io.BytesIO(b"small and whole"))
+    assert download(ftp, name) == b"small and whole"
+    ftp.quit()
+
+
 def checksum(host, port, name):
     ftp = connect(host, port)
     print(hashlib.sha256(download(ftp, name)).hexdigest())

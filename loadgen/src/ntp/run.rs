@@ -1,0 +1,368 @@
+//! The load loop, the I/O shell around the pure parts: paced request batches out, replies in and judged.
+
+use std::collections::HashSet;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ringd::ntp::packet::{NtpTimestamp, HEADER_LEN};
+use ringd::sys::clock::realtime_now;
+use ringd::sys::cpu::pin_current_thread;
+use ringd::sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
+use ringd::sys::Datagram;
+
+use super::pending::PendingRequests;
+use super::ramp::{RampPlan, StepOutcome};
+use super::report::{RampReport, RunReport, RunSetup, SocketDrops};
+use super::request::{request_bytes, stamp_with_sequence, RequestInfo};
+use super::schedule::{Release, Schedule};
+use super::tally::Tally;
+use super::validate::{validate_reply, InvalidReason};
+use crate::error::LoadError;
+use crate::procnet::{receives_for, udp_socket_drops};
+
+/// Datagrams taken per recvmmsg call.
+const RECEIVE_BATCH: usize = 64;
+/// Receive buffer per datagram: a reply is never longer than its 48-byte request, but a
+/// misbehaving server's longer datagram must still be seen (and judged) whole enough.
+const RECEIVE_BUFFER: usize = 512;
+/// Longest the loop sleeps in poll when nothing is due; poll counts whole milliseconds, so waits
+/// shorter than one are spun.
+const MAX_IDLE_WAIT: Duration = Duration::from_millis(10);
+/// How long requests in flight are expected to be, at most, to size the table up front.
+const EXPECTED_FLIGHT_TIME: Duration = Duration::from_millis(250);
+
+/// How every run of one `ringload ntp` invocation sends and waits.
+#[derive(Clone, Debug)]
+pub struct LoadSettings {
+    pub destination: SocketAddr,
+    /// NTP version of the requests (1 to 4).
+    pub ntp_version: u8,
+    /// Most requests per sendmmsg.
+    pub batch: usize,
+    /// Longest a due request waits for others to share its sendmmsg.
+    pub coalesce: Duration,
+    /// Time allowed after the last send for replies to arrive before the rest count as lost.
+    pub grace: Duration,
+    /// Cores for the generator threads (thread `i` on `cpus[i % len]`); empty: not pinned.
+    pub cpus: Vec<usize>,
+}
+
+/// A ramp's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct RampSettings {
+    pub start_rate: f64,
+    pub factor: f64,
+    pub max_rate: f64,
+    pub max_steps: usize,
+    pub step_duration: Duration,
+}
+
+/// The client sockets, split among generator threads, ready to run loads.
+pub struct NtpLoad {
+    settings: LoadSettings,
+    sockets_per_thread: Vec<Vec<UdpSocket>>,
+    client_locals: HashSet<SocketAddr>,
+    clients: usize,
+}
+
+impl NtpLoad {
+    /// Takes `sockets` (one per client) and deals them out to `threads` threads.
+    pub fn new(
+        settings: LoadSettings,
+        sockets: Vec<UdpSocket>,
+        threads: usize,
+    ) -> Result<Self, LoadError> {
+        if threads == 0 || threads > sockets.len() {
+            return Err(LoadError::Setting(format!(
+                "{threads} threads for {} clients: each thread needs at least one client",
+                sockets.len()
+            )));
+        }
+        if settings.batch == 0 {
+            return Err(LoadError::Setting(
+                "the batch size must be at least 1".into(),
+            ));
+        }
+        let client_locals = sockets
+            .iter()
+            .map(|s| s.local_addr())
+            .collect::<Result<_, _>>()
+            .map_err(LoadError::io("reading a client socket's address"))?;
+        let clients = sockets.len();
+        let mut sockets_per_thread: Vec<Vec<UdpSocket>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        for (index, socket) in sockets.into_iter().enumerate() {
+            sockets_per_thread[index % threads].push(socket);
+        }
+        Ok(NtpLoad {
+            settings,
+            sockets_per_thread,
+            client_locals,
+            clients,
+        })
+    }
+
+    fn socket_drops(&self) -> SocketDrops {
+        let destination = self.settings.destination;
+        SocketDrops {
+            client: udp_socket_drops(&|local| self.client_locals.contains(local)),
+            server: udp_socket_drops(&|local| receives_for(local, &destination)),
+        }
+    }
+
+    /// Offers `rate` requests per second for `duration`, then waits the grace period.
+    pub fn run(&self, rate: f64, duration: Duration) -> Result<RunReport, LoadError> {
+        if !(rate > 0.0 && rate.is_finite()) || duration.is_zero() {
+            return Err(LoadError::Setting(
+                "the rate and the duration must be positive".into(),
+            ));
+        }
+        let threads = self.sockets_per_thread.len();
+        let before = self.socket_drops();
+        let tallies: Vec<Result<Tally, LoadError>> = thread::scope(|scope| {
+            let workers: Vec<_> = self
+                .sockets_per_thread
+                .iter()
+                .enumerate()
+                .map(|(index, sockets)| {
+                    let settings = &self.settings;
+                    scope.spawn(move || {
+                        if !settings.cpus.is_empty() {
+                            let cpu = settings.cpus[index % settings.cpus.len()];
+                            pin_current_thread(cpu)
+                                .map_err(LoadError::io(format!("pinning to CPU {cpu}")))?;
+                        }
+                        let share = rate / threads as f64;
+                        let schedule = Schedule::for_duration(
+                            share,
+                            duration,
+                            settings.batch,
+                            settings.coalesce,
+                        );
+                        Worker::new(sockets, settings, share).run(schedule, duration)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().expect("a load worker panicked"))
+                .collect()
+        });
+        let mut total = Tally::default();
+        for tally in tallies {
+            total.merge(&tally?);
+        }
+        let after = self.socket_drops();
+        let delta = |before: Option<u64>, after: Option<u64>| Some(after?.saturating_sub(before?));
+        let setup = RunSetup {
+            server: self.settings.destination.to_string(),
+            clients: self.clients,
+            threads,
+            target_rate: rate,
+            duration,
+        };
+        Ok(RunReport::new(
+            &setup,
+            &total,
+            SocketDrops {
+                client: delta(before.client, after.client),
+                server: delta(before.server, after.server),
+            },
+        ))
+    }
+
+    /// Runs steps of growing rate until the plan stops; `on_step` sees each step when it ends.
+    pub fn ramp(
+        &self,
+        ramp: &RampSettings,
+        mut on_step: impl FnMut(&RunReport),
+    ) -> Result<RampReport, LoadError> {
+        let mut plan = RampPlan::new(ramp.start_rate, ramp.factor, ramp.max_rate, ramp.max_steps);
+        let mut steps = Vec::new();
+        while let Some(rate) = plan.next_rate() {
+            let report = self.run(rate, ramp.step_duration)?;
+            plan.record(StepOutcome {
+                rate,
+                offered_rate: report.offered_rate,
+                loss_percent: report.loss_percent,
+                generator_fell_behind: report.generator_fell_behind,
+            });
+            on_step(&report);
+            steps.push(report);
+        }
+        Ok(RampReport {
+            steps,
+            max_rate: plan.best_rate(),
+            stop_reason: plan
+                .stop_reason()
+                .expect("a finished ramp knows why it stopped"),
+        })
+    }
+}
+
+/// One generator thread: its sockets, its batches, its requests in flight and its tally.
+struct Worker<'a> {
+    sockets: &'a [UdpSocket],
+    destination: SocketAddr,
+    ntp_version: u8,
+    grace: Duration,
+    send: SendBatch,
+    recv: RecvBatch,
+    poller: ReadinessPoller,
+    pending: PendingRequests,
+    tally: Tally,
+    next_socket: usize,
+    sequence: u32,
+}
+
+impl<'a> Worker<'a> {
+    fn new(sockets: &'a [UdpSocket], settings: &LoadSettings, rate: f64) -> Self {
+        let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
+        let expected_in_flight = (rate * EXPECTED_FLIGHT_TIME.as_secs_f64()) as usize;
+        Worker {
+            sockets,
+            destination: settings.destination,
+            ntp_version: settings.ntp_version,
+            grace: settings.grace,
+            send: SendBatch::new(settings.batch, HEADER_LEN),
+            recv: RecvBatch::new(RECEIVE_BATCH, RECEIVE_BUFFER),
+            poller: ReadinessPoller::new(&fds),
+            pending: PendingRequests::with_capacity(expected_in_flight.max(1024)),
+            tally: Tally::default(),
+            next_socket: 0,
+            sequence: 0,
+        }
+    }
+
+    /// Sends on schedule and receives until every request was answered or the grace period after
+    /// the last send is over. A generator that cannot keep up stops sending at one and a half
+    /// times the planned duration plus a second, so the loop always ends.
+    fn run(mut self, mut schedule: Schedule, duration: Duration) -> Result<Tally, LoadError> {
+        let give_up_sending_at = duration + duration / 2 + Duration::from_secs(1);
+        let start = Instant::now();
+        let mut sending_ended_at = None;
+        loop {
+            let elapsed = start.elapsed();
+            let next_send = match sending_ended_at {
+                Some(_) => None,
+                None if elapsed >= give_up_sending_at => None,
+                None => {
+                    if let Some(release) = schedule.release(elapsed) {
+                        self.send(release, elapsed);
+                    }
+                    schedule.next_release_in(elapsed)
+                }
+            };
+            let wait = match next_send {
+                Some(wait) => wait,
+                None => {
+                    let ended = *sending_ended_at.get_or_insert(elapsed);
+                    let grace_over = ended + self.grace;
+                    if self.pending.is_empty() || elapsed >= grace_over {
+                        return Ok(self.tally);
+                    }
+                    grace_over - elapsed
+                }
+            };
+            let poll_timeout = if wait < Duration::from_millis(1) {
+                Duration::ZERO
+            } else {
+                wait.min(MAX_IDLE_WAIT)
+            };
+            self.receive(poll_timeout)?;
+        }
+    }
+
+    fn send(&mut self, release: Release, elapsed: Duration) {
+        let socket = &self.sockets[self.next_socket];
+        self.next_socket = (self.next_socket + 1) % self.sockets.len();
+        // T1 is read once per batch, right before the batch is built and handed to sendmmsg: it
+        // is exact for the first datagram, while the others leave after their predecessors went
+        // through the stack, which is why only the first is `timed`.
+        let t1 = NtpTimestamp::from_unix(realtime_now());
+        for position in 0..release.count {
+            let transmit = stamp_with_sequence(t1, self.sequence);
+            self.sequence = self.sequence.wrapping_add(1);
+            let bytes = request_bytes(self.ntp_version, transmit);
+            self.send.push(&self.destination, |buffer| {
+                buffer[..HEADER_LEN].copy_from_slice(&bytes);
+                HEADER_LEN
+            });
+            self.pending.insert(RequestInfo {
+                transmit,
+                version: self.ntp_version,
+                timed: position == 0,
+            });
+        }
+        let outcome = self.send.flush(socket.as_fd());
+        self.tally
+            .record_sent(outcome.sent, outcome.failed, release.late, elapsed);
+    }
+
+    fn receive(&mut self, timeout: Duration) -> Result<(), LoadError> {
+        let ready = self
+            .poller
+            .wait(timeout)
+            .map_err(LoadError::io("waiting for replies"))?;
+        if ready == 0 {
+            return Ok(());
+        }
+        for index in 0..self.sockets.len() {
+            if !self.poller.is_ready(index) {
+                continue;
+            }
+            loop {
+                let count = self
+                    .recv
+                    .recv(self.sockets[index].as_fd(), index)
+                    .map_err(LoadError::io("receiving replies"))?;
+                for position in 0..count {
+                    if let Some(datagram) = self.recv.get(position) {
+                        judge(
+                            &datagram,
+                            self.destination,
+                            &mut self.pending,
+                            &mut self.tally,
+                        );
+                    }
+                }
+                if count < self.recv.capacity() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Matches a received datagram to its request by origin timestamp and tallies the verdict.
+fn judge(
+    datagram: &Datagram<'_>,
+    destination: SocketAddr,
+    pending: &mut PendingRequests,
+    tally: &mut Tally,
+) {
+    if datagram.peer != destination {
+        tally.record_invalid(InvalidReason::WrongSource);
+        return;
+    }
+    let t4 = datagram.rx_time.unwrap_or_else(|| {
+        tally.missing_rx_timestamps += 1;
+        realtime_now()
+    });
+    let Some(origin) = datagram.payload.get(24..32) else {
+        // Too short to say which request it answers: that request stays in flight.
+        tally.record_invalid(InvalidReason::Short);
+        return;
+    };
+    let origin = NtpTimestamp(u64::from_be_bytes(origin.try_into().expect("8 bytes")));
+    match pending.take(origin) {
+        Some(request) => tally.record_reply(
+            validate_reply(&request, datagram.payload, t4),
+            request.timed,
+        ),
+        None => tally.unmatched += 1,
+    }
+}

@@ -1,0 +1,150 @@
+//! End to end over loopback: `ringload ntp` against the `udp-reflector` binary, read through `--json`.
+
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStderr, Command, Stdio};
+
+/// A running reflector; killed if a test fails before stopping it.
+struct Reflector {
+    child: Child,
+    stderr: Lines<BufReader<ChildStderr>>,
+    address: String,
+}
+
+impl Reflector {
+    /// Starts the reflector on an ephemeral port and waits for its readiness line.
+    fn start() -> Reflector {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_udp-reflector"))
+            .args(["--bind", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("udp-reflector starts");
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let address = loop {
+            let line = stderr
+                .next()
+                .expect("udp-reflector exited before listening")
+                .expect("readable stderr");
+            if let Some(address) = line.strip_prefix("listening on ") {
+                break address.to_string();
+            }
+        };
+        Reflector {
+            child,
+            stderr,
+            address,
+        }
+    }
+
+    /// Sends SIGTERM, returns whether it exited with status 0 and its last stderr line.
+    fn stop(mut self) -> (bool, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = self.child.wait().expect("reflector exits");
+        let last_line = self
+            .stderr
+            .by_ref()
+            .map_while(Result::ok)
+            .last()
+            .unwrap_or_default();
+        (exit.success(), last_line)
+    }
+}
+
+impl Drop for Reflector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ringload(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ringload"))
+        .args(args)
+        .output()
+        .expect("ringload runs")
+}
+
+#[test]
+fn ringload_counts_every_reflected_reply_as_answered() {
+    let reflector = Reflector::start();
+    let output = ringload(&[
+        "ntp",
+        &reflector.address,
+        "--rate",
+        "2000",
+        "--duration",
+        "0.5",
+        "--clients",
+        "4",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "ringload failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let answered = report["answered"].as_u64().unwrap();
+    assert!(answered > 0, "{report:#}");
+    assert_eq!(report["invalid_total"], 0, "{report:#}");
+    assert_eq!(report["kod_total"], 0, "{report:#}");
+    assert_eq!(report["sent"], 1_000, "{report:#}");
+    assert_eq!(report["clients"], 4);
+    assert!(
+        report["latency_us"]["p99"].as_f64().unwrap() > 0.0,
+        "{report:#}"
+    );
+
+    let (exited_cleanly, last_line) = reflector.stop();
+    assert!(exited_cleanly, "SIGTERM makes the reflector exit 0");
+    let reflected: u64 = last_line
+        .strip_prefix("stopping after ")
+        .and_then(|rest| rest.strip_suffix(" replies"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected last line {last_line:?}"));
+    assert!(reflected >= answered);
+}
+
+#[test]
+fn ramp_reports_a_maximum_rate() {
+    let reflector = Reflector::start();
+    let output = ringload(&[
+        "ntp",
+        &reflector.address,
+        "--ramp",
+        "--rate",
+        "1000",
+        "--max-rate",
+        "2250",
+        "--step-duration",
+        "0.2",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let steps = report["steps"].as_array().unwrap();
+    let rates: Vec<f64> = steps
+        .iter()
+        .map(|s| s["target_rate"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates, vec![1_000.0, 1_500.0, 2_250.0]);
+    assert_eq!(report["stop_reason"], "max-rate-reached");
+    assert_eq!(report["max_rate"], 2_250.0, "{report:#}");
+}
+
+#[test]
+fn ringload_refuses_destinations_off_this_machine() {
+    let output = ringload(&["ntp", "192.0.2.1:123", "--duration", "0.1"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a loopback address"), "{stderr}");
+}

@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod error;
+pub mod ftp;
 pub mod ntp;
 pub mod procnet;
 pub mod reflect;

@@ -38,6 +38,10 @@ struct Cli {
 enum Command {
     /// Open-loop NTP load: paced client requests, every reply validated and timed.
     Ntp(NtpArgs),
+    /// FTP load: concurrent sessions (login, retr, stor, mixed, idle), latencies and errors.
+    Ftp(ringload::ftp::cli::FtpArgs),
+    /// Checks that an FTP server enforces max_clients and max_per_ip with vsftpd's 421 replies.
+    FtpLimits(ringload::ftp::cli::FtpLimitsArgs),
 }
 
 #[derive(Args)]
@@ -183,6 +187,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ntp(args) => run_ntp(args),
+        Command::Ftp(args) => ringload::ftp::cli::run_ftp(args),
+        Command::FtpLimits(args) => ringload::ftp::cli::run_ftp_limits(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,6 +51,9 @@ pub async fn serve(
         Ok(local) => local,
         Err(_) => return,
     };
+    // Replies are small writes that must leave at once: with Nagle's algorithm a reply sent
+    // while the previous one is unacknowledged waits for the client's delayed ACK (~40 ms).
+    let _ = control.set_nodelay(true);
     let mut session = Session::new(Arc::clone(&context), peer, local);
     let mut connection = Connection {
         control,
@@ -171,6 +174,7 @@ impl Connection {
                 if check_peer && !same_host(from.ip(), self.peer.ip()) {
                     return Err(TransferOutcome::ForeignPeer);
                 }
+                let _ = stream.set_nodelay(true);
                 Ok(stream)
             }
             DataChannel::Active(target) => {
@@ -189,7 +193,9 @@ impl Connection {
                         .map_err(|_| TransferOutcome::NoConnection)?,
                     None => connect.await,
                 };
-                connected.map_err(|_| TransferOutcome::NoConnection)
+                let stream = connected.map_err(|_| TransferOutcome::NoConnection)?;
+                let _ = stream.set_nodelay(true);
+                Ok(stream)
             }
         }
     }

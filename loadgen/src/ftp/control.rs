@@ -37,7 +37,10 @@ pub enum FtpError {
     Closed { step: &'static str },
     /// Something the server sent is not FTP.
     Protocol { step: &'static str, what: String },
-    Io { step: &'static str, error: io::Error },
+    Io {
+        step: &'static str,
+        error: io::Error,
+    },
 }
 
 impl fmt::Display for FtpError {

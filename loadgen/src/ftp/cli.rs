@@ -1,0 +1,244 @@
+//! The `ftp` and `ftp-limits` subcommands: their arguments, checked, turned into settings and run.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use crate::clients::client_addresses;
+use crate::ftp::idle::{run_idle, IdleSettings};
+use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
+use crate::ftp::load::{run_load, LoadSettings, Scenario};
+use crate::target::resolve_destination;
+
+/// Longest run ringload accepts, seconds.
+const MAX_DURATION_S: f64 = 86_400.0;
+/// Most concurrent client loops (one thread each).
+const MAX_LOOP_SESSIONS: usize = 2_000;
+/// Most idle sessions (one source address each, see `clients`).
+const MAX_IDLE_SESSIONS: usize = 60_000;
+/// Largest `--max-clients`/`--max-per-ip` checked (each is one held connection).
+const MAX_LIMIT: usize = 10_000;
+/// File descriptors kept free for everything that is not a session.
+const SPARE_DESCRIPTORS: u64 = 64;
+
+#[derive(Args)]
+pub struct FtpArgs {
+    /// Server to load, HOST:PORT (loopback only unless --allow-non-loopback).
+    server: String,
+    /// What each session does after logging in.
+    #[arg(long, value_enum, default_value = "login")]
+    scenario: Scenario,
+    /// Concurrent sessions (idle: sessions held), each from its own 127.0.x.y address.
+    #[arg(long, default_value_t = 8)]
+    sessions: usize,
+    /// Seconds to run (idle: to hold), fractions allowed.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    #[arg(long, default_value = "anonymous")]
+    user: String,
+    #[arg(long, default_value = "ringload@")]
+    pass: String,
+    /// File to download (retr, mixed).
+    #[arg(long)]
+    file: Option<String>,
+    /// Bytes of each upload (stor, mixed).
+    #[arg(long, default_value_t = 65_536)]
+    size: u64,
+    /// Seconds any connect, read or write may take.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Seconds a single transfer may take.
+    #[arg(long, default_value_t = 300.0)]
+    transfer_timeout: f64,
+    /// Idle: seconds between NOOPs on every session.
+    #[arg(long, default_value_t = 60.0)]
+    keepalive: f64,
+    /// Idle: report the memory (PSS) of this process and its descendants per session.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// First source address (session i uses base + i), for servers in a network namespace.
+    #[arg(long)]
+    source_net: Option<IpAddr>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
+    #[arg(long)]
+    allow_non_loopback: bool,
+}
+
+#[derive(Args)]
+pub struct FtpLimitsArgs {
+    /// Server to check, HOST:PORT (loopback only unless --allow-non-loopback).
+    server: String,
+    /// The server's max_clients: that many connections from distinct addresses must get 220,
+    /// two more must get vsftpd's "421 There are too many connected users...".
+    #[arg(long)]
+    max_clients: usize,
+    /// The server's max_per_ip: that many connections from one address must get 220, two
+    /// more must get "421 There are too many connections from your internet address.".
+    #[arg(long)]
+    max_per_ip: Option<usize>,
+    /// Seconds each greeting (and each close after a 421) may take.
+    #[arg(long, default_value_t = 2.0)]
+    timeout: f64,
+    /// First source address (connection i uses base + i), for servers in a network namespace.
+    #[arg(long)]
+    source_net: Option<IpAddr>,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+    /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
+    #[arg(long)]
+    allow_non_loopback: bool,
+}
+
+fn seconds(value: f64, what: &str) -> anyhow::Result<Duration> {
+    if !(value > 0.0 && value <= MAX_DURATION_S) {
+        bail!("{what} must be above 0 and at most {MAX_DURATION_S} s, not {value}");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// Source addresses for `count` connections, refusing a list that is not distinct when
+/// distinct addresses are what the check needs.
+fn distinct_sources(
+    destination: SocketAddr,
+    count: usize,
+    source_net: Option<IpAddr>,
+) -> anyhow::Result<Vec<SocketAddr>> {
+    let sources = client_addresses(destination, count, source_net)?;
+    if count > 1 && sources[0].ip() == sources[1].ip() {
+        bail!(
+            "distinct source addresses need an IPv4 loopback destination or --source-net \
+             (a prefix local to this host)"
+        );
+    }
+    Ok(sources)
+}
+
+/// Refuses a session count the open-file limit cannot hold (raise it with `ulimit -n`).
+fn check_descriptors(sessions: usize) -> anyhow::Result<()> {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|soft| soft.parse::<u64>().ok());
+    if let Some(soft) = soft {
+        if sessions as u64 + SPARE_DESCRIPTORS > soft {
+            bail!(
+                "{sessions} sessions need more than the {soft} open files allowed; \
+                 raise the limit (ulimit -n) or ask for fewer"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print(json: bool, report: &(impl serde::Serialize + std::fmt::Display)) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// `ringload ftp`.
+pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
+    let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
+    let duration = seconds(args.duration, "--duration")?;
+    let io_timeout = seconds(args.timeout, "--timeout")?;
+    let max_sessions = if args.scenario == Scenario::Idle {
+        MAX_IDLE_SESSIONS
+    } else {
+        MAX_LOOP_SESSIONS
+    };
+    if !(1..=max_sessions).contains(&args.sessions) {
+        bail!("--sessions must be between 1 and {max_sessions} for this scenario");
+    }
+    // Every session has a control connection, and a data connection while transferring.
+    check_descriptors(args.sessions * 2)?;
+    let sources = client_addresses(destination, args.sessions, args.source_net)?;
+    if args.scenario == Scenario::Idle {
+        let settings = IdleSettings {
+            destination,
+            duration,
+            keepalive: seconds(args.keepalive, "--keepalive")?,
+            user: args.user,
+            pass: args.pass,
+            io_timeout,
+            sources,
+            server_pid: args.server_pid,
+        };
+        let report = run_idle(&settings).context("running the idle sessions")?;
+        print(args.json, &report)?;
+        if report.held_at_end == 0 {
+            bail!("the server held no session (see the errors above)");
+        }
+        return Ok(());
+    }
+    if matches!(args.scenario, Scenario::Retr | Scenario::Mixed) && args.file.is_none() {
+        bail!("--scenario retr and mixed need --file NAME (a file the server offers)");
+    }
+    let settings = LoadSettings {
+        destination,
+        scenario: args.scenario,
+        duration,
+        user: args.user,
+        pass: args.pass,
+        file: args.file,
+        upload_size: args.size,
+        io_timeout,
+        transfer_timeout: seconds(args.transfer_timeout, "--transfer-timeout")?,
+        sources,
+    };
+    let report = run_load(&settings).context("starting the session threads")?;
+    print(args.json, &report)?;
+    if report.sessions_completed == 0 {
+        bail!("no session completed (see the errors above)");
+    }
+    Ok(())
+}
+
+/// `ringload ftp-limits`: exits non-zero unless the server enforced the limits.
+pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<()> {
+    let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
+    if !(1..=MAX_LIMIT).contains(&args.max_clients) {
+        bail!("--max-clients must be between 1 and {MAX_LIMIT}");
+    }
+    if let Some(max_per_ip) = args.max_per_ip {
+        if !(1..=MAX_LIMIT).contains(&max_per_ip) {
+            bail!("--max-per-ip must be between 1 and {MAX_LIMIT}");
+        }
+    }
+    let most_held = args.max_clients.max(args.max_per_ip.unwrap_or(0)) + EXTRA_CONNECTIONS;
+    check_descriptors(most_held)?;
+    let settings = LimitsSettings {
+        destination,
+        max_clients: args.max_clients,
+        max_per_ip: args.max_per_ip,
+        sources: distinct_sources(
+            destination,
+            args.max_clients + EXTRA_CONNECTIONS,
+            args.source_net,
+        )?,
+        greeting_timeout: seconds(args.timeout, "--timeout")?,
+    };
+    let report = check_limits(&settings);
+    print(args.json, &report)?;
+    if !report.passed {
+        let wrong: usize = report.phases.iter().map(|p| p.wrong).sum();
+        bail!(
+            "{destination} does not enforce max_clients={}{}: {wrong} connection(s) got the wrong answer",
+            args.max_clients,
+            args.max_per_ip
+                .map(|m| format!(" max_per_ip={m}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}

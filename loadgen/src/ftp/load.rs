@@ -1,0 +1,383 @@
+//! `ringload ftp --scenario login|retr|stor|mixed`: concurrent client loops, one thread each, timed per step.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::ftp::control::{Control, FtpError};
+use crate::ftp::stats::{error_lines, latency_table, Percentiles, Tally};
+
+/// Stack of each session thread: the loops keep their buffers on the heap.
+const SESSION_STACK: usize = 256 * 1024;
+/// Pause after a failed session before the next, so a refusing server is not hammered in a spin.
+const ERROR_BACKOFF: Duration = Duration::from_millis(20);
+/// Size of the data buffer each session reads into and uploads from.
+const DATA_BUFFER: usize = 64 * 1024;
+/// Most sessions one client loop runs, whatever the duration (a bound, not a target).
+const MAX_SESSIONS_PER_LOOP: u64 = 100_000_000;
+
+/// What each session does between login and QUIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// Nothing: connect, log in, quit.
+    Login,
+    /// Download `--file` over a passive data connection.
+    Retr,
+    /// Upload `--size` bytes to a new file name.
+    Stor,
+    /// Alternate downloads and uploads.
+    Mixed,
+    /// Hold logged-in sessions (see `ftp::idle`).
+    Idle,
+}
+
+/// Settings of a `login|retr|stor|mixed` run.
+#[derive(Clone, Debug)]
+pub struct LoadSettings {
+    pub destination: SocketAddr,
+    pub scenario: Scenario,
+    pub duration: Duration,
+    pub user: String,
+    pub pass: String,
+    pub file: Option<String>,
+    pub upload_size: u64,
+    /// Timeout of every connect, read and write.
+    pub io_timeout: Duration,
+    /// Longest a single transfer may take.
+    pub transfer_timeout: Duration,
+    /// One source address per concurrent session (their count is the concurrency).
+    pub sources: Vec<SocketAddr>,
+}
+
+/// What one client loop counted.
+#[derive(Debug, Default)]
+struct LoopTally {
+    sessions_completed: u64,
+    sessions_failed: u64,
+    transfers: u64,
+    bytes: u64,
+    tally: Tally,
+}
+
+/// The report of a run (`--json` prints it; latencies in microseconds).
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadReport {
+    pub server: SocketAddr,
+    pub scenario: Scenario,
+    pub sessions: usize,
+    pub elapsed_s: f64,
+    pub sessions_completed: u64,
+    pub sessions_failed: u64,
+    pub sessions_per_s: f64,
+    pub transfers: u64,
+    pub transfers_per_s: f64,
+    pub bytes: u64,
+    pub bytes_per_s: f64,
+    pub latency_us: std::collections::BTreeMap<String, Percentiles>,
+    pub errors_total: u64,
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// Which transfer a session makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transfer {
+    None,
+    Download,
+    Upload,
+}
+
+fn transfer_of(scenario: Scenario, session_index: usize, iteration: u64) -> Transfer {
+    match scenario {
+        Scenario::Login | Scenario::Idle => Transfer::None,
+        Scenario::Retr => Transfer::Download,
+        Scenario::Stor => Transfer::Upload,
+        // Loops start on alternate sides so the mix is even at every moment, not only overall.
+        Scenario::Mixed => {
+            if (session_index as u64 + iteration) % 2 == 0 {
+                Transfer::Download
+            } else {
+                Transfer::Upload
+            }
+        }
+    }
+}
+
+/// Bytes that do not compress or repeat in short order (xorshift64), for uploads.
+fn noise(seed: u64, length: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// A client loop's own state.
+struct ClientLoop<'a> {
+    settings: &'a LoadSettings,
+    index: usize,
+    buffer: Vec<u8>,
+    counts: LoopTally,
+}
+
+impl ClientLoop<'_> {
+    fn timed<T>(
+        &mut self,
+        step: &'static str,
+        action: impl FnOnce(&mut Self) -> Result<T, FtpError>,
+    ) -> Result<T, FtpError> {
+        let start = Instant::now();
+        let result = action(self)?;
+        self.counts.tally.record(step, start.elapsed());
+        Ok(result)
+    }
+
+    fn one_session(&mut self, transfer: Transfer, iteration: u64) -> Result<(), FtpError> {
+        let settings = self.settings;
+        let start = Instant::now();
+        let mut control = Control::connect(
+            settings.sources[self.index],
+            settings.destination,
+            settings.io_timeout,
+        )?;
+        control.expect("greeting", |c| c == 220)?;
+        self.counts.tally.record("connect-to-220", start.elapsed());
+        let reply = self.timed("USER", |_| {
+            control.command(&format!("USER {}", settings.user), "USER", |c| {
+                c == 331 || c == 230
+            })
+        })?;
+        if reply.code == 331 {
+            self.timed("PASS", |_| {
+                control.command(&format!("PASS {}", settings.pass), "PASS", |c| c == 230)
+            })?;
+        }
+        if transfer != Transfer::None {
+            self.timed("TYPE", |_| control.command("TYPE I", "TYPE", |c| c == 200))?;
+            let data = self.timed("PASV", |_| control.open_passive(settings.io_timeout))?;
+            match transfer {
+                Transfer::Download => self.download(&mut control, data)?,
+                Transfer::Upload => self.upload(&mut control, data, iteration)?,
+                Transfer::None => {}
+            }
+            self.counts.transfers += 1;
+        }
+        self.timed("QUIT", |_| control.command("QUIT", "QUIT", |c| c == 221))?;
+        Ok(())
+    }
+
+    fn download(
+        &mut self,
+        control: &mut Control,
+        mut data: std::net::TcpStream,
+    ) -> Result<(), FtpError> {
+        let file = self.settings.file.as_deref().unwrap_or_default();
+        let start = Instant::now();
+        control.command(&format!("RETR {file}"), "RETR", |c| c == 150 || c == 125)?;
+        let deadline = start + self.settings.transfer_timeout;
+        loop {
+            if Instant::now() > deadline {
+                return Err(FtpError::Timeout { step: "RETR data" });
+            }
+            match data.read(&mut self.buffer) {
+                Ok(0) => break,
+                Ok(read) => self.counts.bytes += read as u64,
+                Err(error) => {
+                    return Err(FtpError::Io {
+                        step: "RETR data",
+                        error,
+                    })
+                }
+            }
+        }
+        drop(data);
+        control.expect("RETR", |c| c == 226 || c == 250)?;
+        self.counts.tally.record("RETR", start.elapsed());
+        Ok(())
+    }
+
+    fn upload(
+        &mut self,
+        control: &mut Control,
+        mut data: std::net::TcpStream,
+        iteration: u64,
+    ) -> Result<(), FtpError> {
+        let name = format!(
+            "ringload-{}-{}-{}.bin",
+            std::process::id(),
+            self.index,
+            iteration
+        );
+        let start = Instant::now();
+        control.command(&format!("STOR {name}"), "STOR", |c| c == 150 || c == 125)?;
+        let deadline = start + self.settings.transfer_timeout;
+        let mut left = self.settings.upload_size;
+        while left > 0 {
+            if Instant::now() > deadline {
+                return Err(FtpError::Timeout { step: "STOR data" });
+            }
+            let chunk = left.min(self.buffer.len() as u64) as usize;
+            data.write_all(&self.buffer[..chunk])
+                .map_err(|error| FtpError::Io {
+                    step: "STOR data",
+                    error,
+                })?;
+            left -= chunk as u64;
+            self.counts.bytes += chunk as u64;
+        }
+        // The close is the end of the file in stream mode.
+        let _ = data.shutdown(Shutdown::Write);
+        drop(data);
+        control.expect("STOR", |c| c == 226 || c == 250)?;
+        self.counts.tally.record("STOR", start.elapsed());
+        Ok(())
+    }
+
+    fn run(mut self, deadline: Instant) -> LoopTally {
+        for iteration in 0..MAX_SESSIONS_PER_LOOP {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let transfer = transfer_of(self.settings.scenario, self.index, iteration);
+            match self.one_session(transfer, iteration) {
+                Ok(()) => self.counts.sessions_completed += 1,
+                Err(error) => {
+                    self.counts.sessions_failed += 1;
+                    self.counts.tally.error(error.to_string());
+                    std::thread::sleep(ERROR_BACKOFF);
+                }
+            }
+        }
+        self.counts
+    }
+}
+
+/// Runs one client loop per source address until the duration ends (sessions under way finish,
+/// each bounded by the timeouts), then reports.
+pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let start = Instant::now();
+    let deadline = start + settings.duration;
+    let loops: Vec<LoopTally> = std::thread::scope(|scope| {
+        let handles = (0..settings.sources.len())
+            .map(|index| {
+                let client = ClientLoop {
+                    settings,
+                    index,
+                    buffer: if matches!(settings.scenario, Scenario::Stor | Scenario::Mixed) {
+                        noise(seed.wrapping_add(index as u64), DATA_BUFFER)
+                    } else {
+                        vec![0; DATA_BUFFER]
+                    },
+                    counts: LoopTally::default(),
+                };
+                std::thread::Builder::new()
+                    .name(format!("ftp-session-{index}"))
+                    .stack_size(SESSION_STACK)
+                    .spawn_scoped(scope, move || client.run(deadline))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok::<_, std::io::Error>(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a session loop panicked"))
+                .collect(),
+        )
+    })?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut total = LoopTally::default();
+    for counts in loops {
+        total.sessions_completed += counts.sessions_completed;
+        total.sessions_failed += counts.sessions_failed;
+        total.transfers += counts.transfers;
+        total.bytes += counts.bytes;
+        total.tally.merge(counts.tally);
+    }
+    let per_s = |n: u64| n as f64 / elapsed;
+    Ok(LoadReport {
+        server: settings.destination,
+        scenario: settings.scenario,
+        sessions: settings.sources.len(),
+        elapsed_s: elapsed,
+        sessions_completed: total.sessions_completed,
+        sessions_failed: total.sessions_failed,
+        sessions_per_s: per_s(total.sessions_completed),
+        transfers: total.transfers,
+        transfers_per_s: per_s(total.transfers),
+        bytes: total.bytes,
+        bytes_per_s: per_s(total.bytes),
+        latency_us: total.tally.percentiles(),
+        errors_total: total.tally.errors_total(),
+        errors: total.tally.errors,
+    })
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "ringload ftp {} --scenario {}: {} concurrent sessions for {:.1} s",
+            self.server,
+            format!("{:?}", self.scenario).to_lowercase(),
+            self.sessions,
+            self.elapsed_s
+        )?;
+        writeln!(
+            f,
+            "sessions  {:>10} completed  {:>10.1}/s   ({} failed)",
+            self.sessions_completed, self.sessions_per_s, self.sessions_failed
+        )?;
+        writeln!(
+            f,
+            "transfers {:>10} done       {:>10.1}/s",
+            self.transfers, self.transfers_per_s
+        )?;
+        writeln!(
+            f,
+            "bytes     {:>10} moved      {:>10.1} MB/s",
+            self.bytes,
+            self.bytes_per_s / 1e6
+        )?;
+        f.write_str(&latency_table(&self.latency_us))?;
+        f.write_str(&error_lines(&self.errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixed_alternates_within_and_across_loops() {
+        let kinds: Vec<_> = (0..4).map(|i| transfer_of(Scenario::Mixed, 0, i)).collect();
+        assert_eq!(
+            kinds,
+            [
+                Transfer::Download,
+                Transfer::Upload,
+                Transfer::Download,
+                Transfer::Upload
+            ]
+        );
+        assert_eq!(transfer_of(Scenario::Mixed, 1, 0), Transfer::Upload);
+        assert_eq!(transfer_of(Scenario::Login, 1, 0), Transfer::None);
+    }
+
+    #[test]
+    fn noise_does_not_repeat_bytes() {
+        let bytes = noise(42, 4096);
+        let distinct: std::collections::HashSet<_> = bytes.iter().collect();
+        assert!(distinct.len() > 200);
+        assert_ne!(noise(1, 64), noise(2, 64));
+    }
+}

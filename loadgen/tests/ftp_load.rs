@@ -1,0 +1,225 @@
+//! End to end over loopback: `ringload ftp` and `ringload ftp-limits` against a real ringd on an ephemeral port.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Longest wait for ringd's readiness line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The ringd binary of this test's profile. ringd is another package's binary, so cargo does
+/// not build it for this test: it is built here once, into the same target directory (cargo
+/// does not hold its lock while tests run).
+fn ringd_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("RINGD_BIN") {
+            return PathBuf::from(path);
+        }
+        // target/<profile>/deps/ftp_load-<hash>
+        let test_binary = std::env::current_exe().expect("own path");
+        let profile_dir = test_binary
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary under target/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("target directory");
+        let profile = profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("profile directory name");
+        let profile = if profile == "debug" { "dev" } else { profile };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "ringd", "--bin", "ringd"])
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building ringd failed");
+        let binary = profile_dir.join("ringd");
+        assert!(binary.exists(), "no ringd at {}", binary.display());
+        binary
+    })
+}
+
+/// A running ringd serving anonymous FTP of its own temporary directory; killed on drop.
+struct Ringd {
+    child: Child,
+    address: String,
+    root: PathBuf,
+}
+
+impl Ringd {
+    fn start(name: &str, max_clients: u32, max_per_ip: u32) -> Ringd {
+        let root =
+            std::env::temp_dir().join(format!("ringload-ftp-test-{}-{name}", std::process::id()));
+        let anon_root = root.join("anon");
+        std::fs::create_dir_all(&anon_root).expect("temporary directory");
+        std::fs::write(anon_root.join("file-4k"), vec![0x5a; 4096]).expect("test file");
+        let conf = root.join("vsftpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
+                 local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n\
+                 max_clients={max_clients}\nmax_per_ip={max_per_ip}\n",
+                anon_root.display()
+            ),
+        )
+        .expect("configuration");
+        let mut child = Command::new(ringd_binary())
+            .arg("--ftp-conf")
+            .arg(&conf)
+            .args(["--shards", "1"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ringd starts");
+        let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut address = None;
+        let mut lines = stderr.lines();
+        while Instant::now() < deadline {
+            let Some(Ok(line)) = lines.next() else { break };
+            if let Some(rest) = line.split("FTP serving ").nth(1) {
+                address = rest
+                    .split(" on ")
+                    .nth(1)
+                    .and_then(|after| after.split_whitespace().next())
+                    .map(str::to_string);
+                break;
+            }
+        }
+        let address = address.expect("ringd logged where it serves FTP");
+        // ringd keeps logging to stderr: drain it so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ringd {
+            child,
+            address,
+            root,
+        }
+    }
+}
+
+impl Drop for Ringd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn ringload(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringload"))
+        .args(args)
+        .output()
+        .expect("ringload runs")
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn ftp_limits_passes_against_ringd_with_matching_limits() {
+    let ringd = Ringd::start("limits-pass", 3, 2);
+    let output = ringload(&[
+        "ftp-limits",
+        &ringd.address,
+        "--max-clients",
+        "3",
+        "--max-per-ip",
+        "2",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["phases"][0]["greeted"], 3, "{report:#}");
+    assert_eq!(report["phases"][0]["refused_correctly"], 2, "{report:#}");
+    assert_eq!(report["phases"][1]["greeted"], 2, "{report:#}");
+    assert_eq!(report["phases"][1]["refused_correctly"], 2, "{report:#}");
+}
+
+#[test]
+fn ftp_limits_fails_when_the_server_allows_fewer_than_claimed() {
+    let ringd = Ringd::start("limits-fail", 3, 2);
+    let output = ringload(&["ftp-limits", &ringd.address, "--max-clients", "5"]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("FAIL"), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("does not enforce max_clients=5"),
+        "{}",
+        describe(&output)
+    );
+}
+
+#[test]
+fn retr_sessions_transfer_without_errors() {
+    let ringd = Ringd::start("retr", 10, 5);
+    let output = ringload(&[
+        "ftp",
+        &ringd.address,
+        "--scenario",
+        "retr",
+        "--file",
+        "file-4k",
+        "--sessions",
+        "2",
+        "--duration",
+        "1",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let transfers = report["transfers"].as_u64().unwrap();
+    assert!(transfers > 0, "{report:#}");
+    assert_eq!(report["errors_total"], 0, "{report:#}");
+    assert_eq!(report["bytes"].as_u64().unwrap(), transfers * 4096);
+    assert!(
+        report["latency_us"]["connect-to-220"]["p99"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        report["latency_us"]["RETR"]["count"].as_u64().unwrap(),
+        transfers
+    );
+}
+
+#[test]
+fn idle_sessions_are_held_and_measured() {
+    let ringd = Ringd::start("idle", 10, 10);
+    let pid = ringd.child.id().to_string();
+    let output = ringload(&[
+        "ftp",
+        &ringd.address,
+        "--scenario",
+        "idle",
+        "--sessions",
+        "6",
+        "--duration",
+        "1",
+        "--keepalive",
+        "0.4",
+        "--server-pid",
+        &pid,
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["held_at_end"], 6, "{report:#}");
+    assert_eq!(report["errors_total"], 0, "{report:#}");
+    assert!(report["keepalive_rounds"].as_u64().unwrap() >= 1);
+    assert!(report["memory"]["holding"]["pss_kib"].as_u64().unwrap() > 0);
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# FTP interop: lftp (passive and active, mirror both ways) against ringd on an ephemeral port.
+# FTP interop: ringload ftp-limits, and lftp (passive and active, mirror both ways), against
+# ringd on ephemeral ports.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -72,6 +73,23 @@ listing() {
     lftp_run "cls -l pub/tree" | grep -q "big.bin"
 }
 
+limits() {
+    local conf="$work/limits.conf" log="$work/limits.log" pid port=""
+    printf 'listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\nanon_root=%s\nmax_clients=3\nmax_per_ip=2\n' "$work/root" > "$conf"
+    "$ringd" --ftp-conf "$conf" --shards 2 2> "$log" &
+    pid=$!
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/.*FTP serving .* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -1)
+        [ -n "$port" ] && break
+        read -r -t 0.1 < /dev/zero || true
+    done
+    local status=0
+    "$root/target/release/ringload" ftp-limits "127.0.0.1:$port" --max-clients 3 --max-per-ip 2 || status=$?
+    kill -TERM "$pid"; wait "$pid" || status=$?
+    [ "$status" -eq 0 ]
+}
+
+check "ringload ftp-limits: max_clients=3 and max_per_ip=2 hold across 2 shards" limits
 check "lftp mirrors a tree down (passive)" mirror_down
 check "lftp gets a file in active mode" active_get
 check "lftp mirrors a tree up (mkdir + put)" mirror_up

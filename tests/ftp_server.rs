@@ -602,3 +602,62 @@ fn without_atomic_uploads_a_failed_upload_is_deleted_when_asked() {
     );
     ringd.stop();
 }
+
+#[test]
+fn checksummed_round_trips_at_the_edges_of_the_buffer_sizes() {
+    let ringd = start_with_users("", "listen=YES\nlisten_address=127.0.0.1\n");
+    let sizes = [
+        "0",
+        "1",
+        "65535",
+        "65536",
+        "65537",
+        "262143",
+        "262145",
+        "104857600",
+    ];
+    let mut args = vec!["alice", "wonder land"];
+    args.extend(sizes);
+    run_client("round_trips", ringd.ftp_addrs[0], &args);
+    ringd.stop();
+}
+
+#[test]
+fn curl_round_trips_a_large_file() {
+    let ringd = start_with_users("", "listen=YES\nlisten_address=127.0.0.1\n");
+    let addr = ringd.ftp_addrs[0];
+    let dir = TempDir::new("curl-big");
+    let local = dir.0.join("big.bin");
+    let status = Command::new("head")
+        .args(["-c", "104857600", "/dev/urandom"])
+        .stdout(std::fs::File::create(&local).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let url = format!("ftp://alice:wonder%20land@{addr}/big.bin");
+    let put = Command::new("curl")
+        .args(["-s", "--max-time", "60", "-T"])
+        .arg(&local)
+        .arg(&url)
+        .status()
+        .unwrap();
+    assert!(put.success());
+    let back = dir.0.join("back.bin");
+    let get = Command::new("curl")
+        .args(["-s", "--max-time", "60", "-o"])
+        .arg(&back)
+        .arg(&url)
+        .status()
+        .unwrap();
+    assert!(get.success());
+    let sum = |path: &Path| {
+        let out = Command::new("sha256sum").arg(path).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(sum(&local), sum(&back), "100 MiB round trip through curl");
+    ringd.stop();
+}

@@ -257,6 +257,22 @@ def disk_full(host, port, user, password, name, size, original=None):
     ftp.quit()
 
 
+def round_trips(host, port, user, password, *sizes):
+    """Uploads and downloads files of each size, binary, passive and active, and compares
+    SHA-256 sums both ways."""
+    ftp = connect(host, port, user, password)
+    for size in map(int, sizes):
+        data = os.urandom(size)
+        name = "rt-%d.bin" % size
+        for passive in (True, False):
+            ftp.set_pasv(passive)
+            ftp.storbinary("STOR " + name, io.BytesIO(data), blocksize=65536)
+            assert ftp.size(name) == size, (name, ftp.size(name))
+            got = download(ftp, name)
+            assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), (size, passive, len(got))
+    ftp.quit()
+
+
 def checksum(host, port, name):
     ftp = connect(host, port)
     print(hashlib.sha256(download(ftp, name)).hexdigest())

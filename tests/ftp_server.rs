@@ -661,3 +661,17 @@ fn curl_round_trips_a_large_file() {
     assert_eq!(sum(&local), sum(&back), "100 MiB round trip through curl");
     ringd.stop();
 }
+
+#[test]
+fn abor_mid_transfer_then_a_new_transfer() {
+    let ringd = start_with_users(
+        "local_max_rate=8000000\n",
+        "listen=YES\nlisten_address=127.0.0.1\n",
+    );
+    run_client(
+        "abort_mid_transfer",
+        ringd.ftp_addrs[0],
+        &["alice", "wonder land"],
+    );
+    ringd.stop();
+}

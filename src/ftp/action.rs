@@ -87,6 +87,10 @@ pub enum TransferOutcome {
     NoSpace {
         bytes: u64,
     },
+    /// The client sent ABOR during the transfer.
+    Aborted {
+        bytes: u64,
+    },
     /// The data connection stalled for `data_connection_timeout`.
     TimedOut {
         bytes: u64,

@@ -688,6 +688,18 @@ impl Session {
             TransferOutcome::FileFailed { .. } if upload => say(replies::WRITE_LOCAL_FILE_FAILED),
             TransferOutcome::FileFailed { .. } => say(replies::READ_LOCAL_FILE_FAILED),
             TransferOutcome::NoSpace { .. } => say(replies::INSUFFICIENT_STORAGE),
+            // RFC 959: the aborted command's 426, then the 226 that closes ABOR.
+            TransferOutcome::Aborted { .. } => {
+                let failure = if upload {
+                    replies::READ_NETWORK_FAILED
+                } else {
+                    replies::WRITE_NETWORK_FAILED
+                };
+                vec![
+                    Action::Reply(failure.reply()),
+                    Action::Reply(replies::ABORT_OK.reply()),
+                ]
+            }
             TransferOutcome::TimedOut { .. } => {
                 vec![Action::Reply(replies::DATA_TIMEOUT.reply()), Action::Close]
             }

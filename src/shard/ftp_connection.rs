@@ -1,5 +1,6 @@
 //! The I/O shell of one FTP session: control connection, passive listener, data connections.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -7,12 +8,14 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use compio::buf::BufResult;
+use compio::buf::{BufResult, IntoInner};
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::{TcpListener, TcpSocket, TcpStream};
+use futures_util::future::{select, Either};
 
 use super::ftp_transfer;
 use crate::ftp::action::{Action, DataChannel, DataJob, Transfer, TransferOutcome};
+use crate::ftp::command;
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::Admission;
 use crate::ftp::replies::Reply;
@@ -38,6 +41,7 @@ struct Connection {
     output: Vec<u8>,
     passive: Option<TcpListener>,
     context: Arc<SessionContext>,
+    lines: LineReader,
 }
 
 /// Serves one admitted control connection until the session ends.
@@ -54,6 +58,9 @@ pub async fn serve(
     // Replies are small writes that must leave at once: with Nagle's algorithm a reply sent
     // while the previous one is unacknowledged waits for the client's delayed ACK (~40 ms).
     let _ = control.set_nodelay(true);
+    // Clients send ABOR as urgent data (ftplib marks it MSG_OOB, others send Telnet Synch):
+    // keep it in the stream so the command arrives whole.
+    let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);
     let mut session = Session::new(Arc::clone(&context), peer, local);
     let mut connection = Connection {
         control,
@@ -62,9 +69,9 @@ pub async fn serve(
         output: Vec::with_capacity(256),
         passive: None,
         context,
+        lines: LineReader::new(MAX_COMMAND_LINE),
     };
     let mut queue: VecDeque<Action> = session.greeting().into();
-    let mut lines = LineReader::new(MAX_COMMAND_LINE);
     loop {
         while let Some(action) = queue.pop_front() {
             match action {
@@ -95,11 +102,11 @@ pub async fn serve(
             return;
         }
         let line = loop {
-            if let Some(line) = lines.next_line() {
+            if let Some(line) = connection.lines.next_line() {
                 break Some(line);
             }
             match connection.read_control().await {
-                ReadResult::Data(bytes) => lines.push(&bytes),
+                ReadResult::Data(bytes) => connection.lines.push(&bytes),
                 ReadResult::Closed => return,
                 ReadResult::IdleTimeout => break None,
             }
@@ -219,6 +226,7 @@ impl Connection {
                 TransferOutcome::NetworkFailed { bytes }
                 | TransferOutcome::FileFailed { bytes }
                 | TransferOutcome::NoSpace { bytes }
+                | TransferOutcome::Aborted { bytes }
                 | TransferOutcome::TimedOut { bytes } => (bytes, false),
                 TransferOutcome::NoConnection | TransferOutcome::ForeignPeer => (0, false),
             };
@@ -243,7 +251,46 @@ impl Connection {
             return TransferOutcome::NetworkFailed { bytes: 0 };
         }
         let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        ftp_transfer::run(data, job, stall, throttle).await
+        let moved = Cell::new(0);
+        let transfer = ftp_transfer::run(data, job, stall, throttle, &moved);
+        let mut transfer = std::pin::pin!(transfer);
+        // While the data moves, watch the control connection for ABOR. Peeking leaves the
+        // bytes in the socket, so nothing is lost if the transfer ends first; any other command
+        // waits until the transfer is over, as in vsftpd.
+        let abort = {
+            let peek = std::pin::pin!(self.control.peek(Vec::with_capacity(CONTROL_READ)));
+            match select(transfer.as_mut(), peek).await {
+                Either::Left((outcome, _)) => return outcome,
+                Either::Right((BufResult(Ok(n), peeked), _)) if n > 0 && is_abort(&peeked) => {
+                    Some(n)
+                }
+                Either::Right(_) => None,
+            }
+        };
+        match abort {
+            Some(peeked) => {
+                self.consume_line(peeked).await;
+                TransferOutcome::Aborted { bytes: moved.get() }
+            }
+            None => transfer.await,
+        }
+    }
+
+    /// Reads the command the peek saw (`peeked` bytes hold at least its line) and drops it.
+    async fn consume_line(&mut self, peeked: usize) {
+        let buffer = Vec::with_capacity(peeked);
+        let BufResult(read, buffer) = self
+            .control
+            .read(compio::buf::IoBuf::slice(buffer, ..peeked))
+            .await;
+        let buffer = buffer.into_inner();
+        if let Ok(n) = read {
+            // Complete the line even if its end is still on the way; the late line end then
+            // reads as an empty line, which sessions ignore.
+            self.lines.push(&buffer[..n]);
+            self.lines.push(b"\n");
+            let _ = self.lines.next_line();
+        }
     }
 }
 
@@ -256,6 +303,16 @@ async fn connect_from(source: SocketAddr, target: SocketAddr) -> io::Result<TcpS
     socket.set_reuseaddr(true)?;
     socket.bind(source).await?;
     socket.connect(target).await
+}
+
+/// Whether `bytes` start with ABOR (Telnet IP and Synch sequences stripped). The line end
+/// may not be there yet: a client that sends ABOR as urgent data has its last byte delivered
+/// after the urgent mark.
+fn is_abort(bytes: &[u8]) -> bool {
+    let mut reader = LineReader::new(MAX_COMMAND_LINE);
+    reader.push(bytes);
+    reader.push(b"\n");
+    matches!(reader.next_line(), Some(Ok(line)) if command::verb(&line) == "ABOR")
 }
 
 fn same_host(a: IpAddr, b: IpAddr) -> bool {

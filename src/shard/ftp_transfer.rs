@@ -7,6 +7,7 @@
 //! a buffer and writing it out, logged once per process, and the transfer goes on from where
 //! it was. Rate limits are token buckets; waiting for tokens sleeps on an io_uring timeout.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -67,21 +68,34 @@ fn note_splice_refused(err: &std::io::Error) {
     }
 }
 
-/// Running totals of one transfer.
-struct Progress {
-    bytes: u64,
+/// Running totals of one transfer. The byte count lives with the caller, so an aborted
+/// transfer still reports what it moved.
+struct Progress<'a> {
+    moved: &'a Cell<u64>,
     stall: Duration,
 }
 
-/// Runs `job` on `stream`: every network step must progress within `stall_timeout`.
+impl Progress<'_> {
+    fn bytes(&self) -> u64 {
+        self.moved.get()
+    }
+
+    fn add(&self, bytes: u64) {
+        self.moved.set(self.moved.get() + bytes);
+    }
+}
+
+/// Runs `job` on `stream`: every network step must progress within `stall_timeout`. `moved`
+/// counts the bytes as they cross the data connection.
 pub async fn run(
     mut stream: TcpStream,
     job: DataJob,
     stall_timeout: Duration,
     mut throttle: Throttle,
+    moved: &Cell<u64>,
 ) -> TransferOutcome {
     let mut progress = Progress {
-        bytes: 0,
+        moved,
         stall: stall_timeout,
     };
     let result = match job {
@@ -130,7 +144,7 @@ pub async fn run(
         }
     };
     let _ = compio::time::timeout(stall_timeout, stream.shutdown()).await;
-    let bytes = progress.bytes;
+    let bytes = progress.bytes();
     match result {
         Ok(()) => TransferOutcome::Complete { bytes },
         Err(Failure::Network | Failure::SpliceRefused) => TransferOutcome::NetworkFailed { bytes },
@@ -155,11 +169,11 @@ async fn write_all(
 async fn send_bytes(
     stream: &mut TcpStream,
     data: Vec<u8>,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
 ) -> Result<(), Failure> {
     let len = data.len() as u64;
     write_all(stream, data, progress.stall).await?;
-    progress.bytes = len;
+    progress.add(len);
     Ok(())
 }
 
@@ -227,13 +241,13 @@ async fn send_file(
     stream: &mut TcpStream,
     file: File,
     offset: u64,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
     let file: Rc<File> = Rc::new(file);
     match splice_file_to_socket(stream, Rc::clone(&file), offset, progress, throttle).await {
         Err(Failure::SpliceRefused) => {
-            let position = offset + progress.bytes;
+            let position = offset + progress.bytes();
             copy_file_to_socket(stream, &file, position, progress, throttle, &mut None).await
         }
         other => other,
@@ -244,7 +258,7 @@ async fn splice_file_to_socket(
     stream: &mut TcpStream,
     file: Rc<File>,
     offset: u64,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
     let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
@@ -270,7 +284,7 @@ async fn splice_file_to_socket(
         {
             Ok(0) => return Ok(()),
             Ok(filled) => filled,
-            Err(err) if refused(&err) && progress.bytes == 0 => {
+            Err(err) if refused(&err) && progress.bytes() == 0 => {
                 note_splice_refused(&err);
                 return Err(Failure::SpliceRefused);
             }
@@ -288,7 +302,7 @@ async fn splice_file_to_socket(
                 Ok(Ok(0)) | Ok(Err(_)) => return Err(Failure::Network),
                 Ok(Ok(moved)) => {
                     left -= moved;
-                    progress.bytes += moved as u64;
+                    progress.add(moved as u64);
                 }
             }
         }
@@ -300,7 +314,7 @@ async fn copy_file_to_socket(
     stream: &mut TcpStream,
     file: &File,
     mut position: u64,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
     throttle: &mut Throttle,
     ascii: &mut Option<ascii::ToNetwork>,
 ) -> Result<(), Failure> {
@@ -330,14 +344,14 @@ async fn copy_file_to_socket(
                 len
             }
         };
-        progress.bytes += sent as u64;
+        progress.add(sent as u64);
     }
 }
 
 async fn receive_file(
     stream: &mut TcpStream,
     file: File,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
     if crate::sys::fs::opened_for_append(&file) {
@@ -363,7 +377,7 @@ fn write_position(file: &File) -> Result<u64, Failure> {
 async fn splice_socket_to_file(
     stream: &mut TcpStream,
     file: Rc<File>,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
     let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
@@ -387,7 +401,7 @@ async fn splice_socket_to_file(
             Err(_) => return Err(Failure::Stalled),
             Ok(Ok(0)) => break,
             Ok(Ok(filled)) => filled,
-            Ok(Err(err)) if refused(&err) && progress.bytes == 0 => {
+            Ok(Err(err)) if refused(&err) && progress.bytes() == 0 => {
                 note_splice_refused(&err);
                 return Err(Failure::SpliceRefused);
             }
@@ -409,7 +423,7 @@ async fn splice_socket_to_file(
                 Ok(written) => {
                     left -= written;
                     position += written as u64;
-                    progress.bytes += written as u64;
+                    progress.add(written as u64);
                 }
             }
         }
@@ -420,7 +434,7 @@ async fn splice_socket_to_file(
 async fn copy_socket_to_file(
     stream: &mut TcpStream,
     file: &File,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
     throttle: &mut Throttle,
     ascii: &mut Option<ascii::FromNetwork>,
 ) -> Result<(), Failure> {
@@ -454,7 +468,7 @@ async fn copy_socket_to_file(
         file.write_all_at(data, position)
             .map_err(|e| write_failure(&e))?;
         position += data.len() as u64;
-        progress.bytes += received as u64;
+        progress.add(received as u64);
     }
     if let Some(converter) = ascii {
         converted.clear();

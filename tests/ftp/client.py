@@ -273,6 +273,22 @@ def round_trips(host, port, user, password, *sizes):
     ftp.quit()
 
 
+def abort_mid_transfer(host, port, user, password):
+    """ABOR during a download answers 426 then 226; the session goes on with a new transfer."""
+    ftp = connect(host, port, user, password)
+    data = os.urandom(8_000_000)
+    ftp.storbinary("STOR big.bin", io.BytesIO(data), blocksize=1 << 20)
+    conn = ftp.transfercmd("RETR big.bin")
+    assert len(conn.recv(65536)) > 0
+    reply = ftp.abort()
+    assert reply.startswith("426"), reply
+    conn.close()
+    assert ftp.getresp() == "226 ABOR successful."
+    assert ftp.sendcmd("NOOP") == "200 NOOP ok."
+    assert download(ftp, "big.bin") == data, "a new transfer on the same session"
+    ftp.quit()
+
+
 def checksum(host, port, name):
     ftp = connect(host, port)
     print(hashlib.sha256(download(ftp, name)).hexdigest())

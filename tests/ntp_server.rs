@@ -72,8 +72,15 @@ fn check_reply(t1: NtpTimestamp, reply: &Header, t4: NtpTimestamp, version: u8) 
         reply.reference.nanos_since(reply.transmit) < 0,
         "reference time before T3"
     );
+    // On one clock the true offset is 0, which must lie within half the round-trip delay of
+    // the measured one (NTP's own error bound), however loaded the machine is.
     let offset = (reply.receive.nanos_since(t1) + reply.transmit.nanos_since(t4)) / 2;
-    assert!(offset.abs() < 1_000_000, "offset {offset} ns on one clock");
+    let delay = t4.nanos_since(t1) - reply.transmit.nanos_since(reply.receive);
+    assert!(
+        offset.abs() <= delay / 2 + 1_000,
+        "offset {offset} ns outside ±{} ns",
+        delay / 2
+    );
     assert!(reply.precision < -10 && reply.precision >= -30);
 }
 

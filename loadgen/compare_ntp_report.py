@@ -37,7 +37,12 @@ def read_runs(path):
     return runs
 
 
-def median(runs):
+def median(figure, runs):
+    """The median of a figure's rounds. A ramp that served no step counts as 0, and a ramp's
+    median is the lower middle value, so that it is always a rate some step ran at."""
+    if figure == "ramp":
+        values = [float(v) if v != "" else 0.0 for _, v, _ in runs]
+        return statistics.median_low(values) if values else None
     values = [float(v) for _, v, _ in runs if v != ""]
     return statistics.median(values) if values else None
 
@@ -52,9 +57,11 @@ def cell(figure, server, runs, fmt):
     if figure == "offset" and server == "reflector":
         return "n/a"
     these = runs.get((server, figure), [])
-    value = median(these)
+    value = median(figure, these)
     if value is None:
         return "—"
+    if figure == "ramp" and value == 0:
+        return "none served"
     text = fmt.format(value)
     if generator_limited(figure, these):
         text = ("≥ " + text) if figure == "ramp" else (text + " *")
@@ -64,8 +71,8 @@ def cell(figure, server, runs, fmt):
 def ratio(figure, runs, numerator, denominator):
     if figure == "offset" and "reflector" in (numerator, denominator):
         return "n/a"
-    top = median(runs.get((numerator, figure), []))
-    bottom = median(runs.get((denominator, figure), []))
+    top = median(figure, runs.get((numerator, figure), []))
+    bottom = median(figure, runs.get((denominator, figure), []))
     if top is None or bottom is None or bottom == 0:
         return "—"
     return f"{top / bottom:.2f}"
@@ -123,7 +130,10 @@ def main():
                 continue
             cells = []
             for _, value, note in these:
-                shown = fmt.format(float(value)) if value != "" else "—"
+                if value != "":
+                    shown = fmt.format(float(value))
+                else:
+                    shown = "none served" if key == "ramp" else "—"
                 if key == "ramp":
                     cells.append(f"{shown} ({note})")
                 else:

@@ -49,10 +49,6 @@ impl TokenBucket {
         }
     }
 
-    pub fn rate(&self) -> u64 {
-        self.rate
-    }
-
     fn refill(&mut self, now: u64) {
         let elapsed = u128::from(now.saturating_sub(self.last_refill));
         self.last_refill = self.last_refill.max(now);
@@ -60,7 +56,8 @@ impl TokenBucket {
     }
 
     /// Bytes available now, without taking them.
-    pub fn available(&mut self, now: u64) -> u64 {
+    #[cfg(test)]
+    fn available(&mut self, now: u64) -> u64 {
         self.refill(now);
         (self.tokens / NANOS_PER_SEC) as u64
     }

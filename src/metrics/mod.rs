@@ -35,6 +35,10 @@ pub struct NtpCounters {
     pub rx_time_fallbacks: Counter,
     /// Replies the kernel did not take (send errors, no free send slot).
     pub send_failures: Counter,
+    /// Receive operations that failed or delivered something unreadable.
+    pub receive_errors: Counter,
+    /// Times the io_uring backend ran out of receive buffers under load and re-armed.
+    pub receive_buffer_exhaustions: Counter,
 }
 
 /// A plain copy of counters, for reporting and summing across shards.
@@ -47,6 +51,8 @@ pub struct NtpTotals {
     pub dropped: [u64; DropReason::ALL.len()],
     pub rx_time_fallbacks: u64,
     pub send_failures: u64,
+    pub receive_errors: u64,
+    pub receive_buffer_exhaustions: u64,
 }
 
 impl NtpCounters {
@@ -59,6 +65,8 @@ impl NtpCounters {
             dropped: std::array::from_fn(|i| self.dropped[i].get()),
             rx_time_fallbacks: self.rx_time_fallbacks.get(),
             send_failures: self.send_failures.get(),
+            receive_errors: self.receive_errors.get(),
+            receive_buffer_exhaustions: self.receive_buffer_exhaustions.get(),
         }
     }
 }
@@ -74,6 +82,8 @@ impl NtpTotals {
         }
         self.rx_time_fallbacks += other.rx_time_fallbacks;
         self.send_failures += other.send_failures;
+        self.receive_errors += other.receive_errors;
+        self.receive_buffer_exhaustions += other.receive_buffer_exhaustions;
     }
 
     pub fn dropped_total(&self) -> u64 {
@@ -102,8 +112,11 @@ impl std::fmt::Display for NtpTotals {
         }
         write!(
             f,
-            " rx_time_fallbacks={} send_failures={}",
-            self.rx_time_fallbacks, self.send_failures
+            " rx_time_fallbacks={} send_failures={} receive_errors={} receive_buffer_exhaustions={}",
+            self.rx_time_fallbacks,
+            self.send_failures,
+            self.receive_errors,
+            self.receive_buffer_exhaustions
         )
     }
 }

@@ -13,7 +13,7 @@ use crate::ntp::packet::HEADER_LEN;
 use crate::ntp::responder::Responder;
 use crate::sys::clock::realtime_now;
 use crate::sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
-use crate::sys::uring::{RingConfig, UdpRing};
+use crate::sys::uring::{RingConfig, RingStats, UdpRing};
 use crate::sys::Datagram;
 
 /// How often an idle shard looks at the stop flag.
@@ -54,16 +54,23 @@ pub fn run(
         Backend::Mmsg => run_mmsg(&sockets, responder, stop),
         Backend::Uring => {
             let mut ring = UdpRing::new(sockets, RingConfig::default())?;
-            let mut reported_failures = 0;
+            let mut reported = RingStats::default();
             while !stop.load(Ordering::Relaxed) {
                 let polled = ring.poll(STOP_CHECK, |d, out| answer(responder, d, out));
                 let stats = ring.stats();
-                let failures = stats.send_errors + stats.send_slot_exhaustions;
-                responder
-                    .counters()
-                    .send_failures
-                    .add(failures - reported_failures);
-                reported_failures = failures;
+                let counters = responder.counters();
+                counters.send_failures.add(
+                    (stats.send_errors + stats.send_slot_exhaustions)
+                        - (reported.send_errors + reported.send_slot_exhaustions),
+                );
+                counters.receive_errors.add(
+                    (stats.recv_errors + stats.unparsable)
+                        - (reported.recv_errors + reported.unparsable),
+                );
+                counters
+                    .receive_buffer_exhaustions
+                    .add(stats.buffer_exhaustions - reported.buffer_exhaustions);
+                reported = stats;
                 if let Err(err) = polled {
                     warn!("io_uring receive failed ({err}); this shard continues with recvmmsg/sendmmsg");
                     let sockets = ring.into_sockets();
@@ -86,7 +93,14 @@ fn run_mmsg(sockets: &[UdpSocket], responder: &mut Responder, stop: &AtomicBool)
             if !poller.is_ready(index) {
                 continue;
             }
-            while let Ok(count) = received.recv(*fd, index) {
+            loop {
+                let count = match received.recv(*fd, index) {
+                    Ok(count) => count,
+                    Err(_) => {
+                        responder.counters().receive_errors.add(1);
+                        break;
+                    }
+                };
                 for i in 0..count {
                     let Some(datagram) = received.get(i) else {
                         continue;

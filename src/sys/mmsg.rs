@@ -125,7 +125,6 @@ impl RecvBatch {
             peer: wire::decode_sockaddr(&self.names[index].0[..name_len])?,
             rx_time: wire::rx_timestamp(&self.controls[index].0[..control_len]),
             socket_index: self.socket_index,
-            truncated: hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
         })
     }
 }

@@ -30,7 +30,7 @@ pub struct RingConfig {
     pub entries: u32,
     /// Provided receive buffers; a power of two, at most 32768.
     pub buffers: u16,
-    /// Largest payload kept; longer datagrams are flagged as truncated.
+    /// Largest payload kept; longer datagrams are cut to it (NTP reads only the header).
     pub max_payload: usize,
     /// Replies queued before the ring is told to send them. A reply queued behind others
     /// leaves only after their sends ran in the kernel (a few microseconds each on loopback),
@@ -353,7 +353,6 @@ impl UdpRing {
                         peer: wire::decode_sockaddr(out.name_data())?,
                         rx_time: wire::rx_timestamp(out.control_data()),
                         socket_index: index,
-                        truncated: out.is_payload_truncated(),
                     })
                 });
                 match parsed {

@@ -12,8 +12,6 @@ pub struct Datagram<'a> {
     pub rx_time: Option<UnixTime>,
     /// Which of the caller's sockets it arrived on.
     pub socket_index: usize,
-    /// The kernel cut the payload to fit the receive buffer.
-    pub truncated: bool,
 }
 
 /// Large enough for `sockaddr_in` and `sockaddr_in6`.

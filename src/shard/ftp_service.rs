@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use compio::io::{AsyncWrite, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
+use futures_util::future::{select, Either};
 use socket2::{Domain, Socket, Type};
 use thiserror::Error;
 use tracing::{info, warn};
@@ -192,15 +193,25 @@ async fn accept_loop(
     limits: ConnectionLimits,
     stop: Arc<AtomicBool>,
 ) {
+    // One accept stays in flight across stop checks: dropping an accept that the kernel has
+    // just completed would close the new connection without a word.
+    let mut accept = std::pin::pin!(listener.accept());
     while !stop.load(Ordering::Relaxed) {
-        let (stream, peer) = match compio::time::timeout(STOP_CHECK, listener.accept()).await {
-            Err(_) => continue,
-            Ok(Err(err)) => {
+        let accepted = {
+            let tick = std::pin::pin!(compio::time::sleep(STOP_CHECK));
+            match select(accept.as_mut(), tick).await {
+                Either::Left((accepted, _)) => accepted,
+                Either::Right(_) => continue,
+            }
+        };
+        accept.set(listener.accept());
+        let (stream, peer) = match accepted {
+            Err(err) => {
                 warn!("FTP accept failed: {err}");
                 compio::time::sleep(STOP_CHECK).await;
                 continue;
             }
-            Ok(Ok(accepted)) => accepted,
+            Ok(accepted) => accepted,
         };
         let admission = match limits.admit(peer.ip()) {
             Ok(admission) => admission,

@@ -65,6 +65,10 @@ server_core=0
 load_core=1
 servers=(vsftpd pyftpdlib ringd)
 declare -A port_of=([vsftpd]=22121 [pyftpdlib]=22122 [ringd]=22123)
+# Each server gets its own passive range (below the kernel's ephemeral ports): a data connection
+# the server closes leaves its port in TIME_WAIT for 60 s, and a shared range let one server's
+# thousands of those make another's PASV binds fail.
+declare -A pasv_of=([vsftpd]=4000-13999 [pyftpdlib]=14000-22999 [ringd]=23000-32000)
 
 for tool in taskset curl vsftpd ss; do
     command -v "$tool" >/dev/null || { echo "compare-ftp.sh: $tool not found" >&2; exit 1; }
@@ -76,7 +80,7 @@ for server in "${servers[@]}"; do
         echo "compare-ftp.sh: port ${port_of[$server]} is in use" >&2; exit 1
     fi
 done
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"   # the hard limit (20,000 here) is plenty for the idle sessions
 
 if [ "$build" -eq 1 ]; then
     (cd "$root" && cargo build --release -q --bin ringd --bin ringload)
@@ -117,7 +121,7 @@ cp "$work/root/big" "$work/upload-src"
 cat "$work/root/big" "$work/upload-src" > /dev/null   # into the page cache
 
 # One vsftpd.conf for vsftpd and ringd (ringd reads vsftpd.conf syntax).
-write_conf() { # NAME PORT MODE(ro|rw|rate)
+write_conf() { # NAME PORT MODE(ro|rw|rate) PASV_RANGE
     local file="$work/$1.conf"
     cat > "$file" <<EOF
 listen=YES
@@ -132,8 +136,8 @@ anon_root=$work/root
 seccomp_sandbox=NO
 secure_chroot_dir=$work/empty
 pasv_enable=YES
-pasv_min_port=10000
-pasv_max_port=32000
+pasv_min_port=${4%-*}
+pasv_max_port=${4#*-}
 max_clients=0
 max_per_ip=0
 xferlog_enable=NO
@@ -156,30 +160,44 @@ from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 from pyftpdlib.log import config_logging
 port, directory, write = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "rw"
+low, high = (int(x) for x in sys.argv[4].split("-"))
 config_logging()
 authorizer = DummyAuthorizer()
 authorizer.add_anonymous(directory, perm="elradfmwMT" if write else "elr")
 FTPHandler.authorizer = authorizer
-FTPHandler.passive_ports = range(10000, 32001)
+FTPHandler.passive_ports = range(low, high + 1)
 server = FTPServer(("127.0.0.1", port), FTPHandler)
 server.max_cons = 0
 server.serve_forever()
 EOF
 
+# Waits (at most 65 s) until no connection in TIME_WAIT holds a port of SERVER's passive range:
+# ringd cannot bind a passive port that is in TIME_WAIT (425 Could not listen...), so a run that
+# follows thousands of its own sessions would fail for a reason the figure does not measure.
+wait_pasv_clear() {
+    local range=${pasv_of[$1]} n i
+    for i in $(seq 1 130); do
+        n=$(ss -Htan state time-wait "( sport >= :${range%-*} and sport <= :${range#*-} )" | wc -l)
+        [ "$n" -eq 0 ] && { [ "$i" -gt 1 ] && echo "  (waited $(( (i - 1) / 2 )) s for $1's passive ports to leave TIME_WAIT)" >&2; return 0; }
+        sleep 0.5
+    done
+}
+
 start_server() { # SERVER MODE
     local server=$1 mode=$2 port=${port_of[$1]} conf log="$work/$1.log"
+    [ "$server" = ringd ] && wait_pasv_clear "$server"
     case "$server" in
         vsftpd)
-            conf=$(write_conf vsftpd "$port" "$mode")
+            conf=$(write_conf vsftpd "$port" "$mode" "${pasv_of[vsftpd]}")
             taskset -c "$server_core" vsftpd "$conf" >> "$log" 2>&1 &
             ;;
         ringd)
-            conf=$(write_conf ringd "$port" "$mode")
+            conf=$(write_conf ringd "$port" "$mode" "${pasv_of[ringd]}")
             taskset -c "$server_core" "$bin/ringd" --ftp-conf "$conf" --shards 1 >> "$log" 2>&1 &
             ;;
         pyftpdlib)
             [ "$mode" = rate ] && { echo "pyftpdlib has no rate limit" >&2; return 1; }
-            taskset -c "$server_core" "$py" "$work/pyftpd.py" "$port" "$work/root" "$mode" >> "$log" 2>&1 &
+            taskset -c "$server_core" "$py" "$work/pyftpd.py" "$port" "$work/root" "$mode" "${pasv_of[pyftpdlib]}" >> "$log" 2>&1 &
             ;;
     esac
     server_pid=$!
@@ -207,9 +225,11 @@ record() { # FIGURE SERVER ROUND VALUE [NOTE]
 }
 
 tck=$(getconf CLK_TCK)
-cpu_ticks() { "$py" "$helper" cpu "$server_pid"; }
-# Waits until the server has no child processes left (vsftpd's sessions), so their CPU time is
-# in the parent's cutime/cstime.
+# Busy time of the server's core (user + nice + system + irq + softirq + steal in /proc/stat, in
+# ticks): only the server is pinned there, and it also catches what a per-process count misses
+# (vsftpd's session processes exit unreaped by the listener; softirq work on that core).
+cpu_ticks() { awk -v c="cpu$server_core" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# Waits until the server has no child processes left (vsftpd's sessions).
 settle() {
     for _ in $(seq 1 50); do
         [ -z "$(pgrep -P "$server_pid")" ] && return 0
@@ -226,7 +246,7 @@ fig_sessions() { # SERVER ROUND
         --sessions 64 --duration "$load_seconds" --json)
     echo "$json" > "$work/sessions-$1-$2.json"
     record sessions "$1" "$2" "$(jq .sessions_per_s <<< "$json")" \
-        "$(jq -r '"\(.sessions_failed) failed, \(.errors_total) errors"' <<< "$json")"
+        "$(jq -r '"\(.sessions_completed) done, \(.sessions_failed) failed, errors \(.errors | to_entries | map("\(.key): \(.value)") | join(", "))"' <<< "$json")"
     stop_server
 }
 
@@ -251,7 +271,7 @@ fig_retr() {
     settle
     before=$(cpu_ticks)
     for i in $(seq 1 "$retr_repeats"); do
-        s=$(load curl -sS --max-time 120 -o /dev/null -w '%{speed_download}' "ftp://127.0.0.1:${port_of[$1]}/big")
+        s=$(load curl -sS --max-time 120 -o /dev/null -w '%{speed_download}' "ftp://127.0.0.1:${port_of[$1]}/big") || s=0
         speeds+=("$s")
     done
     settle
@@ -270,7 +290,7 @@ fig_stor() {
     rm -f "$work/root/up/"*
     settle
     before=$(cpu_ticks)
-    s=$(load curl -sS --max-time 120 -o /dev/null -w '%{speed_upload}' -T "$work/upload-src" "ftp://127.0.0.1:${port_of[$1]}/up/stor-$2.bin")
+    s=$(load curl -sS --max-time 120 -o /dev/null -w '%{speed_upload}' -T "$work/upload-src" "ftp://127.0.0.1:${port_of[$1]}/up/stor-$2.bin") || s=0
     settle
     after=$(cpu_ticks)
     local size
@@ -286,7 +306,11 @@ fig_rate() {
     [ "$1" = pyftpdlib ] && return 0
     start_server "$1" rate
     local json
-    json=$(load "$py" "$helper" rate 127.0.0.1 "${port_of[$1]}" rated)
+    if ! json=$(load "$py" "$helper" rate 127.0.0.1 "${port_of[$1]}" rated); then
+        record rate_total "$1" "$2" null "client failed"
+        stop_server
+        return 0
+    fi
     echo "$json" > "$work/rate-$1-$2.json"
     record rate_total "$1" "$2" "$(jq ".rate_total / $rate_limit * 100 - 100" <<< "$json")" \
         "$(jq -r '"\(.bytes) B in \(.time_total_s * 1000 | round) ms"' <<< "$json")"
@@ -300,7 +324,7 @@ fig_rate() {
 load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$rounds"); do
     echo "round $round of $rounds" >&2
-    for figure in sessions idle retr stor rate; do
+    for figure in sessions rate idle retr stor; do
         for server in "${servers[@]}"; do
             "fig_$figure" "$server" "$round"
         done
@@ -319,7 +343,7 @@ Every server listens on 127.0.0.1 (its own port), pinned to core 0 with \`taskse
 client is pinned to core 1. vsftpd and ringd read the same vsftpd.conf:
 
 \`\`\`
-$(write_conf example PORT ro | xargs cat | sed "s|$work|TMPDIR|g")
+$(write_conf example PORT ro LOW-HIGH | xargs cat | sed "s|$work|TMPDIR|g")
 \`\`\`
 
 with \`write_enable=YES\`, \`anon_upload_enable=YES\`, \`anon_umask=022\` for STOR (into
@@ -327,12 +351,15 @@ with \`write_enable=YES\`, \`anon_upload_enable=YES\`, \`anon_umask=022\` for ST
 refuses a writable chroot) and \`anon_max_rate=$rate_limit\` for the rate figure.
 pyftpdlib runs what \`python3 -m pyftpdlib -i 127.0.0.1 -p PORT -d TMPDIR/root [-w]\` runs
 (anonymous, read-only unless \`-w\`, INFO logging to a file), from a five-line launcher that also
-sets \`max_cons = 0\` (its default 512 would refuse idle sessions) and the same passive range.
+sets \`max_cons = 0\` (its default 512 would refuse idle sessions) and a passive range.
+Passive ranges: vsftpd ${pasv_of[vsftpd]}, pyftpdlib ${pasv_of[pyftpdlib]}, ringd ${pasv_of[ringd]} (separate,
+because a closed data connection's port stays in TIME_WAIT for 60 s and in a shared range one
+server's thousands of them made the next server's PASV binds fail).
 Each run starts a fresh server and stops it afterwards.
 
 \`\`\`sh
 taskset -c 0 vsftpd TMPDIR/vsftpd.conf
-taskset -c 0 python3 TMPDIR/pyftpd.py PORT TMPDIR/root ro|rw
+taskset -c 0 python3 TMPDIR/pyftpd.py PORT TMPDIR/root ro|rw LOW-HIGH
 taskset -c 0 target/release/ringd --ftp-conf TMPDIR/ringd.conf --shards 1
 taskset -c 1 target/release/ringload ftp 127.0.0.1:PORT --scenario retr --file f4k --sessions 64 --duration $load_seconds --json
 taskset -c 1 target/release/ringload ftp 127.0.0.1:PORT --scenario idle --sessions $idle_sessions --server-pid PID --duration $idle_seconds --json
@@ -341,6 +368,12 @@ taskset -c 1 curl -sS -o /dev/null -w '%{speed_upload}' -T TMPDIR/upload-src ftp
 taskset -c 1 python3 loadgen/compare_ftp_report.py rate 127.0.0.1 PORT rated
 \`\`\`
 
+- Before ringd starts, the script waits (at most 65 s) until no TIME_WAIT connection holds a
+  port of its passive range: ringd cannot bind a passive port still in TIME_WAIT (vsftpd and
+  pyftpdlib can), so a run right after its own thousands of sessions would otherwise fail. The
+  sessions figure itself is run without that help, so it shows the effect. Within a figure the
+  server runs in the order vsftpd, pyftpdlib, ringd, and the figures in the order sessions,
+  rate, idle, RETR, STOR. A failed curl is recorded as 0 MB/s.
 - Sessions/s: ringload's \`retr\` scenario, 64 client loops on 127.0.0.2-65, each loop doing
   whole sessions one after the other: connect, greeting, USER/PASS, TYPE I, PASV, RETR of a
   4 KiB file, QUIT; one RETR per login, so sessions/s equals transfers/s.
@@ -351,10 +384,11 @@ taskset -c 1 python3 loadgen/compare_ftp_report.py rate 127.0.0.1 PORT rated
   before any session. vsftpd holds two processes per session.
 - RETR: a ${big_mib} MiB file of random bytes, in the page cache, fetched $retr_repeats times by curl per
   run; throughput is the median of curl's \`speed_download\` (10^6 B/s); CPU is the server's
-  utime + stime (plus cutime + cstime, i.e. vsftpd's exited session processes) from
-  \`/proc/PID/stat\` of the server and its descendants before and after, per GiB sent. The
-  kernel charges loopback's softirq work to whichever process runs at the tick, so the client
-  side of the copy is partly charged to the server and vice versa.
+  core's busy time (user + nice + system + irq + softirq + steal of \`cpu0\` in \`/proc/stat\`)
+  before and after, per GiB sent: only the server is pinned to core 0, and a per-process count
+  would miss vsftpd's session processes, which exit without being reaped by the listener. The
+  kernel charges loopback softirq work to the core it runs on, so part of the client's receive
+  path can land on core 0 and part of the server's send path on core 1, alike for every server.
 - STOR: curl uploads a ${big_mib} MiB file (page cache) into the ext4-backed temporary directory
   once per run; \`speed_upload\` and CPU as for RETR (${big_mib} MiB is only a few dozen ticks, so
   STOR CPU is coarse).

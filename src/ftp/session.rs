@@ -1184,65 +1184,76 @@ impl Session {
         }
     }
 
-    fn make_directory(&mut self, arg: &[u8]) -> Vec<Action> {
+    /// A file operation vsftpd logs: the `deny_file` check, the jail call, the log event and
+    /// the reply for either outcome.
+    fn logged_operation(
+        &self,
+        arg: &[u8],
+        operate: impl FnOnce(&Jail, &str) -> std::io::Result<()>,
+        event: fn(bool, IpAddr, Vec<u8>, Vec<u8>) -> LogEvent,
+        done: impl FnOnce(&str) -> Reply,
+        failed: FixedReply,
+    ) -> Vec<Action> {
         let path = self.resolve(arg);
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
+        let user = self.user();
+        let ok = operate(&user.jail, &path).is_ok();
+        let log = event(
+            ok,
+            self.peer.ip(),
+            user.shown_name.clone(),
+            self.log_path(arg),
+        );
+        let reply = if ok { done(&path) } else { failed.reply() };
+        vec![Action::Log(log), Action::Reply(reply)]
+    }
+
+    fn make_directory(&mut self, arg: &[u8]) -> Vec<Action> {
         let mode = 0o777 & !self.user().umask;
-        let made = self.user().jail.mkdir(&path, mode).is_ok();
-        let log = Action::Log(LogEvent::Mkdir {
-            ok: made,
-            remote_ip: self.peer.ip(),
-            user: self.user().shown_name.clone(),
-            path: self.log_path(arg),
-        });
-        let reply = if made {
-            replies::directory_created(path.as_bytes())
-        } else {
-            replies::MKDIR_FAILED.reply()
-        };
-        vec![log, Action::Reply(reply)]
+        self.logged_operation(
+            arg,
+            |jail, path| jail.mkdir(path, mode),
+            |ok, remote_ip, user, path| LogEvent::Mkdir {
+                ok,
+                remote_ip,
+                user,
+                path,
+            },
+            |path| replies::directory_created(path.as_bytes()),
+            replies::MKDIR_FAILED,
+        )
     }
 
     fn remove_directory(&mut self, arg: &[u8]) -> Vec<Action> {
-        let path = self.resolve(arg);
-        if self.denied(&path) {
-            return say(replies::NO_PERMISSION);
-        }
-        let removed = self.user().jail.rmdir(&path).is_ok();
-        let log = Action::Log(LogEvent::Rmdir {
-            ok: removed,
-            remote_ip: self.peer.ip(),
-            user: self.user().shown_name.clone(),
-            path: self.log_path(arg),
-        });
-        let reply = if removed {
-            replies::RMDIR_OK
-        } else {
-            replies::RMDIR_FAILED
-        };
-        vec![log, Action::Reply(reply.reply())]
+        self.logged_operation(
+            arg,
+            |jail, path| jail.rmdir(path),
+            |ok, remote_ip, user, path| LogEvent::Rmdir {
+                ok,
+                remote_ip,
+                user,
+                path,
+            },
+            |_| replies::RMDIR_OK.reply(),
+            replies::RMDIR_FAILED,
+        )
     }
 
     fn delete(&mut self, arg: &[u8]) -> Vec<Action> {
-        let path = self.resolve(arg);
-        if self.denied(&path) {
-            return say(replies::NO_PERMISSION);
-        }
-        let deleted = self.user().jail.unlink(&path).is_ok();
-        let log = Action::Log(LogEvent::Delete {
-            ok: deleted,
-            remote_ip: self.peer.ip(),
-            user: self.user().shown_name.clone(),
-            path: self.log_path(arg),
-        });
-        let reply = if deleted {
-            replies::DELETE_OK
-        } else {
-            replies::DELETE_FAILED
-        };
-        vec![log, Action::Reply(reply.reply())]
+        self.logged_operation(
+            arg,
+            |jail, path| jail.unlink(path),
+            |ok, remote_ip, user, path| LogEvent::Delete {
+                ok,
+                remote_ip,
+                user,
+                path,
+            },
+            |_| replies::DELETE_OK.reply(),
+            replies::DELETE_FAILED,
+        )
     }
 
     fn rename_from(&mut self, arg: &[u8]) -> Vec<Action> {

@@ -254,6 +254,31 @@ async fn send_file(
     }
 }
 
+/// What a splice transfer needs: its own handle on the data socket and an enlarged pipe, each
+/// shared with the operations in flight.
+struct SpliceEnds {
+    socket: Rc<dyn AsFdStatic>,
+    pipe_read: Rc<dyn AsFdStatic>,
+    pipe_write: Rc<dyn AsFdStatic>,
+    capacity: usize,
+}
+
+impl SpliceEnds {
+    fn new(stream: &TcpStream) -> Result<SpliceEnds, Failure> {
+        let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
+        let socket = stream
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|_| Failure::Network)?;
+        Ok(SpliceEnds {
+            socket: Rc::new(socket),
+            pipe_read: Rc::new(pipe.read),
+            pipe_write: Rc::new(pipe.write),
+            capacity: pipe.capacity,
+        })
+    }
+}
+
 async fn splice_file_to_socket(
     stream: &mut TcpStream,
     file: Rc<File>,
@@ -261,18 +286,15 @@ async fn splice_file_to_socket(
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
-    let socket: Rc<dyn AsFdStatic> = Rc::new(
-        stream
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|_| Failure::Network)?,
-    );
-    let (pipe_read, pipe_write): (Rc<dyn AsFdStatic>, Rc<dyn AsFdStatic>) =
-        (Rc::new(pipe.read), Rc::new(pipe.write));
+    let SpliceEnds {
+        socket,
+        pipe_read,
+        pipe_write,
+        capacity,
+    } = SpliceEnds::new(stream)?;
     let mut position = offset;
     loop {
-        let want = allowance(throttle, pipe.capacity).await;
+        let want = allowance(throttle, capacity).await;
         let filled = match splice(
             file.clone(),
             Some(position),
@@ -380,18 +402,15 @@ async fn splice_socket_to_file(
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
-    let socket: Rc<dyn AsFdStatic> = Rc::new(
-        stream
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|_| Failure::Network)?,
-    );
-    let (pipe_read, pipe_write): (Rc<dyn AsFdStatic>, Rc<dyn AsFdStatic>) =
-        (Rc::new(pipe.read), Rc::new(pipe.write));
+    let SpliceEnds {
+        socket,
+        pipe_read,
+        pipe_write,
+        capacity,
+    } = SpliceEnds::new(stream)?;
     let mut position = write_position(&file)?;
     loop {
-        let want = allowance(throttle, pipe.capacity).await;
+        let want = allowance(throttle, capacity).await;
         let received = compio::time::timeout(
             progress.stall,
             splice(Rc::clone(&socket), None, Rc::clone(&pipe_write), None, want),

@@ -3,22 +3,8 @@
 # ringd on ephemeral ports.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-ringd="$root/target/release/ringd"
-work=$(mktemp -d)
-ringd_pid=""
-cleanup() {
-    if [ -n "$ringd_pid" ]; then kill -TERM "$ringd_pid" 2>/dev/null || true; wait "$ringd_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {
-    local name=$1; shift
-    if "$@"; then echo "ok: $name"; passed=$((passed + 1)); else echo "FAILED: $name"; failed=$((failed + 1)); fi
-}
+source "$(dirname "$0")/common.sh"
+port_of_start_line='s/.*FTP serving .* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p'
 
 mkdir -p "$work/root/pub/tree/sub" "$work/root/upload"
 chmod 777 "$work/root/upload"
@@ -38,16 +24,11 @@ anon_umask=022
 pasv_min_port=0
 CONF
 
-"$ringd" --ftp-conf "$work/vsftpd.conf" --shards 2 2> "$work/ringd.log" &
-ringd_pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*FTP serving .* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/ringd.log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$ringd_pid" 2>/dev/null || break
-    read -r -t 0.1 < /dev/zero || true
-done
-[ -n "$port" ] || { echo "ringd did not start:"; cat "$work/ringd.log"; exit 1; }
+start_ringd "$work/ringd.log" "$port_of_start_line" --ftp-conf "$work/vsftpd.conf" --shards 2
+port=$ringd_found
+# The limits check runs a second ringd in ringd_pid (which the cleanup trap stops) and puts
+# this one back afterwards.
+lftp_server_pid=$ringd_pid
 
 lftp_run() {
     lftp -e "set net:max-retries 1; set net:timeout 10; $1; bye" -u anonymous,lftp@example.com "ftp://127.0.0.1:$port"
@@ -74,18 +55,12 @@ listing() {
 }
 
 limits() {
-    local conf="$work/limits.conf" log="$work/limits.log" pid port=""
+    local conf="$work/limits.conf" status=0
     printf 'listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\nanon_root=%s\nmax_clients=3\nmax_per_ip=2\n' "$work/root" > "$conf"
-    "$ringd" --ftp-conf "$conf" --shards 2 2> "$log" &
-    pid=$!
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's/.*FTP serving .* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -1)
-        [ -n "$port" ] && break
-        read -r -t 0.1 < /dev/zero || true
-    done
-    local status=0
-    "$root/target/release/ringload" ftp-limits "127.0.0.1:$port" --max-clients 3 --max-per-ip 2 || status=$?
-    kill -TERM "$pid"; wait "$pid" || status=$?
+    start_ringd "$work/limits.log" "$port_of_start_line" --ftp-conf "$conf" --shards 2 || return 1
+    "$root/target/release/ringload" ftp-limits "127.0.0.1:$ringd_found" --max-clients 3 --max-per-ip 2 || status=$?
+    stop_ringd || status=$?
+    ringd_pid=$lftp_server_pid
     [ "$status" -eq 0 ]
 }
 
@@ -95,5 +70,4 @@ check "lftp gets a file in active mode" active_get
 check "lftp mirrors a tree up (mkdir + put)" mirror_up
 check "lftp lists a directory" listing
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

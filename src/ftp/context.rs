@@ -114,11 +114,7 @@ fn resolve_passive_address(address: &str, resolve: bool) -> Result<Ipv4Addr, Con
 
 /// The home directory of `user` in /etc/passwd.
 fn passwd_home(user: &str) -> Option<PathBuf> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() >= 6 && fields[0] == user).then(|| PathBuf::from(fields[5]))
-    })
+    IdNames::system().home(user).map(Path::to_path_buf)
 }
 
 impl SessionContext {

@@ -525,6 +525,7 @@ pub struct IdNames {
     users: HashMap<u32, String>,
     groups: HashMap<u32, String>,
     user_ids: HashMap<String, (u32, u32)>,
+    homes: HashMap<String, PathBuf>,
     group_ids: HashMap<String, u32>,
 }
 
@@ -545,6 +546,11 @@ impl IdNames {
             ) {
                 ids.users.entry(uid).or_insert_with(|| name.to_string());
                 ids.user_ids.entry(name.to_string()).or_insert((uid, gid));
+                if let Some(home) = fields.get(5).filter(|home| !home.is_empty()) {
+                    ids.homes
+                        .entry(name.to_string())
+                        .or_insert_with(|| PathBuf::from(home));
+                }
             }
         }
         for fields in records(group) {
@@ -593,6 +599,11 @@ impl IdNames {
     /// A user's (uid, primary gid), e.g. for `chown_username` or `guest_username`.
     pub fn user(&self, name: &str) -> Option<(u32, u32)> {
         self.user_ids.get(name).copied()
+    }
+
+    /// The home directory /etc/passwd gives `name`.
+    pub fn home(&self, name: &str) -> Option<&Path> {
+        self.homes.get(name).map(PathBuf::as_path)
     }
 
     pub fn group(&self, name: &str) -> Option<u32> {

@@ -216,7 +216,7 @@ impl SessionContext {
         let total_rate = (config.max_rate_total > 0).then(|| {
             SharedBucket::new(
                 u64::from(config.max_rate_total),
-                crate::shard::ftp_transfer::monotonic_nanos(),
+                crate::sys::clock::monotonic_nanos(),
             )
         });
         let anonymous_root = if config.anonymous_enable {

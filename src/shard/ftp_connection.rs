@@ -212,7 +212,7 @@ impl Connection {
         let clock = Instant::now();
         let throttle = Throttle::new(
             (transfer.max_rate > 0)
-                .then(|| TokenBucket::new(transfer.max_rate, ftp_transfer::monotonic_nanos())),
+                .then(|| TokenBucket::new(transfer.max_rate, crate::sys::clock::monotonic_nanos())),
             self.context.total_rate.as_ref().map(SharedBucket::join),
         );
         let outcome = self

@@ -14,8 +14,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use compio::buf::{BufResult, IntoInner};
 use compio::driver::op::Splice;
@@ -27,6 +26,7 @@ use tracing::warn;
 use crate::ftp::action::{DataJob, TransferOutcome};
 use crate::ftp::ascii;
 use crate::ftp::throttle::{Grant, Throttle};
+use crate::sys::clock::monotonic_nanos;
 use crate::sys::pipe;
 
 /// Bytes moved per step: the pipe's size for splices, the buffer for copies.
@@ -40,12 +40,6 @@ enum Failure {
     Stalled,
     /// The kernel refused to splice these descriptors: use the copy path instead.
     SpliceRefused,
-}
-
-/// Nanoseconds on one monotonic scale shared by every bucket of the process.
-pub fn monotonic_nanos() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
 /// How many of `want` bytes the limits allow now, sleeping until some are allowed.

@@ -19,6 +19,15 @@ pub fn realtime_now() -> UnixTime {
     }
 }
 
+/// Nanoseconds on one monotonic scale shared by the whole process (bandwidth buckets).
+pub fn monotonic_nanos() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
+}
+
 /// What the kernel knows about the clock's synchronisation, as the disciplining daemon left it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelNtpState {

@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod error;
 pub mod ftp;
+pub mod html;
 pub mod ntp;
 pub mod procnet;
 pub mod reflect;

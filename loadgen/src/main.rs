@@ -1,6 +1,7 @@
 //! `ringload`: the command line of the load generator.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use ringload::clients::{client_addresses, open_client_sockets, MAX_LOOPBACK_CLIENTS};
+use ringload::html::HtmlFile;
 use ringload::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use ringload::ntp::run::{LoadSettings, NtpLoad, RampSettings};
 use ringload::target::resolve_destination;
@@ -95,6 +97,9 @@ struct NtpArgs {
     /// Print one JSON object (the fields are documented on `RunReport` and `RampReport`).
     #[arg(long)]
     json: bool,
+    /// Also write the report as one self-contained HTML page of charts and tables to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
@@ -151,6 +156,7 @@ fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
         cpus: args.cpu,
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
+    let html = args.html.as_deref().map(HtmlFile::create).transpose()?;
     if args.ramp {
         // Steps are shown as they end: on stdout as the human table, on stderr as progress
         // when stdout carries the JSON.
@@ -172,12 +178,18 @@ fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
         } else {
             println!("{}", report.summary());
         }
+        if let Some(html) = html {
+            html.write(&report)?;
+        }
     } else {
         let report = load.run(rate, duration)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
             print!("{report}");
+        }
+        if let Some(html) = html {
+            html.write(&report)?;
         }
     }
     Ok(())

@@ -166,6 +166,7 @@ fn ftp_limits_fails_when_the_server_allows_fewer_than_claimed() {
 #[test]
 fn retr_sessions_transfer_without_errors() {
     let ringd = Ringd::start("retr", 10, 5);
+    let html = ringd.root.join("report.html");
     let output = ringload(&[
         "ftp",
         &ringd.address,
@@ -178,9 +179,15 @@ fn retr_sessions_transfer_without_errors() {
         "--duration",
         "1",
         "--json",
+        "--html",
+        html.to_str().expect("a UTF-8 temporary path"),
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let page = std::fs::read_to_string(&html).expect("the --html file was written");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("<svg"), "{page}");
+    assert!(page.contains("connect-to-220"), "{page}");
     let transfers = report["transfers"].as_u64().unwrap();
     assert!(transfers > 0, "{report:#}");
     assert_eq!(report["errors_total"], 0, "{report:#}");

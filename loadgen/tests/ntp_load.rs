@@ -60,6 +60,19 @@ impl Drop for Reflector {
     }
 }
 
+/// `count` with its thousands grouped by commas, as the HTML page writes counts.
+fn grouped(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 fn ringload(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ringload"))
         .args(args)
@@ -70,6 +83,7 @@ fn ringload(args: &[&str]) -> std::process::Output {
 #[test]
 fn ringload_counts_every_reflected_reply_as_answered() {
     let reflector = Reflector::start();
+    let html = std::env::temp_dir().join(format!("ringload-ntp-test-{}.html", std::process::id()));
     let output = ringload(&[
         "ntp",
         &reflector.address,
@@ -80,6 +94,8 @@ fn ringload_counts_every_reflected_reply_as_answered() {
         "--clients",
         "4",
         "--json",
+        "--html",
+        html.to_str().expect("a UTF-8 temporary path"),
     ]);
     assert!(
         output.status.success(),
@@ -98,6 +114,12 @@ fn ringload_counts_every_reflected_reply_as_answered() {
         report["latency_us"]["p99"].as_f64().unwrap() > 0.0,
         "{report:#}"
     );
+    let page = std::fs::read_to_string(&html).expect("the --html file was written");
+    std::fs::remove_file(&html).expect("the --html file can be removed");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("<svg"), "{page}");
+    let answered_row = format!("<td>answered</td><td>{}</td>", grouped(answered));
+    assert!(page.contains(&answered_row), "{answered_row} not on {page}");
 
     let (exited_cleanly, last_line) = reflector.stop();
     assert!(exited_cleanly, "SIGTERM makes the reflector exit 0");

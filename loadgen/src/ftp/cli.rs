@@ -1,6 +1,7 @@
 //! The `ftp` and `ftp-limits` subcommands: their arguments, checked, turned into settings and run.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -10,6 +11,7 @@ use crate::clients::client_addresses;
 use crate::ftp::idle::{run_idle, IdleSettings};
 use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
 use crate::ftp::load::{run_load, LoadSettings, Scenario};
+use crate::html::{HtmlFile, HtmlPage};
 use crate::target::resolve_destination;
 
 /// Longest run ringload accepts, seconds.
@@ -64,6 +66,9 @@ pub struct FtpArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write the report as one self-contained HTML page of charts and tables to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
@@ -147,6 +152,21 @@ fn print(json: bool, report: &(impl serde::Serialize + std::fmt::Display)) -> an
     Ok(())
 }
 
+/// The `--html` file, created once every argument has been checked.
+fn create_html(path: Option<PathBuf>) -> anyhow::Result<Option<HtmlFile>> {
+    path.as_deref().map(HtmlFile::create).transpose()
+}
+
+/// `print`, then the page into the `--html` file when one was asked for.
+fn output(
+    json: bool,
+    html: Option<HtmlFile>,
+    report: &(impl serde::Serialize + std::fmt::Display + HtmlPage),
+) -> anyhow::Result<()> {
+    print(json, report)?;
+    html.map_or(Ok(()), |html| html.write(report))
+}
+
 /// `ringload ftp`.
 pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
     let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
@@ -174,8 +194,9 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
             sources,
             server_pid: args.server_pid,
         };
+        let html = create_html(args.html)?;
         let report = run_idle(&settings).context("running the idle sessions")?;
-        print(args.json, &report)?;
+        output(args.json, html, &report)?;
         if report.held_at_end == 0 {
             bail!("the server held no session (see the errors above)");
         }
@@ -196,8 +217,9 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
         transfer_timeout: seconds(args.transfer_timeout, "--transfer-timeout")?,
         sources,
     };
+    let html = create_html(args.html)?;
     let report = run_load(&settings).context("starting the session threads")?;
-    print(args.json, &report)?;
+    output(args.json, html, &report)?;
     if report.sessions_completed == 0 {
         bail!("no session completed (see the errors above)");
     }

@@ -1,0 +1,143 @@
+//! `--html FILE`: the page file, created before the run so that a path it cannot write fails at once, and what its header says about the run.
+
+mod ftp;
+mod markup;
+mod ntp;
+mod svg;
+mod utc;
+#[cfg(test)]
+mod well_formed;
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context;
+
+/// A report that can be shown as one self-contained HTML page.
+pub trait HtmlPage {
+    fn html_page(&self, run: &RunInfo) -> String;
+}
+
+/// What a page's header tells about the run besides its report.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// The command as it was typed, quoted for a POSIX shell.
+    pub command_line: String,
+    /// When the run started, UTC.
+    pub started: String,
+    /// ringload's version.
+    pub version: &'static str,
+}
+
+impl RunInfo {
+    /// This process's command line, the time now, and this build's version.
+    pub fn now() -> RunInfo {
+        RunInfo {
+            command_line: shell_line(std::env::args_os()),
+            started: utc::format(SystemTime::now()),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+
+    /// The header's first lines: the target, then how and when it was loaded.
+    fn facts(&self, target: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("target", target.to_string()),
+            ("command", self.command_line.clone()),
+            ("started", self.started.clone()),
+            ("ringload", self.version.to_string()),
+        ]
+    }
+}
+
+/// Characters a POSIX shell takes literally in a word.
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c)
+}
+
+/// `words` joined into one line a shell reads back as the same words.
+fn shell_line(words: impl IntoIterator<Item = OsString>) -> String {
+    words
+        .into_iter()
+        .map(|word| {
+            let word = word.to_string_lossy().into_owned();
+            if !word.is_empty() && word.chars().all(is_plain) {
+                word
+            } else {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `--html` file, open from before the run until its page is written.
+pub struct HtmlFile {
+    file: File,
+    path: PathBuf,
+    run: RunInfo,
+}
+
+impl HtmlFile {
+    /// Creates (or empties) the file and notes the run's start.
+    pub fn create(path: &Path) -> anyhow::Result<HtmlFile> {
+        let file = File::create(path)
+            .with_context(|| format!("creating the --html file {}", path.display()))?;
+        Ok(HtmlFile {
+            file,
+            path: path.to_path_buf(),
+            run: RunInfo::now(),
+        })
+    }
+
+    pub fn write(mut self, report: &impl HtmlPage) -> anyhow::Result<()> {
+        self.file
+            .write_all(report.html_page(&self.run).as_bytes())
+            .with_context(|| format!("writing the --html file {}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_quoted_for_a_shell() {
+        let words = [
+            "ringload",
+            "ntp",
+            "127.0.0.1:123",
+            "--html",
+            "a b's.html",
+            "",
+        ];
+        assert_eq!(
+            shell_line(words.map(OsString::from)),
+            r"ringload ntp 127.0.0.1:123 --html 'a b'\''s.html' ''"
+        );
+    }
+
+    #[test]
+    fn the_file_holds_the_page_of_the_report() {
+        struct Fixed;
+        impl HtmlPage for Fixed {
+            fn html_page(&self, run: &RunInfo) -> String {
+                format!("<!DOCTYPE html>{}", run.version)
+            }
+        }
+        let path = std::env::temp_dir().join(format!("ringload-html-{}.html", std::process::id()));
+        HtmlFile::create(&path).unwrap().write(&Fixed).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            written,
+            format!("<!DOCTYPE html>{}", env!("CARGO_PKG_VERSION"))
+        );
+        let missing = Path::new("/nonexistent-directory/page.html");
+        let error = HtmlFile::create(missing).err().unwrap();
+        assert!(format!("{error:#}").contains("creating the --html file"));
+    }
+}

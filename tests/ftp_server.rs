@@ -122,6 +122,11 @@ fn add_user(users: &Path, name: &str, password: &str) {
 }
 
 fn start_with_users(extra: &str, listen: &str) -> Ringd {
+    start_with_users_home(extra, listen).0
+}
+
+/// Like [`start_with_users`], and where alice's files are.
+fn start_with_users_home(extra: &str, listen: &str) -> (Ringd, PathBuf) {
     let dir = TempDir::new("ftp-users");
     let root = make_root(&dir);
     let homes = dir.0.join("homes");
@@ -142,7 +147,8 @@ fn start_with_users(extra: &str, listen: &str) -> Ringd {
         homes.display(),
         dir.write("ftpusers", "root\nbin\n").display(),
     );
-    Ringd::start_ftp(dir, &conf, &["--shards", "2"], 1)
+    let alice = homes.join("alice");
+    (Ringd::start_ftp(dir, &conf, &["--shards", "2"], 1), alice)
 }
 
 #[test]
@@ -672,6 +678,19 @@ fn abor_mid_transfer_then_a_new_transfer() {
         "abort_mid_transfer",
         ringd.ftp_addrs[0],
         &["alice", "wonder land"],
+    );
+    ringd.stop();
+}
+
+#[test]
+fn a_download_waits_for_the_upload_that_holds_the_lock() {
+    let (ringd, alice) = start_with_users_home("", "listen=YES\nlisten_address=127.0.0.1\n");
+    let path = alice.join("locked.bin");
+    std::fs::write(&path, "the old contents").unwrap();
+    run_client(
+        "download_waits_for_upload",
+        ringd.ftp_addrs[0],
+        &["alice", "wonder land", "locked.bin", path.to_str().unwrap()],
     );
     ringd.stop();
 }

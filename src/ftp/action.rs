@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::replies::Reply;
 use super::transfer_log::{LogEvent, TransferRecord};
+use crate::sys::fs::FileLock;
 
 /// One step for the shell, in order.
 #[derive(Debug)]
@@ -18,6 +19,10 @@ pub enum Action {
     /// Open a passive data listener on the control connection's local address, in the
     /// `pasv_min_port..=pasv_max_port` range, then call `Session::passive_listening`.
     ListenPassive,
+    /// Lock the file of the transfer about to start (`lock_upload_files`), retrying without
+    /// blocking the shard until the lock is had or `data_connection_timeout` has passed, then
+    /// hand the file back through `Session::file_locked`.
+    Lock(LockRequest),
     /// Open the data connection, send `opening`, move the data, close the data connection,
     /// log it, then call `Session::transfer_finished`.
     Transfer(Transfer),
@@ -50,6 +55,13 @@ pub enum DataJob {
     /// turns CRLF into LF on the way; `sync` flushes it to disk before the transfer counts as
     /// complete (an atomic upload is renamed into place only once it is durable).
     ReceiveFile { file: File, ascii: bool, sync: bool },
+}
+
+/// The file a transfer is about to move, and the lock it takes on it first.
+#[derive(Debug)]
+pub struct LockRequest {
+    pub file: File,
+    pub kind: FileLock,
 }
 
 #[derive(Debug)]

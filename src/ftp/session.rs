@@ -3,15 +3,17 @@
 //! It follows vsftpd 3.0.3's pre- and post-login dispatch: which commands exist before login,
 //! which configuration options gate which commands, and the reply for each outcome. File system
 //! work goes through the session's [`Jail`]; sockets belong to the I/O shell, which performs the
-//! [`Action`]s and reports back through `passive_listening` and `transfer_finished`.
+//! [`Action`]s and reports back through `passive_listening`, `file_locked` and
+//! `transfer_finished`.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::action::{Action, DataChannel, DataJob, Transfer, TransferOutcome};
+use super::action::{Action, DataChannel, DataJob, LockRequest, Transfer, TransferOutcome};
 use super::command::{self, Command, CommandError, EpsvArg, SiteCommand, TransferType};
 use super::context::SessionContext;
 use super::jail::{Jail, WriteHow};
@@ -19,6 +21,7 @@ use super::listing::{self, EntryInfo, EntryKind, FactSet, ListKind, ListOptions}
 use super::replies::{self, FixedReply, Reply, SessionStatus};
 use super::telnet::LineError;
 use super::transfer_log::{self, AccessMode, Direction, LogEvent, TransferRecord};
+use crate::sys::fs::FileLock;
 
 /// Deepest directory level `LIST -R` descends to.
 const MAX_RECURSION: usize = 16;
@@ -90,6 +93,7 @@ pub struct Session {
     facts: FactSet,
     transfer: Option<TransferKind>,
     upload: Option<PendingUpload>,
+    awaiting_lock: Option<AwaitingLock>,
 }
 
 /// An upload in progress: where its data goes, and where it belongs when complete.
@@ -97,6 +101,30 @@ struct PendingUpload {
     /// The hidden file an atomic upload writes, renamed to `target` when complete.
     staging: Option<String>,
     target: String,
+}
+
+/// A file transfer whose file the shell is locking (`lock_upload_files`): what to start once
+/// it has the lock.
+struct AwaitingLock {
+    record: TransferRecord,
+    start: FileTransfer,
+}
+
+/// A file transfer, ready to start once its file is open (and locked, if it is to be).
+enum FileTransfer {
+    Download {
+        /// The name as the client gave it, for the 150 reply.
+        name: Vec<u8>,
+        offset: u64,
+        ascii: bool,
+    },
+    Upload {
+        opening: Reply,
+        /// Empty the file first (STOR over an existing file, when that waits for the lock).
+        truncate: bool,
+        ascii: bool,
+        sync: bool,
+    },
 }
 
 /// The hidden file beside `target` an atomic upload is written to.
@@ -140,6 +168,7 @@ impl Session {
             facts: FactSet::ALL,
             transfer: None,
             upload: None,
+            awaiting_lock: None,
         }
     }
 
@@ -762,18 +791,96 @@ impl Session {
             return say(replies::FAILED_TO_OPEN_FILE);
         };
         let ascii = self.ascii && self.context.config.ascii_download_enable;
-        let opening = replies::opening_data_connection(ascii, arg, info.size);
         let record = self.transfer_record(arg, Direction::Outgoing);
-        self.start_transfer(
-            TransferKind::Download,
-            opening,
-            DataJob::SendFile {
-                file,
+        let start = FileTransfer::Download {
+            name: arg.to_vec(),
+            offset,
+            ascii,
+        };
+        let lock = self.file_lock(FileLock::Shared);
+        self.start_file_transfer(file, lock, record, start)
+    }
+
+    /// The lock a transfer takes on its file: with `lock_upload_files`, a shared one for
+    /// downloads and an exclusive one for uploads, as vsftpd's.
+    fn file_lock(&self, kind: FileLock) -> Option<FileLock> {
+        self.context.config.lock_upload_files.then_some(kind)
+    }
+
+    /// Starts a file transfer, once the shell has taken `lock` on the file if there is one:
+    /// before the 150 reply, as vsftpd locks.
+    fn start_file_transfer(
+        &mut self,
+        file: File,
+        lock: Option<FileLock>,
+        record: TransferRecord,
+        start: FileTransfer,
+    ) -> Vec<Action> {
+        match lock {
+            Some(kind) => {
+                self.awaiting_lock = Some(AwaitingLock { record, start });
+                vec![Action::Lock(LockRequest { file, kind })]
+            }
+            None => self.begin_file_transfer(file, record, start),
+        }
+    }
+
+    /// The shell has locked `file` for the transfer waiting for it, or gave up after
+    /// `data_connection_timeout` (`locked` false).
+    pub fn file_locked(&mut self, file: File, locked: bool) -> Vec<Action> {
+        let Some(AwaitingLock { record, start }) = self.awaiting_lock.take() else {
+            return Vec::new();
+        };
+        if locked {
+            return self.begin_file_transfer(file, record, start);
+        }
+        // Nothing has been written: an upload's file is left as it was.
+        self.upload = None;
+        match start {
+            FileTransfer::Download { .. } => say(replies::FAILED_TO_OPEN_FILE),
+            FileTransfer::Upload { .. } => say(replies::COULD_NOT_CREATE_FILE),
+        }
+    }
+
+    fn begin_file_transfer(
+        &mut self,
+        file: File,
+        record: TransferRecord,
+        start: FileTransfer,
+    ) -> Vec<Action> {
+        match start {
+            FileTransfer::Download {
+                name,
                 offset,
                 ascii,
-            },
-            Some(record),
-        )
+            } => {
+                // The size as it is now the file is locked, as vsftpd's 150 gives it: an
+                // upload that held the lock has finished.
+                let Ok(metadata) = file.metadata() else {
+                    return say(replies::FAILED_TO_OPEN_FILE);
+                };
+                let opening = replies::opening_data_connection(ascii, &name, metadata.len());
+                let job = DataJob::SendFile {
+                    file,
+                    offset,
+                    ascii,
+                };
+                self.start_transfer(TransferKind::Download, opening, job, Some(record))
+            }
+            FileTransfer::Upload {
+                opening,
+                truncate,
+                ascii,
+                sync,
+            } => {
+                if truncate && file.set_len(0).is_err() {
+                    self.upload = None;
+                    return say(replies::COULD_NOT_CREATE_FILE);
+                }
+                let job = DataJob::ReceiveFile { file, ascii, sync };
+                self.start_transfer(TransferKind::Upload, opening, job, Some(record))
+            }
+        }
     }
 
     fn file_mode(&self) -> u32 {
@@ -805,8 +912,21 @@ impl Session {
         if how == WriteHow::CreateNew && staging.is_some() && self.user().jail.stat(&path).is_ok() {
             return say(replies::COULD_NOT_CREATE_FILE);
         }
+        // An atomic upload's hidden file is opened by nobody else, and readers of the target
+        // get the old file or the whole new one, never a partial one: what vsftpd's lock is
+        // for already holds, so there is nothing to lock. Locking the target instead would
+        // only hold its readers up, to then serve them the old file they had opened.
+        let lock = if staging.is_none() {
+            self.file_lock(FileLock::Exclusive)
+        } else {
+            None
+        };
+        // vsftpd empties the file only once it holds the lock, so a download that has it
+        // locked never sees the file shrink under it.
+        let truncate = lock.is_some() && how == WriteHow::Truncate;
         let (written, how) = match &staging {
             Some(staging) => (staging.as_str(), WriteHow::CreateNew),
+            None if truncate => (path.as_str(), WriteHow::Offset(0)),
             None => (path.as_str(), how),
         };
         let Ok(file) = self.user().jail.open_write(written, how, self.file_mode()) else {
@@ -820,18 +940,14 @@ impl Session {
             staging,
             target: path.clone(),
         });
-        let opening = replies::OK_TO_SEND_DATA.reply();
         let record = self.transfer_record(arg, Direction::Incoming);
-        self.start_transfer(
-            TransferKind::Upload,
-            opening,
-            DataJob::ReceiveFile {
-                file,
-                ascii: self.ascii && self.context.config.ascii_upload_enable,
-                sync,
-            },
-            Some(record),
-        )
+        let start = FileTransfer::Upload {
+            opening: replies::OK_TO_SEND_DATA.reply(),
+            truncate,
+            ascii: self.ascii && self.context.config.ascii_upload_enable,
+            sync,
+        };
+        self.start_file_transfer(file, lock, record, start)
     }
 
     /// `chown_uploads`: an anonymous upload belongs to `chown_username` with
@@ -877,18 +993,15 @@ impl Session {
             staging: None,
             target: vpath.clone(),
         });
-        let opening = replies::unique_file(name.as_bytes());
         let record = self.transfer_record(name.as_bytes(), Direction::Incoming);
-        self.start_transfer(
-            TransferKind::Upload,
-            opening,
-            DataJob::ReceiveFile {
-                file,
-                ascii: self.ascii && self.context.config.ascii_upload_enable,
-                sync: false,
-            },
-            Some(record),
-        )
+        let start = FileTransfer::Upload {
+            opening: replies::unique_file(name.as_bytes()),
+            truncate: false,
+            ascii: self.ascii && self.context.config.ascii_upload_enable,
+            sync: false,
+        };
+        let lock = self.file_lock(FileLock::Exclusive);
+        self.start_file_transfer(file, lock, record, start)
     }
 
     /// The entries of `dir` a listing shows, or `None` when the directory cannot be opened

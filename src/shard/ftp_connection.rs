@@ -21,9 +21,9 @@ use crate::ftp::limits::Admission;
 use crate::ftp::replies::Reply;
 use crate::ftp::session::Session;
 use crate::ftp::telnet::LineReader;
-use crate::ftp::throttle::{SharedBucket, Throttle, TokenBucket};
+use crate::ftp::throttle::{Throttle, TokenBucket};
 use crate::ftp::transfer_log::LogEvent;
-use crate::sys::clock::realtime_now;
+use crate::sys::clock::{monotonic_nanos, realtime_now};
 
 /// Longest command line accepted (vsftpd's limit); longer ones get a 500 and are discarded.
 const MAX_COMMAND_LINE: usize = 4096;
@@ -90,6 +90,14 @@ pub async fn serve(
                 Action::ListenPassive => {
                     let port = connection.listen_passive();
                     queue.extend(session.passive_listening(port));
+                }
+                Action::Lock(request) => {
+                    if connection.flush().await.is_err() {
+                        return;
+                    }
+                    let limit = seconds(connection.context.config.data_connection_timeout);
+                    let locked = ftp_transfer::lock(&request.file, request.kind, limit).await;
+                    queue.extend(session.file_locked(request.file, locked));
                 }
                 Action::Transfer(transfer) => {
                     let outcome = connection.transfer(transfer).await;
@@ -210,13 +218,13 @@ impl Connection {
     async fn transfer(&mut self, transfer: Transfer) -> TransferOutcome {
         let started = realtime_now();
         let clock = Instant::now();
-        let throttle = Throttle::new(
-            (transfer.max_rate > 0)
-                .then(|| TokenBucket::new(transfer.max_rate, crate::sys::clock::monotonic_nanos())),
-            self.context.total_rate.as_ref().map(SharedBucket::join),
-        );
         let outcome = self
-            .move_data(transfer.channel, transfer.opening, transfer.job, throttle)
+            .move_data(
+                transfer.channel,
+                transfer.opening,
+                transfer.job,
+                transfer.max_rate,
+            )
             .await;
         if let Some(mut record) = transfer.record {
             record.start = started;
@@ -240,7 +248,7 @@ impl Connection {
         channel: DataChannel,
         opening: Reply,
         job: DataJob,
-        throttle: Throttle,
+        max_rate: u64,
     ) -> TransferOutcome {
         let data = match self.open_data(channel).await {
             Ok(data) => data,
@@ -250,6 +258,16 @@ impl Connection {
         if self.flush().await.is_err() {
             return TransferOutcome::NetworkFailed { bytes: 0 };
         }
+        // The limits start counting now the data can move: time spent waiting for the data
+        // connection would otherwise fill the buckets and go out as a burst.
+        let now = monotonic_nanos();
+        let throttle = Throttle::new(
+            (max_rate > 0).then(|| TokenBucket::new(max_rate, now)),
+            self.context
+                .total_rate
+                .as_ref()
+                .map(|total| total.join(now)),
+        );
         let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
         let moved = Cell::new(0);
         let transfer = ftp_transfer::run(data, job, stall, throttle, &moved);

@@ -6,6 +6,7 @@
 //! (a file system or socket that does not support it) the engine falls back to reading into
 //! a buffer and writing it out, logged once per process, and the transfer goes on from where
 //! it was. Rate limits are token buckets; waiting for tokens sleeps on an io_uring timeout.
+//! File locks (`lock_upload_files`) are tried without blocking and retried on a timer.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -14,7 +15,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use compio::buf::{BufResult, IntoInner};
 use compio::driver::op::Splice;
@@ -27,10 +28,16 @@ use crate::ftp::action::{DataJob, TransferOutcome};
 use crate::ftp::ascii;
 use crate::ftp::throttle::{Grant, Throttle};
 use crate::sys::clock::monotonic_nanos;
+use crate::sys::fs::{try_lock, FileLock};
 use crate::sys::pipe;
 
 /// Bytes moved per step: the pipe's size for splices, the buffer for copies.
 const CHUNK: usize = 256 * 1024;
+/// The first pause between attempts to take a file lock: short, so a transfer starts soon
+/// after the lock it waits for is released...
+const LOCK_RETRY_FIRST: Duration = Duration::from_millis(1);
+/// ...doubling up to this, so a session waiting for a lock held long costs little.
+const LOCK_RETRY_MAX: Duration = Duration::from_millis(50);
 
 enum Failure {
     Network,
@@ -52,6 +59,44 @@ async fn allowance(throttle: &mut Throttle, want: usize) -> usize {
             Grant::Bytes(bytes) => return bytes as usize,
             Grant::Wait(wait) => compio::time::sleep(wait).await,
         }
+    }
+}
+
+/// Takes a `kind` lock on `file` (`lock_upload_files`), trying again on a timer until it has
+/// it or `limit` has passed (`None`: no limit); true once the transfer may start. vsftpd
+/// waits in F_SETLKW, which here would stall every session of the shard. Where the file
+/// system refuses locks, the transfer goes on unlocked, as vsftpd's does.
+pub async fn lock(file: &File, kind: FileLock, limit: Option<Duration>) -> bool {
+    let deadline = limit.and_then(|limit| Instant::now().checked_add(limit));
+    let mut pause = LOCK_RETRY_FIRST;
+    loop {
+        match try_lock(file.as_fd(), kind) {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(err) => {
+                note_locks_refused(&err);
+                return true;
+            }
+        }
+        let sleep = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return false;
+                }
+                pause.min(left)
+            }
+            None => pause,
+        };
+        compio::time::sleep(sleep).await;
+        pause = (pause * 2).min(LOCK_RETRY_MAX);
+    }
+}
+
+fn note_locks_refused(err: &std::io::Error) {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        warn!("file locks refused here ({err}); FTP transfers go on without lock_upload_files");
     }
 }
 

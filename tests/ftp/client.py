@@ -2,13 +2,16 @@
 
 Usage: client.py SCENARIO HOST PORT [ARGS...]. Exits non-zero (with the assertion) on failure.
 """
+import ctypes
 import ftplib
 import hashlib
 import io
 import os
 import random
+import select
 import socket
 import sys
+import threading
 
 
 def connect(host, port, user="anonymous", password="guest@example.com", passive=True):
@@ -287,6 +290,59 @@ def abort_mid_transfer(host, port, user, password):
     assert ftp.sendcmd("NOOP") == "200 NOOP ok."
     assert download(ftp, "big.bin") == data, "a new transfer on the same session"
     ftp.quit()
+
+
+def watch_opens(path):
+    """An inotify descriptor that becomes readable when `path` is next opened (IN_OPEN)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    assert fd >= 0, os.strerror(ctypes.get_errno())
+    assert libc.inotify_add_watch(fd, os.fsencode(path), 0x20) >= 0, os.strerror(ctypes.get_errno())
+    return fd
+
+
+def download_waits_for_upload(host, port, user, password, name, path):
+    """While one session uploads `name` (the server's file at `path`), another's RETR of it
+    waits for the upload's lock, then gets the whole new file, never part of it."""
+    data = os.urandom(2_000_000)
+    half = len(data) // 2
+    uploader = connect(host, port, user, password)
+    uploader.voidcmd("TYPE I")
+    upload = uploader.transfercmd("STOR " + name)
+    upload.sendall(data[:half])
+    # Once the server opens the file for the RETR, the download is waiting for the lock (or,
+    # were there none, reading the half-written file): only then does the upload go on.
+    opened = watch_opens(path)
+    got = {}
+
+    def download():
+        try:
+            ftp = connect(host, port, user, password)
+            ftp.voidcmd("TYPE I")
+            conn, got["size"] = ftp.ntransfercmd("RETR " + name)
+            got["data"] = b"".join(iter(lambda: conn.recv(65536), b""))
+            conn.close()
+            got["reply"] = ftp.voidresp()
+            ftp.quit()
+        except Exception as e:
+            got["error"] = e
+
+    downloader = threading.Thread(target=download)
+    downloader.start()
+    ready, _, _ = select.select([opened], [], [], 10)
+    os.close(opened)
+    assert ready, "the RETR never opened the file"
+    upload.sendall(data[half:])
+    upload.close()
+    assert uploader.voidresp().startswith("226")
+    uploader.quit()
+    downloader.join(10)
+    assert not downloader.is_alive(), "the download did not finish"
+    if "error" in got:
+        raise got["error"]
+    assert got["reply"].startswith("226"), got["reply"]
+    assert got["size"] == len(data), "150 names the size once locked: %r" % got["size"]
+    assert got["data"] == data, "downloaded %d bytes, not the whole upload" % len(got["data"])
 
 
 def checksum(host, port, name):

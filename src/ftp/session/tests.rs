@@ -11,12 +11,13 @@ use std::time::{Duration, SystemTime};
 
 use super::Session;
 use crate::config::vsftpd;
-use crate::ftp::action::{Action, DataChannel, DataJob, Transfer, TransferOutcome};
+use crate::ftp::action::{Action, DataChannel, DataJob, LockRequest, Transfer, TransferOutcome};
 use crate::ftp::context::SessionContext;
 use crate::ftp::jail::IdNames;
 use crate::ftp::replies::Reply;
 use crate::ftp::telnet::LineError;
 use crate::ftp::users::VirtualUsers;
+use crate::sys::fs::FileLock;
 
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -69,6 +70,7 @@ fn describe(actions: &[Action]) -> Vec<String> {
             Action::Pause(delay) => Some(format!("pause {}s", delay.as_secs())),
             Action::Close => Some("close".to_owned()),
             Action::ListenPassive => Some("listen passive".to_owned()),
+            Action::Lock(request) => Some(format!("lock {:?}", request.kind)),
             Action::Transfer(transfer) => Some(format!(
                 "transfer {:?} {}",
                 transfer.channel,
@@ -283,12 +285,26 @@ impl Client {
         reply_text(&self.session.passive_listening(Some(PASV_PORT)))
     }
 
-    /// The one Transfer action `line` must produce.
+    /// The one Transfer action `line` must produce, once the shell has locked its file if
+    /// it asks for that.
     fn transfer(&mut self, line: &str) -> Transfer {
-        let mut actions = self.actions(line);
+        let mut actions = match <[Action; 1]>::try_from(self.actions(line)) {
+            Ok([Action::Lock(request)]) => self.session.file_locked(request.file, true),
+            Ok(action) => action.into(),
+            Err(actions) => actions,
+        };
         match (actions.pop(), actions.is_empty()) {
             (Some(Action::Transfer(transfer)), true) => transfer,
             (last, _) => panic!("{line}: expected one transfer, got {actions:?} then {last:?}"),
+        }
+    }
+
+    /// The lock `line` asks the shell for, on the file it opened.
+    fn lock(&mut self, line: &str) -> LockRequest {
+        let mut actions = self.actions(line);
+        match (actions.pop(), actions.is_empty()) {
+            (Some(Action::Lock(request)), true) => request,
+            (last, _) => panic!("{line}: expected one lock, got {actions:?} then {last:?}"),
         }
     }
 
@@ -1253,6 +1269,101 @@ fn stou_names_the_file_it_creates() {
     }
     assert_eq!(fs::read_to_string(client.path("report")).unwrap(), "taken");
     assert!(client.path("report.1").is_file() && client.path("STOU.2").is_file());
+}
+
+#[test]
+fn retr_waits_for_a_shared_lock_and_then_names_the_size_the_file_has() {
+    let mut client = alice_session("");
+    let path = client.file("a.txt", "0123456789");
+    client.passive();
+    let request = client.lock("RETR a.txt");
+    assert_eq!(request.kind, FileLock::Shared);
+    // An upload that held the lock finishes meanwhile.
+    fs::write(&path, "0123456789abcdef").unwrap();
+    let actions = client.session.file_locked(request.file, true);
+    let [Action::Transfer(transfer)] = &actions[..] else {
+        panic!("expected the transfer, got {actions:?}");
+    };
+    assert_eq!(
+        wire(&transfer.opening),
+        "150 Opening BINARY mode data connection for a.txt (16 bytes).\r\n"
+    );
+}
+
+#[test]
+fn uploads_take_an_exclusive_lock_and_stor_truncates_only_once_it_is_had() {
+    let mut client = alice_session("write_enable=YES\n");
+    let path = client.file("a.txt", "old contents");
+    for line in ["APPE a.txt", "STOU", "STOR a.txt"] {
+        client.passive();
+        let request = client.lock(line);
+        assert_eq!(request.kind, FileLock::Exclusive, "{line}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "old contents", "{line}");
+        let actions = client.session.file_locked(request.file, true);
+        assert!(
+            matches!(&actions[..], [Action::Transfer(_)]),
+            "{line}: {actions:?}"
+        );
+        client.finish(TransferOutcome::Complete { bytes: 0 });
+    }
+    assert_eq!(fs::read_to_string(&path).unwrap(), "");
+}
+
+#[test]
+fn a_lock_not_had_in_time_fails_the_transfer_and_leaves_the_file() {
+    let mut client = alice_session("write_enable=YES\n");
+    let path = client.file("a.txt", "old contents");
+    client.passive();
+    let request = client.lock("RETR a.txt");
+    assert_eq!(
+        describe(&client.session.file_locked(request.file, false)),
+        [FAILED_TO_OPEN]
+    );
+    let request = client.lock("STOR a.txt");
+    assert_eq!(
+        describe(&client.session.file_locked(request.file, false)),
+        ["553 Could not create file.\r\n"]
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "old contents");
+    // The session goes on: the data setup was not used.
+    client.upload("STOR a.txt", "new");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+}
+
+#[test]
+fn without_lock_upload_files_transfers_start_at_once() {
+    let mut client = alice_session("write_enable=YES\nlock_upload_files=NO\n");
+    let path = client.file("a.txt", "old contents");
+    client.passive();
+    assert_eq!(
+        client.steps("RETR a.txt"),
+        ["transfer Passive { check_peer: true } 150 Opening BINARY mode data connection for a.txt (12 bytes).\r\n"]
+    );
+    client.finish(TransferOutcome::Complete { bytes: 12 });
+    client.passive();
+    assert_eq!(
+        client.steps("STOR a.txt"),
+        [format!(
+            "transfer Passive {{ check_peer: true }} {OK_TO_SEND}"
+        )]
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "");
+}
+
+#[test]
+fn atomic_uploads_lock_only_what_they_write_in_place() {
+    let mut client = alice_session("write_enable=YES\natomic_uploads=YES\n");
+    client.file("a.txt", "old contents");
+    client.passive();
+    assert_eq!(
+        client.steps("STOR a.txt"),
+        [format!(
+            "transfer Passive {{ check_peer: true }} {OK_TO_SEND}"
+        )]
+    );
+    client.finish(TransferOutcome::NetworkFailed { bytes: 0 });
+    client.passive();
+    assert_eq!(client.lock("APPE a.txt").kind, FileLock::Exclusive);
 }
 
 #[test]

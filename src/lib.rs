@@ -7,4 +7,5 @@ pub mod ftp;
 pub mod metrics;
 pub mod ntp;
 pub mod shard;
+pub mod sync;
 pub mod sys;

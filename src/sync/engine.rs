@@ -1,0 +1,601 @@
+//! The sync engine: sources, polling, filtering, selection and clock steering, fed with
+//! samples and timer ticks and answering with actions. No I/O and no real clock: the daemon
+//! and the simulator drive the same code.
+
+use super::discipline::{Adjustment, ClockCommand, MakeStep, Steering};
+use super::driftfile::Drift;
+use super::filter::{SourceFilter, Verdict, MAX_FREQUENCY_ERROR};
+use super::leap::{LeapStatus, LeapTable};
+use super::measurement::{self, Kiss, Rejection, Sample};
+use super::poll::{interval, Activity, PollState};
+use super::report::{SourceReport, SourceStatsReport, TrackingReport};
+use super::selection::{self, Candidate, Mark, SelectionRules};
+use crate::ntp::packet::{leap, NtpTimestamp};
+
+/// How fast an error bound grows with the age of what it bounds (RFC 5905's PHI, 15 ppm).
+const DISPERSION_RATE: f64 = 15e-6;
+/// chrony's default `corrtimeratio`: a typical offset is slewed over this many update intervals.
+const CORRECTION_TIME_RATIO: f64 = 3.0;
+/// How often the driftfile is rewritten while synchronised.
+const DRIFT_SAVE_INTERVAL: f64 = 3600.0;
+/// The oscillator noise the filters assume: a random walk of 1e-8 per square-root second,
+/// ten times what a quiet crystal shows, so that a warming room is followed.
+pub const DEFAULT_WANDER: f64 = 1e-16;
+
+/// A source as configured (`server` or a `pool` member).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceSpec {
+    /// What reports show: the configured host name, or a pool member's address.
+    pub name: String,
+    pub iburst: bool,
+    pub min_poll: i8,
+    pub max_poll: i8,
+    pub prefer: bool,
+    pub no_select: bool,
+    /// A pool member: the daemon replaces it with another address when it stops answering.
+    pub from_pool: bool,
+}
+
+/// Settings from chrony.conf.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub rules: SelectionRules,
+    pub makestep: Option<MakeStep>,
+    /// The driftfile's content at start, if there was one.
+    pub drift: Option<Drift>,
+    pub leaps: LeapTable,
+    /// POSIX time at engine time 0: engine times are seconds of the local clock since then.
+    pub epoch_posix: f64,
+    pub wander: f64,
+    pub controls_clock: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceId(pub usize);
+
+/// What the engine asks its driver to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Send a client request to the source now, announcing this poll.
+    Poll { source: SourceId, poll: i8 },
+    /// Change the clock (the kernel's, a software clock's or a simulated one).
+    Clock(ClockCommand),
+    /// A pool member stopped answering: resolve the pool again and give it a new address.
+    Replace(SourceId),
+    /// Write the driftfile.
+    SaveDrift(Drift),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LastSample {
+    time: f64,
+    sample: Sample,
+    /// `sample.offset` corrected for every clock adjustment since.
+    adjusted_offset: f64,
+}
+
+#[derive(Clone, Debug)]
+struct Source {
+    spec: SourceSpec,
+    poll: PollState,
+    filter: SourceFilter,
+    last: Option<LastSample>,
+    mark: Mark,
+    replacement_asked: bool,
+    reference_id: u32,
+}
+
+/// What the clock follows, once synchronised.
+#[derive(Clone, Debug, PartialEq)]
+struct SyncState {
+    source: SourceId,
+    stratum: u8,
+    reference_id: u32,
+    root_delay: f64,
+    root_dispersion: f64,
+    /// Engine time of the last clock update.
+    updated_at: f64,
+    last_offset: f64,
+    mean_square_offset: f64,
+    update_interval: f64,
+}
+
+/// The state ringd serves to its own clients, as the engine sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServedState {
+    pub leap: u8,
+    pub stratum: u8,
+    pub reference_id: u32,
+    /// POSIX seconds of the last update.
+    pub reference_time: f64,
+    pub root_delay: f64,
+    pub root_dispersion: f64,
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    sources: Vec<Source>,
+    steering: Steering,
+    sync: Option<SyncState>,
+    last_drift_save: f64,
+}
+
+/// The reference ID for a source address: the IPv4 address itself, or for IPv6 the first four
+/// bytes of the MD5 digest of the address, as RFC 5905 specifies.
+pub fn reference_id(address: std::net::IpAddr) -> u32 {
+    match address {
+        std::net::IpAddr::V4(v4) => u32::from(v4),
+        std::net::IpAddr::V6(v6) => {
+            let digest = md5::compute(v6.octets());
+            u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+        }
+    }
+}
+
+/// The longest poll (log2 s) over which the oscillator's wander moves the offset by less than
+/// a sample's noise: polling less often would let the clock drift unseen between samples,
+/// polling more often buys little. Precise sources are polled often, noisy ones rarely.
+fn longest_useful_poll(wander: f64, sample_noise: f64) -> i8 {
+    let mut poll: i8 = -6;
+    while poll < 17 {
+        let next = interval(poll + 1);
+        if (wander * next.powi(3) / 3.0).sqrt() > sample_noise {
+            break;
+        }
+        poll += 1;
+    }
+    poll
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, out: &mut Vec<Action>) -> Self {
+        let initial_frequency = config.drift.map_or(0.0, |d| d.frequency_ppm * 1e-6);
+        let steering = Steering::new(initial_frequency, config.makestep);
+        let mut commands = Vec::new();
+        steering.start(&mut commands);
+        out.extend(commands.into_iter().map(Action::Clock));
+        Engine {
+            config,
+            sources: Vec::new(),
+            steering,
+            sync: None,
+            last_drift_save: 0.0,
+        }
+    }
+
+    fn initial_frequency_sigma(&self) -> f64 {
+        // A driftfile's skew is optimistic after a restart (the room may have warmed), so the
+        // prior is widened, and never narrower than 1 ppm.
+        self.config
+            .drift
+            .map_or(MAX_FREQUENCY_ERROR, |d| (d.skew_ppm * 10.0).max(1.0) * 1e-6)
+    }
+
+    /// Adds a source; `reference_id` comes from its address (see [`reference_id`]).
+    pub fn add_source(&mut self, spec: SourceSpec, reference_id: u32, now: f64) -> SourceId {
+        let poll = PollState::new(spec.min_poll, spec.max_poll, spec.iburst, now);
+        let filter = SourceFilter::new(self.config.wander, self.initial_frequency_sigma());
+        self.sources.push(Source {
+            spec,
+            poll,
+            filter,
+            last: None,
+            mark: Mark::Unusable,
+            replacement_asked: false,
+            reference_id,
+        });
+        SourceId(self.sources.len() - 1)
+    }
+
+    /// A pool member got a new address: it starts over as a new source would.
+    pub fn replace_source(&mut self, id: SourceId, name: String, reference_id: u32, now: f64) {
+        let sigma = self.initial_frequency_sigma();
+        let wander = self.config.wander;
+        let source = &mut self.sources[id.0];
+        source.spec.name = name;
+        source.poll = PollState::new(
+            source.spec.min_poll,
+            source.spec.max_poll,
+            source.spec.iburst,
+            now,
+        );
+        source.filter = SourceFilter::new(wander, sigma);
+        source.last = None;
+        source.mark = Mark::Unusable;
+        source.replacement_asked = false;
+        source.reference_id = reference_id;
+    }
+
+    pub fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// When `on_timer` next has something to do.
+    pub fn next_wakeup(&self) -> f64 {
+        let polls = self
+            .sources
+            .iter()
+            .filter(|s| s.poll.activity == Activity::Polling)
+            .map(|s| s.poll.next_poll);
+        let slew = self.steering.next_event();
+        polls.chain(slew).fold(f64::INFINITY, f64::min)
+    }
+
+    fn apply(
+        &mut self,
+        now: f64,
+        adjustment: Adjustment,
+        commands: Vec<ClockCommand>,
+        out: &mut Vec<Action>,
+    ) {
+        if adjustment != Adjustment::default() {
+            for source in &mut self.sources {
+                source
+                    .filter
+                    .clock_adjusted(now, adjustment.frequency_change, adjustment.step);
+                if let Some(last) = &mut source.last {
+                    // The sample said source minus local; the clock moved the other way.
+                    last.adjusted_offset -=
+                        adjustment.step - adjustment.frequency_change * (now - last.time);
+                }
+            }
+        }
+        out.extend(commands.into_iter().map(Action::Clock));
+    }
+
+    pub fn on_timer(&mut self, now: f64, out: &mut Vec<Action>) {
+        let mut commands = Vec::new();
+        let adjustment = self.steering.on_timer(now, &mut commands);
+        self.apply(now, adjustment, commands, out);
+        let mut reach_changed = false;
+        for (index, source) in self.sources.iter_mut().enumerate() {
+            if source.poll.due(now) {
+                source.poll.sent(now);
+                reach_changed = true;
+                out.push(Action::Poll {
+                    source: SourceId(index),
+                    poll: source.poll.poll,
+                });
+            }
+            if source.spec.from_pool && source.poll.unreachable() && !source.replacement_asked {
+                source.replacement_asked = true;
+                out.push(Action::Replace(SourceId(index)));
+            }
+        }
+        if reach_changed {
+            // A source that stopped answering must lose its mark without waiting for a sample.
+            self.reselect(now, None, out);
+        }
+        self.update_leap(now, out);
+        if self.sync.is_some() && now - self.last_drift_save >= DRIFT_SAVE_INTERVAL {
+            self.last_drift_save = now;
+            out.push(Action::SaveDrift(self.drift()));
+        }
+    }
+
+    /// A reply from `id` to the request sent at `t1`, received at `t4` (engine time `now`).
+    /// Returns why it gave no sample, if it did not.
+    pub fn on_reply(
+        &mut self,
+        id: SourceId,
+        now: f64,
+        reply: &[u8],
+        t1: NtpTimestamp,
+        t4: NtpTimestamp,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Rejection> {
+        match measurement::evaluate(reply, t1, t4) {
+            Ok(sample) => {
+                self.on_sample(id, now, sample, out);
+                Ok(())
+            }
+            Err(rejection) => {
+                let server_poll = crate::ntp::packet::Header::parse(reply).map_or(0, |h| h.poll);
+                self.on_rejection(id, now, rejection, server_poll);
+                Err(rejection)
+            }
+        }
+    }
+
+    /// A usable sample from `id`, taken at `now`.
+    pub fn on_sample(&mut self, id: SourceId, now: f64, sample: Sample, out: &mut Vec<Action>) {
+        let source = &mut self.sources[id.0];
+        let verdict = source.filter.add_sample(now, sample.offset, sample.delay);
+        let surprise = match verdict {
+            Verdict::Accepted => source.filter.last_normalised_innovation,
+            Verdict::Outlier | Verdict::Reset => f64::INFINITY,
+        };
+        let longest_useful = longest_useful_poll(self.config.wander, source.filter.sample_noise());
+        source.poll.answered(surprise, longest_useful);
+        if source.poll.in_burst() {
+            // The burst may end once the frequency is known well enough that the clock will not
+            // wander further than a sample's noise before the next regular poll.
+            let estimate = source.filter.estimate_at(now);
+            let drift = estimate.frequency_variance.sqrt() * interval(source.poll.poll);
+            if source.filter.sample_count() >= 2 && drift <= source.filter.sample_noise() {
+                source.poll.end_burst_if_done(now);
+            }
+        }
+        if verdict == Verdict::Outlier {
+            return;
+        }
+        source.last = Some(LastSample {
+            time: now,
+            sample,
+            adjusted_offset: sample.offset,
+        });
+        self.reselect(now, Some(id), out);
+    }
+
+    /// A reply that gave no sample.
+    pub fn on_rejection(&mut self, id: SourceId, now: f64, rejection: Rejection, server_poll: i8) {
+        let poll = &mut self.sources[id.0].poll;
+        match rejection {
+            Rejection::KissOfDeath(kiss) => poll.kissed(kiss, server_poll, now),
+            Rejection::Unsynchronised => poll.heard(),
+            Rejection::Short
+            | Rejection::NotServerMode(_)
+            | Rejection::Bogus
+            | Rejection::BadTimestamps => {}
+        }
+    }
+
+    fn distance(&self, source: &Source, now: f64) -> f64 {
+        let Some(last) = source.last else {
+            return f64::INFINITY;
+        };
+        let estimate = source.filter.estimate_at(now);
+        (last.sample.root_delay + source.filter.min_delay()) / 2.0
+            + last.sample.root_dispersion
+            + estimate.offset_variance.sqrt()
+            + source.filter.jitter()
+            + DISPERSION_RATE * (now - last.time)
+    }
+
+    fn candidate(&self, source: &Source, now: f64) -> Candidate {
+        let estimate = source.filter.estimate_at(now);
+        Candidate {
+            correction: -estimate.offset,
+            distance: self.distance(source, now),
+            jitter: source.filter.jitter(),
+            stratum: source.last.map_or(u8::MAX, |l| l.sample.stratum),
+            usable: !source.spec.no_select
+                && source.filter.sample_count() >= 2
+                && source.poll.reach != 0
+                && source.poll.activity == Activity::Polling,
+            prefer: source.spec.prefer,
+        }
+    }
+
+    /// Selects again and, when `updated` is one of the sources now followed, corrects the clock.
+    fn reselect(&mut self, now: f64, updated: Option<SourceId>, out: &mut Vec<Action>) {
+        let candidates: Vec<Candidate> = self
+            .sources
+            .iter()
+            .map(|s| self.candidate(s, now))
+            .collect();
+        let selection = selection::select(&candidates, &self.config.rules);
+        for (source, mark) in self.sources.iter_mut().zip(&selection.marks) {
+            source.mark = *mark;
+        }
+        let Some(best) = selection.selected else {
+            return;
+        };
+        let followed =
+            |id: SourceId| matches!(selection.marks[id.0], Mark::Selected | Mark::Combined);
+        if !updated.is_some_and(followed) {
+            return;
+        }
+        let (mut offset_sum, mut offset_weights) = (0.0, 0.0);
+        let (mut frequency_sum, mut frequency_weights) = (0.0, 0.0);
+        for (index, source) in self.sources.iter().enumerate() {
+            if !followed(SourceId(index)) {
+                continue;
+            }
+            let estimate = source.filter.estimate_at(now);
+            let weight = 1.0 / estimate.offset_variance.max(1e-18);
+            offset_sum += weight * estimate.offset;
+            offset_weights += weight;
+            let weight = 1.0 / estimate.frequency_variance.max(1e-24);
+            frequency_sum += weight * estimate.frequency;
+            frequency_weights += weight;
+        }
+        let offset = offset_sum / offset_weights;
+        let frequency = frequency_sum / frequency_weights;
+        let selected = &self.sources[best];
+        // As chrony's corrtimeratio: an offset within the noise is slewed over a few polls,
+        // smoothing the noise away; one well above it is removed quickly.
+        let noise =
+            selected.filter.estimate_at(now).offset_variance.sqrt() + selected.filter.jitter();
+        let slew_time = CORRECTION_TIME_RATIO
+            * interval(selected.poll.poll)
+            * (noise / offset.abs().max(1e-12)).min(1.0);
+        let mut commands = Vec::new();
+        let adjustment = self
+            .steering
+            .correct(now, offset, frequency, slew_time, &mut commands);
+        self.apply(now, adjustment, commands, out);
+
+        let selected = &self.sources[best];
+        let last = selected.last.expect("a selected source has samples");
+        let estimate_error = selected.filter.estimate_at(now).offset_variance.sqrt();
+        let previous = self.sync.take();
+        let mean_square_offset = previous.as_ref().map_or(offset * offset, |p| {
+            0.9 * p.mean_square_offset + 0.1 * offset * offset
+        });
+        let update_interval = previous.as_ref().map_or(0.0, |p| now - p.updated_at);
+        self.sync = Some(SyncState {
+            source: SourceId(best),
+            stratum: last.sample.stratum.saturating_add(1),
+            reference_id: selected.reference_id,
+            root_delay: last.sample.root_delay + last.sample.delay,
+            root_dispersion: last.sample.root_dispersion
+                + estimate_error
+                + selected.filter.jitter(),
+            updated_at: now,
+            last_offset: offset,
+            mean_square_offset,
+            update_interval,
+        });
+        if self.last_drift_save == 0.0 {
+            self.last_drift_save = now;
+        }
+        self.update_leap(now, out);
+    }
+
+    fn update_leap(&mut self, now: f64, out: &mut Vec<Action>) {
+        let status = if self.sync.is_some() {
+            self.config.leaps.status_at(self.config.epoch_posix + now)
+        } else {
+            LeapStatus::None
+        };
+        let mut commands = Vec::new();
+        self.steering.set_leap(status, &mut commands);
+        out.extend(commands.into_iter().map(Action::Clock));
+    }
+
+    /// The driftfile's content now.
+    pub fn drift(&self) -> Drift {
+        let skew = self
+            .sync
+            .as_ref()
+            .map(|sync| {
+                self.sources[sync.source.0]
+                    .filter
+                    .estimate_at(sync.updated_at)
+                    .frequency_variance
+                    .sqrt()
+            })
+            .unwrap_or(MAX_FREQUENCY_ERROR);
+        Drift {
+            frequency_ppm: self.steering.base_frequency() * 1e6,
+            skew_ppm: skew * 1e6,
+        }
+    }
+
+    pub fn is_synchronised(&self) -> bool {
+        self.sync.is_some()
+    }
+
+    /// What ringd's own clients are told at `now`; `None` while unsynchronised.
+    pub fn served(&self, now: f64) -> Option<ServedState> {
+        let sync = self.sync.as_ref()?;
+        let leap = match self.config.leaps.status_at(self.config.epoch_posix + now) {
+            LeapStatus::None => leap::NONE,
+            LeapStatus::Insert => leap::INSERT_SECOND,
+            LeapStatus::Delete => leap::DELETE_SECOND,
+        };
+        Some(ServedState {
+            leap,
+            stratum: sync.stratum,
+            reference_id: sync.reference_id,
+            reference_time: self.config.epoch_posix + sync.updated_at,
+            root_delay: sync.root_delay,
+            root_dispersion: sync.root_dispersion + DISPERSION_RATE * (now - sync.updated_at),
+        })
+    }
+
+    /// The combined estimate of how far the clock is ahead of true time at `now`.
+    fn current_offset(&self, now: f64) -> Option<(f64, f64)> {
+        let sync = self.sync.as_ref()?;
+        let estimate = self.sources[sync.source.0].filter.estimate_at(now);
+        Some((estimate.offset, estimate.frequency))
+    }
+
+    /// `ringctl makestep`: steps the clock by the whole current offset.
+    pub fn make_step(&mut self, now: f64, out: &mut Vec<Action>) -> Option<f64> {
+        let (offset, _) = self.current_offset(now)?;
+        let mut commands = Vec::new();
+        let adjustment = self.steering.step_now(offset, &mut commands);
+        self.apply(now, adjustment, commands, out);
+        Some(-offset)
+    }
+
+    pub fn tracking(&self, now: f64) -> TrackingReport {
+        let today = self.config.leaps.status_at(self.config.epoch_posix + now);
+        let leap_status = match (&self.sync, today) {
+            (None, _) => "Not synchronised",
+            (Some(_), LeapStatus::None) => "Normal",
+            (Some(_), LeapStatus::Insert) => "Insert second",
+            (Some(_), LeapStatus::Delete) => "Delete second",
+        };
+        let mut report = TrackingReport {
+            frequency_ppm: self.steering.base_frequency() * 1e6,
+            leap_status: leap_status.to_string(),
+            controls_clock: self.config.controls_clock,
+            ..TrackingReport::default()
+        };
+        if let (Some(sync), Some(served)) = (&self.sync, self.served(now)) {
+            let selected = &self.sources[sync.source.0];
+            let estimate = selected.filter.estimate_at(now);
+            report.reference_id = sync.reference_id;
+            report.reference_name = selected.spec.name.clone();
+            report.stratum = sync.stratum;
+            report.reference_time = served.reference_time;
+            report.system_time_offset = estimate.offset;
+            report.last_offset = sync.last_offset;
+            report.rms_offset = sync.mean_square_offset.sqrt();
+            report.residual_frequency_ppm = estimate.frequency * 1e6;
+            report.skew_ppm = estimate.frequency_variance.sqrt() * 1e6;
+            report.root_delay = served.root_delay;
+            report.root_dispersion = served.root_dispersion;
+            report.update_interval = sync.update_interval;
+        }
+        report
+    }
+
+    pub fn sources(&self, now: f64) -> Vec<SourceReport> {
+        self.sources
+            .iter()
+            .map(|source| SourceReport {
+                state: source.mark.symbol(),
+                name: source.spec.name.clone(),
+                stratum: source.last.map_or(0, |l| l.sample.stratum),
+                poll: source.poll.poll,
+                reach: source.poll.reach,
+                last_rx: source.last.map(|l| now - l.time),
+                adjusted_offset: source.last.map_or(0.0, |l| l.adjusted_offset),
+                measured_offset: source.last.map_or(0.0, |l| l.sample.offset),
+                error: source
+                    .last
+                    .map_or(0.0, |l| l.sample.delay / 2.0 + l.sample.root_dispersion),
+                stopped_by: match source.poll.activity {
+                    Activity::Polling => None,
+                    Activity::Stopped(kiss) => Some(kiss.code()),
+                },
+            })
+            .collect()
+    }
+
+    pub fn source_stats(&self, now: f64) -> Vec<SourceStatsReport> {
+        self.sources
+            .iter()
+            .map(|source| {
+                let stats = source.filter.stats(now);
+                SourceStatsReport {
+                    name: source.spec.name.clone(),
+                    samples: stats.samples,
+                    runs: stats.runs,
+                    span: stats.span,
+                    frequency_ppm: stats.frequency * 1e6,
+                    frequency_skew_ppm: stats.frequency_skew * 1e6,
+                    offset: -stats.offset,
+                    std_dev: stats.std_dev,
+                }
+            })
+            .collect()
+    }
+
+    /// The mark selection last gave each source, in the order they were added.
+    pub fn marks(&self) -> Vec<Mark> {
+        self.sources.iter().map(|s| s.mark).collect()
+    }
+
+    /// Whether the last kiss-o'-death stopped a source.
+    pub fn stopped_by(&self, id: SourceId) -> Option<Kiss> {
+        match self.sources[id.0].poll.activity {
+            Activity::Polling => None,
+            Activity::Stopped(kiss) => Some(kiss),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Upstream time synchronisation, chrony's client side: a sans-I/O engine and its simulator.
+
+pub mod discipline;
+pub mod driftfile;
+pub mod engine;
+pub mod filter;
+pub mod leap;
+pub mod measurement;
+pub mod poll;
+pub mod report;
+pub mod selection;
+pub mod sim;

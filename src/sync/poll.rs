@@ -1,0 +1,231 @@
+//! When to ask a source next: the reach register, iburst, the adaptive poll interval and KoD.
+
+use super::measurement::Kiss;
+
+/// Requests sent 2 s apart when a source starts with `iburst`: at least chrony's four, and up
+/// to eight while the clock's frequency is still too uncertain for the first long poll.
+pub const IBURST_REQUESTS: u8 = 4;
+pub const IBURST_MAX_REQUESTS: u8 = 8;
+pub const IBURST_INTERVAL: f64 = 2.0;
+/// Samples in a row that must agree with the prediction before the poll interval doubles.
+const CALM_SAMPLES_BEFORE_LONGER_POLL: u32 = 4;
+/// A sample this far from the prediction (in standard deviations) halves the poll interval.
+const SURPRISE_SIGMAS: f64 = 3.0;
+
+/// Whether a source is still polled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    Polling,
+    /// A kiss-o'-death DENY or RSTR stopped it, as RFC 5905 requires.
+    Stopped(Kiss),
+}
+
+#[derive(Clone, Debug)]
+pub struct PollState {
+    /// The last eight polls, newest in bit 0: set when it was answered (chronyc's octal Reach).
+    pub reach: u8,
+    /// The current poll interval, log2 seconds.
+    pub poll: i8,
+    pub min_poll: i8,
+    pub max_poll: i8,
+    pub next_poll: f64,
+    burst_left: u8,
+    calm_samples: u32,
+    pub activity: Activity,
+    /// Polls sent, to tell a new source from a dead one.
+    pub polls_sent: u64,
+}
+
+/// Seconds for a poll exponent.
+pub fn interval(poll: i8) -> f64 {
+    2f64.powi(i32::from(poll))
+}
+
+impl PollState {
+    pub fn new(min_poll: i8, max_poll: i8, iburst: bool, now: f64) -> Self {
+        PollState {
+            reach: 0,
+            poll: min_poll,
+            min_poll,
+            max_poll: max_poll.max(min_poll),
+            next_poll: now,
+            burst_left: if iburst { IBURST_MAX_REQUESTS } else { 0 },
+            calm_samples: 0,
+            activity: Activity::Polling,
+            polls_sent: 0,
+        }
+    }
+
+    /// Ends an iburst once its first four requests are out, when the caller has learnt enough.
+    pub fn end_burst_if_done(&mut self, now: f64) {
+        let sent_in_burst = IBURST_MAX_REQUESTS - self.burst_left;
+        if self.burst_left > 0 && sent_in_burst >= IBURST_REQUESTS {
+            self.burst_left = 0;
+            self.next_poll = self
+                .next_poll
+                .max(now + interval(self.poll) - IBURST_INTERVAL);
+        }
+    }
+
+    pub fn in_burst(&self) -> bool {
+        self.burst_left > 0
+    }
+
+    pub fn due(&self, now: f64) -> bool {
+        self.activity == Activity::Polling && now >= self.next_poll
+    }
+
+    /// A request goes out now: the reach register shifts and the next poll is scheduled.
+    pub fn sent(&mut self, now: f64) {
+        self.reach <<= 1;
+        self.polls_sent += 1;
+        let wait = if self.burst_left > 0 {
+            self.burst_left -= 1;
+            if self.burst_left > 0 {
+                IBURST_INTERVAL.min(interval(self.poll))
+            } else {
+                interval(self.poll)
+            }
+        } else {
+            interval(self.poll)
+        };
+        self.next_poll = now + wait;
+    }
+
+    /// Our last request was answered with a usable sample; `normalised_innovation` says how
+    /// far it was from the filter's prediction (squared, in variances). `longest_useful` is the
+    /// longest poll over which the clock stays predictable within the measurement noise.
+    pub fn answered(&mut self, normalised_innovation: f64, longest_useful: i8) {
+        self.reach |= 1;
+        let ceiling = longest_useful.clamp(self.min_poll, self.max_poll);
+        if normalised_innovation > SURPRISE_SIGMAS * SURPRISE_SIGMAS || self.poll > ceiling {
+            self.calm_samples = 0;
+            self.poll = (self.poll - 1).max(self.min_poll);
+        } else {
+            self.calm_samples += 1;
+            if self.calm_samples >= CALM_SAMPLES_BEFORE_LONGER_POLL && self.poll < ceiling {
+                self.poll += 1;
+                self.calm_samples = 0;
+            }
+        }
+    }
+
+    /// An answer that gives no sample but shows the server is there (e.g. unsynchronised).
+    pub fn heard(&mut self) {
+        self.reach |= 1;
+    }
+
+    /// A kiss-o'-death from the server.
+    pub fn kissed(&mut self, kiss: Kiss, server_poll: i8, now: f64) {
+        match kiss {
+            Kiss::Rate => {
+                self.poll = (self.poll + 1)
+                    .max(server_poll)
+                    .clamp(self.min_poll, self.max_poll);
+                self.burst_left = 0;
+                self.next_poll = now + interval(self.poll);
+            }
+            Kiss::Deny | Kiss::Restricted => self.activity = Activity::Stopped(kiss),
+            Kiss::Other(_) => {}
+        }
+    }
+
+    /// No answer to any of the last eight polls.
+    pub fn unreachable(&self) -> bool {
+        self.reach == 0 && self.polls_sent >= 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_shows_the_last_eight_polls() {
+        let mut poll = PollState::new(6, 10, false, 0.0);
+        for n in 0..8 {
+            poll.sent(f64::from(n));
+            poll.answered(0.0, 10);
+        }
+        assert_eq!(poll.reach, 0o377);
+        poll.sent(9.0);
+        assert_eq!(poll.reach, 0o376);
+        for n in 0..7 {
+            poll.sent(10.0 + f64::from(n));
+        }
+        assert_eq!(poll.reach, 0);
+        assert!(poll.unreachable());
+    }
+
+    #[test]
+    fn iburst_sends_four_to_eight_requests_two_seconds_apart_then_polls_at_minpoll() {
+        let mut poll = PollState::new(6, 10, true, 0.0);
+        let mut times = Vec::new();
+        let mut now = 0.0;
+        for _ in 0..6 {
+            assert!(poll.due(now));
+            times.push(now);
+            poll.sent(now);
+            now = poll.next_poll;
+        }
+        assert_eq!(times, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        let mut poll = PollState::new(6, 10, true, 0.0);
+        for n in 0..4 {
+            poll.sent(f64::from(n) * 2.0);
+        }
+        poll.end_burst_if_done(6.1);
+        assert!(!poll.in_burst());
+        assert_eq!(poll.next_poll, 6.1 + 64.0 - 2.0);
+        let mut eight = PollState::new(6, 10, true, 0.0);
+        for n in 0..8 {
+            eight.sent(f64::from(n) * 2.0);
+        }
+        assert_eq!(
+            eight.next_poll,
+            14.0 + 64.0,
+            "the eighth request ends the burst"
+        );
+    }
+
+    #[test]
+    fn calm_samples_lengthen_the_poll_and_surprises_shorten_it() {
+        let mut poll = PollState::new(6, 8, false, 0.0);
+        for _ in 0..20 {
+            poll.answered(1.0, 17);
+        }
+        assert_eq!(poll.poll, 8, "capped at maxpoll");
+        poll.answered(100.0, 17);
+        assert_eq!(poll.poll, 7);
+        for _ in 0..5 {
+            poll.answered(100.0, 17);
+        }
+        assert_eq!(poll.poll, 6, "never below minpoll");
+    }
+
+    #[test]
+    fn the_poll_stays_within_what_the_clock_allows() {
+        let mut poll = PollState::new(4, 10, false, 0.0);
+        for _ in 0..40 {
+            poll.answered(1.0, 7);
+        }
+        assert_eq!(poll.poll, 7);
+        poll.answered(1.0, 5);
+        assert_eq!(
+            poll.poll, 6,
+            "a noisier clock brings the poll down step by step"
+        );
+    }
+
+    #[test]
+    fn kiss_rate_raises_the_poll_and_deny_stops_the_source() {
+        let mut poll = PollState::new(6, 10, true, 0.0);
+        poll.kissed(Kiss::Rate, 9, 100.0);
+        assert_eq!(poll.poll, 9);
+        assert_eq!(poll.next_poll, 100.0 + 512.0);
+        poll.kissed(Kiss::Rate, 0, 200.0);
+        assert_eq!(poll.poll, 10);
+        poll.kissed(Kiss::Deny, 0, 300.0);
+        assert_eq!(poll.activity, Activity::Stopped(Kiss::Deny));
+        assert!(!poll.due(1e9));
+    }
+}

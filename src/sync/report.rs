@@ -1,0 +1,73 @@
+//! What the sync engine tells operators: the data behind `ringctl tracking`, `sources` and
+//! `sourcestats`, in chronyc's units.
+
+use serde::Serialize;
+
+/// `ringctl tracking`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TrackingReport {
+    pub reference_id: u32,
+    /// The selected source's name or address; empty while unsynchronised.
+    pub reference_name: String,
+    pub stratum: u8,
+    /// POSIX seconds of the last clock update (0 before the first).
+    pub reference_time: f64,
+    /// How far the clock is ahead of true time by the current estimate (negative: behind).
+    pub system_time_offset: f64,
+    pub last_offset: f64,
+    pub rms_offset: f64,
+    /// The frequency correction in use, in ppm (positive: the clock alone would run slow).
+    pub frequency_ppm: f64,
+    pub residual_frequency_ppm: f64,
+    pub skew_ppm: f64,
+    pub root_delay: f64,
+    pub root_dispersion: f64,
+    pub update_interval: f64,
+    /// "Normal", "Insert second", "Delete second" or "Not synchronised".
+    pub leap_status: String,
+    /// Whether ringd adjusts the system clock (`--control-clock`) or only serves its estimate.
+    pub controls_clock: bool,
+}
+
+/// One line of `ringctl sources`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SourceReport {
+    /// chronyc's state symbol: `*`, `+`, `-`, `?`, `x` or `~`.
+    pub state: char,
+    pub name: String,
+    pub stratum: u8,
+    pub poll: i8,
+    pub reach: u8,
+    /// Seconds since the last usable sample, if any.
+    pub last_rx: Option<f64>,
+    /// The last sample's offset (source minus local), corrected for clock adjustments since.
+    pub adjusted_offset: f64,
+    /// The same sample's offset as measured.
+    pub measured_offset: f64,
+    /// Its error bound.
+    pub error: f64,
+    /// Why the source is not polled any more, when it is not.
+    pub stopped_by: Option<String>,
+}
+
+/// One line of `ringctl sourcestats`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SourceStatsReport {
+    pub name: String,
+    pub samples: usize,
+    pub runs: usize,
+    pub span: f64,
+    pub frequency_ppm: f64,
+    pub frequency_skew_ppm: f64,
+    /// Source minus local time now, by the filter's estimate.
+    pub offset: f64,
+    pub std_dev: f64,
+}
+
+/// Everything the status commands show, as the sync service last published it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SyncStatus {
+    pub tracking: TrackingReport,
+    pub sources: Vec<SourceReport>,
+    pub source_stats: Vec<SourceStatsReport>,
+}

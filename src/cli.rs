@@ -36,6 +36,18 @@ pub struct Cli {
     /// Validate the configuration, print the effective settings, and exit (0: valid, 1: not).
     #[arg(long)]
     pub check: bool,
+
+    /// Let the sync engine steer the system clock (adjtimex: slew, `makestep` steps, leap
+    /// seconds, `rtcsync`). Without it ringd only observes, like `chronyd -x`, and serves its
+    /// estimate of the true time.
+    #[arg(long)]
+    pub control_clock: bool,
+
+    /// Unix socket ringctl talks to [default: `bindcmdaddress` in the chrony.conf, else
+    /// /run/ringd/ringd.sock; for the built-in demo $XDG_RUNTIME_DIR/ringd.sock, else
+    /// /tmp/ringd-UID.sock]. `/` runs without one, as chrony's `bindcmdaddress /`.
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
 }
 
 /// Administration commands that do not start the server.
@@ -81,15 +93,19 @@ mod tests {
             "--io",
             "mmsg",
             "--check",
+            "--control-socket",
+            "/run/ringd.sock",
         ])
         .unwrap();
         assert_eq!(cli.ntp_conf, Some(PathBuf::from("/etc/chrony.conf")));
         assert_eq!(cli.shards, Some(2));
         assert_eq!(cli.io, IoChoice::Mmsg);
         assert!(cli.check);
+        assert_eq!(cli.control_socket, Some(PathBuf::from("/run/ringd.sock")));
         let demo = Cli::try_parse_from(["ringd"]).unwrap();
         assert_eq!(demo.io, IoChoice::Uring);
         assert!(demo.ntp_conf.is_none() && demo.ftp_conf.is_none() && !demo.check);
+        assert!(demo.control_socket.is_none());
         assert!(Cli::try_parse_from(["ringd", "--shards", "0"]).is_err());
         assert!(Cli::try_parse_from(["ringd", "--io", "epoll"]).is_err());
         let tool =

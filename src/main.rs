@@ -12,11 +12,15 @@ use tracing::{error, info, warn};
 
 use ringd::cli::{Cli, Tool};
 use ringd::config::{self, FtpConfig, NtpConfig};
+use ringd::control::paths;
+use ringd::control::server::ControlServer;
+use ringd::control::state::{ControlState, SyncControl};
 use ringd::ftp::context::SessionContext;
 use ringd::ftp::users::{read_password_without_echo, VirtualUsers};
 use ringd::metrics::NtpTotals;
 use ringd::shard::ftp_service::FtpService;
 use ringd::shard::ntp_service::{NtpService, ServiceOptions};
+use ringd::shard::sync_service::SyncService;
 use ringd::sys::cpu;
 
 /// The configurations to serve: from the files given, or the built-in demo when none is.
@@ -43,6 +47,42 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
         None => None,
     };
     Ok(Plan { ntp, ftp, demo })
+}
+
+/// Starts the control socket for ringctl. ringd serves on without it when it cannot be
+/// created: status queries must never cost the service.
+fn start_control(
+    cli: &Cli,
+    plan: &Plan,
+    ntp: Option<&NtpService>,
+    sync: Option<&SyncService>,
+    ftp: Option<&FtpService>,
+) -> Option<ControlServer> {
+    let path = cli
+        .control_socket
+        .clone()
+        .or_else(|| plan.ntp.as_ref().and_then(|c| c.control_socket.clone()))
+        .unwrap_or_else(|| paths::default_socket(plan.demo));
+    if path == Path::new("/") {
+        info!("no control socket (`/` given): ringctl cannot reach this ringd");
+        return None;
+    }
+    let state = ControlState {
+        sync: sync.map(|service| Arc::new(service.handle()) as Arc<dyn SyncControl + Send + Sync>),
+        ntp_counters: ntp.map(NtpService::counters).unwrap_or_default(),
+        client_logs: ntp.map(NtpService::client_logs).unwrap_or_default(),
+        ftp_sessions: ftp.map(FtpService::sessions),
+    };
+    match ControlServer::start(&path, state) {
+        Ok(server) => {
+            info!("control socket on {}", path.display());
+            Some(server)
+        }
+        Err(err) => {
+            warn!("{err}");
+            None
+        }
+    }
 }
 
 fn ftp_passwd(file: &Path, name: &str) -> ExitCode {
@@ -143,6 +183,7 @@ fn main() -> ExitCode {
     }
 
     let mut ntp = None;
+    let mut sync = None;
     if let Some(config) = &plan.ntp {
         if let Some(note) = config.upstream_note() {
             warn!("{note}");
@@ -158,6 +199,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+        if let (false, Some(service)) = (config.upstream.sources.is_empty(), &ntp) {
+            match SyncService::start(config, service.clock(), cli.control_clock) {
+                Ok(service) => sync = Some(service),
+                Err(err) => {
+                    error!("cannot start synchronising: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
     }
     let mut ftp = None;
     if let Some(context) = ftp_context {
@@ -169,14 +219,21 @@ fn main() -> ExitCode {
             }
         }
     }
+    let control = start_control(&cli, &plan, ntp.as_ref(), sync.as_ref(), ftp.as_ref());
 
     let mut signals = signals;
     if let Some(signal) = signals.forever().next() {
         info!("signal {signal} received: shutting down");
     }
+    if let Some(mut control) = control {
+        control.stop();
+    }
     if let Some(mut service) = ftp {
         service.stop();
         info!("FTP stopped");
+    }
+    if let Some(mut service) = sync {
+        service.stop();
     }
     if let Some(mut service) = ntp {
         let per_shard = service.stop();

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::chrony_upstream::{self, UpstreamConfig};
 use super::error::ConfigError;
 use crate::ntp::access::{AccessTable, Subnet};
 
@@ -28,25 +29,18 @@ const DEFERRED_DIRECTIVES: &[&str] = &[
     "cmdallow",
     "cmddeny",
     "cmdport",
-    "driftfile",
     "dumpdir",
     "hwclockfile",
     "hwtimestamp",
     "keyfile",
-    "leapsectz",
     "lock_all",
     "log",
     "logdir",
-    "makestep",
     "maxupdateskew",
-    "minsources",
     "ntsdumpdir",
     "peer",
-    "pool",
     "rtconutc",
-    "rtcsync",
     "sched_priority",
-    "server",
     "sourcedir",
 ];
 
@@ -140,6 +134,10 @@ pub struct NtpConfig {
     pub client_log_limit: u64,
     /// `noclientlog`: keep no per-client state.
     pub no_client_log: bool,
+    /// `bindcmdaddress /PATH`: the control socket ringctl talks to (`/`: none).
+    pub control_socket: Option<PathBuf>,
+    /// The client side: upstream sources and how the clock follows them.
+    pub upstream: UpstreamConfig,
     /// Directives recognised but not acted on yet, in file order.
     pub deferred: Vec<DeferredDirective>,
 }
@@ -243,15 +241,25 @@ impl NtpConfig {
             ratelimit: None,
             client_log_limit: DEFAULT_CLIENT_LOG_LIMIT,
             no_client_log: false,
+            control_socket: None,
+            upstream: UpstreamConfig::default(),
             deferred: Vec::new(),
         }
     }
 
-    /// What ringd serves instead of synchronising upstream, as one sentence for the start-up
-    /// log; `None` when no directive was deferred.
+    /// What the start-up log should say about directives ringd does not act on yet and, when
+    /// no `server` or `pool` line is given, what it serves instead; `None` when nothing needs
+    /// saying.
     pub fn upstream_note(&self) -> Option<String> {
         if self.deferred.is_empty() {
             return None;
+        }
+        if !self.upstream.sources.is_empty() {
+            let names: Vec<&str> = self.deferred.iter().map(|d| d.name.as_str()).collect();
+            return Some(format!(
+                "recognised but not acted on yet: {}",
+                names.join(", ")
+            ));
         }
         let served = match self.local {
             Some(local) => format!("the system clock at local stratum {}", local.stratum),
@@ -260,7 +268,7 @@ impl NtpConfig {
                 .to_string(),
         };
         Some(format!(
-            "upstream synchronisation is not built yet: ringd serves {served}"
+            "no `server` or `pool` line: ringd does not synchronise upstream and serves {served}"
         ))
     }
 }
@@ -306,6 +314,10 @@ impl fmt::Display for NtpConfig {
         } else {
             writeln!(f, "clientloglimit {}", self.client_log_limit)?;
         }
+        if let Some(path) = &self.control_socket {
+            writeln!(f, "bindcmdaddress {}", path.display())?;
+        }
+        write!(f, "{}", self.upstream)?;
         if let Some(note) = self.upstream_note() {
             writeln!(f, "# recognised, not acted on yet:")?;
             for directive in &self.deferred {
@@ -331,15 +343,15 @@ struct Parser {
 }
 
 /// One non-comment line: where it is, for error messages, and its words.
-struct Directive<'a> {
-    file: &'a str,
-    line: usize,
-    name: &'a str,
-    args: Vec<&'a str>,
+pub(super) struct Directive<'a> {
+    pub(super) file: &'a str,
+    pub(super) line: usize,
+    pub(super) name: &'a str,
+    pub(super) args: Vec<&'a str>,
 }
 
 impl Directive<'_> {
-    fn error(&self, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_string(),
             line: self.line,
@@ -348,7 +360,7 @@ impl Directive<'_> {
         }
     }
 
-    fn expected(&self, what: &str, found: Option<&str>) -> ConfigError {
+    pub(super) fn expected(&self, what: &str, found: Option<&str>) -> ConfigError {
         match found {
             Some(found) => self.error(format!("expected {what}, found `{found}`")),
             None => self.error(format!("expected {what}, found nothing")),
@@ -356,7 +368,7 @@ impl Directive<'_> {
     }
 
     /// The only argument, parsed; `what` describes it for the error.
-    fn single<T: FromStr>(&self, what: &str) -> Result<T, ConfigError> {
+    pub(super) fn single<T: FromStr>(&self, what: &str) -> Result<T, ConfigError> {
         match self.args[..] {
             [arg] => arg.parse().map_err(|_| self.expected(what, Some(arg))),
             [] => Err(self.expected(what, None)),
@@ -366,7 +378,7 @@ impl Directive<'_> {
         }
     }
 
-    fn no_arguments(&self) -> Result<(), ConfigError> {
+    pub(super) fn no_arguments(&self) -> Result<(), ConfigError> {
         match self.args.first() {
             Some(extra) => Err(self.error(format!("takes no arguments, found `{extra}`"))),
             None => Ok(()),
@@ -438,6 +450,11 @@ impl Parser {
                 self.config.no_client_log = true;
                 self.noclientlog_at = Some((d.file.to_string(), d.line));
             }
+            // A path is chronyd's Unix command socket, ringd's control socket; an address
+            // (chronyd's UDP command port, which ringd lacks) stays deferred below.
+            "bindcmdaddress" if d.args.first().is_some_and(|arg| arg.starts_with('/')) => {
+                self.config.control_socket = Some(d.single("a socket path")?);
+            }
             "include" => {
                 let pattern: String =
                     d.single("a file name or a pattern with `*` in the file name")?;
@@ -450,6 +467,9 @@ impl Parser {
                 for path in confdir_files(d)? {
                     self.read_included(d, &path, depth)?;
                 }
+            }
+            _ if chrony_upstream::DIRECTIVES.contains(&name.as_str()) => {
+                chrony_upstream::apply(&mut self.config.upstream, &name, d)?;
             }
             _ if DEFERRED_DIRECTIVES.contains(&name.as_str()) => {
                 let text = [&[d.name][..], &d.args].concat().join(" ");
@@ -1181,6 +1201,27 @@ mod tests {
     }
 
     #[test]
+    fn bindcmdaddress_with_a_path_places_the_control_socket() {
+        let config = parse("bindcmdaddress /run/chrony/chronyd.sock");
+        assert_eq!(
+            config.control_socket,
+            Some(PathBuf::from("/run/chrony/chronyd.sock"))
+        );
+        assert!(config.deferred.is_empty());
+        assert!(config
+            .to_string()
+            .contains("\nbindcmdaddress /run/chrony/chronyd.sock\n"));
+        // An address is for chronyd's UDP command port, which ringd does not have.
+        let address = parse("bindcmdaddress 127.0.0.1");
+        assert_eq!(address.control_socket, None);
+        assert_eq!(address.deferred[0].name, "bindcmdaddress");
+        assert_eq!(
+            error("bindcmdaddress /a /b"),
+            "test.conf:1: bindcmdaddress: expected only a socket path, found another argument `/b`"
+        );
+    }
+
+    #[test]
     fn ratelimit_with_noclientlog_is_refused_in_either_order() {
         assert_eq!(
             error("ratelimit\nnoclientlog"),
@@ -1197,17 +1238,10 @@ mod tests {
     #[test]
     fn deferred_directives_are_recorded() {
         let lines = [
-            "server ntp.example iburst",
-            "pool 2.debian.pool.ntp.org iburst",
             "peer 192.0.2.9",
-            "driftfile /var/lib/chrony/drift",
-            "makestep 1.0 3",
-            "rtcsync",
-            "leapsectz right/UTC",
             "keyfile /etc/chrony.keys",
             "logdir /var/log/chrony",
             "log measurements statistics tracking",
-            "minsources 2",
             "cmdport 0",
             "hwtimestamp *",
             "maxupdateskew 100.0",
@@ -1218,7 +1252,7 @@ mod tests {
             "hwclockfile /etc/adjtime",
             "cmdallow 127.0.0.1",
             "cmddeny all",
-            "bindcmdaddress /var/run/chrony/chronyd.sock",
+            "bindcmdaddress 127.0.0.1",
             "authselectmode require",
             "sched_priority 1",
             "lock_all",
@@ -1232,34 +1266,104 @@ mod tests {
             assert_eq!(deferred.text, line);
         }
 
-        let mixed_case = parse("Server \t ntp.example   iburst ");
+        let mixed_case = parse("Peer \t 192.0.2.9   iburst ");
         assert_eq!(
             mixed_case.deferred,
             [DeferredDirective {
                 file: "test.conf".to_string(),
                 line: 1,
-                name: "server".to_string(),
-                text: "Server ntp.example iburst".to_string(),
+                name: "peer".to_string(),
+                text: "Peer 192.0.2.9 iburst".to_string(),
             }]
         );
     }
 
     #[test]
+    fn client_side_directives_are_read() {
+        let config = parse(
+            "server ntp.example iburst minpoll 4 maxpoll 8 prefer\n\
+             Pool 2.debian.pool.ntp.org iburst maxsources 3\n\
+             server 127.0.0.1 port 11123 noselect\n\
+             minsources 2\nmaxdistance 1.5\nmakestep 1.0 3\n\
+             driftfile /var/lib/chrony/drift\nrtcsync\nleapsectz right/UTC",
+        );
+        let upstream = &config.upstream;
+        assert_eq!(upstream.sources.len(), 3);
+        let server = &upstream.sources[0];
+        assert_eq!(server.host, "ntp.example");
+        assert!(server.iburst && server.prefer && !server.pool);
+        assert_eq!((server.min_poll, server.max_poll, server.port), (4, 8, 123));
+        let pool = &upstream.sources[1];
+        assert!(pool.pool);
+        assert_eq!(pool.max_sources, 3);
+        assert_eq!(upstream.sources[2].port, 11123);
+        assert!(upstream.sources[2].no_select);
+        assert_eq!(upstream.min_sources, 2);
+        assert_eq!(upstream.max_distance, 1.5);
+        assert_eq!(
+            upstream.makestep,
+            Some(crate::sync::discipline::MakeStep {
+                threshold: 1.0,
+                limit: 3
+            })
+        );
+        assert_eq!(
+            upstream.driftfile.as_deref(),
+            Some(Path::new("/var/lib/chrony/drift"))
+        );
+        assert!(upstream.rtcsync);
+        assert_eq!(
+            upstream.leap_seconds,
+            Some(chrony_upstream::LeapSecondSource::TimeZone(PathBuf::from(
+                "/usr/share/zoneinfo/right/UTC"
+            )))
+        );
+        assert!(config.deferred.is_empty());
+    }
+
+    #[test]
+    fn bad_source_options_name_the_fix() {
+        for (line, expected) in [
+            ("server a.example key 1", "authentication"),
+            (
+                "server a.example xleave",
+                "option `xleave` is not supported",
+            ),
+            ("server a.example minpoll 40", "out of range"),
+            ("server", "expected a host name"),
+            ("makestep 1.0", "makestep THRESHOLD LIMIT"),
+            (
+                "server a.example maxsources 2",
+                "option `maxsources` is not supported",
+            ),
+        ] {
+            let err = parse_str(line, "test.conf").unwrap_err().to_string();
+            assert!(err.contains("test.conf:1"), "{err}");
+            assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
     fn upstream_note_names_what_is_served() {
         assert_eq!(
-            parse("pool 2.debian.pool.ntp.org iburst")
-                .upstream_note()
-                .unwrap(),
-            "upstream synchronisation is not built yet: ringd serves the kernel's clock state \
-             (adjtimex, read-only) as set by the daemon that disciplines it"
+            parse("keyfile /etc/chrony.keys").upstream_note().unwrap(),
+            "no `server` or `pool` line: ringd does not synchronise upstream and serves the \
+             kernel's clock state (adjtimex, read-only) as set by the daemon that disciplines it"
         );
         assert_eq!(
-            parse("server ntp.example\nlocal stratum 8")
+            parse("logdir /var/log/chrony\nlocal stratum 8")
                 .upstream_note()
                 .unwrap(),
-            "upstream synchronisation is not built yet: ringd serves the system clock at local \
-             stratum 8"
+            "no `server` or `pool` line: ringd does not synchronise upstream and serves the \
+             system clock at local stratum 8"
         );
+        assert_eq!(
+            parse("server ntp.example\nkeyfile /etc/chrony.keys\nlogdir /var/log")
+                .upstream_note()
+                .unwrap(),
+            "recognised but not acted on yet: keyfile, logdir"
+        );
+        assert_eq!(parse("server ntp.example").upstream_note(), None);
         assert_eq!(parse("local").upstream_note(), None);
     }
 
@@ -1287,7 +1391,8 @@ mod tests {
         let config = parse(
             "port 0\nbindaddress 192.0.2.1\nallow 192.0.2.0/24\ndeny 192.0.2.128/25\n\
              allow 10.0.0.0/8\nallow all 10.0.0.0/8\nallow 2001:db8::/32\nlocal stratum 7 orphan\n\
-             ratelimit burst 16\nclientloglimit 1048576\nserver ntp.example iburst\n",
+             ratelimit burst 16\nclientloglimit 1048576\nserver ntp.example iburst\n\
+             makestep 0.5 -1\nlogdir /var/log/chrony\n",
         );
         assert_eq!(
             config.to_string(),
@@ -1301,10 +1406,13 @@ mod tests {
              local stratum 7 orphan distance 1\n\
              ratelimit interval 3 burst 16 leak 2 kod 0\n\
              clientloglimit 1048576\n\
+             server ntp.example port 123 minpoll 6 maxpoll 10 iburst\n\
+             minsources 1\n\
+             maxdistance 3\n\
+             makestep 0.5 -1\n\
              # recognised, not acted on yet:\n\
-             #   test.conf:11: server\n\
-             # upstream synchronisation is not built yet: ringd serves the system clock at \
-             local stratum 7\n"
+             #   test.conf:13: logdir\n\
+             # recognised but not acted on yet: logdir\n"
         );
 
         assert_eq!(
@@ -1352,7 +1460,7 @@ mod tests {
         let dir = TempDir::new();
         let single = dir.write("single.conf", "port 1000\n");
         dir.write("sub/b.conf", "allow 10/8\n");
-        dir.write("sub/c.conf", "deny 10.1/16\n\nserver ntp.example\n");
+        dir.write("sub/c.conf", "deny 10.1/16\n\nlogdir /var/log/chrony\n");
         dir.write("sub/.hidden.conf", "bogus\n");
         dir.write("sub/notes.txt", "bogus\n");
         fs::create_dir_all(dir.0.join("sub/dir.conf")).unwrap();
@@ -1421,10 +1529,10 @@ mod tests {
     #[test]
     fn confdir_reads_conf_files_in_name_order_first_directory_wins() {
         let dir = TempDir::new();
-        dir.write("d1/a.conf", "server a-from-d1\n");
-        dir.write("d2/a.conf", "server a-from-d2\n");
-        dir.write("d2/b.conf", "allow 10/8\nserver b\n");
-        dir.write("d1/c.conf", "deny 10.1/16\nserver c\n");
+        dir.write("d1/a.conf", "logdir a-from-d1\n");
+        dir.write("d2/a.conf", "logdir a-from-d2\n");
+        dir.write("d2/b.conf", "allow 10/8\nlogdir b\n");
+        dir.write("d1/c.conf", "deny 10.1/16\nlogdir c\n");
         dir.write("d2/.hidden.conf", "bogus\n");
         dir.write("d2/readme", "bogus\n");
         let config = parse(&format!(
@@ -1434,7 +1542,7 @@ mod tests {
             dir.path("d1")
         ));
         let texts: Vec<_> = config.deferred.iter().map(|d| d.text.as_str()).collect();
-        assert_eq!(texts, ["server a-from-d2", "server b", "server c"]);
+        assert_eq!(texts, ["logdir a-from-d2", "logdir b", "logdir c"]);
         assert_eq!(config.deferred[2].file, dir.path("d1/c.conf"));
         assert_eq!(config.deferred[2].line, 2);
         assert!(config.access.is_allowed(ip("10.2.0.1")));
@@ -1478,26 +1586,26 @@ mod tests {
         assert_eq!(
             ours,
             [
-                (8, "pool"),
                 (11, "sourcedir"),
                 (14, "sourcedir"),
                 (18, "keyfile"),
-                (22, "driftfile"),
                 (25, "ntsdumpdir"),
                 (31, "logdir"),
                 (34, "maxupdateskew"),
-                (38, "rtcsync"),
-                (42, "makestep"),
-                (47, "leapsectz"),
             ]
         );
+        let upstream = &config.upstream;
+        assert_eq!(upstream.sources[0].host, "2.debian.pool.ntp.org");
+        assert!(upstream.sources[0].pool && upstream.sources[0].iburst);
+        assert!(upstream.driftfile.is_some() && upstream.rtcsync && upstream.makestep.is_some());
+        assert!(upstream.leap_seconds.is_some());
         assert!(config.access.is_allowed(ip("192.168.1.10")));
         assert!(!config.access.is_allowed(ip("10.0.0.1")));
         assert_eq!(config.local.map(|local| local.stratum), Some(10));
         assert_eq!(
             config.upstream_note().unwrap(),
-            "upstream synchronisation is not built yet: ringd serves the system clock at local \
-             stratum 10"
+            "recognised but not acted on yet: sourcedir, sourcedir, keyfile, ntsdumpdir, logdir, \
+             maxupdateskew"
         );
     }
 
@@ -1505,20 +1613,7 @@ mod tests {
     fn stock_rocky_file_with_server_lines_loads() {
         let config = parse_file(&data_file("rocky-server.conf")).unwrap();
         let names: Vec<_> = config.deferred.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "pool",
-                "sourcedir",
-                "driftfile",
-                "makestep",
-                "rtcsync",
-                "keyfile",
-                "ntsdumpdir",
-                "leapsectz",
-                "logdir"
-            ]
-        );
+        assert_eq!(names, ["sourcedir", "keyfile", "ntsdumpdir", "logdir"]);
         assert!(config.access.is_allowed(ip("192.168.1.10")));
         assert_eq!(config.local.map(|local| local.stratum), Some(10));
     }

@@ -1,6 +1,7 @@
 //! Configuration readers: chrony.conf for the NTP server.
 
 pub mod chrony;
+pub mod chrony_upstream;
 pub mod error;
 pub mod vsftpd;
 

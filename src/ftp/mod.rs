@@ -8,6 +8,7 @@ pub mod hosts_access;
 pub mod jail;
 pub mod limits;
 pub mod listing;
+pub mod registry;
 pub mod replies;
 pub mod session;
 pub mod telnet;

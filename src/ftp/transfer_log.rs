@@ -36,10 +36,10 @@ use std::time::Duration;
 use crate::ntp::packet::UnixTime;
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
-const SECS_PER_DAY: i64 = 86_400;
+pub(crate) const SECS_PER_DAY: i64 = 86_400;
 
-const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = [
+pub(crate) const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+pub(crate) const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
@@ -360,7 +360,7 @@ pub fn log_date(time: UnixTime, utc_offset_secs: i32) -> String {
 /// Year, month (1..=12) and day (1..=31) of a count of days since 1970-01-01 in the proleptic
 /// Gregorian calendar (Howard Hinnant's `civil_from_days`): the year is counted from March so
 /// the leap day is the last day of its year, and 400-year eras repeat exactly.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);

@@ -20,6 +20,11 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// For a count its writer keeps elsewhere and copies here now and then.
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
 }
 
 /// One NTP shard's counters.
@@ -39,6 +44,9 @@ pub struct NtpCounters {
     pub receive_errors: Counter,
     /// Times the io_uring backend ran out of receive buffers under load and re-armed.
     pub receive_buffer_exhaustions: Counter,
+    /// Clients the rate limiter forgot to make room (`clientloglimit` reached), copied from
+    /// the limiter between batches.
+    pub client_log_evictions: Counter,
 }
 
 /// A plain copy of counters, for reporting and summing across shards.
@@ -53,6 +61,7 @@ pub struct NtpTotals {
     pub send_failures: u64,
     pub receive_errors: u64,
     pub receive_buffer_exhaustions: u64,
+    pub client_log_evictions: u64,
 }
 
 impl NtpCounters {
@@ -67,6 +76,7 @@ impl NtpCounters {
             send_failures: self.send_failures.get(),
             receive_errors: self.receive_errors.get(),
             receive_buffer_exhaustions: self.receive_buffer_exhaustions.get(),
+            client_log_evictions: self.client_log_evictions.get(),
         }
     }
 }
@@ -84,6 +94,7 @@ impl NtpTotals {
         self.send_failures += other.send_failures;
         self.receive_errors += other.receive_errors;
         self.receive_buffer_exhaustions += other.receive_buffer_exhaustions;
+        self.client_log_evictions += other.client_log_evictions;
     }
 
     pub fn dropped_total(&self) -> u64 {
@@ -112,11 +123,12 @@ impl std::fmt::Display for NtpTotals {
         }
         write!(
             f,
-            " rx_time_fallbacks={} send_failures={} receive_errors={} receive_buffer_exhaustions={}",
+            " rx_time_fallbacks={} send_failures={} receive_errors={} receive_buffer_exhaustions={} client_log_evictions={}",
             self.rx_time_fallbacks,
             self.send_failures,
             self.receive_errors,
-            self.receive_buffer_exhaustions
+            self.receive_buffer_exhaustions,
+            self.client_log_evictions
         )
     }
 }

@@ -8,7 +8,9 @@
 //! table grows up to `clientloglimit` bytes, then the least recently seen client in a full slot
 //! is forgotten.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
 
 use super::packet::UnixTime;
 
@@ -51,6 +53,14 @@ impl Client {
         }
     }
 
+    fn ip(self) -> Option<IpAddr> {
+        match self {
+            Client::Empty => None,
+            Client::V4(v4) => Some(Ipv4Addr::from(v4).into()),
+            Client::V6(v6) => Some(Ipv6Addr::from(v6).into()),
+        }
+    }
+
     fn hash(self, seed: u64) -> u64 {
         let value = match self {
             Client::Empty => 0,
@@ -72,6 +82,10 @@ struct Record {
     /// Request rate while unanswered: much higher means a client that retries aggressively.
     timeout_rate: i8,
     last_dropped: bool,
+    /// Requests seen and requests dropped, for `ringctl clients` (chrony's widths; they stop at
+    /// their maximum). They fit in the padding the 16-byte aligned address leaves.
+    hits: u32,
+    drops: u16,
 }
 
 const EMPTY: Record = Record {
@@ -81,7 +95,24 @@ const EMPTY: Record = Record {
     rate: INVALID_RATE,
     timeout_rate: INVALID_RATE,
     last_dropped: false,
+    hits: 0,
+    drops: 0,
 };
+
+/// One client as `chronyc clients` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientRecord {
+    pub address: IpAddr,
+    pub ntp_hits: u32,
+    /// Requests dropped by the rate limit (KoD replies are not drops).
+    pub ntp_drops: u16,
+    /// Average interval between requests as a log2 of seconds; `None` before there is one.
+    pub ntp_interval: Option<i8>,
+    /// The same while the client was not answered (chronyc's `IntL`).
+    pub ntp_timeout_interval: Option<i8>,
+    /// Whole seconds since the last request.
+    pub last_hit_ago: Option<u32>,
+}
 
 /// Counters of the limiter's own work.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -179,7 +210,27 @@ impl RateLimiter {
         let now_ts = self.fixed_point_time(now);
         let index = self.record_index(Client::from_ip(client));
         self.update(index, now_ts);
+        let record = &mut self.records[index];
+        record.hits = record.hits.saturating_add(1);
         self.limit(index)
+    }
+
+    /// Every client in the table, as seen at `now`, in table order.
+    pub fn clients(&self, now: UnixTime) -> impl Iterator<Item = ClientRecord> + '_ {
+        let now_ts = self.fixed_point_time(now);
+        self.records.iter().filter_map(move |record| {
+            Some(ClientRecord {
+                address: record.client.ip()?,
+                ntp_hits: record.hits,
+                ntp_drops: record.drops,
+                ntp_interval: log2_interval(record.rate),
+                ntp_timeout_interval: log2_interval(record.timeout_rate),
+                last_hit_ago: (record.last_hit != INVALID_TS)
+                    .then(|| now_ts.wrapping_sub(record.last_hit))
+                    .filter(|ago| (*ago as i32) >= 0)
+                    .map(|ago| ago >> TS_FRAC),
+            })
+        })
     }
 
     fn fixed_point_time(&self, now: UnixTime) -> u32 {
@@ -322,7 +373,9 @@ impl RateLimiter {
         if self.kod_rate > 0 && !self.random_nonzero(self.kod_rate) {
             return Decision::KissRate;
         }
-        self.records[index].last_dropped = true;
+        let record = &mut self.records[index];
+        record.last_dropped = true;
+        record.drops = record.drops.saturating_add(1);
         Decision::Drop
     }
 
@@ -347,6 +400,22 @@ impl RateLimiter {
         self.rng_state = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
+}
+
+/// A scaled log2 request rate as the log2 interval between requests, rounded half away from
+/// zero as chrony's report does.
+fn log2_interval(rate: i8) -> Option<i8> {
+    if rate == INVALID_RATE {
+        return None;
+    }
+    let rate = i32::from(rate);
+    let rounded = rate
+        + if rate > 0 {
+            RATE_SCALE / 2
+        } else {
+            -RATE_SCALE / 2
+        };
+    Some((rounded / -RATE_SCALE) as i8)
 }
 
 fn prev_power_of_two(n: usize) -> usize {
@@ -512,6 +581,50 @@ mod tests {
             .filter(|_| limiter.check(client(9_999), at(0)) != Decision::Answer)
             .count();
         assert!(refused > 20);
+    }
+
+    #[test]
+    fn the_client_log_reports_hits_drops_intervals_and_age() {
+        let mut limiter = RateLimiter::new(3, 1, 4, 0, MEMORY, 13);
+        assert_eq!(limiter.clients(at(0)).count(), 0);
+        for step in 0..10 {
+            limiter.check(client(7), at(step * 16_000));
+        }
+        // A second client floods: most of its requests are dropped.
+        let dropped = (0..100)
+            .filter(|_| limiter.check(client(8), at(0)) == Decision::Drop)
+            .count();
+        let now = at(9 * 16_000 + 5_500);
+        let mut records: Vec<ClientRecord> = limiter.clients(now).collect();
+        records.sort_by_key(|r| r.address);
+        assert_eq!(
+            records[0],
+            ClientRecord {
+                address: client(7),
+                ntp_hits: 10,
+                ntp_drops: 0,
+                ntp_interval: Some(4),
+                ntp_timeout_interval: None,
+                last_hit_ago: Some(5),
+            }
+        );
+        assert_eq!(records[1].address, client(8));
+        assert_eq!(records[1].ntp_hits, 100);
+        assert_eq!(usize::from(records[1].ntp_drops), dropped);
+        assert!(dropped > 50, "dropped {dropped}");
+        assert!(records[1].ntp_timeout_interval.is_some());
+        // A request from the future (the clock stepped back) has no age.
+        assert_eq!(
+            limiter.clients(at(-60_000)).next().unwrap().last_hit_ago,
+            None
+        );
+    }
+
+    #[test]
+    fn counting_clients_costs_no_memory() {
+        // The counters live in the padding of the 16-byte aligned record, so `clientloglimit`
+        // still buys as many clients as before.
+        assert_eq!(std::mem::size_of::<Record>(), 48);
     }
 
     #[test]

@@ -142,6 +142,7 @@ mod tests {
             reference_time: NtpTimestamp(0x1111_0000_0000_0000),
             root_delay: NtpShort(3),
             root_dispersion: NtpShort(5),
+            correction: crate::ntp::clock_state::ClockCorrection::NONE,
         }
     }
 

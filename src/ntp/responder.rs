@@ -44,6 +44,11 @@ impl Responder {
         &self.counters
     }
 
+    /// The client log, when `ratelimit` keeps one.
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.limiter.as_ref()
+    }
+
     /// Handles one datagram from `client`. `rx_time` is the kernel's receive time when known;
     /// `read_clock` gives the current time and is called for T3 as the last step. Returns the
     /// reply length written to `out` (always the 48-byte header), or 0 when nothing is sent.
@@ -86,8 +91,8 @@ impl Responder {
             }
         };
         let clock = self.clock.read();
-        let receive = NtpTimestamp::from_unix(rx_time);
-        let transmit = NtpTimestamp::from_unix(read_clock());
+        let receive = NtpTimestamp::from_unix(clock.correction.apply(rx_time));
+        let transmit = NtpTimestamp::from_unix(clock.correction.apply(read_clock()));
         reply::write_reply(&request, &clock, &self.params, kiss, receive, transmit, out);
         if kiss.is_none() {
             counters.answered.add(1);

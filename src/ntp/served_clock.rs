@@ -1,6 +1,6 @@
 //! What clock ringd serves until it synchronises itself: a local reference, or the kernel's state.
 
-use super::clock_state::ClockSnapshot;
+use super::clock_state::{ClockCorrection, ClockSnapshot};
 use super::packet::{leap, NtpShort, NtpTimestamp, UnixTime, REFID_LOCAL};
 use crate::sys::clock::KernelNtpState;
 
@@ -51,6 +51,7 @@ pub fn snapshot(
             reference_time,
             root_delay: NtpShort(0),
             root_dispersion: NtpShort(0),
+            correction: ClockCorrection::NONE,
         },
         (ClockSource::Kernel, Some(state)) if !state.unsynchronised() => ClockSnapshot {
             leap: kernel_leap(&state),
@@ -59,6 +60,7 @@ pub fn snapshot(
             reference_time,
             root_delay: NtpShort(0),
             root_dispersion: NtpShort::from_micros(state.max_error_us.max(0) as u64),
+            correction: ClockCorrection::NONE,
         },
         (ClockSource::Kernel, Some(state)) => ClockSnapshot {
             root_dispersion: NtpShort::from_micros(state.max_error_us.max(0) as u64),

@@ -1,6 +1,5 @@
 //! The I/O shell of one FTP session: control connection, passive listener, data connections.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -18,11 +17,13 @@ use crate::ftp::action::{Action, DataChannel, DataJob, Transfer, TransferOutcome
 use crate::ftp::command;
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::Admission;
+use crate::ftp::registry::SessionHandle;
 use crate::ftp::replies::Reply;
 use crate::ftp::session::Session;
 use crate::ftp::telnet::LineReader;
 use crate::ftp::throttle::{Throttle, TokenBucket};
 use crate::ftp::transfer_log::LogEvent;
+use crate::metrics::Counter;
 use crate::sys::clock::{monotonic_nanos, realtime_now};
 
 /// Longest command line accepted (vsftpd's limit); longer ones get a 500 and are discarded.
@@ -42,14 +43,17 @@ struct Connection {
     passive: Option<TcpListener>,
     context: Arc<SessionContext>,
     lines: LineReader,
+    registration: SessionHandle,
 }
 
-/// Serves one admitted control connection until the session ends.
+/// Serves one admitted control connection until the session ends; `registration` shows it in
+/// `ringctl ftp sessions` meanwhile.
 pub async fn serve(
     control: TcpStream,
     peer: SocketAddr,
     context: Arc<SessionContext>,
     admission: Admission,
+    registration: SessionHandle,
 ) {
     let local = match control.local_addr() {
         Ok(local) => local,
@@ -70,6 +74,7 @@ pub async fn serve(
         passive: None,
         context,
         lines: LineReader::new(MAX_COMMAND_LINE),
+        registration,
     };
     let mut queue: VecDeque<Action> = session.greeting().into();
     loop {
@@ -103,7 +108,13 @@ pub async fn serve(
                     let outcome = connection.transfer(transfer).await;
                     queue.extend(session.transfer_finished(outcome));
                 }
-                Action::Log(event) => connection.context.log(&event),
+                Action::Log(event) => {
+                    // The session announces a login only through its log event.
+                    if let LogEvent::Login { ok: true, user, .. } = &event {
+                        connection.registration.logged_in(user);
+                    }
+                    connection.context.log(&event);
+                }
             }
         }
         if connection.flush().await.is_err() {
@@ -218,14 +229,26 @@ impl Connection {
     async fn transfer(&mut self, transfer: Transfer) -> TransferOutcome {
         let started = realtime_now();
         let clock = Instant::now();
+        // Only file transfers carry a record; the rest are listings.
+        let moved = match &transfer.record {
+            Some(record) => self
+                .registration
+                .file_transfer(record.direction, &record.path),
+            None => {
+                self.registration.listing();
+                Arc::new(Counter::default())
+            }
+        };
         let outcome = self
             .move_data(
                 transfer.channel,
                 transfer.opening,
                 transfer.job,
                 transfer.max_rate,
+                &moved,
             )
             .await;
+        self.registration.idle();
         if let Some(mut record) = transfer.record {
             record.start = started;
             record.duration = clock.elapsed();
@@ -249,6 +272,7 @@ impl Connection {
         opening: Reply,
         job: DataJob,
         max_rate: u64,
+        moved: &Counter,
     ) -> TransferOutcome {
         let data = match self.open_data(channel).await {
             Ok(data) => data,
@@ -269,8 +293,7 @@ impl Connection {
                 .map(|total| total.join(now)),
         );
         let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        let moved = Cell::new(0);
-        let transfer = ftp_transfer::run(data, job, stall, throttle, &moved);
+        let transfer = ftp_transfer::run(data, job, stall, throttle, moved);
         let mut transfer = std::pin::pin!(transfer);
         // While the data moves, watch the control connection for ABOR. Peeking leaves the
         // bytes in the socket, so nothing is lost if the transfer ends first; any other command

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 use super::{cpu_for_shard, ftp_connection};
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::{ConnectionLimits, Refusal};
+use crate::ftp::registry::SessionRegistry;
 use crate::ftp::replies::{self, Reply};
 use crate::ftp::transfer_log::{ConnectRefusal, LogEvent};
 use crate::sys::cpu;
@@ -44,6 +45,7 @@ pub enum FtpStartError {
 pub struct FtpService {
     stop: Arc<AtomicBool>,
     shards: Vec<JoinHandle<()>>,
+    sessions: Arc<SessionRegistry>,
     pub local_addrs: Vec<SocketAddr>,
 }
 
@@ -107,12 +109,14 @@ impl FtpService {
         let mut service = FtpService {
             stop: Arc::clone(&stop),
             shards: Vec::new(),
+            sessions: Arc::default(),
             local_addrs,
         };
         for (index, listeners) in per_shard.into_iter().enumerate() {
             let cpu = cpu_for_shard(&allowed_cpus, index);
             let context = Arc::clone(&context);
             let limits = limits.clone();
+            let sessions = Arc::clone(&service.sessions);
             let stop = Arc::clone(&stop);
             let spawned = std::thread::Builder::new()
                 .name(format!("ftp-shard-{index}"))
@@ -122,7 +126,7 @@ impl FtpService {
                             warn!("FTP shard {index}: cannot pin to CPU {cpu}: {err}");
                         }
                     }
-                    if let Err(err) = run_shard(listeners, context, limits, stop) {
+                    if let Err(err) = run_shard(listeners, context, limits, sessions, stop) {
                         warn!("FTP shard {index} stopped: {err}");
                     }
                 });
@@ -147,6 +151,11 @@ impl FtpService {
         Ok(service)
     }
 
+    /// The open sessions, for the control socket.
+    pub fn sessions(&self) -> Arc<SessionRegistry> {
+        Arc::clone(&self.sessions)
+    }
+
     /// Stops accepting, closes every session, and waits for the shard threads.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -166,6 +175,7 @@ fn run_shard(
     listeners: Vec<std::net::TcpListener>,
     context: Arc<SessionContext>,
     limits: ConnectionLimits,
+    sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
     let runtime = compio::runtime::Runtime::new()?;
@@ -177,6 +187,7 @@ fn run_shard(
                 listener,
                 Arc::clone(&context),
                 limits.clone(),
+                Arc::clone(&sessions),
                 Arc::clone(&stop),
             )));
         }
@@ -191,6 +202,7 @@ async fn accept_loop(
     listener: TcpListener,
     context: Arc<SessionContext>,
     limits: ConnectionLimits,
+    sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
 ) {
     // One accept stays in flight across stop checks: dropping an accept that the kernel has
@@ -250,6 +262,7 @@ async fn accept_loop(
             peer,
             Arc::clone(&context),
             admission,
+            sessions.open(peer),
         ))
         .detach();
     }

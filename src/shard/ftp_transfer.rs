@@ -8,7 +8,6 @@
 //! it was. Rate limits are token buckets; waiting for tokens sleeps on an io_uring timeout.
 //! File locks (`lock_upload_files`) are tried without blocking and retried on a timer.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -27,6 +26,7 @@ use tracing::warn;
 use crate::ftp::action::{DataJob, TransferOutcome};
 use crate::ftp::ascii;
 use crate::ftp::throttle::{Grant, Throttle};
+use crate::metrics::Counter;
 use crate::sys::clock::monotonic_nanos;
 use crate::sys::fs::{try_lock, FileLock};
 use crate::sys::pipe;
@@ -108,9 +108,9 @@ fn note_splice_refused(err: &std::io::Error) {
 }
 
 /// Running totals of one transfer. The byte count lives with the caller, so an aborted
-/// transfer still reports what it moved.
+/// transfer still reports what it moved, and `ringctl ftp sessions` can read it meanwhile.
 struct Progress<'a> {
-    moved: &'a Cell<u64>,
+    moved: &'a Counter,
     stall: Duration,
 }
 
@@ -120,7 +120,7 @@ impl Progress<'_> {
     }
 
     fn add(&self, bytes: u64) {
-        self.moved.set(self.moved.get() + bytes);
+        self.moved.add(bytes);
     }
 }
 
@@ -131,7 +131,7 @@ pub async fn run(
     job: DataJob,
     stall_timeout: Duration,
     mut throttle: Throttle,
-    moved: &Cell<u64>,
+    moved: &Counter,
 ) -> TransferOutcome {
     let mut progress = Progress {
         moved,

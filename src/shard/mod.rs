@@ -1,5 +1,6 @@
 //! Shards: one thread per core, pinned, each owning its sockets and ring, and their shutdown.
 
+pub mod client_log;
 pub mod clock_refresh;
 pub mod ftp_connection;
 pub mod ftp_service;
@@ -8,6 +9,7 @@ pub mod ntp_loop;
 pub mod ntp_service;
 pub mod ntp_sockets;
 pub mod steering;
+pub mod sync_service;
 
 use std::fmt;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tracing::warn;
 
+use super::client_log::ClientLogTap;
 use super::Backend;
 use crate::ntp::packet::HEADER_LEN;
 use crate::ntp::responder::Responder;
@@ -42,21 +43,36 @@ fn answer(responder: &mut Responder, datagram: &Datagram<'_>, out: &mut [u8]) ->
     }
 }
 
+/// Work between batches, off the per-packet path: the limiter's eviction count for
+/// `ringctl serverstats`, and a copy of the client log when `ringctl clients` asked for one.
+fn between_batches(responder: &Responder, client_log: &ClientLogTap) {
+    let limiter = responder.rate_limiter();
+    if let Some(limiter) = limiter {
+        responder
+            .counters()
+            .client_log_evictions
+            .set(limiter.stats().evictions);
+    }
+    client_log.serve(limiter, realtime_now);
+}
+
 /// Serves `sockets` until `stop` is set. The io_uring backend hands over to the mmsg one if
 /// the kernel rejects its receive operation mid-run.
 pub fn run(
     backend: Backend,
     sockets: Vec<UdpSocket>,
     responder: &mut Responder,
+    client_log: &ClientLogTap,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     match backend {
-        Backend::Mmsg => run_mmsg(&sockets, responder, stop),
+        Backend::Mmsg => run_mmsg(&sockets, responder, client_log, stop),
         Backend::Uring => {
             let mut ring = UdpRing::new(sockets, RingConfig::default())?;
             let mut reported = RingStats::default();
             while !stop.load(Ordering::Relaxed) {
                 let polled = ring.poll(STOP_CHECK, |d, out| answer(responder, d, out));
+                between_batches(responder, client_log);
                 let stats = ring.stats();
                 let counters = responder.counters();
                 counters.send_failures.add(
@@ -74,7 +90,7 @@ pub fn run(
                 if let Err(err) = polled {
                     warn!("io_uring receive failed ({err}); this shard continues with recvmmsg/sendmmsg");
                     let sockets = ring.into_sockets();
-                    return run_mmsg(&sockets, responder, stop);
+                    return run_mmsg(&sockets, responder, client_log, stop);
                 }
             }
             Ok(())
@@ -82,13 +98,19 @@ pub fn run(
     }
 }
 
-fn run_mmsg(sockets: &[UdpSocket], responder: &mut Responder, stop: &AtomicBool) -> io::Result<()> {
+fn run_mmsg(
+    sockets: &[UdpSocket],
+    responder: &mut Responder,
+    client_log: &ClientLogTap,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
     let mut poller = ReadinessPoller::new(&fds);
     let mut received = RecvBatch::new(MMSG_BATCH, MAX_REQUEST);
     let mut replies = SendBatch::new(MMSG_SEND_BATCH, HEADER_LEN);
     while !stop.load(Ordering::Relaxed) {
         poller.wait(STOP_CHECK)?;
+        between_batches(responder, client_log);
         for (index, fd) in fds.iter().enumerate() {
             if !poller.is_ready(index) {
                 continue;

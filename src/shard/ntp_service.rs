@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use thiserror::Error;
 use tracing::{info, warn};
 
+use super::client_log::ClientLogTap;
 use super::{clock_refresh, cpu_for_shard, ntp_loop, ntp_sockets, Backend};
 use crate::config::NtpConfig;
 use crate::metrics::{NtpCounters, NtpTotals};
@@ -45,11 +46,20 @@ pub struct ServiceOptions {
     pub backend: Backend,
 }
 
+/// One running shard thread and what it shares with the rest of ringd.
+struct Shard {
+    thread: JoinHandle<()>,
+    counters: Arc<NtpCounters>,
+    client_log: Arc<ClientLogTap>,
+}
+
 /// A running NTP service.
 pub struct NtpService {
     stop: Arc<AtomicBool>,
-    shards: Vec<(JoinHandle<()>, Arc<NtpCounters>)>,
+    shards: Vec<Shard>,
     refresher: Option<(JoinHandle<()>, mpsc::Sender<()>)>,
+    /// The state every shard serves, for the sync service to publish into.
+    clock: Arc<ClockCell>,
     pub local_addrs: Vec<SocketAddr>,
     pub backend: Backend,
 }
@@ -99,15 +109,20 @@ impl NtpService {
             None => ClockSource::Kernel,
         };
         let clock = Arc::new(ClockCell::new(ClockSnapshot::UNSYNCHRONISED));
-        let mut warned = false;
-        clock_refresh::refresh(&clock, source, &mut warned);
-        let (refresh_tx, refresh_rx) = mpsc::channel();
-        let refresher = {
+        // With `server` or `pool` lines the sync service publishes the state; until it starts,
+        // the clock is served as unsynchronised.
+        let refresher = if config.upstream.sources.is_empty() {
+            let mut warned = false;
+            clock_refresh::refresh(&clock, source, &mut warned);
+            let (refresh_tx, refresh_rx) = mpsc::channel();
             let clock = Arc::clone(&clock);
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("ntp-clock".into())
                 .spawn(move || clock_refresh::run(clock, source, refresh_rx, warned))
-                .map_err(|source| StartError::Thread { shard: 0, source })?
+                .map_err(|source| StartError::Thread { shard: 0, source })?;
+            Some((thread, refresh_tx))
+        } else {
+            None
         };
 
         let precision = precision::measure(realtime_now);
@@ -116,7 +131,8 @@ impl NtpService {
         let mut service = NtpService {
             stop: Arc::clone(&stop),
             shards: Vec::new(),
-            refresher: Some((refresher, refresh_tx)),
+            refresher,
+            clock: Arc::clone(&clock),
             local_addrs,
             backend,
         };
@@ -142,6 +158,7 @@ impl NtpService {
                 )
             });
             let counters = Arc::new(NtpCounters::default());
+            let client_log = Arc::new(ClientLogTap::default());
             let mut responder = Responder::new(
                 Arc::clone(&access),
                 limiter,
@@ -151,6 +168,7 @@ impl NtpService {
             );
             let cpu = cpu_for_shard(&allowed_cpus, index);
             let stop = Arc::clone(&stop);
+            let tap = Arc::clone(&client_log);
             let handle = std::thread::Builder::new()
                 .name(format!("ntp-shard-{index}"))
                 .spawn(move || {
@@ -159,7 +177,7 @@ impl NtpService {
                             warn!("NTP shard {index}: cannot pin to CPU {cpu}: {err}");
                         }
                     }
-                    if let Err(err) = ntp_loop::run(backend, sockets, &mut responder, &stop) {
+                    if let Err(err) = ntp_loop::run(backend, sockets, &mut responder, &tap, &stop) {
                         warn!("NTP shard {index} stopped: {err}");
                     }
                 })
@@ -168,7 +186,11 @@ impl NtpService {
                     source,
                 });
             match handle {
-                Ok(handle) => service.shards.push((handle, counters)),
+                Ok(thread) => service.shards.push(Shard {
+                    thread,
+                    counters,
+                    client_log,
+                }),
                 Err(err) => {
                     service.stop();
                     return Err(err);
@@ -184,9 +206,30 @@ impl NtpService {
         Ok(service)
     }
 
+    /// The served clock state the shards read.
+    pub fn clock(&self) -> Arc<ClockCell> {
+        Arc::clone(&self.clock)
+    }
+
     /// Counters of each shard, in shard order.
     pub fn shard_totals(&self) -> Vec<NtpTotals> {
-        self.shards.iter().map(|(_, c)| c.totals()).collect()
+        self.shards.iter().map(|s| s.counters.totals()).collect()
+    }
+
+    /// The shards' live counters, for the control socket to read whenever it is asked.
+    pub fn counters(&self) -> Vec<Arc<NtpCounters>> {
+        self.shards
+            .iter()
+            .map(|s| Arc::clone(&s.counters))
+            .collect()
+    }
+
+    /// The shards' client log taps, for `ringctl clients`.
+    pub fn client_logs(&self) -> Vec<Arc<ClientLogTap>> {
+        self.shards
+            .iter()
+            .map(|s| Arc::clone(&s.client_log))
+            .collect()
     }
 
     /// Stops every thread and returns each shard's final counters.
@@ -197,9 +240,9 @@ impl NtpService {
             let _ = handle.join();
         }
         let mut totals = Vec::new();
-        for (handle, counters) in self.shards.drain(..) {
-            let _ = handle.join();
-            totals.push(counters.totals());
+        for shard in self.shards.drain(..) {
+            let _ = shard.thread.join();
+            totals.push(shard.counters.totals());
         }
         totals
     }

@@ -10,3 +10,4 @@ pub mod poll;
 pub mod report;
 pub mod selection;
 pub mod sim;
+pub mod software_clock;

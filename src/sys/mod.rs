@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 pub mod clock;
+pub mod clock_control;
 pub mod cpu;
 pub mod fs;
 pub mod mmsg;

@@ -51,12 +51,16 @@ const START_DEADLINE: Duration = Duration::from_secs(20);
 
 impl Ringd {
     /// Starts `ringd --ntp-conf <conf>` plus `args`, and waits until it reports serving on
-    /// `listeners` addresses.
+    /// `listeners` addresses. Its control socket is in its temporary directory (never in
+    /// /run/ringd), as for [`Ringd::start_ftp`].
     pub fn start_ntp(conf: &str, args: &[&str], listeners: usize) -> Ringd {
         let dir = TempDir::new("ntp");
         let path = dir.write("chrony.conf", conf);
         let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
         command.arg("--ntp-conf").arg(&path).args(args);
+        command
+            .arg("--control-socket")
+            .arg(dir.0.join("ringd.sock"));
         Ringd::spawn(command, dir, listeners)
     }
 
@@ -66,6 +70,9 @@ impl Ringd {
         let path = dir.write("vsftpd.conf", conf);
         let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
         command.arg("--ftp-conf").arg(&path).args(args);
+        command
+            .arg("--control-socket")
+            .arg(dir.0.join("ringd.sock"));
         Ringd::spawn(command, dir, listeners)
     }
 
@@ -118,6 +125,21 @@ impl Ringd {
         let line = self.lines.recv_timeout(wait).ok()?;
         self.log.push(line.clone());
         Some(line)
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.next_line(deadline) {
+                Some(line) if line.contains(needle) => return line,
+                Some(_) => {}
+                None => panic!(
+                    "no log line with `{needle}` within {timeout:?}; log:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
     }
 
     pub fn pid(&self) -> u32 {

@@ -3,10 +3,14 @@
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ringd="$root/target/release/ringd"
+ringctl="$root/target/release/ringctl"
 work=$(mktemp -d)
 ringd_pid=""
+# Other processes a suite started (e.g. a chronyd serving ringd), stopped by PID at exit.
+helper_pids=""
 cleanup() {
     if [ -n "$ringd_pid" ]; then kill -TERM "$ringd_pid" 2>/dev/null || true; wait "$ringd_pid" 2>/dev/null || true; fi
+    for pid in $helper_pids; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # NTP interop: real clients (ntpsec's ntpdig, chronyd in query-only mode) accept ringd's replies
-# and measure offsets under 1 ms against it, on both I/O backends. Needs root (port 123:
+# and measure offsets under 1 ms against it, on both I/O backends; and ringd synchronises to a
+# chronyd server. Needs root (port 123:
 # ntpdig cannot query another port) and the packages installed by install-packages.sh.
 set -euo pipefail
 
@@ -41,6 +42,57 @@ assert m, "chronyd -Q found no usable source"
 assert abs(float(m.group(1))) < 0.001, m.group(0)
 ' "$out"
 }
+
+# ringd as a client: a chronyd (-x: it never touches the clock) serves local stratum 1 on a free
+# loopback port; ringd follows it, observing only, and ringctl shows what chronyc would.
+chronyd_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+serve_chronyd() {
+    printf 'port %s\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 1\ncmdport 0\npidfile %s/chronyd-server.pid\n' \
+        "$chronyd_port" "$work" > "$work/chronyd-server.conf"
+    chronyd -x -d -f "$work/chronyd-server.conf" > "$work/chronyd-server.log" 2>&1 &
+    helper_pids="$helper_pids $!"
+}
+
+follow_chronyd() {
+    printf 'port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nserver 127.0.0.1 port %s iburst minpoll 0 maxpoll 0\n' \
+        "$chronyd_port" > "$work/ringd-client.conf"
+    start_ringd "$work/ringd-client.log" '/NTP serving on/p' --ntp-conf "$work/ringd-client.conf" \
+        --shards 1 --control-socket "$work/ringd.sock"
+}
+
+# Waits (30 s at most, one ringctl call per half second) for the source to be selected with
+# reach 377, then checks the tracked offset.
+ringd_follows_chronyd() {
+    local sources=""
+    for _ in $(seq 1 60); do
+        sources=$("$ringctl" -s "$work/ringd.sock" --json sources || true)
+        if python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+sys.exit(0 if s and s[0]["state"] == "*" and s[0]["reach"] == 255 else 1)
+' "$sources" 2>/dev/null; then
+            break
+        fi
+        read -r -t 0.5 < /dev/zero || true
+    done
+    "$ringctl" -s "$work/ringd.sock" sources | sed 's/^/  ringctl: /'
+    "$ringctl" -s "$work/ringd.sock" tracking | sed 's/^/  ringctl: /'
+    python3 -c '
+import json, sys
+sources = json.loads(sys.argv[1])
+tracking = json.loads(sys.argv[2])
+assert sources[0]["state"] == "*", sources
+assert sources[0]["reach"] == 255, "reach 377 after eight polls: %r" % sources
+assert tracking["stratum"] == 2, tracking
+assert abs(tracking["system_time_offset"]) < 100e-6, tracking
+' "$sources" "$("$ringctl" -s "$work/ringd.sock" --json tracking)"
+}
+
+serve_chronyd
+follow_chronyd
+check "ringd follows chronyd: ^*, reach 377, offset under 100 us" ringd_follows_chronyd
+check "ringd (sync client) exits 0 on SIGTERM" stop_ringd
 
 for io in uring mmsg; do
     serve "$io"

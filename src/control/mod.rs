@@ -1,0 +1,14 @@
+//! ringd's control socket, chronyc's command socket for ringd: status reports for `ringctl`.
+//!
+//! The daemon side is a thread answering one request line per Unix-socket connection with one
+//! JSON reply (`server`); parsing, answering and formatting are pure (`protocol`, `state`,
+//! `answers`, `chronyc_format`) and tested without sockets. `client` is ringctl's side.
+
+pub mod answers;
+pub mod chronyc_format;
+pub mod client;
+pub mod paths;
+pub mod protocol;
+pub mod server;
+pub mod server_stats;
+pub mod state;

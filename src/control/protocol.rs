@@ -1,0 +1,204 @@
+//! The control socket's protocol: one request line in, one JSON reply line out, then close.
+//!
+//! A request is a command as typed to ringctl (`sources -v`, `ftp sessions`). The reply is
+//! `{"status":"ok","data":...,"text":"..."}` with the report as data and in chronyc's layout,
+//! or `{"status":"error","error":"..."}`. The daemon renders the text so that ringctl needs
+//! no knowledge of the reports and a reply is the same for every client.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest request line the daemon reads.
+pub const MAX_REQUEST_LINE: usize = 256;
+
+const COMMANDS: &str =
+    "tracking, sources [-v], sourcestats [-v], serverstats, clients, makestep, ftp sessions";
+
+/// What ringctl asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Tracking,
+    Sources { verbose: bool },
+    SourceStats { verbose: bool },
+    ServerStats,
+    Clients,
+    MakeStep,
+    FtpSessions,
+}
+
+/// The daemon's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Reply {
+    Ok {
+        data: serde_json::Value,
+        text: String,
+    },
+    Error {
+        error: String,
+    },
+}
+
+/// Reads one request line (without its line end).
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let verbose = |command: &str, options: &[&str]| match options {
+        [] => Ok(false),
+        ["-v"] => Ok(true),
+        ["-v", extra, ..] => Err(format!("unexpected `{extra}` after {command} -v")),
+        [other, ..] => Err(format!(
+            "unknown option `{other}` for {command} (it takes only -v)"
+        )),
+    };
+    let (command, rest) = match words.split_first() {
+        Some((command, rest)) => (*command, rest),
+        None => return Err(format!("empty request; commands: {COMMANDS}")),
+    };
+    let request = match command {
+        "tracking" => Request::Tracking,
+        "sources" => {
+            return verbose(command, rest).map(|verbose| Request::Sources { verbose });
+        }
+        "sourcestats" => {
+            return verbose(command, rest).map(|verbose| Request::SourceStats { verbose });
+        }
+        "serverstats" => Request::ServerStats,
+        "clients" => Request::Clients,
+        "makestep" => Request::MakeStep,
+        "ftp" => match rest {
+            ["sessions"] => return Ok(Request::FtpSessions),
+            _ => return Err("unknown ftp command; ftp commands: sessions".to_string()),
+        },
+        other => return Err(format!("unknown command `{other}`; commands: {COMMANDS}")),
+    };
+    match rest.first() {
+        Some(extra) => Err(format!("unexpected `{extra}` after {command}")),
+        None => Ok(request),
+    }
+}
+
+/// The request line, as [`parse_request`] reads it.
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flag = |verbose: bool| if verbose { " -v" } else { "" };
+        match self {
+            Request::Tracking => f.write_str("tracking"),
+            Request::Sources { verbose } => write!(f, "sources{}", flag(*verbose)),
+            Request::SourceStats { verbose } => write!(f, "sourcestats{}", flag(*verbose)),
+            Request::ServerStats => f.write_str("serverstats"),
+            Request::Clients => f.write_str("clients"),
+            Request::MakeStep => f.write_str("makestep"),
+            Request::FtpSessions => f.write_str("ftp sessions"),
+        }
+    }
+}
+
+impl Reply {
+    /// A report as data and as text.
+    pub fn report(data: &impl Serialize, text: String) -> Reply {
+        match serde_json::to_value(data) {
+            Ok(data) => Reply::Ok { data, text },
+            Err(err) => Reply::error(format!("cannot encode the report: {err}")),
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Reply {
+        Reply::Error {
+            error: message.into(),
+        }
+    }
+
+    /// The reply line, newline included.
+    pub fn encode(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_else(|err| {
+            format!(r#"{{"status":"error","error":"cannot encode the reply: {err}"}}"#)
+        });
+        line.push('\n');
+        line
+    }
+
+    pub fn decode(line: &str) -> Result<Reply, String> {
+        serde_json::from_str(line).map_err(|err| err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Request; 9] = [
+        Request::Tracking,
+        Request::Sources { verbose: false },
+        Request::Sources { verbose: true },
+        Request::SourceStats { verbose: false },
+        Request::SourceStats { verbose: true },
+        Request::ServerStats,
+        Request::Clients,
+        Request::MakeStep,
+        Request::FtpSessions,
+    ];
+
+    #[test]
+    fn every_request_reads_back_from_its_line() {
+        for request in ALL {
+            assert_eq!(parse_request(&request.to_string()), Ok(request));
+        }
+        assert_eq!(
+            parse_request("  sources \t -v \r"),
+            Ok(Request::Sources { verbose: true })
+        );
+        assert_eq!(parse_request("ftp sessions"), Ok(Request::FtpSessions));
+    }
+
+    #[test]
+    fn bad_requests_say_what_is_accepted() {
+        assert_eq!(
+            parse_request(""),
+            Err(format!("empty request; commands: {COMMANDS}"))
+        );
+        assert_eq!(
+            parse_request("trackin"),
+            Err(format!("unknown command `trackin`; commands: {COMMANDS}"))
+        );
+        assert_eq!(
+            parse_request("tracking -v"),
+            Err("unexpected `-v` after tracking".to_string())
+        );
+        assert_eq!(
+            parse_request("sources -a"),
+            Err("unknown option `-a` for sources (it takes only -v)".to_string())
+        );
+        assert_eq!(
+            parse_request("sourcestats -v -v"),
+            Err("unexpected `-v` after sourcestats -v".to_string())
+        );
+        assert_eq!(
+            parse_request("ftp"),
+            Err("unknown ftp command; ftp commands: sessions".to_string())
+        );
+        assert_eq!(
+            parse_request("ftp sessions now"),
+            Err("unknown ftp command; ftp commands: sessions".to_string())
+        );
+    }
+
+    #[test]
+    fn replies_are_one_json_line_each_way() {
+        let ok = Reply::report(&serde_json::json!({"stratum": 0}), "Stratum : 0\n".into());
+        let line = ok.encode();
+        assert_eq!(
+            line,
+            "{\"status\":\"ok\",\"data\":{\"stratum\":0},\"text\":\"Stratum : 0\\n\"}\n"
+        );
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(Reply::decode(&line), Ok(ok));
+        let error = Reply::error("makestep needs --control-clock");
+        assert_eq!(
+            error.encode(),
+            "{\"status\":\"error\",\"error\":\"makestep needs --control-clock\"}\n"
+        );
+        assert_eq!(Reply::decode(&error.encode()), Ok(error));
+        assert!(Reply::decode("{\"status\":\"maybe\"}").is_err());
+    }
+}

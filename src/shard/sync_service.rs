@@ -1,0 +1,661 @@
+//! The sync engine's I/O shell: resolves `server`/`pool` names, exchanges packets with kernel
+//! receive timestamps, applies the engine's clock commands and publishes the served state.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::config::chrony::{LocalStratum, NtpConfig};
+use crate::config::chrony_upstream::{LeapSecondSource, UpstreamSource};
+use crate::control::state::SyncControl;
+use crate::ntp::clock_state::{ClockCell, ClockCorrection, ClockSnapshot};
+use crate::ntp::packet::{NtpShort, NtpTimestamp, UnixTime};
+use crate::ntp::served_clock::{self, ClockSource};
+use crate::sync::discipline::ClockCommand;
+use crate::sync::driftfile::{self, Drift};
+use crate::sync::engine::{self, Action, Engine, EngineConfig, SourceId, SourceSpec};
+use crate::sync::leap::{LeapStatus, LeapTable};
+use crate::sync::measurement;
+use crate::sync::report::SyncStatus;
+use crate::sync::selection::SelectionRules;
+use crate::sync::software_clock::SoftwareClock;
+use crate::sys::clock::realtime_now;
+use crate::sys::clock_control;
+use crate::sys::mmsg::{ReadinessPoller, RecvBatch};
+use crate::sys::sockopt::enable_rx_timestamps;
+
+/// How often the served state is republished between clock updates.
+const PUBLISH_INTERVAL: f64 = 0.25;
+/// The longest the thread sleeps, so that a stop request is seen promptly.
+const MAX_WAIT: f64 = 0.25;
+/// How long to wait before resolving a name again after it failed.
+const RESOLVE_RETRY: f64 = 60.0;
+
+/// Requests the control socket passes to the sync thread.
+enum SyncCommand {
+    MakeStep(mpsc::Sender<Result<f64, String>>),
+}
+
+/// What other threads may ask of the running sync service.
+#[derive(Clone)]
+pub struct SyncHandle {
+    status: Arc<Mutex<SyncStatus>>,
+    commands: mpsc::Sender<SyncCommand>,
+}
+
+impl SyncHandle {
+    pub fn status(&self) -> SyncStatus {
+        self.status
+            .lock()
+            .map(|status| status.clone())
+            .unwrap_or_default()
+    }
+
+    /// Steps the clock by the whole current offset (`ringctl makestep`).
+    pub fn make_step(&self) -> Result<f64, String> {
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .send(SyncCommand::MakeStep(reply))
+            .map_err(|_| "the sync service has stopped".to_string())?;
+        answer
+            .recv_timeout(Duration::from_secs(2))
+            .map_err(|_| "the sync service did not answer".to_string())?
+    }
+}
+
+impl SyncControl for SyncHandle {
+    fn status(&self) -> SyncStatus {
+        SyncHandle::status(self)
+    }
+
+    fn make_step(&self) -> Result<f64, String> {
+        SyncHandle::make_step(self)
+    }
+}
+
+pub struct SyncService {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    handle: SyncHandle,
+}
+
+/// A configured source and where it currently points.
+struct Upstream {
+    config: UpstreamSource,
+    /// The engine's source for each address in use.
+    members: Vec<(SourceId, SocketAddr)>,
+    next_resolve: f64,
+}
+
+struct Shell {
+    engine: Engine,
+    epoch: UnixTime,
+    controls_clock: bool,
+    rtcsync: bool,
+    software: SoftwareClock,
+    local: Option<LocalStratum>,
+    clock: Arc<ClockCell>,
+    status: Arc<Mutex<SyncStatus>>,
+    upstreams: Vec<Upstream>,
+    /// Which engine source an address belongs to, and the T1 of each outstanding request.
+    by_address: HashMap<SocketAddr, SourceId>,
+    outstanding: HashMap<SourceId, NtpTimestamp>,
+    socket_v4: UdpSocket,
+    socket_v6: Option<UdpSocket>,
+    driftfile: Option<PathBuf>,
+    drift_warned: bool,
+    clock_warned: bool,
+    /// The reference last announced in the log, to log changes only.
+    announced: Option<(String, u8)>,
+}
+
+fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let mut unique = Vec::new();
+            for addr in addrs {
+                if !unique.contains(&addr) {
+                    unique.push(addr);
+                }
+            }
+            unique
+        }
+        Err(err) => {
+            warn!("cannot resolve {host}: {err}; retrying in {RESOLVE_RETRY} s");
+            Vec::new()
+        }
+    }
+}
+
+fn spec(config: &UpstreamSource, name: String) -> SourceSpec {
+    SourceSpec {
+        name,
+        iburst: config.iburst,
+        min_poll: config.min_poll,
+        max_poll: config.max_poll,
+        prefer: config.prefer,
+        no_select: config.no_select,
+        from_pool: config.pool,
+    }
+}
+
+fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
+    let loaded = match source {
+        None => return LeapTable::default(),
+        Some(LeapSecondSource::TimeZone(path)) => LeapTable::load(path, true),
+        Some(LeapSecondSource::List(path)) => LeapTable::load(path, false),
+    };
+    loaded.unwrap_or_else(|err| {
+        warn!("{err}; leap seconds will not be announced");
+        LeapTable::default()
+    })
+}
+
+fn bind_client_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+    socket.set_nonblocking(true)?;
+    enable_rx_timestamps(socket.as_fd())?;
+    Ok(socket)
+}
+
+impl SyncService {
+    /// Starts synchronising to `config`'s sources, publishing into `clock`.
+    pub fn start(
+        config: &NtpConfig,
+        clock: Arc<ClockCell>,
+        controls_clock: bool,
+    ) -> std::io::Result<SyncService> {
+        let upstream = &config.upstream;
+        let epoch = realtime_now();
+        let drift = match &upstream.driftfile {
+            Some(path) => driftfile::read(path).unwrap_or_else(|err| {
+                warn!("cannot read driftfile {}: {err}", path.display());
+                None
+            }),
+            None => None,
+        };
+        let mut actions = Vec::new();
+        let engine = Engine::new(
+            EngineConfig {
+                rules: SelectionRules {
+                    min_sources: upstream.min_sources,
+                    max_distance: upstream.max_distance,
+                    ..SelectionRules::default()
+                },
+                makestep: upstream.makestep,
+                drift,
+                leaps: load_leaps(&upstream.leap_seconds),
+                epoch_posix: epoch.secs as f64 + f64::from(epoch.nanos) * 1e-9,
+                wander: engine::DEFAULT_WANDER,
+                controls_clock,
+            },
+            &mut actions,
+        );
+        let status = Arc::new(Mutex::new(SyncStatus::default()));
+        let (command_tx, command_rx) = mpsc::channel();
+        let socket_v4 = bind_client_socket(Ipv4Addr::UNSPECIFIED.into())?;
+        let socket_v6 = bind_client_socket(Ipv6Addr::UNSPECIFIED.into()).ok();
+        let epoch_posix = epoch.secs as f64 + f64::from(epoch.nanos) * 1e-9;
+        let mut shell = Shell {
+            engine,
+            epoch,
+            controls_clock,
+            rtcsync: upstream.rtcsync,
+            software: SoftwareClock::new(epoch_posix),
+            local: config.local,
+            clock,
+            status: Arc::clone(&status),
+            upstreams: upstream
+                .sources
+                .iter()
+                .map(|source| Upstream {
+                    config: source.clone(),
+                    members: Vec::new(),
+                    next_resolve: 0.0,
+                })
+                .collect(),
+            by_address: HashMap::new(),
+            outstanding: HashMap::new(),
+            socket_v4,
+            socket_v6,
+            driftfile: upstream.driftfile.clone(),
+            drift_warned: false,
+            clock_warned: false,
+            announced: None,
+        };
+        shell.perform(actions);
+        shell.publish();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("ntp-sync".into())
+                .spawn(move || shell.run(&stop, &command_rx))?
+        };
+        info!(
+            "synchronising to {} source line{} ({})",
+            upstream.sources.len(),
+            if upstream.sources.len() == 1 { "" } else { "s" },
+            if controls_clock {
+                "steering the system clock: --control-clock"
+            } else {
+                "observing only, serving the estimated true time; --control-clock steers the system clock"
+            }
+        );
+        Ok(SyncService {
+            stop,
+            thread: Some(thread),
+            handle: SyncHandle {
+                status,
+                commands: command_tx,
+            },
+        })
+    }
+
+    pub fn handle(&self) -> SyncHandle {
+        self.handle.clone()
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SyncService {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Shell {
+    /// The system clock now, as seconds since the engine's epoch.
+    fn raw_now(&self) -> f64 {
+        self.raw_seconds(realtime_now())
+    }
+
+    fn raw_seconds(&self, time: UnixTime) -> f64 {
+        (time.as_nanos() - self.epoch.as_nanos()) as f64 * 1e-9
+    }
+
+    /// The engine's clock for a system clock reading: the system clock itself when ringd steers
+    /// it, otherwise the software clock.
+    fn local_time(&mut self, raw: f64) -> f64 {
+        if self.controls_clock {
+            raw
+        } else {
+            self.software.read(raw)
+        }
+    }
+
+    fn timestamp(&self, local: f64) -> NtpTimestamp {
+        let nanos = self.epoch.as_nanos() + (local * 1e9).round() as i128;
+        NtpTimestamp::from_unix(UnixTime {
+            secs: nanos.div_euclid(1_000_000_000) as i64,
+            nanos: nanos.rem_euclid(1_000_000_000) as u32,
+        })
+    }
+
+    fn run(mut self, stop: &AtomicBool, commands: &mpsc::Receiver<SyncCommand>) {
+        let mut batch = RecvBatch::new(16, 1024);
+        let mut next_publish = 0.0;
+        while !stop.load(Ordering::Relaxed) {
+            let raw = self.raw_now();
+            let local = self.local_time(raw);
+            self.resolve_due(local);
+            while let Ok(SyncCommand::MakeStep(reply)) = commands.try_recv() {
+                let _ = reply.send(self.make_step(local));
+            }
+            let wakeup = self.engine.next_wakeup().min(next_publish);
+            let wait = (wakeup - local).clamp(0.0, MAX_WAIT);
+            let ready = {
+                let mut fds = vec![self.socket_v4.as_fd()];
+                fds.extend(self.socket_v6.as_ref().map(|s| s.as_fd()));
+                let mut poller = ReadinessPoller::new(&fds);
+                match poller.wait(Duration::from_secs_f64(wait)) {
+                    Ok(_) => (0..fds.len()).map(|i| poller.is_ready(i)).collect(),
+                    Err(err) => {
+                        warn!("sync service cannot wait for replies: {err}");
+                        vec![false; fds.len()]
+                    }
+                }
+            };
+            let mut actions = Vec::new();
+            for (index, ready) in ready.into_iter().enumerate() {
+                if ready {
+                    self.receive(index, &mut batch, &mut actions);
+                }
+            }
+            let local = self.local_time(self.raw_now());
+            if local >= self.engine.next_wakeup() {
+                self.engine.on_timer(local, &mut actions);
+            }
+            let updated = !actions.is_empty();
+            self.perform(actions);
+            if updated || local >= next_publish {
+                self.publish();
+                next_publish = local + PUBLISH_INTERVAL;
+            }
+        }
+        if let Some(path) = &self.driftfile {
+            if self.engine.is_synchronised() {
+                if let Err(err) = driftfile::write(path, &self.engine.drift()) {
+                    warn!("cannot write driftfile {}: {err}", path.display());
+                }
+            }
+        }
+    }
+
+    fn make_step(&mut self, local: f64) -> Result<f64, String> {
+        if !self.controls_clock {
+            return Err("makestep needs --control-clock: ringd is only observing the clock".into());
+        }
+        let mut actions = Vec::new();
+        let step = self
+            .engine
+            .make_step(local, &mut actions)
+            .ok_or_else(|| "not synchronised: no offset to step by".to_string())?;
+        self.perform(actions);
+        Ok(step)
+    }
+
+    fn resolve_due(&mut self, local: f64) {
+        for index in 0..self.upstreams.len() {
+            let upstream = &self.upstreams[index];
+            let wanted = upstream.config.max_sources;
+            if upstream.members.len() >= wanted || local < upstream.next_resolve {
+                continue;
+            }
+            let config = upstream.config.clone();
+            let addresses = resolve(&config.host, config.port);
+            for addr in addresses {
+                if self.upstreams[index].members.len() >= wanted {
+                    break;
+                }
+                if self.by_address.contains_key(&addr) {
+                    continue;
+                }
+                let name = if config.pool {
+                    addr.ip().to_string()
+                } else {
+                    config.host.clone()
+                };
+                let id = self.engine.add_source(
+                    spec(&config, name),
+                    engine::reference_id(addr.ip()),
+                    local,
+                );
+                self.by_address.insert(addr, id);
+                self.upstreams[index].members.push((id, addr));
+            }
+            self.upstreams[index].next_resolve = local + RESOLVE_RETRY;
+        }
+    }
+
+    /// A pool member stopped answering: give it an address of the pool not in use.
+    fn replace(&mut self, id: SourceId, local: f64) {
+        let Some(index) = self
+            .upstreams
+            .iter()
+            .position(|u| u.members.iter().any(|(member, _)| *member == id))
+        else {
+            return;
+        };
+        let config = self.upstreams[index].config.clone();
+        let fresh = resolve(&config.host, config.port)
+            .into_iter()
+            .find(|addr| !self.by_address.contains_key(addr));
+        let Some(addr) = fresh else {
+            return;
+        };
+        if let Some(member) = self.upstreams[index]
+            .members
+            .iter_mut()
+            .find(|(member, _)| *member == id)
+        {
+            info!(
+                "pool {}: {} stopped answering, using {addr}",
+                config.host, member.1
+            );
+            self.by_address.remove(&member.1);
+            member.1 = addr;
+        }
+        self.by_address.insert(addr, id);
+        self.engine.replace_source(
+            id,
+            addr.ip().to_string(),
+            engine::reference_id(addr.ip()),
+            local,
+        );
+    }
+
+    fn receive(&mut self, socket_index: usize, batch: &mut RecvBatch, actions: &mut Vec<Action>) {
+        let socket = if socket_index == 0 {
+            self.socket_v4.as_fd()
+        } else {
+            match &self.socket_v6 {
+                Some(socket) => socket.as_fd(),
+                None => return,
+            }
+        };
+        let received = match batch.recv(socket, socket_index) {
+            Ok(received) => received,
+            Err(err) => {
+                warn!("sync service cannot receive: {err}");
+                return;
+            }
+        };
+        for index in 0..received {
+            let Some(datagram) = batch.get(index) else {
+                continue;
+            };
+            let peer = datagram.peer;
+            let Some(&id) = self.by_address.get(&peer) else {
+                continue;
+            };
+            let Some(&t1) = self.outstanding.get(&id) else {
+                continue;
+            };
+            let rx = datagram.rx_time.unwrap_or_else(realtime_now);
+            let raw = self.raw_seconds(rx);
+            let local = self.local_time(raw);
+            let t4 = self.timestamp(local);
+            match self
+                .engine
+                .on_reply(id, local, datagram.payload, t1, t4, actions)
+            {
+                Ok(()) => {
+                    self.outstanding.remove(&id);
+                }
+                Err(measurement::Rejection::KissOfDeath(kiss)) => {
+                    self.outstanding.remove(&id);
+                    if let Some(stopped) = self.engine.stopped_by(id) {
+                        warn!(
+                            "{peer} sent kiss-o'-death {}: no longer polled",
+                            stopped.code()
+                        );
+                    } else {
+                        info!(
+                            "{peer} sent kiss-o'-death {}: polling less often",
+                            kiss.code()
+                        );
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn perform(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Poll { source, poll } => self.send_request(source, poll),
+                Action::Clock(command) => self.apply_clock(command),
+                Action::Replace(id) => {
+                    let local = self.local_time(self.raw_now());
+                    self.replace(id, local);
+                }
+                Action::SaveDrift(drift) => self.save_drift(&drift),
+            }
+        }
+    }
+
+    fn send_request(&mut self, source: SourceId, poll: i8) {
+        let Some(addr) = self
+            .by_address
+            .iter()
+            .find(|(_, id)| **id == source)
+            .map(|(addr, _)| *addr)
+        else {
+            return;
+        };
+        let raw = self.raw_now();
+        let local = self.local_time(raw);
+        let t1 = self.timestamp(local);
+        let request = measurement::request(t1, poll);
+        let socket = match (addr, &self.socket_v6) {
+            (SocketAddr::V4(_), _) => &self.socket_v4,
+            (SocketAddr::V6(_), Some(socket)) => socket,
+            (SocketAddr::V6(_), None) => return,
+        };
+        match socket.send_to(&request, addr) {
+            Ok(_) => {
+                self.outstanding.insert(source, t1);
+            }
+            Err(err) => warn!("cannot send to {addr}: {err}"),
+        }
+    }
+
+    fn apply_clock(&mut self, command: ClockCommand) {
+        if !self.controls_clock {
+            let raw = self.raw_now();
+            self.software.apply(raw, command);
+            return;
+        }
+        let result = match command {
+            ClockCommand::SetFrequency(rate) => clock_control::set_frequency(rate * 1e6),
+            ClockCommand::Step(seconds) => {
+                info!("stepping the system clock by {seconds:+.6} s (makestep)");
+                clock_control::step(seconds)
+            }
+            ClockCommand::SetLeap(status) => {
+                clock_control::set_leap(status == LeapStatus::Insert, status == LeapStatus::Delete)
+            }
+        };
+        if let Err(err) = result {
+            if !self.clock_warned {
+                warn!("cannot adjust the system clock ({err}): does ringd have CAP_SYS_TIME?");
+                self.clock_warned = true;
+            }
+        }
+    }
+
+    fn save_drift(&mut self, drift: &Drift) {
+        let Some(path) = &self.driftfile else {
+            return;
+        };
+        if let Err(err) = driftfile::write(path, drift) {
+            if !self.drift_warned {
+                warn!("cannot write driftfile {}: {err}", path.display());
+                self.drift_warned = true;
+            }
+        }
+    }
+
+    /// Publishes the served state and the status reports.
+    fn publish(&mut self) {
+        let raw_time = realtime_now();
+        let raw = self.raw_seconds(raw_time);
+        let local = self.local_time(raw);
+        let correction = if self.controls_clock {
+            ClockCorrection::NONE
+        } else {
+            let (at, offset, rate) = self.software.parameters();
+            ClockCorrection {
+                at_ns: (self.epoch.as_nanos() + (at * 1e9).round() as i128) as i64,
+                offset_ns: (offset * 1e9).round() as i64,
+                rate_ps_per_s: (rate * 1e12).round() as i64,
+            }
+        };
+        let served = self.engine.served(local);
+        let synchronised = served.filter(|s| {
+            let distance = s.root_delay / 2.0 + s.root_dispersion;
+            self.local.is_none_or(|l| distance <= l.distance)
+        });
+        let snapshot = match (synchronised, self.local) {
+            (Some(state), _) => ClockSnapshot {
+                leap: state.leap,
+                stratum: state.stratum,
+                reference_id: state.reference_id,
+                reference_time: self.timestamp(state.reference_time - self.software_epoch()),
+                root_delay: NtpShort::from_seconds(state.root_delay),
+                root_dispersion: NtpShort::from_seconds(state.root_dispersion),
+                correction,
+            },
+            (None, Some(local)) => ClockSnapshot {
+                correction,
+                ..served_clock::snapshot(
+                    ClockSource::LocalReference {
+                        stratum: local.stratum,
+                    },
+                    None,
+                    correction.apply(raw_time),
+                )
+            },
+            (None, None) => ClockSnapshot::UNSYNCHRONISED,
+        };
+        self.clock.publish(snapshot);
+        if self.controls_clock && self.rtcsync {
+            if let Some(state) = synchronised {
+                let error_us = ((state.root_delay / 2.0 + state.root_dispersion) * 1e6) as i64;
+                if let Err(err) = clock_control::set_synchronised(error_us, error_us) {
+                    if !self.clock_warned {
+                        warn!("cannot mark the clock synchronised for rtcsync: {err}");
+                        self.clock_warned = true;
+                    }
+                }
+            }
+        }
+        let tracking = self.engine.tracking(local);
+        let reference = synchronised.map(|s| (tracking.reference_name.clone(), s.stratum));
+        if reference != self.announced {
+            match &reference {
+                Some((name, stratum)) => info!(
+                    "synchronised to {name}: serving stratum {stratum}, offset {:+.6} s",
+                    -tracking.system_time_offset
+                ),
+                None => warn!(
+                    "no selectable source any more: serving {}",
+                    match self.local {
+                        Some(local) => format!("the local reference at stratum {}", local.stratum),
+                        None => "as unsynchronised (leap 3)".to_string(),
+                    }
+                ),
+            }
+            self.announced = reference;
+        }
+        let status = SyncStatus {
+            tracking,
+            sources: self.engine.sources(local),
+            source_stats: self.engine.source_stats(local),
+        };
+        if let Ok(mut shared) = self.status.lock() {
+            *shared = status;
+        }
+    }
+
+    /// POSIX seconds at engine time 0.
+    fn software_epoch(&self) -> f64 {
+        self.epoch.secs as f64 + f64::from(self.epoch.nanos) * 1e-9
+    }
+}

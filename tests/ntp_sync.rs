@@ -1,0 +1,74 @@
+//! ringd synchronising to an upstream server over real UDP: another ringd serving a local
+//! reference, so the test needs nothing but the build.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use common::Ringd;
+use ringd::ntp::packet::{Header, NtpTimestamp, MODE_CLIENT, MODE_SERVER};
+use ringd::sys::clock::realtime_now;
+
+fn query(server: std::net::SocketAddr) -> (NtpTimestamp, Header, NtpTimestamp) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let t1 = NtpTimestamp::from_unix(realtime_now());
+    let request = Header {
+        version: 4,
+        mode: MODE_CLIENT,
+        transmit: t1,
+        ..Header::default()
+    };
+    socket.send_to(&request.to_bytes(), server).unwrap();
+    let mut buf = [0u8; 64];
+    let (len, _) = socket.recv_from(&mut buf).expect("a reply");
+    let t4 = NtpTimestamp::from_unix(realtime_now());
+    (t1, Header::parse(&buf[..len]).unwrap(), t4)
+}
+
+#[test]
+fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
+    let upstream = Ringd::start_ntp(
+        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 3\n",
+        &["--shards", "1"],
+        1,
+    );
+    let port = upstream.ntp_addrs[0].port();
+    let conf = format!(
+        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
+         server 127.0.0.1 port {port} iburst minpoll -3 maxpoll -3\n"
+    );
+    let mut client = Ringd::start_ntp(&conf, &["--shards", "1"], 1);
+
+    // Before the first sample the client is honest about not knowing the time.
+    let (_, early, _) = query(client.ntp_addrs[0]);
+    assert!(
+        early.leap == 3 || early.stratum == 4,
+        "unsynchronised (LI 3) until synchronised: {early:?}"
+    );
+
+    let line = client.wait_for_line("synchronised to 127.0.0.1", Duration::from_secs(20));
+    assert!(line.contains("serving stratum 4"), "{line}");
+    let (t1, reply, t4) = query(client.ntp_addrs[0]);
+    assert_eq!(reply.mode, MODE_SERVER);
+    assert_eq!(reply.leap, 0);
+    assert_eq!(reply.stratum, 4, "the upstream's stratum 3, plus one");
+    assert_eq!(
+        reply.reference_id, 0x7F00_0001,
+        "refid: the upstream's IPv4 address"
+    );
+    // Both serve the same system clock: the served time must agree with ours closely.
+    let offset = (reply.receive.nanos_since(t1) + reply.transmit.nanos_since(t4)) / 2;
+    assert!(offset.abs() < 1_000_000, "offset {offset} ns");
+    assert!(reply.root_delay.to_seconds() < 0.01);
+
+    let log = client.stop();
+    assert!(
+        log.iter().any(|l| l.contains("observing only")),
+        "without --control-clock the system clock is left alone"
+    );
+    upstream.stop();
+}

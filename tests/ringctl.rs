@@ -1,0 +1,253 @@
+//! ringctl against a running ringd: each command over the real control socket.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{Ringd, TempDir};
+
+const WAIT: Duration = Duration::from_secs(20);
+const NTP_CONF: &str =
+    "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\nratelimit\n";
+
+/// ringd serving NTP and anonymous FTP on ephemeral ports, its control socket in a directory
+/// it has to create.
+fn start() -> (Ringd, PathBuf) {
+    let dir = TempDir::new("ringctl");
+    let root = dir.0.join("root");
+    std::fs::create_dir_all(root.join("pub")).unwrap();
+    let ntp = dir.write("chrony.conf", NTP_CONF);
+    let ftp = dir.write(
+        "vsftpd.conf",
+        &format!(
+            "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
+             local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n",
+            root.display()
+        ),
+    );
+    let socket = dir.0.join("run/ringd.sock");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+    command
+        .arg("--ntp-conf")
+        .arg(ntp)
+        .arg("--ftp-conf")
+        .arg(ftp)
+        .args(["--shards", "2", "--control-socket"])
+        .arg(&socket);
+    let mut ringd = Ringd::spawn(command, dir, 2);
+    let line = ringd.wait_for_line("control socket on", WAIT);
+    assert!(line.contains(&socket.display().to_string()), "{line}");
+    (ringd, socket)
+}
+
+fn ringctl(socket: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringctl"))
+        .arg("-s")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("ringctl runs")
+}
+
+/// Runs ringctl, asserts it succeeded, returns what it printed.
+fn stdout(socket: &Path, args: &[&str]) -> String {
+    let output = ringctl(socket, args);
+    assert!(
+        output.status.success(),
+        "ringctl {args:?}: {:?}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn ntp_exchange(server: SocketAddr) {
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut request = [0u8; 48];
+    request[0] = 0x23; // version 4, client mode
+    client.send_to(&request, server).unwrap();
+    let mut reply = [0u8; 64];
+    let (len, _) = client.recv_from(&mut reply).unwrap();
+    assert_eq!(len, 48);
+}
+
+/// Reads one FTP reply (all its lines) and returns its code.
+fn ftp_reply(reader: &mut BufReader<TcpStream>) -> String {
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.len() >= 4, "short FTP reply line {line:?}");
+        if line.as_bytes()[3] == b' ' {
+            return line[..3].to_string();
+        }
+    }
+}
+
+fn ftp_command(reader: &mut BufReader<TcpStream>, command: &str) -> String {
+    reader
+        .get_mut()
+        .write_all(format!("{command}\r\n").as_bytes())
+        .unwrap();
+    ftp_reply(reader)
+}
+
+/// The line of `ftp sessions` for the client at `local`.
+fn session_line(socket: &Path, local: SocketAddr) -> String {
+    let text = stdout(socket, &["ftp", "sessions"]);
+    text.lines()
+        .find(|line| line.split_whitespace().nth(1) == Some(local.to_string().as_str()))
+        .unwrap_or_else(|| panic!("no session of {local} in:\n{text}"))
+        .to_string()
+}
+
+#[test]
+fn every_command_over_the_control_socket() {
+    let (ringd, socket) = start();
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o660, "socket mode {mode:o}");
+
+    for _ in 0..5 {
+        ntp_exchange(ringd.ntp_addrs[0]);
+    }
+    let stats = stdout(&socket, &["serverstats"]);
+    assert!(
+        stats.starts_with("NTP packets received       : 5\nNTP packets dropped        : 0\n"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("\nNTP packets answered       : 5\n"),
+        "{stats}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&socket, &["--json", "serverstats"])).unwrap();
+    assert_eq!(json["ntp_packets_received"], 5);
+    assert_eq!(json["ntp_dropped"]["denied"], 0);
+
+    // `ratelimit` keeps a client log: the shards copy it out on request.
+    let clients = stdout(&socket, &["clients"]);
+    let row = clients
+        .lines()
+        .find(|line| line.starts_with("127.0.0.1 "))
+        .unwrap_or_else(|| panic!("no 127.0.0.1 in:\n{clients}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("5"), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&socket, &["clients", "--json"])).unwrap();
+    assert_eq!(json[0]["address"], "127.0.0.1");
+    assert_eq!(json[0]["ntp_hits"], 5);
+
+    // No `server` line: nothing to synchronise to, shown as chronyc shows it.
+    let tracking = stdout(&socket, &["tracking"]);
+    assert!(
+        tracking.starts_with("Reference ID    : 00000000 ()\nStratum         : 0\n"),
+        "{tracking}"
+    );
+    assert!(
+        tracking.ends_with("Leap status     : Not synchronised\n"),
+        "{tracking}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&socket, &["--json", "tracking"])).unwrap();
+    assert_eq!(json["leap_status"], "Not synchronised");
+    assert_eq!(
+        stdout(&socket, &["sources"]),
+        format!(
+            "MS Name/IP address         Stratum Poll Reach LastRx Last sample               \n{}\n",
+            "=".repeat(79)
+        )
+    );
+    assert!(stdout(&socket, &["sources", "-v"]).contains("Reachability register (octal)"));
+    assert_eq!(stdout(&socket, &["sourcestats"]).lines().count(), 2);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&socket, &["--json", "sources"])).unwrap();
+    assert_eq!(json, serde_json::json!([]));
+
+    let makestep = ringctl(&socket, &["makestep"]);
+    assert_eq!(makestep.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&makestep.stderr);
+    assert!(error.starts_with("makestep: "), "{error}");
+    assert!(makestep.stdout.is_empty());
+
+    // A second ringd given the same socket serves anyway and leaves the first one's alone.
+    let dir = TempDir::new("ringctl-second");
+    let conf = dir.write("chrony.conf", NTP_CONF);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+    command
+        .arg("--ntp-conf")
+        .arg(conf)
+        .args(["--shards", "1", "--control-socket"])
+        .arg(&socket);
+    let mut second = Ringd::spawn(command, dir, 1);
+    let warning = second.wait_for_line("another ringd", WAIT);
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains(&socket.display().to_string()), "{warning}");
+    ntp_exchange(second.ntp_addrs[0]);
+    second.stop();
+    assert!(stdout(&socket, &["serverstats"]).starts_with("NTP packets received       : 5\n"));
+
+    ringd.stop();
+}
+
+#[test]
+fn ftp_sessions_show_clients_users_and_state() {
+    let (ringd, socket) = start();
+    let server = ringd.ftp_addrs[0];
+    let mut alice = BufReader::new(TcpStream::connect(server).unwrap());
+    assert_eq!(ftp_reply(&mut alice), "220");
+    let mut bob = BufReader::new(TcpStream::connect(server).unwrap());
+    assert_eq!(ftp_reply(&mut bob), "220");
+    let alice_addr = alice.get_ref().local_addr().unwrap();
+    let bob_addr = bob.get_ref().local_addr().unwrap();
+
+    let before = session_line(&socket, alice_addr);
+    assert_eq!(before.split_whitespace().nth(2), Some("-"), "{before}");
+    assert!(before.ends_with("  idle"), "{before}");
+
+    assert_eq!(ftp_command(&mut alice, "USER anonymous"), "331");
+    assert_eq!(ftp_command(&mut alice, "PASS guest@example.org"), "230");
+    // Anonymous sessions go by ftp_username, as in vsftpd's logs.
+    let after = session_line(&socket, alice_addr);
+    assert_eq!(after.split_whitespace().nth(2), Some("ftp"), "{after}");
+    assert!(after.ends_with("  idle"), "{after}");
+    let other = session_line(&socket, bob_addr);
+    assert_eq!(other.split_whitespace().nth(2), Some("-"), "{other}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&socket, &["--json", "ftp", "sessions"])).unwrap();
+    let sessions = json.as_array().unwrap();
+    let alice_json = sessions
+        .iter()
+        .find(|s| s["client"] == alice_addr.to_string())
+        .unwrap();
+    assert_eq!(alice_json["user"], "ftp");
+    assert_eq!(alice_json["state"], "idle");
+
+    assert_eq!(ftp_command(&mut alice, "QUIT"), "221");
+    drop(alice);
+    drop(bob);
+    ringd.stop();
+}
+
+#[test]
+fn without_ringd_the_error_says_what_to_do() {
+    let dir = TempDir::new("ringctl-absent");
+    let socket = dir.0.join("ringd.sock");
+    let output = ringctl(&socket, &["tracking"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "cannot connect to {}: No such file or directory (is ringd running? use -s to give \
+             another socket)\n",
+            socket.display()
+        )
+    );
+}

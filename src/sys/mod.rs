@@ -1,4 +1,4 @@
-//! Every unsafe block and raw system call of ringd: io_uring, mmsg batches, socket options, CPU affinity, clock reads.
+//! Every unsafe block and raw system call of ringd: io_uring, mmsg batches, socket options, CPU affinity, clock reads and (with --control-clock only) clock writes.
 //!
 //! The rest of the crate is `#![deny(unsafe_code)]`; each unsafe block here carries the reason it is sound.
 #![allow(unsafe_code)]

@@ -37,9 +37,13 @@ fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
         1,
     );
     let port = upstream.ntp_addrs[0].port();
+    let drift_dir = common::TempDir::new("drift");
+    let driftfile = drift_dir.0.join("drift");
     let conf = format!(
         "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
-         server 127.0.0.1 port {port} iburst minpoll -3 maxpoll -3\n"
+         server 127.0.0.1 port {port} iburst minpoll -3 maxpoll -3\n\
+         driftfile {}\n",
+        driftfile.display()
     );
     let mut client = Ringd::start_ntp(&conf, &["--shards", "1"], 1);
 
@@ -70,5 +74,13 @@ fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
         log.iter().any(|l| l.contains("observing only")),
         "without --control-clock the system clock is left alone"
     );
+    // The driftfile is written at exit in chronyd's format: frequency and skew in ppm.
+    let drift = std::fs::read_to_string(&driftfile).expect("driftfile written at exit");
+    let numbers: Vec<f64> = drift
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{drift:?}");
+    assert!(numbers[0].abs() < 500.0 && numbers[1] >= 0.0, "{drift:?}");
     upstream.stop();
 }

@@ -1,6 +1,7 @@
 //! ringd: NTP and FTP servers on thread-per-core io_uring shards.
 #![deny(unsafe_code)]
 
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod control;

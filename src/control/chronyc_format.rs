@@ -8,8 +8,8 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 use super::server_stats::ServerStats;
+use crate::calendar::{civil_from_days, MONTHS, SECS_PER_DAY, WEEKDAYS};
 use crate::ftp::registry::{SessionInfo, SessionState};
-use crate::ftp::transfer_log::{civil_from_days, MONTHS, SECS_PER_DAY, WEEKDAYS};
 use crate::ntp::ratelimit::ClientRecord;
 use crate::ntp::reply::DropReason;
 use crate::sync::report::{SourceReport, SourceStatsReport, TrackingReport};

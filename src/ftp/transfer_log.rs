@@ -33,15 +33,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::calendar::{civil_from_days, MONTHS, SECS_PER_DAY, WEEKDAYS};
 use crate::ntp::packet::UnixTime;
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
-pub(crate) const SECS_PER_DAY: i64 = 86_400;
-
-pub(crate) const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-pub(crate) const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// Which way the file went, from the server's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,27 +352,6 @@ pub fn log_date(time: UnixTime, utc_offset_secs: i32) -> String {
     )
 }
 
-/// Year, month (1..=12) and day (1..=31) of a count of days since 1970-01-01 in the proleptic
-/// Gregorian calendar (Howard Hinnant's `civil_from_days`): the year is counted from March so
-/// the leap day is the last day of its year, and 400-year eras repeat exactly.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// The wu-ftpd xferlog line vsftpd writes for a transfer (no newline): date, transfer seconds,
 /// remote host, bytes, filename, `a`/`b`, `_`, `i`/`o`, `a`/`g`/`r`, username, `ftp 0 *`, `c`/`i`.
 pub fn xferlog_line(record: &TransferRecord, utc_offset_secs: i32) -> String {
@@ -624,32 +598,6 @@ mod tests {
             log_date(at(951_868_799, 0), 5 * 3600 + 1800),
             "Wed Mar  1 05:29:59 2000"
         );
-    }
-
-    #[test]
-    fn calendar_days_follow_one_another() {
-        // Walk 1600-03-01 .. 2400-03-01 day by day: every step is the next calendar day.
-        let month_length = |year: i64, month: u32| match month {
-            2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        let mut previous = civil_from_days(-135_080);
-        assert_eq!(previous, (1600, 3, 1));
-        for days in -135_079..=157_114 {
-            let current = civil_from_days(days);
-            let expected = if previous.2 < month_length(previous.0, previous.1) {
-                (previous.0, previous.1, previous.2 + 1)
-            } else if previous.1 < 12 {
-                (previous.0, previous.1 + 1, 1)
-            } else {
-                (previous.0 + 1, 1, 1)
-            };
-            assert_eq!(current, expected, "day {days}");
-            previous = current;
-        }
-        assert_eq!(previous, (2400, 3, 1));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ringd::calendar::civil_from_days;
+
 const SECONDS_PER_DAY: u64 = 86_400;
 
 /// `2020-07-14 12:38:00 UTC`; a clock set before 1970 reads as the epoch.
@@ -16,25 +18,6 @@ pub fn format(time: SystemTime) -> String {
         of_day / 60 % 60,
         of_day % 60
     )
-}
-
-/// Days since 1970-01-01 as (year, month, day) of the Gregorian calendar (Howard Hinnant's
-/// `civil_from_days`): years are counted from March, so that the leap day ends them.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ use crate::ntp::packet::{leap, NtpTimestamp};
 const DISPERSION_RATE: f64 = 15e-6;
 /// chrony's default `corrtimeratio`: a typical offset is slewed over this many update intervals.
 const CORRECTION_TIME_RATIO: f64 = 3.0;
+/// A pool member that stays silent is replaced; if the pool had no other address, it is asked
+/// again after this many polls.
+const REPLACEMENT_RETRY_POLLS: f64 = 8.0;
 /// How often the driftfile is rewritten while synchronised.
 const DRIFT_SAVE_INTERVAL: f64 = 3600.0;
 /// The oscillator noise the filters assume: a random walk of 1e-8 per square-root second,
@@ -81,7 +84,9 @@ struct Source {
     filter: SourceFilter,
     last: Option<LastSample>,
     mark: Mark,
-    replacement_asked: bool,
+    /// When a new address was last asked for, so that a pool with no other address is asked
+    /// again later rather than every poll.
+    replacement_asked_at: Option<f64>,
     reference_id: u32,
 }
 
@@ -181,7 +186,7 @@ impl Engine {
             filter,
             last: None,
             mark: Mark::Unusable,
-            replacement_asked: false,
+            replacement_asked_at: None,
             reference_id,
         });
         SourceId(self.sources.len() - 1)
@@ -202,7 +207,7 @@ impl Engine {
         source.filter = SourceFilter::new(wander, sigma);
         source.last = None;
         source.mark = Mark::Unusable;
-        source.replacement_asked = false;
+        source.replacement_asked_at = None;
         source.reference_id = reference_id;
     }
 
@@ -257,8 +262,11 @@ impl Engine {
                     poll: source.poll.poll,
                 });
             }
-            if source.spec.from_pool && source.poll.unreachable() && !source.replacement_asked {
-                source.replacement_asked = true;
+            let ask_again = source
+                .replacement_asked_at
+                .is_none_or(|at| now - at >= REPLACEMENT_RETRY_POLLS * interval(source.poll.poll));
+            if source.spec.from_pool && source.poll.unreachable() && ask_again {
+                source.replacement_asked_at = Some(now);
                 out.push(Action::Replace(SourceId(index)));
             }
         }
@@ -597,5 +605,140 @@ impl Engine {
             Activity::Polling => None,
             Activity::Stopped(kiss) => Some(kiss),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ntp::packet::{Header, NtpShort, MODE_SERVER};
+
+    fn engine() -> Engine {
+        Engine::new(
+            EngineConfig {
+                rules: SelectionRules::default(),
+                makestep: None,
+                drift: None,
+                leaps: LeapTable::default(),
+                epoch_posix: 1_700_000_000.0,
+                wander: DEFAULT_WANDER,
+                controls_clock: false,
+            },
+            &mut Vec::new(),
+        )
+    }
+
+    fn spec(from_pool: bool) -> SourceSpec {
+        SourceSpec {
+            name: "192.0.2.1".into(),
+            iburst: false,
+            min_poll: 4,
+            max_poll: 4,
+            prefer: false,
+            no_select: false,
+            from_pool,
+        }
+    }
+
+    fn stamp(seconds: f64) -> NtpTimestamp {
+        NtpTimestamp((seconds * 4_294_967_296.0) as u64)
+    }
+
+    fn polls(actions: &[Action]) -> usize {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Poll { .. }))
+            .count()
+    }
+
+    fn reply(t1: NtpTimestamp, at: f64, stratum: u8, reference_id: u32) -> [u8; 48] {
+        Header {
+            version: 4,
+            mode: MODE_SERVER,
+            stratum,
+            poll: 4,
+            root_dispersion: NtpShort::from_seconds(1e-5),
+            reference_id,
+            origin: t1,
+            receive: stamp(at),
+            transmit: stamp(at),
+            ..Header::default()
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn a_source_is_followed_after_two_samples_and_served_one_stratum_below() {
+        let mut engine = engine();
+        let id = engine.add_source(spec(false), 0xC000_0201, 0.0);
+        assert_eq!(engine.served(0.0), None);
+        assert_eq!(engine.tracking(0.0).leap_status, "Not synchronised");
+        let mut now = 0.0;
+        for _ in 0..3 {
+            let mut out = Vec::new();
+            engine.on_timer(now, &mut out);
+            assert_eq!(polls(&out), 1);
+            let t1 = stamp(now);
+            let answer = reply(t1, now + 0.0001, 2, 0x0A00_0001);
+            engine
+                .on_reply(id, now + 0.0002, &answer, t1, stamp(now + 0.0002), &mut out)
+                .unwrap();
+            now = engine.next_wakeup();
+        }
+        let served = engine.served(now).expect("synchronised");
+        assert_eq!(served.stratum, 3);
+        assert_eq!(served.reference_id, 0xC000_0201);
+        assert_eq!(engine.marks(), [Mark::Selected]);
+        assert_eq!(engine.sources(now)[0].reach, 0b111);
+    }
+
+    #[test]
+    fn kiss_of_death_deny_stops_the_source() {
+        let mut engine = engine();
+        let id = engine.add_source(spec(false), 1, 0.0);
+        let mut out = Vec::new();
+        engine.on_timer(0.0, &mut out);
+        let mut kod = Header::parse(&reply(stamp(0.0), 0.0, 0, 0)).unwrap();
+        kod.reference_id = u32::from_be_bytes(*b"DENY");
+        kod.leap = 3;
+        let rejected = engine.on_reply(
+            id,
+            0.001,
+            &kod.to_bytes(),
+            stamp(0.0),
+            stamp(0.001),
+            &mut out,
+        );
+        assert_eq!(rejected, Err(Rejection::KissOfDeath(Kiss::Deny)));
+        assert_eq!(engine.stopped_by(id), Some(Kiss::Deny));
+        assert_eq!(engine.next_wakeup(), f64::INFINITY);
+        let mut later = Vec::new();
+        engine.on_timer(1000.0, &mut later);
+        assert_eq!(polls(&later), 0);
+        assert_eq!(
+            engine.sources(1000.0)[0].stopped_by.as_deref(),
+            Some("DENY")
+        );
+    }
+
+    #[test]
+    fn a_silent_pool_member_is_replaced_and_asked_about_again_later() {
+        let mut engine = engine();
+        let id = engine.add_source(spec(true), 1, 0.0);
+        let mut replacements = Vec::new();
+        let mut now = 0.0;
+        for _ in 0..40 {
+            let mut out = Vec::new();
+            engine.on_timer(now, &mut out);
+            if out.contains(&Action::Replace(id)) {
+                replacements.push(now);
+            }
+            now = engine.next_wakeup();
+        }
+        // Unreachable after eight unanswered polls of 16 s, then again eight polls later.
+        assert_eq!(replacements[..2], [7.0 * 16.0, 15.0 * 16.0]);
+        engine.replace_source(id, "192.0.2.9".into(), 9, now);
+        assert_eq!(engine.sources(now)[0].name, "192.0.2.9");
+        assert_eq!(engine.sources(now)[0].reach, 0);
     }
 }

@@ -138,6 +138,8 @@ fn ftp_limits_passes_against_ringd_with_matching_limits() {
         "3",
         "--max-per-ip",
         "2",
+        "--burst",
+        "24",
         "--json",
     ]);
     assert!(output.status.success(), "{}", describe(&output));
@@ -147,6 +149,12 @@ fn ftp_limits_passes_against_ringd_with_matching_limits() {
     assert_eq!(report["phases"][0]["refused_correctly"], 2, "{report:#}");
     assert_eq!(report["phases"][1]["greeted"], 2, "{report:#}");
     assert_eq!(report["phases"][1]["refused_correctly"], 2, "{report:#}");
+    // 24 connects racing each other: still exactly the limits, every other one refused.
+    assert_eq!(report["phases"][2]["greeted"], 3, "{report:#}");
+    assert_eq!(report["phases"][2]["refused_correctly"], 21, "{report:#}");
+    assert_eq!(report["phases"][3]["greeted"], 2, "{report:#}");
+    assert_eq!(report["phases"][3]["refused_correctly"], 22, "{report:#}");
+    assert!(report["phases"][2]["slowest_refusal_ms"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

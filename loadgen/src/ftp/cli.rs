@@ -89,6 +89,10 @@ pub struct FtpLimitsArgs {
     /// Seconds each greeting (and each close after a 421) may take.
     #[arg(long, default_value_t = 2.0)]
     timeout: f64,
+    /// Then open this many connections at the same moment (from distinct addresses, and from
+    /// one): exactly the allowed number must be greeted while they race.
+    #[arg(long)]
+    burst: Option<usize>,
     /// First source address (connection i uses base + i), for servers in a network namespace.
     #[arg(long)]
     source_net: Option<IpAddr>,
@@ -237,7 +241,13 @@ pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<()> {
             bail!("--max-per-ip must be between 1 and {MAX_LIMIT}");
         }
     }
-    let most_held = args.max_clients.max(args.max_per_ip.unwrap_or(0)) + EXTRA_CONNECTIONS;
+    if let Some(burst) = args.burst {
+        if !(1..=MAX_LIMIT).contains(&burst) {
+            bail!("--burst must be between 1 and {MAX_LIMIT}");
+        }
+    }
+    let most_held = (args.max_clients.max(args.max_per_ip.unwrap_or(0)) + EXTRA_CONNECTIONS)
+        .max(args.burst.unwrap_or(0));
     check_descriptors(most_held)?;
     let settings = LimitsSettings {
         destination,
@@ -245,10 +255,11 @@ pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<()> {
         max_per_ip: args.max_per_ip,
         sources: distinct_sources(
             destination,
-            args.max_clients + EXTRA_CONNECTIONS,
+            (args.max_clients + EXTRA_CONNECTIONS).max(args.burst.unwrap_or(0)),
             args.source_net,
         )?,
         greeting_timeout: seconds(args.timeout, "--timeout")?,
+        burst: args.burst,
     };
     let report = check_limits(&settings);
     print(args.json, &report)?;

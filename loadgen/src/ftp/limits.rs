@@ -64,6 +64,8 @@ pub struct Attempt {
     /// Whether a refused connection was closed by the server (true for greeted ones).
     pub closed_after_refusal: bool,
     pub ok: bool,
+    /// From the start of the connect to the server's first reply line, in milliseconds.
+    pub reply_ms: f64,
 }
 
 /// One phase: connections opened one after the other and held.
@@ -73,6 +75,8 @@ pub struct PhaseReport {
     pub greeted: usize,
     pub refused_correctly: usize,
     pub wrong: usize,
+    /// The longest a refused connection waited for its 421, in milliseconds.
+    pub slowest_refusal_ms: Option<f64>,
     pub attempts: Vec<Attempt>,
 }
 
@@ -95,6 +99,8 @@ pub struct LimitsSettings {
     pub sources: Vec<SocketAddr>,
     /// How long each greeting (and each close after a refusal) may take.
     pub greeting_timeout: Duration,
+    /// Connections opened all at once in the burst phases, if any.
+    pub burst: Option<usize>,
 }
 
 fn describe(result: &Result<crate::ftp::control::Reply, FtpError>) -> String {
@@ -121,12 +127,14 @@ fn run_phase(name: &str, sources: &[SocketAddr], settings: &LimitsSettings) -> P
             settings.max_per_ip,
         );
         let mut control = None;
+        let started = std::time::Instant::now();
         let greeting = Control::connect(*source, settings.destination, settings.greeting_timeout)
             .and_then(|mut c| {
                 let greeting = c.read_reply("greeting");
                 control = Some(c);
                 greeting
             });
+        let reply_ms = started.elapsed().as_secs_f64() * 1e3;
         let got = describe(&greeting);
         let greeted = greeting.as_ref().is_ok_and(|r| r.code == 220);
         let mut closed_after_refusal = true;
@@ -150,8 +158,93 @@ fn run_phase(name: &str, sources: &[SocketAddr], settings: &LimitsSettings) -> P
             got,
             closed_after_refusal,
             ok,
+            reply_ms,
         });
     }
+    finish_phase(name, held, attempts, settings, 0)
+}
+
+/// Opens one connection per entry of `sources` at the same moment (a thread each, released
+/// together) and checks that exactly `admitted` were greeted and every other was refused with
+/// `refusal`: the limits must hold when the connections race each other.
+fn run_burst(
+    name: &str,
+    sources: &[SocketAddr],
+    admitted: usize,
+    refusal: Expected,
+    settings: &LimitsSettings,
+) -> PhaseReport {
+    let start = std::sync::Barrier::new(sources.len());
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = sources
+            .iter()
+            .map(|&source| {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    let started = std::time::Instant::now();
+                    let mut control = None;
+                    let greeting =
+                        Control::connect(source, settings.destination, settings.greeting_timeout)
+                            .and_then(|mut c| {
+                                let greeting = c.read_reply("greeting");
+                                control = Some(c);
+                                greeting
+                            });
+                    let reply_ms = started.elapsed().as_secs_f64() * 1e3;
+                    (source, describe(&greeting), reply_ms, control)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("burst connection thread"))
+            .collect()
+    });
+    let greeted = outcomes
+        .iter()
+        .filter(|(_, got, _, _)| got.starts_with("220"))
+        .count();
+    let mut attempts = Vec::new();
+    let mut held = Vec::new();
+    for (source, got, reply_ms, control) in outcomes {
+        let is_greeting = got.starts_with("220");
+        let ok = if is_greeting {
+            greeted <= admitted
+        } else {
+            got == refusal.to_string()
+        };
+        let mut closed_after_refusal = true;
+        match control {
+            Some(c) if is_greeting => held.push(c),
+            Some(mut c) => closed_after_refusal = c.wait_for_close(settings.greeting_timeout),
+            None => {}
+        }
+        attempts.push(Attempt {
+            source: source.ip(),
+            expected: if is_greeting {
+                format!("at most {admitted} greetings")
+            } else {
+                refusal.to_string()
+            },
+            got,
+            closed_after_refusal,
+            ok: ok && closed_after_refusal,
+            reply_ms,
+        });
+    }
+    finish_phase(name, held, attempts, settings, greeted.abs_diff(admitted))
+}
+
+/// Quits the greeted connections and sums up a phase; `miscounted` is how far the number of
+/// greetings was from the expected one.
+fn finish_phase(
+    name: &str,
+    mut held: Vec<Control>,
+    attempts: Vec<Attempt>,
+    settings: &LimitsSettings,
+    miscounted: usize,
+) -> PhaseReport {
     for control in &mut held {
         let _ = control.send("QUIT", "QUIT");
     }
@@ -161,7 +254,12 @@ fn run_phase(name: &str, sources: &[SocketAddr], settings: &LimitsSettings) -> P
     drop(held);
     std::thread::sleep(SETTLE);
     let greeted = attempts.iter().filter(|a| a.got.starts_with("220")).count();
-    let wrong = attempts.iter().filter(|a| !a.ok).count();
+    let wrong = attempts.iter().filter(|a| !a.ok).count() + miscounted;
+    let slowest_refusal_ms = attempts
+        .iter()
+        .filter(|a| a.got.starts_with("421"))
+        .map(|a| a.reply_ms)
+        .reduce(f64::max);
     PhaseReport {
         name: name.to_string(),
         greeted,
@@ -170,12 +268,13 @@ fn run_phase(name: &str, sources: &[SocketAddr], settings: &LimitsSettings) -> P
             .filter(|a| a.ok && !a.got.starts_with("220"))
             .count(),
         wrong,
+        slowest_refusal_ms,
         attempts,
     }
 }
 
 /// Runs the `max_clients` phase (distinct addresses) and, given `max_per_ip`, the per-address
-/// phase (one address).
+/// phase (one address); given a burst size, the same again with all connections at once.
 pub fn check_limits(settings: &LimitsSettings) -> LimitsReport {
     let mut phases = Vec::new();
     let distinct = &settings.sources[..settings.max_clients + EXTRA_CONNECTIONS];
@@ -200,6 +299,32 @@ pub fn check_limits(settings: &LimitsSettings) -> LimitsReport {
             settings,
         ));
     }
+    if let Some(burst) = settings.burst {
+        phases.push(run_burst(
+            &format!("burst: {burst} connections at once from distinct addresses"),
+            &settings.sources[..burst],
+            burst.min(settings.max_clients),
+            Expected::TooManyClients,
+            settings,
+        ));
+        if let Some(max_per_ip) = settings.max_per_ip {
+            let (admitted, refusal) = if max_per_ip < settings.max_clients {
+                (max_per_ip, Expected::TooManyFromAddress)
+            } else {
+                (settings.max_clients, Expected::TooManyClients)
+            };
+            phases.push(run_burst(
+                &format!(
+                    "burst: {burst} connections at once from {}",
+                    settings.sources[0].ip()
+                ),
+                &vec![settings.sources[0]; burst],
+                burst.min(admitted),
+                refusal,
+                settings,
+            ));
+        }
+    }
     let passed = phases.iter().all(|p| p.wrong == 0);
     LimitsReport {
         server: settings.destination,
@@ -214,19 +339,24 @@ impl fmt::Display for LimitsReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "ringload ftp-limits {}", self.server)?;
         for phase in &self.phases {
-            writeln!(
+            write!(
                 f,
                 "{}: {} greeted, {} refused as expected, {} wrong",
                 phase.name, phase.greeted, phase.refused_correctly, phase.wrong
             )?;
+            match phase.slowest_refusal_ms {
+                Some(ms) => writeln!(f, "; slowest 421 after {ms:.2} ms")?,
+                None => writeln!(f)?,
+            }
             for (index, attempt) in phase.attempts.iter().enumerate() {
                 let mark = if attempt.ok { "ok   " } else { "WRONG" };
                 write!(
                     f,
-                    "  {mark} #{:<3} from {:<15} got {:?}",
+                    "  {mark} #{:<3} from {:<15} got {:?} in {:.2} ms",
                     index + 1,
                     attempt.source.to_string(),
-                    attempt.got
+                    attempt.got,
+                    attempt.reply_ms
                 )?;
                 if !attempt.ok {
                     write!(f, ", expected {:?}", attempt.expected)?;

@@ -148,15 +148,21 @@ fn spec(config: &UpstreamSource, name: String) -> SourceSpec {
 }
 
 fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
-    let loaded = match source {
+    let (path, loaded) = match source {
         None => return LeapTable::default(),
-        Some(LeapSecondSource::TimeZone(path)) => LeapTable::load(path, true),
-        Some(LeapSecondSource::List(path)) => LeapTable::load(path, false),
+        Some(LeapSecondSource::TimeZone(path)) => (path, LeapTable::load(path, true)),
+        Some(LeapSecondSource::List(path)) => (path, LeapTable::load(path, false)),
     };
-    loaded.unwrap_or_else(|err| {
-        warn!("{err}; leap seconds will not be announced");
-        LeapTable::default()
-    })
+    match loaded {
+        Ok(table) => {
+            info!("{} leap seconds known from {}", table.len(), path.display());
+            table
+        }
+        Err(err) => {
+            warn!("{err}; leap seconds will not be announced");
+            LeapTable::default()
+        }
+    }
 }
 
 fn bind_client_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {

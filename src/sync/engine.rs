@@ -211,10 +211,6 @@ impl Engine {
         source.reference_id = reference_id;
     }
 
-    pub fn source_count(&self) -> usize {
-        self.sources.len()
-    }
-
     /// When `on_timer` next has something to do.
     pub fn next_wakeup(&self) -> f64 {
         let polls = self
@@ -504,15 +500,14 @@ impl Engine {
     }
 
     /// The combined estimate of how far the clock is ahead of true time at `now`.
-    fn current_offset(&self, now: f64) -> Option<(f64, f64)> {
+    fn current_offset(&self, now: f64) -> Option<f64> {
         let sync = self.sync.as_ref()?;
-        let estimate = self.sources[sync.source.0].filter.estimate_at(now);
-        Some((estimate.offset, estimate.frequency))
+        Some(self.sources[sync.source.0].filter.estimate_at(now).offset)
     }
 
     /// `ringctl makestep`: steps the clock by the whole current offset.
     pub fn make_step(&mut self, now: f64, out: &mut Vec<Action>) -> Option<f64> {
-        let (offset, _) = self.current_offset(now)?;
+        let offset = self.current_offset(now)?;
         let mut commands = Vec::new();
         let adjustment = self.steering.step_now(offset, &mut commands);
         self.apply(now, adjustment, commands, out);

@@ -106,10 +106,6 @@ impl SourceFilter {
         self.samples
     }
 
-    pub fn has_estimate(&self) -> bool {
-        self.started
-    }
-
     /// The fastest round trip among recent samples.
     pub fn min_delay(&self) -> f64 {
         self.delays.iter().copied().fold(f64::INFINITY, f64::min)

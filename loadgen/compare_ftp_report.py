@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Helper of loadgen/compare-ftp.sh.
+"""Helper of loadgen/compare-ftp.sh and loadgen/compare-transfer.sh.
 
   cpu PID                     server CPU ticks (utime+stime, children reaped included) of PID's tree
   rate HOST PORT FILE         download FILE anonymously, print the achieved rates as JSON
   report RESULTS META OUT     medians of RESULTS (JSON lines) as markdown; written between the
                               compare-ftp markers of OUT (OUT '-' prints it)
+  transfer-report RESULTS META OUT
+                              the same for compare-transfer.sh, between the compare-transfer markers
 """
 import ftplib
 import json
@@ -16,6 +18,8 @@ import time
 
 BEGIN = "<!-- compare-ftp:begin -->"
 END = "<!-- compare-ftp:end -->"
+TRANSFER_BEGIN = "<!-- compare-transfer:begin -->"
+TRANSFER_END = "<!-- compare-transfer:end -->"
 
 
 def stat_ticks(pid):
@@ -105,17 +109,72 @@ def fmt(value, digits):
     return f"{value:,.{digits}f}"
 
 
+def load_runs(results_path):
+    """The runs of a results file (JSON lines), by (figure, server)."""
+    by = {}
+    for line in open(results_path):
+        if line.strip():
+            r = json.loads(line)
+            by.setdefault((r["figure"], r["server"]), []).append(r)
+    return by
+
+
+def median_of(by, figure, server):
+    values = [r["value"] for r in by.get((figure, server), []) if r.get("value") is not None]
+    return statistics.median(values) if values else None
+
+
+def machine_line(meta):
+    return f"- Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}; load average at the start {meta['load']}."
+
+
+def run_table(by, servers, figures, nrounds):
+    """Markdown lines: every run of every figure, one row per figure and server."""
+    lines = ["| figure | server | " + " | ".join(f"round {i + 1}" for i in range(nrounds)) + " | notes |",
+             "|---|---|" + "---|" * nrounds + "---|"]
+    for key, digits in figures:
+        for s in servers:
+            runs = by.get((key, s))
+            if not runs:
+                continue
+            per_round = {r["round"]: r for r in runs}
+            cells = [fmt(per_round[i]["value"], digits) if i in per_round else "—" for i in range(1, nrounds + 1)]
+            notes = sorted({r["note"] for r in runs if r.get("note")})
+            lines.append(f"| {key} | {s} | " + " | ".join(cells) + f" | {'; '.join(notes)} |")
+    return lines
+
+
+def write_between(out, begin, end, block):
+    """Puts `block` (which starts with `begin` and ends with `end`) in place of what lies between
+    those markers in the file `out`, or at its end; '-' prints it only."""
+    if out == "-":
+        sys.stdout.write(block)
+        return
+    text = open(out).read() if os.path.exists(out) else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        if tail.startswith("\n"):
+            tail = tail[1:]
+        text = head + block + tail
+    else:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += "\n" + block
+    tmp = out + ".compare.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, out)
+    sys.stdout.write(block)
+
+
 def report(results_path, meta_path, out):
-    rows = [json.loads(line) for line in open(results_path) if line.strip()]
+    by = load_runs(results_path)
     meta = json.load(open(meta_path))
     servers = meta["servers"]
-    by = {}
-    for r in rows:
-        by.setdefault((r["figure"], r["server"]), []).append(r)
 
-    def med(figure, server, key="value"):
-        values = [r[key] for r in by.get((figure, server), []) if r.get(key) is not None]
-        return statistics.median(values) if values else None
+    def med(figure, server):
+        return median_of(by, figure, server)
 
     def ratio(a, b):
         return a / b if a is not None and b not in (None, 0) else None
@@ -139,12 +198,12 @@ def report(results_path, meta_path, out):
     lines.append("## FTP side by side: vsftpd, pyftpdlib, ringd")
     lines.append("")
     lines.append(
-        f"Measured by `loadgen/compare-ftp.sh{' --quick' if meta['quick'] else ''}` on {meta['date']} in {meta['elapsed_s']} s: "
+        f"Measured by `{meta['command']}` on {meta['date']} in {meta['elapsed_s']} s: "
         f"{meta['rounds']} round(s), each running every figure against {', '.join(servers)} in turn, a fresh server per run. "
         "Each figure is the median of its rounds."
     )
     lines.append("")
-    lines.append(f"- Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}; load average at the start {meta['load']}.")
+    lines.append(machine_line(meta))
     lines.append(f"- Versions: {meta['vsftpd_version']} (Debian {meta['vsftpd_deb']}); pyftpdlib {meta['pyftpdlib_version']} (Debian {meta['pyftpdlib_deb']}, {meta['python_version']}); ringd {meta['ringd_version']}; curl {meta['curl_version']}.")
     lines.append("")
     lines.append("| figure | vsftpd | pyftpdlib | ringd | ringd / vsftpd | ringd / pyftpdlib | goal for ringd | met |")
@@ -177,41 +236,54 @@ def report(results_path, meta_path, out):
     lines.append("")
     lines.append("Every run:")
     lines.append("")
-    nrounds = meta["rounds"]
-    lines.append("| figure | server | " + " | ".join(f"round {i + 1}" for i in range(nrounds)) + " | notes |")
-    lines.append("|---|---|" + "---|" * nrounds + "---|")
-    for key, label, digits, goal in figures:
-        for s in servers:
-            runs = by.get((key, s))
-            if not runs:
-                continue
-            per_round = {r["round"]: r for r in runs}
-            cells = [fmt(per_round[i]["value"], digits) if i in per_round else "—" for i in range(1, nrounds + 1)]
-            notes = sorted({r["note"] for r in runs if r.get("note")})
-            lines.append(f"| {key} | {s} | " + " | ".join(cells) + f" | {'; '.join(notes)} |")
+    lines += run_table(by, servers, [(key, digits) for key, _, digits, _ in figures], meta["rounds"])
     lines.append("")
     lines.append(meta["how"].rstrip())
     lines.append(END)
-    block = "\n".join(lines) + "\n"
-    if out == "-":
-        sys.stdout.write(block)
-        return
-    text = open(out).read() if os.path.exists(out) else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        if tail.startswith("\n"):
-            tail = tail[1:]
-        text = head + block + tail
-    else:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        text += "\n" + block
-    tmp = out + ".compare-ftp.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, out)
-    sys.stdout.write(block)
+    write_between(out, BEGIN, END, "\n".join(lines) + "\n")
+
+
+def transfer_report(results_path, meta_path, out):
+    """compare-transfer.sh: ringd's transfer engines side by side."""
+    by = load_runs(results_path)
+    meta = json.load(open(meta_path))
+    methods = meta["methods"]
+    size = meta["size_mib"]
+    figures = [
+        # (key, label, digits, higher is better)
+        ("retr_mbs", f"RETR {size:,} MiB from page cache, MB/s (curl)", 0, True),
+        ("retr_cpu", "ringd CPU seconds per GiB sent", 3, False),
+        ("stor_mbs", f"STOR {size:,} MiB, MB/s (curl -T)", 0, True),
+        ("stor_cpu", "ringd CPU seconds per GiB received", 3, False),
+    ]
+    lines = [TRANSFER_BEGIN, "## FTP transfer engines: sendfile, splice, copy", ""]
+    lines.append(
+        f"Measured by `{meta['command']}` on {meta['date']} "
+        f"in {meta['elapsed_s']} s: {meta['rounds']} round(s), each running ringd once per engine ({', '.join(methods)}) "
+        "in turn, a fresh ringd per run. Each figure is the median of its rounds."
+    )
+    lines.append("")
+    lines.append(machine_line(meta))
+    lines.append(f"- Versions: ringd {meta['ringd_version']}; curl {meta['curl_version']}.")
+    lines.append("")
+    lines.append("| figure | " + " | ".join(methods) + " | best |")
+    lines.append("|---|" + "---|" * len(methods) + "---|")
+    for key, label, digits, higher in figures:
+        values = {m: median_of(by, key, m) for m in methods}
+        measured = {m: v for m, v in values.items() if v is not None}
+        best = ""
+        if measured:
+            best = (max if higher else min)(measured, key=measured.get)
+        cells = [fmt(values[m], digits) if values[m] is not None else "—" for m in methods]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {best} |")
+    lines.append("")
+    lines.append("Every run:")
+    lines.append("")
+    lines += run_table(by, methods, [(key, digits) for key, _, digits, _ in figures], meta["rounds"])
+    lines.append("")
+    lines.append(meta["how"].rstrip())
+    lines.append(TRANSFER_END)
+    write_between(out, TRANSFER_BEGIN, TRANSFER_END, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
@@ -222,5 +294,7 @@ if __name__ == "__main__":
         print(json.dumps(rate(*sys.argv[2:5])))
     elif cmd == "report":
         report(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "transfer-report":
+        transfer_report(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(f"unknown command {cmd}")

@@ -694,3 +694,81 @@ fn a_download_waits_for_the_upload_that_holds_the_lock() {
     );
     ringd.stop();
 }
+
+/// `len` bytes from /dev/urandom.
+fn random_bytes(len: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(len);
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .take(len as u64)
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes
+}
+
+/// The engine settings: sendfile, splice, and the copy of `use_sendfile=NO`.
+const ENGINES: [&str; 3] = [
+    "zero_copy_method=sendfile\n",
+    "zero_copy_method=splice\n",
+    "use_sendfile=NO\n",
+];
+
+/// Whether ringd logged that the kernel refused a zero-copy method (the engine then copies).
+fn fell_back_to_copying(log: &[String]) -> bool {
+    log.iter().any(|line| line.contains("refused here"))
+}
+
+#[test]
+fn every_transfer_engine_moves_the_exact_bytes_from_any_rest_offset() {
+    // Many sendfile calls (60 KiB) and turns (256 KiB), pipe-sized splices (256 KiB), copy
+    // buffers (256 KiB), and an odd tail.
+    let data = random_bytes(3 * 1024 * 1024 + 12_345);
+    let len = data.len().to_string();
+    let last = (data.len() - 1).to_string();
+    for engine in ENGINES {
+        let (ringd, alice) =
+            start_with_users_home(engine, "listen=YES\nlisten_address=127.0.0.1\n");
+        let path = alice.join("data.bin");
+        std::fs::write(&path, &data).unwrap();
+        run_client(
+            "exact_transfers",
+            ringd.ftp_addrs[0],
+            &[
+                "alice",
+                "wonder land",
+                "data.bin",
+                path.to_str().unwrap(),
+                "1",
+                "262143",
+                "262144",
+                "1048577",
+                &last,
+                &len,
+            ],
+        );
+        assert!(
+            std::fs::read(alice.join("data.bin.up")).unwrap() == data,
+            "{engine}: the upload stored other bytes"
+        );
+        let log = ringd.stop();
+        assert!(!fell_back_to_copying(&log), "{engine}: {log:?}");
+    }
+}
+
+#[test]
+fn a_throttled_sendfile_download_keeps_to_anon_max_rate() {
+    let dir = TempDir::new("throttled");
+    let root = make_root(&dir);
+    let path = root.join("pub/rated.bin");
+    std::fs::write(&path, random_bytes(1_500_000)).unwrap();
+    let conf = anonymous_conf(&root, "anon_max_rate=3000000\nzero_copy_method=sendfile\n");
+    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
+    run_client(
+        "throttled_download",
+        ringd.ftp_addrs[0],
+        &["pub/rated.bin", path.to_str().unwrap(), "3000000"],
+    );
+    let log = ringd.stop();
+    assert!(!fell_back_to_copying(&log), "{log:?}");
+}

@@ -57,6 +57,8 @@ struct Commands;
 struct V4;
 /// An IPv6 address, or unset.
 struct V6;
+/// `sendfile` or `splice`, in any case.
+struct ZeroCopy;
 
 fn yes_no(value: bool) -> String {
     if value { "YES" } else { "NO" }.to_string()
@@ -317,6 +319,50 @@ impl Kind for V6 {
     }
 }
 
+/// How binary transfers avoid copying file data through ringd (`zero_copy_method`, used while
+/// `use_sendfile=YES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroCopyMethod {
+    /// Downloads with sendfile(2) from the file to the socket, on the session's shard; uploads
+    /// copy, since sendfile only writes to sockets.
+    Sendfile,
+    /// Both directions with io_uring splice operations through a pipe.
+    Splice,
+}
+
+impl Kind for ZeroCopy {
+    type Value = ZeroCopyMethod;
+    fn parse(value: &str) -> Result<ZeroCopyMethod, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "sendfile" => Ok(ZeroCopyMethod::Sendfile),
+            "splice" => Ok(ZeroCopyMethod::Splice),
+            "" => Err(format!(
+                "expected sendfile or splice, found nothing; remove the line to keep the \
+                 default, zero_copy_method={}",
+                ZeroCopy::show(&DEFAULT_ZERO_COPY)
+            )),
+            "copy" | "none" => Err(format!(
+                "expected sendfile or splice, found `{value}`; to copy through memory instead \
+                 of zero-copy, remove this line and set use_sendfile=NO"
+            )),
+            _ => Err(format!(
+                "expected sendfile or splice, found `{value}`; write zero_copy_method=sendfile \
+                 or zero_copy_method=splice"
+            )),
+        }
+    }
+    fn show(value: &ZeroCopyMethod) -> String {
+        match value {
+            ZeroCopyMethod::Sendfile => "sendfile",
+            ZeroCopyMethod::Splice => "splice",
+        }
+        .to_string()
+    }
+}
+
+/// The faster and cheaper method in loadgen/compare-transfer.sh (docs/benchmarks.md).
+const DEFAULT_ZERO_COPY: ZeroCopyMethod = ZeroCopyMethod::Sendfile;
+
 /// Declares the supported options once: the struct fields, their defaults, how each is parsed
 /// and how `ringd --check` prints it.
 macro_rules! supported_options {
@@ -572,6 +618,12 @@ supported_options! {
     lock_upload_files: bool = YesNo(true);
     /// Remove a file whose upload failed.
     delete_failed_uploads: bool = YesNo(false);
+    /// Binary transfers without copying the data through ringd, the `zero_copy_method` way;
+    /// NO copies every transfer through a buffer, as vsftpd does with NO.
+    use_sendfile: bool = YesNo(true);
+    /// ringd extension: sendfile (downloads; uploads copy) or splice (both ways), while
+    /// `use_sendfile=YES`.
+    zero_copy_method: ZeroCopyMethod = ZeroCopy(DEFAULT_ZERO_COPY);
     /// ringd extension: upload to a hidden temporary file, fsync, rename over the target.
     atomic_uploads: bool = YesNo(false);
     /// ringd extension: bytes per second for all sessions together; 0 = unlimited.
@@ -682,11 +734,6 @@ const RECOGNISED: &[Recognised] = &[
         "setproctitle_enable",
         Typed::Bool(false),
         "there is no per-session process to retitle; ringctl lists the sessions",
-    ),
-    by_design(
-        "use_sendfile",
-        Typed::Bool(true),
-        "ringd's transfer engine picks its own zero-copy path (splice) and falls back to a copy",
     ),
     by_design(
         "trans_chunk_size",
@@ -1124,6 +1171,16 @@ impl Parser<'_> {
                 format!("passive ports start at {PASV_FLOOR}, as in vsftpd"),
             );
         }
+        if let (false, Some(&line)) = (self.config.use_sendfile, self.lines.get("zero_copy_method"))
+        {
+            let method = ZeroCopy::show(&self.config.zero_copy_method);
+            self.note(
+                line,
+                "zero_copy_method",
+                &method,
+                "no effect with use_sendfile=NO: transfers copy through memory",
+            );
+        }
         if let Some(address) = &self.config.pasv_address {
             if !self.config.pasv_addr_resolve && address.parse::<Ipv4Addr>().is_err() {
                 return Err(self.combination_error(
@@ -1329,6 +1386,7 @@ mod tests {
         "hosts_deny_file",
         "max_rate_total",
         "atomic_uploads",
+        "zero_copy_method",
     ];
 
     #[test]
@@ -1347,7 +1405,7 @@ mod tests {
         for extension in EXTENSIONS {
             assert!(SUPPORTED.contains(extension), "{extension}");
         }
-        assert_eq!(SUPPORTED.len(), 83 + EXTENSIONS.len());
+        assert_eq!(SUPPORTED.len(), 84 + EXTENSIONS.len());
     }
 
     #[test]
@@ -1384,6 +1442,7 @@ mod tests {
         assert!(d.mdtm_write);
         assert!(d.lock_upload_files);
         assert!(!d.delete_failed_uploads);
+        assert!(d.use_sendfile);
         assert!(!d.allow_writeable_chroot);
         assert!(!d.connect_from_port_20);
         assert_eq!(d.accept_timeout, 60);
@@ -1431,6 +1490,7 @@ mod tests {
         assert_eq!(d.hosts_deny_file, Path::new("/etc/hosts.deny"));
         assert_eq!(d.max_rate_total, 0);
         assert!(!d.atomic_uploads);
+        assert_eq!(d.zero_copy_method, ZeroCopyMethod::Sendfile);
         assert!(d.notes.is_empty());
         assert_eq!(d.to_string(), "");
     }
@@ -1815,7 +1875,7 @@ mod tests {
         let c = parse(
             "seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\nnopriv_user=ftpsecure\n\
              secure_chroot_dir=/var/run/vsftpd/empty\npam_service_name=vsftpd\n\
-             run_as_launching_user=YES\nuse_sendfile=NO\ntrans_chunk_size=8192\n\
+             run_as_launching_user=YES\ntrans_chunk_size=8192\n\
              setproctitle_enable=YES\nptrace_sandbox=YES",
         );
         assert_eq!(
@@ -1825,7 +1885,7 @@ mod tests {
                 ..parse("")
             }
         );
-        assert_eq!(c.notes.len(), 11);
+        assert_eq!(c.notes.len(), 10);
         assert_eq!(
             notes(&c)[0],
             "1: seccomp_sandbox=NO: accepted, no effect: it confines vsftpd's per-session \
@@ -1841,6 +1901,56 @@ mod tests {
             error("trans_chunk_size=big"),
             "test.conf:1: trans_chunk_size: expected a number 0..4294967295, found `big`"
         );
+    }
+
+    #[test]
+    fn use_sendfile_and_zero_copy_method_choose_the_transfer_engine() {
+        let c = parse("use_sendfile=NO");
+        assert!(!c.use_sendfile);
+        assert_eq!(c.to_string(), "use_sendfile=NO\n");
+        let c = parse("zero_copy_method=splice");
+        assert!(c.use_sendfile);
+        assert_eq!(c.zero_copy_method, ZeroCopyMethod::Splice);
+        assert_eq!(c.to_string(), "zero_copy_method=splice\n");
+        assert!(c.notes.is_empty());
+        let c = parse("zero_copy_method=Sendfile");
+        assert_eq!(c.zero_copy_method, ZeroCopyMethod::Sendfile);
+        // The method changes nothing while use_sendfile=NO: --check says so.
+        let c = parse("zero_copy_method=splice\nuse_sendfile=NO");
+        assert_eq!(
+            notes(&c),
+            [
+                "1: zero_copy_method=splice: no effect with use_sendfile=NO: transfers copy \
+              through memory"
+            ]
+        );
+        assert_eq!(
+            c.to_string(),
+            "use_sendfile=NO\nzero_copy_method=splice\n# line 1: zero_copy_method=splice: no \
+             effect with use_sendfile=NO: transfers copy through memory\n"
+        );
+        assert_eq!(
+            error("\nzero_copy_method=mmap"),
+            "test.conf:2: zero_copy_method: expected sendfile or splice, found `mmap`; write \
+             zero_copy_method=sendfile or zero_copy_method=splice"
+        );
+        assert_eq!(
+            error("zero_copy_method=copy"),
+            "test.conf:1: zero_copy_method: expected sendfile or splice, found `copy`; to copy \
+             through memory instead of zero-copy, remove this line and set use_sendfile=NO"
+        );
+        assert_eq!(
+            error("zero_copy_method="),
+            "test.conf:1: zero_copy_method: expected sendfile or splice, found nothing; remove \
+             the line to keep the default, zero_copy_method=sendfile"
+        );
+        assert_eq!(
+            error("use_sendfile=sometimes"),
+            "test.conf:1: use_sendfile: expected YES or NO, found `sometimes`"
+        );
+        let again = parse(&parse("use_sendfile=NO\nzero_copy_method=splice").to_string());
+        assert!(!again.use_sendfile);
+        assert_eq!(again.zero_copy_method, ZeroCopyMethod::Splice);
     }
 
     #[test]

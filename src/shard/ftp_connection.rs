@@ -293,7 +293,8 @@ impl Connection {
                 .map(|total| total.join(now)),
         );
         let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        let transfer = ftp_transfer::run(data, job, stall, throttle, moved);
+        let engine = ftp_transfer::Engine::of(&self.context.config);
+        let transfer = ftp_transfer::run(data, job, engine, stall, throttle, moved);
         let mut transfer = std::pin::pin!(transfer);
         // While the data moves, watch the control connection for ABOR. Peeking leaves the
         // bytes in the socket, so nothing is lost if the transfer ends first; any other command

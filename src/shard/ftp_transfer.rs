@@ -1,15 +1,18 @@
 //! The FTP transfer engine: moves listings and files over a data connection, zero-copy where
 //! the kernel allows it, within the session's bandwidth limits.
 //!
-//! Files move file -> pipe -> socket (RETR) and socket -> pipe -> file (STOR/APPE) with
-//! io_uring splice operations, so the data never enters userspace. Where splice is refused
-//! (a file system or socket that does not support it) the engine falls back to reading into
-//! a buffer and writing it out, logged once per process, and the transfer goes on from where
-//! it was. Rate limits are token buckets; waiting for tokens sleeps on an io_uring timeout.
+//! Binary downloads move file -> socket with sendfile(2), or file -> pipe -> socket with io_uring
+//! splice operations (`zero_copy_method`), so the data never enters userspace. Uploads copy
+//! through a buffer, which measured faster than splicing them (docs/benchmarks.md), unless
+//! `zero_copy_method=splice` asks for socket -> pipe -> file. Where the kernel refuses to splice
+//! or sendfile (a file system or socket that does not support it) the engine falls back to
+//! copying, logged once per process, and the transfer goes on from where it was;
+//! `use_sendfile=NO` copies from the start. Rate limits are token buckets; waiting for tokens
+//! sleeps on an io_uring timeout.
 //! File locks (`lock_upload_files`) are tried without blocking and retried on a timer.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
@@ -20,19 +23,27 @@ use compio::buf::{BufResult, IntoInner};
 use compio::driver::op::Splice;
 use compio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
+use compio::runtime::fd::PollFd;
 use rustix::pipe::SpliceFlags;
 use tracing::warn;
 
+use crate::config::vsftpd::{FtpConfig, ZeroCopyMethod};
 use crate::ftp::action::{DataJob, TransferOutcome};
 use crate::ftp::ascii;
 use crate::ftp::throttle::{Grant, Throttle};
 use crate::metrics::Counter;
 use crate::sys::clock::monotonic_nanos;
-use crate::sys::fs::{try_lock, FileLock};
+use crate::sys::fs::{self as sysfs, try_lock, FileLock};
 use crate::sys::pipe;
 
-/// Bytes moved per step: the pipe's size for splices, the buffer for copies.
+/// Bytes moved per step: the pipe's size for splices, the buffer for copies, and what sendfile
+/// sends before the shard's other sessions get a turn.
 const CHUNK: usize = 256 * 1024;
+/// Most bytes one sendfile call moves: whole pages that fit in one loopback TCP segment (MSS
+/// 65483). Larger calls measured slower on loopback, 1 GiB from the page cache: 60 KiB calls
+/// sent 7.2 GB/s at 0.14 CPU s/GiB, 64 KiB calls 4.8 GB/s at 0.22, 1 MiB calls 2.4 GB/s at
+/// 0.43 (docs/benchmarks.md).
+const SENDFILE_CALL: usize = 15 * 4096;
 /// The first pause between attempts to take a file lock: short, so a transfer starts soon
 /// after the lock it waits for is released...
 const LOCK_RETRY_FIRST: Duration = Duration::from_millis(1);
@@ -45,8 +56,30 @@ enum Failure {
     /// The file system is full or the quota is used up.
     NoSpace,
     Stalled,
-    /// The kernel refused to splice these descriptors: use the copy path instead.
-    SpliceRefused,
+    /// The kernel refused to move these descriptors' data without a copy (splice or
+    /// sendfile): use the copy path instead.
+    ZeroCopyRefused,
+}
+
+/// How file data moves over the data connection (`use_sendfile`, `zero_copy_method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Binary downloads with sendfile(2). sendfile only writes to sockets, so uploads copy.
+    Sendfile,
+    /// Both directions with io_uring splice operations through a pipe.
+    Splice,
+    /// Both directions through a buffer in memory, as vsftpd with `use_sendfile=NO`.
+    Copy,
+}
+
+impl Engine {
+    pub fn of(config: &FtpConfig) -> Engine {
+        match (config.use_sendfile, config.zero_copy_method) {
+            (false, _) => Engine::Copy,
+            (true, ZeroCopyMethod::Sendfile) => Engine::Sendfile,
+            (true, ZeroCopyMethod::Splice) => Engine::Splice,
+        }
+    }
 }
 
 /// How many of `want` bytes the limits allow now, sleeping until some are allowed.
@@ -100,10 +133,13 @@ fn note_locks_refused(err: &std::io::Error) {
     }
 }
 
-fn note_splice_refused(err: &std::io::Error) {
-    static LOGGED: AtomicBool = AtomicBool::new(false);
-    if !LOGGED.swap(true, Ordering::Relaxed) {
-        warn!("splice refused here ({err}); FTP transfers fall back to copying through memory");
+static SPLICE_REFUSED: AtomicBool = AtomicBool::new(false);
+static SENDFILE_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Logs the first refusal of `method` (`logged` is its flag), not one per transfer.
+fn note_refused(logged: &AtomicBool, method: &str, err: &std::io::Error) {
+    if !logged.swap(true, Ordering::Relaxed) {
+        warn!("{method} refused here ({err}); FTP transfers fall back to copying through memory");
     }
 }
 
@@ -124,11 +160,12 @@ impl Progress<'_> {
     }
 }
 
-/// Runs `job` on `stream`: every network step must progress within `stall_timeout`. `moved`
-/// counts the bytes as they cross the data connection.
+/// Runs `job` on `stream` with `engine`: every network step must progress within
+/// `stall_timeout`. `moved` counts the bytes as they cross the data connection.
 pub async fn run(
     mut stream: TcpStream,
     job: DataJob,
+    engine: Engine,
     stall_timeout: Duration,
     mut throttle: Throttle,
     moved: &Counter,
@@ -143,7 +180,17 @@ pub async fn run(
             file,
             offset,
             ascii: false,
-        } => send_file(&mut stream, file, offset, &mut progress, &mut throttle).await,
+        } => {
+            send_file(
+                &mut stream,
+                file,
+                offset,
+                engine,
+                &mut progress,
+                &mut throttle,
+            )
+            .await
+        }
         DataJob::SendFile {
             file,
             offset,
@@ -173,7 +220,7 @@ pub async fn run(
                 )
                 .await
             } else {
-                receive_file(&mut stream, file, &mut progress, &mut throttle).await
+                receive_file(&mut stream, file, engine, &mut progress, &mut throttle).await
             };
             match (received, durable) {
                 (Ok(()), Some(file)) if sync => file.sync_all().map_err(|e| write_failure(&e)),
@@ -186,7 +233,9 @@ pub async fn run(
     let bytes = progress.bytes();
     match result {
         Ok(()) => TransferOutcome::Complete { bytes },
-        Err(Failure::Network | Failure::SpliceRefused) => TransferOutcome::NetworkFailed { bytes },
+        Err(Failure::Network | Failure::ZeroCopyRefused) => {
+            TransferOutcome::NetworkFailed { bytes }
+        }
         Err(Failure::File) => TransferOutcome::FileFailed { bytes },
         Err(Failure::NoSpace) => TransferOutcome::NoSpace { bytes },
         Err(Failure::Stalled) => TransferOutcome::TimedOut { bytes },
@@ -269,10 +318,12 @@ fn write_failure(err: &std::io::Error) -> Failure {
     }
 }
 
+/// Whether the kernel refuses to move this pair of descriptors' data zero-copy (a file system,
+/// file or socket without support), as opposed to a failure of the transfer itself.
 fn refused(err: &std::io::Error) -> bool {
     matches!(
         err.raw_os_error(),
-        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::ESPIPE)
     )
 }
 
@@ -280,16 +331,83 @@ async fn send_file(
     stream: &mut TcpStream,
     file: File,
     offset: u64,
+    engine: Engine,
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
     let file: Rc<File> = Rc::new(file);
-    match splice_file_to_socket(stream, Rc::clone(&file), offset, progress, throttle).await {
-        Err(Failure::SpliceRefused) => {
+    let zero_copy = match engine {
+        Engine::Sendfile => sendfile_to_socket(stream, &file, offset, progress, throttle).await,
+        Engine::Splice => {
+            splice_file_to_socket(stream, Rc::clone(&file), offset, progress, throttle).await
+        }
+        Engine::Copy => {
+            return copy_file_to_socket(stream, &file, offset, progress, throttle, &mut None).await
+        }
+    };
+    match zero_copy {
+        Err(Failure::ZeroCopyRefused) => {
             let position = offset + progress.bytes();
             copy_file_to_socket(stream, &file, position, progress, throttle, &mut None).await
         }
         other => other,
+    }
+}
+
+/// Waits until `socket` has room to send, for at most `stall`.
+async fn writable(socket: &PollFd<OwnedFd>, stall: Duration) -> Result<(), Failure> {
+    match compio::time::timeout(stall, socket.write_ready()).await {
+        Err(_) => Err(Failure::Stalled),
+        Ok(Err(_)) => Err(Failure::Network),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// Sends `file` from `offset` with sendfile(2): one system call per step, on the shard's
+/// thread, instead of splice's two operations handed to io_uring's worker threads.
+async fn sendfile_to_socket(
+    stream: &TcpStream,
+    file: &File,
+    offset: u64,
+    progress: &mut Progress<'_>,
+    throttle: &mut Throttle,
+) -> Result<(), Failure> {
+    // On a blocking socket sendfile would wait on the shard's thread for a slow client, and
+    // every session of the shard with it. Non-blocking, it stops when the socket buffer is
+    // full and the transfer waits for room through the ring. The flag stays: the copy
+    // fallback's io_uring sends are not affected by it, and the socket dies with the transfer.
+    sysfs::set_nonblocking(stream.as_fd(), true).map_err(|_| Failure::Network)?;
+    let socket = stream
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(PollFd::new)
+        .map_err(|_| Failure::Network)?;
+    let mut position = offset;
+    loop {
+        let mut left = allowance(throttle, CHUNK).await;
+        // Also when the socket has room: the wait goes through the ring, so the shard's other
+        // sessions get their turn between two steps.
+        writable(&socket, progress.stall).await?;
+        while left > 0 {
+            let count = left.min(SENDFILE_CALL);
+            match sysfs::sendfile(socket.as_fd(), file.as_fd(), &mut position, count) {
+                Ok(0) => return Ok(()),
+                Ok(sent) => {
+                    left -= sent;
+                    progress.add(sent as u64);
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    writable(&socket, progress.stall).await?;
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if refused(&err) && progress.bytes() == 0 => {
+                    note_refused(&SENDFILE_REFUSED, "sendfile", &err);
+                    return Err(Failure::ZeroCopyRefused);
+                }
+                Err(err) if err.raw_os_error() == Some(libc::EIO) => return Err(Failure::File),
+                Err(_) => return Err(Failure::Network),
+            }
+        }
     }
 }
 
@@ -304,7 +422,7 @@ struct SpliceEnds {
 
 impl SpliceEnds {
     fn new(stream: &TcpStream) -> Result<SpliceEnds, Failure> {
-        let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::SpliceRefused)?;
+        let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::ZeroCopyRefused)?;
         let socket = stream
             .as_fd()
             .try_clone_to_owned()
@@ -346,8 +464,8 @@ async fn splice_file_to_socket(
             Ok(0) => return Ok(()),
             Ok(filled) => filled,
             Err(err) if refused(&err) && progress.bytes() == 0 => {
-                note_splice_refused(&err);
-                return Err(Failure::SpliceRefused);
+                note_refused(&SPLICE_REFUSED, "splice", &err);
+                return Err(Failure::ZeroCopyRefused);
             }
             Err(_) => return Err(Failure::File),
         };
@@ -412,16 +530,17 @@ async fn copy_file_to_socket(
 async fn receive_file(
     stream: &mut TcpStream,
     file: File,
+    engine: Engine,
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    if crate::sys::fs::opened_for_append(&file) {
-        // splice refuses files opened with O_APPEND (APPE): copy, which appends.
+    // splice refuses files opened with O_APPEND (APPE): copy, which appends.
+    if engine != Engine::Splice || sysfs::opened_for_append(&file) {
         return copy_socket_to_file(stream, &file, progress, throttle, &mut None).await;
     }
     let file: Rc<File> = Rc::new(file);
     match splice_socket_to_file(stream, Rc::clone(&file), progress, throttle).await {
-        Err(Failure::SpliceRefused) => {
+        Err(Failure::ZeroCopyRefused) => {
             copy_socket_to_file(stream, &file, progress, throttle, &mut None).await
         }
         other => other,
@@ -460,8 +579,8 @@ async fn splice_socket_to_file(
             Ok(Ok(0)) => break,
             Ok(Ok(filled)) => filled,
             Ok(Err(err)) if refused(&err) && progress.bytes() == 0 => {
-                note_splice_refused(&err);
-                return Err(Failure::SpliceRefused);
+                note_refused(&SPLICE_REFUSED, "splice", &err);
+                return Err(Failure::ZeroCopyRefused);
             }
             Ok(Err(_)) => return Err(Failure::Network),
         };

@@ -1,4 +1,4 @@
-//! File-system calls for the FTP jail (openat2, the *at family, getdents64) and transfers (OFD file locks), plus crypt(3), getrandom and terminal echo for the FTP users file.
+//! File-system calls for the FTP jail (openat2, the *at family, getdents64) and transfers (OFD file locks, sendfile), plus crypt(3), getrandom and terminal echo for the FTP users file.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
@@ -697,6 +697,20 @@ pub fn try_lock(fd: BorrowedFd<'_>, kind: FileLock) -> io::Result<bool> {
     }
 }
 
+/// sendfile(2): up to `count` bytes of `file` from `*offset` into `socket`, without copying them
+/// through userspace. `*offset` advances by what was sent, the file's own position stays where
+/// it was. `Ok(0)`: `*offset` is at the end of the file. On a non-blocking socket whose buffer
+/// is full the error is `WouldBlock`; EINVAL, ENOSYS or ESPIPE mean this pair of descriptors
+/// cannot be used with sendfile.
+pub fn sendfile(
+    socket: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
+    rustix::fs::sendfile(socket, file, Some(offset), count).map_err(io::Error::from)
+}
+
 /// Whether `file` was opened with O_APPEND (splice refuses to write to such files).
 pub fn opened_for_append(file: &std::fs::File) -> bool {
     use std::os::fd::AsRawFd;
@@ -1004,6 +1018,44 @@ mod tests {
         let read_only = File::open(&path).unwrap();
         let err = try_lock(read_only.as_fd(), FileLock::Exclusive).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+    }
+
+    #[test]
+    fn sendfile_sends_from_an_offset_and_leaves_the_file_position() {
+        use std::io::{Read, Seek};
+        use std::os::unix::net::UnixStream;
+        let tmp = TempDir::new("sendfile");
+        let path = tmp.0.join("f");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let mut file = File::open(&path).unwrap();
+        let (sender, mut receiver) = UnixStream::pair().unwrap();
+        let mut offset = 1000;
+        let mut sent = Vec::new();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            receiver.read_to_end(&mut got).unwrap();
+            got
+        });
+        loop {
+            match sendfile(sender.as_fd(), file.as_fd(), &mut offset, 30_000).unwrap() {
+                0 => break,
+                n => sent.push(n),
+            }
+        }
+        drop(sender);
+        assert_eq!(offset, data.len() as u64);
+        assert_eq!(sent.iter().sum::<usize>(), data.len() - 1000);
+        assert_eq!(reader.join().unwrap(), data[1000..]);
+        assert_eq!(
+            file.stream_position().unwrap(),
+            0,
+            "the file position is untouched"
+        );
+        // A source without positions (here a socket) is refused with ESPIPE.
+        let (a, b) = UnixStream::pair().unwrap();
+        let err = sendfile(a.as_fd(), b.as_fd(), &mut 0, 10).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESPIPE));
     }
 
     #[test]

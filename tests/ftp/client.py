@@ -12,6 +12,7 @@ import select
 import socket
 import sys
 import threading
+import time
 
 
 def connect(host, port, user="anonymous", password="guest@example.com", passive=True):
@@ -274,6 +275,44 @@ def round_trips(host, port, user, password, *sizes):
             got = download(ftp, name)
             assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), (size, passive, len(got))
     ftp.quit()
+
+
+def exact_transfers(host, port, user, password, name, local, *offsets):
+    """RETR of `name` in binary mode, whole and after REST at each offset, passive and active,
+    gives exactly the bytes of the file `local` (the server's copy); then STOR sends them back
+    as `name`.up for the test to compare."""
+    with open(local, "rb") as f:
+        data = f.read()
+    ftp = connect(host, port, user, password)
+    for passive in (True, False):
+        ftp.set_pasv(passive)
+        got = download(ftp, name)
+        assert got == data, (passive, len(got))
+        for offset in map(int, offsets):
+            out = io.BytesIO()
+            ftp.retrbinary("RETR " + name, out.write, rest=offset)
+            got = out.getvalue()
+            assert got == data[offset:], (passive, offset, len(got))
+    ftp.storbinary("STOR " + name + ".up", io.BytesIO(data), blocksize=1 << 20)
+    ftp.quit()
+
+
+def throttled_download(host, port, name, local, rate):
+    """An anonymous RETR under anon_max_rate gives exactly the file `local`, and no sooner than
+    the limit allows: the bucket starts empty when the data connection opens, so N bytes
+    cannot all arrive within N / rate seconds of the RETR."""
+    with open(local, "rb") as f:
+        data = f.read()
+    ftp = connect(host, port)
+    ftp.voidcmd("TYPE I")
+    start = time.monotonic()
+    got = download(ftp, name)
+    elapsed = time.monotonic() - start
+    ftp.quit()
+    assert got == data, len(got)
+    floor = len(data) / int(rate)
+    assert elapsed >= floor, "%d bytes in %.3f s, faster than %s B/s" % (len(data), elapsed, rate)
+    print("%d bytes in %.3f s (%.0f B/s, limit %s B/s)" % (len(data), elapsed, len(data) / elapsed, rate))
 
 
 def abort_mid_transfer(host, port, user, password):

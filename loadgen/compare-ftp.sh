@@ -2,7 +2,8 @@
 # Side-by-side FTP benchmark on loopback, in one run: Debian's vsftpd 3.0.3, python3-pyftpdlib
 # and ringd, each pinned to core 0, the clients (ringload, curl, a python ftplib client) pinned
 # to core 1. Figures: full anonymous sessions/s with 64 clients, PSS per idle logged-in session,
-# RETR and STOR of a large file (throughput, server CPU/GiB), anon_max_rate accuracy. Each figure
+# RETR and STOR of a large file (throughput, server CPU/GiB), anon_max_rate accuracy and (ringd
+# only) fair shares under max_rate_total. Each figure
 # is the median of alternating runs (A B C A B C ...), a fresh server per run. Writes the result
 # into docs/benchmarks.md between the compare-ftp markers, leaving the rest of that file alone.
 #
@@ -15,8 +16,8 @@
 #   --big-mib N   size of the RETR/STOR file in MiB (default 256; 64 with --quick)
 #   --no-build    use the release binaries already built
 #
-# Needs root (vsftpd), taskset, curl, vsftpd and python3-pyftpdlib
-# (bash tests/interop/install-packages.sh vsftpd python3-pyftpdlib). Every process is started by
+# Needs root (vsftpd), taskset and curl; installs vsftpd and python3-pyftpdlib with apt-get when
+# missing (tests/interop/install-packages.sh). Every process is started by
 # this script and stopped by PID; all traffic stays on 127.0.0.1.
 set -euo pipefail
 
@@ -66,6 +67,9 @@ else
 fi
 case "$big_mib" in ''|*[!0-9]*|0) echo "compare-ftp.sh: --big-mib takes a positive number of MiB" >&2; exit 2 ;; esac
 rate_limit=1000000
+# max_rate_total shared by fair_sessions downloads: each should get 1,000,000 B/s as well.
+total_limit=10000000
+fair_sessions=10
 server_core=0
 load_core=1
 servers=(vsftpd pyftpdlib ringd)
@@ -75,6 +79,10 @@ declare -A port_of=([vsftpd]=22121 [pyftpdlib]=22122 [ringd]=22123)
 # thousands of those make another's PASV binds fail.
 declare -A pasv_of=([vsftpd]=4000-13999 [pyftpdlib]=14000-22999 [ringd]=23000-32000)
 
+if ! command -v vsftpd >/dev/null || ! "$py" -c 'import pyftpdlib' 2>/dev/null; then
+    echo "compare-ftp.sh: installing vsftpd and python3-pyftpdlib (without letting a package start a daemon)" >&2
+    bash "$root/tests/interop/install-packages.sh" vsftpd python3-pyftpdlib
+fi
 for tool in taskset curl vsftpd ss; do
     command -v "$tool" >/dev/null || { echo "compare-ftp.sh: $tool not found" >&2; exit 1; }
 done
@@ -126,7 +134,7 @@ cp "$work/root/big" "$work/upload-src"
 cat "$work/root/big" "$work/upload-src" > /dev/null   # into the page cache
 
 # One vsftpd.conf for vsftpd and ringd (ringd reads vsftpd.conf syntax).
-write_conf() { # NAME PORT MODE(ro|rw|rate) PASV_RANGE
+write_conf() { # NAME PORT MODE(ro|rw|rate|fair) PASV_RANGE
     local file="$work/$1.conf"
     cat > "$file" <<EOF
 listen=YES
@@ -151,6 +159,7 @@ EOF
         ro) echo "write_enable=NO" >> "$file" ;;
         rw) printf 'write_enable=YES\nanon_upload_enable=YES\nanon_umask=022\n' >> "$file" ;;
         rate) printf 'write_enable=NO\nanon_max_rate=%s\n' "$rate_limit" >> "$file" ;;
+        fair) printf 'write_enable=NO\nmax_rate_total=%s\n' "$total_limit" >> "$file" ;;
     esac
     echo "$file"
 }
@@ -326,10 +335,27 @@ fig_rate() {
     stop_server
 }
 
+# ringd only: vsftpd and pyftpdlib have no limit shared by all sessions.
+fig_fair() {
+    [ "$1" = ringd ] || return 0
+    start_server "$1" fair
+    local json
+    if ! json=$(load "$py" "$helper" fairness 127.0.0.1 "${port_of[$1]}" rated "$fair_sessions" "$total_limit"); then
+        record fair_worst "$1" "$2" null "client failed"
+        stop_server
+        return 0
+    fi
+    echo "$json" > "$work/fair-$1-$2.json"
+    record fair_worst "$1" "$2" "$(jq .worst_vs_share_pct <<< "$json")" \
+        "$(jq -r '"\(.window_s * 10 | round / 10) s with all running; rates \(.rates | map(. / 1000 | round) | map(tostring) | join(" ")) kB/s"' <<< "$json")"
+    record fair_total "$1" "$2" "$(jq .total_vs_limit_pct <<< "$json")"
+    stop_server
+}
+
 load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$rounds"); do
     echo "round $round of $rounds" >&2
-    for figure in sessions rate idle retr stor; do
+    for figure in sessions rate fair idle retr stor; do
         for server in "${servers[@]}"; do
             "fig_$figure" "$server" "$round"
         done
@@ -408,6 +434,16 @@ taskset -c 1 python3 loadgen/compare_ftp_report.py rate 127.0.0.1 PORT rated
   \`time_total\` measures), as bytes between the first and the last byte received, and as the
   worst of all 3 s windows (0.25 s apart) starting 100 ms after the first byte. pyftpdlib's
   command line has no rate limit, so it is left out.
+- Fair shares (ringd only; neither vsftpd nor pyftpdlib has a limit shared by all sessions):
+  ringd with \`max_rate_total=$total_limit\` and no per-session limit; $fair_sessions python ftplib
+  clients log in, then download the ${rate_mib} MiB file at the same moment (threads released
+  together). Each session's rate is taken over the time all of them run (from 100 ms after the
+  last first byte to the first last byte) and compared with an equal share
+  ($((total_limit / fair_sessions)) B/s); the figure is the worst session's error.
+
+\`\`\`sh
+taskset -c 1 python3 loadgen/compare_ftp_report.py fairness 127.0.0.1 PORT rated $fair_sessions $total_limit
+\`\`\`
 $scale_note
 EOF
 )
@@ -426,13 +462,15 @@ jq -n \
     --arg ringd_version "$("$bin/ringd" --version | sed 's/^ringd //') (git $git_rev)" \
     --arg curl_version "$(curl --version | head -1 | cut -d' ' -f2)" \
     --argjson big_mib "$big_mib" --argjson rate_limit "$rate_limit" \
+    --argjson total_limit "$total_limit" --argjson fair_sessions "$fair_sessions" \
     --arg idle_note "$idle_note" --arg command "$command" --arg how "$how" \
     '{rounds: $rounds, elapsed_s: $elapsed, date: $date, cpu: $cpu,
       cores: $cores, kernel: $kernel, load: $load, vsftpd_version: $vsftpd_version,
       vsftpd_deb: $vsftpd_deb, pyftpdlib_version: $pyftpdlib_version,
       pyftpdlib_deb: $pyftpdlib_deb, python_version: $python_version,
       ringd_version: $ringd_version, curl_version: $curl_version, big_mib: $big_mib,
-      rate_limit: $rate_limit, idle_note: $idle_note, command: $command, how: $how,
+      rate_limit: $rate_limit, total_limit: $total_limit, fair_sessions: $fair_sessions,
+      idle_note: $idle_note, command: $command, how: $how,
       servers: ["vsftpd", "pyftpdlib", "ringd"]}' > "$meta"
 
 "$py" "$helper" report "$results" "$meta" "${out:--}"

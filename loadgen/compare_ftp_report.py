@@ -8,12 +8,14 @@
   transfer-report RESULTS META OUT
                               the same for compare-transfer.sh, between the compare-transfer markers
 """
+import bisect
 import ftplib
 import json
 import os
 import socket
 import statistics
 import sys
+import threading
 import time
 
 BEGIN = "<!-- compare-ftp:begin -->"
@@ -100,6 +102,57 @@ def rate(host, port, path):
         "window_min": min(windows) if windows else None,
         "window_max": max(windows) if windows else None,
         "window_first": windows[0] if windows else None,
+    }
+
+
+def fairness(host, port, path, sessions, limit):
+    """`sessions` concurrent downloads of `path` started together; each one's rate while all
+    of them run, against an equal share of the server's `max_rate_total` (`limit` B/s)."""
+    sessions, limit = int(sessions), float(limit)
+    start = threading.Barrier(sessions)
+    marks = [[] for _ in range(sessions)]  # per session: (time, cumulative bytes)
+
+    def download(index):
+        ftp = ftplib.FTP()
+        ftp.connect(host, int(port), timeout=60)
+        ftp.login("anonymous", "bench@")
+        ftp.voidcmd("TYPE I")
+        start.wait()
+        conn = ftp.transfercmd(f"RETR {path}")
+        total = 0
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            total += len(chunk)
+            marks[index].append((time.monotonic(), total))
+        conn.close()
+        ftp.voidresp()
+        ftp.quit()
+
+    threads = [threading.Thread(target=download, args=(i,)) for i in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    def bytes_at(session, t):
+        i = bisect.bisect_right([m[0] for m in session], t)
+        return session[i - 1][1] if i else 0
+
+    # All sessions run between the last first byte (plus the 100 ms the rate figure also
+    # skips) and the first last byte.
+    begin = max(m[0][0] for m in marks) + 0.1
+    end = min(m[-1][0] for m in marks)
+    share = limit / sessions
+    rates = [(bytes_at(m, end) - bytes_at(m, begin)) / (end - begin) for m in marks] if end > begin else []
+    return {
+        "sessions": sessions,
+        "window_s": end - begin,
+        "rates": rates,
+        "fair_share": share,
+        "worst_vs_share_pct": max((abs(r / share - 1) * 100 for r in rates), default=None),
+        "total_vs_limit_pct": (sum(rates) / limit - 1) * 100 if rates else None,
     }
 
 
@@ -192,6 +245,8 @@ def report(results_path, meta_path, out):
         ("rate_total", f"anon_max_rate={limit:,}: bytes / total time (connect to 226), error %", 2, "within 1 %"),
         ("rate_data", "same, bytes / (last byte − first byte), error %", 2, "within 1 %"),
         ("rate_window", "same, worst 3 s window after the first 100 ms, error %", 2, "within 1 %"),
+        ("fair_worst", f"max_rate_total={meta['total_limit']:,} shared by {meta['fair_sessions']} downloads: worst session vs its equal share, %", 2, "within 5 %"),
+        ("fair_total", "same, all sessions together vs max_rate_total, error %", 2, ""),
     ]
     lines = []
     lines.append(BEGIN)
@@ -211,11 +266,12 @@ def report(results_path, meta_path, out):
     verdicts = {}
     for key, label, digits, goal in figures:
         v = {s: med(key, s) for s in ("vsftpd", "pyftpdlib", "ringd")}
-        if key.startswith("rate_"):
+        if key.startswith(("rate_", "fair_")):
             cells = [fmt(v[s], digits) if v[s] is not None else "—" for s in ("vsftpd", "pyftpdlib", "ringd")]
             met = ""
-            if v["ringd"] is not None:
-                met = "yes" if abs(v["ringd"]) <= 1.0 else "no"
+            bound = {"rate_total": 1.0, "rate_data": 1.0, "rate_window": 1.0, "fair_worst": 5.0}.get(key)
+            if v["ringd"] is not None and bound is not None:
+                met = "yes" if abs(v["ringd"]) <= bound else "no"
             lines.append(f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | — | — | {goal} | {met} |")
             continue
         rv, rp = ratio(v["ringd"], v["vsftpd"]), ratio(v["ringd"], v["pyftpdlib"])
@@ -292,6 +348,8 @@ if __name__ == "__main__":
         print(cpu(int(sys.argv[2])))
     elif cmd == "rate":
         print(json.dumps(rate(*sys.argv[2:5])))
+    elif cmd == "fairness":
+        print(json.dumps(fairness(*sys.argv[2:7])))
     elif cmd == "report":
         report(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "transfer-report":

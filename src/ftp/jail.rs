@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,13 +62,19 @@ impl Jail {
             .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(root)?
             .into();
-        sysfs::openat2(
-            fd.as_fd(),
-            Path::new("."),
-            libc::O_PATH | libc::O_DIRECTORY,
-            0,
-            sysfs::RESOLVE_JAIL,
-        )?;
+        // The kernel does not change while ringd runs: once openat2 worked, every later session
+        // is spared the check.
+        static OPENAT2_WORKS: AtomicBool = AtomicBool::new(false);
+        if !OPENAT2_WORKS.load(Ordering::Relaxed) {
+            sysfs::openat2(
+                fd.as_fd(),
+                Path::new("."),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+                sysfs::RESOLVE_JAIL,
+            )?;
+            OPENAT2_WORKS.store(true, Ordering::Relaxed);
+        }
         Ok(Jail {
             root: fd,
             ids: IdNames::system(),
@@ -184,6 +191,12 @@ impl Jail {
     /// gives EISDIR, any other non-regular file (FIFO, device, socket) an `InvalidInput` error;
     /// opening does not block on a FIFO.
     pub fn open_read(&self, vpath: &str) -> io::Result<File> {
+        self.open_download(vpath).map(|(file, _)| file)
+    }
+
+    /// Like [`Jail::open_read`], also giving the file's permission bits (from the same fstat,
+    /// so the checks a download needs cost no second lookup).
+    pub fn open_download(&self, vpath: &str) -> io::Result<(File, u32)> {
         let fd = self.open_at(
             &rel_path(vpath),
             libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
@@ -221,7 +234,7 @@ impl Jail {
             ),
             _ => self.open_or_create(&rel, flags, mode)?,
         };
-        let mut file = regular_file(fd)?;
+        let (mut file, _) = regular_file(fd)?;
         if created {
             file.set_permissions(Permissions::from_mode(mode & 0o7777))?;
         }
@@ -281,7 +294,7 @@ impl Jail {
                 libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CREAT | libc::O_EXCL;
             match self.open_at(&rel_path(&candidate), flags, mode) {
                 Ok(fd) => {
-                    let file = regular_file(fd)?;
+                    let (file, _) = regular_file(fd)?;
                     file.set_permissions(Permissions::from_mode(mode & 0o7777))?;
                     return Ok((file, candidate));
                 }
@@ -467,8 +480,9 @@ fn system_time(unix_secs: i64) -> Option<SystemTime> {
     }
 }
 
-/// Turns a descriptor opened with O_NONBLOCK into a blocking `File` if it is a regular file.
-fn regular_file(fd: OwnedFd) -> io::Result<File> {
+/// Turns a descriptor opened with O_NONBLOCK into a blocking `File` if it is a regular file,
+/// with its permission bits.
+fn regular_file(fd: OwnedFd) -> io::Result<(File, u32)> {
     let st = sysfs::fstat(fd.as_fd())?;
     match st.file_type() {
         FileType::Regular => {}
@@ -482,7 +496,7 @@ fn regular_file(fd: OwnedFd) -> io::Result<File> {
     }
     // O_NONBLOCK only kept a FIFO from blocking the open; io_uring reads want it cleared.
     sysfs::set_nonblocking(fd.as_fd(), false)?;
-    Ok(File::from(fd))
+    Ok((File::from(fd), st.mode & 0o7777))
 }
 
 /// Sets exactly `mode` on the file the O_PATH descriptor `fd` refers to; `rel` below `base`

@@ -778,18 +778,15 @@ impl Session {
             return say(replies::NO_PERMISSION);
         }
         let user = self.user();
-        let Ok(info) = user.jail.stat_follow(&path) else {
+        // Opening first and checking what was opened is one lookup fewer, and a file opened
+        // but refused is closed unread.
+        let Ok((file, mode)) = user.jail.open_download(&path) else {
             return say(replies::FAILED_TO_OPEN_FILE);
         };
-        let world_readable = info.mode & 0o004 != 0;
-        if info.kind != EntryKind::File
-            || (user.anonymous && self.context.config.anon_world_readable_only && !world_readable)
-        {
+        let world_readable = mode & 0o004 != 0;
+        if user.anonymous && self.context.config.anon_world_readable_only && !world_readable {
             return say(replies::FAILED_TO_OPEN_FILE);
         }
-        let Ok(file) = user.jail.open_read(&path) else {
-            return say(replies::FAILED_TO_OPEN_FILE);
-        };
         let ascii = self.ascii && self.context.config.ascii_download_enable;
         let record = self.transfer_record(arg, Direction::Outgoing);
         let start = FileTransfer::Download {

@@ -365,13 +365,13 @@ fn bind_in_range(ip: IpAddr, ports: RangeInclusive<u16>) -> Option<std::net::Tcp
     use socket2::{Domain, Socket, Type};
     let try_port = |port: u16| -> Option<std::net::TcpListener> {
         let addr = SocketAddr::new(ip, port);
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).ok()?;
+        let socket =
+            Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None).ok()?;
         // Passive ports are reused quickly under load; without this a port whose last data
         // connection is in TIME_WAIT (60 s) could not be listened on again.
         socket.set_reuse_address(true).ok()?;
         socket.bind(&addr.into()).ok()?;
         socket.listen(1).ok()?;
-        socket.set_nonblocking(true).ok()?;
         Some(socket.into())
     };
     let (first, last) = (u32::from(*ports.start()), u32::from(*ports.end()));

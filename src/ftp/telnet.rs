@@ -128,6 +128,10 @@ impl LineReader {
                 return Some(Err(LineError::TooLong));
             }
         }
+        // Everything read is consumed: give the buffer back, as an idle session (most of them)
+        // should hold no memory for input it has already handled.
+        self.input = Vec::new();
+        self.read_pos = 0;
         None
     }
 

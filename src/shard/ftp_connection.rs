@@ -29,7 +29,7 @@ use crate::sys::clock::{monotonic_nanos, realtime_now};
 /// Longest command line accepted (vsftpd's limit); longer ones get a 500 and are discarded.
 const MAX_COMMAND_LINE: usize = 4096;
 /// Bytes read from the control connection at a time.
-const CONTROL_READ: usize = 512;
+const CONTROL_READ: usize = 256;
 
 fn seconds(value: u32) -> Option<Duration> {
     (value > 0).then(|| Duration::from_secs(u64::from(value)))
@@ -70,7 +70,7 @@ pub async fn serve(
         control,
         peer,
         local,
-        output: Vec::with_capacity(256),
+        output: Vec::new(),
         passive: None,
         context,
         lines: LineReader::new(MAX_COMMAND_LINE),
@@ -101,11 +101,14 @@ pub async fn serve(
                         return;
                     }
                     let limit = seconds(connection.context.config.data_connection_timeout);
-                    let locked = ftp_transfer::lock(&request.file, request.kind, limit).await;
+                    let locked =
+                        Box::pin(ftp_transfer::lock(&request.file, request.kind, limit)).await;
                     queue.extend(session.file_locked(request.file, locked));
                 }
                 Action::Transfer(transfer) => {
-                    let outcome = connection.transfer(transfer).await;
+                    // Boxed: the transfer's state is large, and an idle session, which is most
+                    // sessions, should not carry room for it (its task holds its largest state).
+                    let outcome = Box::pin(connection.transfer(transfer)).await;
                     queue.extend(session.transfer_finished(outcome));
                 }
                 Action::Log(event) => {
@@ -149,9 +152,9 @@ impl Connection {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.output);
-        let BufResult(result, mut buffer) = self.control.write_all(pending).await;
-        buffer.clear();
-        self.output = buffer;
+        // The written buffer is dropped rather than kept for the next reply: an idle session
+        // then holds none.
+        let BufResult(result, _) = self.control.write_all(pending).await;
         result
     }
 

@@ -184,8 +184,10 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
     if !(1..=max_sessions).contains(&args.sessions) {
         bail!("--sessions must be between 1 and {max_sessions} for this scenario");
     }
-    // Every session has a control connection, and a data connection while transferring.
-    check_descriptors(args.sessions * 2)?;
+    // Every session has a control connection, and a data connection while transferring (an
+    // idle session never transfers).
+    let per_session = if args.scenario == Scenario::Idle { 1 } else { 2 };
+    check_descriptors(args.sessions * per_session)?;
     let sources = client_addresses(destination, args.sessions, args.source_net)?;
     if args.scenario == Scenario::Idle {
         let settings = IdleSettings {

@@ -63,16 +63,7 @@ work=$(mktemp -d)
 declare -A pid_of=()
 declare -A port_of=()
 
-stop_process() {
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+source "$root/loadgen/stop-process.sh"
 
 cleanup() {
     local server

@@ -70,16 +70,7 @@ started=$(date +%s)
 work=$(mktemp -d /tmp/compare-transfer.XXXXXX)
 server_pid=""
 
-stop_process() {
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+source "$root/loadgen/stop-process.sh"
 
 cleanup() {
     if [ -n "$server_pid" ]; then stop_process "$server_pid"; fi

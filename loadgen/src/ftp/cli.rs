@@ -186,7 +186,11 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
     }
     // Every session has a control connection, and a data connection while transferring (an
     // idle session never transfers).
-    let per_session = if args.scenario == Scenario::Idle { 1 } else { 2 };
+    let per_session = if args.scenario == Scenario::Idle {
+        1
+    } else {
+        2
+    };
     check_descriptors(args.sessions * per_session)?;
     let sources = client_addresses(destination, args.sessions, args.source_net)?;
     if args.scenario == Scenario::Idle {

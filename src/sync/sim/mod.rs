@@ -125,7 +125,7 @@ fn timestamp(base: NtpTimestamp, seconds: f64) -> NtpTimestamp {
 
 /// Runs the scenario, calling `observe` once a simulated second.
 pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
-    let mut rng = Rng::new(scenario.seed);
+    let rng = Rng::new(scenario.seed);
     let mut clock = SimClock::new(
         scenario.clock_offset,
         scenario.clock_frequency,
@@ -153,18 +153,15 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
     for source in &scenario.sources {
         engine.add_source(source.spec.clone(), 0xC0A8_7B01, 0.0);
     }
-    let mut in_flight: Vec<InFlight> = Vec::new();
-    let mut now = 0.0;
-    perform(
-        &mut actions,
-        now,
-        &mut clock,
+    let mut network = Network {
         scenario,
-        &mut rng,
+        rng,
         base,
         base_fraction,
-        &mut in_flight,
-    );
+        in_flight: Vec::new(),
+    };
+    let mut now = 0.0;
+    network.perform(&mut actions, now, &mut clock);
 
     let (mut sum_sq, mut max_offset, mut freq_sq, mut counted) = (0.0, 0.0f64, 0.0, 0u64);
     let mut last_violation = Some(0.0);
@@ -175,7 +172,8 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
         loop {
             let wakeup_local = engine.next_wakeup();
             let wakeup = clock.true_time_of(wakeup_local).max(now);
-            let arrival = in_flight
+            let arrival = network
+                .in_flight
                 .iter()
                 .enumerate()
                 .min_by(|a, b| a.1.arrives_at.total_cmp(&b.1.arrives_at))
@@ -183,7 +181,7 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
             match arrival {
                 Some((index, at)) if at < tick_end && at <= wakeup => {
                     now = at.max(now);
-                    let packet = in_flight.swap_remove(index);
+                    let packet = network.in_flight.swap_remove(index);
                     let local = clock.local_time(now);
                     let t4 = timestamp(base, local + base_fraction);
                     let answer = engine.on_reply(
@@ -204,20 +202,11 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
                 }
                 _ => break,
             }
-            perform(
-                &mut actions,
-                now,
-                &mut clock,
-                scenario,
-                &mut rng,
-                base,
-                base_fraction,
-                &mut in_flight,
-            );
+            network.perform(&mut actions, now, &mut clock);
         }
         now = tick_end;
         second = tick_end;
-        clock.tick(now, &mut rng);
+        clock.tick(now, &mut network.rng);
         // True time runs on without leap seconds; the clock should show UTC.
         let offset = clock.offset_at(now)
             + f64::from(scenario.leaps.inserted_by(scenario.epoch_posix + now));
@@ -248,66 +237,78 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn perform(
-    actions: &mut Vec<Action>,
-    now: f64,
-    clock: &mut SimClock,
-    scenario: &Scenario,
-    rng: &mut Rng,
+/// The servers and the paths to them, and the packets under way.
+struct Network<'a> {
+    scenario: &'a Scenario,
+    rng: Rng,
+    /// NTP timestamps are `base` plus seconds since the start (plus `base_fraction`).
     base: NtpTimestamp,
     base_fraction: f64,
-    in_flight: &mut Vec<InFlight>,
-) {
-    for action in actions.drain(..) {
-        match action {
-            Action::Clock(command) => clock.apply(now, command),
-            Action::Poll { source, poll } => {
-                let server = &scenario.sources[source.0].server;
-                let t1 = timestamp(base, clock.local_time(now) + base_fraction);
-                // Every request draws the same random numbers, answered or not, so one
-                // server's losses do not reshuffle another's delays.
-                let lost = rng.uniform() < server.loss;
-                let (outbound, inbound) = (server.delay(true, rng), server.delay(false, rng));
-                if lost || now >= server.gone_at {
-                    continue;
-                }
-                let served_at = now + outbound;
-                let server_time = server.time(served_at, scenario.epoch_posix);
-                let leap_bits = match server.inserts_leap_at {
-                    Some(at)
-                        if (scenario.epoch_posix + server_time) < at
-                            && at - (scenario.epoch_posix + server_time) <= 86_400.0 =>
-                    {
-                        leap::INSERT_SECOND
+    in_flight: Vec<InFlight>,
+}
+
+impl Network<'_> {
+    /// Carries out the engine's actions at true time `now`: clock commands on `clock`,
+    /// requests onto the network.
+    fn perform(&mut self, actions: &mut Vec<Action>, now: f64, clock: &mut SimClock) {
+        let Network {
+            scenario,
+            rng,
+            base,
+            base_fraction,
+            in_flight,
+        } = self;
+        let (scenario, base, base_fraction) = (*scenario, *base, *base_fraction);
+        for action in actions.drain(..) {
+            match action {
+                Action::Clock(command) => clock.apply(now, command),
+                Action::Poll { source, poll } => {
+                    let server = &scenario.sources[source.0].server;
+                    let t1 = timestamp(base, clock.local_time(now) + base_fraction);
+                    // Every request draws the same random numbers, answered or not, so one
+                    // server's losses do not reshuffle another's delays.
+                    let lost = rng.uniform() < server.loss;
+                    let (outbound, inbound) = (server.delay(true, rng), server.delay(false, rng));
+                    if lost || now >= server.gone_at {
+                        continue;
                     }
-                    _ => leap::NONE,
-                };
-                let stamp = timestamp(base, server_time + base_fraction);
-                let reply = Header {
-                    leap: leap_bits,
-                    version: 4,
-                    mode: MODE_SERVER,
-                    stratum: server.stratum,
-                    poll,
-                    precision: -20,
-                    root_delay: NtpShort(0),
-                    root_dispersion: NtpShort::from_seconds(1e-5),
-                    reference_id: u32::from_be_bytes(*b"GPS\0"),
-                    reference: stamp,
-                    origin: t1,
-                    receive: stamp,
-                    transmit: stamp,
+                    let served_at = now + outbound;
+                    let server_time = server.time(served_at, scenario.epoch_posix);
+                    let leap_bits = match server.inserts_leap_at {
+                        Some(at)
+                            if (scenario.epoch_posix + server_time) < at
+                                && at - (scenario.epoch_posix + server_time) <= 86_400.0 =>
+                        {
+                            leap::INSERT_SECOND
+                        }
+                        _ => leap::NONE,
+                    };
+                    let stamp = timestamp(base, server_time + base_fraction);
+                    let reply = Header {
+                        leap: leap_bits,
+                        version: 4,
+                        mode: MODE_SERVER,
+                        stratum: server.stratum,
+                        poll,
+                        precision: -20,
+                        root_delay: NtpShort(0),
+                        root_dispersion: NtpShort::from_seconds(1e-5),
+                        reference_id: u32::from_be_bytes(*b"GPS\0"),
+                        reference: stamp,
+                        origin: t1,
+                        receive: stamp,
+                        transmit: stamp,
+                    }
+                    .to_bytes();
+                    in_flight.push(InFlight {
+                        arrives_at: served_at + inbound,
+                        source: source.0,
+                        t1,
+                        reply,
+                    });
                 }
-                .to_bytes();
-                in_flight.push(InFlight {
-                    arrives_at: served_at + inbound,
-                    source: source.0,
-                    t1,
-                    reply,
-                });
+                Action::Replace(_) | Action::SaveDrift(_) => {}
             }
-            Action::Replace(_) | Action::SaveDrift(_) => {}
         }
     }
 }

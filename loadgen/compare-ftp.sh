@@ -104,7 +104,7 @@ work=$(mktemp -d /tmp/compare-ftp.XXXXXX)
 chmod 755 "$work"
 server_pid=""
 
-source "$root/loadgen/stop-process.sh"
+source "$root/loadgen/bench-common.sh"
 
 cleanup() {
     if [ -n "$server_pid" ]; then stop_process "$server_pid"; fi
@@ -223,11 +223,6 @@ stop_server() {
 
 results="$work/results.jsonl"
 : > "$results"
-record() { # FIGURE SERVER ROUND VALUE [NOTE]
-    jq -cn --arg f "$1" --arg s "$2" --argjson r "$3" --argjson v "$4" --arg n "${5:-}" \
-        '{figure: $f, server: $s, round: $r, value: $v, note: $n}' >> "$results"
-    printf '  %-10s %-10s round %s: %s %s\n' "$1" "$2" "$3" "$4" "${5:-}" >&2
-}
 
 tck=$(getconf CLK_TCK)
 # Busy time of the server's core (user + nice + system + irq + softirq + steal in /proc/stat, in

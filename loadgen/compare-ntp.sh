@@ -63,7 +63,7 @@ work=$(mktemp -d)
 declare -A pid_of=()
 declare -A port_of=()
 
-source "$root/loadgen/stop-process.sh"
+source "$root/loadgen/bench-common.sh"
 
 cleanup() {
     local server
@@ -208,7 +208,8 @@ fixed_run() {
     echo $((after - before))
 }
 
-record() {
+# One run of a figure, as a line of results.tsv.
+record_run() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$work/results.tsv"
 }
 
@@ -217,23 +218,23 @@ measure() {
     case "$figure" in
         cpu)
             ticks=$(fixed_run "$server" "$cpu_rate" "$json")
-            record "$server" cpu "$round" \
+            record_run "$server" cpu "$round" \
                 "$(python3 -c 'import sys; t, hz, n = map(float, sys.argv[1:]); print(t / hz * 1e6 / n if n else "")' \
                     "$ticks" "$(getconf CLK_TCK)" "$(json_field "$json" answered)")" \
                 "$(json_field "$json" generator_fell_behind)"
             ;;
         loss)
             fixed_run "$server" "$loss_rate" "$json" > /dev/null
-            record "$server" loss "$round" "$(json_field "$json" loss_percent)" "$(json_field "$json" generator_fell_behind)"
+            record_run "$server" loss "$round" "$(json_field "$json" loss_percent)" "$(json_field "$json" generator_fell_behind)"
             ;;
         offset)
             fixed_run "$server" "$offset_rate" "$json" > /dev/null
-            record "$server" offset "$round" "$(json_field "$json" offset_abs_p99_us)" "$(json_field "$json" generator_fell_behind)"
+            record_run "$server" offset "$round" "$(json_field "$json" offset_abs_p99_us)" "$(json_field "$json" generator_fell_behind)"
             ;;
         ramp)
             taskset -c "$load_core" "$bin/ringload" ntp "127.0.0.1:${port_of[$server]}" \
                 --ramp --step-duration "$step_seconds" --json > "$json" 2>/dev/null
-            record "$server" ramp "$round" "$(json_field "$json" max_rate)" "$(json_field "$json" stop_reason)"
+            record_run "$server" ramp "$round" "$(json_field "$json" max_rate)" "$(json_field "$json" stop_reason)"
             ;;
     esac
     log "  $server $figure round $round: $(tail -n 1 "$work/results.tsv" | cut -f4,5)"

@@ -70,7 +70,7 @@ started=$(date +%s)
 work=$(mktemp -d /tmp/compare-transfer.XXXXXX)
 server_pid=""
 
-source "$root/loadgen/stop-process.sh"
+source "$root/loadgen/bench-common.sh"
 
 cleanup() {
     if [ -n "$server_pid" ]; then stop_process "$server_pid"; fi
@@ -131,11 +131,6 @@ stop_ringd() {
 
 results="$work/results.jsonl"
 : > "$results"
-record() { # FIGURE METHOD ROUND VALUE [NOTE]
-    jq -cn --arg f "$1" --arg s "$2" --argjson r "$3" --argjson v "$4" --arg n "${5:-}" \
-        '{figure: $f, server: $s, round: $r, value: $v, note: $n}' >> "$results"
-    printf '  %-9s %-9s round %s: %s %s\n' "$1" "$2" "$3" "$4" "${5:-}" >&2
-}
 
 tck=$(getconf CLK_TCK)
 # utime + stime of ringd, all its threads: the shard, and the io_uring worker threads that run

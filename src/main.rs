@@ -199,7 +199,8 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        if let (false, Some(service)) = (config.upstream.sources.is_empty(), &ntp) {
+        let upstream = ntp.as_ref().filter(|_| !config.upstream.sources.is_empty());
+        if let Some(service) = upstream {
             match SyncService::start(config, service.clock(), cli.control_clock) {
                 Ok(service) => sync = Some(service),
                 Err(err) => {

@@ -2,6 +2,8 @@
 
 use super::clock_state::{ClockCorrection, ClockSnapshot};
 use super::packet::{leap, NtpShort, NtpTimestamp, UnixTime, REFID_LOCAL};
+use crate::config::LocalStratum;
+use crate::sync::engine::ServedState;
 use crate::sys::clock::KernelNtpState;
 
 /// The stratum announced while a daemon beside ringd (chronyd, ntpd) disciplines the clock.
@@ -67,6 +69,55 @@ pub fn snapshot(
             ..ClockSnapshot::UNSYNCHRONISED
         },
         (ClockSource::Kernel, None) => ClockSnapshot::UNSYNCHRONISED,
+    }
+}
+
+/// What the sync engine's state leaves to follow: nothing while unsynchronised, and nothing
+/// when a `local` reference is configured and the upstream is farther away than its
+/// `distance` (chrony's rule for the local reference taking over).
+pub fn followed_upstream(
+    served: Option<ServedState>,
+    local: Option<LocalStratum>,
+) -> Option<ServedState> {
+    served.filter(|state| local.is_none_or(|l| state.root_distance() <= l.distance))
+}
+
+/// The state to publish while synchronising upstream: the `followed` upstream's, else the
+/// `local` reference at `now`, else unsynchronised. `correction` is what the shards add to the
+/// system clock's readings.
+pub fn upstream_snapshot(
+    followed: Option<ServedState>,
+    local: Option<LocalStratum>,
+    correction: ClockCorrection,
+    now: UnixTime,
+) -> ClockSnapshot {
+    match (followed, local) {
+        (Some(state), _) => {
+            let nanos = (state.reference_time * 1e9).round() as i128;
+            ClockSnapshot {
+                leap: state.leap,
+                stratum: state.stratum,
+                reference_id: state.reference_id,
+                reference_time: NtpTimestamp::from_unix(UnixTime {
+                    secs: nanos.div_euclid(1_000_000_000) as i64,
+                    nanos: nanos.rem_euclid(1_000_000_000) as u32,
+                }),
+                root_delay: NtpShort::from_seconds(state.root_delay),
+                root_dispersion: NtpShort::from_seconds(state.root_dispersion),
+                correction,
+            }
+        }
+        (None, Some(local)) => ClockSnapshot {
+            correction,
+            ..snapshot(
+                ClockSource::LocalReference {
+                    stratum: local.stratum,
+                },
+                None,
+                now,
+            )
+        },
+        (None, None) => ClockSnapshot::UNSYNCHRONISED,
     }
 }
 
@@ -143,5 +194,64 @@ mod tests {
         assert_eq!(s.stratum, KERNEL_SYNC_STRATUM);
         assert_eq!(s.reference_id, KERNEL_SYNC_REFID);
         assert_eq!(s.root_dispersion, NtpShort::from_micros(1500));
+    }
+
+    fn upstream(root_delay: f64, root_dispersion: f64) -> ServedState {
+        ServedState {
+            leap: leap::NONE,
+            stratum: 3,
+            reference_id: 0xC000_0201,
+            reference_time: 1_700_000_000.5,
+            root_delay,
+            root_dispersion,
+        }
+    }
+
+    #[test]
+    fn the_local_reference_takes_over_from_a_distant_upstream() {
+        let local = Some(LocalStratum {
+            stratum: 10,
+            orphan: false,
+            distance: 0.1,
+        });
+        assert_eq!(
+            followed_upstream(Some(upstream(0.1, 0.04)), local),
+            Some(upstream(0.1, 0.04))
+        );
+        assert_eq!(followed_upstream(Some(upstream(0.1, 0.06)), local), None);
+        assert_eq!(
+            followed_upstream(Some(upstream(4.0, 2.0)), None),
+            Some(upstream(4.0, 2.0))
+        );
+        assert_eq!(followed_upstream(None, local), None);
+    }
+
+    #[test]
+    fn upstream_snapshots_serve_the_upstream_else_local_else_unsynchronised() {
+        let correction = ClockCorrection {
+            at_ns: 1,
+            offset_ns: -250,
+            rate_ps_per_s: 7,
+        };
+        let synced = upstream_snapshot(Some(upstream(0.002, 0.001)), None, correction, NOW);
+        assert_eq!((synced.leap, synced.stratum), (leap::NONE, 3));
+        assert_eq!(synced.reference_id, 0xC000_0201);
+        assert_eq!(
+            synced.reference_time,
+            NtpTimestamp::from_unix(UnixTime {
+                secs: 1_700_000_000,
+                nanos: 500_000_000
+            })
+        );
+        assert_eq!(synced.root_delay, NtpShort::from_seconds(0.002));
+        assert_eq!(synced.correction, correction);
+        let local = Some(LocalStratum::default());
+        let fallback = upstream_snapshot(None, local, correction, NOW);
+        assert_eq!((fallback.stratum, fallback.reference_id), (10, REFID_LOCAL));
+        assert_eq!(fallback.correction, correction);
+        assert_eq!(
+            upstream_snapshot(None, None, correction, NOW),
+            ClockSnapshot::UNSYNCHRONISED
+        );
     }
 }

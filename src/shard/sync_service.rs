@@ -16,9 +16,9 @@ use tracing::{info, warn};
 use crate::config::chrony::{LocalStratum, NtpConfig};
 use crate::config::chrony_upstream::{LeapSecondSource, UpstreamSource};
 use crate::control::state::SyncControl;
-use crate::ntp::clock_state::{ClockCell, ClockCorrection, ClockSnapshot};
-use crate::ntp::packet::{NtpShort, NtpTimestamp, UnixTime};
-use crate::ntp::served_clock::{self, ClockSource};
+use crate::ntp::clock_state::{ClockCell, ClockCorrection};
+use crate::ntp::packet::{NtpTimestamp, UnixTime};
+use crate::ntp::served_clock;
 use crate::sync::discipline::ClockCommand;
 use crate::sync::driftfile::{self, Drift};
 use crate::sync::engine::{self, Action, Engine, EngineConfig, SourceId, SourceSpec};
@@ -181,6 +181,7 @@ impl SyncService {
     ) -> std::io::Result<SyncService> {
         let upstream = &config.upstream;
         let epoch = realtime_now();
+        let epoch_posix = epoch.secs as f64 + f64::from(epoch.nanos) * 1e-9;
         let drift = match &upstream.driftfile {
             Some(path) => driftfile::read(path).unwrap_or_else(|err| {
                 warn!("cannot read driftfile {}: {err}", path.display());
@@ -199,7 +200,7 @@ impl SyncService {
                 makestep: upstream.makestep,
                 drift,
                 leaps: load_leaps(&upstream.leap_seconds),
-                epoch_posix: epoch.secs as f64 + f64::from(epoch.nanos) * 1e-9,
+                epoch_posix,
                 wander: engine::DEFAULT_WANDER,
                 controls_clock,
             },
@@ -209,7 +210,6 @@ impl SyncService {
         let (command_tx, command_rx) = mpsc::channel();
         let socket_v4 = bind_client_socket(Ipv4Addr::UNSPECIFIED.into())?;
         let socket_v6 = bind_client_socket(Ipv6Addr::UNSPECIFIED.into()).ok();
-        let epoch_posix = epoch.secs as f64 + f64::from(epoch.nanos) * 1e-9;
         let mut shell = Shell {
             engine,
             epoch,
@@ -593,37 +593,17 @@ impl Shell {
                 rate_ps_per_s: (rate * 1e12).round() as i64,
             }
         };
-        let served = self.engine.served(local);
-        let synchronised = served.filter(|s| {
-            let distance = s.root_delay / 2.0 + s.root_dispersion;
-            self.local.is_none_or(|l| distance <= l.distance)
-        });
-        let snapshot = match (synchronised, self.local) {
-            (Some(state), _) => ClockSnapshot {
-                leap: state.leap,
-                stratum: state.stratum,
-                reference_id: state.reference_id,
-                reference_time: self.timestamp(state.reference_time - self.software_epoch()),
-                root_delay: NtpShort::from_seconds(state.root_delay),
-                root_dispersion: NtpShort::from_seconds(state.root_dispersion),
-                correction,
-            },
-            (None, Some(local)) => ClockSnapshot {
-                correction,
-                ..served_clock::snapshot(
-                    ClockSource::LocalReference {
-                        stratum: local.stratum,
-                    },
-                    None,
-                    correction.apply(raw_time),
-                )
-            },
-            (None, None) => ClockSnapshot::UNSYNCHRONISED,
-        };
+        let synchronised = served_clock::followed_upstream(self.engine.served(local), self.local);
+        let snapshot = served_clock::upstream_snapshot(
+            synchronised,
+            self.local,
+            correction,
+            correction.apply(raw_time),
+        );
         self.clock.publish(snapshot);
         if self.controls_clock && self.rtcsync {
             if let Some(state) = synchronised {
-                let error_us = ((state.root_delay / 2.0 + state.root_dispersion) * 1e6) as i64;
+                let error_us = (state.root_distance() * 1e6) as i64;
                 if let Err(err) = clock_control::set_synchronised(error_us, error_us) {
                     if !self.clock_warned {
                         warn!("cannot mark the clock synchronised for rtcsync: {err}");
@@ -658,10 +638,5 @@ impl Shell {
         if let Ok(mut shared) = self.status.lock() {
             *shared = status;
         }
-    }
-
-    /// POSIX seconds at engine time 0.
-    fn software_epoch(&self) -> f64 {
-        self.epoch.secs as f64 + f64::from(self.epoch.nanos) * 1e-9
     }
 }

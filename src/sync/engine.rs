@@ -117,6 +117,14 @@ pub struct ServedState {
     pub root_dispersion: f64,
 }
 
+impl ServedState {
+    /// The most the served time can be wrong by: half the round trip to the reference plus
+    /// the dispersion accumulated on the way.
+    pub fn root_distance(&self) -> f64 {
+        self.root_delay / 2.0 + self.root_dispersion
+    }
+}
+
 pub struct Engine {
     config: EngineConfig,
     sources: Vec<Source>,

@@ -11,3 +11,5 @@ pub mod ntp;
 pub mod shard;
 pub mod sync;
 pub mod sys;
+#[cfg(test)]
+mod test_dirs;

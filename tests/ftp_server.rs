@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -321,6 +322,58 @@ fn max_clients_and_max_per_ip() {
             "421 There are too many connections from your internet address.",
         ],
     );
+    ringd.stop();
+}
+
+/// Reads reply lines until the final line of a reply with `code`.
+fn expect_reply(reader: &mut impl BufRead, code: &str) {
+    let final_line = format!("{code} ");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "closed before {code}"
+        );
+        if line.starts_with(&final_line) {
+            return;
+        }
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+    }
+}
+
+/// How many of `pid`'s open descriptors refer to `path`.
+fn descriptors_of(pid: u32, path: &Path) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target == path)
+        .count()
+}
+
+#[test]
+fn logged_in_sessions_share_their_root_descriptor() {
+    const SESSIONS: usize = 40;
+    let dir = TempDir::new("ftp");
+    let root = make_root(&dir);
+    let ringd = Ringd::start_ftp(dir, &anonymous_conf(&root, ""), &["--shards", "2"], 1);
+    let sessions: Vec<_> = (0..SESSIONS)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            expect_reply(&mut reader, "220");
+            (&stream)
+                .write_all(b"USER anonymous\r\nPASS guest@\r\n")
+                .unwrap();
+            expect_reply(&mut reader, "331");
+            expect_reply(&mut reader, "230");
+            stream
+        })
+        .collect();
+    // One descriptor of the root for all sessions (not one each), so that an open-file limit
+    // holds as many sessions as it has room for control connections.
+    assert_eq!(descriptors_of(ringd.pid(), &root), 1);
+    drop(sessions);
     ringd.stop();
 }
 

@@ -24,10 +24,11 @@ pub enum Action {
     /// hand the file back through `Session::file_locked`.
     Lock(LockRequest),
     /// Open the data connection, send `opening`, move the data, close the data connection,
-    /// log it, then call `Session::transfer_finished`.
-    Transfer(Transfer),
+    /// log it, then call `Session::transfer_finished`. (Boxed, as `Log` is, to keep every
+    /// action small: an action in hand is part of the session's future.)
+    Transfer(Box<Transfer>),
     /// Record an event in the vsftpd-format log, when one is configured.
-    Log(LogEvent),
+    Log(Box<LogEvent>),
 }
 
 /// Where the data connection comes from.

@@ -2,12 +2,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use thiserror::Error;
 
 use super::hosts_access::HostsAccess;
-use super::jail::IdNames;
+use super::jail::{IdNames, Jail};
 use super::replies::{self, Reply};
+use super::shared_roots::SharedRoots;
 use super::throttle::SharedBucket;
 use super::transfer_log::{self, LogEvent, LogFile};
 use super::users::{NameList, VirtualUsers};
@@ -50,6 +52,7 @@ pub struct SessionContext {
     /// `xferlog_enable` without `xferlog_std_format`: every event in vsftpd's own format.
     vsftpd_log: Option<LogFile>,
     anonymous_root: Option<PathBuf>,
+    roots: SharedRoots,
 }
 
 fn read_banner(path: &Path) -> Result<Vec<u8>, ContextError> {
@@ -248,11 +251,17 @@ impl SessionContext {
             xferlog,
             vsftpd_log,
             anonymous_root,
+            roots: SharedRoots::default(),
         })
     }
 
-    pub fn anonymous_root(&self) -> Option<PathBuf> {
-        self.anonymous_root.clone()
+    pub fn anonymous_root(&self) -> Option<&Path> {
+        self.anonymous_root.as_deref()
+    }
+
+    /// The jail of a login root, shared with the sessions already logged in to it.
+    pub fn login_jail(&self, root: &Path) -> std::io::Result<Arc<Jail>> {
+        self.roots.jail(root)
     }
 
     /// `local_root` for `user`, with `user_sub_token` replaced by the user's name; for guests

@@ -44,6 +44,8 @@ const STOU_MAX_TRIES: u32 = 100_000;
 /// process umask (shared by all sessions) does not matter.
 pub struct Jail {
     root: OwnedFd,
+    /// Device and inode of the root directory, to tell whether a path still names it.
+    root_identity: (u64, u64),
     ids: Arc<IdNames>,
 }
 
@@ -75,10 +77,17 @@ impl Jail {
             )?;
             OPENAT2_WORKS.store(true, Ordering::Relaxed);
         }
+        let stat = sysfs::fstat(fd.as_fd())?;
         Ok(Jail {
             root: fd,
+            root_identity: (stat.dev, stat.ino),
             ids: IdNames::system(),
         })
+    }
+
+    /// Device and inode of the directory this jail was opened on.
+    pub fn root_identity(&self) -> (u64, u64) {
+        self.root_identity
     }
 
     /// Uses `ids` instead of the system's /etc/passwd and /etc/group for owner and group names.

@@ -11,6 +11,7 @@ pub mod listing;
 pub mod registry;
 pub mod replies;
 pub mod session;
+pub mod shared_roots;
 pub mod telnet;
 pub mod throttle;
 pub mod transfer_log;

@@ -34,7 +34,7 @@ struct LoggedIn {
     access: AccessMode,
     /// The password an anonymous user gave: xferlog's user field.
     anon_password: Vec<u8>,
-    jail: Jail,
+    jail: Arc<Jail>,
     cwd: String,
     umask: u32,
     messages_shown: HashSet<String>,
@@ -93,7 +93,9 @@ pub struct Session {
     facts: FactSet,
     transfer: Option<TransferKind>,
     upload: Option<PendingUpload>,
-    awaiting_lock: Option<AwaitingLock>,
+    /// Boxed: it is there only while a lock is awaited, and every idle session would
+    /// otherwise carry room for it.
+    awaiting_lock: Option<Box<AwaitingLock>>,
 }
 
 /// An upload in progress: where its data goes, and where it belongs when complete.
@@ -257,12 +259,12 @@ impl Session {
     }
 
     fn password_refused(&mut self, name: Vec<u8>) -> Vec<Action> {
-        let mut actions = vec![Action::Log(LogEvent::Login {
+        let mut actions = vec![Action::Log(Box::new(LogEvent::Login {
             ok: false,
             remote_ip: self.peer.ip(),
             user: name,
             anon_password: None,
-        })];
+        }))];
         actions.extend(self.login_failed(replies::LOGIN_INCORRECT));
         actions
     }
@@ -276,14 +278,16 @@ impl Session {
         let anonymous = self.is_anonymous_name(&name);
         let password = text(&password);
         let name_text = text(&name).into_owned();
-        let root = if anonymous {
+        let jail = if anonymous {
             let banned = config.deny_email_enable && context.banned_emails.contains(&password);
             let not_listed =
                 config.secure_email_list_enable && !context.secure_emails.contains(&password);
             if banned || not_listed {
                 return self.password_refused(name);
             }
-            context.anonymous_root()
+            context
+                .anonymous_root()
+                .map(|root| context.login_jail(root))
         } else {
             let verified = !context.ftpusers.contains(&name_text)
                 && context
@@ -293,9 +297,11 @@ impl Session {
             if !verified {
                 return self.password_refused(name);
             }
-            context.user_root(&name_text)
+            context
+                .user_root(&name_text)
+                .map(|root| context.login_jail(&root))
         };
-        let Some(jail) = root.and_then(|root| Jail::open(&root).ok()) else {
+        let Some(Ok(jail)) = jail else {
             return vec![
                 Action::Reply(Reply::new(
                     500,
@@ -342,12 +348,12 @@ impl Session {
         let message = self.directory_message("/");
         let user = self.user();
         vec![
-            Action::Log(LogEvent::Login {
+            Action::Log(Box::new(LogEvent::Login {
                 ok: true,
                 remote_ip: self.peer.ip(),
                 user: user.shown_name.clone(),
                 anon_password: user.anonymous.then_some(anon_password),
-            }),
+            })),
             Action::Reply(replies::with_message(&message, replies::LOGIN_SUCCESSFUL)),
         ]
     }
@@ -683,13 +689,13 @@ impl Session {
         } else {
             config.local_max_rate
         };
-        vec![Action::Transfer(Transfer {
+        vec![Action::Transfer(Box::new(Transfer {
             channel,
             opening,
             job,
             record,
             max_rate: u64::from(max_rate),
-        })]
+        }))]
     }
 
     /// The shell finished (or failed) the transfer it was asked for.
@@ -815,7 +821,7 @@ impl Session {
     ) -> Vec<Action> {
         match lock {
             Some(kind) => {
-                self.awaiting_lock = Some(AwaitingLock { record, start });
+                self.awaiting_lock = Some(Box::new(AwaitingLock { record, start }));
                 vec![Action::Lock(LockRequest { file, kind })]
             }
             None => self.begin_file_transfer(file, record, start),
@@ -825,9 +831,10 @@ impl Session {
     /// The shell has locked `file` for the transfer waiting for it, or gave up after
     /// `data_connection_timeout` (`locked` false).
     pub fn file_locked(&mut self, file: File, locked: bool) -> Vec<Action> {
-        let Some(AwaitingLock { record, start }) = self.awaiting_lock.take() else {
+        let Some(awaiting) = self.awaiting_lock.take() else {
             return Vec::new();
         };
+        let AwaitingLock { record, start } = *awaiting;
         if locked {
             return self.begin_file_transfer(file, record, start);
         }
@@ -1317,7 +1324,7 @@ impl Session {
             self.log_path(arg),
         );
         let reply = if ok { done(&path) } else { failed.reply() };
-        vec![Action::Log(log), Action::Reply(reply)]
+        vec![Action::Log(Box::new(log)), Action::Reply(reply)]
     }
 
     fn make_directory(&mut self, arg: &[u8]) -> Vec<Action> {
@@ -1388,13 +1395,13 @@ impl Session {
             return say(replies::NO_PERMISSION);
         }
         let renamed = self.user().jail.rename(&from, &to).is_ok();
-        let log = Action::Log(LogEvent::Rename {
+        let log = Action::Log(Box::new(LogEvent::Rename {
             ok: renamed,
             remote_ip: self.peer.ip(),
             user: self.user().shown_name.clone(),
             from: from.into_bytes(),
             to: Some(self.log_path(arg)),
-        });
+        }));
         let reply = if renamed {
             replies::RENAME_OK
         } else {
@@ -1416,13 +1423,13 @@ impl Session {
                     return say(replies::NO_PERMISSION);
                 }
                 let changed = self.user().jail.chmod(&path, mode & 0o7777).is_ok();
-                let log = Action::Log(LogEvent::Chmod {
+                let log = Action::Log(Box::new(LogEvent::Chmod {
                     ok: changed,
                     remote_ip: self.peer.ip(),
                     user: self.user().shown_name.clone(),
                     path: self.log_path(&arg),
                     mode: format!("{mode:o}").into_bytes(),
-                });
+                }));
                 let reply = if changed {
                     replies::SITE_CHMOD_OK
                 } else {

@@ -438,32 +438,13 @@ fn read_password_line(input: &mut impl BufRead) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_dirs::TempDir;
     use std::os::unix::fs::MetadataExt;
 
     fn data(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/ftp")
             .join(name)
-    }
-
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let mut random = [0u8; 8];
-            sysfs::fill_random(&mut random).unwrap();
-            let path = std::env::temp_dir().join(format!(
-                "ringd-users-{tag}-{}-{:016x}",
-                std::process::id(),
-                u64::from_ne_bytes(random)
-            ));
-            fs::create_dir(&path).unwrap();
-            TempDir(path)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
     }
 
     fn syntax_line(err: UsersError) -> (usize, String) {
@@ -584,7 +565,7 @@ mod tests {
     #[test]
     fn set_and_save_round_trip() {
         let tmp = TempDir::new("save");
-        let path = tmp.0.join("users");
+        let path = tmp.path().join("users");
         fs::copy(data("virtual_users"), &path).unwrap();
         let mut users = VirtualUsers::load(&path).unwrap();
         users.set("frank", "frank's pw").unwrap();
@@ -616,17 +597,17 @@ mod tests {
         assert!(again.verify("alice", "alice pw"));
         assert!(again.verify("bob", "new bob pw"));
         // No temporary file left behind.
-        assert_eq!(fs::read_dir(&tmp.0).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
 
         // A new file from nothing, in a relative-looking path's directory.
-        let fresh = tmp.0.join("fresh");
+        let fresh = tmp.path().join("fresh");
         let mut users = VirtualUsers::default();
         users.set("x", "y").unwrap();
         users.save(&fresh).unwrap();
         assert_eq!(fs::read_to_string(&fresh).unwrap().lines().count(), 1);
         // A failed save leaves nothing behind.
-        assert!(users.save(&tmp.0.join("missing-dir/users")).is_err());
-        assert_eq!(fs::read_dir(&tmp.0).unwrap().count(), 2);
+        assert!(users.save(&tmp.path().join("missing-dir/users")).is_err());
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 2);
     }
 
     #[test]

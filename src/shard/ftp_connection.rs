@@ -1,14 +1,15 @@
 //! The I/O shell of one FTP session: control connection, passive listener, data connections.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::ops::RangeInclusive;
+use std::ops::{ControlFlow, RangeInclusive};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use compio::buf::{BufResult, IntoInner};
-use compio::io::{AsyncRead, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{TcpListener, TcpSocket, TcpStream};
 use futures_util::future::{select, Either};
 
@@ -20,7 +21,7 @@ use crate::ftp::limits::Admission;
 use crate::ftp::registry::SessionHandle;
 use crate::ftp::replies::Reply;
 use crate::ftp::session::Session;
-use crate::ftp::telnet::LineReader;
+use crate::ftp::telnet::{LineError, LineReader};
 use crate::ftp::throttle::{Throttle, TokenBucket};
 use crate::ftp::transfer_log::LogEvent;
 use crate::metrics::Counter;
@@ -46,133 +47,205 @@ struct Connection {
     registration: SessionHandle,
 }
 
-/// Serves one admitted control connection until the session ends; `registration` shows it in
-/// `ringctl ftp sessions` meanwhile.
-pub async fn serve(
-    control: TcpStream,
-    peer: SocketAddr,
-    context: Arc<SessionContext>,
-    admission: Admission,
-    registration: SessionHandle,
-) {
-    let local = match control.local_addr() {
-        Ok(local) => local,
-        Err(_) => return,
-    };
-    // Replies are small writes that must leave at once: with Nagle's algorithm a reply sent
-    // while the previous one is unacknowledged waits for the client's delayed ACK (~40 ms).
-    let _ = control.set_nodelay(true);
-    // Clients send ABOR as urgent data (ftplib marks it MSG_OOB, others send Telnet Synch):
-    // keep it in the stream so the command arrives whole.
-    let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);
-    let mut session = Session::new(Arc::clone(&context), peer, local);
-    let mut connection = Connection {
-        control,
-        peer,
-        local,
-        output: Vec::new(),
-        passive: None,
-        context,
-        lines: LineReader::new(MAX_COMMAND_LINE),
-        registration,
-    };
-    let mut queue: VecDeque<Action> = session.greeting().into();
-    loop {
+/// One admitted control connection: its I/O shell, its session state machine, and its place
+/// under max_clients/max_per_ip, held until the session ends.
+///
+/// Its future is what an idle session costs, so its layout is kept tight: the state lives in
+/// this struct and is used in place (an async fn's moved arguments keep their slots), action
+/// processing and line reading are separate futures that share space, and transfers are
+/// boxed.
+pub struct ControlSession {
+    connection: Connection,
+    session: Session,
+    _admission: Admission,
+}
+
+enum NextLine {
+    Line(Result<Vec<u8>, LineError>),
+    Closed,
+    IdleTimeout,
+}
+
+impl ControlSession {
+    /// Prepares an accepted control connection; `registration` shows it in
+    /// `ringctl ftp sessions` until it ends. `None` if the connection is already gone.
+    pub fn new(
+        control: TcpStream,
+        peer: SocketAddr,
+        context: Arc<SessionContext>,
+        admission: Admission,
+        registration: SessionHandle,
+    ) -> Option<ControlSession> {
+        let local = control.local_addr().ok()?;
+        // Replies are small writes that must leave at once: with Nagle's algorithm a reply
+        // sent while the previous one is unacknowledged waits for the client's delayed ACK
+        // (~40 ms).
+        let _ = control.set_nodelay(true);
+        // Clients send ABOR as urgent data (ftplib marks it MSG_OOB, others send Telnet
+        // Synch): keep it in the stream so the command arrives whole.
+        let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);
+        Some(ControlSession {
+            session: Session::new(Arc::clone(&context), peer, local),
+            connection: Connection {
+                control,
+                peer,
+                local,
+                output: Vec::new(),
+                passive: None,
+                context,
+                lines: LineReader::new(MAX_COMMAND_LINE),
+                registration,
+            },
+            _admission: admission,
+        })
+    }
+
+    /// Serves the session until it ends.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep `self` twice in its future, as the argument and as the \
+                  local it is moved to; a block uses the capture in place"
+    )]
+    pub fn serve(mut self) -> impl Future<Output = ()> {
+        async move {
+            let mut queue = ActionQueue::from(self.session.greeting());
+            loop {
+                if self.perform(queue).await.is_break() {
+                    return;
+                }
+                queue = ActionQueue::from(match self.connection.next_line().await {
+                    NextLine::Line(line) => self.session.on_line(line),
+                    NextLine::IdleTimeout => self.session.idle_timeout(),
+                    NextLine::Closed => return,
+                });
+            }
+        }
+    }
+
+    /// Carries out `queue` and the actions it leads to, then sends the replies; `Break` when
+    /// the session is over.
+    async fn perform(&mut self, mut queue: ActionQueue) -> ControlFlow<()> {
+        let connection = &mut self.connection;
+        let session = &mut self.session;
         while let Some(action) = queue.pop_front() {
             match action {
                 Action::Reply(reply) => reply.encode(&mut connection.output),
                 Action::Pause(delay) => {
                     if connection.flush().await.is_err() {
-                        return;
+                        return ControlFlow::Break(());
                     }
                     compio::time::sleep(delay).await;
                 }
                 Action::Close => {
                     let _ = connection.flush().await;
-                    drop(admission);
-                    return;
+                    return ControlFlow::Break(());
                 }
                 Action::ListenPassive => {
                     let port = connection.listen_passive();
-                    queue.extend(session.passive_listening(port));
+                    queue.append(session.passive_listening(port));
                 }
                 Action::Lock(request) => {
                     if connection.flush().await.is_err() {
-                        return;
+                        return ControlFlow::Break(());
                     }
                     let limit = seconds(connection.context.config.data_connection_timeout);
                     let locked =
                         Box::pin(ftp_transfer::lock(&request.file, request.kind, limit)).await;
-                    queue.extend(session.file_locked(request.file, locked));
+                    queue.append(session.file_locked(request.file, locked));
                 }
                 Action::Transfer(transfer) => {
                     // Boxed: the transfer's state is large, and an idle session, which is most
-                    // sessions, should not carry room for it (its task holds its largest state).
-                    let outcome = Box::pin(connection.transfer(transfer)).await;
-                    queue.extend(session.transfer_finished(outcome));
+                    // sessions, should not carry room for it.
+                    let outcome = Box::pin(connection.transfer(*transfer)).await;
+                    queue.append(session.transfer_finished(outcome));
                 }
                 Action::Log(event) => {
                     // The session announces a login only through its log event.
-                    if let LogEvent::Login { ok: true, user, .. } = &event {
+                    if let LogEvent::Login { ok: true, user, .. } = &*event {
                         connection.registration.logged_in(user);
                     }
                     connection.context.log(&event);
                 }
             }
         }
-        if connection.flush().await.is_err() {
-            return;
-        }
-        let line = loop {
-            if let Some(line) = connection.lines.next_line() {
-                break Some(line);
-            }
-            match connection.read_control().await {
-                ReadResult::Data(bytes) => connection.lines.push(&bytes),
-                ReadResult::Closed => return,
-                ReadResult::IdleTimeout => break None,
-            }
-        };
-        match line {
-            Some(line) => queue.extend(session.on_line(line)),
-            None => queue.extend(session.idle_timeout()),
+        match connection.flush().await {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
         }
     }
 }
 
-enum ReadResult {
-    Data(Vec<u8>),
-    Closed,
-    IdleTimeout,
+/// The actions a session asked for, taken in order; actions they lead to go to the back.
+/// Built from the session's own vector (no copy), and gone once drained: an idle session,
+/// which waits with an empty queue, holds no buffer for it.
+struct ActionQueue(VecDeque<Action>);
+
+impl From<Vec<Action>> for ActionQueue {
+    fn from(actions: Vec<Action>) -> ActionQueue {
+        ActionQueue(actions.into())
+    }
+}
+
+impl ActionQueue {
+    fn pop_front(&mut self) -> Option<Action> {
+        let action = self.0.pop_front();
+        if self.0.is_empty() {
+            self.0 = VecDeque::new();
+        }
+        action
+    }
+
+    fn append(&mut self, actions: Vec<Action>) {
+        if self.0.is_empty() {
+            self.0 = actions.into();
+        } else {
+            self.0.extend(actions);
+        }
+    }
 }
 
 impl Connection {
+    /// Sends the queued replies. The buffer is dropped once written rather than kept for the
+    /// next reply: an idle session then holds none. (A loop of writes, not write_all, whose
+    /// larger future every session would carry.)
     async fn flush(&mut self) -> io::Result<()> {
-        if self.output.is_empty() {
-            return Ok(());
+        let mut pending = std::mem::take(&mut self.output);
+        while !pending.is_empty() {
+            let BufResult(written, mut buffer) = self.control.write(pending).await;
+            match written? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => {
+                    buffer.drain(..n);
+                    pending = buffer;
+                }
+            }
         }
-        let pending = std::mem::take(&mut self.output);
-        // The written buffer is dropped rather than kept for the next reply: an idle session
-        // then holds none.
-        let BufResult(result, _) = self.control.write_all(pending).await;
-        result
+        Ok(())
     }
 
-    async fn read_control(&mut self) -> ReadResult {
-        let buffer = Vec::with_capacity(CONTROL_READ);
-        let read = self.control.read(buffer);
-        let result = match seconds(self.context.config.idle_session_timeout) {
-            Some(limit) => match compio::time::timeout(limit, read).await {
-                Ok(result) => result,
-                Err(_) => return ReadResult::IdleTimeout,
-            },
-            None => read.await,
-        };
-        match result {
-            BufResult(Ok(0), _) | BufResult(Err(_), _) => ReadResult::Closed,
-            BufResult(Ok(n), mut buffer) => {
-                buffer.truncate(n);
-                ReadResult::Data(buffer)
+    /// The next command line, reading the control connection as needed, within
+    /// `idle_session_timeout`.
+    async fn next_line(&mut self) -> NextLine {
+        loop {
+            if let Some(line) = self.lines.next_line() {
+                return NextLine::Line(line);
+            }
+            let read = self.control.read(Vec::with_capacity(CONTROL_READ));
+            let result = match seconds(self.context.config.idle_session_timeout) {
+                // Not compio::time::timeout: its future keeps two copies of the read's.
+                Some(limit) => {
+                    let read = std::pin::pin!(read);
+                    let expiry = std::pin::pin!(compio::time::sleep(limit));
+                    match select(read, expiry).await {
+                        Either::Left((result, _)) => result,
+                        Either::Right(_) => return NextLine::IdleTimeout,
+                    }
+                }
+                None => read.await,
+            };
+            match result {
+                BufResult(Ok(0), _) | BufResult(Err(_), _) => return NextLine::Closed,
+                BufResult(Ok(n), buffer) => self.lines.push(&buffer[..n]),
             }
         }
     }

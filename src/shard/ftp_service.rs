@@ -14,7 +14,8 @@ use socket2::{Domain, Socket, Type};
 use thiserror::Error;
 use tracing::{info, warn};
 
-use super::{cpu_for_shard, ftp_connection};
+use super::cpu_for_shard;
+use super::ftp_connection::ControlSession;
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::{ConnectionLimits, Refusal};
 use crate::ftp::registry::SessionRegistry;
@@ -257,14 +258,16 @@ async fn accept_loop(
             remote_ip: peer.ip(),
             refused: None,
         });
-        compio::runtime::spawn(ftp_connection::serve(
+        let session = ControlSession::new(
             stream,
             peer,
             Arc::clone(&context),
             admission,
             sessions.open(peer),
-        ))
-        .detach();
+        );
+        if let Some(session) = session {
+            compio::runtime::spawn(session.serve()).detach();
+        }
     }
 }
 

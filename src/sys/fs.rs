@@ -722,31 +722,10 @@ pub fn opened_for_append(file: &std::fs::File) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_dirs::TempDir;
     use std::fs::{self, File, OpenOptions};
     use std::os::fd::AsFd;
     use std::os::unix::fs::OpenOptionsExt;
-    use std::path::PathBuf;
-
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let mut random = [0u8; 8];
-            fill_random(&mut random).unwrap();
-            let name = format!(
-                "ringd-sysfs-{tag}-{}-{:016x}",
-                std::process::id(),
-                u64::from_ne_bytes(random)
-            );
-            let path = std::env::temp_dir().join(name);
-            fs::create_dir(&path).unwrap();
-            TempDir(path)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn open_path_dir(path: &Path) -> OwnedFd {
         OpenOptions::new()
@@ -760,11 +739,11 @@ mod tests {
     #[test]
     fn openat2_stays_in_root_and_refuses_magic_links() {
         let tmp = TempDir::new("openat2");
-        fs::create_dir(tmp.0.join("root")).unwrap();
-        fs::write(tmp.0.join("root/inside"), b"in").unwrap();
-        fs::write(tmp.0.join("outside"), b"out").unwrap();
-        std::os::unix::fs::symlink("../outside", tmp.0.join("root/up")).unwrap();
-        let root = open_path_dir(&tmp.0.join("root"));
+        fs::create_dir(tmp.path().join("root")).unwrap();
+        fs::write(tmp.path().join("root/inside"), b"in").unwrap();
+        fs::write(tmp.path().join("outside"), b"out").unwrap();
+        std::os::unix::fs::symlink("../outside", tmp.path().join("root/up")).unwrap();
+        let root = open_path_dir(&tmp.path().join("root"));
         // `..` at the root stays at the root.
         let fd = openat2(
             root.as_fd(),
@@ -803,7 +782,7 @@ mod tests {
     #[test]
     fn openat2_creates_with_mode() {
         let tmp = TempDir::new("create");
-        let root = open_path_dir(&tmp.0);
+        let root = open_path_dir(tmp.path());
         let fd = openat2(
             root.as_fd(),
             Path::new("new"),
@@ -838,10 +817,10 @@ mod tests {
     #[test]
     fn at_calls_and_stat() {
         let tmp = TempDir::new("at");
-        let dir = open_path_dir(&tmp.0);
+        let dir = open_path_dir(tmp.path());
         mkdirat(dir.as_fd(), OsStr::new("d"), 0o755).unwrap();
-        fs::write(tmp.0.join("f"), b"12345").unwrap();
-        std::os::unix::fs::symlink("f", tmp.0.join("l")).unwrap();
+        fs::write(tmp.path().join("f"), b"12345").unwrap();
+        std::os::unix::fs::symlink("f", tmp.path().join("l")).unwrap();
 
         let st = fstatat(dir.as_fd(), OsStr::new("d"), false).unwrap();
         assert!(st.is_dir());
@@ -850,7 +829,7 @@ mod tests {
         let st = fstatat(dir.as_fd(), OsStr::new("l"), true).unwrap();
         assert!(st.is_file());
         assert_eq!(st.size, 5);
-        let meta = fs::metadata(tmp.0.join("f")).unwrap();
+        let meta = fs::metadata(tmp.path().join("f")).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!(
             (st.dev, st.ino, st.nlink),
@@ -882,7 +861,7 @@ mod tests {
             RENAME_NOREPLACE,
         )
         .unwrap();
-        fs::write(tmp.0.join("h"), b"").unwrap();
+        fs::write(tmp.path().join("h"), b"").unwrap();
         let err = renameat2(
             dir.as_fd(),
             OsStr::new("g"),
@@ -906,17 +885,17 @@ mod tests {
         let err = unlinkat(dir.as_fd(), OsStr::new("d"), false).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EISDIR));
         unlinkat(dir.as_fd(), OsStr::new("d"), true).unwrap();
-        assert_eq!(fs::read_dir(&tmp.0).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 
     #[test]
     fn mode_and_owner_through_o_path() {
         let tmp = TempDir::new("chmod");
-        fs::write(tmp.0.join("f"), b"").unwrap();
+        fs::write(tmp.path().join("f"), b"").unwrap();
         let fd: OwnedFd = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH)
-            .open(tmp.0.join("f"))
+            .open(tmp.path().join("f"))
             .unwrap()
             .into();
         match fchmod_fd(fd.as_fd(), 0o640) {
@@ -931,14 +910,14 @@ mod tests {
     #[test]
     fn read_dir_lists_names_and_types() {
         let tmp = TempDir::new("readdir");
-        fs::create_dir(tmp.0.join("sub")).unwrap();
-        fs::write(tmp.0.join("file"), b"x").unwrap();
-        std::os::unix::fs::symlink("/etc", tmp.0.join("link")).unwrap();
+        fs::create_dir(tmp.path().join("sub")).unwrap();
+        fs::write(tmp.path().join("file"), b"x").unwrap();
+        std::os::unix::fs::symlink("/etc", tmp.path().join("link")).unwrap();
         // Enough long names to need several getdents64 calls.
         for i in 0..300 {
-            fs::write(tmp.0.join(format!("{i:0>200}")), b"").unwrap();
+            fs::write(tmp.path().join(format!("{i:0>200}")), b"").unwrap();
         }
-        let dir = File::open(&tmp.0).unwrap();
+        let dir = File::open(tmp.path()).unwrap();
         let mut entries = read_dir(dir.as_fd()).unwrap();
         assert_eq!(entries.len(), 303);
         // A second read starts from the beginning again.
@@ -984,7 +963,7 @@ mod tests {
     #[test]
     fn ofd_locks_conflict_between_descriptions_of_one_process() {
         let tmp = TempDir::new("lock");
-        let path = tmp.0.join("f");
+        let path = tmp.path().join("f");
         fs::write(&path, b"data").unwrap();
         let open = || {
             OpenOptions::new()
@@ -1025,7 +1004,7 @@ mod tests {
         use std::io::{Read, Seek};
         use std::os::unix::net::UnixStream;
         let tmp = TempDir::new("sendfile");
-        let path = tmp.0.join("f");
+        let path = tmp.path().join("f");
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         fs::write(&path, &data).unwrap();
         let mut file = File::open(&path).unwrap();

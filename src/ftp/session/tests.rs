@@ -294,7 +294,7 @@ impl Client {
             Err(actions) => actions,
         };
         match (actions.pop(), actions.is_empty()) {
-            (Some(Action::Transfer(transfer)), true) => transfer,
+            (Some(Action::Transfer(transfer)), true) => *transfer,
             (last, _) => panic!("{line}: expected one transfer, got {actions:?} then {last:?}"),
         }
     }

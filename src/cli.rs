@@ -6,6 +6,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::shard::Backend;
 
+/// `--ntp-wake-interval`'s default: see docs/benchmarks.md for what it saves.
+pub const DEFAULT_NTP_WAKE_INTERVAL_US: u32 = 500;
+
 /// NTP and FTP at the speed of the hardware.
 ///
 /// With neither --ntp-conf nor --ftp-conf, runs the built-in demo: NTP on 127.0.0.1:1123
@@ -32,6 +35,14 @@ pub struct Cli {
     /// Datagram I/O engine. io_uring falls back to mmsg, with a warning, where it cannot run.
     #[arg(long = "io", value_enum, default_value_t = IoChoice::Uring)]
     pub io: IoChoice,
+
+    /// A busy NTP shard takes requests at most once per this many microseconds, all that
+    /// arrived meanwhile in one batch, instead of waking for each (0: wake for every request).
+    /// Clients cannot see the wait: it lies between the kernel's receive timestamp (T2) and the
+    /// transmit timestamp (T3), so it is in neither their offset nor their delay.
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = DEFAULT_NTP_WAKE_INTERVAL_US,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub ntp_wake_interval: u32,
 
     /// Validate the configuration, print the effective settings, and exit (0: valid, 1: not).
     #[arg(long)]

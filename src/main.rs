@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -191,6 +192,7 @@ fn main() -> ExitCode {
         let options = ServiceOptions {
             shards,
             backend: cli.io.into(),
+            wake_interval: Duration::from_micros(u64::from(cli.ntp_wake_interval)),
         };
         match NtpService::start(config, options) {
             Ok(service) => ntp = Some(service),

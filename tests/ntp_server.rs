@@ -151,6 +151,61 @@ fn mmsg_shards_follow_the_source_address() {
     shards_follow_the_source_address("mmsg");
 }
 
+/// A burst sent at once is answered whole, whether the shard wakes per request or gathers
+/// requests for a long interval (what arrives while it sleeps is all taken at the next look).
+fn a_burst_is_answered_whole(io: &str, wake_interval_us: &str) {
+    const BURST: u64 = 500;
+    let ringd = Ringd::start_ntp(
+        LOCAL_CONF,
+        &[
+            "--shards",
+            "1",
+            "--io",
+            io,
+            "--ntp-wake-interval",
+            wake_interval_us,
+        ],
+        1,
+    );
+    let server = ringd.ntp_addrs[0];
+    let socket = client("127.0.0.1");
+    socket2::SockRef::from(&socket)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+    let first = NtpTimestamp::from_unix(now());
+    for n in 0..BURST {
+        let transmit = NtpTimestamp(first.0 + n);
+        socket
+            .send_to(&request(4, MODE_CLIENT, transmit), server)
+            .unwrap();
+    }
+    let mut answered = vec![false; BURST as usize];
+    let mut buf = [0u8; 1024];
+    for _ in 0..BURST {
+        let (len, _) = socket.recv_from(&mut buf).expect("a reply within 5 s");
+        let reply = Header::parse(&buf[..len]).unwrap();
+        let n = reply.origin.0.wrapping_sub(first.0);
+        assert!(n < BURST, "origin echoes one of the requests");
+        assert!(reply.transmit.nanos_since(reply.receive) >= 0, "T2 <= T3");
+        answered[n as usize] = true;
+    }
+    assert!(answered.iter().all(|&a| a));
+    let log = ringd.stop();
+    assert_eq!(counter(&log, "NTP total:", "answered"), BURST);
+}
+
+#[test]
+fn io_uring_answers_a_burst_whole_at_any_wake_interval() {
+    a_burst_is_answered_whole("uring", "0");
+    a_burst_is_answered_whole("uring", "10000");
+}
+
+#[test]
+fn mmsg_answers_a_burst_whole_at_any_wake_interval() {
+    a_burst_is_answered_whole("mmsg", "0");
+    a_burst_is_answered_whole("mmsg", "10000");
+}
+
 #[test]
 fn rate_limit_holds_across_source_ports() {
     let conf = format!("{LOCAL_CONF}ratelimit interval 10 burst 4 leak 4 kod 1\n");

@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use thiserror::Error;
 use tracing::{info, warn};
 
 use super::client_log::ClientLogTap;
-use super::{clock_refresh, cpu_for_shard, ntp_loop, ntp_sockets, Backend};
+use super::ntp_loop::{self, WakeModeration};
+use super::{clock_refresh, cpu_for_shard, ntp_sockets, Backend};
 use crate::config::NtpConfig;
 use crate::metrics::{NtpCounters, NtpTotals};
 use crate::ntp::clock_state::{ClockCell, ClockSnapshot};
@@ -44,6 +46,8 @@ pub struct ServiceOptions {
     pub shards: usize,
     /// The backend asked for; io_uring falls back to mmsg when this kernel cannot run it.
     pub backend: Backend,
+    /// How often a busy shard takes its requests (see `ntp_loop::WakeModeration`).
+    pub wake_interval: Duration,
 }
 
 /// One running shard thread and what it shares with the rest of ringd.
@@ -167,6 +171,9 @@ impl NtpService {
                 Arc::clone(&counters),
             );
             let cpu = cpu_for_shard(&allowed_cpus, index);
+            let moderation = WakeModeration {
+                interval: options.wake_interval,
+            };
             let stop = Arc::clone(&stop);
             let tap = Arc::clone(&client_log);
             let handle = std::thread::Builder::new()
@@ -177,7 +184,9 @@ impl NtpService {
                             warn!("NTP shard {index}: cannot pin to CPU {cpu}: {err}");
                         }
                     }
-                    if let Err(err) = ntp_loop::run(backend, sockets, &mut responder, &tap, &stop) {
+                    if let Err(err) =
+                        ntp_loop::run(backend, sockets, moderation, &mut responder, &tap, &stop)
+                    {
                         warn!("NTP shard {index} stopped: {err}");
                     }
                 })

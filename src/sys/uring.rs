@@ -16,6 +16,10 @@ const RECVMSG_OUT_LEN: usize = 16;
 /// Largest reply a handler may write.
 pub const MAX_REPLY: usize = 64;
 
+/// Completion queue entries per submission queue entry: multishot receives post many
+/// completions per submission.
+const COMPLETIONS_PER_ENTRY: u32 = 4;
+
 const KIND_RECV: u64 = 1;
 const KIND_SEND: u64 = 2;
 
@@ -26,7 +30,8 @@ fn user_data(kind: u64, index: usize) -> u64 {
 /// Sizes of one shard's ring.
 #[derive(Clone, Copy, Debug)]
 pub struct RingConfig {
-    /// Submission queue entries (the completion queue gets twice as many).
+    /// Submission queue entries (the completion queue gets `COMPLETIONS_PER_ENTRY` times as
+    /// many).
     pub entries: u32,
     /// Provided receive buffers; a power of two, at most 32768.
     pub buffers: u16,
@@ -246,26 +251,40 @@ impl UdpRing {
         std::mem::take(&mut self.sockets)
     }
 
-    /// Waits up to `timeout` for datagrams and handles every one that is ready. `handle` gets
-    /// each datagram and a reply buffer; it returns the reply's length, 0 for no reply.
-    /// Fails only when the kernel rejects the receive operation itself (e.g. no multishot
-    /// support), so the caller can switch backends.
-    pub fn poll<F>(&mut self, timeout: Duration, mut handle: F) -> io::Result<()>
+    /// Waits up to `timeout` for datagrams and handles every one that is ready; a zero
+    /// timeout takes whatever has arrived without waiting. `handle` gets each datagram and a
+    /// reply buffer; it returns the reply's length, 0 for no reply. Returns how many
+    /// datagrams came. Fails only when the kernel rejects the receive operation itself (e.g.
+    /// no multishot support), so the caller can switch backends.
+    pub fn poll<F>(&mut self, timeout: Duration, mut handle: F) -> io::Result<usize>
     where
         F: FnMut(&Datagram<'_>, &mut [u8]) -> usize,
     {
         self.arm_receives()?;
+        if timeout.is_zero() {
+            // With deferred task work, receives that completed while the shard was away run
+            // only when it asks for completions, and a multishot receive takes a bounded number
+            // of datagrams per run: asking for more completions than can be pending makes the
+            // kernel run all of that work before the zero timeout returns.
+            self.wait(self.config.entries * COMPLETIONS_PER_ENTRY, timeout)?;
+        } else {
+            self.wait(1, timeout)?;
+        }
+        self.drain(&mut handle)
+    }
+
+    fn wait(&mut self, want: u32, timeout: Duration) -> io::Result<()> {
         let timespec = types::Timespec::new()
             .sec(timeout.as_secs())
             .nsec(timeout.subsec_nanos());
         let args = types::SubmitArgs::new().timespec(&timespec);
-        if let Err(err) = self.ring.submitter().submit_with_args(1, &args) {
+        if let Err(err) = self.ring.submitter().submit_with_args(want as usize, &args) {
             match err.raw_os_error() {
                 Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) => {}
                 _ => return Err(err),
             }
         }
-        self.drain(&mut handle)
+        Ok(())
     }
 
     fn arm_receives(&mut self) -> io::Result<()> {
@@ -294,7 +313,7 @@ impl UdpRing {
         Ok(())
     }
 
-    fn drain<F>(&mut self, handle: &mut F) -> io::Result<()>
+    fn drain<F>(&mut self, handle: &mut F) -> io::Result<usize>
     where
         F: FnMut(&Datagram<'_>, &mut [u8]) -> usize,
     {
@@ -309,7 +328,9 @@ impl UdpRing {
             needs_arming,
             config,
             stats,
+            ..
         } = self;
+        let mut handled = 0;
         let (submitter, mut sq, mut cq) = ring.split();
         let mut unsubmitted = 0usize;
         let mut fatal = None;
@@ -327,6 +348,7 @@ impl UdpRing {
                     stats.send_errors += 1;
                     continue;
                 }
+                handled += 1;
                 let flags = cqe.flags();
                 if !cqueue::more(flags) {
                     needs_arming[index] = true;
@@ -415,7 +437,7 @@ impl UdpRing {
         drop(cq);
         match fatal {
             Some(err) => Err(err),
-            None => Ok(()),
+            None => Ok(handled),
         }
     }
 }
@@ -426,9 +448,13 @@ fn build_ring(entries: u32) -> io::Result<IoUring> {
     IoUring::builder()
         .setup_single_issuer()
         .setup_defer_taskrun()
-        .setup_cqsize(entries * 4)
+        .setup_cqsize(entries * COMPLETIONS_PER_ENTRY)
         .build(entries)
-        .or_else(|_| IoUring::builder().setup_cqsize(entries * 4).build(entries))
+        .or_else(|_| {
+            IoUring::builder()
+                .setup_cqsize(entries * COMPLETIONS_PER_ENTRY)
+                .build(entries)
+        })
 }
 
 impl Drop for UdpRing {
@@ -522,5 +548,30 @@ mod tests {
         }
         got.sort_unstable();
         assert_eq!(got, (0..50).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn a_look_without_waiting_takes_everything_that_arrived() {
+        const SENT: usize = 300;
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket2::SockRef::from(&server)
+            .set_recv_buffer_size(4 << 20)
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let mut ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
+        // Arms the receive: from now on arrivals queue deferred work, as while a shard sleeps.
+        assert_eq!(ring.poll(Duration::ZERO, |_, _| 0).unwrap(), 0);
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..SENT {
+            client.send_to(&[0x23; 48], addr).unwrap();
+        }
+        let mut seen = 0;
+        let handled = ring
+            .poll(Duration::ZERO, |_, _| {
+                seen += 1;
+                0
+            })
+            .unwrap();
+        assert_eq!((handled, seen), (SENT, SENT));
     }
 }

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::shard::Backend;
 
 /// `--ntp-wake-interval`'s default: see docs/benchmarks.md for what it saves.
-pub const DEFAULT_NTP_WAKE_INTERVAL_US: u32 = 500;
+pub const DEFAULT_NTP_WAKE_INTERVAL_US: u32 = 1000;
 
 /// NTP and FTP at the speed of the hardware.
 ///

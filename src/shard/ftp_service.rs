@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use compio::io::{AsyncWrite, AsyncWriteExt};
+use compio::io::AsyncWriteExt;
 use compio::net::{TcpListener, TcpStream};
 use futures_util::future::{select, Either};
 use socket2::{Domain, Socket, Type};
@@ -275,5 +275,6 @@ async fn refuse(mut stream: TcpStream, reply: Reply) {
     let mut bytes = Vec::new();
     reply.encode(&mut bytes);
     let _ = compio::time::timeout(Duration::from_secs(5), stream.write_all(bytes)).await;
-    let _ = stream.shutdown().await;
+    // Directly: shutdown(2) never blocks, and io_uring would hand it to a worker thread.
+    let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
 }

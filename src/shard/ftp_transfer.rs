@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use compio::buf::{BufResult, IntoInner};
 use compio::driver::op::Splice;
-use compio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::TcpStream;
 use compio::runtime::fd::PollFd;
 use rustix::pipe::SpliceFlags;
@@ -229,7 +229,9 @@ pub async fn run(
             }
         }
     };
-    let _ = compio::time::timeout(stall_timeout, stream.shutdown()).await;
+    // shutdown(2) of a TCP socket only queues the FIN and never blocks: called directly, not as
+    // compio's operation, which io_uring always hands to a worker thread.
+    let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
     let bytes = progress.bytes();
     match result {
         Ok(()) => TransferOutcome::Complete { bytes },

@@ -122,7 +122,8 @@ pub fn run(
                 let timeout = WakeModeration::before_look(next);
                 let started = Instant::now();
                 let polled = ring.poll(timeout, |d, out| answer(responder, d, out));
-                next = moderation.next_look(*polled.as_ref().unwrap_or(&0), started.elapsed());
+                let handled = polled.as_ref().map_or(0, |&count| count);
+                next = moderation.next_look(handled, started.elapsed());
                 between_batches(responder, client_log);
                 let stats = ring.stats();
                 let counters = responder.counters();

@@ -378,6 +378,40 @@ fn logged_in_sessions_share_their_root_descriptor() {
 }
 
 #[test]
+fn passive_ports_come_from_the_configured_range() {
+    // A port that was free a moment ago, as a range of one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TempDir::new("ftp");
+    let root = make_root(&dir);
+    let conf = anonymous_conf(&root, "")
+        .replace("pasv_min_port=0", &format!("pasv_min_port={port}"))
+        .replace("pasv_max_port=0", &format!("pasv_max_port={port}"));
+    let ringd = Ringd::start_ftp(dir, &conf, &["--shards", "1"], 1);
+    let stream = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    expect_reply(&mut reader, "220");
+    (&stream)
+        .write_all(b"USER anonymous\r\nPASS guest@\r\nPASV\r\n")
+        .unwrap();
+    expect_reply(&mut reader, "331");
+    expect_reply(&mut reader, "230");
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let (p1, p2) = (port >> 8, port & 0xff);
+    assert_eq!(
+        line.trim_end(),
+        format!("227 Entering Passive Mode (127,0,0,1,{p1},{p2}).")
+    );
+    std::net::TcpStream::connect(("127.0.0.1", port)).expect("the passive port listens");
+    drop(stream);
+    ringd.stop();
+}
+
+#[test]
 fn tcp_wrappers_refuse_denied_hosts() {
     let dir = TempDir::new("wrappers");
     let root = make_root(&dir);

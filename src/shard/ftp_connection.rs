@@ -254,8 +254,7 @@ impl Connection {
     /// configured port range; `None` if no port is free.
     fn listen_passive(&mut self) -> Option<u16> {
         self.passive = None;
-        let listener = bind_in_range(self.local.ip(), self.context.config.pasv_ports())?;
-        let port = listener.local_addr().ok()?.port();
+        let (listener, port) = bind_in_range(self.local.ip(), self.context.config.pasv_ports())?;
         self.passive = Some(TcpListener::from_std(listener).ok()?);
         Some(port)
     }
@@ -437,9 +436,10 @@ fn same_host(a: IpAddr, b: IpAddr) -> bool {
     a.to_canonical() == b.to_canonical()
 }
 
-fn bind_in_range(ip: IpAddr, ports: RangeInclusive<u16>) -> Option<std::net::TcpListener> {
+/// A listener on `ip` at a free port of `ports`, and that port.
+fn bind_in_range(ip: IpAddr, ports: RangeInclusive<u16>) -> Option<(std::net::TcpListener, u16)> {
     use socket2::{Domain, Socket, Type};
-    let try_port = |port: u16| -> Option<std::net::TcpListener> {
+    let try_port = |port: u16| -> Option<(std::net::TcpListener, u16)> {
         let addr = SocketAddr::new(ip, port);
         let socket =
             Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None).ok()?;
@@ -448,7 +448,12 @@ fn bind_in_range(ip: IpAddr, ports: RangeInclusive<u16>) -> Option<std::net::Tcp
         socket.set_reuse_address(true).ok()?;
         socket.bind(&addr.into()).ok()?;
         socket.listen(1).ok()?;
-        Some(socket.into())
+        // Port 0 (no range configured) lets the kernel choose; only then ask which it was.
+        let port = match port {
+            0 => socket.local_addr().ok()?.as_socket()?.port(),
+            chosen => chosen,
+        };
+        Some((socket.into(), port))
     };
     let (first, last) = (u32::from(*ports.start()), u32::from(*ports.end()));
     if last < first {

@@ -100,18 +100,9 @@ if [ "$build" -eq 1 ]; then
 fi
 
 started=$(date +%s)
-work=$(mktemp -d /tmp/compare-ftp.XXXXXX)
-chmod 755 "$work"
-server_pid=""
-
 source "$root/loadgen/bench-common.sh"
-
-cleanup() {
-    if [ -n "$server_pid" ]; then stop_process "$server_pid"; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+begin_work compare-ftp
+chmod 755 "$work"
 
 # The served tree: root owned by root, not writable (vsftpd refuses a writable chroot), with an
 # upload directory anyone may write.

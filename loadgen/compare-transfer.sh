@@ -67,17 +67,8 @@ if [ "$build" -eq 1 ]; then
 fi
 
 started=$(date +%s)
-work=$(mktemp -d /tmp/compare-transfer.XXXXXX)
-server_pid=""
-
 source "$root/loadgen/bench-common.sh"
-
-cleanup() {
-    if [ -n "$server_pid" ]; then stop_process "$server_pid"; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+begin_work compare-transfer
 
 mkdir -p "$work/root/up"
 head -c $((size_mib << 20)) /dev/urandom > "$work/root/big"

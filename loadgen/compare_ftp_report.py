@@ -197,6 +197,16 @@ def run_table(by, servers, figures, nrounds):
     return lines
 
 
+def finish_report(lines, by, servers, figures, meta, markers, out):
+    """Ends a report's `lines` with every run and how it was measured, and writes it between
+    its `markers` in `out`."""
+    begin, end = markers
+    lines += ["", "Every run:", ""]
+    lines += run_table(by, servers, [(key, digits) for key, _, digits, _ in figures], meta["rounds"])
+    lines += ["", meta["how"].rstrip(), end]
+    write_between(out, begin, end, "\n".join(lines) + "\n")
+
+
 def write_between(out, begin, end, block):
     """Puts `block` (which starts with `begin` and ends with `end`) in place of what lies between
     those markers in the file `out`, or at its end; '-' prints it only."""
@@ -289,14 +299,7 @@ def report(results_path, meta_path, out):
         verdicts[key] = met
         cells = [fmt(v[s], digits) if v[s] is not None else "—" for s in ("vsftpd", "pyftpdlib", "ringd")]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {fmt(rv, 2)} | {fmt(rp, 2)} | {goal} | {met} |")
-    lines.append("")
-    lines.append("Every run:")
-    lines.append("")
-    lines += run_table(by, servers, [(key, digits) for key, _, digits, _ in figures], meta["rounds"])
-    lines.append("")
-    lines.append(meta["how"].rstrip())
-    lines.append(END)
-    write_between(out, BEGIN, END, "\n".join(lines) + "\n")
+    finish_report(lines, by, servers, figures, meta, (BEGIN, END), out)
 
 
 def transfer_report(results_path, meta_path, out):
@@ -332,14 +335,7 @@ def transfer_report(results_path, meta_path, out):
             best = (max if higher else min)(measured, key=measured.get)
         cells = [fmt(values[m], digits) if values[m] is not None else "—" for m in methods]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {best} |")
-    lines.append("")
-    lines.append("Every run:")
-    lines.append("")
-    lines += run_table(by, methods, [(key, digits) for key, _, digits, _ in figures], meta["rounds"])
-    lines.append("")
-    lines.append(meta["how"].rstrip())
-    lines.append(TRANSFER_END)
-    write_between(out, TRANSFER_BEGIN, TRANSFER_END, "\n".join(lines) + "\n")
+    finish_report(lines, by, methods, figures, meta, (TRANSFER_BEGIN, TRANSFER_END), out)
 
 
 if __name__ == "__main__":

@@ -101,33 +101,31 @@ mod tests {
     #[test]
     fn connect_errors_say_what_to_do() {
         let path = PathBuf::from("/run/ringd/ringd.sock");
-        let missing = QueryError::Connect {
-            path: path.clone(),
-            source: io::Error::from_raw_os_error(libc::ENOENT),
-        };
-        assert_eq!(
-            missing.to_string(),
-            "cannot connect to /run/ringd/ringd.sock: No such file or directory \
-             (is ringd running? use -s to give another socket)"
-        );
-        let refused = QueryError::Connect {
-            path: path.clone(),
-            source: io::Error::from_raw_os_error(libc::ECONNREFUSED),
-        };
-        assert_eq!(
-            refused.to_string(),
-            "cannot connect to /run/ringd/ringd.sock: Connection refused \
-             (is ringd running? use -s to give another socket)"
-        );
-        let denied = QueryError::Connect {
-            path: path.clone(),
-            source: io::Error::from_raw_os_error(libc::EACCES),
-        };
-        assert_eq!(
-            denied.to_string(),
-            "cannot connect to /run/ringd/ringd.sock: Permission denied \
-             (the socket is for root and ringd's group: run ringctl as one of them)"
-        );
+        let cases = [
+            (
+                libc::ENOENT,
+                "No such file or directory (is ringd running? use -s to give another socket)",
+            ),
+            (
+                libc::ECONNREFUSED,
+                "Connection refused (is ringd running? use -s to give another socket)",
+            ),
+            (
+                libc::EACCES,
+                "Permission denied \
+                 (the socket is for root and ringd's group: run ringctl as one of them)",
+            ),
+        ];
+        for (errno, said) in cases {
+            let error = QueryError::Connect {
+                path: path.clone(),
+                source: io::Error::from_raw_os_error(errno),
+            };
+            assert_eq!(
+                error.to_string(),
+                format!("cannot connect to /run/ringd/ringd.sock: {said}")
+            );
+        }
         let bad = QueryError::BadReply {
             path,
             detail: "expected value at line 1 column 1".into(),

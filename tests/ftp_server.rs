@@ -342,6 +342,21 @@ fn expect_reply(reader: &mut impl BufRead, code: &str) {
     }
 }
 
+/// A control connection logged in anonymously over a raw socket, and its reply reader.
+fn anonymous_login(
+    server: std::net::SocketAddr,
+) -> (std::net::TcpStream, std::io::BufReader<std::net::TcpStream>) {
+    let stream = std::net::TcpStream::connect(server).unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    expect_reply(&mut reader, "220");
+    (&stream)
+        .write_all(b"USER anonymous\r\nPASS guest@\r\n")
+        .unwrap();
+    expect_reply(&mut reader, "331");
+    expect_reply(&mut reader, "230");
+    (stream, reader)
+}
+
 /// How many of `pid`'s open descriptors refer to `path`.
 fn descriptors_of(pid: u32, path: &Path) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -358,17 +373,7 @@ fn logged_in_sessions_share_their_root_descriptor() {
     let root = make_root(&dir);
     let ringd = Ringd::start_ftp(dir, &anonymous_conf(&root, ""), &["--shards", "2"], 1);
     let sessions: Vec<_> = (0..SESSIONS)
-        .map(|_| {
-            let stream = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            expect_reply(&mut reader, "220");
-            (&stream)
-                .write_all(b"USER anonymous\r\nPASS guest@\r\n")
-                .unwrap();
-            expect_reply(&mut reader, "331");
-            expect_reply(&mut reader, "230");
-            stream
-        })
+        .map(|_| anonymous_login(ringd.ftp_addrs[0]))
         .collect();
     // One descriptor of the root for all sessions (not one each), so that an open-file limit
     // holds as many sessions as it has room for control connections.
@@ -391,14 +396,8 @@ fn passive_ports_come_from_the_configured_range() {
         .replace("pasv_min_port=0", &format!("pasv_min_port={port}"))
         .replace("pasv_max_port=0", &format!("pasv_max_port={port}"));
     let ringd = Ringd::start_ftp(dir, &conf, &["--shards", "1"], 1);
-    let stream = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
-    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-    expect_reply(&mut reader, "220");
-    (&stream)
-        .write_all(b"USER anonymous\r\nPASS guest@\r\nPASV\r\n")
-        .unwrap();
-    expect_reply(&mut reader, "331");
-    expect_reply(&mut reader, "230");
+    let (stream, mut reader) = anonymous_login(ringd.ftp_addrs[0]);
+    (&stream).write_all(b"PASV\r\n").unwrap();
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     let (p1, p2) = (port >> 8, port & 0xff);

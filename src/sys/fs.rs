@@ -123,6 +123,39 @@ pub fn renameat2(
     })
 }
 
+/// linkat(2) without following: gives the file `old_dir/old_name` a second name
+/// `new_dir/new_name`, failing with EEXIST if that name is taken (never replacing it).
+pub fn linkat(
+    old_dir: BorrowedFd<'_>,
+    old_name: &OsStr,
+    new_dir: BorrowedFd<'_>,
+    new_name: &OsStr,
+) -> io::Result<()> {
+    rustix::fs::linkat(
+        old_dir,
+        old_name,
+        new_dir,
+        new_name,
+        rustix::fs::AtFlags::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+/// Gives the open, unnamed file `file` (made with `O_TMPFILE`) the name `dir/name`, failing
+/// with EEXIST if the name is taken. It goes through `/proc/self/fd`, as open(2) shows,
+/// because linkat's `AT_EMPTY_PATH` needs `CAP_DAC_READ_SEARCH`.
+pub fn link_open_file(file: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(
+        rustix::fs::CWD,
+        source.as_str(),
+        dir,
+        name,
+        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+    )
+    .map_err(io::Error::from)
+}
+
 /// The kind of a file, from `st_mode` or a directory entry's `d_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileType {

@@ -6,15 +6,17 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Ringd, TempDir};
+use common::{give_to_session_user, Ringd, TempDir, SESSION_USER_CONF};
 
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ftp/client.py");
 
-/// A root with `pub/hello.txt`, an `upload/` directory, and symlinks that point out of the root.
+/// A root with `pub/hello.txt`, an `upload/` directory the sessions' user owns, and symlinks
+/// that point out of the root.
 fn make_root(dir: &TempDir) -> PathBuf {
     let root = dir.0.join("root");
     std::fs::create_dir_all(root.join("pub")).unwrap();
     std::fs::create_dir_all(root.join("upload")).unwrap();
+    give_to_session_user(&root.join("upload"));
     std::fs::write(root.join("pub/hello.txt"), "hello, world\n").unwrap();
     std::os::unix::fs::symlink("/etc", root.join("outside")).unwrap();
     std::os::unix::fs::symlink("../../../../../..", root.join("up")).unwrap();
@@ -24,7 +26,7 @@ fn make_root(dir: &TempDir) -> PathBuf {
 fn anonymous_conf(root: &Path, extra: &str) -> String {
     format!(
         "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\n\
-         anon_root={}\nhide_ids=YES\npasv_min_port=0\npasv_max_port=0\n{extra}",
+         anon_root={}\nhide_ids=YES\npasv_min_port=0\npasv_max_port=0\n{SESSION_USER_CONF}{extra}",
         root.display()
     )
 }
@@ -132,6 +134,7 @@ fn start_with_users_home(extra: &str, listen: &str) -> (Ringd, PathBuf) {
     let root = make_root(&dir);
     let homes = dir.0.join("homes");
     std::fs::create_dir_all(homes.join("alice")).unwrap();
+    give_to_session_user(&homes.join("alice"));
     let users = dir.0.join("users");
     add_user(&users, "alice", "wonder land");
     let text = std::fs::read_to_string(&users).unwrap();
@@ -142,7 +145,8 @@ fn start_with_users_home(extra: &str, listen: &str) -> (Ringd, PathBuf) {
     assert!(!text.contains("wonder land"));
     let conf = format!(
         "{listen}listen_port=0\nanonymous_enable=YES\nanon_root={}\nlocal_enable=YES\nwrite_enable=YES\n\
-         virtual_users_file={}\nlocal_root={}/$USER\nuser_sub_token=$USER\nftpusers_file={}\n{extra}",
+         virtual_users_file={}\nlocal_root={}/$USER\nuser_sub_token=$USER\nftpusers_file={}\n\
+         {SESSION_USER_CONF}{extra}",
         root.display(),
         users.display(),
         homes.display(),
@@ -579,11 +583,13 @@ fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
     let log = std::fs::read_to_string(&vsftpd_log).unwrap();
     assert!(log.contains("CONNECT: Client \"127.0.0.1\""), "{log}");
     assert!(
-        log.contains("[ftp] OK LOGIN: Client \"127.0.0.1\", anon password \"guest@example.com\""),
+        log.contains(
+            "[nobody] OK LOGIN: Client \"127.0.0.1\", anon password \"guest@example.com\""
+        ),
         "{log}"
     );
     assert!(
-        log.contains("[ftp] OK DOWNLOAD: Client \"127.0.0.1\", \"/pub/hello.txt\", 13 bytes,"),
+        log.contains("[nobody] OK DOWNLOAD: Client \"127.0.0.1\", \"/pub/hello.txt\", 13 bytes,"),
         "{log}"
     );
     ringd.stop();
@@ -634,12 +640,13 @@ fn a_full_disk_answers_452_and_atomic_uploads_keep_the_old_file() {
         panic!("mount -t tmpfs failed although running as root");
     };
     std::fs::write(homes.join("alice/keep.txt"), "the old, whole file").unwrap();
+    give_to_session_user(&homes.join("alice"));
     let users = dir.0.join("users");
     add_user(&users, "alice", "wonder land");
     let conf = format!(
         "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nanon_root={}\n\
          local_enable=YES\nwrite_enable=YES\nvirtual_users_file={}\nlocal_root={}/$USER\n\
-         user_sub_token=$USER\natomic_uploads=YES\n",
+         user_sub_token=$USER\natomic_uploads=YES\n{SESSION_USER_CONF}",
         root.display(),
         users.display(),
         homes.display(),
@@ -773,6 +780,7 @@ fn a_download_waits_for_the_upload_that_holds_the_lock() {
     let (ringd, alice) = start_with_users_home("", "listen=YES\nlisten_address=127.0.0.1\n");
     let path = alice.join("locked.bin");
     std::fs::write(&path, "the old contents").unwrap();
+    give_to_session_user(&path);
     run_client(
         "download_waits_for_upload",
         ringd.ftp_addrs[0],

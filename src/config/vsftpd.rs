@@ -505,7 +505,8 @@ supported_options! {
     anon_max_rate: u32 = Number(0);
 
     // Local and virtual users
-    /// Allow non-anonymous logins (ringd: the users of `virtual_users_file`).
+    /// Allow non-anonymous logins: system accounts through PAM, or the users of
+    /// `virtual_users_file` when it is set.
     local_enable: bool = YesNo(false);
     /// ringd extension: virtual users, one `name:crypt-hash` per line.
     virtual_users_file: Option<PathBuf> = OptFile(None);
@@ -517,8 +518,14 @@ supported_options! {
     guest_enable: bool = YesNo(false);
     /// The user guests become.
     guest_username: String = Text("ftp".to_string());
-    /// Give virtual users the local users' permissions instead of the anonymous ones.
+    /// Give guests (`guest_enable`) the local users' permissions instead of the anonymous ones.
     virtual_use_local_privs: bool = YesNo(false);
+    /// The PAM service system accounts log in through (`/etc/pam.d/NAME`).
+    pam_service_name: String = Text("ftp".to_string());
+    /// Refuse system accounts whose shell is not listed in /etc/shells.
+    check_shell: bool = YesNo(true);
+    /// Per-user option files: `DIR/NAME` overrides options for user NAME's sessions.
+    user_config_dir: Option<PathBuf> = OptFile(None);
     /// Umask for files non-anonymous users create.
     local_umask: u32 = Umask(0o077);
     /// Per-session transfer limit for non-anonymous users, bytes per second; 0 = none.
@@ -548,6 +555,15 @@ supported_options! {
     chroot_list_file: PathBuf = File(PathBuf::from("/etc/vsftpd.chroot_list"));
     /// Accepted for compatibility: ringd never refuses a writable root (see docs/ftp-config.md).
     allow_writeable_chroot: bool = YesNo(false);
+    /// A home such as `/srv/./bob` jails the user in `/srv` and starts them in `/bob`.
+    passwd_chroot_enable: bool = YesNo(false);
+
+    // Privileges
+    /// Serve every session with ringd's own credentials instead of each user's (vsftpd's
+    /// single-user mode; what ringd does anyway when not started as root).
+    run_as_launching_user: bool = YesNo(false);
+    /// The unprivileged user for ringd's work that needs no user's rights.
+    nopriv_user: String = Text("nobody".to_string());
 
     // Permissions and listings
     /// Allow any command that changes the file system.
@@ -715,16 +731,10 @@ const RECOGNISED: &[Recognised] = &[
         Typed::Bool(false),
         "ringd's sessions are tasks in one process already",
     ),
-    by_design(
-        "run_as_launching_user",
-        Typed::Bool(false),
-        "ringd always runs as the user that starts it and never changes user per session",
-    ),
     by_design("seccomp_sandbox", Typed::Bool(true), SANDBOX),
     by_design("ptrace_sandbox", Typed::Bool(false), SANDBOX),
     by_design("isolate", Typed::Bool(true), SANDBOX),
     by_design("isolate_network", Typed::Bool(true), SANDBOX),
-    by_design("nopriv_user", Typed::Text(Some("nobody")), PRELOGIN),
     by_design(
         "secure_chroot_dir",
         Typed::Text(Some("/usr/share/empty")),
@@ -740,11 +750,6 @@ const RECOGNISED: &[Recognised] = &[
         Typed::Number(0),
         "ringd's transfer engine sizes its chunks and paces rate limits itself",
     ),
-    by_design(
-        "pam_service_name",
-        Typed::Text(Some("ftp")),
-        "ringd does not use PAM: users log in against virtual_users_file",
-    ),
     // Not supported yet: accepted at vsftpd's default only.
     not_yet("ssl_enable", Typed::Bool(false), "FTP over TLS"),
     not_yet(
@@ -756,11 +761,6 @@ const RECOGNISED: &[Recognised] = &[
         "log_ftp_protocol",
         Typed::Bool(false),
         "logging every FTP command and reply",
-    ),
-    not_yet(
-        "passwd_chroot_enable",
-        Typed::Bool(false),
-        "`/./` jail markers in /etc/passwd homes",
     ),
     not_yet(
         "force_dot_files",
@@ -783,11 +783,6 @@ const RECOGNISED: &[Recognised] = &[
         Typed::Bool(false),
         "PAM sessions and utmp/wtmp records",
     ),
-    not_yet(
-        "check_shell",
-        Typed::Bool(true),
-        "/etc/shells checks for local system accounts",
-    ),
     not_yet("no_log_lock", Typed::Bool(false), "unlocked log writes"),
     not_yet("tilde_user_enable", Typed::Bool(false), "~user paths"),
     not_yet("ftp_enable", Typed::Bool(true), "turning FTP off"),
@@ -796,11 +791,6 @@ const RECOGNISED: &[Recognised] = &[
         "delay_successful_login",
         Typed::Number(0),
         "delaying successful logins",
-    ),
-    not_yet(
-        "user_config_dir",
-        Typed::Text(None),
-        "per-user configuration files",
     ),
     not_yet(
         "download_file",
@@ -873,8 +863,28 @@ pub fn parse_str(text: &str, origin: &str) -> Result<FtpConfig, ConfigError> {
     Ok(parser.config)
 }
 
-/// The built-in demo: anonymous read-only FTP of `root` on 127.0.0.1:2121, passive ports
-/// anywhere from 1024 up, everything else at vsftpd's defaults.
+/// Applies a per-user options file (`user_config_dir`) over `base`, as vsftpd loads it after
+/// a login: any option may be set, with the same syntax and errors as vsftpd.conf; `origin`
+/// names the file in errors.
+pub fn apply_user_options(
+    base: &FtpConfig,
+    text: &str,
+    origin: &str,
+) -> Result<FtpConfig, ConfigError> {
+    let mut parser = Parser {
+        file: origin,
+        config: base.clone(),
+        lines: HashMap::new(),
+        one_process_model: false,
+    };
+    for (index, line) in text.split('\n').enumerate() {
+        parser.line(index + 1, line)?;
+    }
+    Ok(parser.config)
+}
+
+/// The built-in demo: anonymous read-only FTP of `root` on 127.0.0.1:2121 with the rights of
+/// whoever runs it, passive ports anywhere from 1024 up, everything else at vsftpd's defaults.
 pub fn demo(root: &Path) -> FtpConfig {
     FtpConfig {
         origin: DEMO_ORIGIN.to_string(),
@@ -888,6 +898,8 @@ pub fn demo(root: &Path) -> FtpConfig {
         write_enable: false,
         pasv_min_port: 0,
         pasv_max_port: 0,
+        // Whoever runs the demo serves their own directory with their own rights.
+        run_as_launching_user: true,
         ..FtpConfig::default()
     }
 }
@@ -1405,7 +1417,7 @@ mod tests {
         for extension in EXTENSIONS {
             assert!(SUPPORTED.contains(extension), "{extension}");
         }
-        assert_eq!(SUPPORTED.len(), 84 + EXTENSIONS.len());
+        assert_eq!(SUPPORTED.len(), 90 + EXTENSIONS.len());
     }
 
     #[test]
@@ -1506,16 +1518,19 @@ mod tests {
         assert_eq!(default_of("ssl_enable"), "NO");
         assert_eq!(default_of("seccomp_sandbox"), "YES");
         assert_eq!(default_of("isolate_network"), "YES");
-        assert_eq!(default_of("check_shell"), "YES");
         assert_eq!(default_of("strict_ssl_read_eof"), "YES");
         assert_eq!(default_of("strict_ssl_write_shutdown"), "NO");
         assert_eq!(default_of("ssl_tlsv1"), "YES");
         assert_eq!(default_of("ssl_ciphers"), "ECDHE-RSA-AES256-GCM-SHA384");
         assert_eq!(default_of("secure_chroot_dir"), "/usr/share/empty");
-        assert_eq!(default_of("nopriv_user"), "nobody");
-        assert_eq!(default_of("pam_service_name"), "ftp");
         assert_eq!(default_of("trans_chunk_size"), "0");
-        assert_eq!(default_of("user_config_dir"), "(none)");
+        let d = FtpConfig::default();
+        assert!(d.check_shell && !d.run_as_launching_user && !d.passwd_chroot_enable);
+        assert_eq!(
+            (d.nopriv_user.as_str(), d.pam_service_name.as_str()),
+            ("nobody", "ftp")
+        );
+        assert_eq!(d.user_config_dir, None);
     }
 
     #[test]
@@ -1811,17 +1826,13 @@ mod tests {
 
     #[test]
     fn options_not_supported_yet_are_accepted_only_at_their_default() {
-        let c = parse("ssl_enable=NO\ncheck_shell=YES\nuser_config_dir=\nbackground=no");
+        let c = parse("ssl_enable=NO\nbackground=no");
         assert_eq!(
             notes(&c),
             [
                 "1: ssl_enable=NO: vsftpd option that ringd does not support yet (FTP over TLS); \
                  accepted at vsftpd's default",
-                "2: check_shell=YES: vsftpd option that ringd does not support yet (/etc/shells \
-                 checks for local system accounts); accepted at vsftpd's default",
-                "3: user_config_dir=: vsftpd option that ringd does not support yet (per-user \
-                 configuration files); accepted at vsftpd's default",
-                "4: background=no: vsftpd option that ringd does not support yet (detaching \
+                "2: background=no: vsftpd option that ringd does not support yet (detaching \
                  into the background; run ringd under a service manager); accepted at vsftpd's \
                  default",
             ]
@@ -1830,11 +1841,6 @@ mod tests {
             error("ssl_enable=YES"),
             "test.conf:1: ssl_enable: vsftpd option that ringd does not support yet (FTP over \
              TLS); remove the line or set ssl_enable=NO, vsftpd's default"
-        );
-        assert_eq!(
-            error("# users\nuser_config_dir=/etc/vsftpd/users"),
-            "test.conf:2: user_config_dir: vsftpd option that ringd does not support yet \
-             (per-user configuration files); remove the line"
         );
         assert_eq!(
             error("delay_successful_login=2"),
@@ -1873,9 +1879,8 @@ mod tests {
     #[test]
     fn process_model_options_are_accepted_with_any_value() {
         let c = parse(
-            "seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\nnopriv_user=ftpsecure\n\
-             secure_chroot_dir=/var/run/vsftpd/empty\npam_service_name=vsftpd\n\
-             run_as_launching_user=YES\ntrans_chunk_size=8192\n\
+            "seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\n\
+             secure_chroot_dir=/var/run/vsftpd/empty\ntrans_chunk_size=8192\n\
              setproctitle_enable=YES\nptrace_sandbox=YES",
         );
         assert_eq!(
@@ -1885,7 +1890,7 @@ mod tests {
                 ..parse("")
             }
         );
-        assert_eq!(c.notes.len(), 10);
+        assert_eq!(c.notes.len(), 7);
         assert_eq!(
             notes(&c)[0],
             "1: seccomp_sandbox=NO: accepted, no effect: it confines vsftpd's per-session \
@@ -1893,9 +1898,9 @@ mod tests {
              openat2(RESOLVE_IN_ROOT), and leaves process confinement to the service manager"
         );
         assert_eq!(
-            notes(&c)[5],
-            "6: pam_service_name=vsftpd: accepted, no effect: ringd does not use PAM: users log \
-             in against virtual_users_file"
+            notes(&c)[4],
+            "5: trans_chunk_size=8192: accepted, no effect: ringd's transfer engine sizes its \
+             chunks and paces rate limits itself"
         );
         assert_eq!(
             error("trans_chunk_size=big"),
@@ -2077,7 +2082,8 @@ mod tests {
         assert_eq!(config.pasv_ports(), 1024..=65535);
         assert_eq!(
             config.to_string(),
-            "anon_root=/srv/demo\nlisten_address=127.0.0.1\nlisten_port=2121\npasv_min_port=0\n"
+            "anon_root=/srv/demo\nlisten_address=127.0.0.1\nlisten_port=2121\npasv_min_port=0\n\
+             run_as_launching_user=YES\n"
         );
         let reread = parse_str(&config.to_string(), "demo.conf").unwrap();
         assert_eq!(
@@ -2133,13 +2139,8 @@ mod tests {
         assert!(c.connect_from_port_20);
         assert!(!c.listen && c.listen_ipv6);
         assert!(c.userlist_enable && c.userlist_deny && c.tcp_wrappers);
-        assert_eq!(
-            notes(&c),
-            [
-                "126: pam_service_name=vsftpd: accepted, no effect: ringd does not use PAM: users \
-              log in against virtual_users_file"
-            ]
-        );
+        assert_eq!(notes(&c), Vec::<String>::new());
+        assert_eq!(c.pam_service_name, "vsftpd");
     }
 
     #[test]
@@ -2190,8 +2191,8 @@ mod tests {
             c.ftpd_banner.as_deref(),
             Some("Welcome to blah FTP service.")
         );
-        let noted: Vec<&str> = c.notes.iter().map(|n| n.option.as_str()).collect();
-        assert_eq!(noted, ["nopriv_user", "pam_service_name"]);
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
+        assert_eq!(c.nopriv_user, "ftpsecure");
     }
 
     #[test]
@@ -2206,7 +2207,6 @@ mod tests {
             noted,
             [
                 "secure_chroot_dir",
-                "pam_service_name",
                 "rsa_cert_file",
                 "rsa_private_key_file",
                 "ssl_enable"

@@ -1,9 +1,11 @@
 //! What an FTP session asks its I/O shell to do, and what the shell reports back.
 
-use std::fs::File;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::filesystem::FileHandle;
+use super::listing_job::ListingJob;
+use super::login::{AuthRequest, OpenRoot};
 use super::replies::Reply;
 use super::transfer_log::{LogEvent, TransferRecord};
 use crate::sys::fs::FileLock;
@@ -16,6 +18,14 @@ pub enum Action {
     Pause(Duration),
     /// Send what is queued, then close the control connection.
     Close,
+    /// Verify a login off the I/O threads (crypt, PAM), then call `Session::authenticated`.
+    Authenticate(Box<AuthRequest>),
+    /// Open the session's root with the credentials it names, then call
+    /// `Session::root_opened` with the session's filesystem.
+    OpenRoot(Box<OpenRoot>),
+    /// Send a multi-line reply whose middle lines a listing produces a chunk at a time
+    /// (`STAT path`).
+    ListingReply(Box<ListingReply>),
     /// Open a passive data listener on the control connection's local address, in the
     /// `pasv_min_port..=pasv_max_port` range, then call `Session::passive_listening`.
     ListenPassive,
@@ -42,26 +52,62 @@ pub enum DataChannel {
 }
 
 /// The data to move.
-#[derive(Debug)]
 pub enum DataJob {
-    /// A listing, produced whole.
-    Send(Vec<u8>),
+    /// A listing, produced a chunk at a time; `None` sends nothing (a directory that could
+    /// not be opened).
+    Listing(Option<Box<ListingJob>>),
     /// A file from `offset` to its end; `ascii` converts line ends to CRLF on the way.
-    SendFile {
-        file: File,
+    Download {
+        file: FileHandle,
         offset: u64,
         ascii: bool,
     },
     /// Everything the client sends, written to `file` at its current position; `ascii`
     /// turns CRLF into LF on the way; `sync` flushes it to disk before the transfer counts as
-    /// complete (an atomic upload is renamed into place only once it is durable).
-    ReceiveFile { file: File, ascii: bool, sync: bool },
+    /// complete (an atomic upload is put in place only once it is durable).
+    Upload {
+        file: FileHandle,
+        ascii: bool,
+        sync: bool,
+    },
+}
+
+impl std::fmt::Debug for DataJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataJob::Listing(job) => write!(
+                f,
+                "Listing({})",
+                if job.is_some() { "..." } else { "empty" }
+            ),
+            DataJob::Download { offset, ascii, .. } => {
+                write!(f, "Download {{ offset: {offset}, ascii: {ascii} }}")
+            }
+            DataJob::Upload { ascii, sync, .. } => {
+                write!(f, "Upload {{ ascii: {ascii}, sync: {sync} }}")
+            }
+        }
+    }
+}
+
+/// A multi-line reply streamed from a listing: `code-first`, the listing's lines, `code last`.
+pub struct ListingReply {
+    pub code: u16,
+    pub first: &'static str,
+    pub listing: Option<ListingJob>,
+    pub last: &'static str,
+}
+
+impl std::fmt::Debug for ListingReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ListingReply({} {})", self.code, self.first)
+    }
 }
 
 /// The file a transfer is about to move, and the lock it takes on it first.
 #[derive(Debug)]
 pub struct LockRequest {
-    pub file: File,
+    pub file: FileHandle,
     pub kind: FileLock,
 }
 
@@ -86,8 +132,6 @@ pub enum TransferOutcome {
     },
     /// No data connection: the client never connected or the connect failed.
     NoConnection,
-    /// A passive connection came from another address than the control connection's.
-    ForeignPeer,
     /// The data connection failed mid-transfer.
     NetworkFailed {
         bytes: u64,

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::hosts_access::HostsAccess;
-use super::jail::{IdNames, Jail};
 use super::replies::{self, Reply};
-use super::shared_roots::SharedRoots;
 use super::throttle::SharedBucket;
 use super::transfer_log::{self, LogEvent, LogFile};
 use super::users::{NameList, VirtualUsers};
 use crate::config::vsftpd::FtpConfig;
+use crate::sys::accounts;
 
 /// Names tcp_wrappers rules may use for this daemon.
 const DAEMON_NAMES: [&str; 2] = ["vsftpd", "ringd"];
@@ -34,7 +33,7 @@ pub enum ContextError {
 }
 
 pub struct SessionContext {
-    pub config: FtpConfig,
+    pub config: Arc<FtpConfig>,
     pub greeting: Reply,
     pub ftpusers: NameList,
     pub user_list: NameList,
@@ -43,8 +42,10 @@ pub struct SessionContext {
     pub virtual_users: Option<VirtualUsers>,
     pub hosts: Option<HostsAccess>,
     pub passive_address: Option<Ipv4Addr>,
-    /// uid and gid anonymous uploads are given with `chown_uploads`.
-    pub chown_owner: Option<(u32, u32)>,
+    /// The uid anonymous uploads are given with `chown_uploads`.
+    pub chown_uid: Option<u32>,
+    /// `chroot_list_file`, read when `chroot_list_enable` is set.
+    pub chroot_list: NameList,
     /// `max_rate_total`: the bandwidth all transfers share.
     pub total_rate: Option<SharedBucket>,
     /// `xferlog_enable` with `xferlog_std_format`: transfers in wu-ftpd's xferlog format.
@@ -52,7 +53,8 @@ pub struct SessionContext {
     /// `xferlog_enable` without `xferlog_std_format`: every event in vsftpd's own format.
     vsftpd_log: Option<LogFile>,
     anonymous_root: Option<PathBuf>,
-    roots: SharedRoots,
+    /// The home of `guest_username`: the root of guests and virtual users without `local_root`.
+    guest_home: Option<PathBuf>,
 }
 
 fn read_banner(path: &Path) -> Result<Vec<u8>, ContextError> {
@@ -115,9 +117,12 @@ fn resolve_passive_address(address: &str, resolve: bool) -> Result<Ipv4Addr, Con
         })
 }
 
-/// The home directory of `user` in /etc/passwd.
-fn passwd_home(user: &str) -> Option<PathBuf> {
-    IdNames::system().home(user).map(Path::to_path_buf)
+/// The home directory of system account `user`.
+fn home_of(user: &str) -> Option<PathBuf> {
+    accounts::user_by_name(user)
+        .ok()
+        .flatten()
+        .map(|account| account.home)
 }
 
 impl SessionContext {
@@ -162,11 +167,11 @@ impl SessionContext {
             ),
             None => None,
         };
-        if config.local_enable && virtual_users.is_none() {
-            return Err(ContextError::Invalid(
-                "local_enable=YES needs virtual_users_file= in this version of ringd: logins of local system accounts (PAM) are not built yet".into(),
-            ));
-        }
+        let chroot_list = if config.chroot_list_enable {
+            read_list("chroot_list_file", &config.chroot_list_file)?
+        } else {
+            NameList::empty()
+        };
         if virtual_users.is_some() && config.local_root.is_none() && !config.guest_enable {
             return Err(ContextError::Invalid(
                 "virtual users need local_root= (with user_sub_token= for one directory per user), or guest_enable=YES to share guest_username's home"
@@ -190,9 +195,11 @@ impl SessionContext {
                 "use_localtime=YES is not supported yet: ringd lists times in UTC (vsftpd's default); remove the line".into(),
             ));
         }
-        let chown_owner = if config.chown_uploads {
-            let owner = IdNames::system().user(&config.chown_username);
-            Some(owner.ok_or_else(|| {
+        let chown_uid = if config.chown_uploads {
+            let owner = accounts::user_by_name(&config.chown_username)
+                .ok()
+                .flatten();
+            Some(owner.map(|account| account.uid).ok_or_else(|| {
                 ContextError::Invalid(format!(
                     "chown_uploads=YES but chown_username={} is not a user of this system",
                     config.chown_username
@@ -225,7 +232,7 @@ impl SessionContext {
         let anonymous_root = if config.anonymous_enable {
             match &config.anon_root {
                 Some(root) => Some(root.clone()),
-                None => passwd_home(&config.ftp_username),
+                None => home_of(&config.ftp_username),
             }
         } else {
             None
@@ -236,8 +243,9 @@ impl SessionContext {
                 config.ftp_username
             )));
         }
+        let guest_home = home_of(&config.guest_username);
         Ok(SessionContext {
-            config,
+            config: Arc::new(config),
             greeting,
             ftpusers,
             user_list,
@@ -246,12 +254,13 @@ impl SessionContext {
             virtual_users,
             hosts,
             passive_address,
-            chown_owner,
+            chown_uid,
+            chroot_list,
             total_rate,
             xferlog,
             vsftpd_log,
             anonymous_root,
-            roots: SharedRoots::default(),
+            guest_home,
         })
     }
 
@@ -259,27 +268,9 @@ impl SessionContext {
         self.anonymous_root.as_deref()
     }
 
-    /// The jail of a login root, shared with the sessions already logged in to it.
-    pub fn login_jail(&self, root: &Path) -> std::io::Result<Arc<Jail>> {
-        self.roots.jail(root)
-    }
-
-    /// `local_root` for `user`, with `user_sub_token` replaced by the user's name; for guests
-    /// without `local_root`, the home of `guest_username`, as vsftpd does.
-    pub fn user_root(&self, user: &str) -> Option<PathBuf> {
-        let Some(local_root) = &self.config.local_root else {
-            return if self.config.guest_enable {
-                passwd_home(&self.config.guest_username)
-            } else {
-                None
-            };
-        };
-        let root = local_root.to_string_lossy().into_owned();
-        let root = match &self.config.user_sub_token {
-            Some(token) if !token.is_empty() => root.replace(token.as_str(), user),
-            _ => root,
-        };
-        Some(PathBuf::from(root))
+    /// The home of `guest_username`, if it is a user of this system.
+    pub fn guest_home(&self) -> Option<&Path> {
+        self.guest_home.as_deref()
     }
 
     /// The addresses to listen on, from `listen`/`listen_ipv6`, `listen_address[6]`, `listen_port`.
@@ -323,12 +314,22 @@ impl SessionContext {
             .is_none_or(|hosts| hosts.permits(&DAEMON_NAMES, client))
     }
 
+    fn users(&self) -> &'static str {
+        if self.virtual_users.is_some() {
+            "virtual users"
+        } else {
+            "system accounts"
+        }
+    }
+
     /// What is served, for the start-up line.
     pub fn describe_root(&self) -> String {
         match (&self.anonymous_root, self.config.local_enable) {
             (Some(root), false) => format!("anonymous FTP of {}", root.display()),
-            (Some(root), true) => format!("anonymous FTP of {} and virtual users", root.display()),
-            (None, _) => "FTP for virtual users".into(),
+            (Some(root), true) => {
+                format!("anonymous FTP of {} and {}", root.display(), self.users())
+            }
+            (None, _) => format!("FTP for {}", self.users()),
         }
     }
 }

@@ -1,17 +1,18 @@
-//! FTP server logic: commands, replies, the session state machine, users, the jail, listings, limits.
+//! FTP server logic without I/O: commands, replies, the session state machine, logins, listings, limits; and the interface to the files a session may touch.
 
 pub mod action;
 pub mod ascii;
 pub mod command;
 pub mod context;
+pub mod filesystem;
 pub mod hosts_access;
-pub mod jail;
 pub mod limits;
 pub mod listing;
+pub mod listing_job;
+pub mod login;
 pub mod registry;
 pub mod replies;
 pub mod session;
-pub mod shared_roots;
 pub mod telnet;
 pub mod throttle;
 pub mod transfer_log;

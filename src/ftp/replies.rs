@@ -100,16 +100,28 @@ impl Reply {
             if index == 0 || self.continuation == Continuation::Coded {
                 push_line(out, self.code, b'-', line);
             } else {
-                // A raw line that starts like the closing line would end the reply early.
-                if starts_with_code(line, self.code) {
-                    out.push(b' ');
-                }
-                push_escaped(out, line);
-                out.extend_from_slice(b"\r\n");
+                push_middle_line(out, self.code, line);
             }
         }
         push_line(out, self.code, b' ', last);
     }
+}
+
+/// Appends the first line of a multi-line `code` reply (`code-text`), for replies streamed a
+/// line at a time.
+pub fn push_first_line(out: &mut Vec<u8>, code: u16, text: &[u8]) {
+    push_line(out, code, b'-', text);
+}
+
+/// Appends a raw middle line of a multi-line `code` reply, as [`Reply::encode`] writes one
+/// (for replies streamed a line at a time, such as `STAT path`).
+pub fn push_middle_line(out: &mut Vec<u8>, code: u16, line: &[u8]) {
+    // A raw line that starts like the closing line would end the reply early.
+    if starts_with_code(line, code) {
+        out.push(b' ');
+    }
+    push_escaped(out, line);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn starts_with_code(line: &[u8], code: u16) -> bool {
@@ -288,8 +300,6 @@ fn quoted(path: &[u8]) -> Vec<u8> {
 pub const USE_PORT_OR_PASV_FIRST: FixedReply = FixedReply::new(425, "Use PORT or PASV first.");
 pub const FAILED_TO_ESTABLISH_CONNECTION: FixedReply =
     FixedReply::new(425, "Failed to establish connection.");
-/// A passive data connection came from another address than the control connection's.
-pub const BAD_IP_CONNECTING: FixedReply = FixedReply::new(425, "Security: Bad IP connecting.");
 pub const ILLEGAL_PORT: FixedReply = FixedReply::new(500, "Illegal PORT command.");
 pub const PORT_OK: FixedReply =
     FixedReply::new(200, "PORT command successful. Consider using PASV.");

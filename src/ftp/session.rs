@@ -1,43 +1,60 @@
 //! The FTP session state machine: command lines in, replies and data-channel actions out.
 //!
 //! It follows vsftpd 3.0.3's pre- and post-login dispatch: which commands exist before login,
-//! which configuration options gate which commands, and the reply for each outcome. File system
-//! work goes through the session's [`Jail`]; sockets belong to the I/O shell, which performs the
-//! [`Action`]s and reports back through `passive_listening`, `file_locked` and
-//! `transfer_finished`.
+//! which configuration options gate which commands, and the reply for each outcome. It makes no
+//! system call and reads no clock: the I/O shell gives it the time and, once logged in, the
+//! session's filesystem ([`SessionFs`], which runs every access with the session's
+//! credentials), performs the [`Action`]s and reports back through `authenticated`,
+//! `root_opened`, `passive_listening`, `file_locked` and `transfer_finished`.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::action::{Action, DataChannel, DataJob, LockRequest, Transfer, TransferOutcome};
+use super::action::{
+    Action, DataChannel, DataJob, ListingReply, LockRequest, Transfer, TransferOutcome,
+};
 use super::command::{self, Command, CommandError, EpsvArg, SiteCommand, TransferType};
 use super::context::SessionContext;
-use super::jail::{Jail, WriteHow};
-use super::listing::{self, EntryInfo, EntryKind, FactSet, ListKind, ListOptions};
+use super::filesystem::{
+    is_staging_name, resolve, FileHandle, SessionFs, StagedUpload, Staging, WriteHow,
+};
+use super::listing::{self, EntryKind, FactSet, ListKind};
+use super::listing_job::{Framing, ListFormat, ListingJob, ListingSettings};
+use super::login::{
+    self, AuthMethod, AuthOutcome, AuthRequest, LoginKind, LoginPlan, Oops, PlanContext,
+};
 use super::replies::{self, FixedReply, Reply, SessionStatus};
 use super::telnet::LineError;
 use super::transfer_log::{self, AccessMode, Direction, LogEvent, TransferRecord};
+use crate::config::vsftpd::{self, FtpConfig};
+use crate::ntp::packet::UnixTime;
 use crate::sys::fs::FileLock;
-
-/// Deepest directory level `LIST -R` descends to.
-const MAX_RECURSION: usize = 16;
 
 struct LoggedIn {
     /// The name STAT reports: `ftp_username` for anonymous sessions, as vsftpd does.
     shown_name: Vec<u8>,
-    /// Anonymous privileges: an anonymous login, or a guest without virtual_use_local_privs.
+    /// vsftpd's `is_anonymous`: an anonymous login, or a guest without
+    /// virtual_use_local_privs.
     anonymous: bool,
     access: AccessMode,
     /// The password an anonymous user gave: xferlog's user field.
     anon_password: Vec<u8>,
-    jail: Arc<Jail>,
     cwd: String,
     umask: u32,
     messages_shown: HashSet<String>,
+}
+
+/// A login between PASS and `230`: verified by the shell, then its root opened.
+struct PendingLogin {
+    /// The name as given, then as verified.
+    name: Vec<u8>,
+    anonymous: bool,
+    anon_password: Vec<u8>,
+    /// Decided once the login is verified.
+    plan: Option<LoginPlan>,
 }
 
 /// What the next transfer connects through, once PASV/EPSV or PORT/EPRT said so.
@@ -68,21 +85,19 @@ enum Listing {
     Denied,
     /// The directory could not be opened.
     Unopened,
-    Rendered(Vec<u8>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ListFormat {
-    Long,
-    Names,
-    Machine,
+    Started(Box<ListingJob>),
 }
 
 pub struct Session {
     context: Arc<SessionContext>,
+    /// The options of this session: the server's, or with the user's `user_config_dir` file
+    /// applied once logged in.
+    config: Arc<FtpConfig>,
     peer: SocketAddr,
     local: SocketAddr,
     pending_user: Option<Vec<u8>>,
+    /// Boxed: it exists only for the moment of a login.
+    login: Option<Box<PendingLogin>>,
     user: Option<LoggedIn>,
     login_failures: u32,
     data: DataSetup,
@@ -100,8 +115,8 @@ pub struct Session {
 
 /// An upload in progress: where its data goes, and where it belongs when complete.
 struct PendingUpload {
-    /// The hidden file an atomic upload writes, renamed to `target` when complete.
-    staging: Option<String>,
+    /// An atomic upload, put in place by the filesystem when complete.
+    staging: Option<Staging>,
     target: String,
 }
 
@@ -129,16 +144,6 @@ enum FileTransfer {
     },
 }
 
-/// The hidden file beside `target` an atomic upload is written to.
-fn staging_path(target: &str) -> String {
-    let (dir, name) = target.rsplit_once('/').unwrap_or(("", target));
-    let unique = crate::sys::clock::realtime_now();
-    format!(
-        "{dir}/.{name}.ringd-upload-{}-{}",
-        unique.secs, unique.nanos
-    )
-}
-
 fn say(reply: FixedReply) -> Vec<Action> {
     vec![Action::Reply(reply.reply())]
 }
@@ -147,19 +152,29 @@ fn send(reply: Reply) -> Vec<Action> {
     vec![Action::Reply(reply)]
 }
 
-/// FTP paths as the jail takes them. Names that are not UTF-8 are read lossily: RFC 2640
+/// FTP paths as the filesystem takes them. Names that are not UTF-8 are read lossily: RFC 2640
 /// clients send UTF-8.
 fn text(path: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(path)
 }
 
+/// vsftpd's fatal reply (`500 OOPS: ...`), then the end of the session.
+fn oops(text: &str) -> Vec<Action> {
+    vec![
+        Action::Reply(Reply::new(500, format!("OOPS: {text}"))),
+        Action::Close,
+    ]
+}
+
 impl Session {
     pub fn new(context: Arc<SessionContext>, peer: SocketAddr, local: SocketAddr) -> Session {
         Session {
+            config: Arc::clone(&context.config),
             context,
             peer,
             local,
             pending_user: None,
+            login: None,
             user: None,
             login_failures: 0,
             data: DataSetup::None,
@@ -184,8 +199,19 @@ impl Session {
         vec![Action::Reply(replies::IDLE_TIMEOUT.reply()), Action::Close]
     }
 
-    /// One line from the control connection, already stripped of Telnet sequences.
-    pub fn on_line(&mut self, line: Result<Vec<u8>, LineError>) -> Vec<Action> {
+    /// The options this session runs with (the server's, or its user's once logged in).
+    pub fn config_handle(&self) -> Arc<FtpConfig> {
+        Arc::clone(&self.config)
+    }
+
+    /// One line from the control connection, already stripped of Telnet sequences; `now` is
+    /// the wall-clock time, `fs` the session's filesystem (unused before login).
+    pub fn on_line(
+        &mut self,
+        line: Result<Vec<u8>, LineError>,
+        now: UnixTime,
+        fs: &dyn SessionFs,
+    ) -> Vec<Action> {
         let line = match line {
             Ok(line) => line,
             Err(error) => return say(error.reply()),
@@ -193,7 +219,19 @@ impl Session {
         if self.user.is_none() {
             self.before_login(&line)
         } else {
-            self.after_login(&line)
+            self.after_login(&line, now, fs)
+        }
+    }
+
+    /// The session ends (closed, timed out, or ringd stops): an atomic upload still in
+    /// progress is removed, never left behind half written.
+    pub fn end(&mut self, fs: &dyn SessionFs) {
+        if let Some(PendingUpload {
+            staging: Some(staging),
+            ..
+        }) = self.upload.take()
+        {
+            fs.discard_upload(staging);
         }
     }
 
@@ -211,17 +249,17 @@ impl Session {
     }
 
     fn feat(&self) -> Reply {
-        let config = &self.context.config;
+        let config = &self.config;
         replies::feat(config.port_enable, config.pasv_enable, self.facts)
     }
 
     fn is_anonymous_name(&self, name: &[u8]) -> bool {
-        self.context.config.anonymous_enable
+        self.config.anonymous_enable
             && (name.eq_ignore_ascii_case(b"ftp") || name.eq_ignore_ascii_case(b"anonymous"))
     }
 
     fn handle_user(&mut self, name: Vec<u8>) -> Vec<Action> {
-        let config = &self.context.config;
+        let config = &self.config;
         let anonymous = self.is_anonymous_name(&name);
         self.pending_user = None;
         if !config.local_enable && !anonymous {
@@ -244,13 +282,13 @@ impl Session {
     /// `max_login_fails` refusals.
     fn login_failed(&mut self, refusal: FixedReply) -> Vec<Action> {
         let mut actions = Vec::new();
-        let delay = self.context.config.delay_failed_login;
+        let delay = self.config.delay_failed_login;
         if delay > 0 {
             actions.push(Action::Pause(Duration::from_secs(u64::from(delay))));
         }
         actions.push(Action::Reply(refusal.reply()));
         self.login_failures += 1;
-        let max = self.context.config.max_login_fails;
+        let max = self.config.max_login_fails;
         // vsftpd closes once `++fails >= max_login_fails`, so 0 closes on the first failure.
         if self.login_failures >= max {
             actions.push(Action::Close);
@@ -258,13 +296,18 @@ impl Session {
         actions
     }
 
-    fn password_refused(&mut self, name: Vec<u8>) -> Vec<Action> {
+    /// A refused password: vsftpd logs `FAIL LOGIN` first, then waits (the verifier's own
+    /// delay, such as PAM's, and then `delay_failed_login`) and refuses.
+    fn password_refused(&mut self, name: Vec<u8>, verifier_delay: Duration) -> Vec<Action> {
         let mut actions = vec![Action::Log(Box::new(LogEvent::Login {
             ok: false,
             remote_ip: self.peer.ip(),
             user: name,
             anon_password: None,
         }))];
+        if !verifier_delay.is_zero() {
+            actions.push(Action::Pause(verifier_delay));
+        }
         actions.extend(self.login_failed(replies::LOGIN_INCORRECT));
         actions
     }
@@ -276,100 +319,198 @@ impl Session {
         let context = Arc::clone(&self.context);
         let config = &context.config;
         let anonymous = self.is_anonymous_name(&name);
-        let password = text(&password);
-        let name_text = text(&name).into_owned();
-        let jail = if anonymous {
-            let banned = config.deny_email_enable && context.banned_emails.contains(&password);
+        if anonymous {
+            let password_text = text(&password);
+            let banned = config.deny_email_enable && context.banned_emails.contains(&password_text);
             let not_listed =
-                config.secure_email_list_enable && !context.secure_emails.contains(&password);
+                config.secure_email_list_enable && !context.secure_emails.contains(&password_text);
             if banned || not_listed {
-                return self.password_refused(name);
+                return self.password_refused(name, Duration::ZERO);
             }
-            context
-                .anonymous_root()
-                .map(|root| context.login_jail(root))
+            self.login = Some(Box::new(PendingLogin {
+                name: name.clone(),
+                anonymous: true,
+                anon_password: password,
+                plan: None,
+            }));
+            // vsftpd reads the anonymous user's options file under ftp_username's name.
+            return match &config.user_config_dir {
+                Some(dir) => vec![Action::Authenticate(Box::new(AuthRequest {
+                    user: config.ftp_username.clone(),
+                    password: Vec::new(),
+                    method: AuthMethod::Nothing,
+                    remote_ip: self.peer.ip(),
+                    user_config_dir: Some(dir.clone()),
+                }))],
+                None => self.login_verified(config.ftp_username.clone(), None, None),
+            };
+        }
+        let name_text = text(&name).into_owned();
+        if !login::plausible(&name, &password) || context.ftpusers.contains(&name_text) {
+            return self.password_refused(name, Duration::ZERO);
+        }
+        let method = if context.virtual_users.is_some() {
+            AuthMethod::VirtualUser
         } else {
-            let verified = !context.ftpusers.contains(&name_text)
-                && context
-                    .virtual_users
+            AuthMethod::SystemAccount {
+                service: config.pam_service_name.clone(),
+                check_shell: config.check_shell,
+            }
+        };
+        self.login = Some(Box::new(PendingLogin {
+            name,
+            anonymous: false,
+            anon_password: Vec::new(),
+            plan: None,
+        }));
+        vec![Action::Authenticate(Box::new(AuthRequest {
+            user: name_text,
+            password,
+            method,
+            remote_ip: self.peer.ip(),
+            user_config_dir: config.user_config_dir.clone(),
+        }))]
+    }
+
+    /// The shell verified the login it was asked to (`Action::Authenticate`).
+    pub fn authenticated(&mut self, outcome: AuthOutcome) -> Vec<Action> {
+        let Some(pending) = self.login.as_ref() else {
+            return Vec::new();
+        };
+        match outcome {
+            AuthOutcome::Refused { delay } => {
+                let name = pending.name.clone();
+                self.login = None;
+                self.password_refused(name, delay)
+            }
+            AuthOutcome::Accepted {
+                user,
+                account,
+                user_config,
+            } => self.login_verified(user, account, user_config),
+        }
+    }
+
+    /// A login the shell verified (or an anonymous one): apply the user's options, decide
+    /// where the session lives, and ask the shell to open it.
+    fn login_verified(
+        &mut self,
+        user: String,
+        account: Option<login::Account>,
+        user_config: Option<Result<String, String>>,
+    ) -> Vec<Action> {
+        let Some(mut pending) = self.login.take() else {
+            return Vec::new();
+        };
+        if let Some(per_user) = user_config {
+            let applied = per_user.and_then(|text| {
+                let origin = self
+                    .config
+                    .user_config_dir
                     .as_ref()
-                    .is_some_and(|users| users.verify(&name_text, &password));
-            if !verified {
-                return self.password_refused(name);
+                    .map(|dir| dir.join(&user).display().to_string())
+                    .unwrap_or_default();
+                vsftpd::apply_user_options(&self.config, &text, &origin)
+                    .map_err(|error| error.to_string())
+            });
+            match applied {
+                Ok(config) => self.config = Arc::new(config),
+                Err(error) => return oops(&error),
             }
-            context
-                .user_root(&name_text)
-                .map(|root| context.login_jail(&root))
+        }
+        let context = Arc::clone(&self.context);
+        let server = PlanContext {
+            anonymous_root: context.anonymous_root(),
+            guest_home: context.guest_home(),
+            chroot_list: &context.chroot_list,
         };
-        let Some(Ok(jail)) = jail else {
-            return vec![
-                Action::Reply(Reply::new(
-                    500,
-                    "OOPS: cannot change directory to the login root",
-                )),
-                Action::Close,
-            ];
+        let kind = match (&account, pending.anonymous) {
+            (_, true) => LoginKind::Anonymous,
+            (Some(account), false) => LoginKind::SystemAccount {
+                name: &user,
+                account,
+            },
+            (None, false) => LoginKind::VirtualUser { name: &user },
         };
-        let access = if anonymous {
-            AccessMode::Anonymous
-        } else if config.guest_enable {
-            AccessMode::Guest
+        let plan = match login::plan(&self.config, kind, &server) {
+            Ok(plan) => plan,
+            Err(Oops(text)) => return oops(&text),
+        };
+        if !pending.anonymous {
+            pending.name = user.into_bytes();
+        }
+        let open = plan.open.clone();
+        pending.plan = Some(plan);
+        self.login = Some(pending);
+        vec![Action::OpenRoot(Box::new(open))]
+    }
+
+    /// The shell opened the root it was asked to (`Action::OpenRoot`), or could not (`false`);
+    /// from now on `fs` is the session's filesystem.
+    pub fn root_opened(&mut self, opened: bool, fs: &dyn SessionFs) -> Vec<Action> {
+        let Some(pending) = self.login.take() else {
+            return Vec::new();
+        };
+        let Some(plan) = pending.plan else {
+            return Vec::new();
+        };
+        if !opened {
+            return oops(&format!(
+                "cannot change directory:{}",
+                plan.open.root.display()
+            ));
+        }
+        let cwd = match &plan.fallback_cwd {
+            // Not jailed: local_root if it can be entered, else the home, as vsftpd does.
+            Some(home) if !fs.is_dir(&plan.cwd) => {
+                if !fs.is_dir(home) {
+                    return oops(&format!("cannot change directory:{home}"));
+                }
+                home.clone()
+            }
+            None if plan.cwd != "/" && !fs.is_dir(&plan.cwd) => {
+                return oops(&format!("cannot change directory:{}", plan.cwd));
+            }
+            _ => plan.cwd.clone(),
+        };
+        let umask = if plan.anonymous_privileges {
+            self.config.anon_umask
         } else {
-            AccessMode::Real
-        };
-        let anon_password = if anonymous {
-            password.as_bytes().to_vec()
-        } else {
-            Vec::new()
-        };
-        let shown_name = if anonymous {
-            config.ftp_username.clone().into_bytes()
-        } else {
-            name
-        };
-        // vsftpd's guests (every non-anonymous login with guest_enable) have anonymous
-        // privileges unless virtual_use_local_privs says otherwise.
-        let anonymous = anonymous || (config.guest_enable && !config.virtual_use_local_privs);
-        let umask = if anonymous {
-            config.anon_umask
-        } else {
-            config.local_umask
+            self.config.local_umask
         };
         self.user = Some(LoggedIn {
-            shown_name,
-            anonymous,
-            access,
-            anon_password: anon_password.clone(),
-            jail,
-            cwd: "/".into(),
+            shown_name: plan.shown_name,
+            anonymous: plan.anonymous_privileges,
+            access: plan.access,
+            anon_password: pending.anon_password.clone(),
+            cwd: cwd.clone(),
             umask,
             messages_shown: HashSet::new(),
         });
-        let message = self.directory_message("/");
+        let message = self.directory_message(&cwd, fs);
         let user = self.user();
         vec![
             Action::Log(Box::new(LogEvent::Login {
                 ok: true,
                 remote_ip: self.peer.ip(),
                 user: user.shown_name.clone(),
-                anon_password: user.anonymous.then_some(anon_password),
+                anon_password: pending.anonymous.then_some(pending.anon_password),
             })),
             Action::Reply(replies::with_message(&message, replies::LOGIN_SUCCESSFUL)),
         ]
     }
 
     /// The `message_file` of `dir`, once per directory per session, as vsftpd shows it.
-    fn directory_message(&mut self, dir: &str) -> Vec<u8> {
-        let config = &self.context.config;
+    fn directory_message(&mut self, dir: &str, fs: &dyn SessionFs) -> Vec<u8> {
+        let config = Arc::clone(&self.config);
         let Some(user) = self.user.as_mut() else {
             return Vec::new();
         };
         if !config.dirmessage_enable || !user.messages_shown.insert(dir.to_string()) {
             return Vec::new();
         }
-        let path = Jail::resolve(dir, &config.message_file.to_string_lossy());
-        user.jail
-            .read_small(&path, replies::MESSAGE_FILE_MAX_BYTES)
+        let path = resolve(dir, &config.message_file.to_string_lossy());
+        fs.read_small(&path, replies::MESSAGE_FILE_MAX_BYTES)
             .unwrap_or_default()
     }
 
@@ -385,14 +526,14 @@ impl Session {
     }
 
     fn permitted_by_command_lists(&self, verb: &str) -> bool {
-        let config = &self.context.config;
+        let config = &self.config;
         if !config.cmds_allowed.is_empty() && !config.cmds_allowed.iter().any(|c| c == verb) {
             return false;
         }
         !config.cmds_denied.iter().any(|c| c == verb)
     }
 
-    fn after_login(&mut self, line: &[u8]) -> Vec<Action> {
+    fn after_login(&mut self, line: &[u8], now: UnixTime, fs: &dyn SessionFs) -> Vec<Action> {
         let verb = command::verb(line);
         if !self.permitted_by_command_lists(&verb) {
             return say(replies::NO_PERMISSION);
@@ -403,7 +544,7 @@ impl Session {
             return say(replies::NO_PERMISSION);
         }
         match command::parse(line) {
-            Ok(command) => self.dispatch(command),
+            Ok(command) => self.dispatch(command, now, fs),
             Err(error @ CommandError::Syntax { .. }) => {
                 if matches!(verb.as_str(), "PORT" | "EPRT") {
                     self.data = DataSetup::None;
@@ -416,7 +557,7 @@ impl Session {
 
     /// The configuration switches that turn commands off, as vsftpd applies them.
     fn verb_enabled(&self, verb: &str) -> bool {
-        let config = &self.context.config;
+        let config = &self.config;
         let anonymous = self.user.as_ref().is_some_and(|u| u.anonymous);
         let upload = config.write_enable && (config.anon_upload_enable || !anonymous);
         let mkdir = config.write_enable && (config.anon_mkdir_write_enable || !anonymous);
@@ -451,30 +592,30 @@ impl Session {
     }
 
     fn resolve(&self, arg: &[u8]) -> String {
-        Jail::resolve(&self.user().cwd, &text(arg))
+        resolve(&self.user().cwd, &text(arg))
     }
 
-    /// `deny_file`: no command may touch a path with a component that matches.
+    /// The path a command's argument names; `None` for an empty one, which names no file
+    /// (vsftpd passes `""` to the system call, which finds none): `RNFR` with nothing after it
+    /// must not rename the working directory.
+    fn path_argument(&self, arg: &[u8]) -> Option<String> {
+        (!arg.is_empty()).then(|| self.resolve(arg))
+    }
+
+    /// `deny_file`: no command may touch a path with a component that matches; nor one of a
+    /// staged upload's hidden files.
     fn denied(&self, vpath: &str) -> bool {
-        let Some(pattern) = &self.context.config.deny_file else {
-            return false;
-        };
-        vpath
-            .split('/')
-            .filter(|part| !part.is_empty())
-            .any(|part| listing::matches_pattern(pattern.as_bytes(), part.as_bytes()))
+        let mut parts = vpath.split('/').filter(|part| !part.is_empty());
+        match &self.config.deny_file {
+            Some(pattern) => parts.any(|part| {
+                is_staging_name(part.as_bytes())
+                    || listing::matches_pattern(pattern.as_bytes(), part.as_bytes())
+            }),
+            None => parts.any(|part| is_staging_name(part.as_bytes())),
+        }
     }
 
-    /// `hide_file`: entries left out of listings (still reachable by name).
-    fn hidden(&self, name: &[u8]) -> bool {
-        self.context
-            .config
-            .hide_file
-            .as_ref()
-            .is_some_and(|pattern| listing::matches_pattern(pattern.as_bytes(), name))
-    }
-
-    fn dispatch(&mut self, command: Command) -> Vec<Action> {
+    fn dispatch(&mut self, command: Command, now: UnixTime, fs: &dyn SessionFs) -> Vec<Action> {
         match command {
             Command::Empty => Vec::new(),
             Command::Quit => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],
@@ -485,8 +626,8 @@ impl Session {
                 Action::Close,
             ],
             Command::Pwd => send(replies::current_directory(self.user().cwd.as_bytes())),
-            Command::Cwd(arg) => self.change_directory(&arg),
-            Command::Cdup => self.change_directory(b".."),
+            Command::Cwd(arg) => self.change_directory(&arg, fs),
+            Command::Cdup => self.change_directory(b"..", fs),
             Command::Pasv => self.start_passive(false),
             Command::Epsv(arg) => self.handle_epsv(arg),
             Command::Port(addr) => self.set_active(
@@ -499,16 +640,19 @@ impl Session {
                 say(replies::BAD_EPRT_PROTOCOL)
             }
             Command::Eprt(addr) => self.set_active(addr, replies::EPRT_OK, replies::ILLEGAL_EPRT),
-            Command::Retr(arg) => self.retrieve(&arg),
-            Command::Stor(arg) => self.store(&arg, false),
-            Command::Appe(arg) => self.store(&arg, true),
-            Command::Stou(base) => self.store_unique(&base),
-            Command::List(args) => self.list(&args, ListFormat::Long),
-            Command::Nlst(args) => self.list(&args, ListFormat::Names),
-            Command::Mlsd(arg) => {
-                self.list(arg.as_deref().unwrap_or_default(), ListFormat::Machine)
-            }
-            Command::Mlst(arg) => self.machine_list_one(arg.as_deref().unwrap_or_default()),
+            Command::Retr(arg) => self.retrieve(&arg, fs),
+            Command::Stor(arg) => self.store(&arg, false, fs),
+            Command::Appe(arg) => self.store(&arg, true, fs),
+            Command::Stou(base) => self.store_unique(&base, fs),
+            Command::List(args) => self.list(&args, ListFormat::Long, now, fs),
+            Command::Nlst(args) => self.list(&args, ListFormat::Names, now, fs),
+            Command::Mlsd(arg) => self.list(
+                arg.as_deref().unwrap_or_default(),
+                ListFormat::Machine,
+                now,
+                fs,
+            ),
+            Command::Mlst(arg) => self.machine_list_one(arg.as_deref().unwrap_or_default(), fs),
             Command::Type(TransferType::Ascii) => {
                 self.ascii = true;
                 say(replies::SWITCHING_TO_ASCII)
@@ -529,23 +673,21 @@ impl Session {
             Command::Feat => send(self.feat()),
             Command::Opts(option, value) => self.handle_opts(&option, &value),
             Command::Stat(None) => send(self.status()),
-            Command::Stat(Some(_)) if !self.context.config.dirlist_enable => {
-                say(replies::NO_PERMISSION)
-            }
-            Command::Stat(Some(arg)) => self.status_of(&arg),
+            Command::Stat(Some(_)) if !self.config.dirlist_enable => say(replies::NO_PERMISSION),
+            Command::Stat(Some(arg)) => self.status_of(&arg, now, fs),
             Command::Abor => say(replies::NO_TRANSFER_TO_ABORT),
             Command::Rest(offset) => {
                 self.restart_offset = offset;
                 send(replies::restart_position(offset))
             }
-            Command::Size(arg) => self.size(&arg),
-            Command::Mdtm { path, set } => self.modification_time(&path, set),
-            Command::Mkd(arg) => self.make_directory(&arg),
-            Command::Rmd(arg) => self.remove_directory(&arg),
-            Command::Dele(arg) => self.delete(&arg),
-            Command::Rnfr(arg) => self.rename_from(&arg),
-            Command::Rnto(arg) => self.rename_to(&arg),
-            Command::Site(site) => self.site(site),
+            Command::Size(arg) => self.size(&arg, fs),
+            Command::Mdtm { path, set } => self.modification_time(&path, set, fs),
+            Command::Mkd(arg) => self.make_directory(&arg, fs),
+            Command::Rmd(arg) => self.remove_directory(&arg, fs),
+            Command::Dele(arg) => self.delete(&arg, fs),
+            Command::Rnfr(arg) => self.rename_from(&arg, fs),
+            Command::Rnto(arg) => self.rename_to(&arg, fs),
+            Command::Site(site) => self.site(site, fs),
             Command::Pbsz(_) | Command::Prot(_) => say(replies::NO_PERMISSION),
         }
     }
@@ -561,16 +703,18 @@ impl Session {
         }
     }
 
-    fn change_directory(&mut self, arg: &[u8]) -> Vec<Action> {
-        let target = self.resolve(arg);
+    fn change_directory(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
+        let Some(target) = self.path_argument(arg) else {
+            return say(replies::CHANGE_DIRECTORY_FAILED);
+        };
         if self.denied(&target) {
             return say(replies::NO_PERMISSION);
         }
-        if !self.user().jail.is_dir(&target) {
+        if !fs.is_dir(&target) {
             return say(replies::CHANGE_DIRECTORY_FAILED);
         }
         self.user_mut().cwd = target.clone();
-        let message = self.directory_message(&target);
+        let message = self.directory_message(&target, fs);
         send(replies::with_message(&message, replies::DIRECTORY_CHANGED))
     }
 
@@ -631,7 +775,7 @@ impl Session {
         refused: FixedReply,
     ) -> Vec<Action> {
         let same_host = target.ip().to_canonical() == self.peer.ip().to_canonical();
-        if !self.context.config.port_promiscuous && (!same_host || target.port() < 1024) {
+        if !self.config.port_promiscuous && (!same_host || target.port() < 1024) {
             // No FTP bounce: data connections go only to the client itself, never to a
             // privileged port.
             self.data = DataSetup::None;
@@ -652,7 +796,7 @@ impl Session {
     fn transfer_record(&self, arg: &[u8], direction: Direction) -> TransferRecord {
         let user = self.user();
         TransferRecord {
-            start: crate::ntp::packet::UnixTime::default(),
+            start: UnixTime::default(),
             duration: Duration::ZERO,
             remote_ip: self.peer.ip(),
             bytes: 0,
@@ -676,18 +820,17 @@ impl Session {
     ) -> Vec<Action> {
         let channel = match self.data {
             DataSetup::Passive { ready: true, .. } => DataChannel::Passive {
-                check_peer: !self.context.config.pasv_promiscuous,
+                check_peer: !self.config.pasv_promiscuous,
             },
             DataSetup::Active(target) => DataChannel::Active(target),
             _ => return say(replies::USE_PORT_OR_PASV_FIRST),
         };
         self.data = DataSetup::None;
         self.transfer = Some(kind);
-        let config = &self.context.config;
         let max_rate = if self.user().anonymous {
-            config.anon_max_rate
+            self.config.anon_max_rate
         } else {
-            config.local_max_rate
+            self.config.local_max_rate
         };
         vec![Action::Transfer(Box::new(Transfer {
             channel,
@@ -699,13 +842,17 @@ impl Session {
     }
 
     /// The shell finished (or failed) the transfer it was asked for.
-    pub fn transfer_finished(&mut self, outcome: TransferOutcome) -> Vec<Action> {
+    pub fn transfer_finished(
+        &mut self,
+        outcome: TransferOutcome,
+        fs: &dyn SessionFs,
+    ) -> Vec<Action> {
         let Some(kind) = self.transfer.take() else {
             return Vec::new();
         };
         let upload = kind == TransferKind::Upload;
         let outcome = match self.upload.take() {
-            Some(upload) => self.settle_upload(upload, outcome),
+            Some(upload) => self.settle_upload(upload, outcome, fs),
             None => outcome,
         };
         match outcome {
@@ -717,7 +864,6 @@ impl Session {
             }
             TransferOutcome::Complete { .. } => say(replies::TRANSFER_COMPLETE),
             TransferOutcome::NoConnection => say(replies::FAILED_TO_ESTABLISH_CONNECTION),
-            TransferOutcome::ForeignPeer => say(replies::BAD_IP_CONNECTING),
             TransferOutcome::NetworkFailed { .. } if upload => say(replies::READ_NETWORK_FAILED),
             TransferOutcome::NetworkFailed { .. } => say(replies::WRITE_NETWORK_FAILED),
             TransferOutcome::FileFailed { .. } if upload => say(replies::WRITE_LOCAL_FILE_FAILED),
@@ -742,36 +888,33 @@ impl Session {
     }
 
     /// Puts a finished upload in its place, or cleans up after a failed one: an atomic
-    /// upload is renamed over its target only when complete (a failed one never touches
-    /// the old file); otherwise `delete_failed_uploads` removes what a failure left.
+    /// upload is put in place only when complete (a failed one never touches the old file);
+    /// otherwise `delete_failed_uploads` removes what a failure left.
     fn settle_upload(
         &mut self,
         upload: PendingUpload,
         outcome: TransferOutcome,
+        fs: &dyn SessionFs,
     ) -> TransferOutcome {
         let complete = matches!(outcome, TransferOutcome::Complete { .. });
-        let jail = &self.user().jail;
         match (upload.staging, complete) {
-            (Some(staging), true) => match jail.rename(&staging, &upload.target) {
+            (Some(staging), true) => match fs.commit_upload(staging) {
                 Ok(()) => outcome,
-                Err(_) => {
-                    let _ = jail.unlink(&staging);
-                    TransferOutcome::FileFailed { bytes: 0 }
-                }
+                Err(_) => TransferOutcome::FileFailed { bytes: 0 },
             },
             (Some(staging), false) => {
-                let _ = jail.unlink(&staging);
+                fs.discard_upload(staging);
                 outcome
             }
-            (None, false) if self.context.config.delete_failed_uploads => {
-                let _ = jail.unlink(&upload.target);
+            (None, false) if self.config.delete_failed_uploads => {
+                let _ = fs.unlink(&upload.target);
                 outcome
             }
             (None, _) => outcome,
         }
     }
 
-    fn retrieve(&mut self, arg: &[u8]) -> Vec<Action> {
+    fn retrieve(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         let offset = std::mem::take(&mut self.restart_offset);
         if !self.has_data_setup() {
             return say(replies::USE_PORT_OR_PASV_FIRST);
@@ -779,21 +922,22 @@ impl Session {
         if self.ascii && offset != 0 {
             return say(replies::NO_ASCII_RESUME);
         }
-        let path = self.resolve(arg);
+        let Some(path) = self.path_argument(arg) else {
+            return say(replies::FAILED_TO_OPEN_FILE);
+        };
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        let user = self.user();
         // Opening first and checking what was opened is one lookup fewer, and a file opened
         // but refused is closed unread.
-        let Ok((file, mode)) = user.jail.open_download(&path) else {
+        let Ok(download) = fs.open_download(&path) else {
             return say(replies::FAILED_TO_OPEN_FILE);
         };
-        let world_readable = mode & 0o004 != 0;
-        if user.anonymous && self.context.config.anon_world_readable_only && !world_readable {
+        let world_readable = download.mode & 0o004 != 0;
+        if self.user().anonymous && self.config.anon_world_readable_only && !world_readable {
             return say(replies::FAILED_TO_OPEN_FILE);
         }
-        let ascii = self.ascii && self.context.config.ascii_download_enable;
+        let ascii = self.ascii && self.config.ascii_download_enable;
         let record = self.transfer_record(arg, Direction::Outgoing);
         let start = FileTransfer::Download {
             name: arg.to_vec(),
@@ -801,45 +945,57 @@ impl Session {
             ascii,
         };
         let lock = self.file_lock(FileLock::Shared);
-        self.start_file_transfer(file, lock, record, start)
+        self.start_file_transfer(download.file, lock, record, start, fs)
     }
 
     /// The lock a transfer takes on its file: with `lock_upload_files`, a shared one for
     /// downloads and an exclusive one for uploads, as vsftpd's.
     fn file_lock(&self, kind: FileLock) -> Option<FileLock> {
-        self.context.config.lock_upload_files.then_some(kind)
+        self.config.lock_upload_files.then_some(kind)
     }
 
     /// Starts a file transfer, once the shell has taken `lock` on the file if there is one:
     /// before the 150 reply, as vsftpd locks.
     fn start_file_transfer(
         &mut self,
-        file: File,
+        file: FileHandle,
         lock: Option<FileLock>,
         record: TransferRecord,
         start: FileTransfer,
+        fs: &dyn SessionFs,
     ) -> Vec<Action> {
         match lock {
             Some(kind) => {
                 self.awaiting_lock = Some(Box::new(AwaitingLock { record, start }));
                 vec![Action::Lock(LockRequest { file, kind })]
             }
-            None => self.begin_file_transfer(file, record, start),
+            None => self.begin_file_transfer(file, record, start, fs),
         }
     }
 
     /// The shell has locked `file` for the transfer waiting for it, or gave up after
     /// `data_connection_timeout` (`locked` false).
-    pub fn file_locked(&mut self, file: File, locked: bool) -> Vec<Action> {
+    pub fn file_locked(
+        &mut self,
+        file: FileHandle,
+        locked: bool,
+        fs: &dyn SessionFs,
+    ) -> Vec<Action> {
         let Some(awaiting) = self.awaiting_lock.take() else {
             return Vec::new();
         };
         let AwaitingLock { record, start } = *awaiting;
         if locked {
-            return self.begin_file_transfer(file, record, start);
+            return self.begin_file_transfer(file, record, start, fs);
         }
         // Nothing has been written: an upload's file is left as it was.
-        self.upload = None;
+        if let Some(PendingUpload {
+            staging: Some(staging),
+            ..
+        }) = self.upload.take()
+        {
+            fs.discard_upload(staging);
+        }
         match start {
             FileTransfer::Download { .. } => say(replies::FAILED_TO_OPEN_FILE),
             FileTransfer::Upload { .. } => say(replies::COULD_NOT_CREATE_FILE),
@@ -848,9 +1004,10 @@ impl Session {
 
     fn begin_file_transfer(
         &mut self,
-        file: File,
+        file: FileHandle,
         record: TransferRecord,
         start: FileTransfer,
+        fs: &dyn SessionFs,
     ) -> Vec<Action> {
         match start {
             FileTransfer::Download {
@@ -860,11 +1017,11 @@ impl Session {
             } => {
                 // The size as it is now the file is locked, as vsftpd's 150 gives it: an
                 // upload that held the lock has finished.
-                let Ok(metadata) = file.metadata() else {
+                let Ok(size) = fs.size_of(&file) else {
                     return say(replies::FAILED_TO_OPEN_FILE);
                 };
-                let opening = replies::opening_data_connection(ascii, &name, metadata.len());
-                let job = DataJob::SendFile {
+                let opening = replies::opening_data_connection(ascii, &name, size);
+                let job = DataJob::Download {
                     file,
                     offset,
                     ascii,
@@ -877,103 +1034,98 @@ impl Session {
                 ascii,
                 sync,
             } => {
-                if truncate && file.set_len(0).is_err() {
+                if truncate && fs.truncate(&file).is_err() {
                     self.upload = None;
                     return say(replies::COULD_NOT_CREATE_FILE);
                 }
-                let job = DataJob::ReceiveFile { file, ascii, sync };
+                let job = DataJob::Upload { file, ascii, sync };
                 self.start_transfer(TransferKind::Upload, opening, job, Some(record))
             }
         }
     }
 
     fn file_mode(&self) -> u32 {
-        self.context.config.file_open_mode & !self.user().umask & 0o7777
+        self.config.file_open_mode & !self.user().umask & 0o7777
     }
 
-    fn store(&mut self, arg: &[u8], append: bool) -> Vec<Action> {
+    fn store(&mut self, arg: &[u8], append: bool, fs: &dyn SessionFs) -> Vec<Action> {
         let offset = std::mem::take(&mut self.restart_offset);
         if !self.has_data_setup() {
             return say(replies::USE_PORT_OR_PASV_FIRST);
         }
-        let path = self.resolve(arg);
+        let Some(path) = self.path_argument(arg) else {
+            return say(replies::COULD_NOT_CREATE_FILE);
+        };
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        let config = &self.context.config;
-        let may_overwrite = !self.user().anonymous || config.anon_other_write_enable;
+        let may_overwrite = !self.user().anonymous || self.config.anon_other_write_enable;
         let how = match (append, offset, may_overwrite) {
             (true, _, _) => WriteHow::Append,
             (false, _, false) => WriteHow::CreateNew,
             (false, 0, true) => WriteHow::Truncate,
             (false, offset, true) => WriteHow::Offset(offset),
         };
-        // Atomic uploads go to a hidden file beside the target and replace it only when
-        // complete; appends and resumed uploads continue the real file.
-        let staging = (config.atomic_uploads
-            && matches!(how, WriteHow::Truncate | WriteHow::CreateNew))
-        .then(|| staging_path(&path));
-        if how == WriteHow::CreateNew && staging.is_some() && self.user().jail.stat(&path).is_ok() {
-            return say(replies::COULD_NOT_CREATE_FILE);
-        }
-        // An atomic upload's hidden file is opened by nobody else, and readers of the target
-        // get the old file or the whole new one, never a partial one: what vsftpd's lock is
-        // for already holds, so there is nothing to lock. Locking the target instead would
-        // only hold its readers up, to then serve them the old file they had opened.
-        let lock = if staging.is_none() {
-            self.file_lock(FileLock::Exclusive)
+        // Atomic uploads are written aside and replace the target only when complete;
+        // appends and resumed uploads continue the real file.
+        let atomic =
+            self.config.atomic_uploads && matches!(how, WriteHow::Truncate | WriteHow::CreateNew);
+        let (file, staging, lock, truncate) = if atomic {
+            let Ok(StagedUpload { file, staging }) =
+                fs.stage_upload(&path, self.file_mode(), how == WriteHow::Truncate)
+            else {
+                return say(replies::COULD_NOT_CREATE_FILE);
+            };
+            // The staged file is opened by nobody else, and readers of the target get the
+            // old file or the whole new one, never a partial one: what vsftpd's lock is for
+            // already holds, so there is nothing to lock. Locking the target instead would
+            // only hold its readers up, to then serve them the old file they had opened.
+            (file, Some(staging), None, false)
         } else {
-            None
+            let lock = self.file_lock(FileLock::Exclusive);
+            // vsftpd empties the file only once it holds the lock, so a download that has it
+            // locked never sees the file shrink under it.
+            let truncate = lock.is_some() && how == WriteHow::Truncate;
+            let how = if truncate { WriteHow::Offset(0) } else { how };
+            let Ok(file) = fs.open_upload(&path, how, self.file_mode()) else {
+                return say(replies::COULD_NOT_CREATE_FILE);
+            };
+            (file, None, lock, truncate)
         };
-        // vsftpd empties the file only once it holds the lock, so a download that has it
-        // locked never sees the file shrink under it.
-        let truncate = lock.is_some() && how == WriteHow::Truncate;
-        let (written, how) = match &staging {
-            Some(staging) => (staging.as_str(), WriteHow::CreateNew),
-            None if truncate => (path.as_str(), WriteHow::Offset(0)),
-            None => (path.as_str(), how),
-        };
-        let Ok(file) = self.user().jail.open_write(written, how, self.file_mode()) else {
-            return say(replies::COULD_NOT_CREATE_FILE);
-        };
-        if !self.give_upload_away(written) {
+        if !self.give_upload_away(&file, fs) {
+            if let Some(staging) = staging {
+                fs.discard_upload(staging);
+            } else if how == WriteHow::CreateNew {
+                let _ = fs.unlink(&path);
+            }
             return say(replies::COULD_NOT_CREATE_FILE);
         }
         let sync = staging.is_some();
         self.upload = Some(PendingUpload {
             staging,
-            target: path.clone(),
+            target: path,
         });
         let record = self.transfer_record(arg, Direction::Incoming);
         let start = FileTransfer::Upload {
             opening: replies::OK_TO_SEND_DATA.reply(),
             truncate,
-            ascii: self.ascii && self.context.config.ascii_upload_enable,
+            ascii: self.ascii && self.config.ascii_upload_enable,
             sync,
         };
-        self.start_file_transfer(file, lock, record, start)
+        self.start_file_transfer(file, lock, record, start, fs)
     }
 
     /// `chown_uploads`: an anonymous upload belongs to `chown_username` with
-    /// `chown_upload_mode`. If that cannot be done the new file is removed, not left behind
-    /// with the wrong owner.
-    fn give_upload_away(&self, path: &str) -> bool {
-        let user = self.user();
-        let Some((uid, gid)) = self.context.chown_owner.filter(|_| user.anonymous) else {
+    /// `chown_upload_mode`, given away as vsftpd's privileged process does.
+    fn give_upload_away(&self, file: &FileHandle, fs: &dyn SessionFs) -> bool {
+        let Some(uid) = self.context.chown_uid.filter(|_| self.user().anonymous) else {
             return true;
         };
-        let mode = self.context.config.chown_upload_mode;
-        let given = user
-            .jail
-            .chown(path, uid, gid)
-            .and_then(|()| user.jail.chmod(path, mode));
-        if given.is_err() {
-            let _ = user.jail.unlink(path);
-        }
-        given.is_ok()
+        fs.give_away(file, uid, self.config.chown_upload_mode)
+            .is_ok()
     }
 
-    fn store_unique(&mut self, base: &[u8]) -> Vec<Action> {
+    fn store_unique(&mut self, base: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         self.restart_offset = 0;
         if !self.has_data_setup() {
             return say(replies::USE_PORT_OR_PASV_FIRST);
@@ -982,14 +1134,11 @@ impl Session {
         if !base.is_empty() && self.denied(&self.resolve(base)) {
             return say(replies::NO_PERMISSION);
         }
-        let Ok((file, vpath)) = self
-            .user()
-            .jail
-            .create_unique(&cwd, &text(base), self.file_mode())
-        else {
+        let Ok((file, vpath)) = fs.create_unique(&cwd, &text(base), self.file_mode()) else {
             return say(replies::COULD_NOT_CREATE_FILE);
         };
-        if !self.give_upload_away(&vpath) {
+        if !self.give_upload_away(&file, fs) {
+            let _ = fs.unlink(&vpath);
             return say(replies::COULD_NOT_CREATE_FILE);
         }
         let name = vpath.rsplit('/').next().unwrap_or(&vpath).to_string();
@@ -1001,173 +1150,86 @@ impl Session {
         let start = FileTransfer::Upload {
             opening: replies::unique_file(name.as_bytes()),
             truncate: false,
-            ascii: self.ascii && self.context.config.ascii_upload_enable,
+            ascii: self.ascii && self.config.ascii_upload_enable,
             sync: false,
         };
         let lock = self.file_lock(FileLock::Exclusive);
-        self.start_file_transfer(file, lock, record, start)
+        self.start_file_transfer(file, lock, record, start, fs)
     }
 
-    /// The entries of `dir` a listing shows, or `None` when the directory cannot be opened
-    /// (missing, unreadable, or not world-readable for an anonymous session with
-    /// `anon_world_readable_only`, as vsftpd decides).
-    fn visible_entries(
+    /// How this session's listings are made.
+    fn listing_settings(
         &self,
-        dir: &str,
-        options: &ListOptions,
-        pattern: Option<&[u8]>,
-    ) -> Option<Vec<EntryInfo>> {
-        let user = self.user();
-        let this = user.jail.stat_follow(dir).ok()?;
-        if user.anonymous && self.context.config.anon_world_readable_only && this.mode & 0o004 == 0
-        {
-            return None;
-        }
-        let mut entries = user.jail.list(dir).ok()?;
-        if options.all {
-            let parent = Jail::resolve(dir, "..");
-            let parent = user
-                .jail
-                .stat_follow(&parent)
-                .unwrap_or_else(|_| this.clone());
-            entries.push(EntryInfo {
-                name: b".".to_vec(),
-                ..this
-            });
-            entries.push(EntryInfo {
-                name: b"..".to_vec(),
-                ..parent
-            });
-        }
-        entries.retain(|e| options.includes(&e.name, pattern, false) && !self.hidden(&e.name));
-        listing::sort_entries(&mut entries, options);
-        Some(entries)
-    }
-
-    /// The listing LIST, NLST, MLSD and STAT send for `args`.
-    fn render_listing(&self, args: &[u8], format: ListFormat, kind: ListKind) -> Listing {
+        args: &[u8],
+        format: ListFormat,
+        kind: ListKind,
+        now: UnixTime,
+    ) -> ListingSettings {
+        let config = &self.config;
         let mut options = listing::parse_list_args(args, kind);
         if format != ListFormat::Long {
             options.long = false;
         }
-        let target = options.target.clone().unwrap_or_default();
+        let recursive = options.recursive && config.ls_recurse_enable && format == ListFormat::Long;
+        ListingSettings {
+            options,
+            format,
+            framing: if kind == ListKind::Stat {
+                Framing::Reply(213)
+            } else {
+                Framing::Data
+            },
+            recursive,
+            now: now.secs,
+            hide_ids: config.hide_ids,
+            hide_file: config.hide_file.clone(),
+            facts: self.facts,
+            directory_perm: self.permission_facts(EntryKind::Dir),
+            file_perm: self.permission_facts(EntryKind::File),
+            world_readable_only: self.user().anonymous && config.anon_world_readable_only,
+        }
+    }
+
+    /// The listing LIST, NLST, MLSD and STAT send for `args`.
+    fn start_listing(
+        &self,
+        args: &[u8],
+        format: ListFormat,
+        kind: ListKind,
+        now: UnixTime,
+        fs: &dyn SessionFs,
+    ) -> Listing {
+        let settings = self.listing_settings(args, format, kind, now);
+        let target = settings.options.target.clone().unwrap_or_default();
         let resolved = self.resolve(&target);
         if self.denied(&resolved) {
             return Listing::Denied;
         }
-        let now = crate::sys::clock::realtime_now().secs;
-        let mut out = Vec::new();
-        if self.user().jail.is_dir(&resolved) {
-            let recursive = options.recursive
-                && self.context.config.ls_recurse_enable
-                && format == ListFormat::Long;
+        let job = if fs.is_dir(&resolved) {
             let shown = if target.is_empty() {
                 b".".to_vec()
             } else {
                 target
             };
-            if !self.render_directory(
-                &resolved, &shown, &options, format, recursive, now, 0, &mut out,
-            ) {
-                return Listing::Unopened;
-            }
+            ListingJob::directory(fs, settings, &resolved, shown)
         } else {
             let (dir, pattern) = listing::split_list_target(&target);
-            let dir = self.resolve(&dir);
-            let Some(entries) = self.visible_entries(&dir, &options, pattern.as_deref()) else {
-                return Listing::Unopened;
-            };
-            for entry in entries {
-                self.render_entry(&entry, &options, format, b".", now, &mut out);
-            }
-        }
-        Listing::Rendered(out)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn render_directory(
-        &self,
-        dir: &str,
-        shown: &[u8],
-        options: &ListOptions,
-        format: ListFormat,
-        recursive: bool,
-        now: i64,
-        depth: usize,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let Some(entries) = self.visible_entries(dir, options, None) else {
-            return false;
+            ListingJob::matching(fs, settings, &self.resolve(&dir), pattern)
         };
-        if recursive {
-            if depth > 0 {
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(shown);
-            out.extend_from_slice(b":\r\n");
+        match job {
+            Some(job) => Listing::Started(Box::new(job)),
+            None => Listing::Unopened,
         }
-        for entry in &entries {
-            self.render_entry(entry, options, format, shown, now, out);
-        }
-        if recursive && depth < MAX_RECURSION {
-            let children = entries
-                .iter()
-                .filter(|e| e.kind == EntryKind::Dir && e.name != b"." && e.name != b"..");
-            for entry in children {
-                let child = Jail::resolve(dir, &text(&entry.name));
-                let mut child_shown = shown.to_vec();
-                child_shown.push(b'/');
-                child_shown.extend_from_slice(&entry.name);
-                self.render_directory(
-                    &child,
-                    &child_shown,
-                    options,
-                    format,
-                    recursive,
-                    now,
-                    depth + 1,
-                    out,
-                );
-            }
-        }
-        true
     }
 
-    fn render_entry(
-        &self,
-        entry: &EntryInfo,
-        options: &ListOptions,
-        format: ListFormat,
-        listed_dir: &[u8],
-        now: i64,
-        out: &mut Vec<u8>,
-    ) {
-        match format {
-            ListFormat::Machine => out.extend_from_slice(&listing::mlsx_facts(
-                entry,
-                &self.permission_facts(entry),
-                self.facts,
-            )),
-            ListFormat::Long | ListFormat::Names => listing::push_list_line(
-                out,
-                entry,
-                options,
-                listed_dir,
-                now,
-                self.context.config.hide_ids,
-            ),
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-
-    /// RFC 3659's `perm` fact: what this session may do with the entry.
-    fn permission_facts(&self, entry: &EntryInfo) -> String {
-        let config = &self.context.config;
+    /// RFC 3659's `perm` fact: what this session may do with an entry of `kind`.
+    fn permission_facts(&self, kind: EntryKind) -> String {
+        let config = &self.config;
         let anonymous = self.user().anonymous;
         let write = config.write_enable;
         let other_write = write && (config.anon_other_write_enable || !anonymous);
         let mut perm = String::new();
-        if entry.kind == EntryKind::Dir {
+        if kind == EntryKind::Dir {
             perm.push('e');
             if config.dirlist_enable {
                 perm.push('l');
@@ -1192,7 +1254,13 @@ impl Session {
         perm
     }
 
-    fn list(&mut self, args: &[u8], format: ListFormat) -> Vec<Action> {
+    fn list(
+        &mut self,
+        args: &[u8],
+        format: ListFormat,
+        now: UnixTime,
+        fs: &dyn SessionFs,
+    ) -> Vec<Action> {
         if !self.has_data_setup() {
             return say(replies::USE_PORT_OR_PASV_FIRST);
         }
@@ -1201,30 +1269,34 @@ impl Session {
         } else {
             ListKind::List
         };
-        let (listing, kind) = match self.render_listing(args, format, kind) {
+        let (job, kind) = match self.start_listing(args, format, kind, now, fs) {
             Listing::Denied => return say(replies::NO_PERMISSION),
-            Listing::Unopened => (Vec::new(), TransferKind::UnopenedListing),
-            Listing::Rendered(listing) => (listing, TransferKind::Listing),
+            Listing::Unopened => (None, TransferKind::UnopenedListing),
+            Listing::Started(job) => (Some(job), TransferKind::Listing),
         };
         let opening = replies::HERE_COMES_DIRECTORY_LISTING.reply();
-        self.start_transfer(kind, opening, DataJob::Send(listing), None)
+        self.start_transfer(kind, opening, DataJob::Listing(job), None)
     }
 
-    fn machine_list_one(&mut self, arg: &[u8]) -> Vec<Action> {
+    fn machine_list_one(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         let path = self.resolve(arg);
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        let Ok(mut entry) = self.user().jail.stat(&path) else {
+        let Ok(mut entry) = fs.stat(&path) else {
             return send(Reply::new(550, "Could not list file."));
         };
         entry.name = path.clone().into_bytes();
-        let facts = listing::mlsx_facts(&entry, &self.permission_facts(&entry), self.facts);
+        let facts = listing::mlsx_facts(
+            &entry,
+            &self.permission_facts(entry.kind.clone()),
+            self.facts,
+        );
         send(replies::mlst(path.as_bytes(), &facts))
     }
 
     fn status(&self) -> Reply {
-        let config = &self.context.config;
+        let config = &self.config;
         let user = self.user();
         replies::session_status(&SessionStatus {
             remote_ip: self.peer.ip(),
@@ -1240,34 +1312,35 @@ impl Session {
         })
     }
 
-    fn status_of(&self, arg: &[u8]) -> Vec<Action> {
-        let listing = match self.render_listing(arg, ListFormat::Long, ListKind::Stat) {
+    /// `STAT path`: the listing on the control connection, streamed like LIST's.
+    fn status_of(&self, arg: &[u8], now: UnixTime, fs: &dyn SessionFs) -> Vec<Action> {
+        let listing = match self.start_listing(arg, ListFormat::Long, ListKind::Stat, now, fs) {
             Listing::Denied => return say(replies::NO_PERMISSION),
-            Listing::Unopened => Vec::new(),
-            Listing::Rendered(listing) => listing,
+            Listing::Unopened => None,
+            Listing::Started(job) => Some(*job),
         };
-        let lines = listing
-            .split(|&b| b == b'\n')
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line).to_vec())
-            .filter(|line| !line.is_empty())
-            .collect();
-        send(replies::status_listing(lines))
+        vec![Action::ListingReply(Box::new(ListingReply {
+            code: 213,
+            first: "Status follows:",
+            listing,
+            last: "End of status",
+        }))]
     }
 
-    fn regular_file(&self, arg: &[u8]) -> Option<EntryInfo> {
-        let path = self.resolve(arg);
-        self.user()
-            .jail
-            .stat_follow(&path)
+    fn regular_file(&self, path: &str, fs: &dyn SessionFs) -> Option<listing::EntryInfo> {
+        fs.stat_follow(path)
             .ok()
             .filter(|info| info.kind == EntryKind::File)
     }
 
-    fn size(&self, arg: &[u8]) -> Vec<Action> {
-        if self.denied(&self.resolve(arg)) {
+    fn size(&self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
+        let Some(path) = self.path_argument(arg) else {
+            return say(replies::COULD_NOT_GET_SIZE);
+        };
+        if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        match self.regular_file(arg) {
+        match self.regular_file(&path, fs) {
             Some(info) => send(replies::size(info.size)),
             None => say(replies::COULD_NOT_GET_SIZE),
         }
@@ -1277,22 +1350,28 @@ impl Session {
         &mut self,
         path: &[u8],
         set: Option<command::SetModificationTime>,
+        fs: &dyn SessionFs,
     ) -> Vec<Action> {
-        if self.denied(&self.resolve(path)) {
+        let Some(resolved) = self.path_argument(path) else {
+            return say(replies::COULD_NOT_GET_MDTM);
+        };
+        if self.denied(&resolved) {
             return say(replies::NO_PERMISSION);
         }
-        if let Some(info) = self.regular_file(path) {
+        if let Some(info) = self.regular_file(&resolved, fs) {
             return send(replies::modification_time(info.mtime));
         }
-        let config = &self.context.config;
+        let config = &self.config;
         let writable = config.write_enable && config.mdtm_write && !self.user().anonymous;
         match set {
             Some(set) if writable => {
-                let target = self.resolve(&set.path);
+                let Some(target) = self.path_argument(&set.path) else {
+                    return say(replies::COULD_NOT_SET_MDTM);
+                };
                 if self.denied(&target) {
                     return say(replies::NO_PERMISSION);
                 }
-                match self.user().jail.set_mtime(&target, set.unix_time) {
+                match fs.set_mtime(&target, set.unix_time) {
                     Ok(()) => say(replies::MDTM_SET),
                     Err(_) => say(replies::COULD_NOT_SET_MDTM),
                 }
@@ -1301,37 +1380,41 @@ impl Session {
         }
     }
 
-    /// A file operation vsftpd logs: the `deny_file` check, the jail call, the log event and
-    /// the reply for either outcome.
+    /// A file operation vsftpd logs: the `deny_file` check, the filesystem call, the log event
+    /// and the reply for either outcome. An empty argument names no file, as vsftpd's system
+    /// call on `""` finds none.
     fn logged_operation(
         &self,
         arg: &[u8],
-        operate: impl FnOnce(&Jail, &str) -> std::io::Result<()>,
+        operate: impl FnOnce(&str) -> std::io::Result<()>,
         event: fn(bool, IpAddr, Vec<u8>, Vec<u8>) -> LogEvent,
         done: impl FnOnce(&str) -> Reply,
         failed: FixedReply,
     ) -> Vec<Action> {
-        let path = self.resolve(arg);
-        if self.denied(&path) {
+        let path = self.path_argument(arg);
+        if path.as_deref().is_some_and(|path| self.denied(path)) {
             return say(replies::NO_PERMISSION);
         }
+        let ok = path.as_deref().is_some_and(|path| operate(path).is_ok());
         let user = self.user();
-        let ok = operate(&user.jail, &path).is_ok();
         let log = event(
             ok,
             self.peer.ip(),
             user.shown_name.clone(),
             self.log_path(arg),
         );
-        let reply = if ok { done(&path) } else { failed.reply() };
+        let reply = match (&path, ok) {
+            (Some(path), true) => done(path),
+            _ => failed.reply(),
+        };
         vec![Action::Log(Box::new(log)), Action::Reply(reply)]
     }
 
-    fn make_directory(&mut self, arg: &[u8]) -> Vec<Action> {
+    fn make_directory(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         let mode = 0o777 & !self.user().umask;
         self.logged_operation(
             arg,
-            |jail, path| jail.mkdir(path, mode),
+            |path| fs.mkdir(path, mode),
             |ok, remote_ip, user, path| LogEvent::Mkdir {
                 ok,
                 remote_ip,
@@ -1343,10 +1426,10 @@ impl Session {
         )
     }
 
-    fn remove_directory(&mut self, arg: &[u8]) -> Vec<Action> {
+    fn remove_directory(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         self.logged_operation(
             arg,
-            |jail, path| jail.rmdir(path),
+            |path| fs.rmdir(path),
             |ok, remote_ip, user, path| LogEvent::Rmdir {
                 ok,
                 remote_ip,
@@ -1358,10 +1441,10 @@ impl Session {
         )
     }
 
-    fn delete(&mut self, arg: &[u8]) -> Vec<Action> {
+    fn delete(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         self.logged_operation(
             arg,
-            |jail, path| jail.unlink(path),
+            |path| fs.unlink(path),
             |ok, remote_ip, user, path| LogEvent::Delete {
                 ok,
                 remote_ip,
@@ -1373,28 +1456,30 @@ impl Session {
         )
     }
 
-    fn rename_from(&mut self, arg: &[u8]) -> Vec<Action> {
-        let path = self.resolve(arg);
+    fn rename_from(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
+        self.rename_from = None;
+        let Some(path) = self.path_argument(arg) else {
+            return say(replies::RNFR_FAILED);
+        };
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        if self.user().jail.stat(&path).is_err() {
-            self.rename_from = None;
+        if fs.stat(&path).is_err() {
             return say(replies::RNFR_FAILED);
         }
         self.rename_from = Some(path);
         say(replies::READY_FOR_RNTO)
     }
 
-    fn rename_to(&mut self, arg: &[u8]) -> Vec<Action> {
+    fn rename_to(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         let Some(from) = self.rename_from.take() else {
             return say(replies::RNFR_REQUIRED_FIRST);
         };
-        let to = self.resolve(arg);
-        if self.denied(&to) {
+        let to = self.path_argument(arg);
+        if to.as_deref().is_some_and(|to| self.denied(to)) {
             return say(replies::NO_PERMISSION);
         }
-        let renamed = self.user().jail.rename(&from, &to).is_ok();
+        let renamed = to.as_deref().is_some_and(|to| fs.rename(&from, to).is_ok());
         let log = Action::Log(Box::new(LogEvent::Rename {
             ok: renamed,
             remote_ip: self.peer.ip(),
@@ -1410,8 +1495,8 @@ impl Session {
         vec![log, Action::Reply(reply.reply())]
     }
 
-    fn site(&mut self, site: SiteCommand) -> Vec<Action> {
-        let chmod_enable = self.context.config.chmod_enable && self.context.config.write_enable;
+    fn site(&mut self, site: SiteCommand, fs: &dyn SessionFs) -> Vec<Action> {
+        let chmod_enable = self.config.chmod_enable && self.config.write_enable;
         match site {
             SiteCommand::Help => send(replies::site_help(chmod_enable)),
             SiteCommand::Chmod(_, path) if chmod_enable && path.is_empty() => {
@@ -1422,7 +1507,8 @@ impl Session {
                 if self.denied(&path) {
                     return say(replies::NO_PERMISSION);
                 }
-                let changed = self.user().jail.chmod(&path, mode & 0o7777).is_ok();
+                // vsftpd masks the mode with 0777: no set-id or sticky bits through FTP.
+                let changed = fs.chmod(&path, mode & 0o777).is_ok();
                 let log = Action::Log(Box::new(LogEvent::Chmod {
                     ok: changed,
                     remote_ip: self.peer.ip(),

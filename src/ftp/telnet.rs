@@ -58,7 +58,7 @@ enum TelnetState {
 }
 
 /// Splits the control stream into lines (ended by LF, CRs before it removed), bounded in length.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LineReader {
     max_line: usize,
     /// Bytes pushed but not yet looked at start at `read_pos`.
@@ -133,6 +133,16 @@ impl LineReader {
         self.input = Vec::new();
         self.read_pos = 0;
         None
+    }
+
+    /// What [`next_line`](Self::next_line) would return, leaving the line in place.
+    ///
+    /// For looking ahead while a transfer runs (is it ABOR?), when a line that is not taken
+    /// must still be served afterwards. It decodes a copy, which is at most one line's worth
+    /// of bytes plus one read: a line, or an over-long line's error, is found once the
+    /// reader holds more than the limit.
+    pub fn peek_line(&self) -> Option<Result<Vec<u8>, LineError>> {
+        self.clone().next_line()
     }
 
     /// Bytes held: pushed but not yet consumed, plus the decoded part of an unfinished line.
@@ -268,6 +278,34 @@ mod tests {
         }
         assert_eq!(got, read_all(4096, input));
         assert_eq!(got, vec![ok(b"CWD pub"), ok(b"ABOR"), ok(b"STOR a\xffb")]);
+    }
+
+    #[test]
+    fn peeking_leaves_the_line_and_the_decoder_state() {
+        let mut reader = LineReader::new(4096);
+        reader.push(b"\xff\xf4\xff");
+        assert_eq!(reader.peek_line(), None);
+        reader.push(b"\xf2ABOR\r");
+        assert_eq!(reader.peek_line(), None);
+        reader.push(b"\nNOOP\r\nST");
+        assert_eq!(reader.peek_line(), Some(ok(b"ABOR")));
+        assert_eq!(reader.peek_line(), Some(ok(b"ABOR")), "peeking twice");
+        assert_eq!(reader.next_line(), Some(ok(b"ABOR")));
+        assert_eq!(reader.peek_line(), Some(ok(b"NOOP")));
+        assert_eq!(reader.next_line(), Some(ok(b"NOOP")));
+        assert_eq!(reader.peek_line(), None);
+        reader.push(b"AT\r\n");
+        assert_eq!(reader.next_line(), Some(ok(b"STAT")));
+    }
+
+    #[test]
+    fn peeking_at_an_over_long_line_reports_it_and_taking_it_discards_it() {
+        let mut reader = LineReader::new(8);
+        reader.push(&[b'x'; 10]);
+        assert_eq!(reader.peek_line(), Some(Err(LineError::TooLong)));
+        assert_eq!(reader.next_line(), Some(Err(LineError::TooLong)));
+        reader.push(b"\nPWD\n");
+        assert_eq!(reader.next_line(), Some(ok(b"PWD")));
     }
 
     #[test]

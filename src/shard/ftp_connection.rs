@@ -8,18 +8,24 @@ use std::ops::{ControlFlow, RangeInclusive};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use compio::buf::{BufResult, IntoInner};
+use compio::buf::{BufResult, IntoInner, IoBuf};
 use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{TcpListener, TcpSocket, TcpStream};
 use futures_util::future::{select, Either};
+use tracing::warn;
 
+use super::ftp_service::FtpShared;
+use super::ftp_session_fs::{Credentials, NoFilesystem, SessionFilesystem};
 use super::ftp_transfer;
-use crate::ftp::action::{Action, DataChannel, DataJob, Transfer, TransferOutcome};
+use crate::config::vsftpd::FtpConfig;
+use crate::ftp::action::{Action, DataChannel, DataJob, ListingReply, Transfer, TransferOutcome};
 use crate::ftp::command;
 use crate::ftp::context::SessionContext;
+use crate::ftp::filesystem::SessionFs;
 use crate::ftp::limits::Admission;
+use crate::ftp::login::OpenRoot;
 use crate::ftp::registry::SessionHandle;
-use crate::ftp::replies::Reply;
+use crate::ftp::replies::{self, Reply};
 use crate::ftp::session::Session;
 use crate::ftp::telnet::{LineError, LineReader};
 use crate::ftp::throttle::{Throttle, TokenBucket};
@@ -42,7 +48,11 @@ struct Connection {
     local: SocketAddr,
     output: Vec<u8>,
     passive: Option<TcpListener>,
-    context: Arc<SessionContext>,
+    shared: Arc<FtpShared>,
+    /// The session's options: the server's, then its user's once logged in.
+    config: Arc<FtpConfig>,
+    /// The session's files, with its credentials: nothing until it logs in.
+    fs: Box<dyn SessionFs>,
     lines: LineReader,
     registration: SessionHandle,
 }
@@ -72,7 +82,7 @@ impl ControlSession {
     pub fn new(
         control: TcpStream,
         peer: SocketAddr,
-        context: Arc<SessionContext>,
+        shared: Arc<FtpShared>,
         admission: Admission,
         registration: SessionHandle,
     ) -> Option<ControlSession> {
@@ -85,14 +95,16 @@ impl ControlSession {
         // Synch): keep it in the stream so the command arrives whole.
         let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);
         Some(ControlSession {
-            session: Session::new(Arc::clone(&context), peer, local),
+            session: Session::new(Arc::clone(&shared.context), peer, local),
             connection: Connection {
                 control,
                 peer,
                 local,
                 output: Vec::new(),
                 passive: None,
-                context,
+                config: Arc::clone(&shared.context.config),
+                shared,
+                fs: Box::new(NoFilesystem),
                 lines: LineReader::new(MAX_COMMAND_LINE),
                 registration,
             },
@@ -111,14 +123,18 @@ impl ControlSession {
             let mut queue = ActionQueue::from(self.session.greeting());
             loop {
                 if self.perform(queue).await.is_break() {
-                    return;
+                    break;
                 }
                 queue = ActionQueue::from(match self.connection.next_line().await {
-                    NextLine::Line(line) => self.session.on_line(line),
+                    NextLine::Line(line) => {
+                        self.session
+                            .on_line(line, realtime_now(), &*self.connection.fs)
+                    }
                     NextLine::IdleTimeout => self.session.idle_timeout(),
-                    NextLine::Closed => return,
+                    NextLine::Closed => break,
                 });
             }
+            self.session.end(&*self.connection.fs);
         }
     }
 
@@ -144,27 +160,44 @@ impl ControlSession {
                     let port = connection.listen_passive();
                     queue.append(session.passive_listening(port));
                 }
+                Action::Authenticate(request) => {
+                    if connection.flush().await.is_err() {
+                        return ControlFlow::Break(());
+                    }
+                    let outcome = Box::pin(connection.shared.authenticator.verify(*request)).await;
+                    queue.append(session.authenticated(outcome));
+                }
+                Action::OpenRoot(open) => {
+                    let opened = connection.open_root(&open);
+                    queue.append(session.root_opened(opened, &*connection.fs));
+                    connection.config = session.config_handle();
+                }
+                Action::ListingReply(reply) => {
+                    if Box::pin(connection.stream_reply(*reply)).await.is_err() {
+                        return ControlFlow::Break(());
+                    }
+                }
                 Action::Lock(request) => {
                     if connection.flush().await.is_err() {
                         return ControlFlow::Break(());
                     }
-                    let limit = seconds(connection.context.config.data_connection_timeout);
+                    let limit = seconds(connection.config.data_connection_timeout);
                     let locked =
                         Box::pin(ftp_transfer::lock(&request.file, request.kind, limit)).await;
-                    queue.append(session.file_locked(request.file, locked));
+                    queue.append(session.file_locked(request.file, locked, &*connection.fs));
                 }
                 Action::Transfer(transfer) => {
                     // Boxed: the transfer's state is large, and an idle session, which is most
                     // sessions, should not carry room for it.
                     let outcome = Box::pin(connection.transfer(*transfer)).await;
-                    queue.append(session.transfer_finished(outcome));
+                    queue.append(session.transfer_finished(outcome, &*connection.fs));
                 }
                 Action::Log(event) => {
                     // The session announces a login only through its log event.
                     if let LogEvent::Login { ok: true, user, .. } = &*event {
                         connection.registration.logged_in(user);
                     }
-                    connection.context.log(&event);
+                    connection.context().log(&event);
                 }
             }
         }
@@ -205,6 +238,53 @@ impl ActionQueue {
 }
 
 impl Connection {
+    fn context(&self) -> &SessionContext {
+        &self.shared.context
+    }
+
+    /// Opens the session's root with the credentials it asked for and makes it the session's
+    /// filesystem; false when it cannot be entered.
+    fn open_root(&mut self, open: &OpenRoot) -> bool {
+        let shared = &self.shared;
+        let credentials = shared.identities.credentials(&open.identity);
+        let opener = if open.as_session {
+            credentials.clone()
+        } else {
+            Credentials::Process
+        };
+        match shared.roots.jail(&open.root, &opener) {
+            Ok(jail) => {
+                self.fs = Box::new(SessionFilesystem::new(jail, credentials));
+                true
+            }
+            Err(err) => {
+                tracing::info!(
+                    "FTP login from {}: cannot enter {}: {err}",
+                    self.peer.ip(),
+                    open.root.display()
+                );
+                false
+            }
+        }
+    }
+
+    /// A multi-line reply whose middle is a listing (`STAT path`), written a chunk at a time
+    /// so it never sits in memory whole.
+    async fn stream_reply(&mut self, reply: ListingReply) -> io::Result<()> {
+        replies::push_first_line(&mut self.output, reply.code, reply.first.as_bytes());
+        if let Some(mut listing) = reply.listing {
+            loop {
+                let more = listing.next_chunk(&*self.fs, &mut self.output);
+                self.flush().await?;
+                if !more {
+                    break;
+                }
+            }
+        }
+        Reply::new(reply.code, reply.last).encode(&mut self.output);
+        Ok(())
+    }
+
     /// Sends the queued replies. The buffer is dropped once written rather than kept for the
     /// next reply: an idle session then holds none. (A loop of writes, not write_all, whose
     /// larger future every session would carry.)
@@ -225,23 +305,28 @@ impl Connection {
 
     /// The next command line, reading the control connection as needed, within
     /// `idle_session_timeout`.
+    ///
+    /// The limit counts from the call, which follows the last command (or the greeting), as
+    /// vsftpd's alarm does: the bytes of an unfinished line do not restart it, or a client
+    /// sending one byte a second would hold its session forever.
     async fn next_line(&mut self) -> NextLine {
+        let limit = seconds(self.config.idle_session_timeout);
+        // One timer for every read of the line. Not compio::time::timeout: its future keeps
+        // two copies of the read's.
+        let mut expiry = std::pin::pin!(async move {
+            match limit {
+                Some(limit) => compio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        });
         loop {
             if let Some(line) = self.lines.next_line() {
                 return NextLine::Line(line);
             }
-            let read = self.control.read(Vec::with_capacity(CONTROL_READ));
-            let result = match seconds(self.context.config.idle_session_timeout) {
-                // Not compio::time::timeout: its future keeps two copies of the read's.
-                Some(limit) => {
-                    let read = std::pin::pin!(read);
-                    let expiry = std::pin::pin!(compio::time::sleep(limit));
-                    match select(read, expiry).await {
-                        Either::Left((result, _)) => result,
-                        Either::Right(_) => return NextLine::IdleTimeout,
-                    }
-                }
-                None => read.await,
+            let read = std::pin::pin!(self.control.read(Vec::with_capacity(CONTROL_READ)));
+            let result = match select(read, expiry.as_mut()).await {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => return NextLine::IdleTimeout,
             };
             match result {
                 BufResult(Ok(0), _) | BufResult(Err(_), _) => return NextLine::Closed,
@@ -254,27 +339,42 @@ impl Connection {
     /// configured port range; `None` if no port is free.
     fn listen_passive(&mut self) -> Option<u16> {
         self.passive = None;
-        let (listener, port) = bind_in_range(self.local.ip(), self.context.config.pasv_ports())?;
+        let (listener, port) = bind_in_range(self.local.ip(), self.config.pasv_ports())?;
         self.passive = Some(TcpListener::from_std(listener).ok()?);
         Some(port)
     }
 
     async fn open_data(&mut self, channel: DataChannel) -> Result<TcpStream, TransferOutcome> {
-        let config = &self.context.config;
+        let config = Arc::clone(&self.config);
         match channel {
             DataChannel::Passive { check_peer } => {
                 let listener = self.passive.take().ok_or(TransferOutcome::NoConnection)?;
-                let accept = listener.accept();
+                let client = self.peer;
+                let accept = async {
+                    loop {
+                        let (stream, from) = listener.accept().await?;
+                        if !check_peer || same_host(from.ip(), client.ip()) {
+                            return io::Result::Ok(stream);
+                        }
+                        // vsftpd fails the transfer here (425 Security: Bad IP connecting.),
+                        // which lets anyone who reaches the port first break the client's
+                        // transfer. Turning the stranger away keeps the port for the client.
+                        warn!(
+                            thief = %from,
+                            client = %client,
+                            "FTP passive data connection from another address than the \
+                             client's: closed it, still waiting for the client"
+                        );
+                        drop(stream);
+                    }
+                };
                 let accepted = match seconds(config.accept_timeout) {
                     Some(limit) => compio::time::timeout(limit, accept)
                         .await
                         .map_err(|_| TransferOutcome::NoConnection)?,
                     None => accept.await,
                 };
-                let (stream, from) = accepted.map_err(|_| TransferOutcome::NoConnection)?;
-                if check_peer && !same_host(from.ip(), self.peer.ip()) {
-                    return Err(TransferOutcome::ForeignPeer);
-                }
+                let stream = accepted.map_err(|_| TransferOutcome::NoConnection)?;
                 let _ = stream.set_nodelay(true);
                 Ok(stream)
             }
@@ -334,9 +434,9 @@ impl Connection {
                 | TransferOutcome::NoSpace { bytes }
                 | TransferOutcome::Aborted { bytes }
                 | TransferOutcome::TimedOut { bytes } => (bytes, false),
-                TransferOutcome::NoConnection | TransferOutcome::ForeignPeer => (0, false),
+                TransferOutcome::NoConnection => (0, false),
             };
-            self.context.log(&LogEvent::Transfer(record));
+            self.context().log(&LogEvent::Transfer(record));
         }
         outcome
     }
@@ -362,52 +462,67 @@ impl Connection {
         let now = monotonic_nanos();
         let throttle = Throttle::new(
             (max_rate > 0).then(|| TokenBucket::new(max_rate, now)),
-            self.context
+            self.shared
+                .context
                 .total_rate
                 .as_ref()
                 .map(|total| total.join(now)),
         );
-        let stall = seconds(self.context.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        let engine = ftp_transfer::Engine::of(&self.context.config);
-        let transfer = ftp_transfer::run(data, job, engine, stall, throttle, moved);
-        let mut transfer = std::pin::pin!(transfer);
-        // While the data moves, watch the control connection for ABOR. Peeking leaves the
-        // bytes in the socket, so nothing is lost if the transfer ends first; any other command
-        // waits until the transfer is over, as in vsftpd.
-        let abort = {
-            let peek = std::pin::pin!(self.control.peek(Vec::with_capacity(CONTROL_READ)));
-            match select(transfer.as_mut(), peek).await {
-                Either::Left((outcome, _)) => return outcome,
-                Either::Right((BufResult(Ok(n), peeked), _)) if n > 0 && is_abort(&peeked) => {
-                    Some(n)
-                }
-                Either::Right(_) => None,
-            }
-        };
-        match abort {
-            Some(peeked) => {
-                self.consume_line(peeked).await;
-                TransferOutcome::Aborted { bytes: moved.get() }
-            }
-            None => transfer.await,
-        }
+        let stall = seconds(self.config.data_connection_timeout).unwrap_or(Duration::MAX);
+        let engine = ftp_transfer::Engine::of(&self.config);
+        // The listing reads the session's files while the transfer runs; the connection's
+        // other fields are the transfer's meanwhile.
+        let fs = std::mem::replace(&mut self.fs, Box::new(NoFilesystem));
+        let outcome = self
+            .watch_transfer(
+                ftp_transfer::run(data, job, engine, stall, throttle, moved, &*fs),
+                moved,
+            )
+            .await;
+        self.fs = fs;
+        outcome
     }
 
-    /// Reads the command the peek saw (`peeked` bytes hold at least its line) and drops it.
-    async fn consume_line(&mut self, peeked: usize) {
-        let buffer = Vec::with_capacity(peeked);
-        let BufResult(read, buffer) = self
-            .control
-            .read(compio::buf::IoBuf::slice(buffer, ..peeked))
-            .await;
-        let buffer = buffer.into_inner();
-        if let Ok(n) = read {
-            // Complete the line even if its end is still on the way; the late line end then
-            // reads as an empty line, which sessions ignore.
-            self.lines.push(&buffer[..n]);
-            self.lines.push(b"\n");
-            let _ = self.lines.next_line();
+    /// Runs `transfer` while watching the control connection for ABOR.
+    async fn watch_transfer(
+        &mut self,
+        transfer: impl Future<Output = TransferOutcome>,
+        moved: &Counter,
+    ) -> TransferOutcome {
+        let mut transfer = std::pin::pin!(transfer);
+        // While the data moves, watch the control connection for ABOR, whose parts may come
+        // in separate reads (a client's Ctrl-C sends Telnet IP and Synch as urgent data, then
+        // the command). Lines read stay in the reader: any other command stops the watch and
+        // is served once the transfer is over, as in vsftpd. The reader's line limit bounds
+        // what the watch holds.
+        loop {
+            match self.lines.peek_line() {
+                Some(Ok(line)) if command::verb(&line) == "ABOR" => {
+                    let _ = self.lines.next_line();
+                    return TransferOutcome::Aborted { bytes: moved.get() };
+                }
+                Some(_) => break,
+                None => {}
+            }
+            // Peek, then read what the peek saw: a read raced against the transfer could
+            // take bytes and be dropped with them when the transfer ends first, while a
+            // dropped peek loses nothing, and a read of bytes already there completes.
+            let available = {
+                let peek = std::pin::pin!(self.control.peek(Vec::with_capacity(CONTROL_READ)));
+                match select(transfer.as_mut(), peek).await {
+                    Either::Left((outcome, _)) => return outcome,
+                    Either::Right((BufResult(Ok(n), _), _)) if n > 0 => n,
+                    // Closed or failed: the transfer finishes, and the session ends after.
+                    Either::Right(_) => break,
+                }
+            };
+            let buffer = Vec::with_capacity(available).slice(..available);
+            match self.control.read(buffer).await {
+                BufResult(Ok(n), buffer) if n > 0 => self.lines.push(&buffer.into_inner()[..n]),
+                BufResult(_, _) => break,
+            }
         }
+        transfer.await
     }
 }
 
@@ -420,16 +535,6 @@ async fn connect_from(source: SocketAddr, target: SocketAddr) -> io::Result<TcpS
     socket.set_reuseaddr(true)?;
     socket.bind(source).await?;
     socket.connect(target).await
-}
-
-/// Whether `bytes` start with ABOR (Telnet IP and Synch sequences stripped). The line end
-/// may not be there yet: a client that sends ABOR as urgent data has its last byte delivered
-/// after the urgent mark.
-fn is_abort(bytes: &[u8]) -> bool {
-    let mut reader = LineReader::new(MAX_COMMAND_LINE);
-    reader.push(bytes);
-    reader.push(b"\n");
-    matches!(reader.next_line(), Some(Ok(line)) if command::verb(&line) == "ABOR")
 }
 
 fn same_host(a: IpAddr, b: IpAddr) -> bool {

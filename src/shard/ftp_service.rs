@@ -15,7 +15,10 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::cpu_for_shard;
+use super::ftp_auth::Authenticator;
 use super::ftp_connection::ControlSession;
+use super::ftp_roots::SharedRoots;
+use super::ftp_session_fs::SessionIdentities;
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::{ConnectionLimits, Refusal};
 use crate::ftp::registry::SessionRegistry;
@@ -41,6 +44,19 @@ pub enum FtpStartError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot start the FTP login threads: {0}")]
+    Authenticator(#[source] io::Error),
+    #[error("{0}")]
+    Users(String),
+}
+
+/// What every session of the service shares besides the configuration: the login roots, the
+/// users sessions act as, and the threads that verify logins.
+pub struct FtpShared {
+    pub context: Arc<SessionContext>,
+    pub roots: SharedRoots,
+    pub identities: SessionIdentities,
+    pub authenticator: Authenticator,
 }
 
 pub struct FtpService {
@@ -104,6 +120,29 @@ impl FtpService {
                 per_shard[shard].push(listener);
             }
         }
+        let switching =
+            !context.config.run_as_launching_user && crate::sys::credentials::can_switch();
+        let identities =
+            SessionIdentities::resolve(&context.config, context.virtual_users.is_some(), switching)
+                .map_err(FtpStartError::Users)?;
+        if !switching {
+            info!(
+                "FTP sessions act as ringd's own user (uid {}): {}",
+                rustix::process::geteuid().as_raw(),
+                if context.config.run_as_launching_user {
+                    "run_as_launching_user=YES"
+                } else {
+                    "not started as root"
+                }
+            );
+        }
+        let shared = Arc::new(FtpShared {
+            authenticator: Authenticator::start(Arc::clone(&context))
+                .map_err(FtpStartError::Authenticator)?,
+            context: Arc::clone(&context),
+            roots: SharedRoots::default(),
+            identities,
+        });
         let limits = ConnectionLimits::new(context.config.max_clients, context.config.max_per_ip);
         let allowed_cpus = cpu::allowed_cpus().unwrap_or_default();
         let stop = Arc::new(AtomicBool::new(false));
@@ -115,19 +154,20 @@ impl FtpService {
         };
         for (index, listeners) in per_shard.into_iter().enumerate() {
             let cpu = cpu_for_shard(&allowed_cpus, index);
-            let context = Arc::clone(&context);
+            let shared = Arc::clone(&shared);
             let limits = limits.clone();
             let sessions = Arc::clone(&service.sessions);
             let stop = Arc::clone(&stop);
             let spawned = std::thread::Builder::new()
                 .name(format!("ftp-shard-{index}"))
                 .spawn(move || {
+                    crate::privileges::enter_or_warn(crate::privileges::Role::FtpShard);
                     if let Some(cpu) = cpu {
                         if let Err(err) = cpu::pin_current_thread(cpu) {
                             warn!("FTP shard {index}: cannot pin to CPU {cpu}: {err}");
                         }
                     }
-                    if let Err(err) = run_shard(listeners, context, limits, sessions, stop) {
+                    if let Err(err) = run_shard(listeners, shared, limits, sessions, stop) {
                         warn!("FTP shard {index} stopped: {err}");
                     }
                 });
@@ -174,7 +214,7 @@ impl Drop for FtpService {
 
 fn run_shard(
     listeners: Vec<std::net::TcpListener>,
-    context: Arc<SessionContext>,
+    shared: Arc<FtpShared>,
     limits: ConnectionLimits,
     sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
@@ -186,7 +226,7 @@ fn run_shard(
             let listener = TcpListener::from_std(listener)?;
             loops.push(compio::runtime::spawn(accept_loop(
                 listener,
-                Arc::clone(&context),
+                Arc::clone(&shared),
                 limits.clone(),
                 Arc::clone(&sessions),
                 Arc::clone(&stop),
@@ -201,13 +241,14 @@ fn run_shard(
 
 async fn accept_loop(
     listener: TcpListener,
-    context: Arc<SessionContext>,
+    shared: Arc<FtpShared>,
     limits: ConnectionLimits,
     sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
 ) {
     // One accept stays in flight across stop checks: dropping an accept that the kernel has
     // just completed would close the new connection without a word.
+    let context = &shared.context;
     let mut accept = std::pin::pin!(listener.accept());
     while !stop.load(Ordering::Relaxed) {
         let accepted = {
@@ -261,7 +302,7 @@ async fn accept_loop(
         let session = ControlSession::new(
             stream,
             peer,
-            Arc::clone(&context),
+            Arc::clone(&shared),
             admission,
             sessions.open(peer),
         );

@@ -1,10 +1,13 @@
 //! The FTP transfer engine: moves listings and files over a data connection, zero-copy where
 //! the kernel allows it, within the session's bandwidth limits.
 //!
-//! Binary downloads move file -> socket with sendfile(2), or file -> pipe -> socket with io_uring
-//! splice operations (`zero_copy_method`), so the data never enters userspace. Uploads copy
-//! through a buffer, which measured faster than splicing them (docs/benchmarks.md), unless
-//! `zero_copy_method=splice` asks for socket -> pipe -> file. Where the kernel refuses to splice
+//! Binary downloads move file -> socket with sendfile(2), or file -> pipe -> socket with splice(2)
+//! (`zero_copy_method`), so the data never enters userspace. Uploads copy through a buffer,
+//! which measured faster than splicing them (docs/benchmarks.md), unless
+//! `zero_copy_method=splice` asks for socket -> pipe -> file. Both engines call the kernel on
+//! the shard's thread with the data socket non-blocking and wait for the socket through the
+//! ring, under `data_connection_timeout`: nothing runs in io_uring's worker threads, so a
+//! transfer dropped (ABOR, shutdown) ends at once. Where the kernel refuses to splice
 //! or sendfile (a file system or socket that does not support it) the engine falls back to
 //! copying, logged once per process, and the transfer goes on from where it was;
 //! `use_sendfile=NO` copies from the start. Rate limits are token buckets; waiting for tokens
@@ -12,24 +15,23 @@
 //! File locks (`lock_upload_files`) are tried without blocking and retried on a timer.
 
 use std::fs::File;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use compio::buf::{BufResult, IntoInner};
-use compio::driver::op::Splice;
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::TcpStream;
 use compio::runtime::fd::PollFd;
-use rustix::pipe::SpliceFlags;
 use tracing::warn;
 
 use crate::config::vsftpd::{FtpConfig, ZeroCopyMethod};
 use crate::ftp::action::{DataJob, TransferOutcome};
 use crate::ftp::ascii;
+use crate::ftp::filesystem::SessionFs;
+use crate::ftp::listing_job::ListingJob;
 use crate::ftp::throttle::{Grant, Throttle};
 use crate::metrics::Counter;
 use crate::sys::clock::monotonic_nanos;
@@ -66,7 +68,7 @@ enum Failure {
 pub enum Engine {
     /// Binary downloads with sendfile(2). sendfile only writes to sockets, so uploads copy.
     Sendfile,
-    /// Both directions with io_uring splice operations through a pipe.
+    /// Both directions with splice(2) through a pipe.
     Splice,
     /// Both directions through a buffer in memory, as vsftpd with `use_sendfile=NO`.
     Copy,
@@ -99,7 +101,7 @@ async fn allowance(throttle: &mut Throttle, want: usize) -> usize {
 /// it or `limit` has passed (`None`: no limit); true once the transfer may start. vsftpd
 /// waits in F_SETLKW, which here would stall every session of the shard. Where the file
 /// system refuses locks, the transfer goes on unlocked, as vsftpd's does.
-pub async fn lock(file: &File, kind: FileLock, limit: Option<Duration>) -> bool {
+pub async fn lock(file: &impl AsFd, kind: FileLock, limit: Option<Duration>) -> bool {
     let deadline = limit.and_then(|limit| Instant::now().checked_add(limit));
     let mut pause = LOCK_RETRY_FIRST;
     loop {
@@ -162,6 +164,7 @@ impl Progress<'_> {
 
 /// Runs `job` on `stream` with `engine`: every network step must progress within
 /// `stall_timeout`. `moved` counts the bytes as they cross the data connection.
+/// `fs` is the session's filesystem, which a listing reads as it goes.
 pub async fn run(
     mut stream: TcpStream,
     job: DataJob,
@@ -169,18 +172,20 @@ pub async fn run(
     stall_timeout: Duration,
     mut throttle: Throttle,
     moved: &Counter,
+    fs: &dyn SessionFs,
 ) -> TransferOutcome {
     let mut progress = Progress {
         moved,
         stall: stall_timeout,
     };
     let result = match job {
-        DataJob::Send(listing) => send_bytes(&mut stream, listing, &mut progress).await,
-        DataJob::SendFile {
+        DataJob::Listing(listing) => send_listing(&mut stream, listing, fs, &mut progress).await,
+        DataJob::Download {
             file,
             offset,
             ascii: false,
         } => {
+            let file = File::from(file);
             send_file(
                 &mut stream,
                 file,
@@ -191,11 +196,12 @@ pub async fn run(
             )
             .await
         }
-        DataJob::SendFile {
+        DataJob::Download {
             file,
             offset,
             ascii: true,
         } => {
+            let file = File::from(file);
             let mut converter = Some(ascii::ToNetwork::default());
             copy_file_to_socket(
                 &mut stream,
@@ -207,21 +213,18 @@ pub async fn run(
             )
             .await
         }
-        DataJob::ReceiveFile { file, ascii, sync } => {
+        DataJob::Upload { file, ascii, sync } => {
+            let file = File::from(file);
             let durable = file.try_clone().ok();
-            let received = if ascii {
-                let mut converter = Some(ascii::FromNetwork::default());
-                copy_socket_to_file(
-                    &mut stream,
-                    &file,
-                    &mut progress,
-                    &mut throttle,
-                    &mut converter,
-                )
-                .await
-            } else {
-                receive_file(&mut stream, file, engine, &mut progress, &mut throttle).await
-            };
+            let received = receive_file(
+                &mut stream,
+                file,
+                ascii,
+                engine,
+                &mut progress,
+                &mut throttle,
+            )
+            .await;
             match (received, durable) {
                 (Ok(()), Some(file)) if sync => file.sync_all().map_err(|e| write_failure(&e)),
                 (Ok(()), None) if sync => Err(Failure::File),
@@ -256,60 +259,28 @@ async fn write_all(
     }
 }
 
-async fn send_bytes(
+/// Sends a listing a chunk at a time: each chunk is written before the next is produced, so
+/// memory stays bounded and the shard's other sessions run between chunks.
+async fn send_listing(
     stream: &mut TcpStream,
-    data: Vec<u8>,
+    listing: Option<Box<ListingJob>>,
+    fs: &dyn SessionFs,
     progress: &mut Progress<'_>,
 ) -> Result<(), Failure> {
-    let len = data.len() as u64;
-    write_all(stream, data, progress.stall).await?;
-    progress.add(len);
+    let Some(mut listing) = listing else {
+        return Ok(());
+    };
+    let mut chunk = Vec::new();
+    while listing.next_chunk(fs, &mut chunk) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let len = chunk.len() as u64;
+        chunk = write_all(stream, chunk, progress.stall).await?;
+        chunk.clear();
+        progress.add(len);
+    }
     Ok(())
-}
-
-/// One io_uring splice of up to `len` bytes; `Ok(0)` is end of input.
-async fn splice(
-    from: Rc<dyn AsFdStatic>,
-    from_offset: Option<u64>,
-    to: Rc<dyn AsFdStatic>,
-    to_offset: Option<u64>,
-    len: usize,
-) -> std::io::Result<usize> {
-    let offset = |o: Option<u64>| o.map_or(-1, |o| o as i64);
-    let op = Splice::new(
-        SharedFd(from),
-        offset(from_offset),
-        SharedFd(to),
-        offset(to_offset),
-        len,
-        SpliceFlags::MOVE | SpliceFlags::MORE,
-    );
-    compio::runtime::submit(op).await.0
-}
-
-/// A descriptor kept alive by reference counting while an operation uses it.
-trait AsFdStatic {
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_>;
-}
-
-impl AsFdStatic for OwnedFd {
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.as_fd()
-    }
-}
-
-impl AsFdStatic for File {
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.as_fd()
-    }
-}
-
-struct SharedFd(Rc<dyn AsFdStatic>);
-
-impl AsFd for SharedFd {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.0.fd()
-    }
 }
 
 /// A failed write to the local file: full disk and exceeded quota get their own reply.
@@ -337,12 +308,9 @@ async fn send_file(
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    let file: Rc<File> = Rc::new(file);
     let zero_copy = match engine {
         Engine::Sendfile => sendfile_to_socket(stream, &file, offset, progress, throttle).await,
-        Engine::Splice => {
-            splice_file_to_socket(stream, Rc::clone(&file), offset, progress, throttle).await
-        }
+        Engine::Splice => splice_file_to_socket(stream, &file, offset, progress, throttle).await,
         Engine::Copy => {
             return copy_file_to_socket(stream, &file, offset, progress, throttle, &mut None).await
         }
@@ -356,6 +324,20 @@ async fn send_file(
     }
 }
 
+/// The data socket made non-blocking, and a handle to wait for it through the ring. On a
+/// blocking socket sendfile or splice would wait on the shard's thread for a slow client, and
+/// every session of the shard with it; non-blocking, they stop when the socket is full (or
+/// empty) and the transfer waits through the ring. The flag stays: the copy fallback's
+/// io_uring operations are not affected by it, and the socket dies with the transfer.
+fn poll_handle(stream: &TcpStream) -> Result<PollFd<OwnedFd>, Failure> {
+    sysfs::set_nonblocking(stream.as_fd(), true).map_err(|_| Failure::Network)?;
+    stream
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(PollFd::new)
+        .map_err(|_| Failure::Network)
+}
+
 /// Waits until `socket` has room to send, for at most `stall`.
 async fn writable(socket: &PollFd<OwnedFd>, stall: Duration) -> Result<(), Failure> {
     match compio::time::timeout(stall, socket.write_ready()).await {
@@ -365,8 +347,17 @@ async fn writable(socket: &PollFd<OwnedFd>, stall: Duration) -> Result<(), Failu
     }
 }
 
+/// Waits until `socket` has data (or its end) to receive, for at most `stall`.
+async fn readable(socket: &PollFd<OwnedFd>, stall: Duration) -> Result<(), Failure> {
+    match compio::time::timeout(stall, socket.read_ready()).await {
+        Err(_) => Err(Failure::Stalled),
+        Ok(Err(_)) => Err(Failure::Network),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
 /// Sends `file` from `offset` with sendfile(2): one system call per step, on the shard's
-/// thread, instead of splice's two operations handed to io_uring's worker threads.
+/// thread, where splice needs two.
 async fn sendfile_to_socket(
     stream: &TcpStream,
     file: &File,
@@ -374,16 +365,7 @@ async fn sendfile_to_socket(
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    // On a blocking socket sendfile would wait on the shard's thread for a slow client, and
-    // every session of the shard with it. Non-blocking, it stops when the socket buffer is
-    // full and the transfer waits for room through the ring. The flag stays: the copy
-    // fallback's io_uring sends are not affected by it, and the socket dies with the transfer.
-    sysfs::set_nonblocking(stream.as_fd(), true).map_err(|_| Failure::Network)?;
-    let socket = stream
-        .as_fd()
-        .try_clone_to_owned()
-        .and_then(PollFd::new)
-        .map_err(|_| Failure::Network)?;
+    let socket = poll_handle(stream)?;
     let mut position = offset;
     loop {
         let mut left = allowance(throttle, CHUNK).await;
@@ -413,81 +395,73 @@ async fn sendfile_to_socket(
     }
 }
 
-/// What a splice transfer needs: its own handle on the data socket and an enlarged pipe, each
-/// shared with the operations in flight.
+/// What a splice transfer needs: the non-blocking data socket's poll handle and an enlarged
+/// pipe.
 struct SpliceEnds {
-    socket: Rc<dyn AsFdStatic>,
-    pipe_read: Rc<dyn AsFdStatic>,
-    pipe_write: Rc<dyn AsFdStatic>,
-    capacity: usize,
+    socket: PollFd<OwnedFd>,
+    pipe: pipe::Pipe,
 }
 
 impl SpliceEnds {
     fn new(stream: &TcpStream) -> Result<SpliceEnds, Failure> {
         let pipe = pipe::pipe(CHUNK).map_err(|_| Failure::ZeroCopyRefused)?;
-        let socket = stream
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|_| Failure::Network)?;
-        Ok(SpliceEnds {
-            socket: Rc::new(socket),
-            pipe_read: Rc::new(pipe.read),
-            pipe_write: Rc::new(pipe.write),
-            capacity: pipe.capacity,
-        })
+        let socket = poll_handle(stream)?;
+        Ok(SpliceEnds { socket, pipe })
     }
 }
 
+/// Sends `file` from `offset` through a pipe, a pipe's worth (a chunk) at a time: file -> pipe,
+/// then pipe -> socket, each a splice(2) on the shard's thread that never waits for the client.
+/// The file is only read into an empty pipe, so that side never waits on the socket.
 async fn splice_file_to_socket(
-    stream: &mut TcpStream,
-    file: Rc<File>,
+    stream: &TcpStream,
+    file: &File,
     offset: u64,
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    let SpliceEnds {
-        socket,
-        pipe_read,
-        pipe_write,
-        capacity,
-    } = SpliceEnds::new(stream)?;
+    let SpliceEnds { socket, pipe } = SpliceEnds::new(stream)?;
     let mut position = offset;
     loop {
-        let want = allowance(throttle, capacity).await;
-        let filled = match splice(
-            file.clone(),
-            Some(position),
-            Rc::clone(&pipe_write),
-            None,
-            want,
-        )
-        .await
-        {
-            Ok(0) => return Ok(()),
-            Ok(filled) => filled,
-            Err(err) if refused(&err) && progress.bytes() == 0 => {
-                note_refused(&SPLICE_REFUSED, "splice", &err);
-                return Err(Failure::ZeroCopyRefused);
+        let want = allowance(throttle, pipe.capacity).await;
+        let filled = loop {
+            match pipe::splice(
+                file.as_fd(),
+                Some(&mut position),
+                pipe.write.as_fd(),
+                None,
+                want,
+            ) {
+                Ok(filled) => break filled,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if refused(&err) && progress.bytes() == 0 => {
+                    note_refused(&SPLICE_REFUSED, "splice", &err);
+                    return Err(Failure::ZeroCopyRefused);
+                }
+                Err(_) => return Err(Failure::File),
             }
-            Err(_) => return Err(Failure::File),
         };
+        if filled == 0 {
+            return Ok(());
+        }
+        // Also when the socket has room: the wait goes through the ring, so the shard's other
+        // sessions get their turn between two chunks.
+        writable(&socket, progress.stall).await?;
         let mut left = filled;
         while left > 0 {
-            let drained = compio::time::timeout(
-                progress.stall,
-                splice(Rc::clone(&pipe_read), None, Rc::clone(&socket), None, left),
-            )
-            .await;
-            match drained {
-                Err(_) => return Err(Failure::Stalled),
-                Ok(Ok(0)) | Ok(Err(_)) => return Err(Failure::Network),
-                Ok(Ok(moved)) => {
-                    left -= moved;
-                    progress.add(moved as u64);
+            match pipe::splice(pipe.read.as_fd(), None, socket.as_fd(), None, left) {
+                Ok(0) => return Err(Failure::Network),
+                Ok(sent) => {
+                    left -= sent;
+                    progress.add(sent as u64);
                 }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    writable(&socket, progress.stall).await?;
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Err(Failure::Network),
             }
         }
-        position += filled as u64;
     }
 }
 
@@ -532,21 +506,21 @@ async fn copy_file_to_socket(
 async fn receive_file(
     stream: &mut TcpStream,
     file: File,
+    ascii_mode: bool,
     engine: Engine,
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
+    let start = write_position(&file)?;
+    if ascii_mode {
+        let mut converter = Some(ascii::FromNetwork::default());
+        return copy_socket_to_file(stream, &file, start, progress, throttle, &mut converter).await;
+    }
     // splice refuses files opened with O_APPEND (APPE): copy, which appends.
     if engine != Engine::Splice || sysfs::opened_for_append(&file) {
-        return copy_socket_to_file(stream, &file, progress, throttle, &mut None).await;
+        return copy_socket_to_file(stream, &file, start, progress, throttle, &mut None).await;
     }
-    let file: Rc<File> = Rc::new(file);
-    match splice_socket_to_file(stream, Rc::clone(&file), progress, throttle).await {
-        Err(Failure::ZeroCopyRefused) => {
-            copy_socket_to_file(stream, &file, progress, throttle, &mut None).await
-        }
-        other => other,
-    }
+    splice_or_copy_to_file(stream, &file, start, progress, throttle).await
 }
 
 /// Where the next received byte goes: the file's current position (0, or the REST offset).
@@ -556,68 +530,100 @@ fn write_position(file: &File) -> Result<u64, Failure> {
     handle.stream_position().map_err(|_| Failure::File)
 }
 
-async fn splice_socket_to_file(
+/// Receives into `file` from `start` by splicing, and where the kernel refuses that, by
+/// copying from where the splices stopped.
+async fn splice_or_copy_to_file(
     stream: &mut TcpStream,
-    file: Rc<File>,
+    file: &File,
+    start: u64,
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
 ) -> Result<(), Failure> {
-    let SpliceEnds {
-        socket,
-        pipe_read,
-        pipe_write,
-        capacity,
-    } = SpliceEnds::new(stream)?;
-    let mut position = write_position(&file)?;
+    match splice_socket_to_file(stream, file, start, progress, throttle).await {
+        Err(Failure::ZeroCopyRefused) => {
+            let position = start + progress.bytes();
+            copy_socket_to_file(stream, file, position, progress, throttle, &mut None).await
+        }
+        other => other,
+    }
+}
+
+/// Receives into `file` from `position` through a pipe, a pipe's worth (a chunk) at most at a
+/// time: socket -> pipe, then pipe -> file, each a splice(2) on the shard's thread that never
+/// waits for the client.
+async fn splice_socket_to_file(
+    stream: &TcpStream,
+    file: &File,
+    mut position: u64,
+    progress: &mut Progress<'_>,
+    throttle: &mut Throttle,
+) -> Result<(), Failure> {
+    let SpliceEnds { socket, pipe } = SpliceEnds::new(stream)?;
     loop {
-        let want = allowance(throttle, capacity).await;
-        let received = compio::time::timeout(
-            progress.stall,
-            splice(Rc::clone(&socket), None, Rc::clone(&pipe_write), None, want),
-        )
-        .await;
-        let filled = match received {
-            Err(_) => return Err(Failure::Stalled),
-            Ok(Ok(0)) => break,
-            Ok(Ok(filled)) => filled,
-            Ok(Err(err)) if refused(&err) && progress.bytes() == 0 => {
-                note_refused(&SPLICE_REFUSED, "splice", &err);
-                return Err(Failure::ZeroCopyRefused);
+        let want = allowance(throttle, pipe.capacity).await;
+        // Also when data is waiting: the wait goes through the ring, so the shard's other
+        // sessions get their turn between two chunks.
+        readable(&socket, progress.stall).await?;
+        let filled = loop {
+            match pipe::splice(socket.as_fd(), None, pipe.write.as_fd(), None, want) {
+                Ok(filled) => break filled,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    readable(&socket, progress.stall).await?;
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if refused(&err) && progress.bytes() == 0 => {
+                    note_refused(&SPLICE_REFUSED, "splice", &err);
+                    return Err(Failure::ZeroCopyRefused);
+                }
+                Err(_) => return Err(Failure::Network),
             }
-            Ok(Err(_)) => return Err(Failure::Network),
         };
+        if filled == 0 {
+            return Ok(());
+        }
         let mut left = filled;
         while left > 0 {
-            match splice(
-                Rc::clone(&pipe_read),
+            match pipe::splice(
+                pipe.read.as_fd(),
                 None,
-                file.clone(),
-                Some(position),
+                file.as_fd(),
+                Some(&mut position),
                 left,
-            )
-            .await
-            {
+            ) {
                 Ok(0) => return Err(Failure::File),
-                Err(err) => return Err(write_failure(&err)),
                 Ok(written) => {
                     left -= written;
-                    position += written as u64;
                     progress.add(written as u64);
                 }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if refused(&err) && progress.bytes() == 0 => {
+                    note_refused(&SPLICE_REFUSED, "splice", &err);
+                    // The file refuses splices, and the first chunk is in the pipe already:
+                    // it goes to the file by copying, as the rest will.
+                    let mut chunk = vec![0u8; left];
+                    File::from(pipe.read)
+                        .read_exact(&mut chunk)
+                        .map_err(|_| Failure::File)?;
+                    file.write_all_at(&chunk, position)
+                        .map_err(|e| write_failure(&e))?;
+                    progress.add(left as u64);
+                    return Err(Failure::ZeroCopyRefused);
+                }
+                Err(err) => return Err(write_failure(&err)),
             }
         }
     }
-    Ok(())
 }
 
+/// Receives into `file` from `position` through a buffer.
 async fn copy_socket_to_file(
     stream: &mut TcpStream,
     file: &File,
+    mut position: u64,
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
     ascii: &mut Option<ascii::FromNetwork>,
 ) -> Result<(), Failure> {
-    let mut position = write_position(file)?;
     let mut buffer = Vec::with_capacity(CHUNK);
     let mut converted = Vec::new();
     loop {
@@ -658,4 +664,58 @@ async fn copy_socket_to_file(
     let mut handle = file;
     handle.flush().map_err(|_| Failure::File)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_dirs::TempDir;
+
+    /// Both ends of a loopback TCP connection: the server's for the engine, and the client's.
+    async fn connected() -> (TcpStream, std::net::TcpStream) {
+        let listener = compio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (server, client)
+    }
+
+    #[test]
+    fn an_upload_to_a_file_that_refuses_splices_keeps_every_byte() {
+        let tmp = TempDir::new("splice-refused");
+        let path = tmp.path().join("appended");
+        std::fs::write(&path, b"before|").unwrap();
+        // splice(2) refuses to write to a file opened with O_APPEND: the first chunk is in the
+        // pipe by then, and must reach the file before the copy takes over.
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let data: Vec<u8> = (0..3 * CHUNK + 123).map(|i| (i % 251) as u8).collect();
+        let moved = Counter::default();
+        let received = compio::runtime::Runtime::new().unwrap().block_on(async {
+            let (mut server, client) = connected().await;
+            let sent = data.clone();
+            // The client's end closes when the thread ends: the end of the upload.
+            let sender = std::thread::spawn(move || (&client).write_all(&sent).unwrap());
+            let mut progress = Progress {
+                moved: &moved,
+                stall: Duration::from_secs(10),
+            };
+            let mut throttle = Throttle::default();
+            let received =
+                splice_or_copy_to_file(&mut server, &file, 7, &mut progress, &mut throttle).await;
+            sender.join().unwrap();
+            received
+        });
+        assert!(received.is_ok(), "the upload completes");
+        assert!(
+            SPLICE_REFUSED.load(Ordering::Relaxed),
+            "the refusal was met"
+        );
+        assert_eq!(moved.get(), data.len() as u64);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            [&b"before|"[..], &data].concat()
+        );
+    }
 }

@@ -2,9 +2,14 @@
 
 pub mod client_log;
 pub mod clock_refresh;
+pub mod ftp_auth;
 pub mod ftp_connection;
+pub mod ftp_jail;
+pub mod ftp_roots;
 pub mod ftp_service;
+pub mod ftp_session_fs;
 pub mod ftp_transfer;
+pub mod id_names;
 pub mod ntp_loop;
 pub mod ntp_service;
 pub mod ntp_sockets;

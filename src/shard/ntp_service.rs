@@ -122,7 +122,10 @@ impl NtpService {
             let clock = Arc::clone(&clock);
             let thread = std::thread::Builder::new()
                 .name("ntp-clock".into())
-                .spawn(move || clock_refresh::run(clock, source, refresh_rx, warned))
+                .spawn(move || {
+                    crate::privileges::enter_or_warn(crate::privileges::Role::Clock);
+                    clock_refresh::run(clock, source, refresh_rx, warned)
+                })
                 .map_err(|source| StartError::Thread { shard: 0, source })?;
             Some((thread, refresh_tx))
         } else {
@@ -179,6 +182,7 @@ impl NtpService {
             let handle = std::thread::Builder::new()
                 .name(format!("ntp-shard-{index}"))
                 .spawn(move || {
+                    crate::privileges::enter_or_warn(crate::privileges::Role::NtpShard);
                     if let Some(cpu) = cpu {
                         if let Err(err) = cpu::pin_current_thread(cpu) {
                             warn!("NTP shard {index}: cannot pin to CPU {cpu}: {err}");

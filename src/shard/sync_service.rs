@@ -244,7 +244,10 @@ impl SyncService {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("ntp-sync".into())
-                .spawn(move || shell.run(&stop, &command_rx))?
+                .spawn(move || {
+                    crate::privileges::enter_or_warn(crate::privileges::Role::Clock);
+                    shell.run(&stop, &command_rx)
+                })?
         };
         info!(
             "synchronising to {} source line{} ({})",

@@ -37,6 +37,45 @@ impl Drop for TempDir {
     }
 }
 
+/// The account FTP sessions act as in these tests when ringd runs as root (`ftp_username` and
+/// `guest_username` name it): `nobody`, which every Linux system has.
+pub const SESSION_USER: &str = "nobody";
+/// The `ftp_username`/`guest_username` lines every FTP test configuration carries.
+pub const SESSION_USER_CONF: &str = "ftp_username=nobody\nguest_username=nobody\n";
+
+pub fn running_as_root() -> bool {
+    // SAFETY-free: read from /proc rather than calling geteuid through libc here.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("Uid:"))
+                .map(|line| line.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// When the tests run as root, ringd's sessions act as [`SESSION_USER`], and the kernel checks
+/// their rights: give it `path` and everything below, as an admin makes an upload directory
+/// the FTP user's. Without root, sessions act as the test's own user, who owns it already.
+pub fn give_to_session_user(path: &std::path::Path) {
+    if !running_as_root() {
+        return;
+    }
+    let status = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{SESSION_USER}:"))
+        .arg(path)
+        .status()
+        .expect("chown runs");
+    assert!(
+        status.success(),
+        "chown -R {SESSION_USER} {}",
+        path.display()
+    );
+}
+
 /// A ringd process started by a test.
 pub struct Ringd {
     child: Option<Child>,

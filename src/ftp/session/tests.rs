@@ -13,10 +13,15 @@ use super::Session;
 use crate::config::vsftpd;
 use crate::ftp::action::{Action, DataChannel, DataJob, LockRequest, Transfer, TransferOutcome};
 use crate::ftp::context::SessionContext;
-use crate::ftp::jail::IdNames;
+use crate::ftp::filesystem::SessionFs;
 use crate::ftp::replies::Reply;
 use crate::ftp::telnet::LineError;
 use crate::ftp::users::VirtualUsers;
+use crate::ntp::packet::UnixTime;
+use crate::shard::ftp_auth;
+use crate::shard::ftp_jail::Jail;
+use crate::shard::ftp_session_fs::{Credentials, NoFilesystem, SessionFilesystem};
+use crate::shard::id_names::IdNames;
 use crate::sys::fs::FileLock;
 
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
@@ -77,6 +82,9 @@ fn describe(actions: &[Action]) -> Vec<String> {
                 wire(&transfer.opening)
             )),
             Action::Log(_) => None,
+            Action::Authenticate(_) => Some("authenticate".to_owned()),
+            Action::OpenRoot(open) => Some(format!("open root {}", open.root.display())),
+            Action::ListingReply(reply) => Some(format!("listing reply {}", reply.code)),
         })
         .collect()
 }
@@ -92,18 +100,20 @@ fn reply_text(actions: &[Action]) -> String {
         .collect()
 }
 
-/// Everything a download or listing job sends; panics for an upload.
-fn sent_bytes(job: DataJob) -> Vec<u8> {
-    match job {
-        DataJob::Send(bytes) => bytes,
-        DataJob::SendFile { mut file, .. } => {
-            let mut bytes = Vec::new();
-            file.seek(SeekFrom::Start(0)).unwrap();
-            file.read_to_end(&mut bytes).unwrap();
-            bytes
-        }
-        DataJob::ReceiveFile { .. } => panic!("expected a download, got an upload"),
+/// The wall-clock time the pretend shell gives the session.
+fn now() -> UnixTime {
+    let since = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap();
+    UnixTime {
+        secs: since.as_secs() as i64,
+        nanos: since.subsec_nanos(),
     }
+}
+
+/// An open file handed over by the session, as a `File` the test can use.
+fn file_of(handle: crate::ftp::filesystem::FileHandle) -> fs::File {
+    fs::File::from(handle)
 }
 
 /// The lines of a listing, without their CRLFs.
@@ -204,9 +214,12 @@ impl Drop for Tree {
     }
 }
 
-/// One control connection: a session plus the directory tree it serves.
+/// One control connection: a session, the filesystem the pretend shell gives it once logged
+/// in, and the directory tree it serves.
 struct Client {
     session: Session,
+    context: Arc<SessionContext>,
+    fs: Box<dyn SessionFs>,
     /// The root of the user this client logs in as; files are put there.
     root: PathBuf,
     tree: Tree,
@@ -222,17 +235,90 @@ impl Client {
     ) -> Client {
         let config = vsftpd::parse_str(config_text, "test")
             .unwrap_or_else(|error| panic!("{config_text}\n{error}"));
-        let context =
-            SessionContext::load(config).unwrap_or_else(|error| panic!("{config_text}\n{error}"));
+        let context = Arc::new(
+            SessionContext::load(config).unwrap_or_else(|error| panic!("{config_text}\n{error}")),
+        );
         Client {
-            session: Session::new(Arc::new(context), peer, local),
+            session: Session::new(Arc::clone(&context), peer, local),
+            context,
+            fs: Box::new(NoFilesystem),
             root: tree.path(root),
             tree,
         }
     }
 
+    /// The session's actions for `line`, with the login steps a shell performs (verifying,
+    /// opening the root with the process's credentials) carried out and their results
+    /// appended.
     fn actions(&mut self, line: &str) -> Vec<Action> {
-        self.session.on_line(Ok(line.as_bytes().to_vec()))
+        let actions = self
+            .session
+            .on_line(Ok(line.as_bytes().to_vec()), now(), &*self.fs);
+        self.perform_shell_steps(actions)
+    }
+
+    fn perform_shell_steps(&mut self, actions: Vec<Action>) -> Vec<Action> {
+        let mut out = Vec::new();
+        let mut queue: std::collections::VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Authenticate(request) => {
+                    let outcome = ftp_auth::verify(&self.context, *request);
+                    queue.extend(self.session.authenticated(outcome));
+                }
+                Action::OpenRoot(open) => {
+                    let opened = Jail::open(&open.root)
+                        .map(|jail| SessionFilesystem::new(Arc::new(jail), Credentials::Process));
+                    let ok = opened.is_ok();
+                    if let Ok(fs) = opened {
+                        self.fs = Box::new(fs);
+                    }
+                    queue.extend(self.session.root_opened(ok, &*self.fs));
+                }
+                // What the shell streams, gathered into one reply.
+                Action::ListingReply(reply) => {
+                    let mut middle = Vec::new();
+                    if let Some(mut listing) = reply.listing {
+                        while listing.next_chunk(&*self.fs, &mut middle) {}
+                    }
+                    let mut lines = vec![reply.first.as_bytes().to_vec()];
+                    lines.extend(
+                        String::from_utf8(middle)
+                            .unwrap()
+                            .split_terminator("\r\n")
+                            .map(|line| line.as_bytes().to_vec()),
+                    );
+                    lines.push(reply.last.as_bytes().to_vec());
+                    out.push(Action::Reply(Reply::multi(reply.code, lines)));
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    /// Everything a download or listing job sends; panics for an upload.
+    fn sent_bytes(&self, job: DataJob) -> Vec<u8> {
+        match job {
+            DataJob::Listing(None) => Vec::new(),
+            DataJob::Listing(Some(mut listing)) => {
+                let mut bytes = Vec::new();
+                while listing.next_chunk(&*self.fs, &mut bytes) {}
+                bytes
+            }
+            DataJob::Download { file, .. } => {
+                let mut file = file_of(file);
+                let mut bytes = Vec::new();
+                file.seek(SeekFrom::Start(0)).unwrap();
+                file.read_to_end(&mut bytes).unwrap();
+                bytes
+            }
+            DataJob::Upload { .. } => panic!("expected a download, got an upload"),
+        }
+    }
+
+    fn file_locked(&mut self, request: LockRequest, locked: bool) -> Vec<Action> {
+        self.session.file_locked(request.file, locked, &*self.fs)
     }
 
     fn steps(&mut self, line: &str) -> Vec<String> {
@@ -289,7 +375,7 @@ impl Client {
     /// it asks for that.
     fn transfer(&mut self, line: &str) -> Transfer {
         let mut actions = match <[Action; 1]>::try_from(self.actions(line)) {
-            Ok([Action::Lock(request)]) => self.session.file_locked(request.file, true),
+            Ok([Action::Lock(request)]) => self.file_locked(request, true),
             Ok(action) => action.into(),
             Err(actions) => actions,
         };
@@ -309,7 +395,7 @@ impl Client {
     }
 
     fn finish(&mut self, outcome: TransferOutcome) -> Vec<String> {
-        describe(&self.session.transfer_finished(outcome))
+        describe(&self.session.transfer_finished(outcome, &*self.fs))
     }
 
     /// PASV, `line` (LIST, NLST...), a complete transfer: the listing sent.
@@ -317,7 +403,7 @@ impl Client {
         self.passive();
         let transfer = self.transfer(line);
         assert_eq!(wire(&transfer.opening), LISTING_OPENING, "{line}");
-        let listing = String::from_utf8(sent_bytes(transfer.job)).unwrap();
+        let listing = String::from_utf8(self.sent_bytes(transfer.job)).unwrap();
         let bytes = listing.len() as u64;
         assert_eq!(
             self.finish(TransferOutcome::Complete { bytes }),
@@ -330,7 +416,7 @@ impl Client {
     fn download(&mut self, line: &str) -> (String, String) {
         self.passive();
         let transfer = self.transfer(line);
-        let contents = String::from_utf8(sent_bytes(transfer.job)).unwrap();
+        let contents = String::from_utf8(self.sent_bytes(transfer.job)).unwrap();
         let bytes = contents.len() as u64;
         assert_eq!(
             self.finish(TransferOutcome::Complete { bytes }),
@@ -344,10 +430,10 @@ impl Client {
         self.passive();
         let transfer = self.transfer(line);
         assert_eq!(wire(&transfer.opening), OK_TO_SEND, "{line}");
-        let DataJob::ReceiveFile { mut file, .. } = transfer.job else {
+        let DataJob::Upload { file, .. } = transfer.job else {
             panic!("{line}: expected an upload");
         };
-        file.write_all(data.as_bytes()).unwrap();
+        file_of(file).write_all(data.as_bytes()).unwrap();
         let bytes = data.len() as u64;
         assert_eq!(
             self.finish(TransferOutcome::Complete { bytes }),
@@ -1209,7 +1295,7 @@ fn rest_applies_to_the_next_transfer_only() {
     client.send("REST 4");
     client.passive();
     let transfer = client.transfer("RETR a.txt");
-    assert!(matches!(transfer.job, DataJob::SendFile { offset: 4, .. }));
+    assert!(matches!(transfer.job, DataJob::Download { offset: 4, .. }));
     // The opening names the whole file's size, as vsftpd's does.
     assert_eq!(
         wire(&transfer.opening),
@@ -1218,7 +1304,7 @@ fn rest_applies_to_the_next_transfer_only() {
     client.finish(TransferOutcome::Complete { bytes: 6 });
     client.passive();
     let transfer = client.transfer("RETR a.txt");
-    assert!(matches!(transfer.job, DataJob::SendFile { offset: 0, .. }));
+    assert!(matches!(transfer.job, DataJob::Download { offset: 0, .. }));
 }
 
 #[test]
@@ -1228,9 +1314,10 @@ fn rest_then_stor_writes_from_the_offset() {
     client.send("REST 4");
     client.passive();
     let transfer = client.transfer("STOR digits.txt");
-    let DataJob::ReceiveFile { mut file, .. } = transfer.job else {
+    let DataJob::Upload { file, .. } = transfer.job else {
         panic!("expected an upload");
     };
+    let mut file = file_of(file);
     assert_eq!(file.stream_position().unwrap(), 4);
     file.write_all(b"XY").unwrap();
     assert_eq!(fs::read_to_string(path).unwrap(), "0123XY6789");
@@ -1261,7 +1348,7 @@ fn stou_names_the_file_it_creates() {
         client.passive();
         let transfer = client.transfer(line);
         assert_eq!(wire(&transfer.opening), opening, "{line}");
-        assert!(matches!(transfer.job, DataJob::ReceiveFile { .. }));
+        assert!(matches!(transfer.job, DataJob::Upload { .. }));
         assert_eq!(
             client.finish(TransferOutcome::Complete { bytes: 0 }),
             [TRANSFER_COMPLETE]
@@ -1280,7 +1367,7 @@ fn retr_waits_for_a_shared_lock_and_then_names_the_size_the_file_has() {
     assert_eq!(request.kind, FileLock::Shared);
     // An upload that held the lock finishes meanwhile.
     fs::write(&path, "0123456789abcdef").unwrap();
-    let actions = client.session.file_locked(request.file, true);
+    let actions = client.file_locked(request, true);
     let [Action::Transfer(transfer)] = &actions[..] else {
         panic!("expected the transfer, got {actions:?}");
     };
@@ -1299,7 +1386,7 @@ fn uploads_take_an_exclusive_lock_and_stor_truncates_only_once_it_is_had() {
         let request = client.lock(line);
         assert_eq!(request.kind, FileLock::Exclusive, "{line}");
         assert_eq!(fs::read_to_string(&path).unwrap(), "old contents", "{line}");
-        let actions = client.session.file_locked(request.file, true);
+        let actions = client.file_locked(request, true);
         assert!(
             matches!(&actions[..], [Action::Transfer(_)]),
             "{line}: {actions:?}"
@@ -1316,12 +1403,12 @@ fn a_lock_not_had_in_time_fails_the_transfer_and_leaves_the_file() {
     client.passive();
     let request = client.lock("RETR a.txt");
     assert_eq!(
-        describe(&client.session.file_locked(request.file, false)),
+        describe(&client.file_locked(request, false)),
         [FAILED_TO_OPEN]
     );
     let request = client.lock("STOR a.txt");
     assert_eq!(
-        describe(&client.session.file_locked(request.file, false)),
+        describe(&client.file_locked(request, false)),
         ["553 Could not create file.\r\n"]
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), "old contents");
@@ -1378,12 +1465,24 @@ fn http_command_after_login_closes() {
 #[test]
 fn bad_lines_get_500_and_the_session_goes_on() {
     let mut client = anonymous_server("");
-    let too_long = describe(&client.session.on_line(Err(LineError::TooLong)));
+    let too_long = describe(
+        &client
+            .session
+            .on_line(Err(LineError::TooLong), now(), &NoFilesystem),
+    );
     assert_eq!(too_long, ["500 Input line too long.\r\n"]);
     assert_eq!(client.login("ftp", "x"), LOGIN_SUCCESSFUL);
-    let too_long = describe(&client.session.on_line(Err(LineError::TooLong)));
+    let too_long = describe(
+        &client
+            .session
+            .on_line(Err(LineError::TooLong), now(), &NoFilesystem),
+    );
     assert_eq!(too_long, ["500 Input line too long.\r\n"]);
-    let nul = describe(&client.session.on_line(Err(LineError::ContainsNul)));
+    let nul = describe(
+        &client
+            .session
+            .on_line(Err(LineError::ContainsNul), now(), &NoFilesystem),
+    );
     assert_eq!(nul, ["500 Illegal NUL byte in command.\r\n"]);
     assert_eq!(client.send("NOOP"), "200 NOOP ok.\r\n");
 }
@@ -1646,7 +1745,7 @@ fn deny_file_refuses_every_command_touching_a_match() {
     assert!(client.path("top.secret").exists() && !client.path("new.secret").exists());
     // The refusals left the PASV in place, as in vsftpd.
     let transfer = client.transfer("RETR a.txt");
-    assert_eq!(sent_bytes(transfer.job), b"hello");
+    assert_eq!(client.sent_bytes(transfer.job), b"hello");
 }
 
 #[test]
@@ -1730,7 +1829,7 @@ fn anon_world_readable_only_hides_private_directories_from_listings() {
     client.passive();
     let transfer = client.transfer("LIST private");
     assert_eq!(wire(&transfer.opening), LISTING_OPENING);
-    assert_eq!(sent_bytes(transfer.job), b"");
+    assert_eq!(client.sent_bytes(transfer.job), b"");
     assert_eq!(
         client.finish(TransferOutcome::Complete { bytes: 0 }),
         ["226 Transfer done (but failed to open directory).\r\n"]
@@ -1742,7 +1841,7 @@ fn listing_in_a_missing_directory_says_it_failed_to_open_it() {
     let mut client = anonymous_session("");
     client.passive();
     let transfer = client.transfer("LIST missing/a.txt");
-    assert_eq!(sent_bytes(transfer.job), b"");
+    assert_eq!(client.sent_bytes(transfer.job), b"");
     assert_eq!(
         client.finish(TransferOutcome::Complete { bytes: 0 }),
         ["226 Transfer done (but failed to open directory).\r\n"]
@@ -1785,9 +1884,10 @@ fn upload_job_holds_the_file_just_created() {
     let mut client = alice_session("write_enable=YES\nlocal_umask=022\n");
     client.passive();
     let transfer = client.transfer("STOR up.txt");
-    let DataJob::ReceiveFile { file, .. } = transfer.job else {
+    let DataJob::Upload { file, .. } = transfer.job else {
         panic!("expected an upload");
     };
+    let file = file_of(file);
     let opened = file.metadata().unwrap();
     let on_disk = fs::metadata(client.path("up.txt")).unwrap();
     assert_eq!((opened.dev(), opened.ino()), (on_disk.dev(), on_disk.ino()));
@@ -1808,7 +1908,7 @@ fn site_umask_applies_to_later_uploads_and_directories() {
 
 #[test]
 fn chown_uploads_gives_anonymous_uploads_away() {
-    let Some((uid, gid)) = IdNames::system().user("daemon") else {
+    let Some((uid, _)) = IdNames::system().user("daemon") else {
         eprintln!("skipped: this system has no daemon user");
         return;
     };
@@ -1820,9 +1920,11 @@ fn chown_uploads_gives_anonymous_uploads_away() {
         eprintln!("skipped: chown needs root");
         return;
     }
+    let uploader_gid = fs::metadata(&client.root).unwrap().gid();
     client.upload("STOR up.txt", "data");
     let uploaded = fs::metadata(client.path("up.txt")).unwrap();
-    assert_eq!((uploaded.uid(), uploaded.gid()), (uid, gid));
+    // vsftpd gives the file's owner away and leaves its group.
+    assert_eq!((uploaded.uid(), uploaded.gid()), (uid, uploader_gid));
     assert_eq!(uploaded.permissions().mode() & 0o7777, 0o640);
 }
 
@@ -1940,7 +2042,7 @@ fn shell_reports_without_a_request_are_ignored() {
     assert!(client.session.passive_listening(Some(PASV_PORT)).is_empty());
     assert!(client
         .session
-        .transfer_finished(TransferOutcome::Complete { bytes: 0 })
+        .transfer_finished(TransferOutcome::Complete { bytes: 0 }, &NoFilesystem)
         .is_empty());
 }
 
@@ -2109,7 +2211,7 @@ fn retr_sends_the_file_through_the_passive_listener() {
         wire(&transfer.opening),
         "150 Opening BINARY mode data connection for a.txt (5 bytes).\r\n"
     );
-    assert_eq!(sent_bytes(transfer.job), b"hello");
+    assert_eq!(client.sent_bytes(transfer.job), b"hello");
     assert_eq!(
         client.finish(TransferOutcome::Complete { bytes: 5 }),
         [TRANSFER_COMPLETE]
@@ -2244,17 +2346,12 @@ fn each_transfer_needs_a_new_pasv() {
 #[test]
 fn transfer_outcomes_get_vsftpds_replies() {
     use TransferOutcome::*;
-    let cases: [(&str, TransferOutcome, &[&str]); 17] = [
+    let cases: [(&str, TransferOutcome, &[&str]); 14] = [
         ("RETR a.txt", Complete { bytes: 5 }, &[TRANSFER_COMPLETE]),
         (
             "RETR a.txt",
             NoConnection,
             &["425 Failed to establish connection.\r\n"],
-        ),
-        (
-            "RETR a.txt",
-            ForeignPeer,
-            &["425 Security: Bad IP connecting.\r\n"],
         ),
         (
             "RETR a.txt",
@@ -2279,11 +2376,6 @@ fn transfer_outcomes_get_vsftpds_replies() {
         ),
         (
             "STOR up.txt",
-            ForeignPeer,
-            &["425 Security: Bad IP connecting.\r\n"],
-        ),
-        (
-            "STOR up.txt",
             NetworkFailed { bytes: 1 },
             &["426 Failure reading network stream.\r\n"],
         ),
@@ -2302,11 +2394,6 @@ fn transfer_outcomes_get_vsftpds_replies() {
             "NLST",
             NoConnection,
             &["425 Failed to establish connection.\r\n"],
-        ),
-        (
-            "LIST",
-            ForeignPeer,
-            &["425 Security: Bad IP connecting.\r\n"],
         ),
         (
             "LIST",

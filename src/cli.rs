@@ -54,6 +54,12 @@ pub struct Cli {
     #[arg(long)]
     pub control_clock: bool,
 
+    /// The user an NTP-only ringd runs as once its ports are bound, as chronyd's `-u`
+    /// (overrides chrony.conf's `user`). With FTP, the process stays root to serve each
+    /// session with its user's rights.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+
     /// Unix socket ringctl talks to [default: `bindcmdaddress` in the chrony.conf, else
     /// /run/ringd/ringd.sock; for the built-in demo $XDG_RUNTIME_DIR/ringd.sock, else
     /// /tmp/ringd-UID.sock]. `/` runs without one, as chrony's `bindcmdaddress /`.

@@ -4,10 +4,12 @@
 pub mod calendar;
 pub mod cli;
 pub mod config;
+pub mod confinement;
 pub mod control;
 pub mod ftp;
 pub mod metrics;
 pub mod ntp;
+pub mod privileges;
 pub mod shard;
 pub mod sync;
 pub mod sys;

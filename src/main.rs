@@ -13,16 +13,18 @@ use tracing::{error, info, warn};
 
 use ringd::cli::{Cli, Tool};
 use ringd::config::{self, FtpConfig, NtpConfig};
+use ringd::confinement::{self, FtpRoots};
 use ringd::control::paths;
 use ringd::control::server::ControlServer;
 use ringd::control::state::{ControlState, SyncControl};
 use ringd::ftp::context::SessionContext;
 use ringd::ftp::users::{read_password_without_echo, VirtualUsers};
 use ringd::metrics::NtpTotals;
+use ringd::privileges::{self, Needs, Role};
 use ringd::shard::ftp_service::FtpService;
 use ringd::shard::ntp_service::{NtpService, ServiceOptions};
 use ringd::shard::sync_service::SyncService;
-use ringd::sys::cpu;
+use ringd::sys::{accounts, cpu, landlock};
 
 /// The configurations to serve: from the files given, or the built-in demo when none is.
 struct Plan {
@@ -50,31 +52,35 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
     Ok(Plan { ntp, ftp, demo })
 }
 
-/// Starts the control socket for ringctl. ringd serves on without it when it cannot be
-/// created: status queries must never cost the service.
-fn start_control(
-    cli: &Cli,
-    plan: &Plan,
-    ntp: Option<&NtpService>,
-    sync: Option<&SyncService>,
-    ftp: Option<&FtpService>,
-) -> Option<ControlServer> {
+/// Where ringctl's socket goes; `None` for none (`/`, as chrony's `bindcmdaddress /`).
+fn control_socket_path(cli: &Cli, plan: &Plan) -> Option<std::path::PathBuf> {
     let path = cli
         .control_socket
         .clone()
         .or_else(|| plan.ntp.as_ref().and_then(|c| c.control_socket.clone()))
         .unwrap_or_else(|| paths::default_socket(plan.demo));
-    if path == Path::new("/") {
+    (path != Path::new("/")).then_some(path)
+}
+
+/// Starts the control socket for ringctl. ringd serves on without it when it cannot be
+/// created: status queries must never cost the service.
+fn start_control(
+    path: Option<&Path>,
+    ntp: Option<&NtpService>,
+    sync: Option<&SyncService>,
+    ftp: Option<&FtpService>,
+) -> Option<ControlServer> {
+    let Some(path) = path else {
         info!("no control socket (`/` given): ringctl cannot reach this ringd");
         return None;
-    }
+    };
     let state = ControlState {
         sync: sync.map(|service| Arc::new(service.handle()) as Arc<dyn SyncControl + Send + Sync>),
         ntp_counters: ntp.map(NtpService::counters).unwrap_or_default(),
         client_logs: ntp.map(NtpService::client_logs).unwrap_or_default(),
         ftp_sessions: ftp.map(FtpService::sessions),
     };
-    match ControlServer::start(&path, state) {
+    match ControlServer::start(path, state) {
         Ok(server) => {
             info!("control socket on {}", path.display());
             Some(server)
@@ -84,6 +90,103 @@ fn start_control(
             None
         }
     }
+}
+
+/// What the running configuration needs of root's rights.
+fn privilege_needs(cli: &Cli, plan: &Plan, ftp: Option<&SessionContext>) -> Needs {
+    let root = ringd::sys::privileges::started_as_root();
+    let below_1024 = |port: u16| port != 0 && port < 1024;
+    let ftp_config = ftp.map(|context| &*context.config);
+    let privileged_ports = plan
+        .ntp
+        .as_ref()
+        .map(|c| c.port)
+        .into_iter()
+        .chain(ftp_config.map(|c| c.listen_port))
+        .filter(|&port| below_1024(port))
+        .collect();
+    Needs {
+        root,
+        privileged_ports,
+        ntp: plan.ntp.is_some(),
+        controls_clock: cli.control_clock
+            && plan
+                .ntp
+                .as_ref()
+                .is_some_and(|c| !c.upstream.sources.is_empty()),
+        ntp_user: cli
+            .user
+            .clone()
+            .or_else(|| plan.ntp.as_ref().and_then(|c| c.user.clone())),
+        ftp: ftp.is_some(),
+        ftp_switches_users: root && ftp_config.is_some_and(|c| !c.run_as_launching_user),
+        ftp_chowns: ftp_config.is_some_and(|c| c.chown_uploads || c.atomic_uploads),
+        ftp_data_port_below_1024: ftp_config
+            .filter(|c| c.connect_from_port_20 && below_1024(c.ftp_data_port))
+            .map(|c| c.ftp_data_port),
+        ftp_system_accounts: ftp
+            .is_some_and(|context| context.config.local_enable && context.virtual_users.is_none()),
+        nopriv_user: ftp_config.map(|c| c.nopriv_user.clone()),
+    }
+}
+
+/// uid, gid and groups of a system account, for becoming it.
+fn account_ids(name: &str) -> Result<(u32, u32, Vec<u32>), String> {
+    let account = accounts::user_by_name(name)
+        .map_err(|err| format!("cannot look user {name} up: {err}"))?
+        .ok_or_else(|| {
+            format!("user {name} (chrony.conf `user` or -u) is not a user of this system")
+        })?;
+    let groups = accounts::group_ids(name, account.gid).unwrap_or_else(|_| vec![account.gid]);
+    Ok((account.uid, account.gid, groups))
+}
+
+/// Gives up what the plan does not keep and confines the process to its files, before any
+/// thread starts.
+fn give_up_rights(
+    needs: &Needs,
+    plan: &Plan,
+    ftp: Option<&SessionContext>,
+    control_socket: Option<&Path>,
+) -> Result<(), String> {
+    let privilege_plan = privileges::Plan::from_needs(needs);
+    let process_user = privilege_plan
+        .process_user
+        .as_deref()
+        .map(account_ids)
+        .transpose()?;
+    let thread_user = privilege_plan.thread_user.as_deref().and_then(|name| {
+        match accounts::user_by_name(name) {
+            Ok(Some(account)) => Some((account.uid, account.gid)),
+            _ => {
+                warn!("nopriv_user={name} is not a user of this system: NTP shards and the control thread stay root, without capabilities");
+                None
+            }
+        }
+    });
+    privileges::prepare(privilege_plan, process_user, thread_user)
+        .map_err(|err| format!("cannot give up root's rights: {err}"))?;
+    if let Some(socket) = control_socket.and_then(Path::parent) {
+        // The directory must exist before it can be a Landlock rule.
+        let _ = std::fs::create_dir_all(socket);
+    }
+    let roots = ftp.map(|context| FtpRoots {
+        config: &context.config,
+        anonymous_root: context.anonymous_root(),
+        guest_home: context.guest_home(),
+    });
+    let rules = confinement::rules(plan.ntp.as_ref(), roots, control_socket);
+    match landlock::confine(&rules) {
+        Ok(landlock::Confinement::Enforced { abi, .. })
+        | Ok(landlock::Confinement::Partial { abi, .. }) => {
+            info!("Landlock: ringd can reach only the files its configuration names (ABI {abi})");
+        }
+        Ok(landlock::Confinement::Unsupported { reason }) => {
+            warn!("Landlock is not available here ({reason}): ringd runs without that second wall");
+        }
+        Err(err) => return Err(err.to_string()),
+    }
+    Ok(())
 }
 
 fn ftp_passwd(file: &Path, name: &str) -> ExitCode {
@@ -153,6 +256,7 @@ fn main() -> ExitCode {
         }
     };
 
+    let needs = privilege_needs(&cli, &plan, ftp_context.as_deref());
     if cli.check {
         if let Some(config) = &plan.ntp {
             println!("# NTP settings in effect ({})", config.origin);
@@ -165,6 +269,8 @@ fn main() -> ExitCode {
             );
             print!("{config}");
         }
+        println!("# Privileges");
+        print!("{}", privileges::Plan::from_needs(&needs));
         return ExitCode::SUCCESS;
     }
 
@@ -181,6 +287,16 @@ fn main() -> ExitCode {
     };
     if plan.demo {
         info!("no configuration given: running the built-in demo (NTP on 127.0.0.1:1123 at local stratum 10 for 127.0.0.0/8; anonymous read-only FTP of the current directory on 127.0.0.1:2121)");
+    }
+    let control_socket = control_socket_path(&cli, &plan);
+    if let Err(err) = give_up_rights(
+        &needs,
+        &plan,
+        ftp_context.as_deref(),
+        control_socket.as_deref(),
+    ) {
+        error!("{err}");
+        return ExitCode::FAILURE;
     }
 
     let mut ntp = None;
@@ -222,7 +338,14 @@ fn main() -> ExitCode {
             }
         }
     }
-    let control = start_control(&cli, &plan, ntp.as_ref(), sync.as_ref(), ftp.as_ref());
+    let control = start_control(
+        control_socket.as_deref(),
+        ntp.as_ref(),
+        sync.as_ref(),
+        ftp.as_ref(),
+    );
+    // Everything listens: the main thread keeps nothing of root's rights but its uid.
+    privileges::enter_or_warn(Role::Main);
 
     let mut signals = signals;
     if let Some(signal) = signals.forever().next() {

@@ -111,7 +111,6 @@ const UNSUPPORTED_CHRONY_DIRECTIVES: &[&str] = &[
     "smoothtime",
     "stratumweight",
     "tempcomp",
-    "user",
 ];
 
 /// The NTP server's settings read from a chrony.conf.
@@ -138,6 +137,8 @@ pub struct NtpConfig {
     pub control_socket: Option<PathBuf>,
     /// The client side: upstream sources and how the clock follows them.
     pub upstream: UpstreamConfig,
+    /// `user`: the user an NTP-only ringd runs as once its ports are bound.
+    pub user: Option<String>,
     /// Directives recognised but not acted on yet, in file order.
     pub deferred: Vec<DeferredDirective>,
 }
@@ -243,6 +244,7 @@ impl NtpConfig {
             no_client_log: false,
             control_socket: None,
             upstream: UpstreamConfig::default(),
+            user: None,
             deferred: Vec::new(),
         }
     }
@@ -294,6 +296,9 @@ impl fmt::Display for NtpConfig {
         }
         if !any_rule {
             writeln!(f, "# no allow directive: every NTP client is refused")?;
+        }
+        if let Some(user) = &self.user {
+            writeln!(f, "user {user}")?;
         }
         if let Some(local) = self.local {
             write!(f, "local stratum {}", local.stratum)?;
@@ -445,6 +450,7 @@ impl Parser {
                 self.ratelimit_at = Some((d.file.to_string(), d.line));
             }
             "clientloglimit" => self.config.client_log_limit = d.single("a size in bytes")?,
+            "user" => self.config.user = Some(d.single("a user name")?),
             "noclientlog" => {
                 d.no_arguments()?;
                 self.config.no_client_log = true;

@@ -110,7 +110,10 @@ impl ControlServer {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("ringd-control".into())
-                .spawn(move || serve(listener, state, stop))
+                .spawn(move || {
+                    crate::privileges::enter_or_warn(crate::privileges::Role::Control);
+                    serve(listener, state, stop)
+                })
         };
         let thread = match spawned {
             Ok(thread) => thread,

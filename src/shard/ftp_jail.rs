@@ -131,9 +131,20 @@ impl Jail {
         Ok(self.entry(name, &st, None))
     }
 
-    /// Whether `vpath` is a directory, following symlinks inside the root (CWD).
+    /// Whether `vpath` is a directory the caller may enter, following symlinks inside the
+    /// root (CWD). Opening it `O_PATH` checks only the directories above it; looking `.` up in
+    /// it checks search permission on the directory itself, as chdir(2) does.
     pub fn is_dir(&self, vpath: &str) -> bool {
-        self.open_dir_path(&rel_path(vpath)).is_ok()
+        self.open_dir_path(&rel_path(vpath)).is_ok_and(|dir| {
+            sysfs::openat2(
+                dir.as_fd(),
+                Path::new("."),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+                sysfs::RESOLVE_JAIL,
+            )
+            .is_ok()
+        })
     }
 
     /// The names in directory `vpath` (a symlink to a directory is followed, inside the
@@ -850,6 +861,38 @@ mod tests {
         assert!(!j.is_dir("/link_rel_out"));
         assert!(!j.is_dir(&t.base.join("outside").to_string_lossy()));
         assert!(!j.is_dir("/proc/self/root"));
+    }
+
+    #[test]
+    fn is_dir_needs_search_permission_on_the_directory_itself() {
+        if !crate::sys::credentials::can_switch() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let t = Tree::new("isdir-search");
+        fs::create_dir(t.root().join("listable")).unwrap();
+        fs::set_permissions(t.root().join("listable"), fs::Permissions::from_mode(0o744)).unwrap();
+        fs::set_permissions(&t.base, fs::Permissions::from_mode(0o755)).unwrap();
+        let j = t.jail();
+        let (pub_dir, listable) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    crate::sys::credentials::act_as(&crate::sys::credentials::FsIdentity {
+                        uid: 65534,
+                        gid: 65534,
+                        groups: Vec::new(),
+                    })
+                    .unwrap();
+                    (j.is_dir("/pub"), j.is_dir("/listable"))
+                })
+                .join()
+                .unwrap()
+        });
+        assert!(pub_dir, "0755: others may enter");
+        assert!(
+            !listable,
+            "0744: others may read the names but not enter, as chdir(2)"
+        );
     }
 
     #[test]

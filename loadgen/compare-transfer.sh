@@ -71,6 +71,9 @@ source "$root/loadgen/bench-common.sh"
 begin_work compare-transfer
 
 mkdir -p "$work/root/up"
+# Sessions act as the ftp user: the tree readable by all, the upload directory writable.
+chmod 755 "$work" "$work/root"
+chmod 777 "$work/root/up"
 head -c $((size_mib << 20)) /dev/urandom > "$work/root/big"
 cp "$work/root/big" "$work/upload-src"
 # Written back now, so that no writeback of these files runs during a measurement; read back

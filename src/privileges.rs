@@ -59,8 +59,8 @@ pub struct Needs {
     /// System accounts log in through PAM, which reads /etc/shadow (mode 0000 on Red Hat
     /// systems, readable only with `CAP_DAC_READ_SEARCH`).
     pub ftp_system_accounts: bool,
-    /// `nopriv_user`: NTP shards and the control thread become it when the process stays
-    /// root for FTP.
+    /// `nopriv_user`: NTP shards, the control thread and the clock thread (unless it steers
+    /// the clock) become it when the process stays root for FTP.
     pub nopriv_user: Option<String>,
 }
 
@@ -70,7 +70,8 @@ pub struct Plan {
     pub kept: Vec<Kept>,
     /// The user the whole process becomes (NTP only).
     pub process_user: Option<String>,
-    /// The user NTP shards and the control thread become (FTP keeps the process root).
+    /// The user NTP shards, the clock and the control threads become (FTP keeps the process
+    /// root).
     pub thread_user: Option<String>,
     pub root: bool,
 }
@@ -161,11 +162,17 @@ impl Plan {
             );
         }
         if thread_user.is_some() {
+            let roles: &[Role] = if needs.controls_clock {
+                &[Role::NtpShard, Role::Control]
+            } else {
+                &[Role::NtpShard, Role::Control, Role::Clock]
+            };
             keep(
                 CapabilitySet::SETUID | CapabilitySet::SETGID,
-                &[Role::NtpShard, Role::Control],
+                roles,
                 format!(
-                    "NTP shards and the control thread become {} (nopriv_user) as they start",
+                    "NTP shards, the clock and the control threads become {} (nopriv_user) as \
+                     they start",
                     thread_user.as_deref().unwrap_or_default()
                 ),
             );
@@ -236,7 +243,7 @@ impl fmt::Display for Plan {
         if let Some(user) = &self.thread_user {
             writeln!(
                 f,
-                "# NTP shards and the control thread run as user {user} (nopriv_user)"
+                "# NTP shards, the clock and the control threads run as user {user} (nopriv_user)"
             )?;
         }
         if self.kept.is_empty() {
@@ -288,8 +295,14 @@ pub fn enter(role: Role) -> std::io::Result<()> {
     let Some((plan, thread_user)) = PLAN.get().filter(|(plan, _)| plan.root) else {
         return Ok(());
     };
-    if let Some((uid, gid)) = thread_user.filter(|_| matches!(role, Role::NtpShard | Role::Control))
-    {
+    let needs_no_one = match role {
+        Role::NtpShard | Role::Control => true,
+        // Reading the system clock's state needs no one's rights; steering it needs root's
+        // CAP_SYS_TIME.
+        Role::Clock => !plan.for_role(Role::Clock).contains(CapabilitySet::SYS_TIME),
+        Role::Main | Role::FtpShard | Role::FtpAuth => false,
+    };
+    if let Some((uid, gid)) = thread_user.filter(|_| needs_no_one) {
         return sys::become_user(uid, gid, &[gid], CapabilitySet::empty());
     }
     sys::restrict_thread(plan.for_role(role))

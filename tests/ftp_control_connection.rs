@@ -5,16 +5,15 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::ftp_client::{Control, PROMPT};
 use common::{Ringd, TempDir};
 
-/// How long a reply may take when nothing makes it wait.
-const PROMPT: Duration = Duration::from_secs(5);
 /// Bytes of a download that cannot finish during the test at `anon_max_rate=1000000`.
 const LARGE_FILE: u64 = 32 << 20;
 /// Bytes of a download that takes 1.5 s at `anon_max_rate=1000000`.
@@ -39,122 +38,15 @@ fn start(extra: &str) -> Ringd {
     }
     let conf = format!(
         "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
-         local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n{extra}",
-        root.display()
+         local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n{}{extra}",
+        root.display(),
+        common::SESSION_USER_CONF,
     );
     Ringd::start_ftp(dir, &conf, &["--shards", "1"], 1)
 }
 
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// A raw control connection that reads whole replies.
-struct Control {
-    stream: TcpStream,
-    received: Vec<u8>,
-}
-
-impl Control {
-    /// Connects, logs in anonymously and returns the session.
-    fn login(server: SocketAddr) -> Control {
-        let mut control = Control {
-            stream: TcpStream::connect(server).unwrap(),
-            received: Vec::new(),
-        };
-        assert!(control.reply().starts_with("220"));
-        control.send(b"USER anonymous\r\n");
-        assert!(control.reply().starts_with("331"));
-        control.send(b"PASS guest@\r\n");
-        assert!(control.reply().starts_with("230"));
-        control
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
-    }
-
-    /// The next reply, which must come within [`PROMPT`].
-    fn reply(&mut self) -> String {
-        self.reply_within(PROMPT)
-            .unwrap_or_else(|| panic!("no reply within {PROMPT:?}"))
-    }
-
-    /// The next reply (all its lines), or `None` if none is complete within `wait`.
-    fn reply_within(&mut self, wait: Duration) -> Option<String> {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(end) = self.final_line_end() {
-                let reply = self.received.drain(..end).collect::<Vec<u8>>();
-                return Some(String::from_utf8(reply).unwrap());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            self.stream.set_read_timeout(Some(left)).unwrap();
-            let mut buffer = [0u8; 1024];
-            match self.stream.read(&mut buffer) {
-                Ok(0) => panic!(
-                    "connection closed; received {:?}",
-                    String::from_utf8_lossy(&self.received)
-                ),
-                Ok(n) => self.received.extend_from_slice(&buffer[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) => panic!("reading a reply: {e}"),
-            }
-        }
-    }
-
-    /// Where the first complete reply in `received` ends: after its final line, the one whose
-    /// code is followed by a space.
-    fn final_line_end(&self) -> Option<usize> {
-        let mut start = 0;
-        while let Some(at) = self.received[start..].windows(2).position(|w| w == b"\r\n") {
-            let end = start + at + 2;
-            if self.received[start..].get(3) == Some(&b' ') {
-                return Some(end);
-            }
-            start = end;
-        }
-        None
-    }
-
-    /// Asks for a passive port and returns its address.
-    fn passive(&mut self) -> SocketAddr {
-        self.send(b"PASV\r\n");
-        let reply = self.reply();
-        let numbers: Vec<u16> = reply
-            .trim_end()
-            .strip_prefix("227 Entering Passive Mode (")
-            .and_then(|rest| rest.strip_suffix(")."))
-            .unwrap_or_else(|| panic!("PASV answered {reply:?}"))
-            .split(',')
-            .map(|n| n.parse().unwrap())
-            .collect();
-        let ip = Ipv4Addr::new(
-            numbers[0] as u8,
-            numbers[1] as u8,
-            numbers[2] as u8,
-            numbers[3] as u8,
-        );
-        SocketAddr::new(ip.into(), numbers[4] << 8 | numbers[5])
-    }
-
-    /// Expects ringd to close the connection (after any replies already read).
-    fn expect_eof(&mut self) {
-        assert!(
-            self.received.is_empty(),
-            "unread: {:?}",
-            String::from_utf8_lossy(&self.received)
-        );
-        self.stream.set_read_timeout(Some(PROMPT)).unwrap();
-        let mut buffer = [0u8; 64];
-        match self.stream.read(&mut buffer) {
-            Ok(0) => {}
-            other => panic!("expected the end of the connection, got {other:?}"),
-        }
-    }
 }
 
 /// Whether ringd closed `stream` (end of file or reset) within [`PROMPT`]; data it sent
@@ -188,7 +80,7 @@ fn connect_from_elsewhere(to: SocketAddr) -> TcpStream {
 #[test]
 fn trickled_bytes_of_an_unfinished_line_do_not_keep_a_session_alive() {
     let ringd = start("idle_session_timeout=2\n");
-    let mut control = Control::login(ringd.ftp_addrs[0]);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
     control.send(b"NOOP\r\n");
     assert_eq!(control.reply(), "200 NOOP ok.\r\n");
     let noop_answered = Instant::now();
@@ -221,7 +113,7 @@ fn trickled_bytes_of_an_unfinished_line_do_not_keep_a_session_alive() {
 #[test]
 fn each_complete_command_restarts_the_idle_timeout() {
     let ringd = start("idle_session_timeout=2\n");
-    let mut control = Control::login(ringd.ftp_addrs[0]);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
     // Commands 1.2 s apart keep the session well past its 2 s limit; the silence between
     // them is a wait for a reply that must not come.
     for _ in 0..3 {
@@ -244,7 +136,7 @@ fn each_complete_command_restarts_the_idle_timeout() {
 #[test]
 fn an_urgent_abor_in_two_reads_stops_the_download() {
     let ringd = start("anon_max_rate=1000000\n");
-    let mut control = Control::login(ringd.ftp_addrs[0]);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
     let data_port = control.passive();
     let mut data = TcpStream::connect(data_port).unwrap();
     control.send(b"RETR large.bin\r\n");
@@ -274,7 +166,7 @@ fn an_urgent_abor_in_two_reads_stops_the_download() {
 #[test]
 fn commands_sent_during_a_transfer_are_served_after_it_in_order() {
     let ringd = start("anon_max_rate=1000000\n");
-    let mut control = Control::login(ringd.ftp_addrs[0]);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
     let data_port = control.passive();
     let mut data = TcpStream::connect(data_port).unwrap();
     control.send(b"RETR medium.bin\r\n");
@@ -298,7 +190,7 @@ fn commands_sent_during_a_transfer_are_served_after_it_in_order() {
 #[test]
 fn a_stranger_on_the_passive_port_is_turned_away_and_the_client_gets_its_file() {
     let mut ringd = start("");
-    let mut control = Control::login(ringd.ftp_addrs[0]);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
     let data_port = control.passive();
     control.send(b"RETR small.txt\r\n");
     let mut thief = connect_from_elsewhere(data_port);
@@ -322,7 +214,7 @@ fn a_stranger_on_the_passive_port_is_turned_away_and_the_client_gets_its_file() 
 #[test]
 fn with_only_a_stranger_connecting_the_transfer_fails_at_accept_timeout() {
     let ringd = start("accept_timeout=2\n");
-    let mut control = Control::login(ringd.ftp_addrs[0]);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
     let data_port = control.passive();
     control.send(b"RETR small.txt\r\n");
     let requested = Instant::now();

@@ -6,9 +6,9 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{give_to_session_user, Ringd, TempDir, SESSION_USER_CONF};
-
-const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ftp/client.py");
+use common::{
+    give_to_session_user, run_client, running_as_root, Ringd, TempDir, SESSION_USER_CONF,
+};
 
 /// A root with `pub/hello.txt`, an `upload/` directory the sessions' user owns, and symlinks
 /// that point out of the root.
@@ -29,24 +29,6 @@ fn anonymous_conf(root: &Path, extra: &str) -> String {
          anon_root={}\nhide_ids=YES\npasv_min_port=0\npasv_max_port=0\n{SESSION_USER_CONF}{extra}",
         root.display()
     )
-}
-
-fn run_client(scenario: &str, addr: std::net::SocketAddr, args: &[&str]) -> String {
-    let output = Command::new("python3")
-        .arg(CLIENT)
-        .arg(scenario)
-        .arg(addr.ip().to_string())
-        .arg(addr.port().to_string())
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{scenario} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 fn start_anonymous(extra: &str) -> Ringd {
@@ -474,11 +456,6 @@ fn check_validates_an_ftp_configuration() {
         err.contains("bad.conf:2") && err.contains("anonymous_enabel"),
         "{err}"
     );
-}
-
-fn running_as_root() -> bool {
-    let out = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
 
 #[test]

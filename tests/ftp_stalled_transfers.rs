@@ -58,8 +58,9 @@ impl Files {
             "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
              local_enable=NO\nanon_root={}\nwrite_enable=YES\nanon_upload_enable=YES\n\
              anon_umask=022\npasv_min_port=0\npasv_max_port=0\nmax_clients=1\n\
-             data_connection_timeout={data_connection_timeout}\n{engine}\n",
-            self.root.display()
+             data_connection_timeout={data_connection_timeout}\n{engine}\n{}",
+            self.root.display(),
+            common::SESSION_USER_CONF,
         );
         Ringd::start_ftp(TempDir::new("stalled-conf"), &conf, &["--shards", "1"], 1)
     }

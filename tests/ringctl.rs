@@ -26,8 +26,9 @@ fn start() -> (Ringd, PathBuf) {
         "vsftpd.conf",
         &format!(
             "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
-             local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n",
-            root.display()
+             local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n{}",
+            root.display(),
+            common::SESSION_USER_CONF,
         ),
     );
     let socket = dir.0.join("run/ringd.sock");

@@ -66,7 +66,8 @@ impl Ringd {
             format!(
                 "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
                  local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n\
-                 max_clients={max_clients}\nmax_per_ip={max_per_ip}\n",
+                 max_clients={max_clients}\nmax_per_ip={max_per_ip}\n\
+                 ftp_username=nobody\n",
                 anon_root.display()
             ),
         )

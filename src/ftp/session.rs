@@ -852,7 +852,10 @@ impl Session {
         };
         let upload = kind == TransferKind::Upload;
         let outcome = match self.upload.take() {
-            Some(upload) => self.settle_upload(upload, outcome, fs),
+            Some(upload) => match self.settle_upload(upload, outcome, fs) {
+                Ok(outcome) => outcome,
+                Err(refusal) => return say(refusal),
+            },
             None => outcome,
         };
         match outcome {
@@ -889,28 +892,33 @@ impl Session {
 
     /// Puts a finished upload in its place, or cleans up after a failed one: an atomic
     /// upload is put in place only when complete (a failed one never touches the old file);
-    /// otherwise `delete_failed_uploads` removes what a failure left.
+    /// otherwise `delete_failed_uploads` removes what a failure left. An atomic upload whose
+    /// name someone else took meanwhile, when it may not replace, gets vsftpd's refusal of a
+    /// file it could not create.
     fn settle_upload(
         &mut self,
         upload: PendingUpload,
         outcome: TransferOutcome,
         fs: &dyn SessionFs,
-    ) -> TransferOutcome {
+    ) -> Result<TransferOutcome, FixedReply> {
         let complete = matches!(outcome, TransferOutcome::Complete { .. });
         match (upload.staging, complete) {
             (Some(staging), true) => match fs.commit_upload(staging) {
-                Ok(()) => outcome,
-                Err(_) => TransferOutcome::FileFailed { bytes: 0 },
+                Ok(()) => Ok(outcome),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Err(replies::COULD_NOT_CREATE_FILE)
+                }
+                Err(_) => Ok(TransferOutcome::FileFailed { bytes: 0 }),
             },
             (Some(staging), false) => {
                 fs.discard_upload(staging);
-                outcome
+                Ok(outcome)
             }
             (None, false) if self.config.delete_failed_uploads => {
                 let _ = fs.unlink(&upload.target);
-                outcome
+                Ok(outcome)
             }
-            (None, _) => outcome,
+            (None, _) => Ok(outcome),
         }
     }
 

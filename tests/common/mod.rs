@@ -1,6 +1,8 @@
 //! Shared test support: start a real ringd on ephemeral ports, read its start-up lines, stop it.
 #![allow(dead_code)]
 
+pub mod ftp_client;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,8 +45,8 @@ pub const SESSION_USER: &str = "nobody";
 /// The `ftp_username`/`guest_username` lines every FTP test configuration carries.
 pub const SESSION_USER_CONF: &str = "ftp_username=nobody\nguest_username=nobody\n";
 
+/// Whether the tests run as root (CI does): the effective uid in /proc/self/status.
 pub fn running_as_root() -> bool {
-    // SAFETY-free: read from /proc rather than calling geteuid through libc here.
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
@@ -74,6 +76,28 @@ pub fn give_to_session_user(path: &std::path::Path) {
         "chown -R {SESSION_USER} {}",
         path.display()
     );
+}
+
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ftp/client.py");
+
+/// Runs `scenario` of tests/ftp/client.py (python3's ftplib) against `addr`; panics with
+/// its output when it fails, else returns what it printed.
+pub fn run_client(scenario: &str, addr: std::net::SocketAddr, args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .arg(CLIENT)
+        .arg(scenario)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{scenario} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
 
 /// A ringd process started by a test.
@@ -232,4 +256,103 @@ pub fn counter(log: &[String], prefix: &str, name: &str) -> u64 {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// A system account made for a test with `useradd` and `chpasswd`, removed (with its home)
+/// when dropped, also when the test fails.
+pub struct TestAccount {
+    pub name: String,
+    pub password: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+impl TestAccount {
+    /// A new account `ringd` + `tag` + a counter, with a home and `shell`. Root only.
+    pub fn new(tag: &str, shell: &str) -> TestAccount {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "rt{tag}{}{}",
+            std::process::id() % 10_000,
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let status = Command::new("useradd")
+            .args(["--create-home", "--shell", shell, &name])
+            .status()
+            .expect("useradd runs");
+        assert!(status.success(), "useradd {name}");
+        let password = format!("pw-{name}-secret");
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("chpasswd runs");
+        use std::io::Write;
+        writeln!(chpasswd.stdin.take().unwrap(), "{name}:{password}").unwrap();
+        assert!(chpasswd.wait().unwrap().success(), "chpasswd {name}");
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id").args([flag, &name]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        let home = PathBuf::from(
+            String::from_utf8_lossy(
+                &Command::new("getent")
+                    .args(["passwd", &name])
+                    .output()
+                    .unwrap()
+                    .stdout,
+            )
+            .trim()
+            .split(':')
+            .nth(5)
+            .unwrap()
+            .to_owned(),
+        );
+        TestAccount {
+            uid: id("-u"),
+            gid: id("-g"),
+            home,
+            name,
+            password,
+        }
+    }
+}
+
+impl Drop for TestAccount {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel")
+            .args(["--remove", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A PAM service file `/etc/pam.d/NAME` for a test (pam_unix for authentication and the
+/// account), removed when dropped.
+pub struct PamService {
+    pub name: String,
+}
+
+impl PamService {
+    pub fn new(lines: &str) -> PamService {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "ringd-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        std::fs::write(format!("/etc/pam.d/{name}"), lines).unwrap();
+        PamService { name }
+    }
+
+    /// pam_unix alone, as the tests ask.
+    pub fn unix() -> PamService {
+        PamService::new("auth required pam_unix.so\naccount required pam_unix.so\n")
+    }
+}
+
+impl Drop for PamService {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/etc/pam.d/{}", self.name));
+    }
 }

@@ -22,6 +22,7 @@ anon_upload_enable=YES
 anon_mkdir_write_enable=YES
 anon_umask=022
 pasv_min_port=0
+ftp_username=nobody
 CONF
 
 start_ringd "$work/ringd.log" "$port_of_start_line" --ftp-conf "$work/vsftpd.conf" --shards 2
@@ -56,7 +57,7 @@ listing() {
 
 limits() {
     local conf="$work/limits.conf" status=0
-    printf 'listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\nanon_root=%s\nmax_clients=3\nmax_per_ip=2\n' "$work/root" > "$conf"
+    printf 'listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\nanon_root=%s\nmax_clients=3\nmax_per_ip=2\nftp_username=nobody\n' "$work/root" > "$conf"
     start_ringd "$work/limits.log" "$port_of_start_line" --ftp-conf "$conf" --shards 2 || return 1
     "$root/target/release/ringload" ftp-limits "127.0.0.1:$ringd_found" --max-clients 3 --max-per-ip 2 --burst 64 |
         grep -v '^  ok' || status=$?

@@ -1023,6 +1023,26 @@ fn rename_takes_rnfr_then_rnto() {
     assert_eq!(client.send("RNTO missing/c.txt"), "550 Rename failed.\r\n");
 }
 
+#[test]
+fn an_empty_argument_names_no_file() {
+    // vsftpd passes "" to the system call, which finds nothing: an empty RNFR must not take
+    // the working directory, nor RMD remove it, nor CWD stay.
+    let mut client = alice_session("write_enable=YES\n");
+    client.dir("work");
+    assert_eq!(client.send("CWD work"), DIRECTORY_CHANGED);
+    for (line, reply) in [
+        ("RNFR", "550 RNFR command failed.\r\n"),
+        ("RMD", "550 Remove directory operation failed.\r\n"),
+        ("DELE", "550 Delete operation failed.\r\n"),
+        ("CWD", CHANGE_DIRECTORY_FAILED),
+        ("SIZE", "550 Could not get file size.\r\n"),
+    ] {
+        assert_eq!(client.send(line), reply, "{line}");
+    }
+    assert_eq!(client.send("RNTO moved"), "503 RNFR required first.\r\n");
+    assert!(client.path("work").is_dir() && !client.path("moved").exists());
+}
+
 // File status.
 
 #[test]

@@ -87,16 +87,15 @@ fn start_control(
 }
 
 fn ftp_passwd(file: &Path, name: &str) -> ExitCode {
-    let mut users = if file.exists() {
-        match VirtualUsers::load(file) {
-            Ok(users) => users,
-            Err(err) => {
-                error!("{}: {err}", file.display());
-                return ExitCode::FAILURE;
-            }
+    let mut users = match VirtualUsers::load(file) {
+        Ok(users) => users,
+        Err(ringd::ftp::users::UsersError::File(err)) if err.is_not_found() => {
+            VirtualUsers::empty()
         }
-    } else {
-        VirtualUsers::default()
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::FAILURE;
+        }
     };
     let password = match read_password_without_echo(&format!("Password for {name}: ")) {
         Ok(password) => password,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// vsftpd 3.0.3's `VSFTP_CONF_FILE_MAX`: the most it reads of vsftpd.conf, `banner_file`, the
@@ -89,6 +89,9 @@ impl SourceFileError {
 /// without reading: the open does not wait for a FIFO's writer (`O_NONBLOCK`) or take a
 /// terminal (`O_NOCTTY`), and the type and size are checked on the open file. At most
 /// `max_bytes + 1` bytes are read, so a file that grows meanwhile is refused too.
+///
+/// The one exception is the null device, which is empty: `userlist_file=/dev/null` is the
+/// usual way to give an empty list (vsftpd reads any file that is not regular as empty).
 pub fn read(path: &Path, expected: Expected) -> Result<Vec<u8>, SourceFileError> {
     let io_error = |source| SourceFileError::Io {
         path: path.to_owned(),
@@ -110,6 +113,9 @@ pub fn read(path: &Path, expected: Expected) -> Result<Vec<u8>, SourceFileError>
             }
         })?;
     let metadata = file.metadata().map_err(io_error)?;
+    if metadata.file_type().is_char_device() && metadata.rdev() == libc::makedev(1, 3) {
+        return Ok(Vec::new());
+    }
     if !metadata.is_file() {
         return Err(SourceFileError::NotRegular {
             path: path.to_owned(),
@@ -282,5 +288,15 @@ mod tests {
         assert!(!read(Path::new("/dev/zero"), SMALL)
             .unwrap_err()
             .is_not_found());
+    }
+
+    #[test]
+    fn the_null_device_is_an_empty_file() {
+        assert_eq!(read(Path::new("/dev/null"), SMALL).unwrap(), b"");
+        // Under another name too: it is recognised by its device number.
+        let dir = TempDir::new("source-null");
+        let link = dir.path().join("empty");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert_eq!(read(&link, SMALL).unwrap(), b"");
     }
 }

@@ -8,7 +8,11 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
 use crate::sys::fs as sysfs;
+
+/// The virtual users file is ringd's own: see NO_ORIGINAL_LIMIT.
+const VIRTUAL_USERS_FILE: Expected = Expected::named_by("virtual_users_file", NO_ORIGINAL_LIMIT);
 
 /// A list of user names, one per line: the ftpusers file (users never admitted, checked after
 /// PASS) and vsftpd's `userlist_file` (checked right after USER).
@@ -25,11 +29,12 @@ pub struct NameList {
 }
 
 impl NameList {
-    /// Reads a list. A missing file is an error here (vsftpd refuses to start without its
-    /// `userlist_file`); callers that treat a missing ftpusers as empty (pam_listfile with
-    /// `onerr=succeed`) check for `ErrorKind::NotFound`.
-    pub fn load(path: &Path) -> io::Result<NameList> {
-        Ok(NameList::parse(&fs::read(path)?))
+    /// Reads a list, which must be a regular file of at most `expected.max_bytes`. A missing
+    /// file is an error here (vsftpd refuses to start without its `userlist_file`); callers
+    /// that treat a missing ftpusers as empty (pam_listfile with `onerr=succeed`) check
+    /// [`SourceFileError::is_not_found`].
+    pub fn load(path: &Path, expected: Expected) -> Result<NameList, SourceFileError> {
+        Ok(NameList::parse(&source_file::read(path, expected)?))
     }
 
     /// Parses a list from its bytes; lines that are not UTF-8 can match no FTP user name and
@@ -65,12 +70,8 @@ impl NameList {
 /// Why a users file cannot be used or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] SourceFileError),
     /// A line that is not `name:hash`; `line` counts from 1.
     #[error("{}:{line}: {message}", path.display())]
     Syntax {
@@ -121,10 +122,7 @@ impl std::fmt::Debug for VirtualUsers {
 impl VirtualUsers {
     /// Reads and checks a users file; errors name the file and line.
     pub fn load(path: &Path) -> Result<VirtualUsers, UsersError> {
-        let bytes = fs::read(path).map_err(|source| UsersError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = source_file::read(path, VIRTUAL_USERS_FILE)?;
         VirtualUsers::parse(&bytes, path)
     }
 
@@ -457,8 +455,9 @@ mod tests {
     #[test]
     fn seed_user_list_and_ftpusers() {
         // The seed's table: user01 in ftpusers, user02 in user_list, root commented out in both.
-        let user_list = NameList::load(&data("user_list")).unwrap();
-        let ftpusers = NameList::load(&data("ftpusers")).unwrap();
+        let expected = Expected::named_by("userlist_file", 100_000);
+        let user_list = NameList::load(&data("user_list"), expected).unwrap();
+        let ftpusers = NameList::load(&data("ftpusers"), expected).unwrap();
         assert!(user_list.contains("user02"));
         assert!(!user_list.contains("user01"));
         assert!(ftpusers.contains("user01"));
@@ -490,8 +489,15 @@ mod tests {
         assert_eq!(list.len(), 4);
         assert!(NameList::empty().is_empty());
         assert!(!NameList::empty().contains("root"));
-        let err = NameList::load(Path::new("/nonexistent/user_list")).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let expected = Expected::named_by("userlist_file", 100_000);
+        let err = NameList::load(Path::new("/nonexistent/user_list"), expected).unwrap_err();
+        assert!(err.is_not_found());
+        let err = NameList::load(Path::new("/dev/zero"), expected).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero is a character device; userlist_file must name a regular file of at most \
+             100000 bytes"
+        );
     }
 
     #[test]
@@ -558,8 +564,14 @@ mod tests {
         assert_eq!(VirtualUsers::parse(b"", p).unwrap().names().count(), 0);
         assert_eq!(VirtualUsers::parse(b"\n", p).unwrap().names().count(), 0);
         let err = VirtualUsers::load(Path::new("/nonexistent/users")).unwrap_err();
-        assert!(matches!(err, UsersError::Io { .. }));
+        assert!(matches!(err, UsersError::File(_)));
         assert!(err.to_string().contains("/nonexistent/users"));
+        let err = VirtualUsers::load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero is a character device; virtual_users_file must name a regular file of at \
+             most 16777216 bytes"
+        );
     }
 
     #[test]

@@ -87,6 +87,11 @@ fn start_control(
 }
 
 fn ftp_passwd(file: &Path, name: &str) -> ExitCode {
+    // Before asking for a password: a name that cannot be stored is refused whatever it is.
+    if let Err(err) = VirtualUsers::check_name(name) {
+        error!("{err}");
+        return ExitCode::FAILURE;
+    }
     let mut users = match VirtualUsers::load(file) {
         Ok(users) => users,
         Err(ringd::ftp::users::UsersError::File(err)) if err.is_not_found() => {

@@ -72,7 +72,7 @@ impl NameList {
 pub enum UsersError {
     #[error(transparent)]
     File(#[from] SourceFileError),
-    /// A line that is not `name:hash`; `line` counts from 1.
+    /// A line that is not `name:hash`, or a user with an empty password; `line` counts from 1.
     #[error("{}:{line}: {message}", path.display())]
     Syntax {
         path: PathBuf,
@@ -132,7 +132,9 @@ impl VirtualUsers {
         VirtualUsers::default()
     }
 
-    /// Parses the contents of a users file; `path` is only used in error messages.
+    /// Parses the contents of a users file; `path` is only used in error messages. Names that
+    /// cannot be a path component and empty passwords are refused; finding the latter takes a
+    /// crypt(3) of the empty password per user (see [`first_empty_password`]).
     pub fn parse(bytes: &[u8], path: &Path) -> Result<VirtualUsers, UsersError> {
         let mut users = VirtualUsers::empty();
         let mut text: &[u8] = bytes;
@@ -174,7 +176,23 @@ impl VirtualUsers {
                 hash: hash.to_owned(),
             });
         }
+        if let Some((at, name)) = first_empty_password(&users.lines) {
+            return Err(UsersError::Syntax {
+                path: path.to_owned(),
+                line: at + 1,
+                message: format!(
+                    "user {name:?} has an empty password; set one with `ringd ftp-passwd {} \
+                     {name}`, or lock the user with `!` before the hash",
+                    path.display()
+                ),
+            });
+        }
         Ok(users)
+    }
+
+    /// Whether `name` can be stored as a user, with the reason as an error if not.
+    pub fn check_name(name: &str) -> Result<(), UsersError> {
+        validate_name(name)
     }
 
     /// Whether `password` is `user`'s. False for unknown and locked users, and for passwords
@@ -217,6 +235,11 @@ impl VirtualUsers {
     /// crypt(3) has it, else sha512-crypt, with a salt from getrandom(2).
     pub fn set(&mut self, user: &str, password: &str) -> Result<(), UsersError> {
         validate_name(user)?;
+        if password.is_empty() {
+            return Err(UsersError::InvalidPassword(
+                "empty; every virtual user needs a password",
+            ));
+        }
         if password.contains('\0') {
             return Err(UsersError::InvalidPassword("contains a NUL byte"));
         }
@@ -331,7 +354,51 @@ fn validate_name(name: &str) -> Result<(), UsersError> {
     if name.len() > 255 {
         return invalid("longer than 255 bytes");
     }
+    // `local_root=/srv/$USER` with `user_sub_token=$USER` makes the name a path component:
+    // `../outside` would give a root outside /srv.
+    if name.contains('/') {
+        return invalid("contains '/'; a user name becomes a directory name with user_sub_token");
+    }
+    if name == "." || name == ".." {
+        return invalid("is `.` or `..`; a user name becomes a directory name with user_sub_token");
+    }
     Ok(())
+}
+
+/// The first user (line index and name) whose hash is of the empty password. Only hashing the
+/// empty password with each user's setting can tell, and that costs what a login does
+/// (yescrypt at its default cost: tens of milliseconds), so the users are shared out among
+/// the CPUs. Locked users and hashes crypt(3) cannot compute are skipped: they never verify.
+fn first_empty_password(lines: &[Line]) -> Option<(usize, &str)> {
+    let users: Vec<(usize, &str, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(at, line)| match line {
+            Line::User { name, hash } if !is_locked(hash) => {
+                Some((at, name.as_str(), hash.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = users.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = users
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().find(|(_, _, hash)| {
+                        sysfs::crypt(b"", hash).is_ok_and(|computed| computed == *hash)
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|worker| worker.join().expect("crypt(3) does not panic"))
+            .map(|&(at, name, _)| (at, name))
+            .min()
+    })
 }
 
 /// Accepts what crypt(3) may verify: `$id$...` hashes, locked ones (`!`/`*` prefix), and the
@@ -625,7 +692,20 @@ mod tests {
     #[test]
     fn set_refuses_bad_input() {
         let mut users = VirtualUsers::empty();
-        for name in ["", "a:b", "#x", "a b", "tab\t", "nl\n", &"n".repeat(256)] {
+        for name in [
+            "",
+            "a:b",
+            "#x",
+            "a b",
+            "tab\t",
+            "nl\n",
+            &"n".repeat(256),
+            "../outside",
+            "a/b",
+            "/",
+            ".",
+            "..",
+        ] {
             assert!(
                 matches!(users.set(name, "pw"), Err(UsersError::InvalidName { .. })),
                 "{name:?}"
@@ -637,11 +717,81 @@ mod tests {
                 Err(UsersError::InvalidPassword(_))
             ));
         }
+        assert!(matches!(
+            users.set("ok", ""),
+            Err(UsersError::InvalidPassword(reason)) if reason.starts_with("empty")
+        ));
         assert!(!users.contains("ok"));
-        users.set("ok", "").unwrap();
-        assert!(users.verify("ok", ""));
         users.set("ünïcödé", "pässwörd").unwrap();
         assert!(users.verify("ünïcödé", "pässwörd"));
+    }
+
+    #[test]
+    fn names_that_leave_a_directory_are_refused_in_the_file() {
+        let p = Path::new("/etc/ringd/users");
+        for (name, reason) in [
+            ("../outside", "contains '/'"),
+            ("a/b", "contains '/'"),
+            (".", "is `.` or `..`"),
+            ("..", "is `.` or `..`"),
+        ] {
+            let text = format!("# users\nok:$6$x$y\n{name}:$6$x$y\n");
+            let err = VirtualUsers::parse(text.as_bytes(), p)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "/etc/ringd/users:3: invalid user name {name:?}: {reason}"
+                )),
+                "{err}"
+            );
+        }
+        // Dots inside a name are fine.
+        let users = VirtualUsers::parse(b"a.b:$6$x$y\n...:$6$x$y\n.hidden:$6$x$y\n", p).unwrap();
+        assert_eq!(users.names().count(), 3);
+        assert_eq!(
+            VirtualUsers::check_name("../outside")
+                .unwrap_err()
+                .to_string(),
+            "invalid user name \"../outside\": contains '/'; a user name becomes a directory \
+             name with user_sub_token"
+        );
+    }
+
+    #[test]
+    fn empty_passwords_in_the_file_are_refused() {
+        let p = Path::new("users");
+        let yescrypt_of_empty = new_hash("").unwrap();
+        let sha512_of_empty = sysfs::crypt(b"", "$6$saltsalt").unwrap();
+        let yescrypt_of_other = new_hash("other").unwrap();
+        for empty in [&yescrypt_of_empty, &sha512_of_empty] {
+            let text = format!("# c\na:{yescrypt_of_other}\nb:{empty}\nc:{empty}\n");
+            let (line, message) = syntax_line(VirtualUsers::parse(text.as_bytes(), p).unwrap_err());
+            assert_eq!(line, 3, "{message}");
+            assert!(
+                message.starts_with(
+                    "user \"b\" has an empty password; set one with `ringd ftp-passwd users b`"
+                ),
+                "{message}"
+            );
+        }
+        // Locked, it can never log in: accepted.
+        let text = format!("a:!{yescrypt_of_empty}\nb:{yescrypt_of_other}\n");
+        let users = VirtualUsers::parse(text.as_bytes(), p).unwrap();
+        assert!(!users.verify("a", ""));
+        assert!(users.verify("b", "other"));
+        // Whichever thread finds it, the first such line is reported.
+        let mut text = String::new();
+        for i in 0..8 {
+            let hash = if i >= 5 {
+                &sha512_of_empty
+            } else {
+                &yescrypt_of_other
+            };
+            text.push_str(&format!("u{i}:{hash}\n"));
+        }
+        let (line, _) = syntax_line(VirtualUsers::parse(text.as_bytes(), p).unwrap_err());
+        assert_eq!(line, 6);
     }
 
     #[test]

@@ -190,16 +190,20 @@ fn give_up_rights(
 }
 
 fn ftp_passwd(file: &Path, name: &str) -> ExitCode {
-    let mut users = if file.exists() {
-        match VirtualUsers::load(file) {
-            Ok(users) => users,
-            Err(err) => {
-                error!("{}: {err}", file.display());
-                return ExitCode::FAILURE;
-            }
+    // Before asking for a password: a name that cannot be stored is refused whatever it is.
+    if let Err(err) = VirtualUsers::check_name(name) {
+        error!("{err}");
+        return ExitCode::FAILURE;
+    }
+    let mut users = match VirtualUsers::load(file) {
+        Ok(users) => users,
+        Err(ringd::ftp::users::UsersError::File(err)) if err.is_not_found() => {
+            VirtualUsers::empty()
         }
-    } else {
-        VirtualUsers::default()
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::FAILURE;
+        }
     };
     let password = match read_password_without_echo(&format!("Password for {name}: ")) {
         Ok(password) => password,

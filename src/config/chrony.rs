@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use super::chrony_upstream::{self, UpstreamConfig};
 use super::error::ConfigError;
+use super::source_file::{self, Expected, NO_ORIGINAL_LIMIT};
 use crate::ntp::access::{AccessTable, Subnet};
 
 const DEFAULT_PORT: u16 = 123;
@@ -18,6 +19,14 @@ const DEFAULT_CLIENT_LOG_LIMIT: u64 = 524_288;
 const MAX_INCLUDE_DEPTH: usize = 10;
 /// chronyd takes at most this many directories in one `confdir` (MAX_CONF_DIRS).
 const MAX_CONFDIR_DIRECTORIES: usize = 10;
+/// chronyd reads its files line by line without a size limit: see NO_ORIGINAL_LIMIT.
+const MAIN_FILE: Expected = Expected::named_by("--ntp-conf", NO_ORIGINAL_LIMIT);
+const INCLUDED_FILE: Expected = Expected::named_by("include", NO_ORIGINAL_LIMIT);
+const CONFDIR_FILE: Expected =
+    Expected::described("each *.conf file of a confdir", NO_ORIGINAL_LIMIT);
+/// The longest word an error quotes as a directive name: chrony's longest name has 18
+/// characters (`generatecommandkey`), so a typo fits; keys and tokens are mostly longer.
+const MAX_QUOTED_NAME: usize = 20;
 const DEMO_ORIGIN: &str = "built-in demo";
 const DEMO_PORT: u16 = 1123;
 
@@ -200,10 +209,7 @@ pub struct DeferredDirective {
 /// Read a chrony.conf and the files it includes.
 pub fn parse_file(path: &Path) -> Result<NtpConfig, ConfigError> {
     let file = path.display().to_string();
-    let text = read_text(path).map_err(|source| ConfigError::Io {
-        file: file.clone(),
-        source,
-    })?;
+    let text = source_file::read_text(path, MAIN_FILE)?;
     Parser::new(&file).parse(&text, &file)
 }
 
@@ -466,12 +472,12 @@ impl Parser {
                     d.single("a file name or a pattern with `*` in the file name")?;
                 let paths = expand_include_pattern(&pattern).map_err(|message| d.error(message))?;
                 for path in paths {
-                    self.read_included(d, &path, depth)?;
+                    self.read_included(d, &path, INCLUDED_FILE, depth)?;
                 }
             }
             "confdir" => {
                 for path in confdir_files(d)? {
-                    self.read_included(d, &path, depth)?;
+                    self.read_included(d, &path, CONFDIR_FILE, depth)?;
                 }
             }
             _ if chrony_upstream::DIRECTIVES.contains(&name.as_str()) => {
@@ -492,11 +498,18 @@ impl Parser {
                      (see docs/ntp-config.md)",
                 ));
             }
-            _ => {
+            _ if could_be_a_directive_name(d.name) => {
                 return Err(d.error(
                     "unknown directive; ringd reads chrony.conf directives \
                      (see docs/ntp-config.md)",
                 ));
+            }
+            _ => {
+                return Err(ConfigError::Unquoted {
+                    file: d.file.to_string(),
+                    line: d.line,
+                    message: "not a chrony configuration line (contents not shown)".to_string(),
+                });
             }
         }
         Ok(())
@@ -506,6 +519,7 @@ impl Parser {
         &mut self,
         d: &Directive,
         path: &Path,
+        expected: Expected,
         depth: usize,
     ) -> Result<(), ConfigError> {
         if depth >= MAX_INCLUDE_DEPTH {
@@ -515,8 +529,8 @@ impl Parser {
                 path.display()
             )));
         }
-        let text = read_text(path)
-            .map_err(|err| d.error(format!("cannot read {}: {err}", path.display())))?;
+        let text =
+            source_file::read_text(path, expected).map_err(|err| d.error(err.to_string()))?;
         self.read_lines(&text, &path.display().to_string(), depth + 1)
     }
 
@@ -542,9 +556,13 @@ impl Parser {
     }
 }
 
-/// chronyd reads bytes: a stray non-UTF-8 byte in a comment must not make a file unreadable.
-fn read_text(path: &Path) -> std::io::Result<String> {
-    fs::read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+/// Whether an unknown first word may be quoted in an error: it looks like a directive name
+/// (a typo such as `servr`), not like the contents of a file that is not chrony's (a line of
+/// /etc/shadow, a key), which an error must never print.
+fn could_be_a_directive_name(word: &str) -> bool {
+    word.len() <= MAX_QUOTED_NAME
+        && word.starts_with(|c: char| c.is_ascii_alphabetic())
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `allow`/`deny` `[all] [SUBNET]`: whether `all` was given, and the subnets to set (both
@@ -1390,6 +1408,37 @@ mod tests {
             "test.conf:1: LeapSecMode: chrony directive that ringd does not support; remove it \
              or comment it out (see docs/ntp-config.md)"
         );
+        assert_eq!(
+            error("servr 192.0.2.1 iburst"),
+            "test.conf:1: servr: unknown directive; ringd reads chrony.conf directives \
+             (see docs/ntp-config.md)"
+        );
+    }
+
+    #[test]
+    fn lines_that_are_not_configuration_are_not_quoted() {
+        for line in [
+            "root:$6$SECRETHASHVALUE:19000:0:99999:7:::",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "127.0.0.1 localhost",
+            "ghp_0123456789abcdefSECRET0123456789abcd",
+            "pässwort",
+        ] {
+            let message = error(&format!("port 1\n{line}\n"));
+            assert_eq!(
+                message,
+                "test.conf:2: not a chrony configuration line (contents not shown)"
+            );
+        }
+        // Every chrony directive would be quoted, with room for a typo's extra letter.
+        let known = DEFERRED_DIRECTIVES
+            .iter()
+            .chain(UNSUPPORTED_CHRONY_DIRECTIVES)
+            .chain(chrony_upstream::DIRECTIVES);
+        for name in known {
+            assert!(could_be_a_directive_name(name), "{name}");
+            assert!(name.len() < MAX_QUOTED_NAME, "{name}");
+        }
     }
 
     #[test]
@@ -1521,6 +1570,33 @@ mod tests {
              found nothing"
         );
 
+        assert_eq!(
+            error("include /dev/zero"),
+            "test.conf:1: include: /dev/zero is a character device; include must name a regular \
+             file of at most 16777216 bytes"
+        );
+        let conf_d = dir.path("conf.d");
+        fs::create_dir_all(&conf_d).unwrap();
+        let fifo = dir.path("conf.d/pipe.conf");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(
+            error(&format!("confdir {conf_d}")),
+            format!(
+                "test.conf:1: confdir: {fifo} is a FIFO (named pipe); each *.conf file of a \
+                 confdir must be a regular file of at most 16777216 bytes"
+            )
+        );
+        let shadow = dir.write("shadow", "root:$6$SECRETHASHVALUE:19000:0:99999:7:::\n");
+        let message = error(&format!("include {shadow}"));
+        assert_eq!(
+            message,
+            format!("{shadow}:1: not a chrony configuration line (contents not shown)")
+        );
+
         let looping = dir.path("loop.conf");
         dir.write("loop.conf", &format!("include {looping}\n"));
         assert_eq!(
@@ -1631,6 +1707,11 @@ mod tests {
         assert_eq!(
             parse_file(Path::new(&missing)).unwrap_err().to_string(),
             format!("cannot read {missing}: No such file or directory (os error 2)")
+        );
+        assert_eq!(
+            parse_file(Path::new("/dev/zero")).unwrap_err().to_string(),
+            "/dev/zero is a character device; --ntp-conf must name a regular file of at most \
+             16777216 bytes"
         );
         let latin1 = dir.path("latin1.conf");
         fs::write(&latin1, b"# caf\xe9\nport 99\n").unwrap();

@@ -1,5 +1,7 @@
 //! Configuration errors that name the file, the line and the directive, and say how to fix it.
 
+use super::source_file::SourceFileError;
+
 /// Why a configuration file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -11,11 +13,15 @@ pub enum ConfigError {
         directive: String,
         message: String,
     },
-    /// The file given on the command line cannot be read.
-    #[error("cannot read {file}: {source}")]
-    Io {
+    /// A line that is not configuration at all, told without quoting it: the file may not be
+    /// a configuration file (`include /etc/shadow`).
+    #[error("{file}:{line}: {message}")]
+    Unquoted {
         file: String,
-        #[source]
-        source: std::io::Error,
+        line: usize,
+        message: String,
     },
+    /// The file given on the command line cannot be read, or is not a file to read.
+    #[error(transparent)]
+    File(#[from] SourceFileError),
 }

@@ -3,6 +3,7 @@
 pub mod chrony;
 pub mod chrony_upstream;
 pub mod error;
+pub mod source_file;
 pub mod vsftpd;
 
 pub use chrony::{DeferredDirective, LocalStratum, NtpConfig, RateLimitSettings};

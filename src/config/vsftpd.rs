@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -835,14 +834,12 @@ const RECOGNISED: &[Recognised] = &[
     tls("ca_certs_file", Typed::Text(None)),
 ];
 
-/// Read a vsftpd.conf.
+/// Read a vsftpd.conf of at most vsftpd's size limit: vsftpd reads only that much of a longer
+/// file, cutting its last line; ringd refuses it.
 pub fn parse_file(path: &Path) -> Result<FtpConfig, ConfigError> {
-    let file = path.display().to_string();
-    let bytes = fs::read(path).map_err(|source| ConfigError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    parse_str(&String::from_utf8_lossy(&bytes), &file)
+    use super::source_file::{read_text, Expected, VSFTPD_FILE_MAX};
+    let text = read_text(path, Expected::named_by("--ftp-conf", VSFTPD_FILE_MAX))?;
+    parse_str(&text, &path.display().to_string())
 }
 
 /// Read vsftpd.conf text; `origin` names it in errors.
@@ -1222,6 +1219,7 @@ fn known_name(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn parse(text: &str) -> FtpConfig {
         match parse_str(text, "test.conf") {
@@ -2116,6 +2114,11 @@ mod tests {
                  docs/ftp-config.md)",
                 path.display()
             )
+        );
+        assert_eq!(
+            parse_file(Path::new("/dev/zero")).unwrap_err().to_string(),
+            "/dev/zero is a character device; --ftp-conf must name a regular file of at most \
+             100000 bytes"
         );
     }
 

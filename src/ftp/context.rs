@@ -11,13 +11,14 @@ use super::replies::{self, Reply};
 use super::throttle::SharedBucket;
 use super::transfer_log::{self, LogEvent, LogFile};
 use super::users::{NameList, VirtualUsers};
+use crate::config::source_file::{
+    self, Expected, SourceFileError, NO_ORIGINAL_LIMIT, VSFTPD_FILE_MAX,
+};
 use crate::config::vsftpd::FtpConfig;
 use crate::sys::accounts;
 
 /// Names tcp_wrappers rules may use for this daemon.
 const DAEMON_NAMES: [&str; 2] = ["vsftpd", "ringd"];
-/// Longest banner file read.
-const BANNER_LIMIT: usize = 64 * 1024;
 
 #[derive(Debug, Error)]
 pub enum ContextError {
@@ -57,22 +58,34 @@ pub struct SessionContext {
     guest_home: Option<PathBuf>,
 }
 
+/// vsftpd reads `banner_file` and its name lists up to `VSFTP_CONF_FILE_MAX`.
 fn read_banner(path: &Path) -> Result<Vec<u8>, ContextError> {
-    let mut banner = std::fs::read(path).map_err(|source| ContextError::Read {
-        what: "banner_file",
-        file: path.display().to_string(),
-        source,
-    })?;
-    banner.truncate(BANNER_LIMIT);
-    Ok(banner)
+    source_file::read(path, Expected::named_by("banner_file", VSFTPD_FILE_MAX))
+        .map_err(|err| file_error("banner_file", err))
 }
 
 fn read_list(what: &'static str, path: &Path) -> Result<NameList, ContextError> {
-    NameList::load(path).map_err(|source| ContextError::Read {
-        what,
-        file: path.display().to_string(),
-        source,
-    })
+    NameList::load(path, Expected::named_by(what, VSFTPD_FILE_MAX))
+        .map_err(|err| file_error(what, err))
+}
+
+/// The ftpusers file, which PAM's pam_listfile reads for vsftpd without a size limit.
+fn read_ftpusers(path: &Path) -> Result<NameList, ContextError> {
+    NameList::load(path, Expected::named_by("ftpusers_file", NO_ORIGINAL_LIMIT))
+        .map_err(|err| file_error("ftpusers_file", err))
+}
+
+/// A file that could not be read keeps saying which option named it; one that is not a file
+/// to read says so itself.
+fn file_error(what: &'static str, err: SourceFileError) -> ContextError {
+    match err {
+        SourceFileError::Io { path, source } => ContextError::Read {
+            what,
+            file: path.display().to_string(),
+            source,
+        },
+        refused => ContextError::Invalid(refused.to_string()),
+    }
 }
 
 /// Where Red Hat's vsftpd (the seed's) keeps the user list; its build changes the default.
@@ -136,12 +149,12 @@ impl SessionContext {
         let greeting = replies::greeting(banner.as_deref(), config.ftpd_banner.as_deref());
 
         let ftpusers = match &config.ftpusers_file {
-            Some(path) => read_list("ftpusers_file", path)?,
+            Some(path) => read_ftpusers(path)?,
             None => ["/etc/vsftpd/ftpusers", "/etc/ftpusers"]
                 .iter()
                 .map(Path::new)
                 .find(|p| p.exists())
-                .map(|p| read_list("ftpusers file", p))
+                .map(read_ftpusers)
                 .transpose()?
                 .unwrap_or_else(NameList::empty),
         };
@@ -162,8 +175,7 @@ impl SessionContext {
         };
         let virtual_users = match &config.virtual_users_file {
             Some(path) => Some(
-                VirtualUsers::load(path)
-                    .map_err(|err| ContextError::Invalid(format!("{}: {err}", path.display())))?,
+                VirtualUsers::load(path).map_err(|err| ContextError::Invalid(err.to_string()))?,
             ),
             None => None,
         };

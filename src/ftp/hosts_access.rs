@@ -1,20 +1,25 @@
 //! tcp_wrappers host access control (hosts_access(5)): /etc/hosts.allow, then /etc/hosts.deny, else allow — parsed once, matched per connection without DNS.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+
+use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
+
+/// libwrap and the resolver read these files line by line without a size limit: see
+/// NO_ORIGINAL_LIMIT.
+const HOSTS_ALLOW_FILE: Expected = Expected::named_by("hosts_allow_file", NO_ORIGINAL_LIMIT);
+const HOSTS_DENY_FILE: Expected = Expected::named_by("hosts_deny_file", NO_ORIGINAL_LIMIT);
+const PATTERN_FILE: Expected =
+    Expected::described("a tcp_wrappers /path pattern file", NO_ORIGINAL_LIMIT);
+const HOST_NAMES_FILE: Expected =
+    Expected::described("the hosts file that names clients", NO_ORIGINAL_LIMIT);
 
 /// Why the hosts files cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum HostsError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] SourceFileError),
     /// `line` is the first physical line of the (possibly continued) rule, from 1.
     #[error("{}:{line}: {message}", path.display())]
     Syntax {
@@ -52,10 +57,10 @@ impl HostTable {
     }
 
     /// Reads a hosts file; a missing one is empty.
-    pub fn load(path: &Path) -> io::Result<HostTable> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(HostTable::parse(&String::from_utf8_lossy(&bytes))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HostTable::default()),
+    pub fn load(path: &Path) -> Result<HostTable, SourceFileError> {
+        match source_file::read_text(path, HOST_NAMES_FILE) {
+            Ok(text) => Ok(HostTable::parse(&text)),
+            Err(e) if e.is_not_found() => Ok(HostTable::default()),
             Err(e) => Err(e),
         }
     }
@@ -127,11 +132,7 @@ impl HostsAccess {
     /// Reads the two files (a missing file is empty, as in tcp_wrappers) and /etc/hosts for
     /// client names.
     pub fn load(allow: &Path, deny: &Path) -> Result<HostsAccess, HostsError> {
-        let etc_hosts = Path::new("/etc/hosts");
-        let hosts = HostTable::load(etc_hosts).map_err(|source| HostsError::Io {
-            path: etc_hosts.to_owned(),
-            source,
-        })?;
+        let hosts = HostTable::load(Path::new("/etc/hosts"))?;
         HostsAccess::load_with(allow, deny, hosts)
     }
 
@@ -142,8 +143,8 @@ impl HostsAccess {
         hosts: HostTable,
     ) -> Result<HostsAccess, HostsError> {
         let mut warnings = Vec::new();
-        let allow = Table::load(allow, &hosts, &mut warnings)?;
-        let deny = Table::load(deny, &hosts, &mut warnings)?;
+        let allow = Table::load(allow, HOSTS_ALLOW_FILE, &hosts, &mut warnings)?;
+        let deny = Table::load(deny, HOSTS_DENY_FILE, &hosts, &mut warnings)?;
         Ok(HostsAccess {
             allow,
             deny,
@@ -466,19 +467,17 @@ struct Parser<'a> {
 impl Table {
     fn load(
         path: &Path,
+        expected: Expected,
         hosts: &HostTable,
         warnings: &mut Vec<String>,
     ) -> Result<Table, HostsError> {
-        match fs::read(path) {
-            Ok(bytes) => Table::parse(path, &String::from_utf8_lossy(&bytes), hosts, warnings),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Table {
+        match source_file::read_text(path, expected) {
+            Ok(text) => Table::parse(path, &text, hosts, warnings),
+            Err(e) if e.is_not_found() => Ok(Table {
                 path: path.to_owned(),
                 rules: Vec::new(),
             }),
-            Err(source) => Err(HostsError::Io {
-                path: path.to_owned(),
-                source,
-            }),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -712,8 +711,8 @@ impl Parser<'_> {
         if self.depth >= 4 {
             return Err(format!("{path:?}: pattern files nested too deeply"));
         }
-        let text = match fs::read(path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        let text = match source_file::read_text(Path::new(path), PATTERN_FILE) {
+            Ok(text) => text,
             Err(e) => {
                 self.warn(format!(
                     "cannot read pattern file {path:?} ({e}): it matches nothing"
@@ -952,7 +951,25 @@ mod tests {
             HostTable::default(),
         )
         .unwrap_err();
-        assert!(matches!(err, HostsError::Io { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "/ is a directory; hosts_allow_file must name a regular file of at most 16777216 bytes"
+        );
+        let err = HostsAccess::load_with(
+            Path::new("/nonexistent"),
+            Path::new("/dev/zero"),
+            HostTable::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero is a character device; hosts_deny_file must name a regular file of at \
+             most 16777216 bytes"
+        );
+        assert!(matches!(
+            HostTable::load(Path::new("/dev/zero")),
+            Err(SourceFileError::NotRegular { .. })
+        ));
     }
 
     #[test]
@@ -1217,6 +1234,14 @@ mod tests {
         let w = access.warnings().join("\n");
         assert!(
             w.contains("netgroup") && w.contains("cannot read pattern file"),
+            "{w}"
+        );
+        // A device is not read (it would never end): it matches nothing, with a warning.
+        let access = rules("vsftpd: /dev/zero\n", "vsftpd: ALL\n");
+        assert!(!access.permits(DAEMONS, ip("10.0.0.1")));
+        let w = access.warnings().join("\n");
+        assert!(
+            w.contains("/dev/zero is a character device; a tcp_wrappers /path pattern file"),
             "{w}"
         );
         std::fs::write(&list, "10.0.0.0/99\n").unwrap();

@@ -8,7 +8,11 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
 use crate::sys::fs as sysfs;
+
+/// The virtual users file is ringd's own: see NO_ORIGINAL_LIMIT.
+const VIRTUAL_USERS_FILE: Expected = Expected::named_by("virtual_users_file", NO_ORIGINAL_LIMIT);
 
 /// A list of user names, one per line: the ftpusers file (users never admitted, checked after
 /// PASS) and vsftpd's `userlist_file` (checked right after USER).
@@ -25,11 +29,12 @@ pub struct NameList {
 }
 
 impl NameList {
-    /// Reads a list. A missing file is an error here (vsftpd refuses to start without its
-    /// `userlist_file`); callers that treat a missing ftpusers as empty (pam_listfile with
-    /// `onerr=succeed`) check for `ErrorKind::NotFound`.
-    pub fn load(path: &Path) -> io::Result<NameList> {
-        Ok(NameList::parse(&fs::read(path)?))
+    /// Reads a list, which must be a regular file of at most `expected.max_bytes`. A missing
+    /// file is an error here (vsftpd refuses to start without its `userlist_file`); callers
+    /// that treat a missing ftpusers as empty (pam_listfile with `onerr=succeed`) check
+    /// [`SourceFileError::is_not_found`].
+    pub fn load(path: &Path, expected: Expected) -> Result<NameList, SourceFileError> {
+        Ok(NameList::parse(&source_file::read(path, expected)?))
     }
 
     /// Parses a list from its bytes; lines that are not UTF-8 can match no FTP user name and
@@ -65,13 +70,9 @@ impl NameList {
 /// Why a users file cannot be used or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    /// A line that is not `name:hash`; `line` counts from 1.
+    #[error(transparent)]
+    File(#[from] SourceFileError),
+    /// A line that is not `name:hash`, or a user with an empty password; `line` counts from 1.
     #[error("{}:{line}: {message}", path.display())]
     Syntax {
         path: PathBuf,
@@ -121,10 +122,7 @@ impl std::fmt::Debug for VirtualUsers {
 impl VirtualUsers {
     /// Reads and checks a users file; errors name the file and line.
     pub fn load(path: &Path) -> Result<VirtualUsers, UsersError> {
-        let bytes = fs::read(path).map_err(|source| UsersError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = source_file::read(path, VIRTUAL_USERS_FILE)?;
         VirtualUsers::parse(&bytes, path)
     }
 
@@ -134,7 +132,9 @@ impl VirtualUsers {
         VirtualUsers::default()
     }
 
-    /// Parses the contents of a users file; `path` is only used in error messages.
+    /// Parses the contents of a users file; `path` is only used in error messages. Names that
+    /// cannot be a path component and empty passwords are refused; finding the latter takes a
+    /// crypt(3) of the empty password per user (see [`first_empty_password`]).
     pub fn parse(bytes: &[u8], path: &Path) -> Result<VirtualUsers, UsersError> {
         let mut users = VirtualUsers::empty();
         let mut text: &[u8] = bytes;
@@ -176,7 +176,23 @@ impl VirtualUsers {
                 hash: hash.to_owned(),
             });
         }
+        if let Some((at, name)) = first_empty_password(&users.lines) {
+            return Err(UsersError::Syntax {
+                path: path.to_owned(),
+                line: at + 1,
+                message: format!(
+                    "user {name:?} has an empty password; set one with `ringd ftp-passwd {} \
+                     {name}`, or lock the user with `!` before the hash",
+                    path.display()
+                ),
+            });
+        }
         Ok(users)
+    }
+
+    /// Whether `name` can be stored as a user, with the reason as an error if not.
+    pub fn check_name(name: &str) -> Result<(), UsersError> {
+        validate_name(name)
     }
 
     /// Whether `password` is `user`'s. False for unknown and locked users, and for passwords
@@ -219,6 +235,11 @@ impl VirtualUsers {
     /// crypt(3) has it, else sha512-crypt, with a salt from getrandom(2).
     pub fn set(&mut self, user: &str, password: &str) -> Result<(), UsersError> {
         validate_name(user)?;
+        if password.is_empty() {
+            return Err(UsersError::InvalidPassword(
+                "empty; every virtual user needs a password",
+            ));
+        }
         if password.contains('\0') {
             return Err(UsersError::InvalidPassword("contains a NUL byte"));
         }
@@ -333,7 +354,51 @@ fn validate_name(name: &str) -> Result<(), UsersError> {
     if name.len() > 255 {
         return invalid("longer than 255 bytes");
     }
+    // `local_root=/srv/$USER` with `user_sub_token=$USER` makes the name a path component:
+    // `../outside` would give a root outside /srv.
+    if name.contains('/') {
+        return invalid("contains '/'; a user name becomes a directory name with user_sub_token");
+    }
+    if name == "." || name == ".." {
+        return invalid("is `.` or `..`; a user name becomes a directory name with user_sub_token");
+    }
     Ok(())
+}
+
+/// The first user (line index and name) whose hash is of the empty password. Only hashing the
+/// empty password with each user's setting can tell, and that costs what a login does
+/// (yescrypt at its default cost: tens of milliseconds), so the users are shared out among
+/// the CPUs. Locked users and hashes crypt(3) cannot compute are skipped: they never verify.
+fn first_empty_password(lines: &[Line]) -> Option<(usize, &str)> {
+    let users: Vec<(usize, &str, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(at, line)| match line {
+            Line::User { name, hash } if !is_locked(hash) => {
+                Some((at, name.as_str(), hash.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = users.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = users
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().find(|(_, _, hash)| {
+                        sysfs::crypt(b"", hash).is_ok_and(|computed| computed == *hash)
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|worker| worker.join().expect("crypt(3) does not panic"))
+            .map(|&(at, name, _)| (at, name))
+            .min()
+    })
 }
 
 /// Accepts what crypt(3) may verify: `$id$...` hashes, locked ones (`!`/`*` prefix), and the
@@ -457,8 +522,9 @@ mod tests {
     #[test]
     fn seed_user_list_and_ftpusers() {
         // The seed's table: user01 in ftpusers, user02 in user_list, root commented out in both.
-        let user_list = NameList::load(&data("user_list")).unwrap();
-        let ftpusers = NameList::load(&data("ftpusers")).unwrap();
+        let expected = Expected::named_by("userlist_file", 100_000);
+        let user_list = NameList::load(&data("user_list"), expected).unwrap();
+        let ftpusers = NameList::load(&data("ftpusers"), expected).unwrap();
         assert!(user_list.contains("user02"));
         assert!(!user_list.contains("user01"));
         assert!(ftpusers.contains("user01"));
@@ -490,8 +556,15 @@ mod tests {
         assert_eq!(list.len(), 4);
         assert!(NameList::empty().is_empty());
         assert!(!NameList::empty().contains("root"));
-        let err = NameList::load(Path::new("/nonexistent/user_list")).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let expected = Expected::named_by("userlist_file", 100_000);
+        let err = NameList::load(Path::new("/nonexistent/user_list"), expected).unwrap_err();
+        assert!(err.is_not_found());
+        let err = NameList::load(Path::new("/dev/zero"), expected).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero is a character device; userlist_file must name a regular file of at most \
+             100000 bytes"
+        );
     }
 
     #[test]
@@ -558,8 +631,14 @@ mod tests {
         assert_eq!(VirtualUsers::parse(b"", p).unwrap().names().count(), 0);
         assert_eq!(VirtualUsers::parse(b"\n", p).unwrap().names().count(), 0);
         let err = VirtualUsers::load(Path::new("/nonexistent/users")).unwrap_err();
-        assert!(matches!(err, UsersError::Io { .. }));
+        assert!(matches!(err, UsersError::File(_)));
         assert!(err.to_string().contains("/nonexistent/users"));
+        let err = VirtualUsers::load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero is a character device; virtual_users_file must name a regular file of at \
+             most 16777216 bytes"
+        );
     }
 
     #[test]
@@ -613,7 +692,20 @@ mod tests {
     #[test]
     fn set_refuses_bad_input() {
         let mut users = VirtualUsers::empty();
-        for name in ["", "a:b", "#x", "a b", "tab\t", "nl\n", &"n".repeat(256)] {
+        for name in [
+            "",
+            "a:b",
+            "#x",
+            "a b",
+            "tab\t",
+            "nl\n",
+            &"n".repeat(256),
+            "../outside",
+            "a/b",
+            "/",
+            ".",
+            "..",
+        ] {
             assert!(
                 matches!(users.set(name, "pw"), Err(UsersError::InvalidName { .. })),
                 "{name:?}"
@@ -625,11 +717,81 @@ mod tests {
                 Err(UsersError::InvalidPassword(_))
             ));
         }
+        assert!(matches!(
+            users.set("ok", ""),
+            Err(UsersError::InvalidPassword(reason)) if reason.starts_with("empty")
+        ));
         assert!(!users.contains("ok"));
-        users.set("ok", "").unwrap();
-        assert!(users.verify("ok", ""));
         users.set("ünïcödé", "pässwörd").unwrap();
         assert!(users.verify("ünïcödé", "pässwörd"));
+    }
+
+    #[test]
+    fn names_that_leave_a_directory_are_refused_in_the_file() {
+        let p = Path::new("/etc/ringd/users");
+        for (name, reason) in [
+            ("../outside", "contains '/'"),
+            ("a/b", "contains '/'"),
+            (".", "is `.` or `..`"),
+            ("..", "is `.` or `..`"),
+        ] {
+            let text = format!("# users\nok:$6$x$y\n{name}:$6$x$y\n");
+            let err = VirtualUsers::parse(text.as_bytes(), p)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "/etc/ringd/users:3: invalid user name {name:?}: {reason}"
+                )),
+                "{err}"
+            );
+        }
+        // Dots inside a name are fine.
+        let users = VirtualUsers::parse(b"a.b:$6$x$y\n...:$6$x$y\n.hidden:$6$x$y\n", p).unwrap();
+        assert_eq!(users.names().count(), 3);
+        assert_eq!(
+            VirtualUsers::check_name("../outside")
+                .unwrap_err()
+                .to_string(),
+            "invalid user name \"../outside\": contains '/'; a user name becomes a directory \
+             name with user_sub_token"
+        );
+    }
+
+    #[test]
+    fn empty_passwords_in_the_file_are_refused() {
+        let p = Path::new("users");
+        let yescrypt_of_empty = new_hash("").unwrap();
+        let sha512_of_empty = sysfs::crypt(b"", "$6$saltsalt").unwrap();
+        let yescrypt_of_other = new_hash("other").unwrap();
+        for empty in [&yescrypt_of_empty, &sha512_of_empty] {
+            let text = format!("# c\na:{yescrypt_of_other}\nb:{empty}\nc:{empty}\n");
+            let (line, message) = syntax_line(VirtualUsers::parse(text.as_bytes(), p).unwrap_err());
+            assert_eq!(line, 3, "{message}");
+            assert!(
+                message.starts_with(
+                    "user \"b\" has an empty password; set one with `ringd ftp-passwd users b`"
+                ),
+                "{message}"
+            );
+        }
+        // Locked, it can never log in: accepted.
+        let text = format!("a:!{yescrypt_of_empty}\nb:{yescrypt_of_other}\n");
+        let users = VirtualUsers::parse(text.as_bytes(), p).unwrap();
+        assert!(!users.verify("a", ""));
+        assert!(users.verify("b", "other"));
+        // Whichever thread finds it, the first such line is reported.
+        let mut text = String::new();
+        for i in 0..8 {
+            let hash = if i >= 5 {
+                &sha512_of_empty
+            } else {
+                &yescrypt_of_other
+            };
+            text.push_str(&format!("u{i}:{hash}\n"));
+        }
+        let (line, _) = syntax_line(VirtualUsers::parse(text.as_bytes(), p).unwrap_err());
+        assert_eq!(line, 6);
     }
 
     #[test]

@@ -1,0 +1,243 @@
+//! The files a configuration names, read by the real binary: devices, FIFOs and secrets are
+//! refused without hanging or being printed; `ringd ftp-passwd` refuses names and passwords
+//! that cannot be stored and leaves the users file as it was.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::TempDir;
+
+/// Long enough for a loaded machine; a read of /dev/zero or a blocked FIFO open never ends.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs ringd with `args` and `stdin` as its input, killed and failed if it has not exited by
+/// the deadline.
+fn run_ringd(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringd"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ringd starts");
+    // ringd may refuse before it reads its input: a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("ringd {args:?} still running after {DEADLINE:?}");
+        }
+    }
+}
+
+fn check(flag: &str, conf: &Path) -> Output {
+    run_ringd(&["--check", flag, conf.to_str().unwrap()], b"")
+}
+
+/// Exit status 1 and the error on stderr; returns stdout and stderr together.
+fn refused(output: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    text
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn banner_file_must_be_a_regular_file() {
+    let dir = TempDir::new("conf-banner");
+    let conf = dir.write(
+        "vsftpd.conf",
+        "listen=YES\nanonymous_enable=YES\nanon_root=/srv\nbanner_file=/dev/zero\n",
+    );
+    let text = refused(&check("--ftp-conf", &conf));
+    assert!(
+        text.contains(
+            "/dev/zero is a character device; banner_file must name a regular file of at most \
+             100000 bytes"
+        ),
+        "{text}"
+    );
+
+    // A FIFO without a writer: the open must not wait for one.
+    let fifo = dir.0.join("banner.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let conf = dir.write(
+        "fifo.conf",
+        &format!(
+            "listen=YES\nanonymous_enable=YES\nanon_root=/srv\nbanner_file={}\n",
+            fifo.display()
+        ),
+    );
+    let text = refused(&check("--ftp-conf", &conf));
+    assert!(
+        text.contains(&format!("{} is a FIFO (named pipe)", fifo.display())),
+        "{text}"
+    );
+
+    // Larger than vsftpd reads.
+    let big = dir.write("banner.txt", &"welcome\n".repeat(12_500 + 1));
+    let conf = dir.write(
+        "big.conf",
+        &format!(
+            "listen=YES\nanonymous_enable=YES\nanon_root=/srv\nbanner_file={}\n",
+            big.display()
+        ),
+    );
+    let text = refused(&check("--ftp-conf", &conf));
+    assert!(
+        text.contains(&format!("{} has more than 100000 bytes", big.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn chrony_include_of_a_device_is_refused() {
+    let dir = TempDir::new("conf-include");
+    let conf = dir.write("chrony.conf", "allow 127.0.0.1\ninclude /dev/zero\n");
+    let text = refused(&check("--ntp-conf", &conf));
+    assert!(
+        text.contains(&format!(
+            "{}:2: include: /dev/zero is a character device; include must name a regular file \
+             of at most 16777216 bytes",
+            conf.display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn chrony_include_of_a_secret_does_not_print_it() {
+    let dir = TempDir::new("conf-secret");
+    let shadow = dir.write(
+        "shadow",
+        "root:$6$SECRETHASHVALUE:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+    );
+    let conf = dir.write(
+        "chrony.conf",
+        &format!("allow 127.0.0.1\ninclude {}\n", shadow.display()),
+    );
+    let text = refused(&check("--ntp-conf", &conf));
+    assert!(!text.contains("SECRETHASHVALUE"), "{text}");
+    assert!(!text.contains("root:"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}:1: not a chrony configuration line (contents not shown)",
+            shadow.display()
+        )),
+        "{text}"
+    );
+    // The same file given as the configuration itself.
+    let text = refused(&check("--ntp-conf", &shadow));
+    assert!(!text.contains("SECRETHASHVALUE"), "{text}");
+}
+
+/// A users file with one user, and its bytes.
+fn users_file(dir: &TempDir) -> (std::path::PathBuf, Vec<u8>) {
+    let users = dir.0.join("users");
+    let output = run_ringd(&["ftp-passwd", path(&users), "alice"], b"wonder land\n");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&users).unwrap();
+    assert!(bytes.starts_with(b"alice:$"));
+    (users, bytes)
+}
+
+/// Only the users file is in `dir`: no temporary file left behind.
+fn assert_only_users_file(dir: &TempDir) {
+    let names: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["users"]);
+}
+
+#[test]
+fn ftp_passwd_refuses_a_name_that_leaves_the_root() {
+    let dir = TempDir::new("passwd-name");
+    let (users, before) = users_file(&dir);
+    for name in ["../outside", "a/b", "..", "."] {
+        let output = run_ringd(&["ftp-passwd", path(&users), name], b"secret pw\n");
+        let text = refused(&output);
+        assert!(
+            text.contains(&format!("invalid user name {name:?}: ")),
+            "{text}"
+        );
+        assert!(text.contains("user_sub_token"), "{text}");
+        assert_eq!(std::fs::read(&users).unwrap(), before, "{name}");
+    }
+    assert_only_users_file(&dir);
+}
+
+#[test]
+fn ftp_passwd_refuses_an_empty_password() {
+    let dir = TempDir::new("passwd-empty");
+    let (users, before) = users_file(&dir);
+    for name in ["alice", "bob"] {
+        let output = run_ringd(&["ftp-passwd", path(&users), name], b"\n");
+        let text = refused(&output);
+        assert!(text.contains("invalid password: empty"), "{text}");
+        assert_eq!(std::fs::read(&users).unwrap(), before, "{name}");
+    }
+    assert_only_users_file(&dir);
+}
+
+/// sha512-crypt of the empty password, as `mkpasswd -m sha512crypt -S saltsalt ''` prints it.
+const SHA512_OF_EMPTY: &str = "$6$saltsalt$qkTgsCrWMTAS9gBGcf9W60sFfH.hU0oTCAOJjhbz5tSp/sU3/xXZK4OFwCtq8lIIdpJ6CatVdOTSHKp97TPkt/";
+
+#[test]
+fn a_users_file_with_an_empty_password_is_refused() {
+    let dir = TempDir::new("users-empty");
+    let (users, before) = users_file(&dir);
+    // A hand edit gives bob the empty password.
+    let mut text = String::from_utf8(before).unwrap();
+    text.push_str(&format!("bob:{SHA512_OF_EMPTY}\n"));
+    std::fs::write(&users, &text).unwrap();
+    let conf = dir.write(
+        "vsftpd.conf",
+        &format!(
+            "listen=YES\nanonymous_enable=NO\nlocal_enable=YES\nlocal_root=/srv\n\
+             virtual_users_file={}\n",
+            users.display()
+        ),
+    );
+    let output = refused(&check("--ftp-conf", &conf));
+    assert!(
+        output.contains(&format!(
+            "{}:2: user \"bob\" has an empty password",
+            users.display()
+        )),
+        "{output}"
+    );
+    // ftp-passwd reads the file the same way: it changes nothing in it either.
+    let output = refused(&run_ringd(&["ftp-passwd", path(&users), "carol"], b"pw\n"));
+    assert!(output.contains("has an empty password"), "{output}");
+    assert_eq!(std::fs::read_to_string(&users).unwrap(), text);
+}

@@ -215,7 +215,11 @@ fn ftp_sessions_show_clients_users_and_state() {
     assert_eq!(ftp_command(&mut alice, "PASS guest@example.org"), "230");
     // Anonymous sessions go by ftp_username, as in vsftpd's logs.
     let after = session_line(&socket, alice_addr);
-    assert_eq!(after.split_whitespace().nth(2), Some("ftp"), "{after}");
+    assert_eq!(
+        after.split_whitespace().nth(2),
+        Some(common::SESSION_USER),
+        "{after}"
+    );
     assert!(after.ends_with("  idle"), "{after}");
     let other = session_line(&socket, bob_addr);
     assert_eq!(other.split_whitespace().nth(2), Some("-"), "{other}");
@@ -227,7 +231,7 @@ fn ftp_sessions_show_clients_users_and_state() {
         .iter()
         .find(|s| s["client"] == alice_addr.to_string())
         .unwrap();
-    assert_eq!(alice_json["user"], "ftp");
+    assert_eq!(alice_json["user"], common::SESSION_USER);
     assert_eq!(alice_json["state"], "idle");
 
     assert_eq!(ftp_command(&mut alice, "QUIT"), "221");

@@ -498,7 +498,7 @@ impl Parser {
                      (see docs/ntp-config.md)",
                 ));
             }
-            _ if could_be_a_directive_name(d.name) => {
+            _ if super::error::quotable_name(d.name, MAX_QUOTED_NAME) => {
                 return Err(d.error(
                     "unknown directive; ringd reads chrony.conf directives \
                      (see docs/ntp-config.md)",
@@ -554,15 +554,6 @@ impl Parser {
         }
         Ok(self.config)
     }
-}
-
-/// Whether an unknown first word may be quoted in an error: it looks like a directive name
-/// (a typo such as `servr`), not like the contents of a file that is not chrony's (a line of
-/// /etc/shadow, a key), which an error must never print.
-fn could_be_a_directive_name(word: &str) -> bool {
-    word.len() <= MAX_QUOTED_NAME
-        && word.starts_with(|c: char| c.is_ascii_alphabetic())
-        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `allow`/`deny` `[all] [SUBNET]`: whether `all` was given, and the subnets to set (both
@@ -1436,7 +1427,10 @@ mod tests {
             .chain(UNSUPPORTED_CHRONY_DIRECTIVES)
             .chain(chrony_upstream::DIRECTIVES);
         for name in known {
-            assert!(could_be_a_directive_name(name), "{name}");
+            assert!(
+                super::super::error::quotable_name(name, MAX_QUOTED_NAME),
+                "{name}"
+            );
             assert!(name.len() < MAX_QUOTED_NAME, "{name}");
         }
     }

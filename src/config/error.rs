@@ -25,3 +25,13 @@ pub enum ConfigError {
     #[error(transparent)]
     File(#[from] SourceFileError),
 }
+
+/// Whether `word`, read where a directive or option name belongs, may be quoted in an error:
+/// letters, digits and `_`, starting with a letter, at most `max` bytes. Anything else is not
+/// shown, so a file that is not configuration (`include /etc/shadow`) never has its contents
+/// echoed.
+pub(super) fn quotable_name(word: &str, max: usize) -> bool {
+    word.len() <= max
+        && word.starts_with(|c: char| c.is_ascii_alphabetic())
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}

@@ -14,6 +14,8 @@ const DEMO_PORT: u16 = 2121;
 const UNKNOWN_OPTION: &str =
     "unknown option; ringd reads vsftpd.conf options (see docs/ftp-config.md)";
 const NOT_YET: &str = "vsftpd option that ringd does not support yet";
+/// Longest word quoted as an unknown option name (vsftpd's longest option has 25 bytes).
+const MAX_QUOTED_OPTION: usize = 32;
 /// vsftpd never opens a passive port below this (IPPORT_RESERVED in privops.c).
 const PASV_FLOOR: u16 = 1024;
 
@@ -1037,6 +1039,15 @@ impl Parser<'_> {
             }
             _ => String::new(),
         };
+        if !name.is_empty()
+            && !super::error::quotable_name(&name.replace(' ', "_"), MAX_QUOTED_OPTION)
+        {
+            return ConfigError::Unquoted {
+                file: self.file.to_string(),
+                line: number,
+                message: "not a vsftpd.conf line (contents not shown)".to_string(),
+            };
+        }
         let shown = if name.is_empty() { "(no name)" } else { name };
         self.error(number, shown, format!("{UNKNOWN_OPTION}{hint}"))
     }
@@ -1817,6 +1828,11 @@ mod tests {
             error("=YES"),
             "test.conf:1: (no name): unknown option; ringd reads vsftpd.conf options (see \
              docs/ftp-config.md)"
+        );
+        // A file that is no vsftpd.conf (--ftp-conf /etc/shadow) is never echoed.
+        assert_eq!(
+            error("root:$6$SECRETHASH:19000:0:99999:7:::"),
+            "test.conf:1: not a vsftpd.conf line (contents not shown)"
         );
         // Options only Red Hat's build knows are unknown to vsftpd 3.0.3 as well.
         assert!(error("reverse_lookup_enable=NO").contains("unknown option"));

@@ -199,10 +199,14 @@ impl VirtualUsers {
     /// crypt(3) cannot take (a NUL byte, 512 bytes or more).
     pub fn verify(&self, user: &str, password: &str) -> bool {
         match self.hash(user) {
-            Some(hash) if !is_locked(hash) => match sysfs::crypt(password.as_bytes(), hash) {
-                Ok(computed) => constant_time_eq(computed.as_bytes(), hash.as_bytes()),
-                Err(_) => false,
-            },
+            // An empty password never logs in, whatever the file holds; it costs the same as
+            // any other refusal (the decoy hash below).
+            Some(hash) if !is_locked(hash) && !password.is_empty() => {
+                match sysfs::crypt(password.as_bytes(), hash) {
+                    Ok(computed) => constant_time_eq(computed.as_bytes(), hash.as_bytes()),
+                    Err(_) => false,
+                }
+            }
             _ => {
                 // Spend what a real check costs, so the reply time does not reveal the name.
                 let decoy = self

@@ -6,7 +6,7 @@
 //! on their shard without blocking it. PAM's fail delay is not slept on these threads either:
 //! it comes back with the refusal and the session waits it out.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::mpsc;
@@ -16,14 +16,13 @@ use std::thread::JoinHandle;
 use futures_channel::oneshot;
 use tracing::{debug, info, warn};
 
+use crate::config::source_file::{self, Expected, VSFTPD_FILE_MAX};
 use crate::ftp::context::SessionContext;
 use crate::ftp::login::{Account, AuthMethod, AuthOutcome, AuthRequest};
 use crate::sys::{accounts, pam};
 
 /// Threads verifying logins: enough that one slow PAM module does not hold every login up.
 const WORKERS: usize = 4;
-/// Largest per-user options file read (vsftpd's limit for configuration files).
-const USER_CONFIG_MAX_BYTES: u64 = 100_000;
 /// Largest /etc/shells read.
 const SHELLS_MAX_BYTES: u64 = 64 * 1024;
 const SHELLS_FILE: &str = "/etc/shells";
@@ -208,7 +207,8 @@ fn system_account(
 /// Whether `shell` is one of /etc/shells' lines (a missing file lists none, as
 /// getusershell(3) then falls back to /bin/sh and /bin/csh only).
 fn shell_listed(shell: &Path) -> bool {
-    let Ok(text) = read_regular(Path::new(SHELLS_FILE), SHELLS_MAX_BYTES) else {
+    let shells = Expected::described("/etc/shells", SHELLS_MAX_BYTES);
+    let Ok(text) = source_file::read_text(Path::new(SHELLS_FILE), shells) else {
         return shell == Path::new("/bin/sh") || shell == Path::new("/bin/csh");
     };
     text.lines()
@@ -235,38 +235,10 @@ fn read_user_config(dir: &Path, user: &str) -> Option<Result<String, String>> {
         ));
     }
     Some(
-        read_regular(&path, USER_CONFIG_MAX_BYTES)
-            .map_err(|err| format!("cannot read per-user config file {}: {err}", path.display())),
+        source_file::read_text(
+            &path,
+            Expected::named_by("user_config_dir", VSFTPD_FILE_MAX),
+        )
+        .map_err(|err| err.to_string()),
     )
-}
-
-/// The text of a regular file of at most `limit` bytes; never reads past it.
-fn read_regular(path: &Path, limit: u64) -> io::Result<String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    if metadata.len() > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {limit} bytes"),
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {limit} bytes"),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

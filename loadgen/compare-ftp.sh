@@ -2,12 +2,14 @@
 # Side-by-side FTP benchmark on loopback, in one run: Debian's vsftpd 3.0.3, python3-pyftpdlib
 # and ringd, each pinned to core 0, the clients (ringload, curl, a python ftplib client) pinned
 # to core 1. Figures: full anonymous sessions/s with 64 clients, PSS per idle logged-in session,
-# RETR and STOR of a large file (throughput, server CPU/GiB), anon_max_rate accuracy and (ringd
-# only) fair shares under max_rate_total. Each figure
+# RETR and STOR of a large file (throughput, server CPU/GiB), anon_max_rate accuracy, (ringd
+# only) fair shares under max_rate_total, and logins/s of a system account through PAM (vsftpd
+# and ringd, the same account and hash). Each figure
 # is the median of alternating runs (A B C A B C ...), a fresh server per run. Writes the result
 # into docs/benchmarks.md between the compare-ftp markers, leaving the rest of that file alone.
 #
 # Usage: loadgen/compare-ftp.sh [--quick] [--rounds N] [--out FILE] [--idle N] [--big-mib N] [--no-build]
+#                               [--baseline RINGD] [--figures LIST]
 #   --quick       one round, 3 s load runs, 64 MiB large file, 4 MiB rate-limited file,
 #                 200 idle sessions; prints the table, writes a file only with --out
 #   --rounds N    alternating rounds (default 3; 1 with --quick)
@@ -15,6 +17,8 @@
 #   --idle N      idle sessions held per server (default 1000)
 #   --big-mib N   size of the RETR/STOR file in MiB (default 256; 64 with --quick)
 #   --no-build    use the release binaries already built
+#   --baseline RINGD  also measure this ringd binary (an earlier build), as "ringd-before"
+#   --figures LIST    only these figures, comma-separated (sessions,rate,fair,idle,retr,stor,logins)
 #
 # Needs root (vsftpd), taskset and curl; installs vsftpd and python3-pyftpdlib with apt-get when
 # missing (tests/interop/install-packages.sh). Every process is started by
@@ -33,6 +37,8 @@ out=""
 idle_sessions=""
 big_mib=""
 build=1
+baseline=""
+figures="sessions,rate,fair,idle,retr,stor,logins"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -41,6 +47,8 @@ while [ $# -gt 0 ]; do
         --idle) idle_sessions=$2; shift ;;
         --big-mib) big_mib=$2; shift ;;
         --no-build) build=0 ;;
+        --baseline) baseline=$2; shift ;;
+        --figures) figures=$2; shift ;;
         -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-ftp.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -73,11 +81,15 @@ fair_sessions=10
 server_core=0
 load_core=1
 servers=(vsftpd pyftpdlib ringd)
-declare -A port_of=([vsftpd]=22121 [pyftpdlib]=22122 [ringd]=22123)
+declare -A port_of=([vsftpd]=22121 [pyftpdlib]=22122 [ringd]=22123 [ringd-before]=22124)
 # Each server gets its own passive range (below the kernel's ephemeral ports): a data connection
 # the server closes leaves its port in TIME_WAIT for 60 s, and a shared range let one server's
 # thousands of those make another's PASV binds fail.
-declare -A pasv_of=([vsftpd]=4000-13999 [pyftpdlib]=14000-22999 [ringd]=23000-32000)
+declare -A pasv_of=([vsftpd]=4000-11999 [pyftpdlib]=12000-17999 [ringd]=18000-24999 [ringd-before]=25000-31999)
+if [ -n "$baseline" ]; then
+    [ -x "$baseline" ] || { echo "compare-ftp.sh: --baseline $baseline is not an executable" >&2; exit 2; }
+    servers+=(ringd-before)
+fi
 
 if ! command -v vsftpd >/dev/null || ! "$py" -c 'import pyftpdlib' 2>/dev/null; then
     echo "compare-ftp.sh: installing vsftpd and python3-pyftpdlib (without letting a package start a daemon)" >&2
@@ -142,6 +154,9 @@ EOF
         rw) printf 'write_enable=YES\nanon_upload_enable=YES\nanon_umask=022\n' >> "$file" ;;
         rate) printf 'write_enable=NO\nanon_max_rate=%s\n' "$rate_limit" >> "$file" ;;
         fair) printf 'write_enable=NO\nmax_rate_total=%s\n' "$total_limit" >> "$file" ;;
+        # System accounts through PAM; the anonymous lines above stay and change nothing.
+        local) printf 'local_enable=YES\nanonymous_enable=NO\npam_service_name=%s\ndelay_failed_login=0\n' \
+            "$pam_service" >> "$file" ;;
     esac
     echo "$file"
 }
@@ -181,18 +196,21 @@ wait_pasv_clear() {
 
 start_server() { # SERVER MODE
     local server=$1 mode=$2 port=${port_of[$1]} conf log="$work/$1.log"
-    [ "$server" = ringd ] && wait_pasv_clear "$server"
+    case "$server" in ringd*) wait_pasv_clear "$server" ;; esac
     case "$server" in
         vsftpd)
             conf=$(write_conf vsftpd "$port" "$mode" "${pasv_of[vsftpd]}")
             taskset -c "$server_core" vsftpd "$conf" >> "$log" 2>&1 &
             ;;
-        ringd)
-            conf=$(write_conf ringd "$port" "$mode" "${pasv_of[ringd]}")
-            taskset -c "$server_core" "$bin/ringd" --ftp-conf "$conf" --shards 1 >> "$log" 2>&1 &
+        ringd | ringd-before)
+            local binary="$bin/ringd"
+            [ "$server" = ringd-before ] && binary=$baseline
+            conf=$(write_conf "$server" "$port" "$mode" "${pasv_of[$server]}")
+            taskset -c "$server_core" "$binary" --ftp-conf "$conf" --shards 1 >> "$log" 2>&1 &
             ;;
         pyftpdlib)
             [ "$mode" = rate ] && { echo "pyftpdlib has no rate limit" >&2; return 1; }
+            [ "$mode" = local ] && { echo "pyftpdlib has no system accounts" >&2; return 1; }
             taskset -c "$server_core" "$py" "$work/pyftpd.py" "$port" "$work/root" "$mode" "${pasv_of[pyftpdlib]}" >> "$log" 2>&1 &
             ;;
     esac
@@ -314,7 +332,7 @@ fig_rate() {
 
 # ringd only: vsftpd and pyftpdlib have no limit shared by all sessions.
 fig_fair() {
-    [ "$1" = ringd ] || return 0
+    [ "$1" = ringd ] || [ "$1" = ringd-before ] || return 0
     start_server "$1" fair
     local json
     if ! json=$(load "$py" "$helper" fairness 127.0.0.1 "${port_of[$1]}" rated "$fair_sessions" "$total_limit"); then
@@ -329,10 +347,38 @@ fig_fair() {
     stop_server
 }
 
+# System-account logins/s: vsftpd and ringd log the same account in through the same PAM
+# service (pam_unix: the same password hash, the system's default method), USER/PASS/QUIT in
+# a loop from 16 clients. The builds before system accounts (ringd-before) cannot.
+fig_logins() {
+    case "$1" in vsftpd | ringd) ;; *) return 0 ;; esac
+    start_server "$1" local
+    local json
+    json=$(load "$bin/ringload" ftp "127.0.0.1:${port_of[$1]}" --scenario login \
+        --user "$bench_user" --pass "$bench_password" --sessions 16 --duration "$load_seconds" --json)
+    echo "$json" > "$work/logins-$1-$2.json"
+    record logins "$1" "$2" "$(jq .sessions_per_s <<< "$json")" \
+        "$(jq -r '"\(.sessions_completed) done, \(.sessions_failed) failed"' <<< "$json")"
+    stop_server
+}
+
+# The account and PAM service of the logins figure, removed at exit with the working directory.
+bench_user="rfb$((RANDOM % 90000 + 10000))"
+bench_password="bench-$RANDOM-$RANDOM"
+pam_service="ringd-compare-$$"
+if [[ ",$figures," == *,logins,* ]]; then
+    useradd --create-home --shell /bin/bash "$bench_user"
+    echo "$bench_user:$bench_password" | chpasswd
+    printf 'auth required pam_unix.so\naccount required pam_unix.so\n' > "/etc/pam.d/$pam_service"
+    trap 'if [ -n "$server_pid" ]; then stop_process "$server_pid"; fi; rm -rf "$work"; rm -f "/etc/pam.d/$pam_service"; userdel --remove "$bench_user" 2>/dev/null' EXIT
+    hash_method=$(getent shadow "$bench_user" | cut -d: -f2 | cut -d'$' -f2)
+fi
+
 load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$rounds"); do
     echo "round $round of $rounds" >&2
-    for figure in sessions rate fair idle retr stor; do
+    for figure in sessions rate fair idle retr stor logins; do
+        [[ ",$figures," == *,"$figure",* ]] || continue
         for server in "${servers[@]}"; do
             "fig_$figure" "$server" "$round"
         done
@@ -421,6 +467,18 @@ taskset -c 1 python3 loadgen/compare_ftp_report.py rate 127.0.0.1 PORT rated
 \`\`\`sh
 taskset -c 1 python3 loadgen/compare_ftp_report.py fairness 127.0.0.1 PORT rated $fair_sessions $total_limit
 \`\`\`
+
+- Logins/s (vsftpd and ringd): a system account made for the run (\`useradd\`, \`chpasswd\`:
+  the system's default hash, \`\$${hash_method:-?}\$\` here), a PAM service with \`pam_unix\` for auth
+  and account, \`local_enable=YES anonymous_enable=NO delay_failed_login=0\`; ringload's
+  \`login\` scenario (connect, USER, PASS, QUIT) from 16 client loops for $load_seconds s. Both
+  servers verify the same hash through the same PAM stack, so the figure is what each adds to it.
+- ringd-before (with \`--baseline\`): an earlier ringd build run with the same configuration, for
+  before-and-after figures of one change.
+
+\`\`\`sh
+taskset -c 1 target/release/ringload ftp 127.0.0.1:PORT --scenario login --user USER --pass PASSWORD --sessions 16 --duration $load_seconds --json
+\`\`\`
 $scale_note
 EOF
 )
@@ -441,6 +499,7 @@ jq -n \
     --argjson big_mib "$big_mib" --argjson rate_limit "$rate_limit" \
     --argjson total_limit "$total_limit" --argjson fair_sessions "$fair_sessions" \
     --arg idle_note "$idle_note" --arg command "$command" --arg how "$how" \
+    --argjson servers "$(printf '%s\n' "${servers[@]}" | jq -R . | jq -s .)" \
     '{rounds: $rounds, elapsed_s: $elapsed, date: $date, cpu: $cpu,
       cores: $cores, kernel: $kernel, load: $load, vsftpd_version: $vsftpd_version,
       vsftpd_deb: $vsftpd_deb, pyftpdlib_version: $pyftpdlib_version,
@@ -448,7 +507,7 @@ jq -n \
       ringd_version: $ringd_version, curl_version: $curl_version, big_mib: $big_mib,
       rate_limit: $rate_limit, total_limit: $total_limit, fair_sessions: $fair_sessions,
       idle_note: $idle_note, command: $command, how: $how,
-      servers: ["vsftpd", "pyftpdlib", "ringd"]}' > "$meta"
+      servers: $servers}' > "$meta"
 
 "$py" "$helper" report "$results" "$meta" "${out:--}"
 [ -n "$out" ] && echo "compare-ftp.sh: wrote $out" >&2

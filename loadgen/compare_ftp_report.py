@@ -257,6 +257,7 @@ def report(results_path, meta_path, out):
         ("rate_window", "same, worst 3 s window after the first 100 ms, error %", 2, "within 1 %"),
         ("fair_worst", f"max_rate_total={meta['total_limit']:,} shared by {meta['fair_sessions']} downloads: worst session vs its equal share, %", 2, "within 5 %"),
         ("fair_total", "same, all sessions together vs max_rate_total, error %", 2, ""),
+        ("logins", "system-account logins/s through PAM, 16 clients (connect, USER, PASS, QUIT)", 0, ""),
     ]
     lines = []
     lines.append(BEGIN)
@@ -299,6 +300,15 @@ def report(results_path, meta_path, out):
         verdicts[key] = met
         cells = [fmt(v[s], digits) if v[s] is not None else "—" for s in ("vsftpd", "pyftpdlib", "ringd")]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {fmt(rv, 2)} | {fmt(rp, 2)} | {goal} | {met} |")
+    if "ringd-before" in servers:
+        lines += ["", "Before and after, the same figures for the earlier build given with `--baseline`:", ""]
+        lines.append("| figure | ringd before | ringd | after / before |")
+        lines.append("|---|---|---|---|")
+        for key, label, digits, _ in figures:
+            before, after = med(key, "ringd-before"), med(key, "ringd")
+            if before is None and after is None:
+                continue
+            lines.append(f"| {label} | {fmt(before, digits)} | {fmt(after, digits)} | {fmt(ratio(after, before), 3)} |")
     finish_report(lines, by, servers, figures, meta, (BEGIN, END), out)
 
 

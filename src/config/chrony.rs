@@ -883,6 +883,14 @@ mod tests {
     }
 
     #[test]
+    fn user_names_who_an_ntp_only_ringd_becomes() {
+        let config = parse("user _chrony\n");
+        assert_eq!(config.user.as_deref(), Some("_chrony"));
+        assert!(config.to_string().contains("user _chrony\n"));
+        assert_eq!(parse("").user, None);
+    }
+
+    #[test]
     fn empty_file_gives_chrony_defaults() {
         let config = parse("");
         assert_eq!(config.origin, "test.conf");

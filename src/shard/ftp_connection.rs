@@ -247,12 +247,17 @@ impl Connection {
     fn open_root(&mut self, open: &OpenRoot) -> bool {
         let shared = &self.shared;
         let credentials = shared.identities.credentials(&open.identity);
-        let opener = if open.as_session {
-            credentials.clone()
-        } else {
-            Credentials::Process
-        };
-        match shared.roots.jail(&open.root, &opener) {
+        // vsftpd enters anonymous and guest roots as root. The session's own credentials are
+        // tried first: they can nearly always, it spares two switches per login, and ringd's
+        // rights are used only where the user's cannot reach the root.
+        let opened = shared.roots.jail(&open.root, &credentials).or_else(|err| {
+            if open.as_session {
+                Err(err)
+            } else {
+                shared.roots.jail(&open.root, &Credentials::Process)
+            }
+        });
+        match opened {
             Ok(jail) => {
                 self.fs = Box::new(SessionFilesystem::new(jail, credentials));
                 true

@@ -350,6 +350,8 @@ fn main() -> ExitCode {
     );
     // Everything listens: the main thread keeps nothing of root's rights but its uid.
     privileges::enter_or_warn(Role::Main);
+    // Tests and scripts wait for this line: from here on, every thread holds only its rights.
+    info!("ready: every service listens and every thread keeps only the rights it needs");
 
     let mut signals = signals;
     if let Some(signal) = signals.forever().next() {

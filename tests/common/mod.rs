@@ -105,6 +105,9 @@ pub struct Ringd {
     child: Option<Child>,
     lines: mpsc::Receiver<String>,
     pub log: Vec<String>,
+    /// Where [`Ringd::wait_for_line`] starts looking in `log`: lines read while starting are
+    /// still there to be waited for.
+    unread: usize,
     pub ntp_addrs: Vec<SocketAddr>,
     pub ftp_addrs: Vec<SocketAddr>,
     _dir: TempDir,
@@ -160,6 +163,7 @@ impl Ringd {
             child: Some(child),
             lines: rx,
             log: Vec::new(),
+            unread: 0,
             ntp_addrs: Vec::new(),
             ftp_addrs: Vec::new(),
             _dir: dir,
@@ -180,6 +184,11 @@ impl Ringd {
                 }
             }
         }
+        // Listening comes before the main thread gives up its rights: tests that look at
+        // them, or at anything else set up at start, need all of it done.
+        let unread = ringd.log.len();
+        ringd.wait_for_line("ready: every service listens", START_DEADLINE);
+        ringd.unread = unread;
         ringd
     }
 
@@ -190,12 +199,24 @@ impl Ringd {
         Some(line)
     }
 
-    /// Waits for a log line containing `needle` and returns it.
+    /// Waits for a log line containing `needle`, after the line the last wait returned, and
+    /// returns it.
     pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+        if let Some(at) = self.log[self.unread..]
+            .iter()
+            .position(|line| line.contains(needle))
+        {
+            self.unread += at + 1;
+            return self.log[self.unread - 1].clone();
+        }
+        self.unread = self.log.len();
         let deadline = Instant::now() + timeout;
         loop {
             match self.next_line(deadline) {
-                Some(line) if line.contains(needle) => return line,
+                Some(line) if line.contains(needle) => {
+                    self.unread = self.log.len();
+                    return line;
+                }
                 Some(_) => {}
                 None => panic!(
                     "no log line with `{needle}` within {timeout:?}; log:\n{}",

@@ -9,6 +9,7 @@ pub mod control;
 pub mod ftp;
 pub mod metrics;
 pub mod ntp;
+pub mod output_files;
 pub mod privileges;
 pub mod shard;
 pub mod sync;

@@ -18,12 +18,13 @@ use ringd::control::paths;
 use ringd::control::server::ControlServer;
 use ringd::control::state::{ControlState, SyncControl};
 use ringd::ftp::context::SessionContext;
-use ringd::ftp::users::{read_password_without_echo, VirtualUsers};
+use ringd::ftp::users::VirtualUsers;
 use ringd::metrics::NtpTotals;
 use ringd::privileges::{self, Needs, Role};
 use ringd::shard::ftp_service::FtpService;
 use ringd::shard::ntp_service::{NtpService, ServiceOptions};
 use ringd::shard::sync_service::SyncService;
+use ringd::sys::terminal::read_password_without_echo;
 use ringd::sys::{accounts, cpu, landlock};
 
 /// The configurations to serve: from the files given, or the built-in demo when none is.

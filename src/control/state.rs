@@ -99,7 +99,7 @@ mod tests {
         let counters = Arc::new(NtpCounters::default());
         counters.received.add(3);
         let registry = Arc::new(SessionRegistry::default());
-        let session = registry.open("192.0.2.4:3000".parse().unwrap());
+        let session = registry.open("192.0.2.4:3000".parse().unwrap(), std::time::Instant::now());
         session.logged_in(b"alice");
         let state = ControlState {
             sync: Some(Arc::new(Steady)),

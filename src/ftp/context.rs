@@ -9,12 +9,14 @@ use thiserror::Error;
 use super::hosts_access::HostsAccess;
 use super::replies::{self, Reply};
 use super::throttle::SharedBucket;
-use super::transfer_log::{self, LogEvent, LogFile};
+use super::transfer_log::{self, LogEvent};
 use super::users::{NameList, VirtualUsers};
 use crate::config::source_file::{
     self, Expected, SourceFileError, NO_ORIGINAL_LIMIT, VSFTPD_FILE_MAX,
 };
 use crate::config::vsftpd::FtpConfig;
+use crate::ntp::packet::UnixTime;
+use crate::output_files::LogFile;
 use crate::sys::accounts;
 
 /// Names tcp_wrappers rules may use for this daemon.
@@ -302,10 +304,9 @@ impl SessionContext {
         addresses
     }
 
-    /// Writes `event` to the logs the configuration asks for. A log that cannot be written is
+    /// Writes `event`, which happened at `now`, to the logs the configuration asks for. A log that cannot be written is
     /// skipped, as vsftpd does: serving matters more than logging.
-    pub fn log(&self, event: &LogEvent) {
-        let now = crate::sys::clock::realtime_now();
+    pub fn log(&self, event: &LogEvent, now: UnixTime) {
         if let Some(log) = &self.vsftpd_log {
             let _ = log.append(&transfer_log::vsftpd_event_line(
                 event,

@@ -88,13 +88,13 @@ pub struct SessionHandle {
 }
 
 impl SessionRegistry {
-    /// Registers a session of `client` that connects now.
-    pub fn open(self: &Arc<Self>, client: SocketAddr) -> SessionHandle {
+    /// Registers a session of `client` that connects at `now`.
+    pub fn open(self: &Arc<Self>, client: SocketAddr, now: Instant) -> SessionHandle {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let entry = Arc::new(Entry {
             id,
             client,
-            connected: Instant::now(),
+            connected: now,
             detail: Mutex::default(),
         });
         lock(&self.sessions).insert(id, Arc::clone(&entry));
@@ -194,9 +194,10 @@ mod tests {
     #[test]
     fn sessions_appear_change_and_disappear() {
         let registry = Arc::new(SessionRegistry::default());
-        let first = registry.open(client(40_001));
-        let second = registry.open(client(40_002));
-        let later = Instant::now() + Duration::from_secs(75);
+        let start = Instant::now();
+        let first = registry.open(client(40_001), start);
+        let second = registry.open(client(40_002), start);
+        let later = start + Duration::from_secs(75);
 
         let sessions = registry.snapshot(later);
         assert_eq!(sessions.len(), 2);
@@ -204,7 +205,7 @@ mod tests {
         assert_eq!(sessions[0].client, client(40_001));
         assert_eq!(sessions[0].user, None);
         assert_eq!(sessions[0].state, SessionState::Idle);
-        assert!((75..=76).contains(&sessions[0].connected_secs));
+        assert_eq!(sessions[0].connected_secs, 75);
 
         first.logged_in(b"ftp");
         let moved = first.file_transfer(Direction::Outgoing, b"/pub/big.iso");

@@ -1,4 +1,4 @@
-//! Session and transfer logs as vsftpd writes them: wu-ftpd xferlog lines, vsftpd.log lines, and the O_APPEND file they go to.
+//! Session and transfer logs as vsftpd writes them: wu-ftpd xferlog lines and vsftpd.log lines.
 //!
 //! Formats follow vsftpd 3.0.3's `logging.c` byte for byte:
 //!
@@ -26,11 +26,8 @@
 //! turned into `_`, because xferlog fields are space-separated.
 
 use std::fmt::Display;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::time::Duration;
 
 use crate::calendar::{civil_from_days, MONTHS, SECS_PER_DAY, WEEKDAYS};
@@ -494,41 +491,10 @@ fn printable(line: Vec<u8>) -> String {
         .collect()
 }
 
-/// A log file shared by all shards: opened with O_APPEND, created with mode 0600 as vsftpd
-/// creates its logs, and written one line per `write(2)`, so lines from concurrent sessions
-/// never interleave within a line (the kernel serialises appends to a regular file).
-#[derive(Debug)]
-pub struct LogFile {
-    file: File,
-}
-
-impl LogFile {
-    pub fn open(path: &Path) -> io::Result<LogFile> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)?;
-        Ok(LogFile { file })
-    }
-
-    /// Writes `line` and a newline in a single write. `line` should come from this module's
-    /// formatters, which never contain a newline.
-    pub fn append(&self, line: &str) -> io::Result<()> {
-        let mut record = Vec::with_capacity(line.len() + 1);
-        record.extend_from_slice(line.as_bytes());
-        record.push(b'\n');
-        // `&File` implements Write, so shards share one LogFile without a lock.
-        (&self.file).write_all(&record)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
-    use std::os::unix::fs::PermissionsExt;
-    use std::sync::Arc;
 
     const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -972,87 +938,5 @@ mod tests {
         assert_eq!(vsftpd_log_path(b"/pub", b"/etc/passwd"), b"/etc/passwd");
         assert_eq!(vsftpd_log_path(b"/pub", b"../x/./y"), b"/pub/../x/./y");
         assert_eq!(vsftpd_log_path(b"/pub", b""), b"/pub/");
-    }
-
-    /// A file under the system temp directory, removed when dropped.
-    struct TempLog(std::path::PathBuf);
-
-    impl TempLog {
-        fn new(name: &str) -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "ringd-transfer-log-{}-{name}.log",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_file(&path);
-            TempLog(path)
-        }
-    }
-
-    impl Drop for TempLog {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-
-    #[test]
-    fn log_file_is_private_and_appends() {
-        let temp = TempLog::new("append");
-        std::fs::write(&temp.0, "earlier line\n").unwrap();
-        let log = LogFile::open(&temp.0).unwrap();
-        log.append(&xferlog_line(&anonymous_download(), 0)).unwrap();
-        let text = std::fs::read_to_string(&temp.0).unwrap();
-        assert_eq!(
-            text,
-            "earlier line\nTue Nov 14 22:13:21 2023 1 127.0.0.1 13 /pub/f b _ o a me@example.com \
-             ftp 0 * c\n"
-        );
-
-        let fresh = TempLog::new("fresh");
-        LogFile::open(&fresh.0).unwrap();
-        let mode = std::fs::metadata(&fresh.0).unwrap().permissions().mode();
-        // Created 0600, less whatever the umask takes away.
-        assert_eq!(mode & 0o077, 0);
-        assert_eq!(mode & 0o700 & !0o600, 0);
-    }
-
-    #[test]
-    fn log_file_lines_from_threads_never_interleave() {
-        const THREADS: usize = 4;
-        const LINES: usize = 1000;
-        let temp = TempLog::new("threads");
-        let log = Arc::new(LogFile::open(&temp.0).unwrap());
-        let writers: Vec<_> = (0..THREADS)
-            .map(|thread| {
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    for index in 0..LINES {
-                        // Long lines make a torn write likely to show if appends were not atomic.
-                        let line = format!(
-                            "thread {thread} line {index} {}",
-                            "x".repeat(200 + index % 300)
-                        );
-                        log.append(&line).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for writer in writers {
-            writer.join().unwrap();
-        }
-        let text = std::fs::read_to_string(&temp.0).unwrap();
-        let mut next_index = [0usize; THREADS];
-        for line in text.lines() {
-            let mut words = line.split(' ');
-            assert_eq!(words.next(), Some("thread"), "{line}");
-            let thread: usize = words.next().unwrap().parse().unwrap();
-            assert_eq!(words.next(), Some("line"), "{line}");
-            let index: usize = words.next().unwrap().parse().unwrap();
-            assert_eq!(words.next(), Some("x".repeat(200 + index % 300).as_str()));
-            assert_eq!(words.next(), None);
-            // Each thread's own lines stay in the order it wrote them.
-            assert_eq!(index, next_index[thread]);
-            next_index[thread] += 1;
-        }
-        assert_eq!(next_index, [LINES; THREADS]);
     }
 }

@@ -1,14 +1,12 @@
-//! Who may log in: the ftpusers and user_list name files, the virtual users file (`name:crypt-hash` lines) and password entry for `ringd ftp-passwd`.
+//! Who may log in: the ftpusers and user_list name files and the virtual users file (`name:crypt-hash` lines).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, BufRead, IsTerminal, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
+use crate::output_files::replace_file;
 use crate::sys::fs as sysfs;
 
 /// The virtual users file is ringd's own: see NO_ORIGINAL_LIMIT.
@@ -272,43 +270,10 @@ impl VirtualUsers {
         Ok(())
     }
 
-    /// Writes the file atomically: a new file (mode 0600) in the same directory, written and
-    /// fsync'ed, renamed over `path`, then the directory fsync'ed. Comments and order are kept.
-    /// A symlink at `path` is replaced by the file, not followed.
+    /// Writes the file atomically (mode 0600), keeping comments and order. A symlink at
+    /// `path` is replaced by the file, not followed.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let name = path.file_name().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "users file path has no file name",
-            )
-        })?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut random = [0u8; 8];
-        sysfs::fill_random(&mut random)?;
-        let tmp = dir.join(format!(
-            ".{}.{:016x}.tmp",
-            name.to_string_lossy(),
-            u64::from_ne_bytes(random)
-        ));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        let result = (|| {
-            file.write_all(self.render().as_bytes())?;
-            file.set_permissions(Permissions::from_mode(0o600))?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)?;
-            File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        replace_file(path, self.render().as_bytes(), 0o600)
     }
 
     fn hash(&self, user: &str) -> Option<&str> {
@@ -468,46 +433,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Reads a password for `ringd ftp-passwd FILE NAME`. On a terminal: prints `prompt` on stderr
-/// and reads one line with echo off (restored when done, also on an error). Otherwise (a pipe
-/// or a file, for scripts) reads one line from stdin without prompting. The line end is
-/// removed; end of input before any line is an `UnexpectedEof` error.
-pub fn read_password_without_echo(prompt: &str) -> io::Result<String> {
-    let stdin = io::stdin();
-    if !stdin.is_terminal() {
-        return read_password_line(&mut stdin.lock());
-    }
-    let mut stderr = io::stderr();
-    stderr.write_all(prompt.as_bytes())?;
-    stderr.flush()?;
-    let fd = stdin.as_fd();
-    let _echo_off = sysfs::echo_off(fd)?;
-    read_password_line(&mut stdin.lock())
-}
-
-/// One line from `input`, without its `\n` or `\r\n`.
-fn read_password_line(input: &mut impl BufRead) -> io::Result<String> {
-    let mut line = Vec::new();
-    if input.read_until(b'\n', &mut line)? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "no password given",
-        ));
-    }
-    if line.ends_with(b"\n") {
-        line.pop();
-        if line.ends_with(b"\r") {
-            line.pop();
-        }
-    }
-    String::from_utf8(line)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the password is not UTF-8"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_dirs::TempDir;
+    use std::fs;
     use std::os::unix::fs::MetadataExt;
 
     fn data(name: &str) -> PathBuf {
@@ -819,24 +749,5 @@ mod tests {
         assert!(!constant_time_eq(b"$6$abc", b"$6$abd"));
         assert!(!constant_time_eq(b"$6$abc", b"$6$ab"));
         assert!(!constant_time_eq(b"", b"\0"));
-    }
-
-    #[test]
-    fn password_lines() {
-        let read = |bytes: &[u8]| read_password_line(&mut io::Cursor::new(bytes.to_vec()));
-        assert_eq!(read(b"secret\n").unwrap(), "secret");
-        assert_eq!(read(b"secret\r\nnext\n").unwrap(), "secret");
-        assert_eq!(read(b"no newline").unwrap(), "no newline");
-        assert_eq!(read(b" spaced \n").unwrap(), " spaced ");
-        assert_eq!(read(b"\n").unwrap(), "");
-        assert_eq!(read(b"").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(
-            read(b"\xff\n").unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
-        // A piped stdin reads one line per call.
-        let mut input = io::Cursor::new(b"first\nsecond\n".to_vec());
-        assert_eq!(read_password_line(&mut input).unwrap(), "first");
-        assert_eq!(read_password_line(&mut input).unwrap(), "second");
     }
 }

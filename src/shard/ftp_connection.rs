@@ -197,7 +197,7 @@ impl ControlSession {
                     if let LogEvent::Login { ok: true, user, .. } = &*event {
                         connection.registration.logged_in(user);
                     }
-                    connection.context().log(&event);
+                    connection.context().log(&event, realtime_now());
                 }
             }
         }
@@ -441,7 +441,8 @@ impl Connection {
                 | TransferOutcome::TimedOut { bytes } => (bytes, false),
                 TransferOutcome::NoConnection => (0, false),
             };
-            self.context().log(&LogEvent::Transfer(record));
+            self.context()
+                .log(&LogEvent::Transfer(record), realtime_now());
         }
         outcome
     }
@@ -572,6 +573,6 @@ fn bind_in_range(ip: IpAddr, ports: RangeInclusive<u16>) -> Option<(std::net::Tc
     // Start at a pseudo-random port of the range so concurrent sessions rarely collide, and
     // so the next data port is not predictable.
     let span = last - first + 1;
-    let start = crate::sys::clock::realtime_now().nanos % span;
+    let start = realtime_now().nanos % span;
     (0..span).find_map(|i| try_port((first + (start + i) % span) as u16))
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use compio::io::AsyncWriteExt;
 use compio::net::{TcpListener, TcpStream};
@@ -24,6 +24,7 @@ use crate::ftp::limits::{ConnectionLimits, Refusal};
 use crate::ftp::registry::SessionRegistry;
 use crate::ftp::replies::{self, Reply};
 use crate::ftp::transfer_log::{ConnectRefusal, LogEvent};
+use crate::sys::clock::realtime_now;
 use crate::sys::cpu;
 
 /// How often an idle accept loop looks at the stop flag.
@@ -279,32 +280,41 @@ async fn accept_loop(
                     }
                 };
                 compio::runtime::spawn(refuse(stream, reply.reply())).detach();
-                context.log(&LogEvent::Connect {
-                    remote_ip: peer.ip(),
-                    refused: Some(logged),
-                });
+                context.log(
+                    &LogEvent::Connect {
+                        remote_ip: peer.ip(),
+                        refused: Some(logged),
+                    },
+                    realtime_now(),
+                );
                 continue;
             }
         };
         if !context.host_permitted(peer.ip()) {
             compio::runtime::spawn(refuse(stream, replies::SERVICE_NOT_AVAILABLE.reply())).detach();
             drop(admission);
-            context.log(&LogEvent::Connect {
-                remote_ip: peer.ip(),
-                refused: Some(ConnectRefusal::TcpWrappers),
-            });
+            context.log(
+                &LogEvent::Connect {
+                    remote_ip: peer.ip(),
+                    refused: Some(ConnectRefusal::TcpWrappers),
+                },
+                realtime_now(),
+            );
             continue;
         }
-        context.log(&LogEvent::Connect {
-            remote_ip: peer.ip(),
-            refused: None,
-        });
+        context.log(
+            &LogEvent::Connect {
+                remote_ip: peer.ip(),
+                refused: None,
+            },
+            realtime_now(),
+        );
         let session = ControlSession::new(
             stream,
             peer,
             Arc::clone(&shared),
             admission,
-            sessions.open(peer),
+            sessions.open(peer, Instant::now()),
         );
         if let Some(session) = session {
             compio::runtime::spawn(session.serve()).detach();

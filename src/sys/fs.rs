@@ -1,4 +1,4 @@
-//! File-system calls for the FTP jail (openat2, the *at family, getdents64) and transfers (OFD file locks, sendfile), plus crypt(3), getrandom and terminal echo for the FTP users file.
+//! File-system calls for the FTP jail (openat2, the *at family, getdents64) and transfers (OFD file locks, sendfile), plus crypt(3) and getrandom for the FTP users file.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
@@ -652,41 +652,6 @@ pub fn crypt_gensalt(prefix: &str, count: u64, random: &[u8]) -> io::Result<Stri
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Terminal echo, for reading a password from a tty.
-
-/// Echo switched off on a terminal; dropping it restores the saved settings (also on an error
-/// or a panic in between).
-pub struct EchoOff<'a> {
-    fd: BorrowedFd<'a>,
-    saved: libc::termios,
-}
-
-/// Turns off echo on the terminal `fd` (keeping the newline echoed, so the cursor moves on
-/// when Enter is pressed) until the returned guard is dropped. Fails on anything but a tty.
-pub fn echo_off(fd: BorrowedFd<'_>) -> io::Result<EchoOff<'_>> {
-    // SAFETY: termios is a plain C struct; all-zero is a valid value to be overwritten.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: `saved` is valid and writable; the fd is borrowed, so open.
-    check(unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut saved) })?;
-    let mut quiet = saved;
-    quiet.c_lflag &= !(libc::ECHO | libc::ECHOE | libc::ECHOK);
-    quiet.c_lflag |= libc::ECHONL;
-    // SAFETY: `quiet` is a valid termios read by the call; the fd is borrowed, so open.
-    check(unsafe { libc::tcsetattr(fd.as_raw_fd(), libc::TCSAFLUSH, &quiet) })?;
-    Ok(EchoOff { fd, saved })
-}
-
-impl Drop for EchoOff<'_> {
-    fn drop(&mut self) {
-        // SAFETY: `saved` is the termios tcgetattr filled in; the fd is borrowed for the
-        // guard's lifetime, so open. Nothing useful can be done if restoring fails.
-        unsafe {
-            libc::tcsetattr(self.fd.as_raw_fd(), libc::TCSAFLUSH, &self.saved);
-        }
-    }
-}
-
 /// The kinds of whole-file lock [`try_lock`] takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileLock {
@@ -1097,11 +1062,5 @@ mod tests {
         let hash = crypt(b"pw", &six).unwrap();
         assert_eq!(crypt(b"pw", &hash).unwrap(), hash);
         assert!(crypt_gensalt("$nope$", 0, &random).is_err());
-    }
-
-    #[test]
-    fn echo_off_needs_a_tty() {
-        let f = File::open("/dev/null").unwrap();
-        assert!(echo_off(f.as_fd()).is_err());
     }
 }

@@ -15,6 +15,7 @@ pub mod pam;
 pub mod pipe;
 pub mod privileges;
 pub mod sockopt;
+pub mod terminal;
 pub mod uring;
 pub mod wire;
 

@@ -5,12 +5,14 @@
 //! Needs root for the switching cases; without it only the first runs.
 
 use std::hint::black_box;
+use std::os::unix::fs::PermissionsExt;
 use std::sync::mpsc;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ringd::shard::ftp_jail::Jail;
+use ringd::shard::ftp::jail::Jail;
 use ringd::sys::credentials::{self, FsIdentity};
+use ringd::sys::test_dirs::TempDir;
 
 /// One session step's worth of file work: resolve a path in the jail, describe the file.
 fn stat_in(jail: &Jail) {
@@ -26,14 +28,13 @@ fn identity(uid: u32) -> FsIdentity {
 }
 
 fn session_credentials(c: &mut Criterion) {
-    let base = std::env::temp_dir().join(format!("ringd-bench-credentials-{}", std::process::id()));
-    std::fs::create_dir_all(base.join("dir")).unwrap();
-    std::fs::write(base.join("dir/file.txt"), b"x").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    for path in [&base, &base.join("dir")] {
+    let dir = TempDir::new("bench-credentials");
+    dir.write("dir/file.txt", b"x");
+    let base = dir.path();
+    for path in [base, &base.join("dir")] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let jail = Arc::new(Jail::open(&base).unwrap());
+    let jail = Arc::new(Jail::open(base).unwrap());
 
     let mut group = c.benchmark_group("session_credentials");
     group.bench_function("stat_as_ringd", |b| b.iter(|| stat_in(&jail)));
@@ -82,7 +83,6 @@ fn session_credentials(c: &mut Criterion) {
         eprintln!("session_credentials: not root, the switching cases are skipped");
     }
     group.finish();
-    let _ = std::fs::remove_dir_all(&base);
 }
 
 criterion_group!(benches, session_credentials);

@@ -1,18 +1,22 @@
 //! ringd: NTP and FTP servers on thread-per-core io_uring shards.
-#![deny(unsafe_code)]
 
-pub mod calendar;
+pub use ntp_wire::calendar;
+/// The system calls, from the workspace's one crate with unsafe code.
+pub use ringd_sys as sys;
+
 pub mod cli;
 pub mod config;
 pub mod confinement;
 pub mod control;
 pub mod ftp;
+pub mod hosts_access;
 pub mod metrics;
 pub mod ntp;
 pub mod output_files;
 pub mod privileges;
 pub mod shard;
 pub mod sync;
-pub mod sys;
+pub mod sync_service;
+pub mod wildcard;
 #[cfg(test)]
-mod test_dirs;
+use ringd_sys::test_dirs;

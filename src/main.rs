@@ -21,9 +21,9 @@ use ringd::ftp::context::SessionContext;
 use ringd::ftp::users::VirtualUsers;
 use ringd::metrics::NtpTotals;
 use ringd::privileges::{self, Needs, Role};
-use ringd::shard::ftp_service::FtpService;
-use ringd::shard::ntp_service::{NtpService, ServiceOptions};
-use ringd::shard::sync_service::SyncService;
+use ringd::shard::ftp::service::FtpService;
+use ringd::shard::ntp::service::{NtpService, ServiceOptions};
+use ringd::sync_service::SyncService;
 use ringd::sys::terminal::read_password_without_echo;
 use ringd::sys::{accounts, cpu, landlock};
 

@@ -80,7 +80,7 @@ fn banner_file_must_be_a_regular_file() {
     );
 
     // A FIFO without a writer: the open must not wait for one.
-    let fifo = dir.0.join("banner.fifo");
+    let fifo = dir.join("banner.fifo");
     assert!(Command::new("mkfifo")
         .arg(&fifo)
         .status()
@@ -88,7 +88,7 @@ fn banner_file_must_be_a_regular_file() {
         .success());
     let conf = dir.write(
         "fifo.conf",
-        &format!(
+        format!(
             "listen=YES\nanonymous_enable=YES\nanon_root=/srv\nbanner_file={}\n",
             fifo.display()
         ),
@@ -100,10 +100,10 @@ fn banner_file_must_be_a_regular_file() {
     );
 
     // Larger than vsftpd reads.
-    let big = dir.write("banner.txt", &"welcome\n".repeat(12_500 + 1));
+    let big = dir.write("banner.txt", "welcome\n".repeat(12_500 + 1));
     let conf = dir.write(
         "big.conf",
-        &format!(
+        format!(
             "listen=YES\nanonymous_enable=YES\nanon_root=/srv\nbanner_file={}\n",
             big.display()
         ),
@@ -139,7 +139,7 @@ fn chrony_include_of_a_secret_does_not_print_it() {
     );
     let conf = dir.write(
         "chrony.conf",
-        &format!("allow 127.0.0.1\ninclude {}\n", shadow.display()),
+        format!("allow 127.0.0.1\ninclude {}\n", shadow.display()),
     );
     let text = refused(&check("--ntp-conf", &conf));
     assert!(!text.contains("SECRETHASHVALUE"), "{text}");
@@ -158,7 +158,7 @@ fn chrony_include_of_a_secret_does_not_print_it() {
 
 /// A users file with one user, and its bytes.
 fn users_file(dir: &TempDir) -> (std::path::PathBuf, Vec<u8>) {
-    let users = dir.0.join("users");
+    let users = dir.join("users");
     let output = run_ringd(&["ftp-passwd", path(&users), "alice"], b"wonder land\n");
     assert!(
         output.status.success(),
@@ -172,7 +172,7 @@ fn users_file(dir: &TempDir) -> (std::path::PathBuf, Vec<u8>) {
 
 /// Only the users file is in `dir`: no temporary file left behind.
 fn assert_only_users_file(dir: &TempDir) {
-    let names: Vec<_> = std::fs::read_dir(&dir.0)
+    let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
         .collect();
@@ -222,7 +222,7 @@ fn a_users_file_with_an_empty_password_is_refused() {
     std::fs::write(&users, &text).unwrap();
     let conf = dir.write(
         "vsftpd.conf",
-        &format!(
+        format!(
             "listen=YES\nanonymous_enable=NO\nlocal_enable=YES\nlocal_root=/srv\n\
              virtual_users_file={}\n",
             users.display()

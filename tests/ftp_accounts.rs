@@ -26,8 +26,8 @@ fn skip_unless_root() -> bool {
 /// A server for system accounts through `pam`, with `extra` options; and its vsftpd.log.
 fn start_with_log(pam: &PamService, extra: &str) -> (Ringd, PathBuf) {
     let dir = TempDir::new("ftp-accounts");
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let log = dir.0.join("vsftpd.log");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.join("vsftpd.log");
     let conf = format!(
         "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=NO\n\
          local_enable=YES\nwrite_enable=YES\npam_service_name={}\ndelay_failed_login=0\n\
@@ -185,8 +185,8 @@ fn supplementary_groups_and_other_users_files_are_the_kernels_business() {
         .unwrap()
         .success());
     let dir = TempDir::new("ftp-groups");
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let shared = dir.0.join("shared.txt");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let shared = dir.join("shared.txt");
     std::fs::write(&shared, "for the group").unwrap();
     Command::new("chgrp")
         .arg(&group)
@@ -231,7 +231,7 @@ fn chroot_local_user_jails_and_the_list_exempts() {
     let bob = TestAccount::new("free", "/bin/bash");
     let pam = PamService::unix();
     let lists = TempDir::new("chroot-list");
-    let list = lists.write("chroot_list", &format!("{}\n", bob.name));
+    let list = lists.write("chroot_list", format!("{}\n", bob.name));
     let ringd = start_for_accounts(
         &pam,
         &format!(
@@ -288,9 +288,9 @@ fn user_config_dir_overrides_options_for_one_user() {
     let alice = TestAccount::new("ucfa", "/bin/bash");
     let bob = TestAccount::new("ucfb", "/bin/bash");
     let dir = TempDir::new("user-config");
-    std::fs::write(dir.0.join(&alice.name), "write_enable=NO\n").unwrap();
+    std::fs::write(dir.join(&alice.name), "write_enable=NO\n").unwrap();
     let pam = PamService::unix();
-    let ringd = start_for_accounts(&pam, &format!("user_config_dir={}\n", dir.0.display()));
+    let ringd = start_for_accounts(&pam, &format!("user_config_dir={}\n", dir.path().display()));
     let addr = ringd.ftp_addrs[0];
     let mut as_alice = Control::login(addr, &alice.name, &alice.password);
     assert_eq!(
@@ -363,8 +363,8 @@ fn every_thread_keeps_only_the_capabilities_its_work_needs() {
         return;
     }
     let dir = TempDir::new("caps");
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.0.join("root");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.join("root");
     std::fs::create_dir(&root).unwrap();
     let ntp = dir.write(
         "chrony.conf",
@@ -372,7 +372,7 @@ fn every_thread_keeps_only_the_capabilities_its_work_needs() {
     );
     let ftp = dir.write(
         "vsftpd.conf",
-        &format!(
+        format!(
             "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanon_root={}\n\
              chown_uploads=YES\nchown_username=nobody\n{}",
             root.display(),
@@ -386,7 +386,7 @@ fn every_thread_keeps_only_the_capabilities_its_work_needs() {
         .arg("--ftp-conf")
         .arg(&ftp)
         .args(["--shards", "1", "--control-socket"])
-        .arg(dir.0.join("ringd.sock"));
+        .arg(dir.join("ringd.sock"));
     let ringd = Ringd::spawn(command, TempDir::new("caps-run"), 2);
     // One anonymous session: its shard switched credentials at least once.
     Control::anonymous(ringd.ftp_addrs[0]);

@@ -25,10 +25,10 @@ const SMALL_FILE: &[u8] = b"hello, world\n";
 /// sessions act as.
 fn start(extra: &str) -> Ringd {
     let dir = TempDir::new("ftp-control");
-    let root = dir.0.join("root");
+    let root = dir.join("root");
     std::fs::create_dir(&root).unwrap();
     std::fs::write(root.join("small.txt"), SMALL_FILE).unwrap();
-    set_mode(&dir.0, 0o755);
+    set_mode(dir.path(), 0o755);
     set_mode(&root, 0o755);
     set_mode(&root.join("small.txt"), 0o644);
     for (name, len) in [("medium.bin", MEDIUM_FILE), ("large.bin", LARGE_FILE)] {

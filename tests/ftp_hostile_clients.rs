@@ -17,8 +17,8 @@ use common::{give_to_session_user, Ringd, TempDir, SESSION_USER_CONF};
 /// and the directory of that root, which outlives the server.
 fn start(extra: &str) -> (Ringd, PathBuf, TempDir) {
     let dir = TempDir::new("ftp-hostile");
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.0.join("root");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.join("root");
     std::fs::create_dir_all(root.join("upload")).unwrap();
     give_to_session_user(&root.join("upload"));
     let conf = format!(

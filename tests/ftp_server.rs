@@ -13,7 +13,7 @@ use common::{
 /// A root with `pub/hello.txt`, an `upload/` directory the sessions' user owns, and symlinks
 /// that point out of the root.
 fn make_root(dir: &TempDir) -> PathBuf {
-    let root = dir.0.join("root");
+    let root = dir.join("root");
     std::fs::create_dir_all(root.join("pub")).unwrap();
     std::fs::create_dir_all(root.join("upload")).unwrap();
     give_to_session_user(&root.join("upload"));
@@ -114,10 +114,10 @@ fn start_with_users(extra: &str, listen: &str) -> Ringd {
 fn start_with_users_home(extra: &str, listen: &str) -> (Ringd, PathBuf) {
     let dir = TempDir::new("ftp-users");
     let root = make_root(&dir);
-    let homes = dir.0.join("homes");
+    let homes = dir.join("homes");
     std::fs::create_dir_all(homes.join("alice")).unwrap();
     give_to_session_user(&homes.join("alice"));
-    let users = dir.0.join("users");
+    let users = dir.join("users");
     add_user(&users, "alice", "wonder land");
     let text = std::fs::read_to_string(&users).unwrap();
     assert!(
@@ -527,7 +527,7 @@ fn guests_get_anonymous_privileges() {
 fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
     let dir = TempDir::new("xferlog");
     let root = make_root(&dir);
-    let xferlog = dir.0.join("xferlog");
+    let xferlog = dir.join("xferlog");
     let conf = anonymous_conf(
         &root,
         &format!(
@@ -547,7 +547,7 @@ fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
 
     let dir = TempDir::new("vsftpd-log");
     let root = make_root(&dir);
-    let vsftpd_log = dir.0.join("vsftpd.log");
+    let vsftpd_log = dir.join("vsftpd.log");
     let conf = anonymous_conf(
         &root,
         &format!(
@@ -612,13 +612,13 @@ fn a_full_disk_answers_452_and_atomic_uploads_keep_the_old_file() {
     }
     let dir = TempDir::new("enospc");
     let root = make_root(&dir);
-    let homes = dir.0.join("homes");
+    let homes = dir.join("homes");
     let Some(_disk) = SmallDisk::mount(&homes.join("alice"), "1m") else {
         panic!("mount -t tmpfs failed although running as root");
     };
     std::fs::write(homes.join("alice/keep.txt"), "the old, whole file").unwrap();
     give_to_session_user(&homes.join("alice"));
-    let users = dir.0.join("users");
+    let users = dir.join("users");
     add_user(&users, "alice", "wonder land");
     let conf = format!(
         "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nanon_root={}\n\
@@ -703,7 +703,7 @@ fn curl_round_trips_a_large_file() {
     let ringd = start_with_users("", "listen=YES\nlisten_address=127.0.0.1\n");
     let addr = ringd.ftp_addrs[0];
     let dir = TempDir::new("curl-big");
-    let local = dir.0.join("big.bin");
+    let local = dir.join("big.bin");
     let status = Command::new("head")
         .args(["-c", "104857600", "/dev/urandom"])
         .stdout(std::fs::File::create(&local).unwrap())
@@ -718,7 +718,7 @@ fn curl_round_trips_a_large_file() {
         .status()
         .unwrap();
     assert!(put.success());
-    let back = dir.0.join("back.bin");
+    let back = dir.join("back.bin");
     let get = Command::new("curl")
         .args(["-s", "--max-time", "60", "-o"])
         .arg(&back)

@@ -33,7 +33,7 @@ struct Files {
 impl Files {
     fn new() -> Files {
         let dir = TempDir::new("stalled");
-        let root = dir.0.join("root");
+        let root = dir.join("root");
         std::fs::create_dir_all(root.join("upload")).unwrap();
         // A sparse file: its length is what stalls the transfer, not its bytes.
         std::fs::File::create(root.join(BIG_NAME))
@@ -41,7 +41,7 @@ impl Files {
             .set_len(BIG_LEN)
             .unwrap();
         for (path, mode) in [
-            (&dir.0, 0o755),
+            (dir.path(), 0o755),
             (&root, 0o755),
             (&root.join("upload"), 0o777),
             (&root.join(BIG_NAME), 0o644),

@@ -1,7 +1,5 @@
 //! Steady-state NTP serving allocates nothing per request, on both I/O paths.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{IpAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -13,41 +11,14 @@ use ringd::ntp::clock_state::{ClockCell, ClockSnapshot};
 use ringd::ntp::packet::{Header, NtpTimestamp, HEADER_LEN, MODE_CLIENT};
 use ringd::ntp::ratelimit::RateLimiter;
 use ringd::ntp::responder::Responder;
+use ringd::sys::allocation_count::{count_allocations, CountingAllocator};
 use ringd::sys::clock::realtime_now;
 use ringd::sys::mmsg::{RecvBatch, SendBatch};
 use ringd::sys::sockopt::enable_rx_timestamps;
 use ringd::sys::uring::{RingConfig, UdpRing};
 
-/// Counts the allocations made by the thread that turned counting on.
-struct CountingAllocator;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn count_allocations(work: impl FnOnce()) -> u64 {
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    work();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
-}
 
 fn responder() -> Responder {
     let mut access = AccessTable::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{counter, Ringd};
 use ringd::ntp::packet::{Header, NtpTimestamp, UnixTime, MODE_CLIENT, MODE_SERVER, REFID_LOCAL};
-use ringd::shard::steering::shard_for;
+use ringd::shard::ntp::steering::shard_for;
 
 const LOCAL_CONF: &str = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n";
 

@@ -38,7 +38,7 @@ fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
     );
     let port = upstream.ntp_addrs[0].port();
     let drift_dir = common::TempDir::new("drift");
-    let driftfile = drift_dir.0.join("drift");
+    let driftfile = drift_dir.join("drift");
     let conf = format!(
         "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
          server 127.0.0.1 port {port} iburst minpoll -3 maxpoll -3\n\

@@ -19,19 +19,19 @@ const NTP_CONF: &str =
 /// it has to create.
 fn start() -> (Ringd, PathBuf) {
     let dir = TempDir::new("ringctl");
-    let root = dir.0.join("root");
+    let root = dir.join("root");
     std::fs::create_dir_all(root.join("pub")).unwrap();
     let ntp = dir.write("chrony.conf", NTP_CONF);
     let ftp = dir.write(
         "vsftpd.conf",
-        &format!(
+        format!(
             "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
              local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n{}",
             root.display(),
             common::SESSION_USER_CONF,
         ),
     );
-    let socket = dir.0.join("run/ringd.sock");
+    let socket = dir.join("run/ringd.sock");
     let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
     command
         .arg("--ntp-conf")
@@ -243,7 +243,7 @@ fn ftp_sessions_show_clients_users_and_state() {
 #[test]
 fn without_ringd_the_error_says_what_to_do() {
     let dir = TempDir::new("ringctl-absent");
-    let socket = dir.0.join("ringd.sock");
+    let socket = dir.join("ringd.sock");
     let output = ringctl(&socket, &["tracking"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());

@@ -15,7 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 
-use ringd::sys::sockopt::enable_rx_timestamps;
+use ringd_sys::sockopt::enable_rx_timestamps;
 
 use crate::error::LoadError;
 

@@ -1,5 +1,4 @@
-//! ringload: a load generator for NTP (and later FTP) servers, and the syscall-floor UDP reflector.
-#![forbid(unsafe_code)]
+//! ringload: load generators for NTP and FTP servers, and the syscall-floor UDP reflector.
 
 pub mod clients;
 pub mod error;

@@ -7,7 +7,7 @@
 //! and transmit. Its timings are therefore meaningless (T1 = T2 = T3), and only its rates, loss
 //! and CPU time are compared.
 
-use ringd::ntp::packet::{HEADER_LEN, MODE_SERVER};
+use ntp_wire::packet::{HEADER_LEN, MODE_SERVER};
 
 /// Stratum written into reflected replies, the same as the `local stratum 10` of the servers
 /// it is compared with.
@@ -36,7 +36,7 @@ mod tests {
     use super::*;
     use crate::ntp::request::{request_bytes, RequestInfo};
     use crate::ntp::validate::{validate_reply, Verdict};
-    use ringd::ntp::packet::{Header, NtpTimestamp, UnixTime};
+    use ntp_wire::packet::{Header, NtpTimestamp, UnixTime};
 
     #[test]
     fn reflected_requests_pass_validation() {

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use ringd_sys::test_dirs::TempDir;
+
 /// Longest wait for ringd's readiness line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,13 +52,12 @@ fn ringd_binary() -> &'static Path {
 struct Ringd {
     child: Child,
     address: String,
-    root: PathBuf,
+    root: TempDir,
 }
 
 impl Ringd {
     fn start(name: &str, max_clients: u32, max_per_ip: u32) -> Ringd {
-        let root =
-            std::env::temp_dir().join(format!("ringload-ftp-test-{}-{name}", std::process::id()));
+        let root = TempDir::new(&format!("ringload-ftp-test-{name}"));
         let anon_root = root.join("anon");
         std::fs::create_dir_all(&anon_root).expect("temporary directory");
         std::fs::write(anon_root.join("file-4k"), vec![0x5a; 4096]).expect("test file");
@@ -109,7 +110,6 @@ impl Drop for Ringd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

@@ -3,6 +3,8 @@
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStderr, Command, Stdio};
 
+use ringd_sys::test_dirs::TempDir;
+
 /// A running reflector; killed if a test fails before stopping it.
 struct Reflector {
     child: Child,
@@ -83,7 +85,8 @@ fn ringload(args: &[&str]) -> std::process::Output {
 #[test]
 fn ringload_counts_every_reflected_reply_as_answered() {
     let reflector = Reflector::start();
-    let html = std::env::temp_dir().join(format!("ringload-ntp-test-{}.html", std::process::id()));
+    let dir = TempDir::new("ringload-ntp-test");
+    let html = dir.join("report.html");
     let output = ringload(&[
         "ntp",
         &reflector.address,
@@ -115,7 +118,6 @@ fn ringload_counts_every_reflected_reply_as_answered() {
         "{report:#}"
     );
     let page = std::fs::read_to_string(&html).expect("the --html file was written");
-    std::fs::remove_file(&html).expect("the --html file can be removed");
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
     assert!(page.contains("<svg"), "{page}");
     let answered_row = format!("<td>answered</td><td>{}</td>", grouped(answered));

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::chrony_upstream::{self, UpstreamConfig};
-use super::error::ConfigError;
+use super::error::{ConfigError, LineError};
 use super::source_file::{self, Expected, NO_ORIGINAL_LIMIT};
 use crate::ntp::access::{AccessTable, Subnet};
 
@@ -505,11 +505,11 @@ impl Parser {
                 ));
             }
             _ => {
-                return Err(ConfigError::Unquoted {
-                    file: d.file.to_string(),
+                return Err(ConfigError::Unquoted(LineError {
+                    file: d.file.into(),
                     line: d.line,
                     message: "not a chrony configuration line (contents not shown)".to_string(),
-                });
+                }));
             }
         }
         Ok(())
@@ -798,38 +798,20 @@ fn list_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>, String> {
         .collect()
 }
 
-/// glob(3)'s `*` for one file name: any run of characters, but a leading dot only if the
-/// pattern starts with one.
+/// glob(3)'s `*` and `?` for one file name, where a leading dot is matched only by a
+/// pattern that starts with one.
 fn matches_file_pattern(pattern: &str, name: &OsStr) -> bool {
     let (pattern, name) = (pattern.as_bytes(), name.as_encoded_bytes());
     if name.first() == Some(&b'.') && pattern.first() != Some(&b'.') {
         return false;
     }
-    // Match greedily; on a mismatch let the last `*` swallow one more byte and retry from there.
-    let (mut p, mut n) = (0, 0);
-    let mut last_star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        if pattern.get(p) == Some(&b'*') {
-            last_star = Some((p, n));
-            p += 1;
-        } else if pattern.get(p) == Some(&name[n]) {
-            p += 1;
-            n += 1;
-        } else if let Some((star, swallowed_to)) = last_star {
-            p = star + 1;
-            n = swallowed_to + 1;
-            last_star = Some((star, n));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&b| b == b'*')
+    crate::wildcard::matches(pattern, name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::test_dirs::TempDir;
 
     fn parse(text: &str) -> NtpConfig {
         parse_str(text, "test.conf").unwrap()
@@ -849,37 +831,9 @@ mod tests {
             .join(name)
     }
 
-    /// A fresh directory under the system temp directory, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> Self {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "ringd-chrony-test-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-
-        fn path(&self, relative: &str) -> String {
-            self.0.join(relative).display().to_string()
-        }
-
-        fn write(&self, relative: &str, text: &str) -> String {
-            let path = self.0.join(relative);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(&path, text).unwrap();
-            path.display().to_string()
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// A path as chrony.conf text and ringd's messages show it.
+    fn shown(path: PathBuf) -> String {
+        path.display().to_string()
     }
 
     #[test]
@@ -1514,34 +1468,34 @@ mod tests {
 
     #[test]
     fn include_reads_files_and_patterns() {
-        let dir = TempDir::new();
-        let single = dir.write("single.conf", "port 1000\n");
+        let dir = TempDir::new("chrony-conf");
+        let single = shown(dir.write("single.conf", "port 1000\n"));
         dir.write("sub/b.conf", "allow 10/8\n");
         dir.write("sub/c.conf", "deny 10.1/16\n\nlogdir /var/log/chrony\n");
         dir.write("sub/.hidden.conf", "bogus\n");
         dir.write("sub/notes.txt", "bogus\n");
-        fs::create_dir_all(dir.0.join("sub/dir.conf")).unwrap();
-        let pattern = dir.path("sub/*.conf");
+        fs::create_dir_all(dir.join("sub/dir.conf")).unwrap();
+        let pattern = shown(dir.join("sub/*.conf"));
         let config = parse(&format!(
             "include {single}\ninclude {pattern}\ninclude {}",
-            dir.path("sub/*.none")
+            shown(dir.join("sub/*.none"))
         ));
         assert_eq!(config.port, 1000);
         assert!(config.access.is_allowed(ip("10.2.0.1")));
         assert!(!config.access.is_allowed(ip("10.1.0.1")));
-        assert_eq!(config.deferred[0].file, dir.path("sub/c.conf"));
+        assert_eq!(config.deferred[0].file, shown(dir.join("sub/c.conf")));
         assert_eq!(config.deferred[0].line, 3);
     }
 
     #[test]
     fn include_errors() {
-        let dir = TempDir::new();
-        let bad = dir.write("bad.conf", "\n\nport x\n");
+        let dir = TempDir::new("chrony-conf");
+        let bad = shown(dir.write("bad.conf", "\n\nport x\n"));
         assert_eq!(
             error(&format!("include {bad}")),
             format!("{bad}:3: port: expected a port number 0..65535, found `x`")
         );
-        let missing = dir.path("missing.conf");
+        let missing = shown(dir.join("missing.conf"));
         assert_eq!(
             error(&format!("port 1\ninclude {missing}")),
             format!(
@@ -1549,16 +1503,16 @@ mod tests {
                  (os error 2)"
             )
         );
-        let in_missing_dir = dir.path("nodir/*.conf");
+        let in_missing_dir = shown(dir.join("nodir/*.conf"));
         assert_eq!(
             error(&format!("include {in_missing_dir}")),
             format!(
                 "test.conf:1: include: cannot search for files matching `{in_missing_dir}`: {} \
                  is not a directory",
-                dir.path("nodir/")
+                shown(dir.join("nodir/"))
             )
         );
-        let star_in_dir = dir.path("*/b.conf");
+        let star_in_dir = shown(dir.join("*/b.conf"));
         assert_eq!(
             error(&format!("include {star_in_dir}")),
             format!(
@@ -1577,9 +1531,9 @@ mod tests {
             "test.conf:1: include: /dev/zero is a character device; include must name a regular \
              file of at most 16777216 bytes"
         );
-        let conf_d = dir.path("conf.d");
+        let conf_d = shown(dir.join("conf.d"));
         fs::create_dir_all(&conf_d).unwrap();
-        let fifo = dir.path("conf.d/pipe.conf");
+        let fifo = shown(dir.join("conf.d/pipe.conf"));
         assert!(std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
@@ -1592,15 +1546,15 @@ mod tests {
                  confdir must be a regular file of at most 16777216 bytes"
             )
         );
-        let shadow = dir.write("shadow", "root:$6$SECRETHASHVALUE:19000:0:99999:7:::\n");
+        let shadow = shown(dir.write("shadow", "root:$6$SECRETHASHVALUE:19000:0:99999:7:::\n"));
         let message = error(&format!("include {shadow}"));
         assert_eq!(
             message,
             format!("{shadow}:1: not a chrony configuration line (contents not shown)")
         );
 
-        let looping = dir.path("loop.conf");
-        dir.write("loop.conf", &format!("include {looping}\n"));
+        let looping = shown(dir.join("loop.conf"));
+        dir.write("loop.conf", format!("include {looping}\n"));
         assert_eq!(
             parse_file(Path::new(&looping)).unwrap_err().to_string(),
             format!(
@@ -1612,7 +1566,7 @@ mod tests {
 
     #[test]
     fn confdir_reads_conf_files_in_name_order_first_directory_wins() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("chrony-conf");
         dir.write("d1/a.conf", "logdir a-from-d1\n");
         dir.write("d2/a.conf", "logdir a-from-d2\n");
         dir.write("d2/b.conf", "allow 10/8\nlogdir b\n");
@@ -1621,13 +1575,13 @@ mod tests {
         dir.write("d2/readme", "bogus\n");
         let config = parse(&format!(
             "confdir {} {} {}",
-            dir.path("missing"),
-            dir.path("d2"),
-            dir.path("d1")
+            shown(dir.join("missing")),
+            shown(dir.join("d2")),
+            shown(dir.join("d1"))
         ));
         let texts: Vec<_> = config.deferred.iter().map(|d| d.text.as_str()).collect();
         assert_eq!(texts, ["logdir a-from-d2", "logdir b", "logdir c"]);
-        assert_eq!(config.deferred[2].file, dir.path("d1/c.conf"));
+        assert_eq!(config.deferred[2].file, shown(dir.join("d1/c.conf")));
         assert_eq!(config.deferred[2].line, 2);
         assert!(config.access.is_allowed(ip("10.2.0.1")));
         assert!(!config.access.is_allowed(ip("10.1.0.1")));
@@ -1643,10 +1597,10 @@ mod tests {
             error(&format!("confdir{}", " /etc/chrony/conf.d".repeat(11))),
             "test.conf:1: confdir: expected 1 to 10 directories, found 11"
         );
-        let dir = TempDir::new();
-        let bad = dir.write("x.conf", "\nbogus\n");
+        let dir = TempDir::new("chrony-conf");
+        let bad = shown(dir.write("x.conf", "\nbogus\n"));
         assert_eq!(
-            error(&format!("confdir {}", dir.path(""))),
+            error(&format!("confdir {}", shown(dir.join("")))),
             format!(
                 "{bad}:2: bogus: unknown directive; ringd reads chrony.conf directives \
                  (see docs/ntp-config.md)"
@@ -1704,8 +1658,8 @@ mod tests {
 
     #[test]
     fn parse_file_reports_unreadable_file_and_tolerates_non_utf8() {
-        let dir = TempDir::new();
-        let missing = dir.path("missing.conf");
+        let dir = TempDir::new("chrony-conf");
+        let missing = shown(dir.join("missing.conf"));
         assert_eq!(
             parse_file(Path::new(&missing)).unwrap_err().to_string(),
             format!("cannot read {missing}: No such file or directory (os error 2)")
@@ -1715,7 +1669,7 @@ mod tests {
             "/dev/zero is a character device; --ntp-conf must name a regular file of at most \
              16777216 bytes"
         );
-        let latin1 = dir.path("latin1.conf");
+        let latin1 = shown(dir.join("latin1.conf"));
         fs::write(&latin1, b"# caf\xe9\nport 99\n").unwrap();
         assert_eq!(parse_file(Path::new(&latin1)).unwrap().port, 99);
     }

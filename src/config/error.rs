@@ -1,6 +1,19 @@
 //! Configuration errors that name the file, the line and the directive, and say how to fix it.
 
+use std::path::PathBuf;
+
 use super::source_file::SourceFileError;
+
+/// A line of a file that cannot be used: `file:line: message`, `line` counting from 1. Every
+/// file ringd reads line by line (chrony.conf, vsftpd.conf, users and hosts files) reports
+/// this way.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {message}", file.display())]
+pub struct LineError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
 
 /// Why a configuration file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -15,12 +28,8 @@ pub enum ConfigError {
     },
     /// A line that is not configuration at all, told without quoting it: the file may not be
     /// a configuration file (`include /etc/shadow`).
-    #[error("{file}:{line}: {message}")]
-    Unquoted {
-        file: String,
-        line: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Unquoted(LineError),
     /// The file given on the command line cannot be read, or is not a file to read.
     #[error(transparent)]
     File(#[from] SourceFileError),

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use super::error::ConfigError;
+use super::error::{ConfigError, LineError};
 
 const DEMO_ORIGIN: &str = "built-in demo";
 const DEFAULTS_ORIGIN: &str = "compiled-in defaults";
@@ -1042,11 +1042,11 @@ impl Parser<'_> {
         if !name.is_empty()
             && !super::error::quotable_name(&name.replace(' ', "_"), MAX_QUOTED_OPTION)
         {
-            return ConfigError::Unquoted {
-                file: self.file.to_string(),
+            return ConfigError::Unquoted(LineError {
+                file: self.file.into(),
                 line: number,
                 message: "not a vsftpd.conf line (contents not shown)".to_string(),
-            };
+            });
         }
         let shown = if name.is_empty() { "(no name)" } else { name };
         self.error(number, shown, format!("{UNKNOWN_OPTION}{hint}"))
@@ -2119,10 +2119,9 @@ mod tests {
                 missing.display()
             )
         );
-        let path = std::env::temp_dir().join(format!("ringd-vsftpd-{}.conf", std::process::id()));
-        fs::write(&path, b"# caf\xe9\nmax_clients=5\nbogus=1\n").unwrap();
+        let dir = crate::test_dirs::TempDir::new("vsftpd-conf");
+        let path = dir.write("vsftpd.conf", b"# caf\xe9\nmax_clients=5\nbogus=1\n");
         let result = parse_file(&path);
-        fs::remove_file(&path).unwrap();
         assert_eq!(
             result.unwrap_err().to_string(),
             format!(

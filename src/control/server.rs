@@ -225,24 +225,7 @@ fn answer(stream: UnixStream, state: &ControlState) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::metrics::NtpCounters;
-
-    struct Dir(PathBuf);
-
-    impl Dir {
-        fn new(tag: &str) -> Dir {
-            let path =
-                std::env::temp_dir().join(format!("ringd-control-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_dirs::TempDir;
 
     /// Sends `request` and closes the sending side, as a client piping a file would.
     fn ask(path: &Path, request: &[u8]) -> Reply {
@@ -267,8 +250,8 @@ mod tests {
 
     #[test]
     fn answers_requests_then_removes_its_socket() {
-        let dir = Dir::new("serve");
-        let path = dir.0.join("sub/ringd.sock");
+        let dir = TempDir::new("control-serve");
+        let path = dir.join("sub/ringd.sock");
         let mut server = ControlServer::start(&path, state()).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o660);
@@ -298,8 +281,8 @@ mod tests {
 
     #[test]
     fn a_stale_socket_is_replaced_and_a_live_one_is_left_alone() {
-        let dir = Dir::new("stale");
-        let path = dir.0.join("ringd.sock");
+        let dir = TempDir::new("control-stale");
+        let path = dir.join("ringd.sock");
         drop(UnixListener::bind(&path).unwrap());
         assert!(path.exists(), "a listener dropped leaves its file");
         let mut first = ControlServer::start(&path, state()).unwrap();
@@ -318,8 +301,8 @@ mod tests {
 
     #[test]
     fn a_socket_in_an_unwritable_place_is_an_error_naming_the_path() {
-        let dir = Dir::new("unwritable");
-        let blocker = dir.0.join("file");
+        let dir = TempDir::new("control-unwritable");
+        let blocker = dir.join("file");
         fs::write(&blocker, "").unwrap();
         let path = blocker.join("ringd.sock");
         let err = ControlServer::start(&path, state()).err().unwrap();

@@ -7,7 +7,7 @@ use super::answers;
 use super::protocol::{Reply, Request};
 use crate::ftp::registry::SessionRegistry;
 use crate::metrics::NtpCounters;
-use crate::shard::client_log::ClientLogTap;
+use crate::shard::ntp::client_log::ClientLogTap;
 use crate::sync::report::SyncStatus;
 
 /// How long `clients` waits for the shards to copy their client logs. An idle shard looks

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::hosts_access::HostsAccess;
 use super::replies::{self, Reply};
 use super::throttle::SharedBucket;
 use super::transfer_log::{self, LogEvent};
@@ -15,6 +14,7 @@ use crate::config::source_file::{
     self, Expected, SourceFileError, NO_ORIGINAL_LIMIT, VSFTPD_FILE_MAX,
 };
 use crate::config::vsftpd::FtpConfig;
+use crate::hosts_access::HostsAccess;
 use crate::ntp::packet::UnixTime;
 use crate::output_files::LogFile;
 use crate::sys::accounts;

@@ -6,6 +6,9 @@
 
 use std::io::Write;
 
+use crate::calendar::{civil_from_days, days_from_civil, SECS_PER_DAY};
+use crate::wildcard;
+
 const S_IFMT: u32 = 0o170_000;
 const S_IFSOCK: u32 = 0o140_000;
 const S_IFLNK: u32 = 0o120_000;
@@ -369,18 +372,7 @@ pub(crate) fn unix_time_from_civil(
     let months = year * 12 + (month - 1);
     let (year, month) = (months.div_euclid(12), months.rem_euclid(12) + 1);
     let days = days_from_civil(year, month) + day - 1;
-    days * 86_400 + hour * 3600 + minute * 60 + second
-}
-
-/// Days from 1970-01-01 to the first of the month (proleptic Gregorian calendar).
-fn days_from_civil(year: i64, month: i64) -> i64 {
-    // Count from March so the leap day is the last day of the (shifted) year.
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    days * SECS_PER_DAY + hour * 3600 + minute * 60 + second
 }
 
 struct CivilTime {
@@ -394,23 +386,8 @@ struct CivilTime {
 
 impl CivilTime {
     fn from_unix(unix: i64) -> Self {
-        let days = unix.div_euclid(86_400);
-        let seconds = unix.rem_euclid(86_400);
-        // The inverse of days_from_civil, again counting years from March.
-        let shifted = days + 719_468;
-        let era = shifted.div_euclid(146_097);
-        let day_of_era = shifted - era * 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month_from_march = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-        let month = if month_from_march < 10 {
-            month_from_march + 3
-        } else {
-            month_from_march - 9
-        };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = civil_from_days(unix.div_euclid(SECS_PER_DAY));
+        let seconds = unix.rem_euclid(SECS_PER_DAY);
         // Every narrowed value is within its field's range by construction.
         CivilTime {
             year,
@@ -446,7 +423,7 @@ fn matches_with_braces(pattern: &[u8], name: &[u8], budget: &mut u32) -> bool {
             .map(|at| open + at)
     });
     let (Some(open), Some(close)) = (open, close) else {
-        return matches_wildcards(pattern, name);
+        return wildcard::matches(pattern, name);
     };
     let (prefix, rest) = (&pattern[..open], &pattern[close + 1..]);
     for alternative in pattern[open + 1..close].split(|&byte| byte == b',') {
@@ -460,57 +437,6 @@ fn matches_with_braces(pattern: &[u8], name: &[u8], budget: &mut u32) -> bool {
         }
     }
     false
-}
-
-/// `*` and `?` only; backtracks to the last `*`, so it takes at most len(pattern) * len(name)
-/// steps.
-fn matches_wildcards(pattern: &[u8], name: &[u8]) -> bool {
-    let (mut at_pattern, mut at_name) = (0, 0);
-    // Where the last `*` was, and where in the name it would next resume.
-    let mut last_star: Option<(usize, usize)> = None;
-    while at_name < name.len() {
-        match pattern.get(at_pattern) {
-            Some(b'*') => {
-                last_star = Some((at_pattern, at_name));
-                at_pattern += 1;
-                continue;
-            }
-            Some(b'?') => {
-                at_pattern += 1;
-                at_name += char_len(&name[at_name..]);
-                continue;
-            }
-            Some(&byte) if byte == name[at_name] => {
-                at_pattern += 1;
-                at_name += 1;
-                continue;
-            }
-            _ => {}
-        }
-        let Some((star, resume)) = last_star else {
-            return false;
-        };
-        // Let the last `*` swallow one more character and retry from there.
-        let resume = resume + char_len(&name[resume..]);
-        last_star = Some((star, resume));
-        at_pattern = star + 1;
-        at_name = resume;
-    }
-    pattern[at_pattern..].iter().all(|&byte| byte == b'*')
-}
-
-/// Length of the UTF-8 character starting `bytes`, or 1 if they do not start one.
-fn char_len(bytes: &[u8]) -> usize {
-    let expected = match bytes.first() {
-        Some(0xC2..=0xDF) => 2,
-        Some(0xE0..=0xEF) => 3,
-        Some(0xF0..=0xF4) => 4,
-        _ => return 1,
-    };
-    match bytes.get(..expected) {
-        Some(sequence) if std::str::from_utf8(sequence).is_ok() => expected,
-        _ => 1,
-    }
 }
 
 /// The RFC 3659 facts ringd offers, and which of them a session shows (`OPTS MLST`).

@@ -5,7 +5,6 @@ pub mod ascii;
 pub mod command;
 pub mod context;
 pub mod filesystem;
-pub mod hosts_access;
 pub mod limits;
 pub mod listing;
 pub mod listing_job;

@@ -2,9 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::config::error::LineError;
 use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
 use crate::output_files::replace_file;
 use crate::sys::fs as sysfs;
@@ -71,12 +72,8 @@ pub enum UsersError {
     #[error(transparent)]
     File(#[from] SourceFileError),
     /// A line that is not `name:hash`, or a user with an empty password; `line` counts from 1.
-    #[error("{}:{line}: {message}", path.display())]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Syntax(LineError),
     #[error("invalid user name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
     #[error("invalid password: {0}")]
@@ -144,10 +141,12 @@ impl VirtualUsers {
         }
         for (number, raw) in text.split(|&b| b == b'\n').enumerate() {
             let number = number + 1;
-            let syntax = |message: String| UsersError::Syntax {
-                path: path.to_owned(),
-                line: number,
-                message,
+            let syntax = |message: String| {
+                UsersError::Syntax(LineError {
+                    file: path.to_owned(),
+                    line: number,
+                    message,
+                })
             };
             let line = std::str::from_utf8(raw)
                 .map_err(|_| syntax("not UTF-8".to_owned()))?
@@ -175,15 +174,15 @@ impl VirtualUsers {
             });
         }
         if let Some((at, name)) = first_empty_password(&users.lines) {
-            return Err(UsersError::Syntax {
-                path: path.to_owned(),
+            return Err(UsersError::Syntax(LineError {
+                file: path.to_owned(),
                 line: at + 1,
                 message: format!(
                     "user {name:?} has an empty password; set one with `ringd ftp-passwd {} \
                      {name}`, or lock the user with `!` before the hash",
                     path.display()
                 ),
-            });
+            }));
         }
         Ok(users)
     }
@@ -439,6 +438,7 @@ mod tests {
     use crate::test_dirs::TempDir;
     use std::fs;
     use std::os::unix::fs::MetadataExt;
+    use std::path::PathBuf;
 
     fn data(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -448,7 +448,7 @@ mod tests {
 
     fn syntax_line(err: UsersError) -> (usize, String) {
         match err {
-            UsersError::Syntax { line, message, .. } => (line, message),
+            UsersError::Syntax(LineError { line, message, .. }) => (line, message),
             other => panic!("not a syntax error: {other}"),
         }
     }

@@ -2,7 +2,7 @@
 
 pub mod access;
 pub mod clock_state;
-pub mod packet;
+pub use ntp_wire::packet;
 pub mod precision;
 pub mod ratelimit;
 pub mod reply;

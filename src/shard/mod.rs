@@ -1,20 +1,7 @@
-//! Shards: one thread per core, pinned, each owning its sockets and ring, and their shutdown.
+//! Shards: one thread per core, pinned, each owning its sockets and ring; the NTP runtime in `ntp/`, the FTP runtime in `ftp/`.
 
-pub mod client_log;
-pub mod clock_refresh;
-pub mod ftp_auth;
-pub mod ftp_connection;
-pub mod ftp_jail;
-pub mod ftp_roots;
-pub mod ftp_service;
-pub mod ftp_session_fs;
-pub mod ftp_transfer;
-pub mod id_names;
-pub mod ntp_loop;
-pub mod ntp_service;
-pub mod ntp_sockets;
-pub mod steering;
-pub mod sync_service;
+pub mod ftp;
+pub mod ntp;
 
 use std::fmt;
 

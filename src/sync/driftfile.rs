@@ -87,8 +87,7 @@ mod tests {
 
     #[test]
     fn written_files_read_back_in_chronyd_layout() {
-        let dir = std::env::temp_dir().join(format!("ringd-drift-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dirs::TempDir::new("drift");
         let path = dir.join("drift");
         assert_eq!(read(&path).unwrap(), None);
         let drift = Drift {
@@ -100,6 +99,5 @@ mod tests {
         assert_eq!(text, "           17.250000             0.031000\n");
         assert_eq!(read(&path).unwrap(), Some(drift));
         assert!(!dir.join("drift.tmp").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

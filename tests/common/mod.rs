@@ -11,33 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A private temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "ringd-test-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use ringd::sys::test_dirs::TempDir;
 
 /// The account FTP sessions act as in these tests when ringd runs as root (`ftp_username` and
 /// `guest_username` name it): `nobody`, which every Linux system has.
@@ -124,9 +98,7 @@ impl Ringd {
         let path = dir.write("chrony.conf", conf);
         let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
         command.arg("--ntp-conf").arg(&path).args(args);
-        command
-            .arg("--control-socket")
-            .arg(dir.0.join("ringd.sock"));
+        command.arg("--control-socket").arg(dir.join("ringd.sock"));
         Ringd::spawn(command, dir, listeners)
     }
 
@@ -136,9 +108,7 @@ impl Ringd {
         let path = dir.write("vsftpd.conf", conf);
         let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
         command.arg("--ftp-conf").arg(&path).args(args);
-        command
-            .arg("--control-socket")
-            .arg(dir.0.join("ringd.sock"));
+        command.arg("--control-socket").arg(dir.join("ringd.sock"));
         Ringd::spawn(command, dir, listeners)
     }
 

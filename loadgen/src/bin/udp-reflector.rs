@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use ringd::sys::cpu::pin_current_thread;
-use ringd::sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
+use ringd_sys::cpu::pin_current_thread;
+use ringd_sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
 use ringload::reflect::reflect;
 
 /// Datagrams per recvmmsg and per sendmmsg.

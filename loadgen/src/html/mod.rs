@@ -128,10 +128,10 @@ mod tests {
                 format!("<!DOCTYPE html>{}", run.version)
             }
         }
-        let path = std::env::temp_dir().join(format!("ringload-html-{}.html", std::process::id()));
+        let dir = ringd_sys::test_dirs::TempDir::new("ringload-html");
+        let path = dir.join("page.html");
         HtmlFile::create(&path).unwrap().write(&Fixed).unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
         assert_eq!(
             written,
             format!("<!DOCTYPE html>{}", env!("CARGO_PKG_VERSION"))

@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ringd::calendar::civil_from_days;
+use ntp_wire::calendar::civil_from_days;
 
 const SECONDS_PER_DAY: u64 = 86_400;
 

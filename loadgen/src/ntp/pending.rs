@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use ringd::ntp::packet::NtpTimestamp;
+use ntp_wire::packet::NtpTimestamp;
 
 use super::request::RequestInfo;
 

@@ -1,6 +1,6 @@
 //! Client requests: the bytes ringload sends, and the unique transmit timestamp that identifies each one.
 
-use ringd::ntp::packet::{Header, NtpTimestamp, HEADER_LEN, MODE_CLIENT};
+use ntp_wire::packet::{Header, NtpTimestamp, HEADER_LEN, MODE_CLIENT};
 
 /// Low fraction bits of the transmit timestamp that carry a per-request sequence number.
 ///
@@ -42,7 +42,7 @@ pub fn request_bytes(version: u8, transmit: NtpTimestamp) -> [u8; HEADER_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringd::ntp::packet::UnixTime;
+    use ntp_wire::packet::UnixTime;
 
     fn transmit_timestamp(now: UnixTime, sequence: u32) -> NtpTimestamp {
         stamp_with_sequence(NtpTimestamp::from_unix(now), sequence)

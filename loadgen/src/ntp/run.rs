@@ -6,11 +6,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringd::ntp::packet::{NtpTimestamp, HEADER_LEN};
-use ringd::sys::clock::realtime_now;
-use ringd::sys::cpu::pin_current_thread;
-use ringd::sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
-use ringd::sys::Datagram;
+use ntp_wire::packet::{NtpTimestamp, HEADER_LEN};
+use ringd_sys::clock::realtime_now;
+use ringd_sys::cpu::pin_current_thread;
+use ringd_sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
+use ringd_sys::Datagram;
 
 use super::pending::PendingRequests;
 use super::ramp::{RampPlan, StepOutcome};

@@ -1,6 +1,6 @@
 //! Judging one reply against its request: valid (with its timings), kiss-o'-death, or invalid and why.
 
-use ringd::ntp::packet::{leap, Header, NtpTimestamp, UnixTime, MODE_SERVER};
+use ntp_wire::packet::{leap, Header, NtpTimestamp, UnixTime, MODE_SERVER};
 
 use super::request::RequestInfo;
 
@@ -135,7 +135,7 @@ pub fn validate_reply(request: &RequestInfo, reply: &[u8], t4: UnixTime) -> Verd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringd::ntp::packet::{NtpShort, KISS_RATE};
+    use ntp_wire::packet::{NtpShort, KISS_RATE};
 
     const T1: UnixTime = UnixTime {
         secs: 1_700_000_000,

@@ -1,11 +1,11 @@
 //! Unit tests of the FTP session state machine, without sockets: lines in, replies and actions out.
 
+use crate::test_dirs::TempDir;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,10 +18,10 @@ use crate::ftp::replies::Reply;
 use crate::ftp::telnet::LineError;
 use crate::ftp::users::VirtualUsers;
 use crate::ntp::packet::UnixTime;
-use crate::shard::ftp_auth;
-use crate::shard::ftp_jail::Jail;
-use crate::shard::ftp_session_fs::{Credentials, NoFilesystem, SessionFilesystem};
-use crate::shard::id_names::IdNames;
+use crate::shard::ftp::auth;
+use crate::shard::ftp::id_names::IdNames;
+use crate::shard::ftp::jail::Jail;
+use crate::shard::ftp::session_fs::{Credentials, NoFilesystem, SessionFilesystem};
 use crate::sys::fs::FileLock;
 
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
@@ -140,23 +140,17 @@ fn mode_of(path: &Path) -> u32 {
 /// A temporary directory, removed on drop: `root/` is the anonymous root, `home/<user>/` the
 /// virtual users' roots, `outside/` is in no root.
 struct Tree {
-    base: PathBuf,
+    base: TempDir,
 }
 
 impl Tree {
     fn new() -> Tree {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let base = std::env::temp_dir().join(format!(
-            "ringd-session-tests-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&base);
-        for dir in ["root", "home/alice", "home/bob", "outside"] {
+        let base = TempDir::new("session-tests");
+        for dir in ["root", "home/alice", "home/bob"] {
             fs::create_dir_all(base.join(dir)).unwrap();
         }
-        fs::write(base.join("outside/secret.txt"), "outside the jail\n").unwrap();
-        fs::write(base.join("ftpusers"), "root\n").unwrap();
+        base.write("outside/secret.txt", "outside the jail\n");
+        base.write("ftpusers", "root\n");
         Tree { base }
     }
 
@@ -204,13 +198,7 @@ impl Tree {
 
     /// Whether this process can chown: the tree is owned by whoever runs the tests.
     fn owned_by_root(&self) -> bool {
-        fs::metadata(&self.base).unwrap().uid() == 0
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.base);
+        fs::metadata(self.base.path()).unwrap().uid() == 0
     }
 }
 
@@ -263,7 +251,7 @@ impl Client {
         while let Some(action) = queue.pop_front() {
             match action {
                 Action::Authenticate(request) => {
-                    let outcome = ftp_auth::verify(&self.context, *request);
+                    let outcome = auth::verify(&self.context, *request);
                     queue.extend(self.session.authenticated(outcome));
                 }
                 Action::OpenRoot(open) => {

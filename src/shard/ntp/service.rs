@@ -12,8 +12,8 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::client_log::ClientLogTap;
-use super::ntp_loop::{self, WakeModeration};
-use super::{clock_refresh, cpu_for_shard, ntp_sockets, Backend};
+use super::shard_loop::{self, WakeModeration};
+use super::{clock_refresh, sockets};
 use crate::config::NtpConfig;
 use crate::metrics::{NtpCounters, NtpTotals};
 use crate::ntp::clock_state::{ClockCell, ClockSnapshot};
@@ -21,6 +21,7 @@ use crate::ntp::precision;
 use crate::ntp::ratelimit::RateLimiter;
 use crate::ntp::responder::Responder;
 use crate::ntp::served_clock::ClockSource;
+use crate::shard::{cpu_for_shard, Backend};
 use crate::sys::clock::realtime_now;
 use crate::sys::{cpu, uring};
 
@@ -46,7 +47,7 @@ pub struct ServiceOptions {
     pub shards: usize,
     /// The backend asked for; io_uring falls back to mmsg when this kernel cannot run it.
     pub backend: Backend,
-    /// How often a busy shard takes its requests (see `ntp_loop::WakeModeration`).
+    /// How often a busy shard takes its requests (see `shard_loop::WakeModeration`).
     pub wake_interval: Duration,
 }
 
@@ -96,7 +97,7 @@ impl NtpService {
 
         let mut listeners = Vec::new();
         for ip in &config.bind_addresses {
-            let listener = ntp_sockets::bind(*ip, config.port, shard_count).map_err(|source| {
+            let listener = sockets::bind(*ip, config.port, shard_count).map_err(|source| {
                 StartError::Bind {
                     addr: SocketAddr::new(*ip, config.port),
                     source,
@@ -189,7 +190,7 @@ impl NtpService {
                         }
                     }
                     if let Err(err) =
-                        ntp_loop::run(backend, sockets, moderation, &mut responder, &tap, &stop)
+                        shard_loop::run(backend, sockets, moderation, &mut responder, &tap, &stop)
                     {
                         warn!("NTP shard {index} stopped: {err}");
                     }

@@ -21,8 +21,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::ftp_jail::Jail;
-use super::ftp_session_fs::Credentials;
+use super::jail::Jail;
+use super::session_fs::Credentials;
 
 /// Entries beyond which dead ones are swept at the next insertion.
 const SWEEP_ABOVE: usize = 64;

@@ -14,9 +14,9 @@ use compio::net::{TcpListener, TcpSocket, TcpStream};
 use futures_util::future::{select, Either};
 use tracing::warn;
 
-use super::ftp_service::FtpShared;
-use super::ftp_session_fs::{Credentials, NoFilesystem, SessionFilesystem};
-use super::ftp_transfer;
+use super::service::FtpShared;
+use super::session_fs::{Credentials, NoFilesystem, SessionFilesystem};
+use super::transfer;
 use crate::config::vsftpd::FtpConfig;
 use crate::ftp::action::{Action, DataChannel, DataJob, ListingReply, Transfer, TransferOutcome};
 use crate::ftp::command;
@@ -182,8 +182,7 @@ impl ControlSession {
                         return ControlFlow::Break(());
                     }
                     let limit = seconds(connection.config.data_connection_timeout);
-                    let locked =
-                        Box::pin(ftp_transfer::lock(&request.file, request.kind, limit)).await;
+                    let locked = Box::pin(transfer::lock(&request.file, request.kind, limit)).await;
                     queue.append(session.file_locked(request.file, locked, &*connection.fs));
                 }
                 Action::Transfer(transfer) => {
@@ -475,13 +474,13 @@ impl Connection {
                 .map(|total| total.join(now)),
         );
         let stall = seconds(self.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        let engine = ftp_transfer::Engine::of(&self.config);
+        let engine = transfer::Engine::of(&self.config);
         // The listing reads the session's files while the transfer runs; the connection's
         // other fields are the transfer's meanwhile.
         let fs = std::mem::replace(&mut self.fs, Box::new(NoFilesystem));
         let outcome = self
             .watch_transfer(
-                ftp_transfer::run(data, job, engine, stall, throttle, moved, &*fs),
+                transfer::run(data, job, engine, stall, throttle, moved, &*fs),
                 moved,
             )
             .await;

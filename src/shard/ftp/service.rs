@@ -14,16 +14,16 @@ use socket2::{Domain, Socket, Type};
 use thiserror::Error;
 use tracing::{info, warn};
 
-use super::cpu_for_shard;
-use super::ftp_auth::Authenticator;
-use super::ftp_connection::ControlSession;
-use super::ftp_roots::SharedRoots;
-use super::ftp_session_fs::SessionIdentities;
+use super::auth::Authenticator;
+use super::connection::ControlSession;
+use super::roots::SharedRoots;
+use super::session_fs::SessionIdentities;
 use crate::ftp::context::SessionContext;
 use crate::ftp::limits::{ConnectionLimits, Refusal};
 use crate::ftp::registry::SessionRegistry;
 use crate::ftp::replies::{self, Reply};
 use crate::ftp::transfer_log::{ConnectRefusal, LogEvent};
+use crate::shard::cpu_for_shard;
 use crate::sys::clock::realtime_now;
 use crate::sys::cpu;
 

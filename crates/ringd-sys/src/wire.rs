@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use crate::ntp::packet::UnixTime;
+use ntp_wire::packet::UnixTime;
 
 /// A received datagram: payload, sender and the kernel's receive time when the socket asked for it.
 #[derive(Clone, Copy, Debug)]

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use crate::config::error::LineError;
 use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
+use crate::wildcard;
 
 /// libwrap and the resolver read these files line by line without a size limit: see
 /// NO_ORIGINAL_LIMIT.
@@ -21,12 +23,8 @@ pub enum HostsError {
     #[error(transparent)]
     File(#[from] SourceFileError),
     /// `line` is the first physical line of the (possibly continued) rule, from 1.
-    #[error("{}:{line}: {message}", path.display())]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Syntax(LineError),
 }
 
 /// Client names by address, from a hosts(5) file: the only name source ringd uses.
@@ -420,31 +418,9 @@ impl StrPat {
             }
             StrKind::Exact(p) => s.eq_ignore_ascii_case(p.as_bytes()),
             StrKind::V6(_) => false,
-            StrKind::Glob(p) => glob(p.as_bytes(), &s.to_ascii_lowercase()),
+            StrKind::Glob(p) => wildcard::matches(p.as_bytes(), &s.to_ascii_lowercase()),
         }
     }
-}
-
-/// `*` and `?` wildcard match (both sides already lower case).
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[derive(Debug, Default)]
@@ -501,10 +477,12 @@ impl Table {
             if text.trim().is_empty() {
                 continue;
             }
-            let rule = parser.rule(text).map_err(|message| HostsError::Syntax {
-                path: path.to_owned(),
-                line,
-                message,
+            let rule = parser.rule(text).map_err(|message| {
+                HostsError::Syntax(LineError {
+                    file: path.to_owned(),
+                    line,
+                    message,
+                })
             })?;
             rules.push(rule);
         }
@@ -854,7 +832,7 @@ mod tests {
             "",
             test_hosts(),
         ) {
-            Err(HostsError::Syntax { line, message, .. }) => (line, message),
+            Err(HostsError::Syntax(LineError { line, message, .. })) => (line, message),
             Err(other) => panic!("not a syntax error: {other}"),
             Ok(_) => panic!("accepted: {allow:?}"),
         }
@@ -1217,14 +1195,13 @@ mod tests {
 
     #[test]
     fn netgroups_and_pattern_files() {
-        let dir = std::env::temp_dir().join(format!("ringd-hosts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dirs::TempDir::new("hosts-access");
         let list = dir.join("clients");
         std::fs::write(&list, "10.0.0.1\n  10.9. [2001:db8::5]\n").unwrap();
         let allow = format!(
             "vsftpd: {}\nvsftpd: @trusted\nvsftpd: {}/missing\n",
             list.display(),
-            dir.display()
+            dir.path().display()
         );
         let access = rules(&allow, "vsftpd: ALL\n");
         assert!(access.permits(DAEMONS, ip("10.0.0.1")));
@@ -1254,7 +1231,6 @@ mod tests {
         std::fs::write(&list, list.display().to_string()).unwrap();
         let (_, msg) = syntax(&format!("vsftpd: {}\n", list.display()));
         assert!(msg.contains("nested too deeply"), "{msg}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1278,11 +1254,6 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert!(glob(b"10.4.*.1?", b"10.4.77.12"));
-        assert!(glob(b"*", b""));
-        assert!(glob(b"a*b*c", b"axxbyyc"));
-        assert!(!glob(b"a*b*c", b"axxbyy"));
-        assert!(!glob(b"?", b""));
         assert_eq!(split_at("[::1]:x:y", ':'), Some(("[::1]", "x:y")));
         assert_eq!(split_at("abc", ':'), None);
         assert_eq!(strip_comment("a \\# b # c"), "a \\# b ");

@@ -28,6 +28,18 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Days from 1970-01-01 to the first day of `month` (1..=12) of `year`, the inverse of
+/// [`civil_from_days`].
+pub fn days_from_civil(year: i64, month: i64) -> i64 {
+    // Count from March so the leap day is the last day of the (shifted) year.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +68,16 @@ mod tests {
             previous = current;
         }
         assert_eq!(previous, (2400, 3, 1));
+    }
+
+    #[test]
+    fn first_days_of_months_go_back_to_their_day_count() {
+        for days in (-135_080..=157_114).step_by(7) {
+            let (year, month, day) = civil_from_days(days);
+            assert_eq!(
+                days_from_civil(year, i64::from(month)) + i64::from(day) - 1,
+                days
+            );
+        }
     }
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::client_log::ClientLogTap;
-use super::Backend;
 use crate::ntp::packet::HEADER_LEN;
 use crate::ntp::responder::Responder;
+use crate::shard::Backend;
 use crate::sys::clock::realtime_now;
 use crate::sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
 use crate::sys::uring::{RingConfig, RingStats, UdpRing};

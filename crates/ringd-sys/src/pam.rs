@@ -480,9 +480,7 @@ unsafe fn free_responses(responses: *mut PamResponse, count: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::accounts::test_accounts::{
-        random_name, run_tool, running_as_root, TestAccount,
-    };
+    use crate::accounts::test_accounts::{random_name, run_tool, running_as_root, TestAccount};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::ntp::packet::UnixTime;
+use ntp_wire::packet::UnixTime;
 
 /// The system's realtime clock (CLOCK_REALTIME, through the vDSO).
 pub fn realtime_now() -> UnixTime {

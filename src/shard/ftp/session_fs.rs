@@ -11,7 +11,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use super::ftp_jail::{Jail, Staged};
+use super::jail::{Jail, Staged};
 use crate::config::vsftpd::FtpConfig;
 use crate::ftp::filesystem::{Download, FileHandle, SessionFs, StagedUpload, Staging, WriteHow};
 use crate::ftp::listing::EntryInfo;

@@ -641,22 +641,17 @@ mod tests {
     use std::io::Write;
     use std::os::unix::fs::{symlink, MetadataExt};
 
+    use crate::test_dirs::TempDir;
+
     /// A temporary tree: `base/root` is the jail, `base/outside` is what must stay unreachable.
     struct Tree {
-        base: PathBuf,
+        base: TempDir,
         secret: fs::Metadata,
     }
 
     impl Tree {
         fn new(tag: &str) -> Tree {
-            let mut random = [0u8; 8];
-            sysfs::fill_random(&mut random).unwrap();
-            let base = std::env::temp_dir().join(format!(
-                "ringd-jail-{tag}-{}-{:016x}",
-                std::process::id(),
-                u64::from_ne_bytes(random)
-            ));
-            fs::create_dir(&base).unwrap();
+            let base = TempDir::new(&format!("jail-{tag}"));
             let root = base.join("root");
             fs::create_dir(&root).unwrap();
             fs::create_dir(base.join("outside")).unwrap();
@@ -718,12 +713,6 @@ mod tests {
                     self.secret.ino()
                 )
             );
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.base);
         }
     }
 
@@ -872,7 +861,7 @@ mod tests {
         let t = Tree::new("isdir-search");
         fs::create_dir(t.root().join("listable")).unwrap();
         fs::set_permissions(t.root().join("listable"), fs::Permissions::from_mode(0o744)).unwrap();
-        fs::set_permissions(&t.base, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(t.base.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let j = t.jail();
         let (pub_dir, listable) = std::thread::scope(|scope| {
             scope

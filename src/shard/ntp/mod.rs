@@ -1,0 +1,8 @@
+//! The NTP runtime: sockets bound per shard, reuseport steering, each shard's loop, the clock refresher, client logs for ringctl, start and stop.
+
+pub mod client_log;
+pub mod clock_refresh;
+pub mod service;
+pub mod shard_loop;
+pub mod sockets;
+pub mod steering;

@@ -1,4 +1,4 @@
-//! Configuration readers: chrony.conf for the NTP server.
+//! Configuration readers: chrony.conf, vsftpd.conf, and the bounded reader for every file they name.
 
 pub mod chrony;
 pub mod chrony_upstream;

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use crate::sys::fs::fill_random;
+use crate::sys::crypt::fill_random;
 
 /// A log file shared by threads: opened with O_APPEND, created with mode 0600 as vsftpd
 /// creates its logs, and written one line per `write(2)`, so lines from concurrent sessions

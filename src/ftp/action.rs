@@ -8,7 +8,7 @@ use super::listing_job::ListingJob;
 use super::login::{AuthRequest, OpenRoot};
 use super::replies::Reply;
 use super::transfer_log::{LogEvent, TransferRecord};
-use crate::sys::fs::FileLock;
+use crate::sys::file_lock::FileLock;
 
 /// One step for the shell, in order.
 #[derive(Debug)]

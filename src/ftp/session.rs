@@ -31,7 +31,7 @@ use super::telnet::LineError;
 use super::transfer_log::{self, AccessMode, Direction, LogEvent, TransferRecord};
 use crate::config::vsftpd::{self, FtpConfig};
 use crate::ntp::packet::UnixTime;
-use crate::sys::fs::FileLock;
+use crate::sys::file_lock::FileLock;
 
 struct LoggedIn {
     /// The name STAT reports: `ftp_username` for anonymous sessions, as vsftpd does.

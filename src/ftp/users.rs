@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use crate::config::error::LineError;
 use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
 use crate::output_files::replace_file;
-use crate::sys::fs as sysfs;
+use crate::sys::crypt;
 
 /// The virtual users file is ringd's own: see NO_ORIGINAL_LIMIT.
 const VIRTUAL_USERS_FILE: Expected = Expected::named_by("virtual_users_file", NO_ORIGINAL_LIMIT);
@@ -199,7 +199,7 @@ impl VirtualUsers {
             // An empty password never logs in, whatever the file holds; it costs the same as
             // any other refusal (the decoy hash below).
             Some(hash) if !is_locked(hash) && !password.is_empty() => {
-                match sysfs::crypt(password.as_bytes(), hash) {
+                match crypt::crypt(password.as_bytes(), hash) {
                     Ok(computed) => constant_time_eq(computed.as_bytes(), hash.as_bytes()),
                     Err(_) => false,
                 }
@@ -214,7 +214,7 @@ impl VirtualUsers {
                         _ => None,
                     })
                     .unwrap_or_else(|| decoy_hash());
-                let _ = sysfs::crypt(password.as_bytes(), decoy);
+                let _ = crypt::crypt(password.as_bytes(), decoy);
                 false
             }
         }
@@ -247,7 +247,7 @@ impl VirtualUsers {
         if password.contains(['\n', '\r']) {
             return Err(UsersError::InvalidPassword("contains a line break"));
         }
-        if password.len() >= sysfs::CRYPT_MAX_PASSPHRASE_SIZE {
+        if password.len() >= crypt::CRYPT_MAX_PASSPHRASE_SIZE {
             return Err(UsersError::InvalidPassword("512 bytes or longer"));
         }
         let hash = new_hash(password).map_err(UsersError::Hash)?;
@@ -356,7 +356,7 @@ fn first_empty_password(lines: &[Line]) -> Option<(usize, &str)> {
             .map(|chunk| {
                 scope.spawn(move || {
                     chunk.iter().find(|(_, _, hash)| {
-                        sysfs::crypt(b"", hash).is_ok_and(|computed| computed == *hash)
+                        crypt::crypt(b"", hash).is_ok_and(|computed| computed == *hash)
                     })
                 })
             })
@@ -405,7 +405,7 @@ fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| {
         let mut random = [0u8; 24];
-        let _ = sysfs::fill_random(&mut random);
+        let _ = crypt::fill_random(&mut random);
         let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
         new_hash(&password).unwrap_or_default()
     })
@@ -414,10 +414,10 @@ fn decoy_hash() -> &'static str {
 /// A new crypt(3) hash of `password`: yescrypt if available, else sha512-crypt.
 fn new_hash(password: &str) -> io::Result<String> {
     let mut random = [0u8; 16];
-    sysfs::fill_random(&mut random)?;
-    let setting = sysfs::crypt_gensalt("$y$", 0, &random)
-        .or_else(|_| sysfs::crypt_gensalt("$6$", 0, &random))?;
-    sysfs::crypt(password.as_bytes(), &setting)
+    crypt::fill_random(&mut random)?;
+    let setting = crypt::crypt_gensalt("$y$", 0, &random)
+        .or_else(|_| crypt::crypt_gensalt("$6$", 0, &random))?;
+    crypt::crypt(password.as_bytes(), &setting)
 }
 
 /// Equality whose time depends on the lengths only, never on where the bytes differ.
@@ -696,7 +696,7 @@ mod tests {
     fn empty_passwords_in_the_file_are_refused() {
         let p = Path::new("users");
         let yescrypt_of_empty = new_hash("").unwrap();
-        let sha512_of_empty = sysfs::crypt(b"", "$6$saltsalt").unwrap();
+        let sha512_of_empty = crypt::crypt(b"", "$6$saltsalt").unwrap();
         let yescrypt_of_other = new_hash("other").unwrap();
         for empty in [&yescrypt_of_empty, &sha512_of_empty] {
             let text = format!("# c\na:{yescrypt_of_other}\nb:{empty}\nc:{empty}\n");

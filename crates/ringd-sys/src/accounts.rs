@@ -165,7 +165,7 @@ pub(crate) mod test_accounts {
     /// lowercase because PAM lowercases service names.
     pub(crate) fn random_name(prefix: &str) -> String {
         let mut random = [0u8; 3];
-        crate::fs::fill_random(&mut random).unwrap();
+        crate::crypt::fill_random(&mut random).unwrap();
         format!(
             "{prefix}{:02x}{:02x}{:02x}",
             random[0], random[1], random[2]

@@ -1,4 +1,4 @@
-//! Every unsafe block and raw system call of ringd and ringload: io_uring, mmsg batches, socket options, CPU affinity, clock reads, (with --control-clock only) clock writes, file calls, per-thread credentials and capabilities, PAM and the account database, and the Landlock confinement.
+//! Every unsafe block and raw system call of ringd and ringload: io_uring, mmsg batches, socket options, CPU affinity, clock reads, (with --control-clock only) clock writes, file calls, file locks, crypt(3), per-thread credentials and capabilities, PAM and the account database, and the Landlock confinement.
 //!
 //! Every other crate of the workspace forbids `unsafe`; each unsafe block here carries the reason it is sound.
 
@@ -9,6 +9,8 @@ pub mod clock;
 pub mod clock_control;
 pub mod cpu;
 pub mod credentials;
+pub mod crypt;
+pub mod file_lock;
 pub mod fs;
 pub mod landlock;
 pub mod mmsg;

@@ -278,9 +278,6 @@ pub struct ReadinessPoller {
     fds: Vec<libc::pollfd>,
 }
 
-// SAFETY: pollfd holds plain integers.
-unsafe impl Send for ReadinessPoller {}
-
 impl ReadinessPoller {
     pub fn new(sockets: &[BorrowedFd<'_>]) -> Self {
         ReadinessPoller {

@@ -9,7 +9,7 @@ impl TempDir {
     /// its name, so a leftover (after a crash) says where it came from.
     pub fn new(tag: &str) -> TempDir {
         let mut random = [0u8; 8];
-        crate::fs::fill_random(&mut random).unwrap();
+        crate::crypt::fill_random(&mut random).unwrap();
         let path = std::env::temp_dir().join(format!(
             "ringd-{tag}-{}-{:016x}",
             std::process::id(),

@@ -22,7 +22,7 @@ use crate::shard::ftp::auth;
 use crate::shard::ftp::id_names::IdNames;
 use crate::shard::ftp::jail::Jail;
 use crate::shard::ftp::session_fs::{Credentials, NoFilesystem, SessionFilesystem};
-use crate::sys::fs::FileLock;
+use crate::sys::file_lock::FileLock;
 
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);

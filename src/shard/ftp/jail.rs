@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::id_names::IdNames;
 use crate::ftp::filesystem::{resolve, WriteHow, STAGING_PREFIX};
 use crate::ftp::listing::{EntryInfo, EntryKind};
-use crate::sys::fs::{self as sysfs, FileStat, FileType};
+use crate::sys::fs::{self as sysfs, FileStat, FileType, Mode, OFlags, Rename};
+use rustix::io::Errno;
 
 /// How many names [`Jail::create_unique`] tries before giving up (vsftpd never gives up).
 const STOU_MAX_TRIES: u32 = 100_000;
@@ -58,7 +59,7 @@ impl Jail {
     pub fn open(root: &Path) -> io::Result<Jail> {
         let fd: OwnedFd = OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .custom_flags((OFlags::PATH | OFlags::DIRECTORY).bits() as i32)
             .open(root)?
             .into();
         // The kernel does not change while ringd runs: once openat2 worked, every later session
@@ -68,8 +69,8 @@ impl Jail {
             sysfs::openat2(
                 fd.as_fd(),
                 Path::new("."),
-                libc::O_PATH | libc::O_DIRECTORY,
-                0,
+                OFlags::PATH | OFlags::DIRECTORY,
+                Mode::empty(),
                 sysfs::RESOLVE_JAIL,
             )?;
             OPENAT2_WORKS.store(true, Ordering::Relaxed);
@@ -122,7 +123,7 @@ impl Jail {
     /// Like stat(2): a final symlink is followed, inside the root (SIZE, MDTM, MLST).
     pub fn stat_follow(&self, vpath: &str) -> io::Result<EntryInfo> {
         let rel = rel_path(vpath);
-        let fd = self.open_at(&rel, libc::O_PATH, 0)?;
+        let fd = self.open_at(&rel, OFlags::PATH, 0)?;
         let st = sysfs::fstat(fd.as_fd())?;
         let name = match split(vpath) {
             None => b"/".to_vec(),
@@ -139,8 +140,8 @@ impl Jail {
             sysfs::openat2(
                 dir.as_fd(),
                 Path::new("."),
-                libc::O_PATH | libc::O_DIRECTORY,
-                0,
+                OFlags::PATH | OFlags::DIRECTORY,
+                Mode::empty(),
                 sysfs::RESOLVE_JAIL,
             )
             .is_ok()
@@ -150,7 +151,7 @@ impl Jail {
     /// The names in directory `vpath` (a symlink to a directory is followed, inside the
     /// root), without "." and "..", unsorted. A non-directory gives ENOTDIR.
     pub fn read_dir_names(&self, vpath: &str) -> io::Result<Vec<Vec<u8>>> {
-        let dir = self.open_at(&rel_path(vpath), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        let dir = self.open_at(&rel_path(vpath), OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
         Ok(sysfs::read_dir(dir.as_fd())?
             .into_iter()
             .map(|entry| entry.name.into_vec())
@@ -162,7 +163,7 @@ impl Jail {
     /// the directory and are left out too. Names that are not UTF-8 are shown lossily
     /// (U+FFFD) where `EntryInfo` holds text.
     pub fn stat_entries(&self, vpath: &str, names: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>> {
-        let dir = self.open_at(&rel_path(vpath), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        let dir = self.open_at(&rel_path(vpath), OFlags::PATH | OFlags::DIRECTORY, 0)?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             if name.contains(&b'/') || name.is_empty() {
@@ -194,7 +195,7 @@ impl Jail {
     pub fn open_download(&self, vpath: &str) -> io::Result<(File, u32)> {
         let fd = self.open_at(
             &rel_path(vpath),
-            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
             0,
         )?;
         regular_file(fd)
@@ -215,16 +216,16 @@ impl Jail {
     /// EISDIR, anything else `InvalidInput`, and nothing is truncated before that check.
     pub fn open_write(&self, vpath: &str, how: WriteHow, mode: u32) -> io::Result<File> {
         let Some(_) = split(vpath) else {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+            return Err(io::Error::from(Errno::ISDIR));
         };
         let rel = rel_path(vpath);
-        let mut flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let mut flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
         if how == WriteHow::Append {
-            flags |= libc::O_APPEND;
+            flags |= OFlags::APPEND;
         }
         let (fd, created) = match how {
             WriteHow::CreateNew => (
-                self.open_at(&rel, flags | libc::O_CREAT | libc::O_EXCL, mode)?,
+                self.open_at(&rel, flags | OFlags::CREATE | OFlags::EXCL, mode)?,
                 true,
             ),
             _ => self.open_or_create(&rel, flags, mode)?,
@@ -244,23 +245,23 @@ impl Jail {
     }
 
     /// Opens `rel` for writing if it exists, else creates it. Returns whether it was created.
-    fn open_or_create(&self, rel: &Path, flags: i32, mode: u32) -> io::Result<(OwnedFd, bool)> {
+    fn open_or_create(&self, rel: &Path, flags: OFlags, mode: u32) -> io::Result<(OwnedFd, bool)> {
         for _ in 0..4 {
             match self.open_at(rel, flags, 0) {
                 Ok(fd) => return Ok((fd, false)),
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) if Errno::from_io_error(&e) == Some(Errno::NOENT) => {}
                 Err(e) => return Err(e),
             }
-            match self.open_at(rel, flags | libc::O_CREAT | libc::O_EXCL, mode) {
+            match self.open_at(rel, flags | OFlags::CREATE | OFlags::EXCL, mode) {
                 Ok(fd) => return Ok((fd, true)),
                 // Created by someone else meanwhile, or a dangling symlink.
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) if Errno::from_io_error(&e) == Some(Errno::EXIST) => {}
                 Err(e) => return Err(e),
             }
         }
         // Still neither there nor creatable exclusively: a dangling symlink. Create its target
         // (resolved inside the root); whether this call created it is unknown, so no chmod.
-        Ok((self.open_at(rel, flags | libc::O_CREAT, mode)?, false))
+        Ok((self.open_at(rel, flags | OFlags::CREATE, mode)?, false))
     }
 
     /// STOU: creates a file that did not exist, named as vsftpd names it: `base` if that name is
@@ -276,7 +277,7 @@ impl Jail {
     ) -> io::Result<(File, String)> {
         let stem = resolve(dir_vpath, if base.is_empty() { "STOU" } else { base });
         if stem == "/" {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+            return Err(io::Error::from(Errno::ISDIR));
         }
         let first = if base.is_empty() { 1 } else { 0 };
         for suffix in first..=STOU_MAX_TRIES {
@@ -286,24 +287,24 @@ impl Jail {
                 format!("{stem}.{suffix}")
             };
             let flags =
-                libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CREAT | libc::O_EXCL;
+                OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CREATE | OFlags::EXCL;
             match self.open_at(&rel_path(&candidate), flags, mode) {
                 Ok(fd) => {
                     let (file, _) = regular_file(fd)?;
                     file.set_permissions(Permissions::from_mode(mode & 0o7777))?;
                     return Ok((file, candidate));
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) if Errno::from_io_error(&e) == Some(Errno::EXIST) => {}
                 Err(e) => return Err(e),
             }
         }
-        Err(io::Error::from_raw_os_error(libc::EEXIST))
+        Err(io::Error::from(Errno::EXIST))
     }
 
     /// MKD: creates a directory with exactly `mode`. The root gives EEXIST.
     pub fn mkdir(&self, vpath: &str, mode: u32) -> io::Result<()> {
         let Some((parent, name)) = split(vpath) else {
-            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+            return Err(io::Error::from(Errno::EXIST));
         };
         let dir = self.open_dir_path(&parent)?;
         sysfs::mkdirat(dir.as_fd(), &name, mode)?;
@@ -311,8 +312,8 @@ impl Jail {
         let created = sysfs::openat2(
             dir.as_fd(),
             Path::new(&name),
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY,
-            0,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY,
+            Mode::empty(),
             sysfs::RESOLVE_JAIL,
         )?;
         set_mode(created.as_fd(), dir.as_fd(), Path::new(&name), mode)
@@ -321,7 +322,7 @@ impl Jail {
     /// RMD: removes an empty directory (a symlink is not followed: ENOTDIR). The root gives EBUSY.
     pub fn rmdir(&self, vpath: &str) -> io::Result<()> {
         let Some((parent, name)) = split(vpath) else {
-            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+            return Err(io::Error::from(Errno::BUSY));
         };
         let dir = self.open_dir_path(&parent)?;
         sysfs::unlinkat(dir.as_fd(), &name, true)
@@ -330,7 +331,7 @@ impl Jail {
     /// DELE: removes a file or a symlink (the link, not its target). A directory gives EISDIR.
     pub fn unlink(&self, vpath: &str) -> io::Result<()> {
         let Some((parent, name)) = split(vpath) else {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+            return Err(io::Error::from(Errno::ISDIR));
         };
         let dir = self.open_dir_path(&parent)?;
         sysfs::unlinkat(dir.as_fd(), &name, false)
@@ -341,11 +342,17 @@ impl Jail {
     pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         let (Some((from_parent, from_name)), Some((to_parent, to_name))) = (split(from), split(to))
         else {
-            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+            return Err(io::Error::from(Errno::BUSY));
         };
         let from_dir = self.open_dir_path(&from_parent)?;
         let to_dir = self.open_dir_path(&to_parent)?;
-        sysfs::renameat2(from_dir.as_fd(), &from_name, to_dir.as_fd(), &to_name, 0)
+        sysfs::renameat2(
+            from_dir.as_fd(),
+            &from_name,
+            to_dir.as_fd(),
+            &to_name,
+            Rename::Replace,
+        )
     }
 
     /// An atomic upload to `target`: an unnamed file (`O_TMPFILE`) in the target's
@@ -356,11 +363,11 @@ impl Jail {
     /// not; its owner, group and mode are returned for the new file.
     pub fn stage(&self, target: &str, mode: u32) -> io::Result<Staged> {
         let Some((parent, _)) = split(target) else {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+            return Err(io::Error::from(Errno::ISDIR));
         };
         let replaced = match self.open_at(
             &rel_path(target),
-            libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
             0,
         ) {
             Ok(existing) => {
@@ -368,10 +375,10 @@ impl Jail {
                 let st = sysfs::fstat(existing.as_fd())?;
                 Some((st.uid, st.gid, st.mode & 0o7777))
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+            Err(e) if Errno::from_io_error(&e) == Some(Errno::NOENT) => None,
             Err(e) => return Err(e),
         };
-        let flags = libc::O_WRONLY | libc::O_TMPFILE;
+        let flags = OFlags::WRONLY | OFlags::TMPFILE;
         let (fd, hidden) = match self.open_at(&parent, flags, mode) {
             Ok(fd) => (fd, None),
             Err(e) if unnamed_files_unsupported(&e) => {
@@ -379,7 +386,7 @@ impl Jail {
                 let path = rel_path(&resolve(&format!("/{}", parent.display()), &name));
                 let fd = self.open_at(
                     &path,
-                    libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY,
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOCTTY,
                     mode,
                 )?;
                 (fd, Some(name))
@@ -407,7 +414,7 @@ impl Jail {
         replace: bool,
     ) -> io::Result<()> {
         let Some((parent, name)) = split(target) else {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+            return Err(io::Error::from(Errno::ISDIR));
         };
         let dir = self.open_dir_path(&parent)?;
         let hidden = match (hidden, replace) {
@@ -420,7 +427,7 @@ impl Jail {
             (Some(hidden), _) => OsString::from(hidden),
         };
         let placed = if replace {
-            sysfs::renameat2(dir.as_fd(), &hidden, dir.as_fd(), &name, 0)
+            sysfs::renameat2(dir.as_fd(), &hidden, dir.as_fd(), &name, Rename::Replace)
         } else {
             sysfs::linkat(dir.as_fd(), &hidden, dir.as_fd(), &name)
         };
@@ -444,14 +451,14 @@ impl Jail {
     /// read permission, and other file types are refused with EPERM).
     pub fn chmod(&self, vpath: &str, mode: u32) -> io::Result<()> {
         let rel = rel_path(vpath);
-        let fd = self.open_at(&rel, libc::O_PATH, 0)?;
+        let fd = self.open_at(&rel, OFlags::PATH, 0)?;
         set_mode(fd.as_fd(), self.root.as_fd(), &rel, mode)
     }
 
     /// Sets owner and group (`chown_uploads`), following symlinks inside the root. For a file
     /// just created prefer `std::os::unix::fs::fchown` on the open `File`: no path, no race.
     pub fn chown(&self, vpath: &str, uid: u32, gid: u32) -> io::Result<()> {
-        let fd = self.open_at(&rel_path(vpath), libc::O_PATH, 0)?;
+        let fd = self.open_at(&rel_path(vpath), OFlags::PATH, 0)?;
         sysfs::fchown_fd(fd.as_fd(), Some(uid), Some(gid))
     }
 
@@ -459,16 +466,15 @@ impl Jail {
     /// `unix_secs`, following symlinks inside the root, as utime(2) does for vsftpd.
     pub fn set_mtime(&self, vpath: &str, unix_secs: i64) -> io::Result<()> {
         let rel = rel_path(vpath);
-        let fd = self.open_at(&rel, libc::O_PATH, 0)?;
+        let fd = self.open_at(&rel, OFlags::PATH, 0)?;
         let time = sysfs::Timespec {
             secs: unix_secs,
             nanos: 0,
         };
         match sysfs::utimensat(fd.as_fd(), OsStr::new(""), Some(time), Some(time), true) {
             // Before Linux 5.8 utimensat does not take AT_EMPTY_PATH: reopen and futimens.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                let when =
-                    system_time(unix_secs).ok_or(io::Error::from_raw_os_error(libc::EINVAL))?;
+            Err(e) if Errno::from_io_error(&e) == Some(Errno::INVAL) => {
+                let when = system_time(unix_secs).ok_or(io::Error::from(Errno::INVAL))?;
                 let file = reopen(fd.as_fd(), self.root.as_fd(), &rel)?;
                 file.set_times(FileTimes::new().set_accessed(when).set_modified(when))
             }
@@ -476,12 +482,13 @@ impl Jail {
         }
     }
 
-    fn open_at(&self, rel: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    fn open_at(&self, rel: &Path, flags: OFlags, mode: u32) -> io::Result<OwnedFd> {
+        let mode = Mode::from_raw_mode(mode);
         sysfs::openat2(self.root.as_fd(), rel, flags, mode, sysfs::RESOLVE_JAIL)
     }
 
     fn open_dir_path(&self, rel: &Path) -> io::Result<OwnedFd> {
-        self.open_at(rel, libc::O_PATH | libc::O_DIRECTORY, 0)
+        self.open_at(rel, OFlags::PATH | OFlags::DIRECTORY, 0)
     }
 
     fn entry(&self, name: Vec<u8>, st: &FileStat, target: Option<OsString>) -> EntryInfo {
@@ -560,15 +567,15 @@ impl FromNameBytes for String {
 /// Whether `O_TMPFILE` failed because this file system (or kernel) has no unnamed files.
 fn unnamed_files_unsupported(err: &io::Error) -> bool {
     matches!(
-        err.raw_os_error(),
-        Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+        Errno::from_io_error(err),
+        Some(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL)
     )
 }
 
 /// A fresh hidden name for a staged upload.
 fn hidden_name() -> io::Result<String> {
     let mut random = [0u8; 8];
-    sysfs::fill_random(&mut random)?;
+    crate::sys::crypt::fill_random(&mut random)?;
     Ok(format!(
         "{STAGING_PREFIX}{:016x}",
         u64::from_ne_bytes(random)
@@ -589,7 +596,7 @@ fn regular_file(fd: OwnedFd) -> io::Result<(File, u32)> {
     let st = sysfs::fstat(fd.as_fd())?;
     match st.file_type() {
         FileType::Regular => {}
-        FileType::Directory => return Err(io::Error::from_raw_os_error(libc::EISDIR)),
+        FileType::Directory => return Err(io::Error::from(Errno::ISDIR)),
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -619,11 +626,11 @@ fn set_mode(fd: BorrowedFd<'_>, base: BorrowedFd<'_>, rel: &Path, mode: u32) -> 
 fn reopen(fd: BorrowedFd<'_>, base: BorrowedFd<'_>, rel: &Path) -> io::Result<File> {
     let st = sysfs::fstat(fd)?;
     let flags = match st.file_type() {
-        FileType::Regular => libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
-        FileType::Directory => libc::O_RDONLY | libc::O_DIRECTORY,
-        _ => return Err(io::Error::from_raw_os_error(libc::EPERM)),
+        FileType::Regular => OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+        FileType::Directory => OFlags::RDONLY | OFlags::DIRECTORY,
+        _ => return Err(io::Error::from(Errno::PERM)),
     };
-    let again = sysfs::openat2(base, rel, flags, 0, sysfs::RESOLVE_JAIL)?;
+    let again = sysfs::openat2(base, rel, flags, Mode::empty(), sysfs::RESOLVE_JAIL)?;
     let st2 = sysfs::fstat(again.as_fd())?;
     if (st2.dev, st2.ino) != (st.dev, st.ino) {
         return Err(io::Error::new(
@@ -732,10 +739,10 @@ mod tests {
         jail.stat_entries(vpath, &names)
     }
 
-    fn errno(r: io::Result<impl Sized>) -> Option<i32> {
+    fn errno(r: io::Result<impl Sized>) -> Option<Errno> {
         match r {
             Ok(_) => None,
-            Err(e) => e.raw_os_error(),
+            Err(e) => Errno::from_io_error(&e),
         }
     }
 
@@ -743,44 +750,6 @@ mod tests {
         let mut s = String::new();
         f.read_to_string(&mut s).unwrap();
         s
-    }
-
-    #[test]
-    fn resolve_table() {
-        let cases = [
-            ("/", "", "/"),
-            ("/", ".", "/"),
-            ("/", "..", "/"),
-            ("/", "../../..", "/"),
-            ("/", "a", "/a"),
-            ("/", "a/", "/a"),
-            ("/", "a//b", "/a/b"),
-            ("/", "//a///b//", "/a/b"),
-            ("/pub", "file", "/pub/file"),
-            ("/pub", "./file", "/pub/file"),
-            ("/pub", "../etc/passwd", "/etc/passwd"),
-            ("/pub", "../../../../etc/passwd", "/etc/passwd"),
-            ("/pub", "/etc/passwd", "/etc/passwd"),
-            ("/pub", "/../../x", "/x"),
-            ("/pub/sub", "..", "/pub"),
-            ("/pub/sub", "../..", "/"),
-            ("/pub/sub", "../../..", "/"),
-            ("/pub", "a/./b/../c", "/pub/a/c"),
-            ("/pub", "...", "/pub/..."),
-            ("/pub", "..a", "/pub/..a"),
-            ("/pub", "a..", "/pub/a.."),
-            ("/pub", "~", "/pub/~"),
-            ("/pub", "dir with spaces/f", "/pub/dir with spaces/f"),
-            ("/a/../b", "c", "/b/c"),
-            ("relative", "x", "/relative/x"),
-            ("", "x", "/x"),
-            ("/pub", "", "/pub"),
-            ("/pub", "/", "/"),
-            ("/", "/./.././", "/"),
-        ];
-        for (cwd, arg, want) in cases {
-            assert_eq!(resolve(cwd, arg), want, "resolve({cwd:?}, {arg:?})");
-        }
     }
 
     #[test]
@@ -808,7 +777,7 @@ mod tests {
         let f = j.stat("/pub/file.txt").unwrap();
         assert!(matches!(f.kind, EntryKind::File));
         assert_eq!((text(&f.name), f.size), ("file.txt", 5));
-        assert_eq!(f.mode & libc::S_IFMT, libc::S_IFREG);
+        assert_eq!(FileType::from_mode(f.mode), FileType::Regular);
         assert_eq!(
             f.uid,
             fs::metadata(t.root().join("pub/file.txt")).unwrap().uid()
@@ -830,9 +799,9 @@ mod tests {
         assert_eq!(j.stat_follow("/link_file").unwrap().size, 5);
         // An intermediate symlink is followed inside the root.
         assert_eq!(j.stat("/link_up/pub/file.txt").unwrap().size, 5);
-        assert_eq!(errno(j.stat_follow("/link_secret")), Some(libc::ENOENT));
-        assert_eq!(errno(j.stat("/link_out/secret.txt")), Some(libc::ENOENT));
-        assert_eq!(errno(j.stat("/missing")), Some(libc::ENOENT));
+        assert_eq!(errno(j.stat_follow("/link_secret")), Some(Errno::NOENT));
+        assert_eq!(errno(j.stat("/link_out/secret.txt")), Some(Errno::NOENT));
+        assert_eq!(errno(j.stat("/missing")), Some(Errno::NOENT));
     }
 
     #[test]
@@ -919,14 +888,14 @@ mod tests {
             ["file.txt"]
         );
         // Links out, and host paths, do not exist in here.
-        assert_eq!(errno(list(&j, "/link_out")), Some(libc::ENOENT));
-        assert_eq!(errno(list(&j, "/link_rel_out")), Some(libc::ENOENT));
+        assert_eq!(errno(list(&j, "/link_out")), Some(Errno::NOENT));
+        assert_eq!(errno(list(&j, "/link_rel_out")), Some(Errno::NOENT));
         let host_outside = t.base.join("outside");
         assert_eq!(
             errno(list(&j, &host_outside.to_string_lossy())),
-            Some(libc::ENOENT)
+            Some(Errno::NOENT)
         );
-        assert_eq!(errno(list(&j, "/pub/file.txt")), Some(libc::ENOTDIR));
+        assert_eq!(errno(list(&j, "/pub/file.txt")), Some(Errno::NOTDIR));
     }
 
     #[test]
@@ -977,10 +946,10 @@ mod tests {
             "/../outside/secret.txt",
             &host_secret.to_string_lossy(),
         ] {
-            assert_eq!(errno(j.open_read(path)), Some(libc::ENOENT), "{path}");
+            assert_eq!(errno(j.open_read(path)), Some(Errno::NOENT), "{path}");
         }
-        assert_eq!(errno(j.open_read("/pub")), Some(libc::EISDIR));
-        assert_eq!(errno(j.open_read("/")), Some(libc::EISDIR));
+        assert_eq!(errno(j.open_read("/pub")), Some(Errno::ISDIR));
+        assert_eq!(errno(j.open_read("/")), Some(Errno::ISDIR));
     }
 
     #[test]
@@ -1059,7 +1028,7 @@ mod tests {
 
         assert_eq!(
             errno(j.open_write("/pub/file.txt", WriteHow::CreateNew, 0o600)),
-            Some(libc::EEXIST)
+            Some(Errno::EXIST)
         );
         // New files get exactly the mode asked for, whatever the process umask.
         for (name, how, mode) in [
@@ -1084,15 +1053,15 @@ mod tests {
 
         assert_eq!(
             errno(j.open_write("/pub", WriteHow::Truncate, 0o644)),
-            Some(libc::EISDIR)
+            Some(Errno::ISDIR)
         );
         assert_eq!(
             errno(j.open_write("/", WriteHow::Truncate, 0o644)),
-            Some(libc::EISDIR)
+            Some(Errno::ISDIR)
         );
         assert_eq!(
             errno(j.open_write("/nodir/x", WriteHow::Truncate, 0o644)),
-            Some(libc::ENOENT)
+            Some(Errno::NOENT)
         );
     }
 
@@ -1110,7 +1079,7 @@ mod tests {
             for how in [WriteHow::CreateNew, WriteHow::Truncate, WriteHow::Append] {
                 assert_eq!(
                     errno(j.open_write(path, how, 0o644)),
-                    Some(libc::ENOENT),
+                    Some(Errno::NOENT),
                     "{path}"
                 );
             }
@@ -1120,45 +1089,45 @@ mod tests {
         for path in ["/dangle_abs", "/dangle_rel"] {
             assert_eq!(
                 errno(j.open_write(path, WriteHow::Truncate, 0o644)),
-                Some(libc::ENOENT),
+                Some(Errno::NOENT),
                 "{path}"
             );
             assert_eq!(
                 errno(j.open_write(path, WriteHow::CreateNew, 0o644)),
-                Some(libc::EEXIST),
+                Some(Errno::EXIST),
                 "{path}"
             );
         }
         for path in ["/link_secret", "/link_out/secret.txt"] {
             assert_eq!(
                 errno(j.open_write(path, WriteHow::Truncate, 0o644)),
-                Some(libc::ENOENT)
+                Some(Errno::NOENT)
             );
-            assert_eq!(errno(j.chmod(path, 0o777)), Some(libc::ENOENT));
-            assert_eq!(errno(j.chown(path, 0, 0)), Some(libc::ENOENT));
-            assert_eq!(errno(j.set_mtime(path, 1_000_000_000)), Some(libc::ENOENT));
+            assert_eq!(errno(j.chmod(path, 0o777)), Some(Errno::NOENT));
+            assert_eq!(errno(j.chown(path, 0, 0)), Some(Errno::NOENT));
+            assert_eq!(errno(j.set_mtime(path, 1_000_000_000)), Some(Errno::NOENT));
         }
-        assert_eq!(errno(j.unlink("/link_out/secret.txt")), Some(libc::ENOENT));
+        assert_eq!(errno(j.unlink("/link_out/secret.txt")), Some(Errno::NOENT));
         assert_eq!(
             errno(j.unlink("/link_rel_out/secret.txt")),
-            Some(libc::ENOENT)
+            Some(Errno::NOENT)
         );
         // Unlinking the symlink removes the link inside the root, never its target.
         j.unlink("/link_secret").unwrap();
-        assert_eq!(errno(j.mkdir("/link_out/d", 0o755)), Some(libc::ENOENT));
-        assert_eq!(errno(j.mkdir("/link_rel_out/d", 0o755)), Some(libc::ENOENT));
+        assert_eq!(errno(j.mkdir("/link_out/d", 0o755)), Some(Errno::NOENT));
+        assert_eq!(errno(j.mkdir("/link_rel_out/d", 0o755)), Some(Errno::NOENT));
         assert_eq!(
             errno(j.rename("/pub/file.txt", "/link_out/f")),
-            Some(libc::ENOENT)
+            Some(Errno::NOENT)
         );
         assert_eq!(
             errno(j.rename("/link_rel_out/secret.txt", "/got")),
-            Some(libc::ENOENT)
+            Some(Errno::NOENT)
         );
-        assert_eq!(errno(j.rmdir("/link_out/..")), Some(libc::EBUSY));
+        assert_eq!(errno(j.rmdir("/link_out/..")), Some(Errno::BUSY));
         assert_eq!(
             errno(j.create_unique("/link_out", "x", 0o644)),
-            Some(libc::ENOENT)
+            Some(Errno::NOENT)
         );
         assert!(j.create_unique("/link_rel_out/..", "x", 0o644).is_ok());
         // Through links that stay inside, writes land inside.
@@ -1210,10 +1179,10 @@ mod tests {
             j.create_unique("/pub", "../etc/x", 0o600).unwrap().1,
             "/etc/x"
         );
-        assert_eq!(errno(j.create_unique("/", "..", 0o600)), Some(libc::EISDIR));
+        assert_eq!(errno(j.create_unique("/", "..", 0o600)), Some(Errno::ISDIR));
         assert_eq!(
             errno(j.create_unique("/missing", "f", 0o600)),
-            Some(libc::ENOENT)
+            Some(Errno::NOENT)
         );
     }
 
@@ -1233,16 +1202,16 @@ mod tests {
                 & 0o7777,
             0o775
         );
-        assert_eq!(errno(j.mkdir("/pub/new", 0o750)), Some(libc::EEXIST));
-        assert_eq!(errno(j.mkdir("/", 0o750)), Some(libc::EEXIST));
-        assert_eq!(errno(j.rmdir("/pub/new")), Some(libc::ENOTEMPTY));
+        assert_eq!(errno(j.mkdir("/pub/new", 0o750)), Some(Errno::EXIST));
+        assert_eq!(errno(j.mkdir("/", 0o750)), Some(Errno::EXIST));
+        assert_eq!(errno(j.rmdir("/pub/new")), Some(Errno::NOTEMPTY));
         j.rmdir("/pub/new/deeper").unwrap();
         j.rmdir("pub/new/").unwrap();
         assert!(!t.root().join("pub/new").exists());
-        assert_eq!(errno(j.rmdir("/pub/file.txt")), Some(libc::ENOTDIR));
+        assert_eq!(errno(j.rmdir("/pub/file.txt")), Some(Errno::NOTDIR));
         // A symlink to a directory is not removed through rmdir.
-        assert_eq!(errno(j.rmdir("/link_etc")), Some(libc::ENOTDIR));
-        assert_eq!(errno(j.rmdir("/")), Some(libc::EBUSY));
+        assert_eq!(errno(j.rmdir("/link_etc")), Some(Errno::NOTDIR));
+        assert_eq!(errno(j.rmdir("/")), Some(Errno::BUSY));
     }
 
     #[test]
@@ -1261,18 +1230,18 @@ mod tests {
             fs::read_link(t.root().join("pub/link2")).unwrap(),
             Path::new("/etc")
         );
-        assert_eq!(errno(j.rename("/", "/x")), Some(libc::EBUSY));
-        assert_eq!(errno(j.rename("/pub", "/")), Some(libc::EBUSY));
-        assert_eq!(errno(j.rename("/missing", "/x")), Some(libc::ENOENT));
+        assert_eq!(errno(j.rename("/", "/x")), Some(Errno::BUSY));
+        assert_eq!(errno(j.rename("/pub", "/")), Some(Errno::BUSY));
+        assert_eq!(errno(j.rename("/missing", "/x")), Some(Errno::NOENT));
 
         j.unlink("/pub/etc2/passwd").unwrap();
         assert!(!t.root().join("pub/etc2/passwd").exists());
         j.unlink("/pub/link2").unwrap();
         assert!(fs::symlink_metadata(t.root().join("pub/link2")).is_err());
         assert!(Path::new("/etc").is_dir());
-        assert_eq!(errno(j.unlink("/pub")), Some(libc::EISDIR));
-        assert_eq!(errno(j.unlink("/")), Some(libc::EISDIR));
-        assert_eq!(errno(j.unlink("/missing")), Some(libc::ENOENT));
+        assert_eq!(errno(j.unlink("/pub")), Some(Errno::ISDIR));
+        assert_eq!(errno(j.unlink("/")), Some(Errno::ISDIR));
+        assert_eq!(errno(j.unlink("/missing")), Some(Errno::NOENT));
     }
 
     #[test]
@@ -1294,7 +1263,7 @@ mod tests {
 
         let meta = fs::metadata(&file).unwrap();
         j.chown("/pub/file.txt", meta.uid(), meta.gid()).unwrap();
-        assert_eq!(errno(j.chown("/missing", 0, 0)), Some(libc::ENOENT));
+        assert_eq!(errno(j.chown("/missing", 0, 0)), Some(Errno::NOENT));
 
         j.set_mtime("/pub/file.txt", 1_000_000_000).unwrap();
         let meta = fs::metadata(&file).unwrap();
@@ -1302,7 +1271,7 @@ mod tests {
         j.set_mtime("/link_file", 1_200_000_000).unwrap();
         assert_eq!(fs::metadata(&file).unwrap().mtime(), 1_200_000_000);
         assert_eq!(j.stat("/pub/file.txt").unwrap().mtime, 1_200_000_000);
-        assert_eq!(errno(j.set_mtime("/missing", 0)), Some(libc::ENOENT));
+        assert_eq!(errno(j.set_mtime("/missing", 0)), Some(Errno::NOENT));
     }
 
     #[test]
@@ -1310,7 +1279,7 @@ mod tests {
         let t = Tree::new("fallback");
         let j = t.jail();
         let rel = Path::new("pub/file.txt");
-        let fd = j.open_at(rel, libc::O_PATH, 0).unwrap();
+        let fd = j.open_at(rel, OFlags::PATH, 0).unwrap();
         reopen(fd.as_fd(), j.root.as_fd(), rel)
             .unwrap()
             .set_permissions(Permissions::from_mode(0o612))
@@ -1320,7 +1289,7 @@ mod tests {
             0o612
         );
         // A different file behind the same path is detected.
-        let other = j.open_at(Path::new("etc/passwd"), libc::O_PATH, 0).unwrap();
+        let other = j.open_at(Path::new("etc/passwd"), OFlags::PATH, 0).unwrap();
         let err = reopen(other.as_fd(), j.root.as_fd(), rel).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted);
         assert_eq!(system_time(-1), Some(UNIX_EPOCH - Duration::from_secs(1)));

@@ -35,7 +35,8 @@ use crate::ftp::listing_job::ListingJob;
 use crate::ftp::throttle::{Grant, Throttle};
 use crate::metrics::Counter;
 use crate::sys::clock::monotonic_nanos;
-use crate::sys::fs::{self as sysfs, try_lock, FileLock};
+use crate::sys::file_lock::{try_lock, FileLock};
+use crate::sys::fs as sysfs;
 use crate::sys::pipe;
 
 /// Bytes moved per step: the pipe's size for splices, the buffer for copies, and what sendfile

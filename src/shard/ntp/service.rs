@@ -225,11 +225,6 @@ impl NtpService {
         Arc::clone(&self.clock)
     }
 
-    /// Counters of each shard, in shard order.
-    pub fn shard_totals(&self) -> Vec<NtpTotals> {
-        self.shards.iter().map(|s| s.counters.totals()).collect()
-    }
-
     /// The shards' live counters, for the control socket to read whenever it is asked.
     pub fn counters(&self) -> Vec<Arc<NtpCounters>> {
         self.shards

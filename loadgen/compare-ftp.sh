@@ -5,7 +5,7 @@
 # RETR and STOR of a large file (throughput, server CPU/GiB), anon_max_rate accuracy, (ringd
 # only) fair shares under max_rate_total, and logins/s of a system account through PAM (vsftpd
 # and ringd, the same account and hash). Each figure
-# is the median of alternating runs (A B C A B C ...), a fresh server per run. Writes the result
+# is the median of alternating runs (A B C, then C B A, ...), a fresh server per run. Writes the result
 # into docs/benchmarks.md between the compare-ftp markers, leaving the rest of that file alone.
 #
 # Usage: loadgen/compare-ftp.sh [--quick] [--rounds N] [--out FILE] [--idle N] [--big-mib N] [--no-build]
@@ -379,7 +379,15 @@ for round in $(seq 1 "$rounds"); do
     echo "round $round of $rounds" >&2
     for figure in sessions rate fair idle retr stor logins; do
         [[ ",$figures," == *,"$figure",* ]] || continue
-        for server in "${servers[@]}"; do
+        # Even rounds run the servers in reverse order: a server's place in the round moves its
+        # figures by up to 10 % (measured with one binary in two places), so each place is
+        # taken in turn, and ringd and ringd-before are compared on equal terms.
+        order=("${servers[@]}")
+        if (( round % 2 == 0 )); then
+            order=()
+            for (( i = ${#servers[@]} - 1; i >= 0; i-- )); do order+=("${servers[$i]}"); done
+        fi
+        for server in "${order[@]}"; do
             "fig_$figure" "$server" "$round"
         done
     done

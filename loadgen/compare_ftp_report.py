@@ -265,7 +265,7 @@ def report(results_path, meta_path, out):
     lines.append("")
     lines.append(
         f"Measured by `{meta['command']}` on {meta['date']} in {meta['elapsed_s']} s: "
-        f"{meta['rounds']} round(s), each running every figure against {', '.join(servers)} in turn, a fresh server per run. "
+        f"{meta['rounds']} round(s), each running every figure against {', '.join(servers)} in turn (in reverse order in even rounds), a fresh server per run. "
         "Each figure is the median of its rounds."
     )
     lines.append("")

@@ -3,9 +3,11 @@
 mod common;
 
 use std::io::{BufRead, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::ftp_client::Control;
 use common::{
     give_to_session_user, run_client, running_as_root, Ringd, TempDir, SESSION_USER_CONF,
 };
@@ -146,6 +148,52 @@ fn virtual_user_full_session() {
         ringd.ftp_addrs[0],
         &["alice", "wonder land"],
     );
+    ringd.stop();
+}
+
+/// A virtual user acts as `guest_username`, so the kernel, not ringd, refuses what that user
+/// may not do: read a mode-000 file, overwrite a read-only file of another owner, or write
+/// through a hard link to a file outside the root. Before sessions carried their users'
+/// credentials all three went through as root.
+#[test]
+fn a_virtual_users_file_access_is_checked_by_the_kernel() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to own files the session user may not touch");
+        return;
+    }
+    let (ringd, alice) = start_with_users_home("", "listen=YES\nlisten_address=127.0.0.1\n");
+    let unreadable = alice.join("unreadable.txt");
+    std::fs::write(&unreadable, "not for alice\n").unwrap();
+    std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let read_only = alice.join("read-only.txt");
+    std::fs::write(&read_only, "root's\n").unwrap();
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o444)).unwrap();
+    // The link's target is root's file beside the homes, outside every session's root.
+    let outside = alice
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("outside.txt");
+    std::fs::write(&outside, "outside\n").unwrap();
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::hard_link(&outside, alice.join("link.txt")).unwrap();
+
+    let mut control = Control::login(ringd.ftp_addrs[0], "alice", "wonder land");
+    control.passive();
+    let reply = control.command("RETR unreadable.txt");
+    assert!(reply.starts_with("550 Failed to open file."), "{reply}");
+    for name in ["read-only.txt", "link.txt"] {
+        control.passive();
+        let reply = control.command(&format!("STOR {name}"));
+        assert!(
+            reply.starts_with("553 Could not create file."),
+            "STOR {name}: {reply}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&read_only).unwrap(), "root's\n");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "outside\n");
+    control.command("QUIT");
     ringd.stop();
 }
 

@@ -1,0 +1,305 @@
+//! The vsftpd.conf parser: lines to options, with vsftpd's syntax and ringd's file:line errors.
+
+use super::*;
+
+/// Settings under construction while a file is read.
+pub(super) struct Parser<'a> {
+    pub(super) file: &'a str,
+    pub(super) config: FtpConfig,
+    /// The line each option was last set on, for the checks across options.
+    pub(super) lines: HashMap<&'static str, usize>,
+    pub(super) one_process_model: bool,
+}
+
+impl Parser<'_> {
+    pub(super) fn error(
+        &self,
+        line: usize,
+        option: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            line,
+            directive: option.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn note(&mut self, line: usize, option: &str, value: &str, note: impl Into<String>) {
+        self.config.notes.push(OptionNote {
+            line,
+            option: option.to_string(),
+            value: value.to_string(),
+            note: note.into(),
+        });
+    }
+
+    /// One line of the file. As vsftpd: lines split at `\n`, `#` in the first column starts a
+    /// comment, blanks before the option name are skipped, the value is everything after the
+    /// first `=`. Unlike vsftpd, trailing blanks (and a CR) are removed first.
+    pub(super) fn line(&mut self, number: usize, line: &str) -> Result<(), ConfigError> {
+        let line = line.trim_end();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok(());
+        }
+        let body = line.trim_start();
+        if body.starts_with('#') {
+            return Err(self.error(
+                number,
+                "#",
+                "a comment must start in the first column (vsftpd reads an indented `#` line \
+                 as an option); remove the blanks before `#`",
+            ));
+        }
+        let (key, value) = body.split_once('=').unwrap_or((body, ""));
+        let name = key.trim_end();
+        let Some(name) = known_name(name) else {
+            return Err(self.unknown(number, name));
+        };
+        if name.len() != key.len() {
+            return Err(self.error(
+                number,
+                name,
+                format!(
+                    "blank before `=` (vsftpd reads `{key}` as an unknown option); write \
+                     `{name}={}`",
+                    value.trim_start()
+                ),
+            ));
+        }
+        if name != "ftpd_banner" && value.starts_with(char::is_whitespace) {
+            return Err(self.error(
+                number,
+                name,
+                format!(
+                    "blank after `=` (vsftpd keeps it as part of the value); write `{name}={}`",
+                    value.trim_start()
+                ),
+            ));
+        }
+        let previous = self.lines.insert(name, number);
+        match self.config.set_supported(name, value) {
+            Some(Ok(note)) => {
+                if let Some(note) = note {
+                    self.note(number, name, value, note);
+                }
+                if let Some(previous) = previous {
+                    self.note(
+                        number,
+                        name,
+                        value,
+                        format!("overrides line {previous}: the last value wins, as in vsftpd"),
+                    );
+                }
+                Ok(())
+            }
+            Some(Err(message)) => Err(self.error(number, name, message)),
+            None => self.recognised(number, name, value),
+        }
+    }
+
+    pub(super) fn unknown(&self, number: usize, name: &str) -> ConfigError {
+        let lower = name.to_ascii_lowercase();
+        let hint = match known_name(&lower) {
+            Some(known) if lower != name => {
+                format!(" (option names are lower case: `{known}`)")
+            }
+            _ => String::new(),
+        };
+        if !name.is_empty()
+            && !crate::config::error::quotable_name(&name.replace(' ', "_"), MAX_QUOTED_OPTION)
+        {
+            return ConfigError::Unquoted(LineError {
+                file: self.file.into(),
+                line: number,
+                message: "not a vsftpd.conf line (contents not shown)".to_string(),
+            });
+        }
+        let shown = if name.is_empty() { "(no name)" } else { name };
+        self.error(number, shown, format!("{UNKNOWN_OPTION}{hint}"))
+    }
+
+    /// An option vsftpd knows that is not parsed into `FtpConfig`: check its value's type, then
+    /// accept it with a note or refuse it as not supported yet.
+    pub(super) fn recognised(
+        &mut self,
+        number: usize,
+        name: &str,
+        value: &str,
+    ) -> Result<(), ConfigError> {
+        let option = RECOGNISED
+            .iter()
+            .find(|option| option.name == name)
+            .expect("known_name returned a recognised option");
+        let (is_default, default) = match option.typed {
+            Typed::Bool(default) => {
+                let parsed = YesNo::parse(value).map_err(|m| self.error(number, name, m))?;
+                (parsed == default, yes_no(default))
+            }
+            Typed::Number(default) => {
+                let parsed = Number::parse(value).map_err(|m| self.error(number, name, m))?;
+                (parsed == default, default.to_string())
+            }
+            Typed::Text(default) => (
+                (!value.is_empty()).then_some(value) == default,
+                default.unwrap_or("").to_string(),
+            ),
+        };
+        if name == "one_process_model" {
+            self.one_process_model = YesNo::parse(value) == Ok(true);
+        }
+        match option.treatment {
+            Treatment::ByDesign(reason) => {
+                self.note(
+                    number,
+                    name,
+                    value,
+                    format!("accepted, no effect: {reason}"),
+                );
+                Ok(())
+            }
+            Treatment::Tls => {
+                self.note(number, name, value, "unused: TLS is not supported yet");
+                Ok(())
+            }
+            Treatment::NotYet(feature) if is_default => {
+                self.note(
+                    number,
+                    name,
+                    value,
+                    format!("{NOT_YET} ({feature}); accepted at vsftpd's default"),
+                );
+                Ok(())
+            }
+            Treatment::NotYet(feature) => {
+                let fix = if default.is_empty() {
+                    "remove the line".to_string()
+                } else {
+                    format!("remove the line or set {name}={default}, vsftpd's default")
+                };
+                Err(self.error(number, name, format!("{NOT_YET} ({feature}); {fix}")))
+            }
+        }
+    }
+
+    /// The line of whichever of `options` was set last, and its name, for errors about a
+    /// combination.
+    pub(super) fn last_set(&self, options: &[&'static str]) -> (usize, &'static str) {
+        options
+            .iter()
+            .filter_map(|&option| self.lines.get(option).map(|&line| (line, option)))
+            .max()
+            .unwrap_or((0, options[0]))
+    }
+
+    pub(super) fn combination_error(
+        &self,
+        options: &[&'static str],
+        message: String,
+    ) -> ConfigError {
+        let (line, option) = self.last_set(options);
+        self.error(line, option, message)
+    }
+
+    /// What vsftpd checks across options at start-up, and ringd's own checks of that kind.
+    pub(super) fn check(&mut self) -> Result<(), ConfigError> {
+        let c = &self.config;
+        if c.listen && c.listen_ipv6 {
+            return Err(self.combination_error(
+                &["listen", "listen_ipv6"],
+                "listen=YES and listen_ipv6=YES together: vsftpd refuses this (\"run two copies \
+                 of vsftpd for IPv4 and IPv6\"); set one of them to NO"
+                    .to_string(),
+            ));
+        }
+        if !c.listen && !c.listen_ipv6 {
+            return Err(self.combination_error(
+                &["listen", "listen_ipv6"],
+                "listen=NO and listen_ipv6=NO: vsftpd would then expect to be started by inetd, \
+                 which ringd does not support; set listen=YES (IPv4) or listen_ipv6=YES (IPv6)"
+                    .to_string(),
+            ));
+        }
+        if !c.anonymous_enable && !c.local_enable {
+            return Err(self.combination_error(
+                &["anonymous_enable", "local_enable"],
+                "anonymous_enable=NO and local_enable=NO: nobody could log in (vsftpd refuses \
+                 this: \"both local and anonymous access disabled!\"); set one of them to YES"
+                    .to_string(),
+            ));
+        }
+        if self.one_process_model && c.local_enable {
+            return Err(self.combination_error(
+                &["one_process_model", "local_enable"],
+                "one_process_model=YES with local_enable=YES: vsftpd refuses this \
+                 (\"'one_process_model' is anonymous only\"); remove one_process_model, which \
+                 ringd does not need"
+                    .to_string(),
+            ));
+        }
+        let (min, max) = (c.pasv_min_port, c.pasv_max_port);
+        if max != 0 && max < PASV_FLOOR {
+            return Err(self.combination_error(
+                &["pasv_max_port"],
+                format!(
+                    "{max} is below {PASV_FLOOR}: vsftpd never opens passive ports below \
+                     {PASV_FLOOR} and would silently ignore this; use {PASV_FLOOR}..65535, or 0 \
+                     for no upper limit"
+                ),
+            ));
+        }
+        if max != 0 && min > max {
+            return Err(self.combination_error(
+                &["pasv_min_port", "pasv_max_port"],
+                format!(
+                    "pasv_min_port={min} is above pasv_max_port={max} (vsftpd would silently \
+                     ignore pasv_max_port; its default pasv_min_port is 5001); set \
+                     pasv_max_port to at least {min} or lower pasv_min_port"
+                ),
+            ));
+        }
+        if (1..PASV_FLOOR).contains(&min) {
+            let line = self.lines.get("pasv_min_port").copied().unwrap_or(0);
+            self.note(
+                line,
+                "pasv_min_port",
+                &min.to_string(),
+                format!("passive ports start at {PASV_FLOOR}, as in vsftpd"),
+            );
+        }
+        if let (false, Some(&line)) = (self.config.use_sendfile, self.lines.get("zero_copy_method"))
+        {
+            let method = ZeroCopy::show(&self.config.zero_copy_method);
+            self.note(
+                line,
+                "zero_copy_method",
+                &method,
+                "no effect with use_sendfile=NO: transfers copy through memory",
+            );
+        }
+        if let Some(address) = &self.config.pasv_address {
+            if !self.config.pasv_addr_resolve && address.parse::<Ipv4Addr>().is_err() {
+                return Err(self.combination_error(
+                    &["pasv_address"],
+                    format!(
+                        "expected an IPv4 address such as 192.0.2.1, found `{address}` (vsftpd \
+                         would answer PASV with \"500 OOPS: invalid pasv_address\"); for a host \
+                         name also set pasv_addr_resolve=YES"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The option's name as a static string if vsftpd 3.0.3 or ringd knows it (names are
+/// case-sensitive, as in vsftpd).
+pub(super) fn known_name(name: &str) -> Option<&'static str> {
+    SUPPORTED
+        .iter()
+        .copied()
+        .chain(RECOGNISED.iter().map(|option| option.name))
+        .find(|&known| known == name)
+}

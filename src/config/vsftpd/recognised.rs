@@ -1,0 +1,176 @@
+//! vsftpd options ringd recognises without acting on them, and why: by design, not yet, or TLS.
+
+/// The value type and vsftpd 3.0.3 default of an option ringd recognises but does not parse
+/// into `FtpConfig`.
+#[derive(Clone, Copy)]
+pub(super) enum Typed {
+    Bool(bool),
+    Number(u32),
+    Text(Option<&'static str>),
+}
+
+/// What ringd does with a recognised option it does not act on.
+#[derive(Clone, Copy)]
+pub(super) enum Treatment {
+    /// Accepted with any value: it tunes vsftpd's process model, and ringd's design already
+    /// gives what it asks for (the reason says how).
+    ByDesign(&'static str),
+    /// Not supported yet: accepted only at vsftpd's default value. The text names the feature.
+    NotYet(&'static str),
+    /// A TLS setting: accepted with any value, unused while `ssl_enable` cannot be YES.
+    Tls,
+}
+
+pub(super) struct Recognised {
+    pub(super) name: &'static str,
+    pub(super) typed: Typed,
+    pub(super) treatment: Treatment,
+}
+
+pub(super) const SANDBOX: &str =
+    "it confines vsftpd's per-session processes; ringd has none, resolves every \
+                       path inside the session root with openat2(RESOLVE_IN_ROOT), and leaves \
+                       process confinement to the service manager";
+pub(super) const PRELOGIN: &str =
+    "vsftpd's unprivileged pre-login process; ringd reads commands before \
+                        login without touching the file system";
+
+pub(super) const fn by_design(
+    name: &'static str,
+    typed: Typed,
+    reason: &'static str,
+) -> Recognised {
+    Recognised {
+        name,
+        typed,
+        treatment: Treatment::ByDesign(reason),
+    }
+}
+
+pub(super) const fn not_yet(name: &'static str, typed: Typed, feature: &'static str) -> Recognised {
+    Recognised {
+        name,
+        typed,
+        treatment: Treatment::NotYet(feature),
+    }
+}
+
+pub(super) const fn tls(name: &'static str, typed: Typed) -> Recognised {
+    Recognised {
+        name,
+        typed,
+        treatment: Treatment::Tls,
+    }
+}
+
+/// Every other option vsftpd 3.0.3 (Debian's build included) knows, with its compiled-in default.
+pub(super) const RECOGNISED: &[Recognised] = &[
+    // vsftpd's process model: accepted with any value.
+    by_design(
+        "one_process_model",
+        Typed::Bool(false),
+        "ringd's sessions are tasks in one process already",
+    ),
+    by_design("seccomp_sandbox", Typed::Bool(true), SANDBOX),
+    by_design("ptrace_sandbox", Typed::Bool(false), SANDBOX),
+    by_design("isolate", Typed::Bool(true), SANDBOX),
+    by_design("isolate_network", Typed::Bool(true), SANDBOX),
+    by_design(
+        "secure_chroot_dir",
+        Typed::Text(Some("/usr/share/empty")),
+        PRELOGIN,
+    ),
+    by_design(
+        "setproctitle_enable",
+        Typed::Bool(false),
+        "there is no per-session process to retitle; ringctl lists the sessions",
+    ),
+    by_design(
+        "trans_chunk_size",
+        Typed::Number(0),
+        "ringd's transfer engine sizes its chunks and paces rate limits itself",
+    ),
+    // Not supported yet: accepted at vsftpd's default only.
+    not_yet("ssl_enable", Typed::Bool(false), "FTP over TLS"),
+    not_yet(
+        "text_userdb_names",
+        Typed::Bool(false),
+        "user and group names in listings",
+    ),
+    not_yet(
+        "log_ftp_protocol",
+        Typed::Bool(false),
+        "logging every FTP command and reply",
+    ),
+    not_yet(
+        "force_dot_files",
+        Typed::Bool(false),
+        "dot files in listings without -a",
+    ),
+    not_yet(
+        "dual_log_enable",
+        Typed::Bool(false),
+        "writing both log formats at once",
+    ),
+    not_yet("syslog_enable", Typed::Bool(false), "logging to syslog"),
+    not_yet(
+        "background",
+        Typed::Bool(false),
+        "detaching into the background; run ringd under a service manager",
+    ),
+    not_yet(
+        "session_support",
+        Typed::Bool(false),
+        "PAM sessions and utmp/wtmp records",
+    ),
+    not_yet("no_log_lock", Typed::Bool(false), "unlocked log writes"),
+    not_yet("tilde_user_enable", Typed::Bool(false), "~user paths"),
+    not_yet("ftp_enable", Typed::Bool(true), "turning FTP off"),
+    not_yet("http_enable", Typed::Bool(false), "vsftpd's HTTP mode"),
+    not_yet(
+        "delay_successful_login",
+        Typed::Number(0),
+        "delaying successful logins",
+    ),
+    not_yet(
+        "download_file",
+        Typed::Text(None),
+        "Debian's download name filter",
+    ),
+    not_yet(
+        "upload_file",
+        Typed::Text(None),
+        "Debian's upload name filter",
+    ),
+    // TLS settings: only used with ssl_enable=YES, which ringd refuses for now.
+    tls("allow_anon_ssl", Typed::Bool(false)),
+    tls("force_local_logins_ssl", Typed::Bool(true)),
+    tls("force_local_data_ssl", Typed::Bool(true)),
+    tls("ssl_sslv2", Typed::Bool(false)),
+    tls("ssl_sslv3", Typed::Bool(false)),
+    tls("ssl_tlsv1", Typed::Bool(true)),
+    tls("force_anon_logins_ssl", Typed::Bool(false)),
+    tls("force_anon_data_ssl", Typed::Bool(false)),
+    tls("debug_ssl", Typed::Bool(false)),
+    tls("require_cert", Typed::Bool(false)),
+    tls("validate_cert", Typed::Bool(false)),
+    // 3.0.3 turned this on (Changelog: "We still have tunable_strict_ssl_read_eof defaulted").
+    tls("strict_ssl_read_eof", Typed::Bool(true)),
+    tls("strict_ssl_write_shutdown", Typed::Bool(false)),
+    tls("ssl_request_cert", Typed::Bool(true)),
+    tls("implicit_ssl", Typed::Bool(false)),
+    tls("require_ssl_reuse", Typed::Bool(true)),
+    tls(
+        "rsa_cert_file",
+        Typed::Text(Some("/usr/share/ssl/certs/vsftpd.pem")),
+    ),
+    tls("dsa_cert_file", Typed::Text(None)),
+    // 3.0.3's default (3.0.2 had AES128-SHA:DES-CBC3-SHA).
+    tls(
+        "ssl_ciphers",
+        Typed::Text(Some("ECDHE-RSA-AES256-GCM-SHA384")),
+    ),
+    tls("rsa_private_key_file", Typed::Text(None)),
+    tls("dsa_private_key_file", Typed::Text(None)),
+    tls("ca_certs_file", Typed::Text(None)),
+];

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -19,10 +19,11 @@ use crate::control::state::SyncControl;
 use crate::ntp::clock_state::{ClockCell, ClockCorrection};
 use crate::ntp::packet::{NtpTimestamp, UnixTime};
 use crate::ntp::served_clock;
+use crate::output_files::replace_file;
 use crate::sync::discipline::ClockCommand;
 use crate::sync::driftfile::{self, Drift};
 use crate::sync::engine::{self, Action, Engine, EngineConfig, SourceId, SourceSpec};
-use crate::sync::leap::{LeapStatus, LeapTable};
+use crate::sync::leap::{LeapStatus, LeapTable, LeapTableError};
 use crate::sync::measurement;
 use crate::sync::report::SyncStatus;
 use crate::sync::selection::SelectionRules;
@@ -38,6 +39,8 @@ const PUBLISH_INTERVAL: f64 = 0.25;
 const MAX_WAIT: f64 = 0.25;
 /// How long to wait before resolving a name again after it failed.
 const RESOLVE_RETRY: f64 = 60.0;
+/// chronyd writes its driftfile readable by all (0644).
+const DRIFTFILE_MODE: u32 = 0o644;
 
 /// Requests the control socket passes to the sync thread.
 enum SyncCommand {
@@ -147,11 +150,25 @@ fn spec(config: &UpstreamSource, name: String) -> SourceSpec {
     }
 }
 
+/// The leap seconds of `leapsectz`'s TZif file or `leapseclist`'s list.
+fn read_leap_table(path: &Path, tzif: bool) -> Result<LeapTable, LeapTableError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| LeapTableError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    if tzif {
+        LeapTable::from_tzif(&bytes, &name)
+    } else {
+        LeapTable::from_list(&String::from_utf8_lossy(&bytes), &name)
+    }
+}
+
 fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
     let (path, loaded) = match source {
         None => return LeapTable::default(),
-        Some(LeapSecondSource::TimeZone(path)) => (path, LeapTable::load(path, true)),
-        Some(LeapSecondSource::List(path)) => (path, LeapTable::load(path, false)),
+        Some(LeapSecondSource::TimeZone(path)) => (path, read_leap_table(path, true)),
+        Some(LeapSecondSource::List(path)) => (path, read_leap_table(path, false)),
     };
     match loaded {
         Ok(table) => {
@@ -163,6 +180,20 @@ fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
             LeapTable::default()
         }
     }
+}
+
+/// The driftfile's content; `None` when there is none yet or it is not a driftfile.
+fn read_drift(path: &Path) -> std::io::Result<Option<Drift>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(driftfile::parse(&text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Replaces the driftfile whole, as chronyd does, so a crash never leaves half of one.
+fn write_drift(path: &Path, drift: &Drift) -> std::io::Result<()> {
+    replace_file(path, driftfile::format(drift).as_bytes(), DRIFTFILE_MODE)
 }
 
 fn bind_client_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
@@ -183,7 +214,7 @@ impl SyncService {
         let epoch = realtime_now();
         let epoch_posix = epoch.secs as f64 + f64::from(epoch.nanos) * 1e-9;
         let drift = match &upstream.driftfile {
-            Some(path) => driftfile::read(path).unwrap_or_else(|err| {
+            Some(path) => read_drift(path).unwrap_or_else(|err| {
                 warn!("cannot read driftfile {}: {err}", path.display());
                 None
             }),
@@ -358,7 +389,7 @@ impl Shell {
         }
         if let Some(path) = &self.driftfile {
             if self.engine.is_synchronised() {
-                if let Err(err) = driftfile::write(path, &self.engine.drift()) {
+                if let Err(err) = write_drift(path, &self.engine.drift()) {
                     warn!("cannot write driftfile {}: {err}", path.display());
                 }
             }
@@ -573,7 +604,7 @@ impl Shell {
         let Some(path) = &self.driftfile else {
             return;
         };
-        if let Err(err) = driftfile::write(path, drift) {
+        if let Err(err) = write_drift(path, drift) {
             if !self.drift_warned {
                 warn!("cannot write driftfile {}: {err}", path.display());
                 self.drift_warned = true;

@@ -1,7 +1,4 @@
-//! chrony's driftfile: the clock's frequency correction and its uncertainty, in ppm.
-
-use std::io::Write;
-use std::path::Path;
+//! chrony's driftfile format: the clock's frequency correction and its uncertainty, in ppm. The sync service reads and writes the file.
 
 /// What a driftfile holds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,27 +34,6 @@ pub fn format(drift: &Drift) -> String {
     format!("{:20.6} {:20.6}\n", drift.frequency_ppm, drift.skew_ppm)
 }
 
-pub fn read(path: &Path) -> std::io::Result<Option<Drift>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(parse(&text)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-/// Replaces the file atomically: a reader or a crash sees the old content or the new, never
-/// half of it.
-pub fn write(path: &Path, drift: &Drift) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = std::path::PathBuf::from(temporary);
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(format(drift).as_bytes())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,18 +62,13 @@ mod tests {
     }
 
     #[test]
-    fn written_files_read_back_in_chronyd_layout() {
-        let dir = crate::test_dirs::TempDir::new("drift");
-        let path = dir.join("drift");
-        assert_eq!(read(&path).unwrap(), None);
+    fn formatted_text_is_chronyds_layout_and_reads_back() {
         let drift = Drift {
             frequency_ppm: 17.25,
             skew_ppm: 0.031,
         };
-        write(&path, &drift).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = format(&drift);
         assert_eq!(text, "           17.250000             0.031000\n");
-        assert_eq!(read(&path).unwrap(), Some(drift));
-        assert!(!dir.join("drift.tmp").exists());
+        assert_eq!(parse(&text), Some(drift));
     }
 }

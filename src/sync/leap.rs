@@ -1,8 +1,6 @@
 //! Known leap seconds, from `leapsectz right/UTC` (a TZif file) or a `leapseclist` file, and
 //! which one to announce today.
 
-use std::path::Path;
-
 use thiserror::Error;
 
 use crate::ntp::packet::NTP_UNIX_OFFSET_SECS;
@@ -128,19 +126,6 @@ impl LeapTable {
         Ok(LeapTable::new(leaps))
     }
 
-    pub fn load(path: &Path, tzif: bool) -> Result<Self, LeapTableError> {
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| LeapTableError::Io {
-            path: name.clone(),
-            source,
-        })?;
-        if tzif {
-            LeapTable::from_tzif(&bytes, &name)
-        } else {
-            LeapTable::from_list(&String::from_utf8_lossy(&bytes), &name)
-        }
-    }
-
     /// Seconds inserted (negative: deleted) from the first known leap up to `posix_seconds`.
     pub fn inserted_by(&self, posix_seconds: f64) -> i32 {
         self.leaps
@@ -226,8 +211,9 @@ mod tests {
 
     #[test]
     fn the_system_right_utc_knows_2016() {
-        let path = Path::new("/usr/share/zoneinfo/right/UTC");
-        if let Ok(table) = LeapTable::load(path, true) {
+        let path = "/usr/share/zoneinfo/right/UTC";
+        if let Ok(table) = std::fs::read(path).map(|bytes| LeapTable::from_tzif(&bytes, path)) {
+            let table = table.unwrap();
             assert_eq!(table.status_at(DEC_31_2016 + 1.0), LeapStatus::Insert);
             assert!(table.len() >= 27);
         }

@@ -11,6 +11,23 @@ use super::wire::{self, Datagram, SockaddrBytes, CONTROL_LEN};
 #[derive(Clone, Copy)]
 struct ControlBytes([u8; CONTROL_LEN]);
 
+/// `capacity` iovecs pointing nowhere yet: a batch aims them at its buffers.
+fn unset_iovecs(capacity: usize) -> Box<[libc::iovec]> {
+    let unset = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    };
+    vec![unset; capacity].into_boxed_slice()
+}
+
+/// `capacity` message headers with every pointer null and every length zero.
+fn zeroed_headers(capacity: usize) -> Box<[libc::mmsghdr]> {
+    // SAFETY: an all-zero mmsghdr is a valid value (null pointers, zero lengths).
+    (0..capacity)
+        .map(|_| unsafe { std::mem::zeroed() })
+        .collect()
+}
+
 /// Buffers for receiving up to `capacity` datagrams in one recvmmsg call.
 pub struct RecvBatch {
     buffers: Box<[u8]>,
@@ -34,18 +51,8 @@ impl RecvBatch {
             buf_size,
             names: vec![SockaddrBytes::default(); capacity].into_boxed_slice(),
             controls: vec![ControlBytes([0; CONTROL_LEN]); capacity].into_boxed_slice(),
-            iovecs: vec![
-                libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0
-                };
-                capacity
-            ]
-            .into_boxed_slice(),
-            // SAFETY: an all-zero mmsghdr is a valid value (null pointers, zero lengths).
-            headers: (0..capacity)
-                .map(|_| unsafe { std::mem::zeroed() })
-                .collect(),
+            iovecs: unset_iovecs(capacity),
+            headers: zeroed_headers(capacity),
             received: 0,
             socket_index: 0,
         };
@@ -156,18 +163,8 @@ impl SendBatch {
             buffers: vec![0u8; capacity * buf_size].into_boxed_slice(),
             buf_size,
             names: vec![SockaddrBytes::default(); capacity].into_boxed_slice(),
-            iovecs: vec![
-                libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0
-                };
-                capacity
-            ]
-            .into_boxed_slice(),
-            // SAFETY: an all-zero mmsghdr is a valid value.
-            headers: (0..capacity)
-                .map(|_| unsafe { std::mem::zeroed() })
-                .collect(),
+            iovecs: unset_iovecs(capacity),
+            headers: zeroed_headers(capacity),
             queued: 0,
         }
     }

@@ -301,6 +301,24 @@ fn refused(err: &std::io::Error) -> bool {
     )
 }
 
+/// What a failed splice(2) into the pipe means for the transfer: `None` to try again (EINTR);
+/// a refusal before the first byte falls back to copying (logged once); anything else is
+/// `otherwise`, the side that failed.
+fn splice_failure(
+    err: &std::io::Error,
+    progress: &Progress<'_>,
+    otherwise: Failure,
+) -> Option<Failure> {
+    if err.kind() == ErrorKind::Interrupted {
+        return None;
+    }
+    if refused(err) && progress.bytes() == 0 {
+        note_refused(&SPLICE_REFUSED, "splice", err);
+        return Some(Failure::ZeroCopyRefused);
+    }
+    Some(otherwise)
+}
+
 async fn send_file(
     stream: &mut TcpStream,
     file: File,
@@ -434,12 +452,11 @@ async fn splice_file_to_socket(
                 want,
             ) {
                 Ok(filled) => break filled,
-                Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(err) if refused(&err) && progress.bytes() == 0 => {
-                    note_refused(&SPLICE_REFUSED, "splice", &err);
-                    return Err(Failure::ZeroCopyRefused);
+                Err(err) => {
+                    if let Some(failure) = splice_failure(&err, progress, Failure::File) {
+                        return Err(failure);
+                    }
                 }
-                Err(_) => return Err(Failure::File),
             }
         };
         if filled == 0 {
@@ -571,12 +588,11 @@ async fn splice_socket_to_file(
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
                     readable(&socket, progress.stall).await?;
                 }
-                Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(err) if refused(&err) && progress.bytes() == 0 => {
-                    note_refused(&SPLICE_REFUSED, "splice", &err);
-                    return Err(Failure::ZeroCopyRefused);
+                Err(err) => {
+                    if let Some(failure) = splice_failure(&err, progress, Failure::Network) {
+                        return Err(failure);
+                    }
                 }
-                Err(_) => return Err(Failure::Network),
             }
         };
         if filled == 0 {

@@ -1,5 +1,6 @@
 //! ringload: load generators for NTP and FTP servers, and the syscall-floor UDP reflector.
 
+pub mod cli;
 pub mod clients;
 pub mod error;
 pub mod ftp;

@@ -2,16 +2,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
 
+use crate::cli::{create_html, output, print, seconds};
 use crate::clients::client_addresses;
 use crate::ftp::idle::{run_idle, IdleSettings};
 use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
 use crate::ftp::load::{run_load, LoadSettings, Scenario};
-use crate::html::{HtmlFile, HtmlPage};
 use crate::target::resolve_destination;
 
 /// Longest run ringload accepts, seconds.
@@ -104,13 +103,6 @@ pub struct FtpLimitsArgs {
     allow_non_loopback: bool,
 }
 
-fn seconds(value: f64, what: &str) -> anyhow::Result<Duration> {
-    if !(value > 0.0 && value <= MAX_DURATION_S) {
-        bail!("{what} must be above 0 and at most {MAX_DURATION_S} s, not {value}");
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
 /// Source addresses for `count` connections, refusing a list that is not distinct when
 /// distinct addresses are what the check needs.
 fn distinct_sources(
@@ -147,35 +139,11 @@ fn check_descriptors(sessions: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print(json: bool, report: &(impl serde::Serialize + std::fmt::Display)) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-    } else {
-        print!("{report}");
-    }
-    Ok(())
-}
-
-/// The `--html` file, created once every argument has been checked.
-fn create_html(path: Option<PathBuf>) -> anyhow::Result<Option<HtmlFile>> {
-    path.as_deref().map(HtmlFile::create).transpose()
-}
-
-/// `print`, then the page into the `--html` file when one was asked for.
-fn output(
-    json: bool,
-    html: Option<HtmlFile>,
-    report: &(impl serde::Serialize + std::fmt::Display + HtmlPage),
-) -> anyhow::Result<()> {
-    print(json, report)?;
-    html.map_or(Ok(()), |html| html.write(report))
-}
-
 /// `ringload ftp`.
 pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
     let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
-    let duration = seconds(args.duration, "--duration")?;
-    let io_timeout = seconds(args.timeout, "--timeout")?;
+    let duration = seconds(args.duration, MAX_DURATION_S, "--duration")?;
+    let io_timeout = seconds(args.timeout, MAX_DURATION_S, "--timeout")?;
     let max_sessions = if args.scenario == Scenario::Idle {
         MAX_IDLE_SESSIONS
     } else {
@@ -197,7 +165,7 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
         let settings = IdleSettings {
             destination,
             duration,
-            keepalive: seconds(args.keepalive, "--keepalive")?,
+            keepalive: seconds(args.keepalive, MAX_DURATION_S, "--keepalive")?,
             user: args.user,
             pass: args.pass,
             io_timeout,
@@ -224,7 +192,7 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
         file: args.file,
         upload_size: args.size,
         io_timeout,
-        transfer_timeout: seconds(args.transfer_timeout, "--transfer-timeout")?,
+        transfer_timeout: seconds(args.transfer_timeout, MAX_DURATION_S, "--transfer-timeout")?,
         sources,
     };
     let html = create_html(args.html)?;
@@ -264,7 +232,7 @@ pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<()> {
             (args.max_clients + EXTRA_CONNECTIONS).max(args.burst.unwrap_or(0)),
             args.source_net,
         )?,
-        greeting_timeout: seconds(args.timeout, "--timeout")?,
+        greeting_timeout: seconds(args.timeout, MAX_DURATION_S, "--timeout")?,
         burst: args.burst,
     };
     let report = check_limits(&settings);

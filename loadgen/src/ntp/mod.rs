@@ -1,5 +1,6 @@
 //! `ringload ntp`: requests, reply validation, pacing, the load loop, the ramp and the report.
 
+pub mod cli;
 pub mod pending;
 pub mod ramp;
 pub mod report;

@@ -1,0 +1,45 @@
+//! What the subcommands' command lines share: bounded durations, and the report written as text or JSON, with an HTML page when asked.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::html::{HtmlFile, HtmlPage};
+
+/// `value` seconds as a duration, refused unless above 0 and at most `max` seconds; `what`
+/// names the flag in the error.
+pub fn seconds(value: f64, max: f64, what: &str) -> anyhow::Result<Duration> {
+    if !(value > 0.0 && value <= max) {
+        bail!("{what} must be above 0 and at most {max} s, not {value}");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// The report on stdout: one JSON object with `--json`, else the human text.
+pub fn print(
+    json: bool,
+    report: &(impl serde::Serialize + std::fmt::Display),
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// The `--html` file, created once every argument has been checked.
+pub fn create_html(path: Option<PathBuf>) -> anyhow::Result<Option<HtmlFile>> {
+    path.as_deref().map(HtmlFile::create).transpose()
+}
+
+/// `print`, then the page into the `--html` file when one was asked for.
+pub fn output(
+    json: bool,
+    html: Option<HtmlFile>,
+    report: &(impl serde::Serialize + std::fmt::Display + HtmlPage),
+) -> anyhow::Result<()> {
+    print(json, report)?;
+    html.map_or(Ok(()), |html| html.write(report))
+}

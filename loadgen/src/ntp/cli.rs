@@ -1,0 +1,161 @@
+//! The `ntp` subcommand: its arguments, checked, turned into settings and run as a fixed-rate run or a ramp.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use crate::cli::{create_html, output, seconds};
+use crate::clients::{client_addresses, open_client_sockets, MAX_LOOPBACK_CLIENTS};
+use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
+use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings};
+use crate::target::resolve_destination;
+
+/// Longest run or ramp step ringload accepts, seconds.
+const MAX_DURATION_S: f64 = 3_600.0;
+/// Highest rate ringload accepts, requests/s.
+const MAX_RATE: f64 = 20_000_000.0;
+/// Most steps a ramp may be given.
+const MAX_RAMP_STEPS: usize = 100;
+/// A ramp's growth per step.
+const RAMP_FACTOR: f64 = 1.5;
+/// Default rate of a fixed run and default first step of a ramp.
+const DEFAULT_RATE: f64 = 10_000.0;
+
+#[derive(Args)]
+pub struct NtpArgs {
+    /// Server to load, HOST:PORT (loopback only unless --allow-non-loopback).
+    server: String,
+    /// Requests per second (with --ramp: the first step's rate) [default: 10000].
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds of sending for a fixed-rate run (fractions allowed).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Ramp: multiply the rate by 1.5 each step until a step loses over 1 %, report the highest
+    /// rate that lost at most 0.1 %.
+    #[arg(long)]
+    ramp: bool,
+    /// Seconds per ramp step.
+    #[arg(long, default_value_t = 2.0)]
+    step_duration: f64,
+    /// Highest rate a ramp tries.
+    #[arg(long, default_value_t = 2_000_000.0)]
+    max_rate: f64,
+    /// Most steps a ramp runs.
+    #[arg(long, default_value_t = 30)]
+    max_steps: usize,
+    /// Simulated clients, each a socket on its own source address (127.0.x.y on loopback).
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// First source address of the clients (client i uses base + i), for load inside a network
+    /// namespace where that prefix is local (e.g. `ip route add local 198.18.0.0/16 dev lo`).
+    #[arg(long)]
+    source_net: Option<IpAddr>,
+    /// Generator threads; the clients are dealt out among them.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Pin generator thread i to the i-th core of this comma-separated list.
+    #[arg(long, value_delimiter = ',')]
+    cpu: Vec<usize>,
+    /// Most requests per sendmmsg (each batch leaves from one client socket).
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Microseconds a due request may wait for others to share its sendmmsg.
+    #[arg(long, default_value_t = 20)]
+    coalesce_us: u64,
+    /// Milliseconds to wait for late replies after the last send before counting loss.
+    #[arg(long, default_value_t = 200)]
+    grace_ms: u64,
+    /// NTP version of the requests.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
+    ntp_version: u8,
+    /// Print one JSON object (the fields are documented on `RunReport` and `RampReport`).
+    #[arg(long)]
+    json: bool,
+    /// Also write the report as one self-contained HTML page of charts and tables to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
+    #[arg(long)]
+    allow_non_loopback: bool,
+}
+
+fn check_rate(value: f64, what: &str) -> anyhow::Result<f64> {
+    if !(value > 0.0 && value <= MAX_RATE) {
+        bail!("{what} must be above 0 and at most {MAX_RATE}/s, not {value}");
+    }
+    Ok(value)
+}
+
+/// `ringload ntp`.
+pub fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
+    let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
+    if args.clients == 0 || args.clients > MAX_LOOPBACK_CLIENTS {
+        bail!("--clients must be between 1 and {MAX_LOOPBACK_CLIENTS}");
+    }
+    if !(1..=1024).contains(&args.batch) {
+        bail!("--batch must be between 1 and 1024");
+    }
+    if args.coalesce_us > 10_000 {
+        bail!("--coalesce-us must be at most 10000");
+    }
+    if args.grace_ms > 10_000 {
+        bail!("--grace-ms must be at most 10000");
+    }
+    if !(1..=MAX_RAMP_STEPS).contains(&args.max_steps) {
+        bail!("--max-steps must be between 1 and {MAX_RAMP_STEPS}");
+    }
+    let rate = check_rate(args.rate.unwrap_or(DEFAULT_RATE), "--rate")?;
+    let duration = seconds(args.duration, MAX_DURATION_S, "--duration")?;
+    let ramp = RampSettings {
+        start_rate: rate,
+        factor: RAMP_FACTOR,
+        max_rate: check_rate(args.max_rate, "--max-rate")?,
+        max_steps: args.max_steps,
+        step_duration: seconds(args.step_duration, MAX_DURATION_S, "--step-duration")?,
+    };
+    let addresses = client_addresses(destination, args.clients, args.source_net)?;
+    let sockets = open_client_sockets(&addresses).context("opening the client sockets")?;
+    let settings = LoadSettings {
+        destination,
+        ntp_version: args.ntp_version,
+        batch: args.batch,
+        coalesce: Duration::from_micros(args.coalesce_us),
+        grace: Duration::from_millis(args.grace_ms),
+        cpus: args.cpu,
+    };
+    let load = NtpLoad::new(settings, sockets, args.threads)?;
+    let html = create_html(args.html)?;
+    if args.ramp {
+        // Steps are shown as they end: on stdout as the human table, on stderr as progress
+        // when stdout carries the JSON.
+        let show = |line: &str| {
+            if args.json {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        };
+        show(&format!(
+            "ringload ntp {destination} --ramp: {} clients, {} s per step",
+            args.clients, args.step_duration
+        ));
+        show(RAMP_TABLE_HEADER);
+        let report = load.ramp(&ramp, |step| show(&ramp_step_line(step)))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{}", report.summary());
+        }
+        if let Some(html) = html {
+            html.write(&report)?;
+        }
+    } else {
+        let report = load.run(rate, duration)?;
+        output(args.json, html, &report)?;
+    }
+    Ok(())
+}

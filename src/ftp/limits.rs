@@ -46,10 +46,17 @@ impl ConnectionLimits {
         }
     }
 
-    /// Admits a connection from `address` or says which limit refuses it. Exactly the allowed
-    /// number is admitted even when every shard accepts at once: the total is reserved with a
-    /// compare-and-swap, the per-address count under a lock.
+    /// Admits a connection from `address` or says which limit refuses it, checking the total
+    /// first as vsftpd does. Exactly the allowed number is admitted even when every shard
+    /// accepts at once, and the reply names the limit a connection really met: both counts
+    /// change only under one lock, so the place a refused connection held for a moment is
+    /// never seen by another (which would get "too many connected users" for it).
     pub fn admit(&self, address: IpAddr) -> Result<Admission, Refusal> {
+        let mut per_address = self
+            .counts
+            .per_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let reserved =
             self.counts
                 .total
@@ -59,17 +66,11 @@ impl ConnectionLimits {
         if reserved.is_err() {
             return Err(Refusal::TooManyClients);
         }
-        let mut per_address = self
-            .counts
-            .per_address
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         let count = per_address.entry(address).or_insert(0);
         if self.max_per_ip != 0 && *count >= self.max_per_ip {
             if *count == 0 {
                 per_address.remove(&address);
             }
-            drop(per_address);
             self.counts.total.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::TooManyFromAddress);
         }
@@ -99,7 +100,6 @@ impl Drop for Admission {
                 per_address.remove(&self.address);
             }
         }
-        drop(per_address);
         self.counts.total.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -120,6 +120,29 @@ mod tests {
         drop(held);
         assert_eq!(limits.active(), 0);
         assert!(limits.admit(ip(9)).is_ok());
+    }
+
+    #[test]
+    fn a_refused_connections_moment_in_the_total_is_never_seen_by_another() {
+        // Two from one address are in, one place is free: every further connection from that
+        // address, however many race for it, is refused for its address, never for the total.
+        let limits = ConnectionLimits::new(3, 2);
+        let _held = [limits.admit(ip(2)).unwrap(), limits.admit(ip(2)).unwrap()];
+        let refusals: Vec<Refusal> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..20_000)
+                            .map(|_| limits.admit(ip(2)).unwrap_err())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            racers.into_iter().flat_map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(refusals.len(), 80_000);
+        assert!(refusals.iter().all(|r| *r == Refusal::TooManyFromAddress));
+        assert_eq!(limits.active(), 2);
     }
 
     #[test]

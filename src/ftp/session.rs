@@ -456,4 +456,6 @@ mod login_steps;
 mod transfers;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

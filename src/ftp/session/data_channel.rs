@@ -77,3 +77,6 @@ impl Session {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -227,3 +227,6 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

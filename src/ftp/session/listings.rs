@@ -156,3 +156,6 @@ impl Session {
         }))]
     }
 }
+
+#[cfg(test)]
+mod tests;

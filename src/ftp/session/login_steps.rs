@@ -279,3 +279,6 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -376,3 +376,6 @@ impl Session {
         self.start_file_transfer(file, lock, record, start, fs)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,8 +7,12 @@ use std::ffi::{CStr, CString};
 use std::io;
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a passphrase or setting contains a NUL byte",
+        )
+    })
 }
 
 /// `sizeof(struct crypt_data)` in libxcrypt: output 384 + setting 384 + input 512 +

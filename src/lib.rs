@@ -1,7 +1,7 @@
 //! ringd: NTP and FTP servers on thread-per-core io_uring shards.
 
 pub use ntp_wire::calendar;
-/// The system calls, from the workspace's one crate with unsafe code.
+/// The system calls: the workspace crate that holds every raw call, each with its SAFETY note.
 pub use ringd_sys as sys;
 
 pub mod cli;

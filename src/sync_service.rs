@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::config::chrony::{LocalStratum, NtpConfig};
 use crate::config::chrony_upstream::{LeapSecondSource, UpstreamSource};
+use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
 use crate::control::state::SyncControl;
 use crate::ntp::clock_state::{ClockCell, ClockCorrection};
 use crate::ntp::packet::{NtpTimestamp, UnixTime};
@@ -41,6 +42,11 @@ const MAX_WAIT: f64 = 0.25;
 const RESOLVE_RETRY: f64 = 60.0;
 /// chronyd writes its driftfile readable by all (0644).
 const DRIFTFILE_MODE: u32 = 0o644;
+/// A driftfile is two numbers on one line; chronyd reads it with one fscanf.
+const DRIFT_FILE: Expected = Expected::named_by("driftfile", 4096);
+/// chronyd reads the zone and the list with no limit of its own.
+const LEAPSECTZ_FILE: Expected = Expected::named_by("leapsectz", NO_ORIGINAL_LIMIT);
+const LEAPSECLIST_FILE: Expected = Expected::named_by("leapseclist", NO_ORIGINAL_LIMIT);
 
 /// Requests the control socket passes to the sync thread.
 enum SyncCommand {
@@ -153,14 +159,12 @@ fn spec(config: &UpstreamSource, name: String) -> SourceSpec {
 /// The leap seconds of `leapsectz`'s TZif file or `leapseclist`'s list.
 fn read_leap_table(path: &Path, tzif: bool) -> Result<LeapTable, LeapTableError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| LeapTableError::Io {
-        path: name.clone(),
-        source,
-    })?;
     if tzif {
+        let bytes = source_file::read(path, LEAPSECTZ_FILE)?;
         LeapTable::from_tzif(&bytes, &name)
     } else {
-        LeapTable::from_list(&String::from_utf8_lossy(&bytes), &name)
+        let text = source_file::read_text(path, LEAPSECLIST_FILE)?;
+        LeapTable::from_list(&text, &name)
     }
 }
 
@@ -183,10 +187,10 @@ fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
 }
 
 /// The driftfile's content; `None` when there is none yet or it is not a driftfile.
-fn read_drift(path: &Path) -> std::io::Result<Option<Drift>> {
-    match std::fs::read_to_string(path) {
+fn read_drift(path: &Path) -> Result<Option<Drift>, SourceFileError> {
+    match source_file::read_text(path, DRIFT_FILE) {
         Ok(text) => Ok(driftfile::parse(&text)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) if err.is_not_found() => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -215,7 +219,7 @@ impl SyncService {
         let epoch_posix = epoch.secs as f64 + f64::from(epoch.nanos) * 1e-9;
         let drift = match &upstream.driftfile {
             Some(path) => read_drift(path).unwrap_or_else(|err| {
-                warn!("cannot read driftfile {}: {err}", path.display());
+                warn!("{err}; starting without the driftfile's frequency");
                 None
             }),
             None => None,
@@ -672,5 +676,32 @@ impl Shell {
         if let Ok(mut shared) = self.status.lock() {
             *shared = status;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_dirs::TempDir;
+
+    #[test]
+    fn the_driftfile_is_read_as_a_bounded_regular_file() {
+        let dir = TempDir::new("drift");
+        let path = dir.join("drift");
+        assert_eq!(read_drift(&path).unwrap(), None, "no driftfile yet");
+        let drift = Drift {
+            frequency_ppm: 17.25,
+            skew_ppm: 0.031,
+        };
+        write_drift(&path, &drift).unwrap();
+        assert_eq!(read_drift(&path).unwrap(), Some(drift));
+        // A wrong path is refused without reading it, however much it would give.
+        assert!(read_drift(Path::new("/dev/zero")).is_err());
+    }
+
+    #[test]
+    fn a_leap_file_that_is_not_a_regular_file_is_refused() {
+        let err = read_leap_table(Path::new("/dev/zero"), false).unwrap_err();
+        assert!(err.to_string().contains("leapseclist"), "{err}");
     }
 }

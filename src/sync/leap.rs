@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use crate::config::source_file::SourceFileError;
+
 use crate::ntp::packet::NTP_UNIX_OFFSET_SECS;
 
 const DAY: i64 = 86_400;
@@ -18,12 +20,8 @@ pub enum LeapStatus {
 
 #[derive(Debug, Error)]
 pub enum LeapTableError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] SourceFileError),
     #[error("{path}: not a TZif file with leap second records (is it a right/ zone?)")]
     NotTzif { path: String },
     #[error("{path}:{line}: expected `NTP-seconds TAI-offset`, found `{text}`")]

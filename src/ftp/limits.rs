@@ -49,32 +49,24 @@ impl ConnectionLimits {
     /// Admits a connection from `address` or says which limit refuses it, checking the total
     /// first as vsftpd does. Exactly the allowed number is admitted even when every shard
     /// accepts at once, and the reply names the limit a connection really met: both counts
-    /// change only under one lock, so the place a refused connection held for a moment is
-    /// never seen by another (which would get "too many connected users" for it).
+    /// change only under one lock, and a refused connection changes neither. The total is
+    /// atomic only so that [`ConnectionLimits::active`] reads it without the lock.
     pub fn admit(&self, address: IpAddr) -> Result<Admission, Refusal> {
         let mut per_address = self
             .counts
             .per_address
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let reserved =
-            self.counts
-                .total
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
-                    (self.max_clients == 0 || total < self.max_clients).then_some(total + 1)
-                });
-        if reserved.is_err() {
+        let total = self.counts.total.load(Ordering::Acquire);
+        if self.max_clients != 0 && total >= self.max_clients {
             return Err(Refusal::TooManyClients);
         }
-        let count = per_address.entry(address).or_insert(0);
-        if self.max_per_ip != 0 && *count >= self.max_per_ip {
-            if *count == 0 {
-                per_address.remove(&address);
-            }
-            self.counts.total.fetch_sub(1, Ordering::AcqRel);
+        let from_address = per_address.get(&address).copied().unwrap_or(0);
+        if self.max_per_ip != 0 && from_address >= self.max_per_ip {
             return Err(Refusal::TooManyFromAddress);
         }
-        *count += 1;
+        per_address.insert(address, from_address + 1);
+        self.counts.total.store(total + 1, Ordering::Release);
         Ok(Admission {
             address,
             counts: Arc::clone(&self.counts),

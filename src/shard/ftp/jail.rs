@@ -1,11 +1,11 @@
 //! The FTP jail: every path a session touches is resolved inside its root by the kernel (openat2 with RESOLVE_IN_ROOT), never by chroot(2).
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, FileTimes, OpenOptions, Permissions};
+use std::fs::{File, FileTimes, Permissions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,11 +57,8 @@ impl Jail {
     /// Opens `root` (symlinks in this host path are followed: it comes from the configuration)
     /// and checks that the kernel has openat2(2), so an old kernel fails here and not mid-session.
     pub fn open(root: &Path) -> io::Result<Jail> {
-        let fd: OwnedFd = OpenOptions::new()
-            .read(true)
-            .custom_flags((OFlags::PATH | OFlags::DIRECTORY).bits() as i32)
-            .open(root)?
-            .into();
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(root, flags, Mode::empty())?;
         // The kernel does not change while ringd runs: once openat2 worked, every later session
         // is spared the check.
         static OPENAT2_WORKS: AtomicBool = AtomicBool::new(false);

@@ -1,6 +1,7 @@
 //! The `ringd` daemon: reads the configuration, starts the services, stops on SIGINT/SIGTERM.
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -90,6 +91,18 @@ fn start_control(
             warn!("{err}");
             None
         }
+    }
+}
+
+/// The addresses a service listens on, comma-separated, or `none` when it does not run.
+fn listen_list(addrs: Option<&[SocketAddr]>) -> String {
+    match addrs {
+        Some(addrs) if !addrs.is_empty() => addrs
+            .iter()
+            .map(SocketAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => "none".to_string(),
     }
 }
 
@@ -351,8 +364,13 @@ fn main() -> ExitCode {
     );
     // Everything listens: the main thread keeps nothing of root's rights but its uid.
     privileges::enter_or_warn(Role::Main);
-    // Tests and scripts wait for this line: from here on, every thread holds only its rights.
-    info!("ready: every service listens and every thread keeps only the rights it needs");
+    // Tests and scripts wait for this line and read the bound addresses from it (port 0 picks
+    // a free port): from here on, every thread holds only its rights.
+    info!(
+        "ready: every service listens and every thread keeps only the rights it needs; ntp={} ftp={}",
+        listen_list(ntp.as_ref().map(|service| &service.local_addrs[..])),
+        listen_list(ftp.as_ref().map(|service| &service.local_addrs[..])),
+    );
 
     let mut signals = signals;
     if let Some(signal) = signals.forever().next() {

@@ -86,16 +86,17 @@ impl Ringd {
         let mut lines = stderr.lines();
         while Instant::now() < deadline {
             let Some(Ok(line)) = lines.next() else { break };
-            if let Some(rest) = line.split("FTP serving ").nth(1) {
-                address = rest
-                    .split(" on ")
+            // The ready line ends with the addresses each service listens on.
+            if line.contains("ready: ") {
+                address = line
+                    .split(" ftp=")
                     .nth(1)
-                    .and_then(|after| after.split_whitespace().next())
+                    .and_then(|list| list.split([',', ' ']).next())
                     .map(str::to_string);
                 break;
             }
         }
-        let address = address.expect("ringd logged where it serves FTP");
+        let address = address.expect("ringd said where it serves FTP on its ready line");
         // ringd keeps logging to stderr: drain it so it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         Ringd {

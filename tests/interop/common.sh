@@ -1,5 +1,5 @@
 # Shared by the interop suites (sourced): a work directory, ringd started and stopped by PID,
-# readiness from ringd's start-up line, and the pass/fail tally.
+# readiness and listening addresses from ringd's ready line, and the pass/fail tally.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ringd="$root/target/release/ringd"
@@ -22,20 +22,21 @@ check() {
     if "$@"; then echo "ok: $name"; passed=$((passed + 1)); else echo "FAILED: $name"; failed=$((failed + 1)); fi
 }
 
-# Starts ringd with ARGS..., logging to LOG, into ringd_pid, and waits (10 s at most) for a
-# start-up line matching the sed expression SED; what SED extracts from it goes to ringd_found.
+# Starts ringd with ARGS..., logging to LOG, into ringd_pid, and waits (10 s at most) for its
+# ready line; the first address SERVICE (ntp or ftp) listens on, as the ready line gives it,
+# goes to ringd_found.
 start_ringd() {
-    local log=$1 sed_expr=$2; shift 2
+    local log=$1 service=$2; shift 2
     "$ringd" "$@" > /dev/null 2> "$log" &
     ringd_pid=$!
     ringd_found=""
     for _ in $(seq 1 100); do
-        ringd_found=$(sed -n "$sed_expr" "$log" | head -1)
-        [ -n "$ringd_found" ] && return 0
+        ringd_found=$(sed -n "s/.*ready: .* $service=\([^ ,]*\).*/\1/p" "$log" | head -1)
+        [ -n "$ringd_found" ] && [ "$ringd_found" != none ] && return 0
         kill -0 "$ringd_pid" 2>/dev/null || break
         read -r -t 0.1 < /dev/zero || true
     done
-    echo "ringd did not start:"; cat "$log"; return 1
+    echo "ringd did not start serving $service:"; cat "$log"; return 1
 }
 
 # Stops ringd with SIGTERM; true if it exited 0.

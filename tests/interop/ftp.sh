@@ -4,7 +4,6 @@
 set -euo pipefail
 
 source "$(dirname "$0")/common.sh"
-port_of_start_line='s/.*FTP serving .* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p'
 
 mkdir -p "$work/root/pub/tree/sub" "$work/root/upload"
 chmod 777 "$work/root/upload"
@@ -25,8 +24,8 @@ pasv_min_port=0
 ftp_username=nobody
 CONF
 
-start_ringd "$work/ringd.log" "$port_of_start_line" --ftp-conf "$work/vsftpd.conf" --shards 2
-port=$ringd_found
+start_ringd "$work/ringd.log" ftp --ftp-conf "$work/vsftpd.conf" --shards 2
+port=${ringd_found##*:}
 # The limits check runs a second ringd in ringd_pid (which the cleanup trap stops) and puts
 # this one back afterwards.
 lftp_server_pid=$ringd_pid
@@ -58,8 +57,8 @@ listing() {
 limits() {
     local conf="$work/limits.conf" status=0
     printf 'listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\nanon_root=%s\nmax_clients=3\nmax_per_ip=2\nftp_username=nobody\n' "$work/root" > "$conf"
-    start_ringd "$work/limits.log" "$port_of_start_line" --ftp-conf "$conf" --shards 2 || return 1
-    "$root/target/release/ringload" ftp-limits "127.0.0.1:$ringd_found" --max-clients 3 --max-per-ip 2 --burst 64 |
+    start_ringd "$work/limits.log" ftp --ftp-conf "$conf" --shards 2 || return 1
+    "$root/target/release/ringload" ftp-limits "$ringd_found" --max-clients 3 --max-per-ip 2 --burst 64 |
         grep -v '^  ok' || status=$?
     stop_ringd || status=$?
     ringd_pid=$lftp_server_pid

@@ -814,7 +814,7 @@ def descendants(pid):
 class Server:
     """vsftpd or ringd on 127.0.0.1, started from a vsftpd.conf, stopped by PID."""
 
-    RINGD_LINE = re.compile(r"FTP serving .* on 127\.0\.0\.1:(\d+) ")
+    RINGD_READY = re.compile(r"ready: .* ftp=127\.0\.0\.1:(\d+)")
 
     def __init__(self, kind, program, conf_path):
         self.kind = kind
@@ -853,7 +853,7 @@ class Server:
         for raw in self.process.stderr:
             line = raw.decode(errors="replace").rstrip("\n")
             self.stderr_lines.append(line)
-            match = self.RINGD_LINE.search(line)
+            match = self.RINGD_READY.search(line)
             if match and self.port is None:
                 self.port = int(match.group(1))
                 self.ready.set()

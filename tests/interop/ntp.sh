@@ -13,7 +13,7 @@ server_ip=127.0.123.1
 serve() {
     local io=$1
     printf 'port 123\nbindaddress %s\nallow 127.0.0.0/8\nlocal stratum 10\n' "$server_ip" > "$work/ringd.conf"
-    start_ringd "$work/ringd-$io.log" '/NTP serving on/p' --ntp-conf "$work/ringd.conf" --shards 2 --io "$io"
+    start_ringd "$work/ringd-$io.log" ntp --ntp-conf "$work/ringd.conf" --shards 2 --io "$io"
 }
 
 ntpdig_accepts() {
@@ -57,7 +57,7 @@ serve_chronyd() {
 follow_chronyd() {
     printf 'port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nserver 127.0.0.1 port %s iburst minpoll 0 maxpoll 0\n' \
         "$chronyd_port" > "$work/ringd-client.conf"
-    start_ringd "$work/ringd-client.log" '/NTP serving on/p' --ntp-conf "$work/ringd-client.conf" \
+    start_ringd "$work/ringd-client.log" ntp --ntp-conf "$work/ringd-client.conf" \
         --shards 1 --control-socket "$work/ringd.sock"
 }
 

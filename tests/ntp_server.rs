@@ -5,7 +5,7 @@ mod common;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::{counter, Ringd};
+use common::Ringd;
 use ringd::ntp::packet::{Header, NtpTimestamp, UnixTime, MODE_CLIENT, MODE_SERVER, REFID_LOCAL};
 use ringd::shard::ntp::steering::shard_for;
 
@@ -105,13 +105,13 @@ fn serves_valid_replies(io: &str) {
         let (t1, reply, t4) = query(&socket, server, version);
         check_reply(t1, &reply, t4, version);
     }
-    let log = ringd.stop();
-    assert_eq!(counter(&log, "NTP total:", "answered"), 6);
+    assert_eq!(ringd.ntp_counter(None, "ntp_packets_answered"), 6);
     assert_eq!(
-        counter(&log, "NTP total:", "rx_time_fallbacks"),
+        ringd.ntp_counter(None, "ntp_daemon_rx_timestamps"),
         0,
         "kernel RX timestamps used"
     );
+    ringd.stop();
 }
 
 #[test]
@@ -136,9 +136,15 @@ fn shards_follow_the_source_address(io: &str) {
         check_reply(t1, &reply, t4, 4);
     }
     assert!(expected[0] > 0 && expected[1] > 0);
-    let log = ringd.stop();
-    assert_eq!(counter(&log, "NTP shard 0:", "answered"), expected[0]);
-    assert_eq!(counter(&log, "NTP shard 1:", "answered"), expected[1]);
+    assert_eq!(
+        ringd.ntp_counter(Some(0), "ntp_packets_answered"),
+        expected[0]
+    );
+    assert_eq!(
+        ringd.ntp_counter(Some(1), "ntp_packets_answered"),
+        expected[1]
+    );
+    ringd.stop();
 }
 
 #[test]
@@ -190,8 +196,8 @@ fn a_burst_is_answered_whole(io: &str, wake_interval_us: &str) {
         answered[n as usize] = true;
     }
     assert!(answered.iter().all(|&a| a));
-    let log = ringd.stop();
-    assert_eq!(counter(&log, "NTP total:", "answered"), BURST);
+    assert_eq!(ringd.ntp_counter(None, "ntp_packets_answered"), BURST);
+    ringd.stop();
 }
 
 #[test]
@@ -235,17 +241,16 @@ fn rate_limit_holds_across_source_ports() {
         "poll raised to the rate-limit interval"
     );
 
-    let log = ringd.stop();
-    let this = format!("NTP shard {shard}:");
-    let other = format!("NTP shard {}:", 1 - shard);
+    let this = shard as usize;
+    let other = 1 - this;
     assert_eq!(
-        counter(&log, &this, "received"),
+        ringd.ntp_counter(Some(this), "ntp_packets_received"),
         65,
         "the whole flood reached one shard"
     );
-    assert_eq!(counter(&log, &other, "received"), 0);
-    let answered = counter(&log, &this, "answered");
-    let limited = counter(&log, &this, "rate_limited");
+    assert_eq!(ringd.ntp_counter(Some(other), "ntp_packets_received"), 0);
+    let answered = ringd.ntp_counter(Some(this), "ntp_packets_answered");
+    let limited = ringd.ntp_counter(Some(this), "ntp_rate_limited");
     assert!(answered >= 5, "burst of 4 plus the marker");
     assert!(
         answered <= 5 + 16,
@@ -254,12 +259,14 @@ fn rate_limit_holds_across_source_ports() {
     assert_eq!(answered + limited, 65);
     assert_eq!(
         limited,
-        counter(&log, &this, "kod_sent") + counter(&log, &this, "dropped_rate_limited")
+        ringd.ntp_counter(Some(this), "ntp_kod_rate_sent")
+            + ringd.ntp_counter(Some(this), "ntp_dropped.rate_limited")
     );
     assert!(
-        counter(&log, &this, "kod_sent") > 0,
+        ringd.ntp_counter(Some(this), "ntp_kod_rate_sent") > 0,
         "kod 1 sends some KoD RATE"
     );
+    ringd.stop();
 }
 
 #[test]
@@ -291,15 +298,14 @@ fn malformed_and_denied_requests_are_dropped_and_counted() {
         NtpTimestamp(0x5678),
         "the first reply is to the only valid allowed request"
     );
-    let log = ringd.stop();
-    let total = "NTP total:";
-    assert_eq!(counter(&log, total, "received"), 9);
-    assert_eq!(counter(&log, total, "answered"), 1);
-    assert_eq!(counter(&log, total, "dropped_too_short"), 1);
-    assert_eq!(counter(&log, total, "dropped_control_mode"), 2);
-    assert_eq!(counter(&log, total, "dropped_bad_version"), 2);
-    assert_eq!(counter(&log, total, "dropped_not_client_mode"), 2);
-    assert_eq!(counter(&log, total, "dropped_denied"), 1);
+    assert_eq!(ringd.ntp_counter(None, "ntp_packets_received"), 9);
+    assert_eq!(ringd.ntp_counter(None, "ntp_packets_answered"), 1);
+    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.too_short"), 1);
+    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.control_mode"), 2);
+    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.bad_version"), 2);
+    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.not_client_mode"), 2);
+    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.denied"), 1);
+    ringd.stop();
 }
 
 #[test]
@@ -322,8 +328,8 @@ fn serves_ipv6_and_ipv4_side_by_side() {
     check_reply(t1, &reply, t4, 4);
     let (t1, reply, t4) = query(&client("127.0.0.1"), v4, 4);
     check_reply(t1, &reply, t4, 4);
-    let log = ringd.stop();
-    assert_eq!(counter(&log, "NTP total:", "answered"), 2);
+    assert_eq!(ringd.ntp_counter(None, "ntp_packets_answered"), 2);
+    ringd.stop();
 }
 
 #[test]

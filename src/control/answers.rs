@@ -2,7 +2,7 @@
 
 use super::chronyc_format;
 use super::protocol::Reply;
-use super::server_stats::ServerStats;
+use super::server_stats::{ServerStats, ServerStatsReport};
 use crate::ftp::registry::SessionInfo;
 use crate::metrics::NtpTotals;
 use crate::ntp::ratelimit::ClientRecord;
@@ -37,7 +37,8 @@ pub fn source_stats(status: Option<&SyncStatus>, verbose: bool) -> Reply {
     Reply::report(&stats, chronyc_format::source_stats(stats, verbose))
 }
 
-/// `serverstats`, summed over the NTP shards.
+/// `serverstats`, summed over the NTP shards; the JSON also has each shard's own counters,
+/// for seeing how the kernel spreads clients over them.
 pub fn server_stats(shards: &[NtpTotals]) -> Reply {
     if shards.is_empty() {
         return Reply::error(NO_NTP);
@@ -46,8 +47,11 @@ pub fn server_stats(shards: &[NtpTotals]) -> Reply {
     for shard in shards {
         total.add(shard);
     }
-    let stats = ServerStats::from(&total);
-    Reply::report(&stats, chronyc_format::server_stats(&stats))
+    let report = ServerStatsReport {
+        total: ServerStats::from(&total),
+        shards: shards.iter().map(ServerStats::from).collect(),
+    };
+    Reply::report(&report, chronyc_format::server_stats(&report.total))
 }
 
 /// `clients`, by address; `None` when NTP is not served.
@@ -172,9 +176,15 @@ mod tests {
             answered: 5,
             ..NtpTotals::default()
         };
-        let reply = server_stats(&[shard, shard]);
-        assert!(text(&reply).starts_with("NTP packets received       : 10\n"));
-        assert_eq!(data(&reply)["ntp_packets_answered"], 10);
+        let other = NtpTotals {
+            received: 2,
+            ..NtpTotals::default()
+        };
+        let reply = server_stats(&[shard, other]);
+        assert!(text(&reply).starts_with("NTP packets received       : 7\n"));
+        assert_eq!(data(&reply)["ntp_packets_answered"], 5);
+        assert_eq!(data(&reply)["shards"][0]["ntp_packets_answered"], 5);
+        assert_eq!(data(&reply)["shards"][1]["ntp_packets_received"], 2);
     }
 
     #[test]

@@ -33,6 +33,14 @@ pub struct ServerStats {
     pub ntp_receive_errors: u64,
 }
 
+/// `serverstats` as `--json` gives it: the sums, and each shard's own counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServerStatsReport {
+    #[serde(flatten)]
+    pub total: ServerStats,
+    pub shards: Vec<ServerStats>,
+}
+
 impl From<&NtpTotals> for ServerStats {
     fn from(totals: &NtpTotals) -> ServerStats {
         // A request reaches the receive-time step unless it was malformed or denied; the

@@ -84,6 +84,8 @@ pub struct Ringd {
     unread: usize,
     pub ntp_addrs: Vec<SocketAddr>,
     pub ftp_addrs: Vec<SocketAddr>,
+    /// The `--control-socket` it was started with, for [`Ringd::ringctl_json`].
+    control_socket: Option<PathBuf>,
     _dir: TempDir,
 }
 
@@ -113,6 +115,11 @@ impl Ringd {
     }
 
     pub fn spawn(mut command: Command, dir: TempDir, listeners: usize) -> Ringd {
+        let control_socket = command
+            .get_args()
+            .skip_while(|arg| *arg != "--control-socket")
+            .nth(1)
+            .map(PathBuf::from);
         let mut child = command
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -136,29 +143,21 @@ impl Ringd {
             unread: 0,
             ntp_addrs: Vec::new(),
             ftp_addrs: Vec::new(),
+            control_socket,
             _dir: dir,
         };
-        let deadline = Instant::now() + START_DEADLINE;
-        while ringd.ntp_addrs.len() + ringd.ftp_addrs.len() < listeners {
-            let line = ringd
-                .next_line(deadline)
-                .unwrap_or_else(|| panic!("ringd did not start; log:\n{}", ringd.log.join("\n")));
-            if let Some(rest) = line.split("NTP serving on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap();
-                ringd.ntp_addrs.push(addr.parse().unwrap());
-            }
-            if line.contains("FTP serving ") {
-                if let Some(rest) = line.split(" on ").last() {
-                    let addr = rest.split_whitespace().next().unwrap();
-                    ringd.ftp_addrs.push(addr.parse().unwrap());
-                }
-            }
-        }
         // Listening comes before the main thread gives up its rights: tests that look at
-        // them, or at anything else set up at start, need all of it done.
-        let unread = ringd.log.len();
-        ringd.wait_for_line("ready: every service listens", START_DEADLINE);
-        ringd.unread = unread;
+        // them, or at anything else set up at start, need all of it done. The ready line says
+        // where each service listens.
+        let ready = ringd.wait_for_line("ready: every service listens", START_DEADLINE);
+        ringd.ntp_addrs = listen_addresses(&ready, "ntp");
+        ringd.ftp_addrs = listen_addresses(&ready, "ftp");
+        assert_eq!(
+            ringd.ntp_addrs.len() + ringd.ftp_addrs.len(),
+            listeners,
+            "listening addresses on the ready line: {ready}"
+        );
+        ringd.unread = 0;
         ringd
     }
 
@@ -196,6 +195,42 @@ impl Ringd {
         }
     }
 
+    /// What `ringctl --json <args>` reports from this ringd.
+    pub fn ringctl_json(&self, args: &[&str]) -> serde_json::Value {
+        let socket = self
+            .control_socket
+            .as_ref()
+            .expect("ringd started with --control-socket");
+        let output = Command::new(env!("CARGO_BIN_EXE_ringctl"))
+            .arg("--socket")
+            .arg(socket)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("ringctl runs");
+        assert!(
+            output.status.success(),
+            "ringctl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("ringctl --json prints JSON")
+    }
+
+    /// One NTP counter of `serverstats` (ringctl's JSON key), summed over the shards, or of
+    /// one shard.
+    pub fn ntp_counter(&self, shard: Option<usize>, key: &str) -> u64 {
+        let stats = self.ringctl_json(&["serverstats"]);
+        let scope = match shard {
+            Some(shard) => &stats["shards"][shard],
+            None => &stats,
+        };
+        let value = key
+            .split('.')
+            .fold(scope, |value, part| &value[part])
+            .as_u64();
+        value.unwrap_or_else(|| panic!("no {key} in serverstats: {stats}"))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
@@ -230,23 +265,17 @@ impl Drop for Ringd {
     }
 }
 
-/// Reads `name=value` from the last log line containing `prefix`.
-pub fn counter(log: &[String], prefix: &str, name: &str) -> u64 {
-    let line = log
-        .iter()
-        .rev()
-        .find(|l| l.contains(prefix))
-        .unwrap_or_else(|| panic!("no log line with {prefix:?}:\n{}", log.join("\n")));
-    let key = format!(" {name}=");
-    let at = line
+/// The addresses after `service=` on ringd's ready line (`none` when it does not serve it).
+fn listen_addresses(ready: &str, service: &str) -> Vec<SocketAddr> {
+    let key = format!(" {service}=");
+    let at = ready
         .find(&key)
-        .unwrap_or_else(|| panic!("no {name} in {line}"));
-    line[at + key.len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {key} on the ready line: {ready}"));
+    let list = ready[at + key.len()..].split_whitespace().next().unwrap();
+    if list == "none" {
+        return Vec::new();
+    }
+    list.split(',').map(|addr| addr.parse().unwrap()).collect()
 }
 
 /// A system account made for a test with `useradd` and `chpasswd`, removed (with its home)

@@ -2,57 +2,18 @@
 
 use std::hint::black_box;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ringd::metrics::NtpCounters;
-use ringd::ntp::access::{AccessTable, Subnet};
-use ringd::ntp::clock_state::{ClockCell, ClockSnapshot};
-use ringd::ntp::packet::{Header, NtpTimestamp, UnixTime, MODE_CLIENT};
+use ringd::ntp::packet::{NtpTimestamp, UnixTime};
 use ringd::ntp::ratelimit::RateLimiter;
 use ringd::ntp::reply;
-use ringd::ntp::responder::Responder;
 
-fn request() -> [u8; 48] {
-    Header {
-        version: 4,
-        mode: MODE_CLIENT,
-        poll: 6,
-        transmit: NtpTimestamp(0xE000_0000_1234_5678),
-        ..Header::default()
-    }
-    .to_bytes()
-}
-
-fn responder(limiter: Option<RateLimiter>) -> Responder {
-    let mut access = AccessTable::new();
-    access.set(
-        Subnet {
-            addr: "127.0.0.0".parse().unwrap(),
-            prefix_len: 8,
-        },
-        true,
-        false,
-    );
-    access.set(
-        Subnet {
-            addr: "127.66.0.0".parse().unwrap(),
-            prefix_len: 16,
-        },
-        false,
-        false,
-    );
-    Responder::new(
-        Arc::new(access),
-        limiter,
-        Arc::new(ClockCell::new(ClockSnapshot::UNSYNCHRONISED)),
-        -25,
-        Arc::new(NtpCounters::default()),
-    )
-}
+#[path = "../tests/common/ntp_fixtures.rs"]
+mod ntp_fixtures;
+use ntp_fixtures::{client_request, loopback_responder};
 
 fn bench(c: &mut Criterion) {
-    let request = request();
+    let request = client_request(NtpTimestamp(0xE000_0000_1234_5678));
     let t2 = UnixTime {
         secs: 1_700_000_000,
         nanos: 1,
@@ -64,7 +25,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| reply::parse_request(black_box(&request)))
     });
 
-    let mut plain = responder(None);
+    let mut plain = loopback_responder(None);
     let client: IpAddr = "127.0.0.9".parse().unwrap();
     let mut out = [0u8; 48];
     group.bench_function("respond", |b| {
@@ -72,7 +33,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let limiter = RateLimiter::new(-10, 255, 4, 0, 524_288, 1);
-    let mut limited = responder(Some(limiter));
+    let mut limited = loopback_responder(Some(limiter));
     let clients: Vec<IpAddr> = (0..4096u32)
         .map(|n| IpAddr::from([127, 1, (n >> 8) as u8, n as u8]))
         .collect();

@@ -1,14 +1,13 @@
 //! Steady-state NTP serving allocates nothing per request, on both I/O paths.
 
+mod common;
+
 use std::net::{IpAddr, UdpSocket};
 use std::os::fd::AsFd;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ringd::metrics::NtpCounters;
-use ringd::ntp::access::{AccessTable, Subnet};
-use ringd::ntp::clock_state::{ClockCell, ClockSnapshot};
-use ringd::ntp::packet::{Header, NtpTimestamp, HEADER_LEN, MODE_CLIENT};
+use common::ntp_fixtures::{client_request, loopback_responder};
+use ringd::ntp::packet::{NtpTimestamp, HEADER_LEN};
 use ringd::ntp::ratelimit::RateLimiter;
 use ringd::ntp::responder::Responder;
 use ringd::sys::allocation_count::{count_allocations, CountingAllocator};
@@ -20,41 +19,15 @@ use ringd::sys::uring::{RingConfig, UdpRing};
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-fn responder() -> Responder {
-    let mut access = AccessTable::new();
-    access.set(
-        Subnet {
-            addr: "127.0.0.0".parse().unwrap(),
-            prefix_len: 8,
-        },
-        true,
-        false,
-    );
-    Responder::new(
-        Arc::new(access),
-        Some(RateLimiter::new(-10, 255, 4, 0, 524_288, 1)),
-        Arc::new(ClockCell::new(ClockSnapshot::UNSYNCHRONISED)),
-        -25,
-        Arc::new(NtpCounters::default()),
-    )
-}
-
-fn request(n: u64) -> [u8; 48] {
-    Header {
-        version: 4,
-        mode: MODE_CLIENT,
-        transmit: NtpTimestamp(n),
-        ..Header::default()
-    }
-    .to_bytes()
-}
-
 const BATCH: usize = 32;
 
 fn send_batch(clients: &[UdpSocket], server: std::net::SocketAddr, round: u64) {
     for (i, client) in clients.iter().enumerate() {
         client
-            .send_to(&request(round * 1000 + i as u64), server)
+            .send_to(
+                &client_request(NtpTimestamp(round * 1000 + i as u64)),
+                server,
+            )
             .unwrap();
     }
 }
@@ -83,7 +56,7 @@ fn io_uring_path_allocates_nothing_per_request() {
     enable_rx_timestamps(server.as_fd()).unwrap();
     let addr = server.local_addr().unwrap();
     let mut ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
-    let mut responder = responder();
+    let mut responder = loopback_responder(Some(RateLimiter::new(-10, 255, 4, 0, 524_288, 1)));
     let clients = clients();
     let serve_round = |round: u64, ring: &mut UdpRing, responder: &mut Responder| {
         send_batch(&clients, addr, round);
@@ -124,7 +97,7 @@ fn mmsg_path_allocates_nothing_per_request() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let addr = server.local_addr().unwrap();
-    let mut responder = responder();
+    let mut responder = loopback_responder(Some(RateLimiter::new(-10, 255, 4, 0, 524_288, 1)));
     let mut received = RecvBatch::new(64, 1024);
     let mut replies = SendBatch::new(64, HEADER_LEN);
     let clients = clients();

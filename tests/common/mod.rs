@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod ftp_client;
+pub mod ntp_fixtures;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -77,6 +77,18 @@ fn connect_from_elsewhere(to: SocketAddr) -> TcpStream {
     socket.into()
 }
 
+/// `reply` is the 421 of `idle_session_timeout=2`, about 2 s after the last command was
+/// answered at `last_answered`, and the session ended with it.
+fn timed_out_2_s_after(last_answered: Instant, reply: &str, mut control: Control) {
+    let after = last_answered.elapsed();
+    assert_eq!(reply, "421 Timeout.\r\n");
+    assert!(
+        after >= Duration::from_millis(1500) && after <= Duration::from_secs(3),
+        "421 came {after:?} after the last command, expected about 2 s"
+    );
+    control.expect_eof();
+}
+
 #[test]
 fn trickled_bytes_of_an_unfinished_line_do_not_keep_a_session_alive() {
     let ringd = start("idle_session_timeout=2\n");
@@ -100,13 +112,7 @@ fn trickled_bytes_of_an_unfinished_line_do_not_keep_a_session_alive() {
         control.send(std::slice::from_ref(trickle.next().unwrap()));
         next_byte += Duration::from_millis(500);
     };
-    let after = noop_answered.elapsed();
-    assert_eq!(timeout, "421 Timeout.\r\n");
-    assert!(
-        after >= Duration::from_millis(1500) && after <= Duration::from_secs(3),
-        "421 came {after:?} after the last command, expected about 2 s"
-    );
-    control.expect_eof();
+    timed_out_2_s_after(noop_answered, &timeout, control);
     ringd.stop();
 }
 
@@ -123,13 +129,7 @@ fn each_complete_command_restarts_the_idle_timeout() {
     }
     let last_answered = Instant::now();
     let timeout = control.reply();
-    let after = last_answered.elapsed();
-    assert_eq!(timeout, "421 Timeout.\r\n");
-    assert!(
-        after >= Duration::from_millis(1500) && after <= Duration::from_secs(3),
-        "421 came {after:?} after the last command, expected about 2 s"
-    );
-    control.expect_eof();
+    timed_out_2_s_after(last_answered, &timeout, control);
     ringd.stop();
 }
 

@@ -391,15 +391,6 @@ fn anonymous_login(
     (stream, reader)
 }
 
-/// How many of `pid`'s open descriptors refer to `path`.
-fn descriptors_of(pid: u32, path: &Path) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter(|target| target == path)
-        .count()
-}
-
 #[test]
 fn logged_in_sessions_share_their_root_descriptor() {
     const SESSIONS: usize = 40;
@@ -411,7 +402,7 @@ fn logged_in_sessions_share_their_root_descriptor() {
         .collect();
     // One descriptor of the root for all sessions (not one each), so that an open-file limit
     // holds as many sessions as it has room for control connections.
-    assert_eq!(descriptors_of(ringd.pid(), &root), 1);
+    assert_eq!(ringd.descriptors_of(&root), 1);
     drop(sessions);
     ringd.stop();
 }
@@ -571,41 +562,30 @@ fn guests_get_anonymous_privileges() {
     ringd.stop();
 }
 
+/// Runs one anonymous download with `log_options`, in which `LOG` names the log file, and
+/// returns what was logged.
+fn log_of_one_download(log_options: &str) -> String {
+    let dir = TempDir::new("transfer-log");
+    let root = make_root(&dir);
+    let log_file = dir.join("transfer.log");
+    let log_options = log_options.replace("LOG", &log_file.display().to_string());
+    let ringd = Ringd::start_ftp(dir, &anonymous_conf(&root, &log_options), &[], 1);
+    run_client("anonymous_download", ringd.ftp_addrs[0], &[]);
+    let log = std::fs::read_to_string(&log_file).unwrap();
+    ringd.stop();
+    log
+}
+
 #[test]
 fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
-    let dir = TempDir::new("xferlog");
-    let root = make_root(&dir);
-    let xferlog = dir.join("xferlog");
-    let conf = anonymous_conf(
-        &root,
-        &format!(
-            "xferlog_enable=YES\nxferlog_std_format=YES\nxferlog_file={}\n",
-            xferlog.display()
-        ),
-    );
-    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
-    run_client("anonymous_download", ringd.ftp_addrs[0], &[]);
-    let log = std::fs::read_to_string(&xferlog).unwrap();
+    let log = log_of_one_download("xferlog_enable=YES\nxferlog_std_format=YES\nxferlog_file=LOG\n");
     let line = log.lines().next().expect("one transfer logged");
     assert!(
         line.ends_with(" 127.0.0.1 13 /pub/hello.txt b _ o a guest@example.com ftp 0 * c"),
         "{line}"
     );
-    ringd.stop();
 
-    let dir = TempDir::new("vsftpd-log");
-    let root = make_root(&dir);
-    let vsftpd_log = dir.join("vsftpd.log");
-    let conf = anonymous_conf(
-        &root,
-        &format!(
-            "xferlog_enable=YES\nvsftpd_log_file={}\n",
-            vsftpd_log.display()
-        ),
-    );
-    let ringd = Ringd::start_ftp(dir, &conf, &[], 1);
-    run_client("anonymous_download", ringd.ftp_addrs[0], &[]);
-    let log = std::fs::read_to_string(&vsftpd_log).unwrap();
+    let log = log_of_one_download("xferlog_enable=YES\nvsftpd_log_file=LOG\n");
     assert!(log.contains("CONNECT: Client \"127.0.0.1\""), "{log}");
     assert!(
         log.contains(
@@ -617,7 +597,6 @@ fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
         log.contains("[nobody] OK DOWNLOAD: Client \"127.0.0.1\", \"/pub/hello.txt\", 13 bytes,"),
         "{log}"
     );
-    ringd.stop();
 }
 
 #[test]

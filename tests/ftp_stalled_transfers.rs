@@ -172,15 +172,6 @@ impl Control {
     }
 }
 
-/// How many of `pid`'s open descriptors refer to `path`.
-fn descriptors_of(pid: u32, path: &Path) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter(|target| target == path)
-        .count()
-}
-
 /// The stalled transfer ends with 421 within the timeout, the session is closed and has let
 /// go of its file, and `max_clients=1` admits a new session.
 fn times_out(ringd: &Ringd, mut control: Control, file: &Path) {
@@ -200,7 +191,7 @@ fn times_out(ringd: &Ringd, mut control: Control, file: &Path) {
     );
     control.expect_closed();
     assert_eq!(
-        descriptors_of(ringd.pid(), file),
+        ringd.descriptors_of(file),
         0,
         "{}: the file is still open",
         control.context
@@ -277,7 +268,7 @@ fn abor_ends_a_stalled_download_at_once() {
         control.send("NOOP");
         control.expect("200");
         assert_eq!(
-            descriptors_of(ringd.pid(), &files.root.join(BIG_NAME)),
+            ringd.descriptors_of(&files.root.join(BIG_NAME)),
             0,
             "{engine}: the file is still open"
         );

@@ -232,6 +232,15 @@ impl Ringd {
         value.unwrap_or_else(|| panic!("no {key} in serverstats: {stats}"))
     }
 
+    /// How many of ringd's open descriptors refer to `path`.
+    pub fn descriptors_of(&self, path: &std::path::Path) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+            .filter(|target| target == path)
+            .count()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }

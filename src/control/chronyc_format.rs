@@ -8,7 +8,7 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 use super::server_stats::ServerStats;
-use crate::calendar::{civil_from_days, MONTHS, SECS_PER_DAY, WEEKDAYS};
+use crate::calendar::{weekday_date_time, DayPadding};
 use crate::ftp::registry::{SessionInfo, SessionState};
 use crate::ntp::ratelimit::ClientRecord;
 use crate::ntp::reply::DropReason;
@@ -359,18 +359,7 @@ fn log2_interval(interval: Option<i8>) -> String {
 
 /// `strftime("%a %b %d %T %Y")` in UTC, as chronyc prints reference times.
 fn utc_date(secs: i64) -> String {
-    let days = secs.div_euclid(SECS_PER_DAY);
-    let second_of_day = secs.rem_euclid(SECS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
-    // 1970-01-01 was a Thursday.
-    let weekday = WEEKDAYS[(days + 4).rem_euclid(7) as usize];
-    format!(
-        "{weekday} {} {day:02} {:02}:{:02}:{:02} {year}",
-        MONTHS[month as usize - 1],
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-    )
+    weekday_date_time(secs, DayPadding::Zero)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use crate::calendar::{civil_from_days, days_from_civil, SECS_PER_DAY};
+use crate::calendar::{civil_from_days, days_from_civil, MONTHS, SECS_PER_DAY};
 use crate::wildcard;
 
 const S_IFMT: u32 = 0o170_000;
@@ -23,10 +23,6 @@ const RECENT_SECONDS: i64 = 60 * 60 * 24 * 182;
 
 /// Alternatives a `{a,b}` pattern may try before matching gives up (vsftpd: 1000 steps).
 const PATTERN_BUDGET: u32 = 1000;
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// What a directory entry is, as `lstat` sees it (links are not followed).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -952,31 +948,17 @@ mod tests {
 
     #[test]
     fn order_by_name_bytes_and_by_time() {
+        let modified_at = |name, mtime| EntryInfo {
+            mtime,
+            ..file(name, 0o644, 0)
+        };
         let mut entries = vec![
-            EntryInfo {
-                mtime: 30,
-                ..file("b", 0o644, 0)
-            },
-            EntryInfo {
-                mtime: 10,
-                ..file("a", 0o644, 0)
-            },
-            EntryInfo {
-                mtime: 20,
-                ..file("C", 0o644, 0)
-            },
-            EntryInfo {
-                mtime: 30,
-                ..file("a2", 0o644, 0)
-            },
-            EntryInfo {
-                mtime: 5,
-                ..file("file10", 0o644, 0)
-            },
-            EntryInfo {
-                mtime: 5,
-                ..file("file2", 0o644, 0)
-            },
+            modified_at("b", 30),
+            modified_at("a", 10),
+            modified_at("C", 20),
+            modified_at("a2", 30),
+            modified_at("file10", 5),
+            modified_at("file2", 5),
         ];
         let names = |entries: &[EntryInfo]| {
             entries

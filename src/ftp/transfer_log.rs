@@ -30,7 +30,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::calendar::{civil_from_days, MONTHS, SECS_PER_DAY, WEEKDAYS};
+use crate::calendar::{weekday_date_time, DayPadding};
 use crate::ntp::packet::UnixTime;
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
@@ -335,18 +335,7 @@ pub fn vsftpd_log_path(cwd: &[u8], argument: &[u8]) -> Vec<u8> {
 /// the day of the month padded with a space (`Thu Jan  1 ...`).
 pub fn log_date(time: UnixTime, utc_offset_secs: i32) -> String {
     let local = time.secs.saturating_add(i64::from(utc_offset_secs));
-    let days = local.div_euclid(SECS_PER_DAY);
-    let second_of_day = local.rem_euclid(SECS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
-    // 1970-01-01 was a Thursday.
-    let weekday = WEEKDAYS[(days + 4).rem_euclid(7) as usize];
-    format!(
-        "{weekday} {} {day:>2} {:02}:{:02}:{:02} {year}",
-        MONTHS[month as usize - 1],
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-    )
+    weekday_date_time(local, DayPadding::Space)
 }
 
 /// The wu-ftpd xferlog line vsftpd writes for a transfer (no newline): date, transfer seconds,

@@ -218,35 +218,22 @@ mod tests {
     #[test]
     fn poll_is_raised_to_the_rate_limit_interval() {
         let request = parse_request(&request_bytes(4, MODE_CLIENT)).unwrap();
-        let mut out = [0u8; 48];
-        let params = ServerParams {
-            min_poll: 8,
-            ..PARAMS
+        let reply_poll = |min_poll| {
+            let mut out = [0u8; 48];
+            let params = ServerParams { min_poll, ..PARAMS };
+            write_reply(
+                &request,
+                &clock(),
+                &params,
+                None,
+                NtpTimestamp(1),
+                NtpTimestamp(2),
+                &mut out,
+            );
+            Header::parse(&out).unwrap().poll
         };
-        write_reply(
-            &request,
-            &clock(),
-            &params,
-            None,
-            NtpTimestamp(1),
-            NtpTimestamp(2),
-            &mut out,
-        );
-        assert_eq!(Header::parse(&out).unwrap().poll, 8);
-        let params = ServerParams {
-            min_poll: 3,
-            ..PARAMS
-        };
-        write_reply(
-            &request,
-            &clock(),
-            &params,
-            None,
-            NtpTimestamp(1),
-            NtpTimestamp(2),
-            &mut out,
-        );
-        assert_eq!(Header::parse(&out).unwrap().poll, 6);
+        assert_eq!(reply_poll(8), 8);
+        assert_eq!(reply_poll(3), 6, "the client's own poll when higher");
     }
 
     #[test]

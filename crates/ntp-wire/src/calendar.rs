@@ -40,9 +40,55 @@ pub fn days_from_civil(year: i64, month: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// How a date pads the day of the month to two places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DayPadding {
+    /// `%d`: `01`, as chronyc prints reference times.
+    Zero,
+    /// `%e`: ` 1`, as C's `ctime` and vsftpd's log write it.
+    Space,
+}
+
+/// `strftime("%a %b %d %H:%M:%S %Y")` of `secs` seconds since 1970-01-01 (`%e` for the day
+/// with [`DayPadding::Space`]): `Tue Feb 29 00:00:00 2000`.
+pub fn weekday_date_time(secs: i64, padding: DayPadding) -> String {
+    let days = secs.div_euclid(SECS_PER_DAY);
+    let second_of_day = secs.rem_euclid(SECS_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = WEEKDAYS[(days + 4).rem_euclid(7) as usize];
+    let day = match padding {
+        DayPadding::Zero => format!("{day:02}"),
+        DayPadding::Space => format!("{day:>2}"),
+    };
+    format!(
+        "{weekday} {} {day} {:02}:{:02}:{:02} {year}",
+        MONTHS[month as usize - 1],
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_pad_the_day_as_asked() {
+        assert_eq!(
+            weekday_date_time(0, DayPadding::Space),
+            "Thu Jan  1 00:00:00 1970"
+        );
+        assert_eq!(
+            weekday_date_time(951_868_799, DayPadding::Zero),
+            "Tue Feb 29 23:59:59 2000"
+        );
+        assert_eq!(
+            weekday_date_time(-1, DayPadding::Zero),
+            "Wed Dec 31 23:59:59 1969"
+        );
+    }
 
     #[test]
     fn calendar_days_follow_one_another() {

@@ -94,6 +94,18 @@ fn start_control(
     }
 }
 
+/// A port another process holds is an error at start, not a share (SO_REUSEPORT would let a
+/// second ringd take half of the first one's clients).
+fn claim_ports(plan: &Plan, ftp: Option<&SessionContext>) -> Result<(), String> {
+    if let Some(config) = &plan.ntp {
+        NtpService::claim_ports(config).map_err(|err| err.to_string())?;
+    }
+    if let Some(context) = ftp {
+        FtpService::claim_ports(context).map_err(|err| err.to_string())?;
+    }
+    Ok(())
+}
+
 /// The addresses a service listens on, comma-separated, or `none` when it does not run.
 fn listen_list(addrs: Option<&[SocketAddr]>) -> String {
     match addrs {
@@ -307,6 +319,10 @@ fn main() -> ExitCode {
         info!("no configuration given: running the built-in demo (NTP on 127.0.0.1:1123 at local stratum 10 for 127.0.0.0/8; anonymous read-only FTP of the current directory on 127.0.0.1:2121)");
     }
     let control_socket = control_socket_path(&cli, &plan);
+    if let Err(err) = claim_ports(&plan, ftp_context.as_deref()) {
+        error!("{err}");
+        return ExitCode::FAILURE;
+    }
     if let Err(err) = give_up_rights(
         &needs,
         &plan,

@@ -4,48 +4,13 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output};
 
-use common::TempDir;
-
-/// Long enough for a loaded machine; a read of /dev/zero or a blocked FIFO open never ends.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Runs ringd with `args` and `stdin` as its input, killed and failed if it has not exited by
-/// the deadline.
-fn run_ringd(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ringd"))
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ringd starts");
-    // ringd may refuse before it reads its input: a closed pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("ringd {args:?} still running after {DEADLINE:?}");
-        }
-    }
-}
+use common::{run_to_exit, TempDir};
 
 fn check(flag: &str, conf: &Path) -> Output {
-    run_ringd(&["--check", flag, conf.to_str().unwrap()], b"")
+    run_to_exit(&["--check", flag, conf.to_str().unwrap()], b"")
 }
 
 /// Exit status 1 and the error on stderr; returns stdout and stderr together.
@@ -159,7 +124,7 @@ fn chrony_include_of_a_secret_does_not_print_it() {
 /// A users file with one user, and its bytes.
 fn users_file(dir: &TempDir) -> (std::path::PathBuf, Vec<u8>) {
     let users = dir.join("users");
-    let output = run_ringd(&["ftp-passwd", path(&users), "alice"], b"wonder land\n");
+    let output = run_to_exit(&["ftp-passwd", path(&users), "alice"], b"wonder land\n");
     assert!(
         output.status.success(),
         "{}",
@@ -184,7 +149,7 @@ fn ftp_passwd_refuses_a_name_that_leaves_the_root() {
     let dir = TempDir::new("passwd-name");
     let (users, before) = users_file(&dir);
     for name in ["../outside", "a/b", "..", "."] {
-        let output = run_ringd(&["ftp-passwd", path(&users), name], b"secret pw\n");
+        let output = run_to_exit(&["ftp-passwd", path(&users), name], b"secret pw\n");
         let text = refused(&output);
         assert!(
             text.contains(&format!("invalid user name {name:?}: ")),
@@ -201,7 +166,7 @@ fn ftp_passwd_refuses_an_empty_password() {
     let dir = TempDir::new("passwd-empty");
     let (users, before) = users_file(&dir);
     for name in ["alice", "bob"] {
-        let output = run_ringd(&["ftp-passwd", path(&users), name], b"\n");
+        let output = run_to_exit(&["ftp-passwd", path(&users), name], b"\n");
         let text = refused(&output);
         assert!(text.contains("invalid password: empty"), "{text}");
         assert_eq!(std::fs::read(&users).unwrap(), before, "{name}");
@@ -237,7 +202,10 @@ fn a_users_file_with_an_empty_password_is_refused() {
         "{output}"
     );
     // ftp-passwd reads the file the same way: it changes nothing in it either.
-    let output = refused(&run_ringd(&["ftp-passwd", path(&users), "carol"], b"pw\n"));
+    let output = refused(&run_to_exit(
+        &["ftp-passwd", path(&users), "carol"],
+        b"pw\n",
+    ));
     assert!(output.contains("has an empty password"), "{output}");
     assert_eq!(std::fs::read_to_string(&users).unwrap(), text);
 }

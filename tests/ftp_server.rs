@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 
 use common::ftp_client::Control;
 use common::{
-    give_to_session_user, run_client, running_as_root, Ringd, TempDir, SESSION_USER_CONF,
+    give_to_session_user, run_client, run_to_exit, running_as_root, Ringd, TempDir,
+    SESSION_USER_CONF,
 };
 
 /// A root with `pub/hello.txt`, an `upload/` directory the sessions' user owns, and symlinks
@@ -869,4 +870,38 @@ fn a_throttled_sendfile_download_keeps_to_anon_max_rate() {
     );
     let log = ringd.stop();
     assert!(!fell_back_to_copying(&log), "{log:?}");
+}
+
+/// A second ringd on the first one's FTP port would share it through SO_REUSEPORT and take
+/// some of its clients; it must refuse to start and name the holder.
+#[test]
+fn a_port_held_by_another_ringd_is_an_error_naming_it() {
+    let first = start_anonymous("");
+    let port = first.ftp_addrs[0].port();
+    let dir = TempDir::new("ftp-port-held");
+    let root = make_root(&dir);
+    let conf = anonymous_conf(&root, "").replace("listen_port=0", &format!("listen_port={port}"));
+    let conf = dir.write("vsftpd.conf", &conf);
+    let socket = dir.join("ringd.sock");
+    let output = run_to_exit(
+        &[
+            "--ftp-conf",
+            conf.to_str().unwrap(),
+            "--control-socket",
+            socket.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exits non-zero:\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot listen for FTP on 127.0.0.1:{port}: the port is in use by ringd (pid {})",
+            first.pid()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`listen_port`"), "{stderr}");
+    run_client("anonymous_download", first.ftp_addrs[0], &[]);
+    first.stop();
 }

@@ -5,7 +5,7 @@ mod common;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::Ringd;
+use common::{run_to_exit, Ringd, TempDir};
 use ringd::ntp::packet::{Header, NtpTimestamp, UnixTime, MODE_CLIENT, MODE_SERVER, REFID_LOCAL};
 use ringd::shard::ntp::steering::shard_for;
 
@@ -354,4 +354,58 @@ fn without_local_stratum_the_kernel_state_is_served() {
         assert_ne!(reply.leap, 3);
     }
     ringd.stop();
+}
+
+/// Output of a ringd that serves NTP on 127.0.0.1:`port` and must refuse to start.
+fn refused_start_on(port: u16) -> String {
+    let dir = TempDir::new("ntp-port-held");
+    let conf = dir.write(
+        "chrony.conf",
+        format!("port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n"),
+    );
+    let socket = dir.join("ringd.sock");
+    let output = run_to_exit(
+        &[
+            "--ntp-conf",
+            conf.to_str().unwrap(),
+            "--control-socket",
+            socket.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "exits non-zero:\n{stderr}");
+    stderr
+}
+
+/// SO_REUSEPORT would let a second ringd share the first one's port and take half of its
+/// clients; it must refuse instead, and say who holds the port.
+#[test]
+fn a_port_held_by_another_process_is_an_error_naming_the_holder() {
+    let first = Ringd::start_ntp(LOCAL_CONF, &["--shards", "2"], 1);
+    let port = first.ntp_addrs[0].port();
+    let stderr = refused_start_on(port);
+    assert!(
+        stderr.contains(&format!(
+            "cannot listen for NTP on 127.0.0.1:{port}: the port is in use by ringd (pid {})",
+            first.pid()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("choose another port with `port`"),
+        "{stderr}"
+    );
+    let (t1, reply, t4) = query(&client("127.0.0.1"), first.ntp_addrs[0], 4);
+    check_reply(t1, &reply, t4, 4);
+    first.stop();
+
+    // A server that is not ringd (here: this test) holding the port without SO_REUSEPORT.
+    let held = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let stderr = refused_start_on(port);
+    assert!(
+        stderr.contains(&format!("(pid {})", std::process::id())),
+        "{stderr}"
+    );
 }

@@ -6,6 +6,5 @@ pub mod error;
 pub mod ftp;
 pub mod html;
 pub mod ntp;
-pub mod procnet;
 pub mod reflect;
 pub mod target;

@@ -1,6 +1,7 @@
 //! Shards: one thread per core, pinned, each owning its sockets and ring; the NTP runtime in `ntp/`, the FTP runtime in `ftp/`.
 
 pub mod ftp;
+pub mod listen_port;
 pub mod ntp;
 
 use std::fmt;

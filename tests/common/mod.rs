@@ -4,10 +4,11 @@
 pub mod ftp_client;
 pub mod ntp_fixtures;
 
+use std::io::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -286,6 +287,38 @@ fn listen_addresses(ready: &str, service: &str) -> Vec<SocketAddr> {
         return Vec::new();
     }
     list.split(',').map(|addr| addr.parse().unwrap()).collect()
+}
+
+/// Long enough for a loaded machine; a read of /dev/zero or a blocked FIFO open never ends.
+const EXIT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs ringd with `args` and `stdin` as its input, killed and failed if it has not exited by
+/// the deadline.
+pub fn run_to_exit(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringd"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ringd starts");
+    // ringd may refuse before it reads its input: a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(EXIT_DEADLINE) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("ringd {args:?} still running after {EXIT_DEADLINE:?}");
+        }
+    }
 }
 
 /// A system account made for a test with `useradd` and `chpasswd`, removed (with its home)

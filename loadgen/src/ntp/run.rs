@@ -20,7 +20,7 @@ use super::schedule::{Release, Schedule};
 use super::tally::Tally;
 use super::validate::{validate_reply, InvalidReason};
 use crate::error::LoadError;
-use crate::procnet::{receives_for, udp_socket_drops};
+use ringd_sys::procnet::{receives_for, udp_socket_drops};
 
 /// Datagrams taken per recvmmsg call.
 const RECEIVE_BATCH: usize = 64;

@@ -24,8 +24,13 @@ use crate::ftp::registry::SessionRegistry;
 use crate::ftp::replies::{self, Reply};
 use crate::ftp::transfer_log::{ConnectRefusal, LogEvent};
 use crate::shard::cpu_for_shard;
+use crate::shard::listen_port::{self, ListenError};
 use crate::sys::clock::realtime_now;
 use crate::sys::cpu;
+use crate::sys::procnet::Transport;
+
+/// The vsftpd.conf option that sets the FTP port.
+const PORT_OPTION: &str = "listen_port";
 
 /// How often an idle accept loop looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
@@ -33,11 +38,11 @@ const LISTEN_BACKLOG: i32 = 1024;
 
 #[derive(Debug, Error)]
 pub enum FtpStartError {
-    #[error("cannot listen for FTP on {addr}: {source} (is vsftpd running? `listen_port` chooses another port)")]
+    #[error("cannot listen for FTP on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         #[source]
-        source: io::Error,
+        source: ListenError,
     },
     #[error("cannot start FTP shard thread {shard}: {source}")]
     Thread {
@@ -85,20 +90,18 @@ fn bind_all(
     addr: SocketAddr,
     shards: usize,
 ) -> Result<(SocketAddr, Vec<std::net::TcpListener>), FtpStartError> {
+    let failed = |addr: SocketAddr| {
+        move |error: io::Error| FtpStartError::Bind {
+            addr,
+            source: ListenError::from_bind(error, addr, Transport::Tcp, PORT_OPTION),
+        }
+    };
     let mut local = addr;
     let mut listeners = Vec::with_capacity(shards);
     for _ in 0..shards {
-        let listener = listen_socket(local).map_err(|source| FtpStartError::Bind {
-            addr: local,
-            source,
-        })?;
+        let listener = listen_socket(local).map_err(failed(local))?;
         if local.port() == 0 {
-            local = listener
-                .local_addr()
-                .map_err(|source| FtpStartError::Bind {
-                    addr: local,
-                    source,
-                })?;
+            local = listener.local_addr().map_err(failed(local))?;
         }
         listeners.push(listener);
     }
@@ -106,6 +109,16 @@ fn bind_all(
 }
 
 impl FtpService {
+    /// Refuses ports another process holds, naming it: run before ringd confines itself, while
+    /// it may still look at other processes' sockets.
+    pub fn claim_ports(context: &SessionContext) -> Result<(), FtpStartError> {
+        for addr in context.listen_addresses() {
+            listen_port::ensure_free(addr, Transport::Tcp, PORT_OPTION)
+                .map_err(|source| FtpStartError::Bind { addr, source })?;
+        }
+        Ok(())
+    }
+
     pub fn start(
         context: Arc<SessionContext>,
         shard_count: usize,

@@ -21,17 +21,19 @@ use crate::ntp::precision;
 use crate::ntp::ratelimit::RateLimiter;
 use crate::ntp::responder::Responder;
 use crate::ntp::served_clock::ClockSource;
+use crate::shard::listen_port::{self, ListenError};
 use crate::shard::{cpu_for_shard, Backend};
 use crate::sys::clock::realtime_now;
+use crate::sys::procnet::Transport;
 use crate::sys::{cpu, uring};
 
 #[derive(Debug, Error)]
 pub enum StartError {
-    #[error("cannot listen for NTP on {addr}: {source} (is another NTP server, e.g. chronyd, using the port? `port` in the config chooses another)")]
+    #[error("cannot listen for NTP on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         #[source]
-        source: io::Error,
+        source: ListenError,
     },
     #[error("cannot start NTP shard thread {shard}: {source}")]
     Thread {
@@ -84,6 +86,17 @@ pub fn choose_backend(requested: Backend) -> Backend {
 }
 
 impl NtpService {
+    /// Refuses ports another process holds, naming it: run before ringd confines itself, while
+    /// it may still look at other processes' sockets.
+    pub fn claim_ports(config: &NtpConfig) -> Result<(), StartError> {
+        for ip in &config.bind_addresses {
+            let addr = SocketAddr::new(*ip, config.port);
+            listen_port::ensure_free(addr, Transport::Udp, sockets::PORT_OPTION)
+                .map_err(|source| StartError::Bind { addr, source })?;
+        }
+        Ok(())
+    }
+
     pub fn start(config: &NtpConfig, options: ServiceOptions) -> Result<NtpService, StartError> {
         let shard_count = options.shards.max(1);
         let backend = choose_backend(options.backend);
@@ -97,12 +110,8 @@ impl NtpService {
 
         let mut listeners = Vec::new();
         for ip in &config.bind_addresses {
-            let listener = sockets::bind(*ip, config.port, shard_count).map_err(|source| {
-                StartError::Bind {
-                    addr: SocketAddr::new(*ip, config.port),
-                    source,
-                }
-            })?;
+            let listener = sockets::bind(*ip, config.port, shard_count)
+                .map_err(|(addr, source)| StartError::Bind { addr, source })?;
             listeners.push(listener);
         }
         let local_addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr).collect();

@@ -7,7 +7,12 @@ use std::os::fd::AsFd;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::steering;
+use crate::shard::listen_port::ListenError;
+use crate::sys::procnet::Transport;
 use crate::sys::sockopt;
+
+/// The chrony.conf directive that sets the NTP port.
+pub const PORT_OPTION: &str = "port";
 
 /// Receive buffer asked of the kernel per socket; bursts at pool-grade rates need room.
 const RECV_BUFFER_BYTES: usize = 8 << 20;
@@ -34,25 +39,38 @@ fn new_socket(addr: SocketAddr) -> io::Result<Socket> {
 
 /// Binds `shards` sockets to `ip:port` (port 0: one ephemeral port shared by all of them) with
 /// RX timestamps on, and attaches the source-address steering program when there are several.
-pub fn bind(ip: IpAddr, port: u16, shards: usize) -> io::Result<Listener> {
+pub fn bind(ip: IpAddr, port: u16, shards: usize) -> Result<Listener, (SocketAddr, ListenError)> {
     let mut local_addr = SocketAddr::new(ip, port);
+    let failed = |addr: SocketAddr| {
+        move |error: io::Error| {
+            (
+                addr,
+                ListenError::from_bind(error, addr, Transport::Udp, PORT_OPTION),
+            )
+        }
+    };
     let mut sockets = Vec::with_capacity(shards);
     for _ in 0..shards {
-        let socket = new_socket(local_addr)?;
-        socket.bind(&local_addr.into())?;
+        let socket = new_socket(local_addr).map_err(failed(local_addr))?;
+        socket
+            .bind(&local_addr.into())
+            .map_err(failed(local_addr))?;
         if local_addr.port() == 0 {
             local_addr = socket
-                .local_addr()?
+                .local_addr()
+                .map_err(failed(local_addr))?
                 .as_socket()
-                .ok_or_else(|| io::Error::other("bound socket has no IP address"))?;
+                .ok_or_else(|| {
+                    failed(local_addr)(io::Error::other("bound socket has no IP address"))
+                })?;
         }
         let socket: UdpSocket = socket.into();
-        sockopt::enable_rx_timestamps(socket.as_fd())?;
+        sockopt::enable_rx_timestamps(socket.as_fd()).map_err(failed(local_addr))?;
         sockets.push(socket);
     }
     if shards > 1 {
         let program = steering::source_hash_program(ip.is_ipv6(), shards as u32);
-        sockopt::attach_reuseport_cbpf(sockets[0].as_fd(), &program)?;
+        sockopt::attach_reuseport_cbpf(sockets[0].as_fd(), &program).map_err(failed(local_addr))?;
     }
     Ok(Listener {
         local_addr,

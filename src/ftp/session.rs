@@ -107,7 +107,9 @@ pub struct Session {
     ascii: bool,
     facts: FactSet,
     transfer: Option<TransferKind>,
-    upload: Option<PendingUpload>,
+    /// Boxed: it is there only while an upload is in progress, and every idle session would
+    /// otherwise carry room for it.
+    upload: Option<Box<PendingUpload>>,
     /// Boxed: it is there only while a lock is awaited, and every idle session would
     /// otherwise carry room for it.
     awaiting_lock: Option<Box<AwaitingLock>>,
@@ -226,11 +228,7 @@ impl Session {
     /// The session ends (closed, timed out, or ringd stops): an atomic upload still in
     /// progress is removed, never left behind half written.
     pub fn end(&mut self, fs: &dyn SessionFs) {
-        if let Some(PendingUpload {
-            staging: Some(staging),
-            ..
-        }) = self.upload.take()
-        {
+        if let Some(staging) = self.upload.take().and_then(|upload| upload.staging) {
             fs.discard_upload(staging);
         }
     }

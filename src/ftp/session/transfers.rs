@@ -63,7 +63,7 @@ impl Session {
         };
         let upload = kind == TransferKind::Upload;
         let outcome = match self.upload.take() {
-            Some(upload) => match self.settle_upload(upload, outcome, fs) {
+            Some(upload) => match self.settle_upload(*upload, outcome, fs) {
                 Ok(outcome) => outcome,
                 Err(refusal) => return say(refusal),
             },
@@ -208,11 +208,7 @@ impl Session {
             return self.begin_file_transfer(file, record, start, fs);
         }
         // Nothing has been written: an upload's file is left as it was.
-        if let Some(PendingUpload {
-            staging: Some(staging),
-            ..
-        }) = self.upload.take()
-        {
+        if let Some(staging) = self.upload.take().and_then(|upload| upload.staging) {
             fs.discard_upload(staging);
         }
         match start {
@@ -320,10 +316,10 @@ impl Session {
             return say(replies::COULD_NOT_CREATE_FILE);
         }
         let sync = staging.is_some();
-        self.upload = Some(PendingUpload {
+        self.upload = Some(Box::new(PendingUpload {
             staging,
             target: path,
-        });
+        }));
         let record = self.transfer_record(arg, Direction::Incoming);
         let start = FileTransfer::Upload {
             opening: replies::OK_TO_SEND_DATA.reply(),
@@ -361,10 +357,10 @@ impl Session {
             return say(replies::COULD_NOT_CREATE_FILE);
         }
         let name = vpath.rsplit('/').next().unwrap_or(&vpath).to_string();
-        self.upload = Some(PendingUpload {
+        self.upload = Some(Box::new(PendingUpload {
             staging: None,
             target: vpath.clone(),
-        });
+        }));
         let record = self.transfer_record(name.as_bytes(), Direction::Incoming);
         let start = FileTransfer::Upload {
             opening: replies::unique_file(name.as_bytes()),

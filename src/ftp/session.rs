@@ -5,7 +5,8 @@
 //! system call and reads no clock: the I/O shell gives it the time and, once logged in, the
 //! session's filesystem ([`SessionFs`], which runs every access with the session's
 //! credentials), performs the [`Action`]s and reports back through `authenticated`,
-//! `root_opened`, `passive_listening`, `file_locked` and `transfer_finished`.
+//! `root_opened`, `passive_listening`, `file_locked` and `transfer_finished`. A session is
+//! `BeforeLogin` until the root of its login is entered, then `LoggedIn`, which holds the user.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -33,7 +34,8 @@ use crate::config::vsftpd::{self, FtpConfig};
 use crate::ntp::packet::UnixTime;
 use crate::sys::file_lock::FileLock;
 
-struct LoggedIn {
+/// Who is logged in, and what their commands changed about them.
+struct User {
     /// The name STAT reports: `ftp_username` for anonymous sessions, as vsftpd does.
     shown_name: Vec<u8>,
     /// vsftpd's `is_anonymous`: an anonymous login, or a guest without
@@ -89,23 +91,50 @@ enum Listing {
 }
 
 pub struct Session {
+    phase: Phase,
+}
+
+/// The commands after login are methods of `LoggedIn`, so none can run without a user.
+// `LoggedIn` is not boxed: a session keeps room for it before login too, as it did when one
+// struct held both phases; boxed, every logged-in session, which is most idle sessions, would
+// carry room for `BeforeLogin` besides its allocation.
+enum Phase {
+    BeforeLogin(BeforeLogin),
+    LoggedIn(LoggedIn),
+}
+
+/// A session until its `230`: USER, PASS, and the login the shell verifies and opens.
+struct BeforeLogin {
     context: Arc<SessionContext>,
-    /// The options of this session: the server's, or with the user's `user_config_dir` file
-    /// applied once logged in.
+    /// The server's options, with the user's `user_config_dir` file applied once the login is
+    /// verified.
     config: Arc<FtpConfig>,
     peer: SocketAddr,
+    /// Not needed before login: kept for the logged-in phase.
     local: SocketAddr,
+    /// `OPTS MLST` may come before login; the choice holds after it.
+    facts: FactSet,
     pending_user: Option<Vec<u8>>,
     /// Boxed: it exists only for the moment of a login.
     login: Option<Box<PendingLogin>>,
-    user: Option<LoggedIn>,
     login_failures: u32,
+}
+
+/// A logged-in session: its user, and what its commands set up for the next ones.
+struct LoggedIn {
+    context: Arc<SessionContext>,
+    /// The options of this session: the server's, or with the user's `user_config_dir` file
+    /// applied.
+    config: Arc<FtpConfig>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    facts: FactSet,
+    user: User,
     data: DataSetup,
     epsv_all: bool,
     restart_offset: u64,
     rename_from: Option<String>,
     ascii: bool,
-    facts: FactSet,
     transfer: Option<TransferKind>,
     /// Boxed: it is there only while an upload is in progress, and every idle session would
     /// otherwise carry room for it.
@@ -168,32 +197,46 @@ fn oops(text: &str) -> Vec<Action> {
     ]
 }
 
+/// FEAT, the same before and after login.
+fn features(config: &FtpConfig, facts: FactSet) -> Vec<Action> {
+    send(replies::feat(config.port_enable, config.pasv_enable, facts))
+}
+
+/// OPTS, the same before and after login.
+fn set_option(facts: &mut FactSet, option: &str, value: &str) -> Vec<Action> {
+    if option == "UTF8" && (value.eq_ignore_ascii_case("ON") || value.is_empty()) {
+        return say(replies::ALWAYS_UTF8);
+    }
+    if option == "MLST" {
+        *facts = FactSet::parse(value);
+        return send(replies::mlst_options_set(*facts));
+    }
+    say(replies::OPTION_NOT_UNDERSTOOD)
+}
+
 impl Session {
     pub fn new(context: Arc<SessionContext>, peer: SocketAddr, local: SocketAddr) -> Session {
         Session {
-            config: Arc::clone(&context.config),
-            context,
-            peer,
-            local,
-            pending_user: None,
-            login: None,
-            user: None,
-            login_failures: 0,
-            data: DataSetup::None,
-            epsv_all: false,
-            restart_offset: 0,
-            rename_from: None,
-            ascii: false,
-            facts: FactSet::ALL,
-            transfer: None,
-            upload: None,
-            awaiting_lock: None,
+            phase: Phase::BeforeLogin(BeforeLogin {
+                config: Arc::clone(&context.config),
+                context,
+                peer,
+                local,
+                facts: FactSet::ALL,
+                pending_user: None,
+                login: None,
+                login_failures: 0,
+            }),
         }
     }
 
     /// The 220 greeting (or the banner file as a multi-line 220).
     pub fn greeting(&self) -> Vec<Action> {
-        send(self.context.greeting.clone())
+        let context = match &self.phase {
+            Phase::BeforeLogin(before_login) => &before_login.context,
+            Phase::LoggedIn(logged_in) => &logged_in.context,
+        };
+        send(context.greeting.clone())
     }
 
     /// `idle_session_timeout` passed without a command.
@@ -203,7 +246,10 @@ impl Session {
 
     /// The options this session runs with (the server's, or its user's once logged in).
     pub fn config_handle(&self) -> Arc<FtpConfig> {
-        Arc::clone(&self.config)
+        Arc::clone(match &self.phase {
+            Phase::BeforeLogin(before_login) => &before_login.config,
+            Phase::LoggedIn(logged_in) => &logged_in.config,
+        })
     }
 
     /// One line from the control connection, already stripped of Telnet sequences; `now` is
@@ -218,59 +264,103 @@ impl Session {
             Ok(line) => line,
             Err(error) => return say(error.reply()),
         };
-        if self.user.is_none() {
-            self.before_login(&line)
-        } else {
-            self.after_login(&line, now, fs)
+        match &mut self.phase {
+            Phase::BeforeLogin(before_login) => before_login.on_line(&line),
+            Phase::LoggedIn(logged_in) => logged_in.on_line(&line, now, fs),
+        }
+    }
+
+    /// The shell verified the login it was asked to (`Action::Authenticate`).
+    pub fn authenticated(&mut self, outcome: AuthOutcome) -> Vec<Action> {
+        match &mut self.phase {
+            Phase::BeforeLogin(before_login) => before_login.authenticated(outcome),
+            // Only PASS before login asks for a verification: there is no login to decide.
+            Phase::LoggedIn(_) => Vec::new(),
+        }
+    }
+
+    /// The shell opened the root it was asked to (`Action::OpenRoot`), or could not (`false`);
+    /// from now on `fs` is the session's filesystem.
+    pub fn root_opened(&mut self, opened: bool, fs: &dyn SessionFs) -> Vec<Action> {
+        // Only a login asks for the root, once: a logged-in session has entered it already.
+        let Phase::BeforeLogin(before_login) = &mut self.phase else {
+            return Vec::new();
+        };
+        match before_login.enter_root(opened, fs) {
+            Ok((logged_in, welcome)) => {
+                self.phase = Phase::LoggedIn(logged_in);
+                welcome
+            }
+            Err(refusal) => refusal,
+        }
+    }
+
+    /// The shell opened the passive listener on `port` (or could not: `None`).
+    pub fn passive_listening(&mut self, port: Option<u16>) -> Vec<Action> {
+        match &mut self.phase {
+            Phase::LoggedIn(logged_in) => logged_in.passive_listening(port),
+            // PASV and EPSV, which ask for a listener, are refused before login: no client
+            // waits for this reply.
+            Phase::BeforeLogin(_) => Vec::new(),
+        }
+    }
+
+    /// The shell has locked `file` for the transfer waiting for it, or gave up after
+    /// `data_connection_timeout` (`locked` false).
+    pub fn file_locked(
+        &mut self,
+        file: FileHandle,
+        locked: bool,
+        fs: &dyn SessionFs,
+    ) -> Vec<Action> {
+        match &mut self.phase {
+            Phase::LoggedIn(logged_in) => logged_in.file_locked(file, locked, fs),
+            // Only transfers, refused before login, ask for a lock: no transfer waits for it,
+            // and the file is closed unread.
+            Phase::BeforeLogin(_) => Vec::new(),
+        }
+    }
+
+    /// The shell finished (or failed) the transfer it was asked for.
+    pub fn transfer_finished(
+        &mut self,
+        outcome: TransferOutcome,
+        fs: &dyn SessionFs,
+    ) -> Vec<Action> {
+        match &mut self.phase {
+            Phase::LoggedIn(logged_in) => logged_in.transfer_finished(outcome, fs),
+            // Transfers are refused before login: no client waits for this reply.
+            Phase::BeforeLogin(_) => Vec::new(),
         }
     }
 
     /// The session ends (closed, timed out, or ringd stops): an atomic upload still in
     /// progress is removed, never left behind half written.
     pub fn end(&mut self, fs: &dyn SessionFs) {
-        if let Some(staging) = self.upload.take().and_then(|upload| upload.staging) {
-            fs.discard_upload(staging);
+        // Before login nothing can have been uploaded.
+        if let Phase::LoggedIn(logged_in) = &mut self.phase {
+            logged_in.abandon_upload(fs);
         }
     }
+}
 
-    fn before_login(&mut self, line: &[u8]) -> Vec<Action> {
+impl BeforeLogin {
+    fn on_line(&mut self, line: &[u8]) -> Vec<Action> {
         match command::parse(line) {
             // vsftpd (and ProFTPD) ignore empty lines: some NAT devices send them.
             Ok(Command::Empty) => Vec::new(),
             Ok(Command::User(name)) => self.handle_user(name),
             Ok(Command::Pass(password)) => self.handle_pass(password),
             Ok(Command::Quit) => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],
-            Ok(Command::Feat) => send(self.feat()),
-            Ok(Command::Opts(option, value)) => self.handle_opts(&option, &value),
+            Ok(Command::Feat) => features(&self.config, self.facts),
+            Ok(Command::Opts(option, value)) => set_option(&mut self.facts, &option, &value),
             _ => say(replies::PLEASE_LOGIN),
         }
     }
+}
 
-    fn feat(&self) -> Reply {
-        let config = &self.config;
-        replies::feat(config.port_enable, config.pasv_enable, self.facts)
-    }
-
-    fn handle_opts(&mut self, option: &str, value: &str) -> Vec<Action> {
-        if option == "UTF8" && (value.eq_ignore_ascii_case("ON") || value.is_empty()) {
-            return say(replies::ALWAYS_UTF8);
-        }
-        if option == "MLST" {
-            self.facts = FactSet::parse(value);
-            return send(replies::mlst_options_set(self.facts));
-        }
-        say(replies::OPTION_NOT_UNDERSTOOD)
-    }
-
-    fn permitted_by_command_lists(&self, verb: &str) -> bool {
-        let config = &self.config;
-        if !config.cmds_allowed.is_empty() && !config.cmds_allowed.iter().any(|c| c == verb) {
-            return false;
-        }
-        !config.cmds_denied.iter().any(|c| c == verb)
-    }
-
-    fn after_login(&mut self, line: &[u8], now: UnixTime, fs: &dyn SessionFs) -> Vec<Action> {
+impl LoggedIn {
+    fn on_line(&mut self, line: &[u8], now: UnixTime, fs: &dyn SessionFs) -> Vec<Action> {
         let verb = command::verb(line);
         if !self.permitted_by_command_lists(&verb) {
             return say(replies::NO_PERMISSION);
@@ -292,10 +382,18 @@ impl Session {
         }
     }
 
+    fn permitted_by_command_lists(&self, verb: &str) -> bool {
+        let config = &self.config;
+        if !config.cmds_allowed.is_empty() && !config.cmds_allowed.iter().any(|c| c == verb) {
+            return false;
+        }
+        !config.cmds_denied.iter().any(|c| c == verb)
+    }
+
     /// The configuration switches that turn commands off, as vsftpd applies them.
     fn verb_enabled(&self, verb: &str) -> bool {
         let config = &self.config;
-        let anonymous = self.user.as_ref().is_some_and(|u| u.anonymous);
+        let anonymous = self.user.anonymous;
         let upload = config.write_enable && (config.anon_upload_enable || !anonymous);
         let mkdir = config.write_enable && (config.anon_mkdir_write_enable || !anonymous);
         let other_write = config.write_enable && (config.anon_other_write_enable || !anonymous);
@@ -315,21 +413,13 @@ impl Session {
         }
     }
 
-    fn user(&self) -> &LoggedIn {
-        self.user.as_ref().expect("logged in")
-    }
-
-    fn user_mut(&mut self) -> &mut LoggedIn {
-        self.user.as_mut().expect("logged in")
-    }
-
     /// A path as vsftpd's logs show it: the argument, made absolute with the working directory.
     fn log_path(&self, arg: &[u8]) -> Vec<u8> {
-        transfer_log::vsftpd_log_path(self.user().cwd.as_bytes(), arg)
+        transfer_log::vsftpd_log_path(self.user.cwd.as_bytes(), arg)
     }
 
     fn resolve(&self, arg: &[u8]) -> String {
-        resolve(&self.user().cwd, &text(arg))
+        resolve(&self.user.cwd, &text(arg))
     }
 
     /// The path a command's argument names; `None` for an empty one, which names no file
@@ -362,7 +452,7 @@ impl Session {
                 Action::Reply(replies::HTTP_NOT_ALLOWED.reply()),
                 Action::Close,
             ],
-            Command::Pwd => send(replies::current_directory(self.user().cwd.as_bytes())),
+            Command::Pwd => send(replies::current_directory(self.user.cwd.as_bytes())),
             Command::Cwd(arg) => self.change_directory(&arg, fs),
             Command::Cdup => self.change_directory(b"..", fs),
             Command::Pasv => self.start_passive(false),
@@ -407,8 +497,8 @@ impl Session {
             Command::Noop => say(replies::NOOP_OK),
             Command::Syst => say(replies::SYSTEM_TYPE),
             Command::Help => send(replies::help()),
-            Command::Feat => send(self.feat()),
-            Command::Opts(option, value) => self.handle_opts(&option, &value),
+            Command::Feat => features(&self.config, self.facts),
+            Command::Opts(option, value) => set_option(&mut self.facts, &option, &value),
             Command::Stat(None) => send(self.status()),
             Command::Stat(Some(_)) if !self.config.dirlist_enable => say(replies::NO_PERMISSION),
             Command::Stat(Some(arg)) => self.status_of(&arg, now, fs),
@@ -431,7 +521,7 @@ impl Session {
 
     fn status(&self) -> Reply {
         let config = &self.config;
-        let user = self.user();
+        let user = &self.user;
         replies::session_status(&SessionStatus {
             remote_ip: self.peer.ip(),
             user: user.shown_name.clone(),

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Session {
+impl LoggedIn {
     pub(super) fn start_passive(&mut self, extended: bool) -> Vec<Action> {
         self.data = DataSetup::Passive {
             extended,
@@ -24,8 +24,7 @@ impl Session {
         }
     }
 
-    /// The shell opened the passive listener on `port` (or could not: `None`).
-    pub fn passive_listening(&mut self, port: Option<u16>) -> Vec<Action> {
+    pub(super) fn passive_listening(&mut self, port: Option<u16>) -> Vec<Action> {
         let DataSetup::Passive { extended, .. } = self.data else {
             return Vec::new();
         };

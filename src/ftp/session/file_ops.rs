@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Session {
+impl LoggedIn {
     pub(super) fn change_directory(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         let Some(target) = self.path_argument(arg) else {
             return say(replies::CHANGE_DIRECTORY_FAILED);
@@ -13,7 +13,7 @@ impl Session {
         if !fs.is_dir(&target) {
             return say(replies::CHANGE_DIRECTORY_FAILED);
         }
-        self.user_mut().cwd = target.clone();
+        self.user.cwd = target.clone();
         let message = self.directory_message(&target, fs);
         send(replies::with_message(&message, replies::DIRECTORY_CHANGED))
     }
@@ -57,7 +57,7 @@ impl Session {
             return send(replies::modification_time(info.mtime));
         }
         let config = &self.config;
-        let writable = config.write_enable && config.mdtm_write && !self.user().anonymous;
+        let writable = config.write_enable && config.mdtm_write && !self.user.anonymous;
         match set {
             Some(set) if writable => {
                 let Some(target) = self.path_argument(&set.path) else {
@@ -91,11 +91,10 @@ impl Session {
             return say(replies::NO_PERMISSION);
         }
         let ok = path.as_deref().is_some_and(|path| operate(path).is_ok());
-        let user = self.user();
         let log = event(
             ok,
             self.peer.ip(),
-            user.shown_name.clone(),
+            self.user.shown_name.clone(),
             self.log_path(arg),
         );
         let reply = match (&path, ok) {
@@ -106,7 +105,7 @@ impl Session {
     }
 
     pub(super) fn make_directory(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
-        let mode = 0o777 & !self.user().umask;
+        let mode = 0o777 & !self.user.umask;
         self.logged_operation(
             arg,
             |path| fs.mkdir(path, mode),
@@ -178,7 +177,7 @@ impl Session {
         let log = Action::Log(Box::new(LogEvent::Rename {
             ok: renamed,
             remote_ip: self.peer.ip(),
-            user: self.user().shown_name.clone(),
+            user: self.user.shown_name.clone(),
             from: from.into_bytes(),
             to: Some(self.log_path(arg)),
         }));
@@ -207,7 +206,7 @@ impl Session {
                 let log = Action::Log(Box::new(LogEvent::Chmod {
                     ok: changed,
                     remote_ip: self.peer.ip(),
-                    user: self.user().shown_name.clone(),
+                    user: self.user.shown_name.clone(),
                     path: self.log_path(&arg),
                     mode: format!("{mode:o}").into_bytes(),
                 }));
@@ -219,10 +218,10 @@ impl Session {
                 vec![log, Action::Reply(reply.reply())]
             }
             SiteCommand::Umask(Some(mask)) => {
-                self.user_mut().umask = mask & 0o777;
+                self.user.umask = mask & 0o777;
                 send(replies::umask_set(mask & 0o777))
             }
-            SiteCommand::Umask(None) => send(replies::current_umask(self.user().umask)),
+            SiteCommand::Umask(None) => send(replies::current_umask(self.user.umask)),
             SiteCommand::Chmod(..) | SiteCommand::Other(_) => say(replies::UNKNOWN_SITE_COMMAND),
         }
     }

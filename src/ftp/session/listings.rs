@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Session {
+impl LoggedIn {
     /// How this session's listings are made.
     pub(super) fn listing_settings(
         &self,
@@ -32,7 +32,7 @@ impl Session {
             facts: self.facts,
             directory_perm: self.permission_facts(EntryKind::Dir),
             file_perm: self.permission_facts(EntryKind::File),
-            world_readable_only: self.user().anonymous && config.anon_world_readable_only,
+            world_readable_only: self.user.anonymous && config.anon_world_readable_only,
         }
     }
 
@@ -71,7 +71,7 @@ impl Session {
     /// RFC 3659's `perm` fact: what this session may do with an entry of `kind`.
     pub(super) fn permission_facts(&self, kind: EntryKind) -> String {
         let config = &self.config;
-        let anonymous = self.user().anonymous;
+        let anonymous = self.user.anonymous;
         let write = config.write_enable;
         let other_write = write && (config.anon_other_write_enable || !anonymous);
         let mut perm = String::new();

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Session {
+impl BeforeLogin {
     pub(super) fn is_anonymous_name(&self, name: &[u8]) -> bool {
         self.config.anonymous_enable
             && (name.eq_ignore_ascii_case(b"ftp") || name.eq_ignore_ascii_case(b"anonymous"))
@@ -126,8 +126,7 @@ impl Session {
         }))]
     }
 
-    /// The shell verified the login it was asked to (`Action::Authenticate`).
-    pub fn authenticated(&mut self, outcome: AuthOutcome) -> Vec<Action> {
+    pub(super) fn authenticated(&mut self, outcome: AuthOutcome) -> Vec<Action> {
         let Some(pending) = self.login.as_ref() else {
             return Vec::new();
         };
@@ -199,31 +198,35 @@ impl Session {
         vec![Action::OpenRoot(Box::new(open))]
     }
 
-    /// The shell opened the root it was asked to (`Action::OpenRoot`), or could not (`false`);
-    /// from now on `fs` is the session's filesystem.
-    pub fn root_opened(&mut self, opened: bool, fs: &dyn SessionFs) -> Vec<Action> {
+    /// Enters the root the shell opened (`opened`), or could not: the logged-in session with
+    /// its `230`, or what to reply instead (nothing when no login waits for its root).
+    pub(super) fn enter_root(
+        &mut self,
+        opened: bool,
+        fs: &dyn SessionFs,
+    ) -> Result<(LoggedIn, Vec<Action>), Vec<Action>> {
         let Some(pending) = self.login.take() else {
-            return Vec::new();
+            return Err(Vec::new());
         };
         let Some(plan) = pending.plan else {
-            return Vec::new();
+            return Err(Vec::new());
         };
         if !opened {
-            return oops(&format!(
+            return Err(oops(&format!(
                 "cannot change directory:{}",
                 plan.open.root.display()
-            ));
+            )));
         }
         let cwd = match &plan.fallback_cwd {
             // Not jailed: local_root if it can be entered, else the home, as vsftpd does.
             Some(home) if !fs.is_dir(&plan.cwd) => {
                 if !fs.is_dir(home) {
-                    return oops(&format!("cannot change directory:{home}"));
+                    return Err(oops(&format!("cannot change directory:{home}")));
                 }
                 home.clone()
             }
             None if plan.cwd != "/" && !fs.is_dir(&plan.cwd) => {
-                return oops(&format!("cannot change directory:{}", plan.cwd));
+                return Err(oops(&format!("cannot change directory:{}", plan.cwd)));
             }
             _ => plan.cwd.clone(),
         };
@@ -232,44 +235,57 @@ impl Session {
         } else {
             self.config.local_umask
         };
-        self.user = Some(LoggedIn {
-            shown_name: plan.shown_name,
-            anonymous: plan.anonymous_privileges,
-            access: plan.access,
-            anon_password: pending.anon_password.clone(),
-            cwd: cwd.clone(),
-            umask,
-            messages_shown: HashSet::new(),
-        });
-        let message = self.directory_message(&cwd, fs);
-        let user = self.user();
-        vec![
+        let mut logged_in = LoggedIn {
+            context: Arc::clone(&self.context),
+            config: Arc::clone(&self.config),
+            peer: self.peer,
+            local: self.local,
+            facts: self.facts,
+            user: User {
+                shown_name: plan.shown_name,
+                anonymous: plan.anonymous_privileges,
+                access: plan.access,
+                anon_password: pending.anon_password.clone(),
+                cwd: cwd.clone(),
+                umask,
+                messages_shown: HashSet::new(),
+            },
+            data: DataSetup::None,
+            epsv_all: false,
+            restart_offset: 0,
+            rename_from: None,
+            ascii: false,
+            transfer: None,
+            upload: None,
+            awaiting_lock: None,
+        };
+        let message = logged_in.directory_message(&cwd, fs);
+        let welcome = vec![
             Action::Log(Box::new(LogEvent::Login {
                 ok: true,
                 remote_ip: self.peer.ip(),
-                user: user.shown_name.clone(),
+                user: logged_in.user.shown_name.clone(),
                 anon_password: pending.anonymous.then_some(pending.anon_password),
             })),
             Action::Reply(replies::with_message(&message, replies::LOGIN_SUCCESSFUL)),
-        ]
+        ];
+        Ok((logged_in, welcome))
     }
+}
 
+impl LoggedIn {
     /// The `message_file` of `dir`, once per directory per session, as vsftpd shows it.
     pub(super) fn directory_message(&mut self, dir: &str, fs: &dyn SessionFs) -> Vec<u8> {
-        let config = Arc::clone(&self.config);
-        let Some(user) = self.user.as_mut() else {
-            return Vec::new();
-        };
-        if !config.dirmessage_enable || !user.messages_shown.insert(dir.to_string()) {
+        if !self.config.dirmessage_enable || !self.user.messages_shown.insert(dir.to_string()) {
             return Vec::new();
         }
-        let path = resolve(dir, &config.message_file.to_string_lossy());
+        let path = resolve(dir, &self.config.message_file.to_string_lossy());
         fs.read_small(&path, replies::MESSAGE_FILE_MAX_BYTES)
             .unwrap_or_default()
     }
 
     pub(super) fn user_after_login(&self, name: &[u8]) -> Vec<Action> {
-        let user = self.user();
+        let user = &self.user;
         if user.anonymous {
             say(replies::CANNOT_CHANGE_FROM_GUEST)
         } else if user.shown_name == name {

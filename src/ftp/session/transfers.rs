@@ -2,10 +2,10 @@
 
 use super::*;
 
-impl Session {
+impl LoggedIn {
     /// What the transfer logs say about moving `arg` in `direction`; the shell completes it.
     pub(super) fn transfer_record(&self, arg: &[u8], direction: Direction) -> TransferRecord {
-        let user = self.user();
+        let user = &self.user;
         TransferRecord {
             start: UnixTime::default(),
             duration: Duration::ZERO,
@@ -38,7 +38,7 @@ impl Session {
         };
         self.data = DataSetup::None;
         self.transfer = Some(kind);
-        let max_rate = if self.user().anonymous {
+        let max_rate = if self.user.anonymous {
             self.config.anon_max_rate
         } else {
             self.config.local_max_rate
@@ -52,8 +52,7 @@ impl Session {
         }))]
     }
 
-    /// The shell finished (or failed) the transfer it was asked for.
-    pub fn transfer_finished(
+    pub(super) fn transfer_finished(
         &mut self,
         outcome: TransferOutcome,
         fs: &dyn SessionFs,
@@ -153,7 +152,7 @@ impl Session {
             return say(replies::FAILED_TO_OPEN_FILE);
         };
         let world_readable = download.mode & 0o004 != 0;
-        if self.user().anonymous && self.config.anon_world_readable_only && !world_readable {
+        if self.user.anonymous && self.config.anon_world_readable_only && !world_readable {
             return say(replies::FAILED_TO_OPEN_FILE);
         }
         let ascii = self.ascii && self.config.ascii_download_enable;
@@ -192,9 +191,7 @@ impl Session {
         }
     }
 
-    /// The shell has locked `file` for the transfer waiting for it, or gave up after
-    /// `data_connection_timeout` (`locked` false).
-    pub fn file_locked(
+    pub(super) fn file_locked(
         &mut self,
         file: FileHandle,
         locked: bool,
@@ -208,12 +205,18 @@ impl Session {
             return self.begin_file_transfer(file, record, start, fs);
         }
         // Nothing has been written: an upload's file is left as it was.
-        if let Some(staging) = self.upload.take().and_then(|upload| upload.staging) {
-            fs.discard_upload(staging);
-        }
+        self.abandon_upload(fs);
         match start {
             FileTransfer::Download { .. } => say(replies::FAILED_TO_OPEN_FILE),
             FileTransfer::Upload { .. } => say(replies::COULD_NOT_CREATE_FILE),
+        }
+    }
+
+    /// Gives up the upload in progress: an atomic one's staged file is removed, never left
+    /// behind.
+    pub(super) fn abandon_upload(&mut self, fs: &dyn SessionFs) {
+        if let Some(staging) = self.upload.take().and_then(|upload| upload.staging) {
+            fs.discard_upload(staging);
         }
     }
 
@@ -260,7 +263,7 @@ impl Session {
     }
 
     pub(super) fn file_mode(&self) -> u32 {
-        self.config.file_open_mode & !self.user().umask & 0o7777
+        self.config.file_open_mode & !self.user.umask & 0o7777
     }
 
     pub(super) fn store(&mut self, arg: &[u8], append: bool, fs: &dyn SessionFs) -> Vec<Action> {
@@ -274,7 +277,7 @@ impl Session {
         if self.denied(&path) {
             return say(replies::NO_PERMISSION);
         }
-        let may_overwrite = !self.user().anonymous || self.config.anon_other_write_enable;
+        let may_overwrite = !self.user.anonymous || self.config.anon_other_write_enable;
         let how = match (append, offset, may_overwrite) {
             (true, _, _) => WriteHow::Append,
             (false, _, false) => WriteHow::CreateNew,
@@ -333,7 +336,7 @@ impl Session {
     /// `chown_uploads`: an anonymous upload belongs to `chown_username` with
     /// `chown_upload_mode`, given away as vsftpd's privileged process does.
     pub(super) fn give_upload_away(&self, file: &FileHandle, fs: &dyn SessionFs) -> bool {
-        let Some(uid) = self.context.chown_uid.filter(|_| self.user().anonymous) else {
+        let Some(uid) = self.context.chown_uid.filter(|_| self.user.anonymous) else {
             return true;
         };
         fs.give_away(file, uid, self.config.chown_upload_mode)
@@ -345,7 +348,7 @@ impl Session {
         if !self.has_data_setup() {
             return say(replies::USE_PORT_OR_PASV_FIRST);
         }
-        let cwd = self.user().cwd.clone();
+        let cwd = self.user.cwd.clone();
         if !base.is_empty() && self.denied(&self.resolve(base)) {
             return say(replies::NO_PERMISSION);
         }

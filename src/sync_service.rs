@@ -25,6 +25,7 @@ use crate::sync::discipline::ClockCommand;
 use crate::sync::driftfile::{self, Drift};
 use crate::sync::engine::{self, Action, Engine, EngineConfig, SourceId, SourceSpec};
 use crate::sync::leap::{LeapStatus, LeapTable, LeapTableError};
+use crate::sync::local_time::LocalTime;
 use crate::sync::measurement;
 use crate::sync::report::SyncStatus;
 use crate::sync::selection::SelectionRules;
@@ -101,7 +102,7 @@ struct Upstream {
     config: UpstreamSource,
     /// The engine's source for each address in use.
     members: Vec<(SourceId, SocketAddr)>,
-    next_resolve: f64,
+    next_resolve: LocalTime,
 }
 
 struct Shell {
@@ -260,7 +261,7 @@ impl SyncService {
                 .map(|source| Upstream {
                     config: source.clone(),
                     members: Vec::new(),
-                    next_resolve: 0.0,
+                    next_resolve: LocalTime::EPOCH,
                 })
                 .collect(),
             by_address: HashMap::new(),
@@ -334,16 +335,16 @@ impl Shell {
 
     /// The engine's clock for a system clock reading: the system clock itself when ringd steers
     /// it, otherwise the software clock.
-    fn local_time(&mut self, raw: f64) -> f64 {
+    fn local_time(&mut self, raw: f64) -> LocalTime {
         if self.controls_clock {
-            raw
+            LocalTime::from_seconds_since_epoch(raw)
         } else {
             self.software.read(raw)
         }
     }
 
-    fn timestamp(&self, local: f64) -> NtpTimestamp {
-        let nanos = self.epoch.as_nanos() + (local * 1e9).round() as i128;
+    fn timestamp(&self, local: LocalTime) -> NtpTimestamp {
+        let nanos = self.epoch.as_nanos() + (local.seconds_since_epoch() * 1e9).round() as i128;
         NtpTimestamp::from_unix(UnixTime {
             secs: nanos.div_euclid(1_000_000_000) as i64,
             nanos: nanos.rem_euclid(1_000_000_000) as u32,
@@ -352,7 +353,7 @@ impl Shell {
 
     fn run(mut self, stop: &AtomicBool, commands: &mpsc::Receiver<SyncCommand>) {
         let mut batch = RecvBatch::new(16, 1024);
-        let mut next_publish = 0.0;
+        let mut next_publish = LocalTime::EPOCH;
         while !stop.load(Ordering::Relaxed) {
             let raw = self.raw_now();
             let local = self.local_time(raw);
@@ -360,7 +361,10 @@ impl Shell {
             while let Ok(SyncCommand::MakeStep(reply)) = commands.try_recv() {
                 let _ = reply.send(self.make_step(local));
             }
-            let wakeup = self.engine.next_wakeup().min(next_publish);
+            let wakeup = self
+                .engine
+                .next_wakeup()
+                .map_or(next_publish, |timer| timer.min(next_publish));
             let wait = (wakeup - local).clamp(0.0, MAX_WAIT);
             let ready = {
                 let mut fds = vec![self.socket_v4.as_fd()];
@@ -381,7 +385,11 @@ impl Shell {
                 }
             }
             let local = self.local_time(self.raw_now());
-            if local >= self.engine.next_wakeup() {
+            let timer_due = self
+                .engine
+                .next_wakeup()
+                .is_some_and(|timer| local >= timer);
+            if timer_due {
                 self.engine.on_timer(local, &mut actions);
             }
             let updated = !actions.is_empty();
@@ -400,7 +408,7 @@ impl Shell {
         }
     }
 
-    fn make_step(&mut self, local: f64) -> Result<f64, String> {
+    fn make_step(&mut self, local: LocalTime) -> Result<f64, String> {
         if !self.controls_clock {
             return Err("makestep needs --control-clock: ringd is only observing the clock".into());
         }
@@ -413,7 +421,7 @@ impl Shell {
         Ok(step)
     }
 
-    fn resolve_due(&mut self, local: f64) {
+    fn resolve_due(&mut self, local: LocalTime) {
         for index in 0..self.upstreams.len() {
             let upstream = &self.upstreams[index];
             let wanted = upstream.config.max_sources;
@@ -447,7 +455,7 @@ impl Shell {
     }
 
     /// A pool member stopped answering: give it an address of the pool not in use.
-    fn replace(&mut self, id: SourceId, local: f64) {
+    fn replace(&mut self, id: SourceId, local: LocalTime) {
         let Some(index) = self
             .upstreams
             .iter()

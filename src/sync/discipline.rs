@@ -2,6 +2,7 @@
 
 use super::filter::per_true_second;
 use super::leap::LeapStatus;
+use super::local_time::LocalTime;
 
 /// chrony's default `maxslewrate`: 83,333 ppm, the most the kernel's tick can be changed by.
 pub const MAX_SLEW_RATE: f64 = 83_333e-6;
@@ -41,7 +42,8 @@ pub struct Steering {
     /// The correction that keeps the clock on time without any slew (driftfile's frequency).
     base_frequency: f64,
     slew_rate: f64,
-    slew_end: f64,
+    /// When the slew in progress ends; only read while `slew_rate` is not zero.
+    slew_end: LocalTime,
     makestep: Option<MakeStep>,
     updates: u64,
     leap: LeapStatus,
@@ -52,7 +54,7 @@ impl Steering {
         Steering {
             base_frequency: initial_frequency.clamp(-MAX_FREQUENCY, MAX_FREQUENCY),
             slew_rate: 0.0,
-            slew_end: f64::NEG_INFINITY,
+            slew_end: LocalTime::EPOCH,
             makestep,
             updates: 0,
             leap: LeapStatus::None,
@@ -69,7 +71,7 @@ impl Steering {
     }
 
     /// When the slew in progress ends, if one is.
-    pub fn next_event(&self) -> Option<f64> {
+    pub fn next_event(&self) -> Option<LocalTime> {
         (self.slew_rate != 0.0).then_some(self.slew_end)
     }
 
@@ -79,7 +81,7 @@ impl Steering {
     }
 
     /// Ends a finished slew.
-    pub fn on_timer(&mut self, now: f64, out: &mut Vec<ClockCommand>) -> Adjustment {
+    pub fn on_timer(&mut self, now: LocalTime, out: &mut Vec<ClockCommand>) -> Adjustment {
         if self.slew_rate == 0.0 || now < self.slew_end {
             return Adjustment::default();
         }
@@ -98,7 +100,7 @@ impl Steering {
     /// the offset needs longer at the maximum rate.
     pub fn correct(
         &mut self,
-        now: f64,
+        now: LocalTime,
         offset: f64,
         frequency_error: f64,
         slew_time: f64,
@@ -128,7 +130,7 @@ impl Steering {
         }
     }
 
-    fn start_slew(&mut self, now: f64, offset: f64, slew_time: f64) {
+    fn start_slew(&mut self, now: LocalTime, offset: f64, slew_time: f64) {
         let duration = (offset.abs() / MAX_SLEW_RATE)
             .max(slew_time)
             .max(MIN_SLEW_DURATION);
@@ -162,11 +164,15 @@ impl Steering {
 mod tests {
     use super::*;
 
+    fn at(seconds: f64) -> LocalTime {
+        LocalTime::from_seconds_since_epoch(seconds)
+    }
+
     #[test]
     fn a_small_offset_is_slewed_within_a_second_and_the_frequency_kept() {
         let mut steering = Steering::new(10e-6, None);
         let mut out = Vec::new();
-        let adjustment = steering.correct(100.0, 0.0002, 2e-6, 0.0, &mut out);
+        let adjustment = steering.correct(at(100.0), 0.0002, 2e-6, 0.0, &mut out);
         // Base 10 - 2 = 8 ppm, plus a slew of about -200 ppm for one second.
         assert!((steering.base_frequency() - 8e-6).abs() < 1e-10);
         assert!((adjustment.frequency_change - (-2e-6 - 200e-6)).abs() < 1e-7);
@@ -175,10 +181,13 @@ mod tests {
             panic!("{out:?}");
         };
         assert!((slewing - (8e-6 - 200e-6)).abs() < 1e-7);
-        assert_eq!(steering.next_event(), Some(101.0));
+        assert_eq!(steering.next_event(), Some(at(101.0)));
         out.clear();
-        assert_eq!(steering.on_timer(100.5, &mut out), Adjustment::default());
-        let end = steering.on_timer(101.0, &mut out);
+        assert_eq!(
+            steering.on_timer(at(100.5), &mut out),
+            Adjustment::default()
+        );
+        let end = steering.on_timer(at(101.0), &mut out);
         assert!((end.frequency_change - 200e-6).abs() < 1e-7);
         assert_eq!(out, [ClockCommand::SetFrequency(steering.base_frequency())]);
         assert_eq!(steering.next_event(), None);
@@ -188,17 +197,17 @@ mod tests {
     fn a_large_offset_slews_at_the_maximum_rate() {
         let mut steering = Steering::new(0.0, None);
         let mut out = Vec::new();
-        steering.correct(0.0, 0.1, 0.0, 0.0, &mut out);
+        steering.correct(at(0.0), 0.1, 0.0, 0.0, &mut out);
         let end = steering.next_event().unwrap();
-        assert!((end - 0.1 / MAX_SLEW_RATE).abs() < 1e-9);
+        assert!((end.seconds_since_epoch() - 0.1 / MAX_SLEW_RATE).abs() < 1e-9);
     }
 
     #[test]
     fn a_gentle_slew_takes_the_time_asked_for() {
         let mut steering = Steering::new(0.0, None);
         let mut out = Vec::new();
-        let adjustment = steering.correct(50.0, 0.000_1, 0.0, 200.0, &mut out);
-        assert_eq!(steering.next_event(), Some(250.0));
+        let adjustment = steering.correct(at(50.0), 0.000_1, 0.0, 200.0, &mut out);
+        assert_eq!(steering.next_event(), Some(at(250.0)));
         assert!((adjustment.frequency_change + 0.5e-6).abs() < 1e-12);
     }
 
@@ -210,11 +219,14 @@ mod tests {
         };
         let mut steering = Steering::new(0.0, Some(rule));
         let mut out = Vec::new();
-        assert_eq!(steering.correct(0.0, 0.5, 0.0, 0.0, &mut out).step, 0.0);
-        assert_eq!(steering.correct(1.0, 3.0, 0.0, 0.0, &mut out).step, -3.0);
+        assert_eq!(steering.correct(at(0.0), 0.5, 0.0, 0.0, &mut out).step, 0.0);
+        assert_eq!(
+            steering.correct(at(1.0), 3.0, 0.0, 0.0, &mut out).step,
+            -3.0
+        );
         assert!(out.contains(&ClockCommand::Step(-3.0)));
         assert_eq!(
-            steering.correct(2.0, 3.0, 0.0, 0.0, &mut out).step,
+            steering.correct(at(2.0), 3.0, 0.0, 0.0, &mut out).step,
             0.0,
             "third update: beyond the limit, slewed"
         );
@@ -227,7 +239,9 @@ mod tests {
         );
         for n in 0..10 {
             assert_eq!(
-                always.correct(f64::from(n), 0.2, 0.0, 0.0, &mut out).step,
+                always
+                    .correct(at(f64::from(n)), 0.2, 0.0, 0.0, &mut out)
+                    .step,
                 -0.2
             );
         }
@@ -236,7 +250,7 @@ mod tests {
     #[test]
     fn the_frequency_never_leaves_the_kernel_range() {
         let mut steering = Steering::new(450e-6, None);
-        steering.correct(0.0, 0.0, -200e-6, 0.0, &mut Vec::new());
+        steering.correct(at(0.0), 0.0, -200e-6, 0.0, &mut Vec::new());
         assert_eq!(steering.base_frequency(), MAX_FREQUENCY);
     }
 

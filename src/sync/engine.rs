@@ -6,6 +6,7 @@ use super::discipline::{Adjustment, ClockCommand, MakeStep, Steering};
 use super::driftfile::Drift;
 use super::filter::{SourceFilter, Verdict, MAX_FREQUENCY_ERROR};
 use super::leap::{LeapStatus, LeapTable};
+use super::local_time::LocalTime;
 use super::measurement::{self, Kiss, Rejection, Sample};
 use super::poll::{interval, Activity, PollState};
 use super::report::{SourceReport, SourceStatsReport, TrackingReport};
@@ -47,7 +48,7 @@ pub struct EngineConfig {
     /// The driftfile's content at start, if there was one.
     pub drift: Option<Drift>,
     pub leaps: LeapTable,
-    /// POSIX time at engine time 0: engine times are seconds of the local clock since then.
+    /// POSIX time at [`LocalTime::EPOCH`], where the engine's times are counted from.
     pub epoch_posix: f64,
     pub wander: f64,
     pub controls_clock: bool,
@@ -71,7 +72,7 @@ pub enum Action {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct LastSample {
-    time: f64,
+    time: LocalTime,
     sample: Sample,
     /// `sample.offset` corrected for every clock adjustment since.
     adjusted_offset: f64,
@@ -86,7 +87,7 @@ struct Source {
     mark: Mark,
     /// When a new address was last asked for, so that a pool with no other address is asked
     /// again later rather than every poll.
-    replacement_asked_at: Option<f64>,
+    replacement_asked_at: Option<LocalTime>,
     reference_id: u32,
 }
 
@@ -98,8 +99,8 @@ struct SyncState {
     reference_id: u32,
     root_delay: f64,
     root_dispersion: f64,
-    /// Engine time of the last clock update.
-    updated_at: f64,
+    /// When the clock was last updated.
+    updated_at: LocalTime,
     last_offset: f64,
     mean_square_offset: f64,
     update_interval: f64,
@@ -130,7 +131,9 @@ pub struct Engine {
     sources: Vec<Source>,
     steering: Steering,
     sync: Option<SyncState>,
-    last_drift_save: f64,
+    /// When the driftfile was last saved, or first synchronised: the hourly saves count from
+    /// there. `None` before the first synchronisation.
+    last_drift_save: Option<LocalTime>,
 }
 
 /// The reference ID for a source address: the IPv4 address itself, or for IPv6 the first four
@@ -172,8 +175,13 @@ impl Engine {
             sources: Vec::new(),
             steering,
             sync: None,
-            last_drift_save: 0.0,
+            last_drift_save: None,
         }
+    }
+
+    /// POSIX time at `time`, as the local clock tells it.
+    fn posix(&self, time: LocalTime) -> f64 {
+        self.config.epoch_posix + time.seconds_since_epoch()
     }
 
     fn initial_frequency_sigma(&self) -> f64 {
@@ -185,7 +193,7 @@ impl Engine {
     }
 
     /// Adds a source; `reference_id` comes from its address (see [`reference_id`]).
-    pub fn add_source(&mut self, spec: SourceSpec, reference_id: u32, now: f64) -> SourceId {
+    pub fn add_source(&mut self, spec: SourceSpec, reference_id: u32, now: LocalTime) -> SourceId {
         let poll = PollState::new(spec.min_poll, spec.max_poll, spec.iburst, now);
         let filter = SourceFilter::new(self.config.wander, self.initial_frequency_sigma());
         self.sources.push(Source {
@@ -201,7 +209,13 @@ impl Engine {
     }
 
     /// A pool member got a new address: it starts over as a new source would.
-    pub fn replace_source(&mut self, id: SourceId, name: String, reference_id: u32, now: f64) {
+    pub fn replace_source(
+        &mut self,
+        id: SourceId,
+        name: String,
+        reference_id: u32,
+        now: LocalTime,
+    ) {
         let sigma = self.initial_frequency_sigma();
         let wander = self.config.wander;
         let source = &mut self.sources[id.0];
@@ -219,20 +233,21 @@ impl Engine {
         source.reference_id = reference_id;
     }
 
-    /// When `on_timer` next has something to do.
-    pub fn next_wakeup(&self) -> f64 {
+    /// When `on_timer` next has something to do; `None` when nothing is scheduled (every
+    /// source stopped by a kiss-o'-death and no slew in progress).
+    pub fn next_wakeup(&self) -> Option<LocalTime> {
         let polls = self
             .sources
             .iter()
             .filter(|s| s.poll.activity == Activity::Polling)
             .map(|s| s.poll.next_poll);
         let slew = self.steering.next_event();
-        polls.chain(slew).fold(f64::INFINITY, f64::min)
+        polls.chain(slew).reduce(LocalTime::min)
     }
 
     fn apply(
         &mut self,
-        now: f64,
+        now: LocalTime,
         adjustment: Adjustment,
         commands: Vec<ClockCommand>,
         out: &mut Vec<Action>,
@@ -252,7 +267,7 @@ impl Engine {
         out.extend(commands.into_iter().map(Action::Clock));
     }
 
-    pub fn on_timer(&mut self, now: f64, out: &mut Vec<Action>) {
+    pub fn on_timer(&mut self, now: LocalTime, out: &mut Vec<Action>) {
         let mut commands = Vec::new();
         let adjustment = self.steering.on_timer(now, &mut commands);
         self.apply(now, adjustment, commands, out);
@@ -279,18 +294,21 @@ impl Engine {
             self.reselect(now, None, out);
         }
         self.update_leap(now, out);
-        if self.sync.is_some() && now - self.last_drift_save >= DRIFT_SAVE_INTERVAL {
-            self.last_drift_save = now;
+        let save_due = self
+            .last_drift_save
+            .is_some_and(|saved| now - saved >= DRIFT_SAVE_INTERVAL);
+        if save_due {
+            self.last_drift_save = Some(now);
             out.push(Action::SaveDrift(self.drift()));
         }
     }
 
-    /// A reply from `id` to the request sent at `t1`, received at `t4` (engine time `now`).
+    /// A reply from `id` to the request sent at `t1`, received at `t4` (`now` on the local clock).
     /// Returns why it gave no sample, if it did not.
     pub fn on_reply(
         &mut self,
         id: SourceId,
-        now: f64,
+        now: LocalTime,
         reply: &[u8],
         t1: NtpTimestamp,
         t4: NtpTimestamp,
@@ -310,7 +328,13 @@ impl Engine {
     }
 
     /// A usable sample from `id`, taken at `now`.
-    pub fn on_sample(&mut self, id: SourceId, now: f64, sample: Sample, out: &mut Vec<Action>) {
+    pub fn on_sample(
+        &mut self,
+        id: SourceId,
+        now: LocalTime,
+        sample: Sample,
+        out: &mut Vec<Action>,
+    ) {
         let source = &mut self.sources[id.0];
         let verdict = source.filter.add_sample(now, sample.offset, sample.delay);
         let surprise = match verdict {
@@ -340,7 +364,13 @@ impl Engine {
     }
 
     /// A reply that gave no sample.
-    pub fn on_rejection(&mut self, id: SourceId, now: f64, rejection: Rejection, server_poll: i8) {
+    pub fn on_rejection(
+        &mut self,
+        id: SourceId,
+        now: LocalTime,
+        rejection: Rejection,
+        server_poll: i8,
+    ) {
         let poll = &mut self.sources[id.0].poll;
         match rejection {
             Rejection::KissOfDeath(kiss) => poll.kissed(kiss, server_poll, now),
@@ -352,7 +382,7 @@ impl Engine {
         }
     }
 
-    fn distance(&self, source: &Source, now: f64) -> f64 {
+    fn distance(&self, source: &Source, now: LocalTime) -> f64 {
         let Some(last) = source.last else {
             return f64::INFINITY;
         };
@@ -364,7 +394,7 @@ impl Engine {
             + DISPERSION_RATE * (now - last.time)
     }
 
-    fn candidate(&self, source: &Source, now: f64) -> Candidate {
+    fn candidate(&self, source: &Source, now: LocalTime) -> Candidate {
         let estimate = source.filter.estimate_at(now);
         Candidate {
             correction: -estimate.offset,
@@ -380,7 +410,7 @@ impl Engine {
     }
 
     /// Selects again and, when `updated` is one of the sources now followed, corrects the clock.
-    fn reselect(&mut self, now: f64, updated: Option<SourceId>, out: &mut Vec<Action>) {
+    fn reselect(&mut self, now: LocalTime, updated: Option<SourceId>, out: &mut Vec<Action>) {
         let candidates: Vec<Candidate> = self
             .sources
             .iter()
@@ -449,15 +479,15 @@ impl Engine {
             mean_square_offset,
             update_interval,
         });
-        if self.last_drift_save == 0.0 {
-            self.last_drift_save = now;
+        if self.last_drift_save.is_none() {
+            self.last_drift_save = Some(now);
         }
         self.update_leap(now, out);
     }
 
-    fn update_leap(&mut self, now: f64, out: &mut Vec<Action>) {
+    fn update_leap(&mut self, now: LocalTime, out: &mut Vec<Action>) {
         let status = if self.sync.is_some() {
-            self.config.leaps.status_at(self.config.epoch_posix + now)
+            self.config.leaps.status_at(self.posix(now))
         } else {
             LeapStatus::None
         };
@@ -490,9 +520,9 @@ impl Engine {
     }
 
     /// What ringd's own clients are told at `now`; `None` while unsynchronised.
-    pub fn served(&self, now: f64) -> Option<ServedState> {
+    pub fn served(&self, now: LocalTime) -> Option<ServedState> {
         let sync = self.sync.as_ref()?;
-        let leap = match self.config.leaps.status_at(self.config.epoch_posix + now) {
+        let leap = match self.config.leaps.status_at(self.posix(now)) {
             LeapStatus::None => leap::NONE,
             LeapStatus::Insert => leap::INSERT_SECOND,
             LeapStatus::Delete => leap::DELETE_SECOND,
@@ -501,20 +531,20 @@ impl Engine {
             leap,
             stratum: sync.stratum,
             reference_id: sync.reference_id,
-            reference_time: self.config.epoch_posix + sync.updated_at,
+            reference_time: self.posix(sync.updated_at),
             root_delay: sync.root_delay,
             root_dispersion: sync.root_dispersion + DISPERSION_RATE * (now - sync.updated_at),
         })
     }
 
     /// The combined estimate of how far the clock is ahead of true time at `now`.
-    fn current_offset(&self, now: f64) -> Option<f64> {
+    fn current_offset(&self, now: LocalTime) -> Option<f64> {
         let sync = self.sync.as_ref()?;
         Some(self.sources[sync.source.0].filter.estimate_at(now).offset)
     }
 
     /// `ringctl makestep`: steps the clock by the whole current offset.
-    pub fn make_step(&mut self, now: f64, out: &mut Vec<Action>) -> Option<f64> {
+    pub fn make_step(&mut self, now: LocalTime, out: &mut Vec<Action>) -> Option<f64> {
         let offset = self.current_offset(now)?;
         let mut commands = Vec::new();
         let adjustment = self.steering.step_now(offset, &mut commands);
@@ -522,8 +552,8 @@ impl Engine {
         Some(-offset)
     }
 
-    pub fn tracking(&self, now: f64) -> TrackingReport {
-        let today = self.config.leaps.status_at(self.config.epoch_posix + now);
+    pub fn tracking(&self, now: LocalTime) -> TrackingReport {
+        let today = self.config.leaps.status_at(self.posix(now));
         let leap_status = match (&self.sync, today) {
             (None, _) => "Not synchronised",
             (Some(_), LeapStatus::None) => "Normal",
@@ -555,7 +585,7 @@ impl Engine {
         report
     }
 
-    pub fn sources(&self, now: f64) -> Vec<SourceReport> {
+    pub fn sources(&self, now: LocalTime) -> Vec<SourceReport> {
         self.sources
             .iter()
             .map(|source| SourceReport {
@@ -578,7 +608,7 @@ impl Engine {
             .collect()
     }
 
-    pub fn source_stats(&self, now: f64) -> Vec<SourceStatsReport> {
+    pub fn source_stats(&self, now: LocalTime) -> Vec<SourceStatsReport> {
         self.sources
             .iter()
             .map(|source| {
@@ -643,6 +673,10 @@ mod tests {
         }
     }
 
+    fn at(seconds: f64) -> LocalTime {
+        LocalTime::from_seconds_since_epoch(seconds)
+    }
+
     fn stamp(seconds: f64) -> NtpTimestamp {
         NtpTimestamp((seconds * 4_294_967_296.0) as u64)
     }
@@ -673,20 +707,25 @@ mod tests {
     #[test]
     fn a_source_is_followed_after_two_samples_and_served_one_stratum_below() {
         let mut engine = engine();
-        let id = engine.add_source(spec(false), 0xC000_0201, 0.0);
-        assert_eq!(engine.served(0.0), None);
-        assert_eq!(engine.tracking(0.0).leap_status, "Not synchronised");
-        let mut now = 0.0;
+        let id = engine.add_source(spec(false), 0xC000_0201, LocalTime::EPOCH);
+        assert_eq!(engine.served(LocalTime::EPOCH), None);
+        assert_eq!(
+            engine.tracking(LocalTime::EPOCH).leap_status,
+            "Not synchronised"
+        );
+        let mut now = LocalTime::EPOCH;
         for _ in 0..3 {
             let mut out = Vec::new();
             engine.on_timer(now, &mut out);
             assert_eq!(polls(&out), 1);
-            let t1 = stamp(now);
-            let answer = reply(t1, now + 0.0001, 2, 0x0A00_0001);
+            let seconds = now.seconds_since_epoch();
+            let t1 = stamp(seconds);
+            let answer = reply(t1, seconds + 0.0001, 2, 0x0A00_0001);
+            let t4 = stamp(seconds + 0.0002);
             engine
-                .on_reply(id, now + 0.0002, &answer, t1, stamp(now + 0.0002), &mut out)
+                .on_reply(id, now + 0.0002, &answer, t1, t4, &mut out)
                 .unwrap();
-            now = engine.next_wakeup();
+            now = engine.next_wakeup().expect("the next poll is scheduled");
         }
         let served = engine.served(now).expect("synchronised");
         assert_eq!(served.stratum, 3);
@@ -698,15 +737,15 @@ mod tests {
     #[test]
     fn kiss_of_death_deny_stops_the_source() {
         let mut engine = engine();
-        let id = engine.add_source(spec(false), 1, 0.0);
+        let id = engine.add_source(spec(false), 1, LocalTime::EPOCH);
         let mut out = Vec::new();
-        engine.on_timer(0.0, &mut out);
+        engine.on_timer(LocalTime::EPOCH, &mut out);
         let mut kod = Header::parse(&reply(stamp(0.0), 0.0, 0, 0)).unwrap();
         kod.reference_id = u32::from_be_bytes(*b"DENY");
         kod.leap = 3;
         let rejected = engine.on_reply(
             id,
-            0.001,
+            at(0.001),
             &kod.to_bytes(),
             stamp(0.0),
             stamp(0.001),
@@ -714,12 +753,12 @@ mod tests {
         );
         assert_eq!(rejected, Err(Rejection::KissOfDeath(Kiss::Deny)));
         assert_eq!(engine.stopped_by(id), Some(Kiss::Deny));
-        assert_eq!(engine.next_wakeup(), f64::INFINITY);
+        assert_eq!(engine.next_wakeup(), None);
         let mut later = Vec::new();
-        engine.on_timer(1000.0, &mut later);
+        engine.on_timer(at(1000.0), &mut later);
         assert_eq!(polls(&later), 0);
         assert_eq!(
-            engine.sources(1000.0)[0].stopped_by.as_deref(),
+            engine.sources(at(1000.0))[0].stopped_by.as_deref(),
             Some("DENY")
         );
     }
@@ -727,16 +766,16 @@ mod tests {
     #[test]
     fn a_silent_pool_member_is_replaced_and_asked_about_again_later() {
         let mut engine = engine();
-        let id = engine.add_source(spec(true), 1, 0.0);
+        let id = engine.add_source(spec(true), 1, LocalTime::EPOCH);
         let mut replacements = Vec::new();
-        let mut now = 0.0;
+        let mut now = LocalTime::EPOCH;
         for _ in 0..40 {
             let mut out = Vec::new();
             engine.on_timer(now, &mut out);
             if out.contains(&Action::Replace(id)) {
-                replacements.push(now);
+                replacements.push(now.seconds_since_epoch());
             }
-            now = engine.next_wakeup();
+            now = engine.next_wakeup().expect("the next poll is scheduled");
         }
         // Unreachable after eight unanswered polls of 16 s, then again eight polls later.
         assert_eq!(replacements[..2], [7.0 * 16.0, 15.0 * 16.0]);

@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 
+use super::local_time::LocalTime;
+
 /// How many recent delays define the fastest path.
 const DELAY_WINDOW: usize = 16;
 /// How many samples are kept for statistics (chronyc sourcestats' NP).
@@ -45,7 +47,7 @@ pub struct Estimate {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct HistoricSample {
-    time: f64,
+    time: LocalTime,
     /// The sample's offset in today's clock frame: corrected for every adjustment since.
     offset: f64,
 }
@@ -64,7 +66,7 @@ pub struct SourceFilter {
     /// Random-walk frequency noise of our oscillator, in (s/s)^2 per second.
     wander: f64,
     initial_frequency_variance: f64,
-    time: f64,
+    time: LocalTime,
     offset: f64,
     frequency: f64,
     p: [[f64; 2]; 2],
@@ -87,7 +89,7 @@ impl SourceFilter {
         SourceFilter {
             wander,
             initial_frequency_variance: initial_frequency_sigma.powi(2),
-            time: 0.0,
+            time: LocalTime::EPOCH,
             offset: 0.0,
             frequency: 0.0,
             p: [[0.0; 2]; 2],
@@ -124,7 +126,7 @@ impl SourceFilter {
     }
 
     /// The estimate extrapolated to `time`.
-    pub fn estimate_at(&self, time: f64) -> Estimate {
+    pub fn estimate_at(&self, time: LocalTime) -> Estimate {
         let (offset, frequency, p) = self.predicted(time);
         Estimate {
             offset,
@@ -148,7 +150,7 @@ impl SourceFilter {
         self.jitter_square.sqrt()
     }
 
-    fn predicted(&self, time: f64) -> (f64, f64, [[f64; 2]; 2]) {
+    fn predicted(&self, time: LocalTime) -> (f64, f64, [[f64; 2]; 2]) {
         let dt = (time - self.time).max(0.0);
         let p = self.p;
         let q = self.wander;
@@ -163,7 +165,7 @@ impl SourceFilter {
         )
     }
 
-    fn restart(&mut self, time: f64, measured: f64, variance: f64) {
+    fn restart(&mut self, time: LocalTime, measured: f64, variance: f64) {
         self.time = time;
         self.offset = measured;
         self.frequency = 0.0;
@@ -175,7 +177,7 @@ impl SourceFilter {
 
     /// Feeds one sample: `offset` is server minus local time as measured, `delay` its round
     /// trip, both in seconds, taken at local `time`.
-    pub fn add_sample(&mut self, time: f64, offset: f64, delay: f64) -> Verdict {
+    pub fn add_sample(&mut self, time: LocalTime, offset: f64, delay: f64) -> Verdict {
         if self.delays.len() == DELAY_WINDOW {
             self.delays.pop_front();
         }
@@ -226,7 +228,7 @@ impl SourceFilter {
         Verdict::Accepted
     }
 
-    fn remember(&mut self, time: f64, offset: f64) {
+    fn remember(&mut self, time: LocalTime, offset: f64) {
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
@@ -235,7 +237,7 @@ impl SourceFilter {
 
     /// Our clock was made faster by `frequency_change` (seconds per true second) at `time` and
     /// stepped forward by `step` seconds: the estimate and the kept samples move with it.
-    pub fn clock_adjusted(&mut self, time: f64, frequency_change: f64, step: f64) {
+    pub fn clock_adjusted(&mut self, time: LocalTime, frequency_change: f64, step: f64) {
         if !self.started {
             return;
         }
@@ -256,7 +258,7 @@ impl SourceFilter {
     }
 
     /// chronyc sourcestats' columns for this source at `now`.
-    pub fn stats(&self, now: f64) -> FilterStats {
+    pub fn stats(&self, now: LocalTime) -> FilterStats {
         let estimate = self.estimate_at(now);
         let residual =
             |s: &HistoricSample| s.offset - (estimate.offset + estimate.frequency * (s.time - now));
@@ -313,6 +315,10 @@ pub struct FilterStats {
 mod tests {
     use super::*;
 
+    fn at(seconds: f64) -> LocalTime {
+        LocalTime::from_seconds_since_epoch(seconds)
+    }
+
     #[test]
     fn a_steady_clock_is_learnt_exactly() {
         // Our clock runs 20 ppm fast and is 3 ms ahead at t = 0; every exchange is equally fast.
@@ -321,11 +327,11 @@ mod tests {
             let t = f64::from(n) * 64.0;
             let local_minus_true = 0.003 + 20e-6 * t;
             assert_eq!(
-                filter.add_sample(t, -local_minus_true, 0.0002),
+                filter.add_sample(at(t), -local_minus_true, 0.0002),
                 Verdict::Accepted
             );
         }
-        let estimate = filter.estimate_at(1280.0);
+        let estimate = filter.estimate_at(at(1280.0));
         assert!((estimate.offset - (0.003 + 20e-6 * 1280.0)).abs() < 1e-6);
         assert!((estimate.frequency - 20e-6).abs() < 1e-9);
         assert!(estimate.frequency_variance.sqrt() < 1e-7);
@@ -342,9 +348,9 @@ mod tests {
             } else {
                 (0.0005, 0.0012)
             };
-            filter.add_sample(t, offset, delay);
+            filter.add_sample(at(t), offset, delay);
         }
-        let estimate = filter.estimate_at(640.0);
+        let estimate = filter.estimate_at(at(640.0));
         assert!(estimate.offset.abs() < 20e-6, "{}", estimate.offset);
     }
 
@@ -352,13 +358,13 @@ mod tests {
     fn a_lone_outlier_is_ignored_and_a_lasting_change_is_followed() {
         let mut filter = SourceFilter::new(1e-18, MAX_FREQUENCY_ERROR);
         for n in 0..10 {
-            filter.add_sample(f64::from(n) * 64.0, 0.0, 0.0002);
+            filter.add_sample(at(f64::from(n) * 64.0), 0.0, 0.0002);
         }
-        assert_eq!(filter.add_sample(640.0, 0.05, 0.0002), Verdict::Outlier);
-        assert!(filter.estimate_at(640.0).offset.abs() < 1e-6);
-        assert_eq!(filter.add_sample(704.0, 0.05, 0.0002), Verdict::Outlier);
-        assert_eq!(filter.add_sample(768.0, 0.05, 0.0002), Verdict::Reset);
-        assert!((filter.estimate_at(768.0).offset + 0.05).abs() < 1e-6);
+        assert_eq!(filter.add_sample(at(640.0), 0.05, 0.0002), Verdict::Outlier);
+        assert!(filter.estimate_at(at(640.0)).offset.abs() < 1e-6);
+        assert_eq!(filter.add_sample(at(704.0), 0.05, 0.0002), Verdict::Outlier);
+        assert_eq!(filter.add_sample(at(768.0), 0.05, 0.0002), Verdict::Reset);
+        assert!((filter.estimate_at(at(768.0)).offset + 0.05).abs() < 1e-6);
     }
 
     #[test]
@@ -366,11 +372,11 @@ mod tests {
         let mut filter = SourceFilter::new(1e-18, MAX_FREQUENCY_ERROR);
         for n in 0..10 {
             let t = f64::from(n) * 64.0;
-            filter.add_sample(t, -(0.001 + 10e-6 * t), 0.0002);
+            filter.add_sample(at(t), -(0.001 + 10e-6 * t), 0.0002);
         }
         // Slow the clock by the 10 ppm it gains and step it back by what it is ahead.
-        let now = 640.0;
-        let ahead = 0.001 + 10e-6 * now;
+        let now = at(640.0);
+        let ahead = 0.001 + 10e-6 * now.seconds_since_epoch();
         filter.clock_adjusted(now, -10e-6, -ahead);
         let estimate = filter.estimate_at(now + 100.0);
         assert!(estimate.offset.abs() < 1e-6, "{}", estimate.offset);

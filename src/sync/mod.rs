@@ -5,6 +5,7 @@ pub mod driftfile;
 pub mod engine;
 pub mod filter;
 pub mod leap;
+pub mod local_time;
 pub mod measurement;
 pub mod poll;
 pub mod report;

@@ -1,5 +1,6 @@
 //! When to ask a source next: the reach register, iburst, the adaptive poll interval and KoD.
 
+use super::local_time::LocalTime;
 use super::measurement::Kiss;
 
 /// Requests sent 2 s apart when a source starts with `iburst`: at least chrony's four, and up
@@ -28,7 +29,7 @@ pub struct PollState {
     pub poll: i8,
     pub min_poll: i8,
     pub max_poll: i8,
-    pub next_poll: f64,
+    pub next_poll: LocalTime,
     burst_left: u8,
     calm_samples: u32,
     pub activity: Activity,
@@ -42,7 +43,7 @@ pub fn interval(poll: i8) -> f64 {
 }
 
 impl PollState {
-    pub fn new(min_poll: i8, max_poll: i8, iburst: bool, now: f64) -> Self {
+    pub fn new(min_poll: i8, max_poll: i8, iburst: bool, now: LocalTime) -> Self {
         PollState {
             reach: 0,
             poll: min_poll,
@@ -57,7 +58,7 @@ impl PollState {
     }
 
     /// Ends an iburst once its first four requests are out, when the caller has learnt enough.
-    pub fn end_burst_if_done(&mut self, now: f64) {
+    pub fn end_burst_if_done(&mut self, now: LocalTime) {
         let sent_in_burst = IBURST_MAX_REQUESTS - self.burst_left;
         if self.burst_left > 0 && sent_in_burst >= IBURST_REQUESTS {
             self.burst_left = 0;
@@ -71,12 +72,12 @@ impl PollState {
         self.burst_left > 0
     }
 
-    pub fn due(&self, now: f64) -> bool {
+    pub fn due(&self, now: LocalTime) -> bool {
         self.activity == Activity::Polling && now >= self.next_poll
     }
 
     /// A request goes out now: the reach register shifts and the next poll is scheduled.
-    pub fn sent(&mut self, now: f64) {
+    pub fn sent(&mut self, now: LocalTime) {
         self.reach <<= 1;
         self.polls_sent += 1;
         let wait = if self.burst_left > 0 {
@@ -116,7 +117,7 @@ impl PollState {
     }
 
     /// A kiss-o'-death from the server.
-    pub fn kissed(&mut self, kiss: Kiss, server_poll: i8, now: f64) {
+    pub fn kissed(&mut self, kiss: Kiss, server_poll: i8, now: LocalTime) {
         match kiss {
             Kiss::Rate => {
                 self.poll = (self.poll + 1)
@@ -140,18 +141,22 @@ impl PollState {
 mod tests {
     use super::*;
 
+    fn at(seconds: f64) -> LocalTime {
+        LocalTime::from_seconds_since_epoch(seconds)
+    }
+
     #[test]
     fn reach_shows_the_last_eight_polls() {
-        let mut poll = PollState::new(6, 10, false, 0.0);
+        let mut poll = PollState::new(6, 10, false, LocalTime::EPOCH);
         for n in 0..8 {
-            poll.sent(f64::from(n));
+            poll.sent(at(f64::from(n)));
             poll.answered(0.0, 10);
         }
         assert_eq!(poll.reach, 0o377);
-        poll.sent(9.0);
+        poll.sent(at(9.0));
         assert_eq!(poll.reach, 0o376);
         for n in 0..7 {
-            poll.sent(10.0 + f64::from(n));
+            poll.sent(at(10.0 + f64::from(n)));
         }
         assert_eq!(poll.reach, 0);
         assert!(poll.unreachable());
@@ -159,37 +164,37 @@ mod tests {
 
     #[test]
     fn iburst_sends_four_to_eight_requests_two_seconds_apart_then_polls_at_minpoll() {
-        let mut poll = PollState::new(6, 10, true, 0.0);
+        let mut poll = PollState::new(6, 10, true, LocalTime::EPOCH);
         let mut times = Vec::new();
-        let mut now = 0.0;
+        let mut now = LocalTime::EPOCH;
         for _ in 0..6 {
             assert!(poll.due(now));
-            times.push(now);
+            times.push(now.seconds_since_epoch());
             poll.sent(now);
             now = poll.next_poll;
         }
         assert_eq!(times, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        let mut poll = PollState::new(6, 10, true, 0.0);
+        let mut poll = PollState::new(6, 10, true, LocalTime::EPOCH);
         for n in 0..4 {
-            poll.sent(f64::from(n) * 2.0);
+            poll.sent(at(f64::from(n) * 2.0));
         }
-        poll.end_burst_if_done(6.1);
+        poll.end_burst_if_done(at(6.1));
         assert!(!poll.in_burst());
-        assert_eq!(poll.next_poll, 6.1 + 64.0 - 2.0);
-        let mut eight = PollState::new(6, 10, true, 0.0);
+        assert_eq!(poll.next_poll, at(6.1 + 64.0 - 2.0));
+        let mut eight = PollState::new(6, 10, true, LocalTime::EPOCH);
         for n in 0..8 {
-            eight.sent(f64::from(n) * 2.0);
+            eight.sent(at(f64::from(n) * 2.0));
         }
         assert_eq!(
             eight.next_poll,
-            14.0 + 64.0,
+            at(14.0 + 64.0),
             "the eighth request ends the burst"
         );
     }
 
     #[test]
     fn calm_samples_lengthen_the_poll_and_surprises_shorten_it() {
-        let mut poll = PollState::new(6, 8, false, 0.0);
+        let mut poll = PollState::new(6, 8, false, LocalTime::EPOCH);
         for _ in 0..20 {
             poll.answered(1.0, 17);
         }
@@ -204,7 +209,7 @@ mod tests {
 
     #[test]
     fn the_poll_stays_within_what_the_clock_allows() {
-        let mut poll = PollState::new(4, 10, false, 0.0);
+        let mut poll = PollState::new(4, 10, false, LocalTime::EPOCH);
         for _ in 0..40 {
             poll.answered(1.0, 7);
         }
@@ -218,14 +223,14 @@ mod tests {
 
     #[test]
     fn kiss_rate_raises_the_poll_and_deny_stops_the_source() {
-        let mut poll = PollState::new(6, 10, true, 0.0);
-        poll.kissed(Kiss::Rate, 9, 100.0);
+        let mut poll = PollState::new(6, 10, true, LocalTime::EPOCH);
+        poll.kissed(Kiss::Rate, 9, at(100.0));
         assert_eq!(poll.poll, 9);
-        assert_eq!(poll.next_poll, 100.0 + 512.0);
-        poll.kissed(Kiss::Rate, 0, 200.0);
+        assert_eq!(poll.next_poll, at(100.0 + 512.0));
+        poll.kissed(Kiss::Rate, 0, at(200.0));
         assert_eq!(poll.poll, 10);
-        poll.kissed(Kiss::Deny, 0, 300.0);
+        poll.kissed(Kiss::Deny, 0, at(300.0));
         assert_eq!(poll.activity, Activity::Stopped(Kiss::Deny));
-        assert!(!poll.due(1e9));
+        assert!(!poll.due(at(1e9)));
     }
 }

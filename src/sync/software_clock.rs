@@ -3,6 +3,7 @@
 
 use super::discipline::ClockCommand;
 use super::leap::LeapStatus;
+use super::local_time::LocalTime;
 
 const DAY: f64 = 86_400.0;
 
@@ -37,7 +38,7 @@ impl SoftwareClock {
 
     /// The corrected time for system clock reading `raw`. A leap second armed with
     /// [`ClockCommand::SetLeap`] is taken when the corrected time first passes UTC midnight.
-    pub fn read(&mut self, raw: f64) -> f64 {
+    pub fn read(&mut self, raw: f64) -> LocalTime {
         let reading = raw + self.correction(raw);
         let posix = self.epoch_posix + reading;
         let midnight = (posix / DAY).floor() * DAY;
@@ -51,7 +52,7 @@ impl SoftwareClock {
         }
         let reading = raw + self.correction(raw);
         self.last_reading_posix = self.epoch_posix + reading;
-        reading
+        LocalTime::from_seconds_since_epoch(reading)
     }
 
     /// The correction's state, for publishing: (system clock reading, offset there, rate).
@@ -74,14 +75,18 @@ impl SoftwareClock {
 mod tests {
     use super::*;
 
+    fn at(seconds: f64) -> LocalTime {
+        LocalTime::from_seconds_since_epoch(seconds)
+    }
+
     #[test]
     fn commands_shape_the_correction() {
         let mut clock = SoftwareClock::new(1_700_000_000.0);
-        assert_eq!(clock.read(10.0), 10.0);
+        assert_eq!(clock.read(10.0), at(10.0));
         clock.apply(10.0, ClockCommand::SetFrequency(50e-6));
-        assert!((clock.read(110.0) - (110.0 + 0.005)).abs() < 1e-12);
+        assert!((clock.read(110.0) - at(110.0 + 0.005)).abs() < 1e-12);
         clock.apply(110.0, ClockCommand::Step(-0.25));
-        assert!((clock.read(110.0) - (110.0 + 0.005 - 0.25)).abs() < 1e-12);
+        assert!((clock.read(110.0) - at(110.0 + 0.005 - 0.25)).abs() < 1e-12);
         assert!((clock.correction(210.0) - (0.005 - 0.25 + 0.005)).abs() < 1e-12);
     }
 
@@ -90,9 +95,9 @@ mod tests {
         let epoch = 1_483_228_800.0 - 100.0;
         let mut clock = SoftwareClock::new(epoch);
         clock.apply(0.0, ClockCommand::SetLeap(LeapStatus::Insert));
-        assert_eq!(clock.read(99.5), 99.5);
-        assert_eq!(clock.read(100.5), 99.5, "23:59:59.5 again");
-        assert_eq!(clock.read(101.5), 100.5);
-        assert_eq!(clock.read(86_500.5), 86_499.5, "one leap only");
+        assert_eq!(clock.read(99.5), at(99.5));
+        assert_eq!(clock.read(100.5), at(99.5), "23:59:59.5 again");
+        assert_eq!(clock.read(101.5), at(100.5));
+        assert_eq!(clock.read(86_500.5), at(86_499.5), "one leap only");
     }
 }

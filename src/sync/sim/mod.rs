@@ -10,6 +10,7 @@ use world::{SimClock, SimServer};
 use super::discipline::MakeStep;
 use super::engine::{Action, Engine, EngineConfig, SourceId, SourceSpec, DEFAULT_WANDER};
 use super::leap::LeapTable;
+use super::local_time::LocalTime;
 use super::selection::SelectionRules;
 use crate::ntp::packet::{leap, Header, NtpShort, NtpTimestamp, UnixTime, MODE_SERVER};
 
@@ -105,7 +106,7 @@ pub struct Second<'a> {
     pub offset: f64,
     pub engine: &'a Engine,
     /// The engine's time now (the local clock).
-    pub local_time: f64,
+    pub local_time: LocalTime,
 }
 
 struct InFlight {
@@ -151,7 +152,7 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
         &mut actions,
     );
     for source in &scenario.sources {
-        engine.add_source(source.spec.clone(), 0xC0A8_7B01, 0.0);
+        engine.add_source(source.spec.clone(), 0xC0A8_7B01, LocalTime::EPOCH);
     }
     let mut network = Network {
         scenario,
@@ -170,20 +171,24 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
     while second < scenario.duration {
         let tick_end = second + 1.0;
         loop {
-            let wakeup_local = engine.next_wakeup();
-            let wakeup = clock.true_time_of(wakeup_local).max(now);
+            // The engine's next timer, on its clock and in true time.
+            let timer = engine
+                .next_wakeup()
+                .map(|local| (local, clock.true_time_of(local).max(now)));
             let arrival = network
                 .in_flight
                 .iter()
                 .enumerate()
                 .min_by(|a, b| a.1.arrives_at.total_cmp(&b.1.arrives_at))
                 .map(|(i, p)| (i, p.arrives_at));
-            match arrival {
-                Some((index, at)) if at < tick_end && at <= wakeup => {
+            match (arrival, timer) {
+                (Some((index, at)), _)
+                    if at < tick_end && timer.is_none_or(|(_, wakeup)| at <= wakeup) =>
+                {
                     now = at.max(now);
                     let packet = network.in_flight.swap_remove(index);
                     let local = clock.local_time(now);
-                    let t4 = timestamp(base, local + base_fraction);
+                    let t4 = timestamp(base, local.seconds_since_epoch() + base_fraction);
                     let answer = engine.on_reply(
                         SourceId(packet.source),
                         local,
@@ -194,7 +199,7 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
                     );
                     rejected_replies += u64::from(answer.is_err());
                 }
-                _ if wakeup < tick_end => {
+                (_, Some((wakeup_local, wakeup))) if wakeup < tick_end => {
                     now = wakeup;
                     // Converting to true time and back may land a hair before the wakeup.
                     let local = clock.local_time(now).max(wakeup_local);
@@ -264,7 +269,8 @@ impl Network<'_> {
                 Action::Clock(command) => clock.apply(now, command),
                 Action::Poll { source, poll } => {
                     let server = &scenario.sources[source.0].server;
-                    let t1 = timestamp(base, clock.local_time(now) + base_fraction);
+                    let local = clock.local_time(now).seconds_since_epoch();
+                    let t1 = timestamp(base, local + base_fraction);
                     // Every request draws the same random numbers, answered or not, so one
                     // server's losses do not reshuffle another's delays.
                     let lost = rng.uniform() < server.loss;

@@ -4,6 +4,7 @@
 use super::rng::Rng;
 use crate::sync::discipline::ClockCommand;
 use crate::sync::leap::LeapStatus;
+use crate::sync::local_time::LocalTime;
 
 /// The client's clock. Its error `offset` (local minus true time) grows at its own frequency
 /// error plus whatever frequency the engine commands.
@@ -49,13 +50,15 @@ impl SimClock {
         self.natural_frequency + self.commanded_frequency
     }
 
-    pub fn local_time(&self, t: f64) -> f64 {
-        t + self.offset_at(t)
+    /// What the clock reads at true time `t`.
+    pub fn local_time(&self, t: f64) -> LocalTime {
+        LocalTime::from_seconds_since_epoch(t + self.offset_at(t))
     }
 
     /// The true time at which the clock will read `local` (the clock's rate is within a few
     /// hundred ppm of 1, so one correction suffices).
-    pub fn true_time_of(&self, local: f64) -> f64 {
+    pub fn true_time_of(&self, local: LocalTime) -> f64 {
+        let local = local.seconds_since_epoch();
         let guess = local - self.offset_at(local.max(self.at));
         (local - self.offset_at(guess.max(self.at))).max(self.at)
     }
@@ -70,7 +73,7 @@ impl SimClock {
     pub fn tick(&mut self, t: f64, rng: &mut Rng) {
         self.advance(t);
         let before = self.last_tick_reading;
-        let after = self.epoch_posix + self.local_time(t);
+        let after = self.epoch_posix + self.local_time(t).seconds_since_epoch();
         let midnight = (after / 86_400.0).floor() * 86_400.0;
         self.last_tick_reading = after;
         if before < midnight && after >= midnight {
@@ -164,7 +167,7 @@ mod tests {
         clock.apply(1000.0, ClockCommand::Step(-0.101));
         assert!(clock.offset_at(1000.0).abs() < 1e-12);
         assert_eq!(clock.steps, 1);
-        let local = 2000.0;
+        let local = LocalTime::from_seconds_since_epoch(2000.0);
         assert!((clock.local_time(clock.true_time_of(local)) - local).abs() < 1e-9);
     }
 

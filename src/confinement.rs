@@ -6,9 +6,9 @@
 //! in a `local_root` may go wherever their own rights allow, as with vsftpd, so then the rule
 //! is the whole file system and only the kernel's permission checks stand behind the jail.
 //! Besides: the account database, PAM and NSS with the libraries they load, the per-user
-//! option files, the control socket's directory, the drift file's directory and the leap
-//! second tables. Files read only at start (the configuration, user lists, banners) and logs
-//! (opened at start) need no rule.
+//! option files, the control socket's directory, the drift file's directory, the leap
+//! second tables, the directories of the files a reload reads again (the configuration and
+//! the files it names: user lists, banners) and of the logs it reopens.
 
 use std::path::{Path, PathBuf};
 
@@ -49,21 +49,33 @@ const PAM_FILES: &[(&str, Access)] = &[
 ];
 
 /// The rules for a ringd serving `ntp` and `ftp`, with its control socket at
-/// `control_socket`. `anonymous_root` and `guest_home` are the FTP context's.
+/// `control_socket`. `anonymous_root` and `guest_home` are the FTP context's. `reread` are the
+/// files a reload reads again (the configuration files and those they name): their
+/// directories, since editors replace a file by renaming a new one over it, and a rule on the
+/// old file would not cover the new one.
 pub fn rules(
     ntp: Option<&NtpConfig>,
     ftp: Option<FtpRoots<'_>>,
     control_socket: Option<&Path>,
+    reread: &[PathBuf],
 ) -> Vec<Rule> {
-    let mut rules = Vec::new();
+    let mut rules: Vec<Rule> = Vec::new();
     let mut add = |path: &Path, access: Access| {
-        rules.push(Rule {
+        let rule = Rule {
             path: path.to_path_buf(),
             access,
-        })
+        };
+        if !rules.contains(&rule) {
+            rules.push(rule);
+        }
     };
     for (path, access) in SYSTEM_FILES {
         add(Path::new(path), *access);
+    }
+    for file in reread {
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            add(dir, Access::Read);
+        }
     }
     if let Some(socket) = control_socket {
         if let Some(dir) = socket.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -116,6 +128,14 @@ fn ftp_rules(ftp: &FtpRoots<'_>, add: &mut impl FnMut(&Path, Access)) {
     };
     if let Some(dir) = &config.user_config_dir {
         add(dir, Access::Read);
+    }
+    // Reopened by name on reload and `ringctl cyclelogs`, after logrotate moved them.
+    if config.xferlog_enable {
+        if config.xferlog_std_format {
+            add(&config.xferlog_file, Access::LogFile);
+        } else {
+            add(&config.vsftpd_log_file, Access::LogFile);
+        }
     }
     if config.anonymous_enable {
         if let Some(root) = ftp.anonymous_root {
@@ -183,7 +203,7 @@ mod tests {
             anonymous_root: Some(Path::new("/srv/ftp")),
             guest_home: Some(Path::new("/home/ftp")),
         };
-        rules(None, Some(roots), None)
+        rules(None, Some(roots), None, &[])
             .into_iter()
             .filter(|rule| {
                 !SYSTEM_FILES

@@ -2,13 +2,14 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGXFSZ};
 use signal_hook::iterator::Signals;
 use tracing::{error, info, warn};
 
@@ -17,16 +18,27 @@ use ringd::config::{self, FtpConfig, NtpConfig};
 use ringd::confinement::{self, FtpRoots};
 use ringd::control::paths;
 use ringd::control::server::ControlServer;
-use ringd::control::state::{ControlState, SyncControl};
+use ringd::control::state::{ControlState, Lifecycle, LifecycleHandler, SyncControl};
 use ringd::ftp::context::SessionContext;
 use ringd::ftp::users::VirtualUsers;
 use ringd::metrics::NtpTotals;
+use ringd::output_files;
 use ringd::privileges::{self, Needs, Role};
 use ringd::shard::ftp::service::FtpService;
 use ringd::shard::ntp::service::{NtpService, ServiceOptions};
 use ringd::sync_service::SyncService;
+use ringd::sys::landlock::Rule;
 use ringd::sys::terminal::read_password_without_echo;
 use ringd::sys::{accounts, cpu, landlock};
+
+/// SIGHUP reloads, SIGUSR1 reopens the logs, SIGTERM, SIGINT and SIGQUIT stop cleanly,
+/// SIGUSR2 and SIGXFSZ are logged and ignored (a write past `ulimit -f` then fails with
+/// EFBIG instead of killing ringd).
+const HANDLED_SIGNALS: [i32; 7] = [SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGQUIT, SIGXFSZ];
+
+/// How long `ringctl reload` waits for the main thread: a reload reads files and starts no
+/// service, so this is generous.
+const LIFECYCLE_WAIT: Duration = Duration::from_secs(30);
 
 /// The configurations to serve: from the files given, or the built-in demo when none is.
 struct Plan {
@@ -65,22 +77,34 @@ fn control_socket_path(cli: &Cli, plan: &Plan) -> Option<std::path::PathBuf> {
 }
 
 /// Starts the control socket for ringctl. ringd serves on without it when it cannot be
-/// created: status queries must never cost the service.
+/// created: status queries must never cost the service. `reload` and `cyclelogs` go to the
+/// main thread through `events`.
 fn start_control(
     path: Option<&Path>,
     ntp: Option<&NtpService>,
     sync: Option<&SyncService>,
     ftp: Option<&FtpService>,
+    events: mpsc::Sender<Event>,
 ) -> Option<ControlServer> {
     let Some(path) = path else {
         info!("no control socket (`/` given): ringctl cannot reach this ringd");
         return None;
     };
+    let lifecycle: LifecycleHandler = Arc::new(move |request| {
+        let (answer, outcome) = mpsc::channel();
+        events
+            .send(Event::Control(request, answer))
+            .map_err(|_| "ringd is stopping".to_string())?;
+        outcome
+            .recv_timeout(LIFECYCLE_WAIT)
+            .map_err(|_| format!("ringd did not answer within {LIFECYCLE_WAIT:?}"))?
+    });
     let state = ControlState {
         sync: sync.map(|service| Arc::new(service.handle()) as Arc<dyn SyncControl + Send + Sync>),
         ntp_counters: ntp.map(NtpService::counters).unwrap_or_default(),
         client_logs: ntp.map(NtpService::client_logs).unwrap_or_default(),
         ftp_sessions: ftp.map(FtpService::sessions),
+        lifecycle: Some(lifecycle),
     };
     match ControlServer::start(path, state) {
         Ok(server) => {
@@ -118,9 +142,9 @@ fn listen_list(addrs: Option<&[SocketAddr]>) -> String {
     }
 }
 
-/// What the running configuration needs of root's rights.
-fn privilege_needs(cli: &Cli, plan: &Plan, ftp: Option<&SessionContext>) -> Needs {
-    let root = ringd::sys::privileges::started_as_root();
+/// What the running configuration needs of root's rights; `root`: whether ringd was started
+/// as root (asked once, at start: it gives up root's rights afterwards).
+fn privilege_needs(cli: &Cli, plan: &Plan, ftp: Option<&SessionContext>, root: bool) -> Needs {
     let below_1024 = |port: u16| port != 0 && port < 1024;
     let ftp_config = ftp.map(|context| &*context.config);
     let privileged_ports = plan
@@ -167,15 +191,44 @@ fn account_ids(name: &str) -> Result<(u32, u32, Vec<u32>), String> {
     Ok((account.uid, account.gid, groups))
 }
 
-/// Gives up what the plan does not keep and confines the process to its files, before any
-/// thread starts.
-fn give_up_rights(
-    needs: &Needs,
+/// The files a reload reads again: the configuration files given, and those the FTP
+/// configuration names.
+fn reread_files(cli: &Cli, ftp: Option<&SessionContext>) -> Vec<PathBuf> {
+    cli.ntp_conf
+        .iter()
+        .chain(cli.ftp_conf.iter())
+        .cloned()
+        .chain(ftp.into_iter().flat_map(|c| c.files_read().iter().cloned()))
+        .collect()
+}
+
+/// The Landlock rules of a configuration.
+fn confinement_rules(
+    cli: &Cli,
     plan: &Plan,
     ftp: Option<&SessionContext>,
     control_socket: Option<&Path>,
+) -> Vec<Rule> {
+    let roots = ftp.map(|context| FtpRoots {
+        config: &context.config,
+        anonymous_root: context.anonymous_root(),
+        guest_home: context.guest_home(),
+    });
+    confinement::rules(
+        plan.ntp.as_ref(),
+        roots,
+        control_socket,
+        &reread_files(cli, ftp),
+    )
+}
+
+/// Gives up what `privilege_plan` does not keep and confines the process to `rules`, before
+/// any thread starts.
+fn give_up_rights(
+    privilege_plan: &privileges::Plan,
+    rules: &[Rule],
+    control_socket: Option<&Path>,
 ) -> Result<(), String> {
-    let privilege_plan = privileges::Plan::from_needs(needs);
     let process_user = privilege_plan
         .process_user
         .as_deref()
@@ -190,19 +243,13 @@ fn give_up_rights(
             }
         }
     });
-    privileges::prepare(privilege_plan, process_user, thread_user)
+    privileges::prepare(privilege_plan.clone(), process_user, thread_user)
         .map_err(|err| format!("cannot give up root's rights: {err}"))?;
     if let Some(socket) = control_socket.and_then(Path::parent) {
         // The directory must exist before it can be a Landlock rule.
         let _ = std::fs::create_dir_all(socket);
     }
-    let roots = ftp.map(|context| FtpRoots {
-        config: &context.config,
-        anonymous_root: context.anonymous_root(),
-        guest_home: context.guest_home(),
-    });
-    let rules = confinement::rules(plan.ntp.as_ref(), roots, control_socket);
-    match landlock::confine(&rules) {
+    match landlock::confine(rules) {
         Ok(landlock::Confinement::Enforced { abi, .. })
         | Ok(landlock::Confinement::Partial { abi, .. }) => {
             info!("Landlock: ringd can reach only the files its configuration names (ABI {abi})");
@@ -286,7 +333,8 @@ fn main() -> ExitCode {
         }
     };
 
-    let needs = privilege_needs(&cli, &plan, ftp_context.as_deref());
+    let started_as_root = ringd::sys::privileges::started_as_root();
+    let needs = privilege_needs(&cli, &plan, ftp_context.as_deref(), started_as_root);
     if cli.check {
         if let Some(config) = &plan.ntp {
             println!("# NTP settings in effect ({})", config.origin);
@@ -304,10 +352,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let signals = match Signals::new([SIGINT, SIGTERM]) {
+    // Every signal a daemon is sent has a meaning (docs/operations.md); none ends ringd
+    // without a log line.
+    let signals = match Signals::new(HANDLED_SIGNALS) {
         Ok(signals) => signals,
         Err(err) => {
-            error!("cannot install the SIGINT/SIGTERM handlers: {err}");
+            error!("cannot install the signal handlers: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -323,12 +373,14 @@ fn main() -> ExitCode {
         error!("{err}");
         return ExitCode::FAILURE;
     }
-    if let Err(err) = give_up_rights(
-        &needs,
+    let privilege_plan = privileges::Plan::from_needs(&needs);
+    let rules = confinement_rules(
+        &cli,
         &plan,
         ftp_context.as_deref(),
         control_socket.as_deref(),
-    ) {
+    );
+    if let Err(err) = give_up_rights(&privilege_plan, &rules, control_socket.as_deref()) {
         error!("{err}");
         return ExitCode::FAILURE;
     }
@@ -363,8 +415,8 @@ fn main() -> ExitCode {
         }
     }
     let mut ftp = None;
-    if let Some(context) = ftp_context {
-        match FtpService::start(context, shards) {
+    if let Some(context) = &ftp_context {
+        match FtpService::start(Arc::clone(context), shards) {
             Ok(service) => ftp = Some(service),
             Err(err) => {
                 error!("{err}");
@@ -372,12 +424,18 @@ fn main() -> ExitCode {
             }
         }
     }
+    let (events, event_receiver) = mpsc::channel();
     let control = start_control(
         control_socket.as_deref(),
         ntp.as_ref(),
         sync.as_ref(),
         ftp.as_ref(),
+        events.clone(),
     );
+    if let Err(err) = forward_signals(signals, events) {
+        error!("{err}");
+        return ExitCode::FAILURE;
+    }
     // Everything listens: the main thread keeps nothing of root's rights but its uid.
     privileges::enter_or_warn(Role::Main);
     // Tests and scripts wait for this line and read the bound addresses from it (port 0 picks
@@ -388,28 +446,216 @@ fn main() -> ExitCode {
         listen_list(ftp.as_ref().map(|service| &service.local_addrs[..])),
     );
 
-    let mut signals = signals;
-    if let Some(signal) = signals.forever().next() {
-        info!("signal {signal} received: shutting down");
-    }
+    let mut running = Running {
+        cli: &cli,
+        started_as_root,
+        plan,
+        control_socket,
+        rules,
+        privilege_plan,
+        ntp,
+        sync,
+        ftp,
+    };
+    running.serve_until_stopped(&event_receiver);
     if let Some(mut control) = control {
         control.stop();
     }
-    if let Some(mut service) = ftp {
-        service.stop();
-        info!("FTP stopped");
-    }
-    if let Some(mut service) = sync {
-        service.stop();
-    }
-    if let Some(mut service) = ntp {
-        let per_shard = service.stop();
-        let mut total = NtpTotals::default();
-        for (index, shard) in per_shard.iter().enumerate() {
-            info!("NTP shard {index}: {shard}");
-            total.add(shard);
-        }
-        info!("NTP total: {total}");
-    }
+    running.stop();
     ExitCode::SUCCESS
+}
+
+/// What reaches the main thread while ringd serves.
+enum Event {
+    Signal(i32),
+    /// `ringctl reload` or `ringctl cyclelogs`, with where the outcome goes.
+    Control(Lifecycle, mpsc::Sender<Result<String, String>>),
+}
+
+/// Hands the signals ringd acts on to the main thread as events, from a thread of its own.
+fn forward_signals(mut signals: Signals, events: mpsc::Sender<Event>) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            // Waiting for signals needs none of root's rights.
+            privileges::enter_or_warn(Role::Main);
+            for signal in signals.forever() {
+                if events.send(Event::Signal(signal)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|err| format!("cannot start the signal thread: {err}"))
+}
+
+/// The services as they run, and what a reload compares a new configuration with.
+struct Running<'a> {
+    cli: &'a Cli,
+    started_as_root: bool,
+    plan: Plan,
+    control_socket: Option<PathBuf>,
+    /// The Landlock rules and the rights ringd kept at start: a reload cannot widen them.
+    rules: Vec<Rule>,
+    privilege_plan: privileges::Plan,
+    ntp: Option<NtpService>,
+    sync: Option<SyncService>,
+    ftp: Option<FtpService>,
+}
+
+impl Running<'_> {
+    /// Acts on signals and control requests until SIGTERM, SIGINT or SIGQUIT.
+    fn serve_until_stopped(&mut self, events: &mpsc::Receiver<Event>) {
+        while let Ok(event) = events.recv() {
+            match event {
+                Event::Signal(SIGHUP) => {
+                    info!("SIGHUP: reloading the configuration and reopening the logs");
+                    let _ = self.reload_and_report();
+                }
+                Event::Signal(SIGUSR1) => {
+                    info!("SIGUSR1: reopening the logs");
+                    let _ = cycle_logs_and_report();
+                }
+                Event::Signal(SIGUSR2) => {
+                    info!("SIGUSR2 ignored (SIGHUP reloads, SIGUSR1 reopens the logs)");
+                }
+                Event::Signal(SIGXFSZ) => warn!(
+                    "SIGXFSZ: a write went past the file size limit (ulimit -f) and failed; ringd goes on"
+                ),
+                Event::Signal(signal) => {
+                    info!("signal {signal} received: shutting down");
+                    return;
+                }
+                Event::Control(Lifecycle::Reload, answer) => {
+                    let _ = answer.send(self.reload_and_report());
+                }
+                Event::Control(Lifecycle::CycleLogs, answer) => {
+                    let _ = answer.send(cycle_logs_and_report());
+                }
+            }
+        }
+    }
+
+    /// Reloads both files and reopens the logs, logging the outcome.
+    fn reload_and_report(&mut self) -> Result<String, String> {
+        match self.reload() {
+            Ok(notes) => {
+                for note in &notes {
+                    warn!("reload: {note}");
+                }
+                let logs = cycle_logs_and_report();
+                info!("reload: the new configuration is in force for new sessions and requests");
+                logs.map(|_| "configuration reloaded".to_string())
+            }
+            Err(err) => {
+                error!("reload refused, the running configuration stays: {err}");
+                Err(err)
+            }
+        }
+    }
+
+    /// Reads both configuration files again and puts into force what can change while ringd
+    /// runs; the notes say what a restart is needed for. A file with an error, or a
+    /// configuration needing rights or files ringd gave up at start, changes nothing.
+    fn reload(&mut self) -> Result<Vec<String>, String> {
+        let hint = |err: String| {
+            if err.contains("Permission denied") {
+                format!("{err} (after start ringd reads only the directories of the files its configuration named then: restart it to use files elsewhere)")
+            } else {
+                err
+            }
+        };
+        let plan = plan(self.cli).map_err(hint)?;
+        let ftp_context = match plan.ftp.clone().map(SessionContext::load).transpose() {
+            Ok(context) => context.map(Arc::new),
+            Err(err) => {
+                let origin = plan.ftp.as_ref().map(|c| c.origin.clone());
+                return Err(hint(format!("{}: {err}", origin.unwrap_or_default())));
+            }
+        };
+        let privilege_plan = privileges::Plan::from_needs(&privilege_needs(
+            self.cli,
+            &plan,
+            ftp_context.as_deref(),
+            self.started_as_root,
+        ));
+        if privilege_plan != self.privilege_plan {
+            return Err("the new configuration needs other rights than ringd kept at start (`ringd --check` lists them): restart ringd to apply it".into());
+        }
+        let rules = confinement_rules(
+            self.cli,
+            &plan,
+            ftp_context.as_deref(),
+            self.control_socket.as_deref(),
+        );
+        if let Some(rule) = rules.iter().find(|rule| !self.rules.contains(rule)) {
+            return Err(format!(
+                "the new configuration needs {:?} access to {}, which ringd gave up at start: restart ringd to apply it",
+                rule.access,
+                rule.path.display()
+            ));
+        }
+        let mut notes = Vec::new();
+        if let (Some(service), Some(old), Some(new)) = (&self.ntp, &self.plan.ntp, &plan.ntp) {
+            if (old.port, &old.bind_addresses) != (new.port, &new.bind_addresses) {
+                notes.push(format!("NTP still listens on {}: restart ringd to listen on the new `port`/`bindaddress`", listen_list(Some(&service.local_addrs))));
+            }
+            if old.upstream != new.upstream || old.local != new.local {
+                notes.push("changed `server`/`pool`/`local` lines and clock settings take effect at the next restart".into());
+            }
+            service.reconfigure(new);
+        }
+        if let (Some(service), Some(context)) = (&self.ftp, &ftp_context) {
+            if context.listen_addresses() != self.ftp_listen_addresses() {
+                notes.push(format!("FTP still listens on {}: restart ringd to listen on the new `listen_address`/`listen_port`", listen_list(Some(&service.local_addrs))));
+            }
+            service
+                .reconfigure(Arc::clone(context))
+                .map_err(|err| err.to_string())?;
+        }
+        self.plan = plan;
+        Ok(notes)
+    }
+
+    /// The addresses the running FTP configuration asks for (before port 0 is resolved).
+    fn ftp_listen_addresses(&self) -> Vec<SocketAddr> {
+        self.ftp
+            .as_ref()
+            .map(FtpService::configured_addresses)
+            .unwrap_or_default()
+    }
+
+    /// Stops every service: the drift file is written, sessions are closed.
+    fn stop(self) {
+        if let Some(mut service) = self.ftp {
+            service.stop();
+            info!("FTP stopped");
+        }
+        if let Some(mut service) = self.sync {
+            service.stop();
+        }
+        if let Some(mut service) = self.ntp {
+            let per_shard = service.stop();
+            let mut total = NtpTotals::default();
+            for (index, shard) in per_shard.iter().enumerate() {
+                info!("NTP shard {index}: {shard}");
+                total.add(shard);
+            }
+            info!("NTP total: {total}");
+        }
+    }
+}
+
+/// Reopens the log files by name, logging the outcome.
+fn cycle_logs_and_report() -> Result<String, String> {
+    match output_files::reopen_logs() {
+        Ok(count) => {
+            info!("reopened {count} log file(s)");
+            Ok(format!("{count} log file(s) reopened"))
+        }
+        Err(err) => {
+            error!("{err}");
+            Err(err)
+        }
+    }
 }

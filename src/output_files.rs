@@ -3,26 +3,43 @@
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use crate::sys::crypt::fill_random;
 
 /// A log file shared by threads: opened with O_APPEND, created with mode 0600 as vsftpd
 /// creates its logs, and written one line per `write(2)`, so lines from concurrent sessions
-/// never interleave within a line (the kernel serialises appends to a regular file).
+/// never interleave within a line (the kernel serialises appends to a regular file). It is
+/// opened again by name when logrotate has moved it ([`reopen_logs`]).
 #[derive(Debug)]
 pub struct LogFile {
-    file: File,
+    path: PathBuf,
+    file: RwLock<File>,
+}
+
+/// Every log file open, so that one call reopens all of them, also those that sessions of an
+/// earlier configuration still write to.
+static OPEN_LOGS: Mutex<Vec<Weak<LogFile>>> = Mutex::new(Vec::new());
+
+fn open_for_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
 }
 
 impl LogFile {
-    pub fn open(path: &Path) -> io::Result<LogFile> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)?;
-        Ok(LogFile { file })
+    pub fn open(path: &Path) -> io::Result<Arc<LogFile>> {
+        let log = Arc::new(LogFile {
+            path: path.to_path_buf(),
+            file: RwLock::new(open_for_append(path)?),
+        });
+        let mut open = OPEN_LOGS.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|log| log.strong_count() > 0);
+        open.push(Arc::downgrade(&log));
+        Ok(log)
     }
 
     /// Writes `line` and a newline in a single write. `line` should come from this module's
@@ -31,8 +48,38 @@ impl LogFile {
         let mut record = Vec::with_capacity(line.len() + 1);
         record.extend_from_slice(line.as_bytes());
         record.push(b'\n');
-        // `&File` implements Write, so shards share one LogFile without a lock.
-        (&self.file).write_all(&record)
+        // `&File` implements Write: writers share the lock, only a reopen waits for them.
+        let file = self.file.read().unwrap_or_else(|e| e.into_inner());
+        (&*file).write_all(&record)
+    }
+
+    fn reopen(&self) -> io::Result<()> {
+        let file = open_for_append(&self.path)?;
+        *self.file.write().unwrap_or_else(|e| e.into_inner()) = file;
+        Ok(())
+    }
+}
+
+/// Opens every log file again by its name (chronyc's `cyclelogs`, SIGHUP, SIGUSR1), so lines
+/// go to a new file once logrotate has moved the old one. A log that cannot be opened again
+/// keeps its old file; the error names it.
+pub fn reopen_logs() -> Result<usize, String> {
+    let logs: Vec<Arc<LogFile>> = OPEN_LOGS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    let mut failures = Vec::new();
+    for log in &logs {
+        if let Err(err) = log.reopen() {
+            failures.push(format!("cannot reopen {}: {err}", log.path.display()));
+        }
+    }
+    if failures.is_empty() {
+        Ok(logs.len())
+    } else {
+        Err(failures.join("; "))
     }
 }
 
@@ -82,7 +129,6 @@ mod tests {
     use super::*;
     use crate::test_dirs::TempDir;
     use std::os::unix::fs::MetadataExt;
-    use std::sync::Arc;
 
     #[test]
     fn log_file_is_private_and_appends() {
@@ -105,12 +151,30 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_log_is_made_again_by_name_on_reopen() {
+        let dir = TempDir::new("log-file-rotate");
+        let path = dir.path().join("rotate.log");
+        let moved = dir.path().join("rotate.log.1");
+        let log = LogFile::open(&path).unwrap();
+        log.append("before").unwrap();
+        fs::rename(&path, &moved).unwrap();
+        log.append("still into the moved file").unwrap();
+        assert!(reopen_logs().unwrap() >= 1);
+        log.append("after").unwrap();
+        assert_eq!(
+            fs::read_to_string(&moved).unwrap(),
+            "before\nstill into the moved file\n"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), "after\n");
+    }
+
+    #[test]
     fn log_file_lines_from_threads_never_interleave() {
         const THREADS: usize = 4;
         const LINES: usize = 1000;
         let dir = TempDir::new("log-file-threads");
         let path = dir.path().join("threads.log");
-        let log = Arc::new(LogFile::open(&path).unwrap());
+        let log = LogFile::open(&path).unwrap();
         let writers: Vec<_> = (0..THREADS)
             .map(|thread| {
                 let log = Arc::clone(&log);

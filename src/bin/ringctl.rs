@@ -51,6 +51,14 @@ enum Command {
     Clients,
     /// Step the system clock to the sources' time now.
     Makestep,
+    /// Read chrony.conf and vsftpd.conf again, as SIGHUP does (`reload sources` is the same).
+    Reload {
+        /// chronyc's `reload sources`: accepted, everything is reloaded.
+        #[arg(value_parser = ["sources"])]
+        what: Option<String>,
+    },
+    /// Reopen the log files by name, after logrotate moved them.
+    Cyclelogs,
     /// The FTP server.
     Ftp {
         #[command(subcommand)]
@@ -73,6 +81,8 @@ impl From<&Command> for Request {
             Command::Serverstats => Request::ServerStats,
             Command::Clients => Request::Clients,
             Command::Makestep => Request::MakeStep,
+            Command::Reload { .. } => Request::Reload,
+            Command::Cyclelogs => Request::CycleLogs,
             Command::Ftp {
                 command: FtpCommand::Sessions,
             } => Request::FtpSessions,

@@ -54,6 +54,18 @@ pub fn server_stats(shards: &[NtpTotals]) -> Reply {
     Reply::report(&report, chronyc_format::server_stats(&report.total))
 }
 
+/// `reload` and `cyclelogs`: what the main thread did, or why it did nothing.
+pub fn lifecycle(outcome: Option<Result<String, String>>) -> Reply {
+    match outcome {
+        None => Reply::error("this ringd takes no reload or cyclelogs requests"),
+        Some(Err(err)) => Reply::error(err),
+        Some(Ok(done)) => Reply::report(
+            &serde_json::json!({ "done": done }),
+            format!("200 OK ({done})\n"),
+        ),
+    }
+}
+
 /// `clients`, by address; `None` when NTP is not served.
 pub fn clients(records: Option<Vec<ClientRecord>>) -> Reply {
     let Some(mut records) = records else {

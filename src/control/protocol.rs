@@ -13,17 +13,25 @@ use serde::{Deserialize, Serialize};
 pub const MAX_REQUEST_LINE: usize = 256;
 
 const COMMANDS: &str =
-    "tracking, sources [-v], sourcestats [-v], serverstats, clients, makestep, ftp sessions";
+    "tracking, sources [-v], sourcestats [-v], serverstats, clients, makestep, reload, cyclelogs, ftp sessions";
 
 /// What ringctl asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
     Tracking,
-    Sources { verbose: bool },
-    SourceStats { verbose: bool },
+    Sources {
+        verbose: bool,
+    },
+    SourceStats {
+        verbose: bool,
+    },
     ServerStats,
     Clients,
     MakeStep,
+    /// Both configuration files read again (SIGHUP); chronyc's `reload sources` too.
+    Reload,
+    /// The log files reopened by name (chronyc's `cyclelogs`).
+    CycleLogs,
     FtpSessions,
 }
 
@@ -66,6 +74,11 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         "serverstats" => Request::ServerStats,
         "clients" => Request::Clients,
         "makestep" => Request::MakeStep,
+        "reload" => match rest {
+            [] | ["sources"] => return Ok(Request::Reload),
+            [extra, ..] => return Err(format!("unexpected `{extra}` after reload")),
+        },
+        "cyclelogs" => Request::CycleLogs,
         "ftp" => match rest {
             ["sessions"] => return Ok(Request::FtpSessions),
             _ => return Err("unknown ftp command; ftp commands: sessions".to_string()),
@@ -89,6 +102,8 @@ impl fmt::Display for Request {
             Request::ServerStats => f.write_str("serverstats"),
             Request::Clients => f.write_str("clients"),
             Request::MakeStep => f.write_str("makestep"),
+            Request::Reload => f.write_str("reload"),
+            Request::CycleLogs => f.write_str("cyclelogs"),
             Request::FtpSessions => f.write_str("ftp sessions"),
         }
     }
@@ -127,7 +142,7 @@ impl Reply {
 mod tests {
     use super::*;
 
-    const ALL: [Request; 9] = [
+    const ALL: [Request; 11] = [
         Request::Tracking,
         Request::Sources { verbose: false },
         Request::Sources { verbose: true },
@@ -136,6 +151,8 @@ mod tests {
         Request::ServerStats,
         Request::Clients,
         Request::MakeStep,
+        Request::Reload,
+        Request::CycleLogs,
         Request::FtpSessions,
     ];
 
@@ -149,6 +166,7 @@ mod tests {
             Ok(Request::Sources { verbose: true })
         );
         assert_eq!(parse_request("ftp sessions"), Ok(Request::FtpSessions));
+        assert_eq!(parse_request("reload sources"), Ok(Request::Reload));
     }
 
     #[test]
@@ -172,6 +190,10 @@ mod tests {
         assert_eq!(
             parse_request("sourcestats -v -v"),
             Err("unexpected `-v` after sourcestats -v".to_string())
+        );
+        assert_eq!(
+            parse_request("reload everything"),
+            Err("unexpected `everything` after reload".to_string())
         );
         assert_eq!(
             parse_request("ftp"),

@@ -23,6 +23,16 @@ pub trait SyncControl {
     fn make_step(&self) -> Result<f64, String>;
 }
 
+/// What ringctl may ask of the daemon's main thread, which owns the running services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    Reload,
+    CycleLogs,
+}
+
+/// Carries a [`Lifecycle`] request to the main thread and brings back its outcome.
+pub type LifecycleHandler = Arc<dyn Fn(Lifecycle) -> Result<String, String> + Send + Sync>;
+
 /// The services' shared state the control socket reads; an empty part is a service ringd
 /// does not run.
 #[derive(Clone, Default)]
@@ -33,6 +43,7 @@ pub struct ControlState {
     /// One per NTP shard.
     pub client_logs: Vec<Arc<ClientLogTap>>,
     pub ftp_sessions: Option<Arc<SessionRegistry>>,
+    pub lifecycle: Option<LifecycleHandler>,
 }
 
 impl ControlState {
@@ -53,6 +64,12 @@ impl ControlState {
             ),
             Request::MakeStep => {
                 answers::make_step(self.sync.as_ref().map(|sync| sync.make_step()))
+            }
+            Request::Reload => {
+                answers::lifecycle(self.lifecycle.as_ref().map(|ask| ask(Lifecycle::Reload)))
+            }
+            Request::CycleLogs => {
+                answers::lifecycle(self.lifecycle.as_ref().map(|ask| ask(Lifecycle::CycleLogs)))
             }
             Request::FtpSessions => answers::ftp_sessions(
                 self.ftp_sessions
@@ -106,6 +123,10 @@ mod tests {
             ntp_counters: vec![counters],
             client_logs: Vec::new(),
             ftp_sessions: Some(Arc::clone(&registry)),
+            lifecycle: Some(Arc::new(|request| match request {
+                Lifecycle::Reload => Err("test.conf:3: unknown option".to_string()),
+                Lifecycle::CycleLogs => Ok("2 log file(s) reopened".to_string()),
+            })),
         };
         assert!(text(state.answer(Request::Tracking)).contains("Stratum         : 2\n"));
         assert_eq!(
@@ -118,6 +139,14 @@ mod tests {
         let sessions = text(state.answer(Request::FtpSessions));
         assert!(sessions.lines().nth(2).unwrap().contains("192.0.2.4:3000"));
         assert!(sessions.lines().nth(2).unwrap().contains(" alice "));
+        assert_eq!(
+            text(state.answer(Request::Reload)),
+            "error: test.conf:3: unknown option"
+        );
+        assert_eq!(
+            text(state.answer(Request::CycleLogs)),
+            "200 OK (2 log file(s) reopened)\n"
+        );
     }
 
     #[test]

@@ -52,12 +52,14 @@ pub struct SessionContext {
     /// `max_rate_total`: the bandwidth all transfers share.
     pub total_rate: Option<SharedBucket>,
     /// `xferlog_enable` with `xferlog_std_format`: transfers in wu-ftpd's xferlog format.
-    xferlog: Option<LogFile>,
+    xferlog: Option<Arc<LogFile>>,
     /// `xferlog_enable` without `xferlog_std_format`: every event in vsftpd's own format.
-    vsftpd_log: Option<LogFile>,
+    vsftpd_log: Option<Arc<LogFile>>,
     anonymous_root: Option<PathBuf>,
     /// The home of `guest_username`: the root of guests and virtual users without `local_root`.
     guest_home: Option<PathBuf>,
+    /// The files read for this context, which a reload reads again.
+    files_read: Vec<PathBuf>,
 }
 
 /// vsftpd reads `banner_file` and its name lists up to `VSFTP_CONF_FILE_MAX`.
@@ -144,45 +146,54 @@ impl SessionContext {
     /// Reads everything the configuration names; a missing or unreadable required file is an
     /// error that names it.
     pub fn load(config: FtpConfig) -> Result<SessionContext, ContextError> {
+        let mut files_read = Vec::new();
+        let mut reading = |path: &Path| {
+            files_read.push(path.to_path_buf());
+            path.to_path_buf()
+        };
         let banner = match &config.banner_file {
-            Some(path) => Some(read_banner(path)?),
+            Some(path) => Some(read_banner(&reading(path))?),
             None => None,
         };
         let greeting = replies::greeting(banner.as_deref(), config.ftpd_banner.as_deref());
 
         let ftpusers = match &config.ftpusers_file {
-            Some(path) => read_ftpusers(path)?,
+            Some(path) => read_ftpusers(&reading(path))?,
             None => ["/etc/vsftpd/ftpusers", "/etc/ftpusers"]
                 .iter()
                 .map(Path::new)
                 .find(|p| p.exists())
-                .map(read_ftpusers)
+                .map(|path| read_ftpusers(&reading(path)))
                 .transpose()?
                 .unwrap_or_else(NameList::empty),
         };
         let user_list = if config.userlist_enable {
-            read_list("userlist_file", &userlist_path(&config.userlist_file))?
+            read_list(
+                "userlist_file",
+                &reading(&userlist_path(&config.userlist_file)),
+            )?
         } else {
             NameList::empty()
         };
         let banned_emails = if config.deny_email_enable {
-            read_list("banned_email_file", &config.banned_email_file)?
+            read_list("banned_email_file", &reading(&config.banned_email_file))?
         } else {
             NameList::empty()
         };
         let secure_emails = if config.secure_email_list_enable {
-            read_list("email_password_file", &config.email_password_file)?
+            read_list("email_password_file", &reading(&config.email_password_file))?
         } else {
             NameList::empty()
         };
         let virtual_users = match &config.virtual_users_file {
             Some(path) => Some(
-                VirtualUsers::load(path).map_err(|err| ContextError::Invalid(err.to_string()))?,
+                VirtualUsers::load(&reading(path))
+                    .map_err(|err| ContextError::Invalid(err.to_string()))?,
             ),
             None => None,
         };
         let chroot_list = if config.chroot_list_enable {
-            read_list("chroot_list_file", &config.chroot_list_file)?
+            read_list("chroot_list_file", &reading(&config.chroot_list_file))?
         } else {
             NameList::empty()
         };
@@ -194,8 +205,11 @@ impl SessionContext {
         }
         let hosts = if config.tcp_wrappers {
             Some(
-                HostsAccess::load(&config.hosts_allow_file, &config.hosts_deny_file)
-                    .map_err(|err| ContextError::Invalid(err.to_string()))?,
+                HostsAccess::load(
+                    &reading(&config.hosts_allow_file),
+                    &reading(&config.hosts_deny_file),
+                )
+                .map_err(|err| ContextError::Invalid(err.to_string()))?,
             )
         } else {
             None
@@ -275,6 +289,7 @@ impl SessionContext {
             vsftpd_log,
             anonymous_root,
             guest_home,
+            files_read,
         })
     }
 
@@ -285,6 +300,12 @@ impl SessionContext {
     /// The home of `guest_username`, if it is a user of this system.
     pub fn guest_home(&self) -> Option<&Path> {
         self.guest_home.as_deref()
+    }
+
+    /// The files the configuration named and this context read (banner, user lists, users
+    /// file, tcp_wrappers' files): a reload reads them again.
+    pub fn files_read(&self) -> &[PathBuf] {
+        &self.files_read
     }
 
     /// The addresses to listen on, from `listen`/`listen_ipv6`, `listen_address[6]`, `listen_port`.

@@ -46,6 +46,16 @@ impl ConnectionLimits {
         }
     }
 
+    /// The same live counts under other limits: a reload lowering `max_clients` below the
+    /// connections open refuses new ones until enough have closed.
+    pub fn with_limits(&self, max_clients: u32, max_per_ip: u32) -> Self {
+        ConnectionLimits {
+            max_clients,
+            max_per_ip,
+            counts: Arc::clone(&self.counts),
+        }
+    }
+
     /// Admits a connection from `address` or says which limit refuses it, checking the total
     /// first as vsftpd does. Exactly the allowed number is admitted even when every shard
     /// accepts at once, and the reply names the limit a connection really met: both counts

@@ -1,6 +1,7 @@
 //! NTP server: packet codec, reply logic, access control, rate limiting and the served clock state.
 
 pub mod access;
+pub mod answer_policy;
 pub mod clock_state;
 pub use ntp_wire::packet;
 pub mod precision;

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::access::AccessTable;
+use super::answer_policy::PolicyFollower;
 use super::clock_state::ClockCell;
 use super::packet::{NtpTimestamp, UnixTime, HEADER_LEN, KISS_RATE};
 use super::ratelimit::{Decision, RateLimiter};
@@ -17,6 +18,8 @@ pub struct Responder {
     clock: Arc<ClockCell>,
     params: ServerParams,
     counters: Arc<NtpCounters>,
+    /// Where a reloaded policy comes from, for a shard of a running service.
+    policy: Option<PolicyFollower>,
 }
 
 impl Responder {
@@ -37,6 +40,41 @@ impl Responder {
                 min_poll,
             },
             counters,
+            policy: None,
+        }
+    }
+
+    /// A shard's responder, answering with the policy `follower` has in force and taking up
+    /// each one published later.
+    pub fn following(
+        follower: PolicyFollower,
+        shard_seed: (u64, u64),
+        clock: Arc<ClockCell>,
+        precision: i8,
+        counters: Arc<NtpCounters>,
+    ) -> Self {
+        let (shards, seed) = shard_seed;
+        let policy = follower.in_force();
+        let mut responder = Responder::new(
+            Arc::clone(&policy.access),
+            policy.rate_limiter(shards, seed),
+            clock,
+            precision,
+            counters,
+        );
+        responder.policy = Some(follower);
+        responder
+    }
+
+    /// Takes up a policy published since the last request.
+    fn follow_policy(&mut self) {
+        let Some(change) = self.policy.as_mut().and_then(PolicyFollower::take_change) else {
+            return;
+        };
+        self.access = change.access;
+        if let Some(limiter) = change.rate_limiter {
+            self.params.min_poll = limiter.as_ref().map_or(i8::MIN, RateLimiter::min_poll);
+            self.limiter = limiter;
         }
     }
 
@@ -60,6 +98,7 @@ impl Responder {
         mut read_clock: impl FnMut() -> UnixTime,
         out: &mut [u8; HEADER_LEN],
     ) -> usize {
+        self.follow_policy();
         let counters = &*self.counters;
         counters.received.add(1);
         let request = match reply::parse_request(datagram) {

@@ -10,6 +10,8 @@ pub const PROMPT: Duration = Duration::from_secs(5);
 /// A raw control connection that reads whole replies.
 pub struct Control {
     pub stream: TcpStream,
+    /// The 220 reply the session began with.
+    pub greeting: String,
     received: Vec<u8>,
 }
 
@@ -18,9 +20,11 @@ impl Control {
     pub fn connect(server: SocketAddr) -> Control {
         let mut control = Control {
             stream: TcpStream::connect(server).unwrap(),
+            greeting: String::new(),
             received: Vec::new(),
         };
-        assert!(control.reply().starts_with("220"));
+        control.greeting = control.reply();
+        assert!(control.greeting.starts_with("220"), "{}", control.greeting);
         control
     }
 

@@ -88,7 +88,7 @@ pub struct Ringd {
     pub ftp_addrs: Vec<SocketAddr>,
     /// The `--control-socket` it was started with, for [`Ringd::ringctl_json`].
     control_socket: Option<PathBuf>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 const START_DEADLINE: Duration = Duration::from_secs(20);
@@ -146,7 +146,7 @@ impl Ringd {
             ntp_addrs: Vec::new(),
             ftp_addrs: Vec::new(),
             control_socket,
-            _dir: dir,
+            dir,
         };
         // Listening comes before the main thread gives up its rights: tests that look at
         // them, or at anything else set up at start, need all of it done. The ready line says
@@ -197,25 +197,34 @@ impl Ringd {
         }
     }
 
-    /// What `ringctl --json <args>` reports from this ringd.
-    pub fn ringctl_json(&self, args: &[&str]) -> serde_json::Value {
+    /// Runs `ringctl <args>` against this ringd.
+    pub fn ringctl(&self, args: &[&str]) -> Output {
         let socket = self
             .control_socket
             .as_ref()
             .expect("ringd started with --control-socket");
-        let output = Command::new(env!("CARGO_BIN_EXE_ringctl"))
+        Command::new(env!("CARGO_BIN_EXE_ringctl"))
             .arg("--socket")
             .arg(socket)
-            .arg("--json")
             .args(args)
             .output()
-            .expect("ringctl runs");
+            .expect("ringctl runs")
+    }
+
+    /// What `ringctl --json <args>` reports from this ringd.
+    pub fn ringctl_json(&self, args: &[&str]) -> serde_json::Value {
+        let output = self.ringctl(&[&["--json"], args].concat());
         assert!(
             output.status.success(),
             "ringctl {args:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         serde_json::from_slice(&output.stdout).expect("ringctl --json prints JSON")
+    }
+
+    /// `name` in ringd's temporary directory, where its configuration files are.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 
     /// One NTP counter of `serverstats` (ringctl's JSON key), summed over the shards, or of

@@ -28,6 +28,8 @@ const SHELLS_MAX_BYTES: u64 = 64 * 1024;
 const SHELLS_FILE: &str = "/etc/shells";
 
 struct Job {
+    /// The configuration of the session that asks: a reload may have changed it since.
+    context: Arc<SessionContext>,
     request: AuthRequest,
     answer: oneshot::Sender<AuthOutcome>,
 }
@@ -39,13 +41,12 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn start(context: Arc<SessionContext>) -> io::Result<Authenticator> {
+    pub fn start() -> io::Result<Authenticator> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         let mut threads = Vec::with_capacity(WORKERS);
         for index in 0..WORKERS {
             let receiver = Arc::clone(&receiver);
-            let context = Arc::clone(&context);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("ftp-auth-{index}"))
@@ -56,7 +57,12 @@ impl Authenticator {
                                 Ok(receiver) => receiver.recv(),
                                 Err(_) => return,
                             };
-                            let Ok(Job { request, answer }) = job else {
+                            let Ok(Job {
+                                context,
+                                request,
+                                answer,
+                            }) = job
+                            else {
                                 return;
                             };
                             let _ = answer.send(verify(&context, request));
@@ -70,13 +76,18 @@ impl Authenticator {
         })
     }
 
-    /// Verifies `request` on a pool thread; the caller's task waits, its thread does not.
-    pub async fn verify(&self, request: AuthRequest) -> AuthOutcome {
+    /// Verifies `request` under `context` on a pool thread; the caller's task waits, its
+    /// thread does not.
+    pub async fn verify(&self, context: Arc<SessionContext>, request: AuthRequest) -> AuthOutcome {
         let (answer, outcome) = oneshot::channel();
-        let sent = self
-            .jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send(Job { request, answer }).is_ok());
+        let sent = self.jobs.as_ref().is_some_and(|jobs| {
+            jobs.send(Job {
+                context,
+                request,
+                answer,
+            })
+            .is_ok()
+        });
         if !sent {
             return AuthOutcome::Refused {
                 delay: std::time::Duration::ZERO,

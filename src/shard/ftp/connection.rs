@@ -164,7 +164,13 @@ impl ControlSession {
                     if connection.flush().await.is_err() {
                         return ControlFlow::Break(());
                     }
-                    let outcome = Box::pin(connection.shared.authenticator.verify(*request)).await;
+                    let outcome = Box::pin(
+                        connection
+                            .shared
+                            .authenticator
+                            .verify(Arc::clone(&connection.shared.context), *request),
+                    )
+                    .await;
                     queue.append(session.authenticated(outcome));
                 }
                 Action::OpenRoot(open) => {

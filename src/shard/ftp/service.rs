@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -57,18 +57,62 @@ pub enum FtpStartError {
 }
 
 /// What every session of the service shares besides the configuration: the login roots, the
-/// users sessions act as, and the threads that verify logins.
+/// users sessions act as, the threads that verify logins, and the connection limits. A
+/// session keeps the one it started with; a reload makes a new one for the sessions after it.
 pub struct FtpShared {
     pub context: Arc<SessionContext>,
     pub roots: SharedRoots,
     pub identities: SessionIdentities,
-    pub authenticator: Authenticator,
+    /// One pool for every generation: its threads were started with the rights PAM needs,
+    /// which the thread that reloads no longer has to give.
+    pub authenticator: Arc<Authenticator>,
+    pub limits: ConnectionLimits,
 }
+
+impl FtpShared {
+    /// Everything sessions of `context` share; `limits` counts the connections already open
+    /// (a reload keeps counting them against the new limits).
+    fn new(
+        context: Arc<SessionContext>,
+        limits: ConnectionLimits,
+        authenticator: Arc<Authenticator>,
+    ) -> Result<FtpShared, FtpStartError> {
+        let switching =
+            !context.config.run_as_launching_user && crate::sys::credentials::can_switch();
+        let identities =
+            SessionIdentities::resolve(&context.config, context.virtual_users.is_some(), switching)
+                .map_err(FtpStartError::Users)?;
+        if !switching {
+            info!(
+                "FTP sessions act as ringd's own user (uid {}): {}",
+                rustix::process::geteuid().as_raw(),
+                if context.config.run_as_launching_user {
+                    "run_as_launching_user=YES"
+                } else {
+                    "not started as root"
+                }
+            );
+        }
+        Ok(FtpShared {
+            authenticator,
+            limits: limits.with_limits(context.config.max_clients, context.config.max_per_ip),
+            context,
+            roots: SharedRoots::default(),
+            identities,
+        })
+    }
+}
+
+/// The [`FtpShared`] new sessions get: swapped whole on reload.
+type CurrentShared = Arc<RwLock<Arc<FtpShared>>>;
 
 pub struct FtpService {
     stop: Arc<AtomicBool>,
     shards: Vec<JoinHandle<()>>,
     sessions: Arc<SessionRegistry>,
+    current: CurrentShared,
+    /// The addresses the configuration asked for (port 0 before the kernel chose one).
+    configured_addrs: Vec<SocketAddr>,
     pub local_addrs: Vec<SocketAddr>,
 }
 
@@ -134,42 +178,26 @@ impl FtpService {
                 per_shard[shard].push(listener);
             }
         }
-        let switching =
-            !context.config.run_as_launching_user && crate::sys::credentials::can_switch();
-        let identities =
-            SessionIdentities::resolve(&context.config, context.virtual_users.is_some(), switching)
-                .map_err(FtpStartError::Users)?;
-        if !switching {
-            info!(
-                "FTP sessions act as ringd's own user (uid {}): {}",
-                rustix::process::geteuid().as_raw(),
-                if context.config.run_as_launching_user {
-                    "run_as_launching_user=YES"
-                } else {
-                    "not started as root"
-                }
-            );
-        }
-        let shared = Arc::new(FtpShared {
-            authenticator: Authenticator::start(Arc::clone(&context))
-                .map_err(FtpStartError::Authenticator)?,
-            context: Arc::clone(&context),
-            roots: SharedRoots::default(),
-            identities,
-        });
         let limits = ConnectionLimits::new(context.config.max_clients, context.config.max_per_ip);
+        let authenticator = Arc::new(Authenticator::start().map_err(FtpStartError::Authenticator)?);
+        let current = Arc::new(RwLock::new(Arc::new(FtpShared::new(
+            Arc::clone(&context),
+            limits,
+            authenticator,
+        )?)));
         let allowed_cpus = cpu::allowed_cpus().unwrap_or_default();
         let stop = Arc::new(AtomicBool::new(false));
         let mut service = FtpService {
             stop: Arc::clone(&stop),
             shards: Vec::new(),
             sessions: Arc::default(),
+            current: Arc::clone(&current),
+            configured_addrs: context.listen_addresses(),
             local_addrs,
         };
         for (index, listeners) in per_shard.into_iter().enumerate() {
             let cpu = cpu_for_shard(&allowed_cpus, index);
-            let shared = Arc::clone(&shared);
-            let limits = limits.clone();
+            let current = Arc::clone(&current);
             let sessions = Arc::clone(&service.sessions);
             let stop = Arc::clone(&stop);
             let spawned = std::thread::Builder::new()
@@ -181,7 +209,7 @@ impl FtpService {
                             warn!("FTP shard {index}: cannot pin to CPU {cpu}: {err}");
                         }
                     }
-                    if let Err(err) = run_shard(listeners, shared, limits, sessions, stop) {
+                    if let Err(err) = run_shard(listeners, current, sessions, stop) {
                         warn!("FTP shard {index} stopped: {err}");
                     }
                 });
@@ -206,6 +234,29 @@ impl FtpService {
         Ok(service)
     }
 
+    /// Serves new sessions with `context` (banners, users, limits, options); sessions in
+    /// progress keep theirs. The listening addresses stay as they are.
+    pub fn reconfigure(&self, context: Arc<SessionContext>) -> Result<(), FtpStartError> {
+        let running = self.current_shared();
+        let shared = Arc::new(FtpShared::new(
+            context,
+            running.limits.clone(),
+            Arc::clone(&running.authenticator),
+        )?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = shared;
+        Ok(())
+    }
+
+    /// The addresses the configuration asked for, for a reload to compare with its own.
+    pub fn configured_addresses(&self) -> Vec<SocketAddr> {
+        self.configured_addrs.clone()
+    }
+
+    /// What new sessions are served with now.
+    fn current_shared(&self) -> Arc<FtpShared> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// The open sessions, for the control socket.
     pub fn sessions(&self) -> Arc<SessionRegistry> {
         Arc::clone(&self.sessions)
@@ -228,8 +279,7 @@ impl Drop for FtpService {
 
 fn run_shard(
     listeners: Vec<std::net::TcpListener>,
-    shared: Arc<FtpShared>,
-    limits: ConnectionLimits,
+    current: CurrentShared,
     sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
@@ -240,8 +290,7 @@ fn run_shard(
             let listener = TcpListener::from_std(listener)?;
             loops.push(compio::runtime::spawn(accept_loop(
                 listener,
-                Arc::clone(&shared),
-                limits.clone(),
+                Arc::clone(&current),
                 Arc::clone(&sessions),
                 Arc::clone(&stop),
             )));
@@ -255,14 +304,12 @@ fn run_shard(
 
 async fn accept_loop(
     listener: TcpListener,
-    shared: Arc<FtpShared>,
-    limits: ConnectionLimits,
+    current: CurrentShared,
     sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
 ) {
     // One accept stays in flight across stop checks: dropping an accept that the kernel has
     // just completed would close the new connection without a word.
-    let context = &shared.context;
     let mut accept = std::pin::pin!(listener.accept());
     while !stop.load(Ordering::Relaxed) {
         let accepted = {
@@ -281,7 +328,10 @@ async fn accept_loop(
             }
             Ok(accepted) => accepted,
         };
-        let admission = match limits.admit(peer.ip()) {
+        // The configuration as it is now: a reload since the last connection counts.
+        let shared = Arc::clone(&current.read().unwrap_or_else(|e| e.into_inner()));
+        let context = &shared.context;
+        let admission = match shared.limits.admit(peer.ip()) {
             Ok(admission) => admission,
             Err(refusal) => {
                 let (reply, logged) = match refusal {

@@ -16,9 +16,9 @@ use super::shard_loop::{self, WakeModeration};
 use super::{clock_refresh, sockets};
 use crate::config::NtpConfig;
 use crate::metrics::{NtpCounters, NtpTotals};
+use crate::ntp::answer_policy::{AnswerPolicy, PolicyCell, PolicyFollower};
 use crate::ntp::clock_state::{ClockCell, ClockSnapshot};
 use crate::ntp::precision;
-use crate::ntp::ratelimit::RateLimiter;
 use crate::ntp::responder::Responder;
 use crate::ntp::served_clock::ClockSource;
 use crate::shard::listen_port::{self, ListenError};
@@ -67,6 +67,8 @@ pub struct NtpService {
     refresher: Option<(JoinHandle<()>, mpsc::Sender<()>)>,
     /// The state every shard serves, for the sync service to publish into.
     clock: Arc<ClockCell>,
+    /// Which clients the shards answer and how often; replaced on reload.
+    policy: Arc<PolicyCell>,
     pub local_addrs: Vec<SocketAddr>,
     pub backend: Backend,
 }
@@ -143,13 +145,14 @@ impl NtpService {
         };
 
         let precision = precision::measure(realtime_now);
-        let access = Arc::new(config.access.clone());
+        let policy = Arc::new(PolicyCell::new(AnswerPolicy::of(config)));
         let stop = Arc::new(AtomicBool::new(false));
         let mut service = NtpService {
             stop: Arc::clone(&stop),
             shards: Vec::new(),
             refresher,
             clock: Arc::clone(&clock),
+            policy: Arc::clone(&policy),
             local_addrs,
             backend,
         };
@@ -164,21 +167,13 @@ impl NtpService {
         }
         let seed_base = realtime_now().nanos as u64 ^ u64::from(std::process::id()) << 32;
         for (index, sockets) in per_shard.into_iter().enumerate() {
-            let limiter = config.ratelimit.map(|r| {
-                RateLimiter::new(
-                    r.interval,
-                    r.burst,
-                    r.leak,
-                    r.kod,
-                    config.client_log_limit / shard_count as u64,
-                    seed_base.wrapping_add(index as u64 * 0x9E37_79B9),
-                )
-            });
+            let seed = seed_base.wrapping_add(index as u64 * 0x9E37_79B9);
+            let follower = PolicyFollower::new(Arc::clone(&policy), shard_count as u64, seed);
             let counters = Arc::new(NtpCounters::default());
             let client_log = Arc::new(ClientLogTap::default());
-            let mut responder = Responder::new(
-                Arc::clone(&access),
-                limiter,
+            let mut responder = Responder::following(
+                follower,
+                (shard_count as u64, seed),
                 Arc::clone(&clock),
                 precision,
                 Arc::clone(&counters),
@@ -227,6 +222,11 @@ impl NtpService {
             );
         }
         Ok(service)
+    }
+
+    /// Answers with `config`'s allow/deny and ratelimit from each shard's next request on.
+    pub fn reconfigure(&self, config: &NtpConfig) {
+        self.policy.publish(AnswerPolicy::of(config));
     }
 
     /// The served clock state the shards read.

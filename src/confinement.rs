@@ -8,7 +8,8 @@
 //! Besides: the account database, PAM and NSS with the libraries they load, the per-user
 //! option files, the control socket's directory, the drift file's directory, the leap
 //! second tables, the directories of the files a reload reads again (the configuration and
-//! the files it names: user lists, banners) and of the logs it reopens.
+//! the files it names: user lists, banners) and of the logs it reopens, and systemd's
+//! notification socket.
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +59,7 @@ pub fn rules(
     ftp: Option<FtpRoots<'_>>,
     control_socket: Option<&Path>,
     reread: &[PathBuf],
+    notify_socket: Option<&Path>,
 ) -> Vec<Rule> {
     let mut rules: Vec<Rule> = Vec::new();
     let mut add = |path: &Path, access: Access| {
@@ -76,6 +78,9 @@ pub fn rules(
         if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             add(dir, Access::Read);
         }
+    }
+    if let Some(socket) = notify_socket {
+        add(socket, Access::ConnectSocket);
     }
     if let Some(socket) = control_socket {
         if let Some(dir) = socket.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -203,7 +208,7 @@ mod tests {
             anonymous_root: Some(Path::new("/srv/ftp")),
             guest_home: Some(Path::new("/home/ftp")),
         };
-        rules(None, Some(roots), None, &[])
+        rules(None, Some(roots), None, &[], None)
             .into_iter()
             .filter(|rule| {
                 !SYSTEM_FILES

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ntp;
 pub mod output_files;
 pub mod privileges;
+pub mod service_manager;
 pub mod shard;
 pub mod sync;
 pub mod sync_service;

@@ -24,6 +24,7 @@ use ringd::ftp::users::VirtualUsers;
 use ringd::metrics::NtpTotals;
 use ringd::output_files;
 use ringd::privileges::{self, Needs, Role};
+use ringd::service_manager::{self, Notification, NotifySocket};
 use ringd::shard::ftp::service::FtpService;
 use ringd::shard::ntp::service::{NtpService, ServiceOptions};
 use ringd::sync_service::SyncService;
@@ -35,6 +36,16 @@ use ringd::sys::{accounts, cpu, landlock};
 /// SIGUSR2 and SIGXFSZ are logged and ignored (a write past `ulimit -f` then fails with
 /// EFBIG instead of killing ringd).
 const HANDLED_SIGNALS: [i32; 7] = [SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGQUIT, SIGXFSZ];
+
+/// How often the status line systemd shows is refreshed.
+const STATUS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Sends `notification` to systemd, if ringd runs under it; a failure is only logged.
+fn tell_systemd(socket: Option<&NotifySocket>, notification: &Notification) {
+    if let Err(err) = service_manager::notify(socket, notification) {
+        warn!("cannot notify systemd ({notification:?}): {err}");
+    }
+}
 
 /// How long `ringctl reload` waits for the main thread: a reload reads files and starts no
 /// service, so this is generous.
@@ -219,6 +230,9 @@ fn confinement_rules(
         roots,
         control_socket,
         &reread_files(cli, ftp),
+        NotifySocket::from_env()
+            .as_ref()
+            .and_then(NotifySocket::path),
     )
 }
 
@@ -446,6 +460,15 @@ fn main() -> ExitCode {
         listen_list(ftp.as_ref().map(|service| &service.local_addrs[..])),
     );
 
+    let notify_socket = NotifySocket::from_env();
+    let ready = Notification::Ready {
+        status: format!(
+            "serving NTP on {}, FTP on {}",
+            listen_list(ntp.as_ref().map(|service| &service.local_addrs[..])),
+            listen_list(ftp.as_ref().map(|service| &service.local_addrs[..])),
+        ),
+    };
+    tell_systemd(notify_socket.as_ref(), &ready);
     let mut running = Running {
         cli: &cli,
         started_as_root,
@@ -456,8 +479,10 @@ fn main() -> ExitCode {
         ntp,
         sync,
         ftp,
+        notify_socket,
     };
     running.serve_until_stopped(&event_receiver);
+    tell_systemd(running.notify_socket.as_ref(), &Notification::Stopping);
     if let Some(mut control) = control {
         control.stop();
     }
@@ -501,12 +526,26 @@ struct Running<'a> {
     ntp: Option<NtpService>,
     sync: Option<SyncService>,
     ftp: Option<FtpService>,
+    /// systemd's, under a `Type=notify` unit.
+    notify_socket: Option<NotifySocket>,
 }
 
 impl Running<'_> {
-    /// Acts on signals and control requests until SIGTERM, SIGINT or SIGQUIT.
+    /// Acts on signals and control requests until SIGTERM, SIGINT or SIGQUIT; under systemd,
+    /// refreshes the status line between them.
     fn serve_until_stopped(&mut self, events: &mpsc::Receiver<Event>) {
-        while let Ok(event) = events.recv() {
+        loop {
+            let event = match events.recv_timeout(STATUS_INTERVAL) {
+                Ok(event) => event,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.notify_socket.is_some() {
+                        let status = Notification::Status(self.status_line());
+                        tell_systemd(self.notify_socket.as_ref(), &status);
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
             match event {
                 Event::Signal(SIGHUP) => {
                     info!("SIGHUP: reloading the configuration and reopening the logs");
@@ -534,6 +573,26 @@ impl Running<'_> {
                 }
             }
         }
+    }
+
+    /// The counters `systemctl status` shows.
+    fn status_line(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(ntp) = &self.ntp {
+            let mut total = NtpTotals::default();
+            for counters in ntp.counters() {
+                total.add(&counters.totals());
+            }
+            parts.push(format!(
+                "NTP: {} answered, {} dropped",
+                total.answered,
+                total.dropped_total()
+            ));
+        }
+        if let Some(ftp) = &self.ftp {
+            parts.push(format!("FTP: {} sessions", ftp.active_sessions()));
+        }
+        parts.join("; ")
     }
 
     /// Reloads both files and reopens the logs, logging the outcome.

@@ -247,6 +247,11 @@ impl FtpService {
         Ok(())
     }
 
+    /// Sessions open now.
+    pub fn active_sessions(&self) -> u32 {
+        self.current_shared().limits.active()
+    }
+
     /// The addresses the configuration asked for, for a reload to compare with its own.
     pub fn configured_addresses(&self) -> Vec<SocketAddr> {
         self.configured_addrs.clone()

@@ -1,9 +1,11 @@
-//! A running ringd reloads its configuration (SIGHUP, `ringctl reload`), reopens its logs
+//! A running ringd's life under a service manager: it tells systemd when it is ready and
+//! stopping, reloads its configuration (SIGHUP, `ringctl reload`), reopens its logs
 //! (`ringctl cyclelogs`), and takes every other signal without dying silently.
 
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -199,6 +201,39 @@ fn sigusr1_reopens_logs_and_sigusr2_is_ignored_with_a_line() {
     ringd.wait_for_line("log file(s)", WAIT);
     Control::anonymous(ringd.ftp_addrs[0]);
     ringd.stop();
+}
+
+#[test]
+fn systemd_hears_ready_once_every_service_listens_and_then_stopping() {
+    let dir = TempDir::new("notify");
+    let notify_path = dir.join("notify");
+    let systemd = UnixDatagram::bind(&notify_path).unwrap();
+    systemd.set_read_timeout(Some(WAIT)).unwrap();
+    let conf = dir.write(
+        "chrony.conf",
+        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n",
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+    command
+        .arg("--ntp-conf")
+        .arg(&conf)
+        .arg("--control-socket")
+        .arg(dir.join("ringd.sock"))
+        .env("NOTIFY_SOCKET", &notify_path);
+    let ringd = Ringd::spawn(command, dir, 1);
+    let mut datagram = [0u8; 512];
+    let len = systemd.recv(&mut datagram).unwrap();
+    let ready = String::from_utf8_lossy(&datagram[..len]).into_owned();
+    assert!(
+        ready.starts_with(&format!(
+            "READY=1\nSTATUS=serving NTP on {}, FTP on none",
+            ringd.ntp_addrs[0]
+        )),
+        "{ready}"
+    );
+    ringd.stop();
+    let len = systemd.recv(&mut datagram).unwrap();
+    assert_eq!(&datagram[..len], b"STOPPING=1\nSTATUS=stopping\n");
 }
 
 fn client(ip: &str) -> UdpSocket {

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod clients;
+pub mod command_line;
 pub mod error;
 pub mod ftp;
 pub mod html;

@@ -2,11 +2,13 @@
 //!
 //! The daemon side is a thread answering one request line per Unix-socket connection with one
 //! JSON reply (`server`); parsing, answering and formatting are pure (`protocol`, `state`,
-//! `answers`, `chronyc_format`) and tested without sockets. `client` is ringctl's side.
+//! `answers`, `chronyc_format`) and tested without sockets. `client` is ringctl's side,
+//! `command_line` its arguments.
 
 pub mod answers;
 pub mod chronyc_format;
 pub mod client;
+pub mod command_line;
 pub mod paths;
 pub mod protocol;
 pub mod server;

@@ -1,0 +1,129 @@
+//! ringctl's command line: the commands it sends ringd, named as chronyc names them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use super::protocol::Request;
+
+/// Query a running ringd: time sync status, NTP server counters, clients, FTP sessions.
+///
+/// Prints chronyc's layouts, or the reply's data as JSON with --json. Exits 1 when ringd
+/// cannot be reached or refuses the command.
+#[derive(Debug, Parser)]
+#[command(name = "ringctl", version)]
+pub struct Args {
+    /// ringd's control socket [default: /run/ringd/ringd.sock, or the built-in demo's
+    /// $XDG_RUNTIME_DIR/ringd.sock (/tmp/ringd-UID.sock) when only that one exists]
+    #[arg(short = 's', long = "socket", value_name = "PATH", global = true)]
+    pub socket: Option<PathBuf>,
+
+    /// Print the reply's data as JSON instead of chronyc's text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The system clock against the time sources: reference, offset, frequency.
+    Tracking,
+    /// The time sources and their last samples.
+    Sources {
+        /// Explain the columns.
+        #[arg(short = 'v')]
+        verbose: bool,
+    },
+    /// Each source's sample statistics: frequency, skew, offset estimate.
+    Sourcestats {
+        /// Explain the columns.
+        #[arg(short = 'v')]
+        verbose: bool,
+    },
+    /// The NTP server's packet counters.
+    Serverstats,
+    /// NTP clients in the rate limiter's log (needs `ratelimit` in chrony.conf).
+    Clients,
+    /// Step the system clock to the sources' time now.
+    Makestep,
+    /// Read chrony.conf and vsftpd.conf again, as SIGHUP does (`reload sources` is the same).
+    Reload {
+        /// chronyc's `reload sources`: accepted, everything is reloaded.
+        #[arg(value_parser = ["sources"])]
+        what: Option<String>,
+    },
+    /// Reopen the log files by name, after logrotate moved them.
+    Cyclelogs,
+    /// The FTP server.
+    Ftp {
+        #[command(subcommand)]
+        command: FtpCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FtpCommand {
+    /// The open sessions: client, user, what each is doing, for how long.
+    Sessions,
+}
+
+impl From<&Command> for Request {
+    fn from(command: &Command) -> Request {
+        match command {
+            Command::Tracking => Request::Tracking,
+            Command::Sources { verbose } => Request::Sources { verbose: *verbose },
+            Command::Sourcestats { verbose } => Request::SourceStats { verbose: *verbose },
+            Command::Serverstats => Request::ServerStats,
+            Command::Clients => Request::Clients,
+            Command::Makestep => Request::MakeStep,
+            Command::Reload { .. } => Request::Reload,
+            Command::Cyclelogs => Request::CycleLogs,
+            Command::Ftp {
+                command: FtpCommand::Sessions,
+            } => Request::FtpSessions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<(Args, Request), clap::Error> {
+        let args = Args::try_parse_from(args)?;
+        let request = Request::from(&args.command);
+        Ok((args, request))
+    }
+
+    #[test]
+    fn parses_the_documented_interface() {
+        let (args, request) =
+            parse(&["ringctl", "-s", "/tmp/r.sock", "--json", "sources", "-v"]).unwrap();
+        assert_eq!(args.socket, Some(PathBuf::from("/tmp/r.sock")));
+        assert!(args.json);
+        assert_eq!(request, Request::Sources { verbose: true });
+        // Options may follow the command, as with chronyc.
+        let (args, request) =
+            parse(&["ringctl", "sourcestats", "--json", "--socket", "/x"]).unwrap();
+        assert_eq!(args.socket, Some(PathBuf::from("/x")));
+        assert!(args.json);
+        assert_eq!(request, Request::SourceStats { verbose: false });
+        let (args, request) = parse(&["ringctl", "ftp", "sessions"]).unwrap();
+        assert_eq!((args.socket, args.json), (None, false));
+        assert_eq!(request, Request::FtpSessions);
+        for (word, request) in [
+            ("tracking", Request::Tracking),
+            ("serverstats", Request::ServerStats),
+            ("clients", Request::Clients),
+            ("makestep", Request::MakeStep),
+        ] {
+            assert_eq!(parse(&["ringctl", word]).unwrap().1, request);
+        }
+        assert!(parse(&["ringctl"]).is_err());
+        assert!(parse(&["ringctl", "tracking", "-v"]).is_err());
+        assert!(parse(&["ringctl", "ftp"]).is_err());
+    }
+}

@@ -45,6 +45,15 @@ def first_line(argv):
     return lines[0] if lines else ""
 
 
+def ringd_version(ringd):
+    """The version `ringd --version` gives, without the name."""
+    return first_line([ringd, "--version"]).removeprefix("ringd ")
+
+
+def curl_version():
+    return first_line(["curl", "--version"]).split(" ")[1]
+
+
 def debian_version(package):
     return output(["dpkg-query", "-W", "-f=${Version}", package])
 

@@ -12,6 +12,7 @@ COMMAND = "python3 loadgen/bench"
 COMPARISONS = {
     "ntp": "chronyd, the udp-reflector (the syscall floor) and ringd",
     "ftp": "vsftpd, pyftpdlib and ringd (needs root)",
+    "transfer": "ringd's FTP transfer engines: sendfile, splice, copy",
 }
 USAGE = f"usage: {COMMAND} COMPARISON [FLAGS]\n\n" + "".join(
     f"  {name:<9} {what}\n" for name, what in COMPARISONS.items()

@@ -19,7 +19,7 @@ const MAX_QUOTED_OPTION: usize = 32;
 /// vsftpd never opens a passive port below this (IPPORT_RESERVED in privops.c).
 const PASV_FLOOR: u16 = 1024;
 
-/// The faster and cheaper method in loadgen/compare-transfer.sh (docs/benchmarks.md).
+/// The faster and cheaper method in `python3 loadgen/bench transfer` (docs/benchmarks.md).
 const DEFAULT_ZERO_COPY: ZeroCopyMethod = ZeroCopyMethod::Sendfile;
 
 /// Declares the supported options once: the struct fields, their defaults, how each is parsed

@@ -50,8 +50,11 @@ def main(argv):
         print(f"{COMMAND}: unknown comparison {name}\n\n{USAGE}", file=sys.stderr)
         return 2
     comparison = importlib.import_module(f"bench.{name}")
-    # SIGTERM ends a run as Ctrl-C does, through the same cleanup.
-    signal.signal(signal.SIGTERM, _interrupted)
+    # SIGTERM ends a run as Ctrl-C does, through the same cleanup; so does SIGINT when the
+    # shell that started the run had it ignored (a background job), because the servers,
+    # which set their own handlers, stop at it all the same.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupted)
     try:
         return comparison.main(flags)
     except KeyboardInterrupt:

@@ -228,6 +228,7 @@ class _Bench:
         return result, ticks
 
     def measure(self, name, figure, round_number):
+        self._server[name].require_running()
         if figure == "ramp":
             result = self._ringload(name, ["--ramp", "--step-duration", self._step_seconds],
                                     quiet=True)

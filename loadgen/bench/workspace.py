@@ -66,9 +66,17 @@ class Server:
         if not self._line_watch.seen:
             self._not_ready("no readiness line")
 
+    def require_running(self):
+        """Fails when the server has exited: figures measured against it would mean nothing."""
+        if not self.running():
+            raise BenchError(f"{self.name} (pid {self.pid}) exited with {self.popen.returncode}; "
+                             f"its log:\n{self._log_tail()}")
+
     def _not_ready(self, what):
-        tail = self.log_path.read_text(errors="replace").splitlines()[-20:]
-        raise BenchError(f"{self.name} did not become ready ({what}); its log:\n" + "\n".join(tail))
+        raise BenchError(f"{self.name} did not become ready ({what}); its log:\n{self._log_tail()}")
+
+    def _log_tail(self):
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
 
     def stop(self):
         """SIGTERM, up to STOP_GRACE_S for it to exit, then SIGKILL; reaps it. A process that

@@ -117,18 +117,14 @@ class Workspace:
         """Starts `argv` with its output appended to DIR/NAME.log. With `ready_line`, the output
         goes through this process, which watches for that line (see `Server.wait_for_line`)."""
         log_path = self.dir / f"{name}.log"
-        if ready_line is None:
-            with open(log_path, "ab") as log_file:
-                popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file,
-                                         stderr=subprocess.STDOUT)
-            server = Server(name, popen, log_path, None)
-        else:
-            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-            watch = _LineWatch(popen.stdout, log_path, ready_line)
-            watch.start()
-            server = Server(name, popen, log_path, watch)
+        with open(log_path, "ab") as log_file:
+            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     stdout=log_file if ready_line is None else subprocess.PIPE)
+        watch = None if ready_line is None else _LineWatch(popen.stdout, log_path, ready_line)
+        server = Server(name, popen, log_path, watch)
         self._servers.append(server)
+        if watch is not None:
+            watch.start()
         return server
 
     def stop(self, server):

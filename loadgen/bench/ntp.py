@@ -185,7 +185,7 @@ class _Bench:
         else:
             conf.write_text(server_directives(port))
             argv = [self._binaries / "ringd", "--ntp-conf", conf, "--shards", "1"]
-            server = self._work.start(name, pinned(SERVER_CORE, argv), ready_line="NTP serving on")
+            server = self._work.start(name, pinned(SERVER_CORE, argv), ready_line="ready: every service listens")
             server.wait_for_line(READY_S)
         self._server[name] = server
         self._port[name] = port

@@ -655,6 +655,15 @@ impl Running<'_> {
             ));
         }
         let mut notes = Vec::new();
+        // FTP first: its new shared state can still fail to build, and then nothing changed.
+        if let (Some(service), Some(context)) = (&self.ftp, &ftp_context) {
+            if context.listen_addresses() != service.configured_addresses() {
+                notes.push(format!("FTP still listens on {}: restart ringd to listen on the new `listen_address`/`listen_port`", listen_list(Some(&service.local_addrs))));
+            }
+            service
+                .reconfigure(Arc::clone(context))
+                .map_err(|err| err.to_string())?;
+        }
         if let (Some(service), Some(old), Some(new)) = (&self.ntp, &self.plan.ntp, &plan.ntp) {
             if (old.port, &old.bind_addresses) != (new.port, &new.bind_addresses) {
                 notes.push(format!("NTP still listens on {}: restart ringd to listen on the new `port`/`bindaddress`", listen_list(Some(&service.local_addrs))));
@@ -664,24 +673,8 @@ impl Running<'_> {
             }
             service.reconfigure(new);
         }
-        if let (Some(service), Some(context)) = (&self.ftp, &ftp_context) {
-            if context.listen_addresses() != self.ftp_listen_addresses() {
-                notes.push(format!("FTP still listens on {}: restart ringd to listen on the new `listen_address`/`listen_port`", listen_list(Some(&service.local_addrs))));
-            }
-            service
-                .reconfigure(Arc::clone(context))
-                .map_err(|err| err.to_string())?;
-        }
         self.plan = plan;
         Ok(notes)
-    }
-
-    /// The addresses the running FTP configuration asks for (before port 0 is resolved).
-    fn ftp_listen_addresses(&self) -> Vec<SocketAddr> {
-        self.ftp
-            .as_ref()
-            .map(FtpService::configured_addresses)
-            .unwrap_or_default()
     }
 
     /// Stops every service: the drift file is written, sessions are closed.

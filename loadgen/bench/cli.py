@@ -27,14 +27,18 @@ def positive_int(text):
 
 
 def parser(name, description, epilog):
-    """The argument parser of comparison `name`, its help made of the texts given."""
-    return argparse.ArgumentParser(
+    """The argument parser of comparison `name`, its help made of the texts given, with the
+    flag every comparison has: `--no-build`."""
+    result = argparse.ArgumentParser(
         prog=f"{COMMAND} {name}",
         description=description,
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
+    result.add_argument("--no-build", dest="build", action="store_false",
+                        help="use the release binaries already built")
+    return result
 
 
 def _interrupted(_signum, _frame):

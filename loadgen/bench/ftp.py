@@ -232,8 +232,6 @@ def _parser():
                         help="idle sessions held per server (default 1000; 200 with --quick)")
     parser.add_argument("--big-mib", type=cli.positive_int, metavar="N",
                         help="size of the RETR/STOR file in MiB (default 256; 64 with --quick)")
-    parser.add_argument("--no-build", dest="build", action="store_false",
-                        help="use the release binaries already built")
     parser.add_argument("--baseline", metavar="RINGD",
                         help='also measure this ringd binary (an earlier build), as "ringd-before"')
     parser.add_argument("--figures", default=",".join(FIGURE_ORDER), metavar="LIST",

@@ -151,8 +151,6 @@ def _parser():
     parser.add_argument("--servers", default=",".join(SERVERS), metavar="LIST",
                         help="comma-separated subset of chronyd,reflector,ringd (default all "
                              "three)")
-    parser.add_argument("--no-build", dest="build", action="store_false",
-                        help="use the release binaries already built")
     return parser
 
 

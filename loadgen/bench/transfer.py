@@ -128,8 +128,6 @@ def _parser():
     parser.add_argument("--out", default=BENCHMARKS_MD, metavar="FILE",
                         help="markdown file to update (default docs/benchmarks.md; - only "
                              "prints the table)")
-    parser.add_argument("--no-build", dest="build", action="store_false",
-                        help="use the release binary already built")
     return parser
 
 

@@ -236,6 +236,31 @@ fn systemd_hears_ready_once_every_service_listens_and_then_stopping() {
     assert_eq!(&datagram[..len], b"STOPPING=1\nSTATUS=stopping\n");
 }
 
+#[test]
+fn a_restart_at_once_gets_the_port_after_a_clean_stop_or_a_kill() {
+    // io_uring receives that outlive their process keep the port bound until the kernel
+    // tears the ring down; a restart must not take that for another process's port.
+    let conf = |port: u16| {
+        format!("port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n")
+    };
+    let args = ["--io", "uring", "--shards", "2"];
+    let first = Ringd::start_ntp(&conf(0), &args, 1);
+    let server = first.ntp_addrs[0];
+    first.stop();
+    let after_stop = Ringd::start_ntp(&conf(server.port()), &args, 1);
+    let asking = client("127.0.0.1");
+    ask(&asking, server);
+    assert!(reply_to(&asking).is_some(), "answered after a restart");
+    drop(after_stop); // SIGKILL, and waited for
+    let after_kill = Ringd::start_ntp(&conf(server.port()), &args, 1);
+    ask(&asking, server);
+    assert!(
+        reply_to(&asking).is_some(),
+        "answered after a kill and a restart"
+    );
+    after_kill.stop();
+}
+
 fn client(ip: &str) -> UdpSocket {
     let socket = UdpSocket::bind((ip, 0)).unwrap();
     socket.set_read_timeout(Some(WAIT)).unwrap();

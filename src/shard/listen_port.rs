@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 use thiserror::Error;
@@ -68,10 +69,27 @@ pub fn ensure_free(
         // As ringd's own listeners: connections of an earlier run in TIME_WAIT do not count.
         probe.set_reuse_address(true).map_err(ListenError::Other)?;
     }
-    probe
-        .bind(&addr.into())
-        .map_err(|error| ListenError::from_bind(error, addr, transport, option))
+    // A socket no process holds is one the kernel is still releasing: an io_uring ringd that
+    // was killed leaves its sockets to a kernel worker for a few milliseconds, and a restart
+    // at once must not fail on them.
+    let deadline = Instant::now() + RELEASE_WAIT;
+    loop {
+        let Err(error) = probe.bind(&addr.into()) else {
+            return Ok(());
+        };
+        let released_soon = error.kind() == io::ErrorKind::AddrInUse
+            && Instant::now() < deadline
+            && procnet::holders_of_port(transport, addr.port()).is_empty();
+        if !released_soon {
+            return Err(ListenError::from_bind(error, addr, transport, option));
+        }
+        std::thread::sleep(RELEASE_POLL);
+    }
 }
+
+/// How long a port held by no process is given to be released.
+const RELEASE_WAIT: Duration = Duration::from_millis(500);
+const RELEASE_POLL: Duration = Duration::from_millis(5);
 
 /// `chronyd (pid 812)`, or what can be said when the holder is hidden.
 fn describe_holders(holders: &[Holder]) -> String {

@@ -459,6 +459,16 @@ fn build_ring(entries: u32) -> io::Result<IoUring> {
 
 impl Drop for UdpRing {
     fn drop(&mut self) {
+        // Armed multishot receives hold their sockets until they complete, and a ring closed
+        // with them pending is torn down by a kernel worker later, keeping the port bound
+        // after ringd has stopped (a restart then finds it in use). Cancelling them (kernel
+        // 6.0, as multishot receives) and running the deferred completion work releases the
+        // sockets when they drop.
+        let _ = self
+            .ring
+            .submitter()
+            .register_sync_cancel(None, types::CancelBuilder::any());
+        let _ = self.wait(1, Duration::ZERO);
         let _ = self
             .ring
             .submitter()
@@ -573,5 +583,19 @@ mod tests {
             })
             .unwrap();
         assert_eq!((handled, seen), (SENT, SENT));
+    }
+
+    #[test]
+    fn a_dropped_ring_leaves_its_port_free_at_once() {
+        // A restarted ringd (or anything else) must be able to bind the port as soon as the
+        // old one has stopped, not when the kernel gets round to tearing the ring down.
+        for _ in 0..20 {
+            let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let addr = server.local_addr().unwrap();
+            let mut ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
+            assert_eq!(ring.poll(Duration::ZERO, |_, _| 0).unwrap(), 0);
+            drop(ring);
+            UdpSocket::bind(addr).expect("the port is free once the ring is dropped");
+        }
     }
 }

@@ -25,8 +25,9 @@ use ringd::metrics::NtpTotals;
 use ringd::output_files;
 use ringd::privileges::{self, Needs, Role};
 use ringd::service_manager::{self, Notification, NotifySocket};
-use ringd::shard::ftp::service::FtpService;
-use ringd::shard::ntp::service::{NtpService, ServiceOptions};
+use ringd::shard::ftp::service::{FtpService, FtpStartError};
+use ringd::shard::listen_port::ListenError;
+use ringd::shard::ntp::service::{NtpService, ServiceOptions, StartError};
 use ringd::sync_service::SyncService;
 use ringd::sys::landlock::Rule;
 use ringd::sys::terminal::read_password_without_echo;
@@ -638,7 +639,7 @@ impl Running<'_> {
             ftp_context.as_deref(),
             self.started_as_root,
         ));
-        if privilege_plan != self.privilege_plan {
+        if !self.privilege_plan.covers(&privilege_plan) {
             return Err("the new configuration needs other rights than ringd kept at start (`ringd --check` lists them): restart ringd to apply it".into());
         }
         let rules = confinement_rules(
@@ -655,23 +656,64 @@ impl Running<'_> {
             ));
         }
         let mut notes = Vec::new();
-        // FTP first: its new shared state can still fail to build, and then nothing changed.
-        if let (Some(service), Some(context)) = (&self.ftp, &ftp_context) {
-            if context.listen_addresses() != service.configured_addresses() {
-                notes.push(format!("FTP still listens on {}: restart ringd to listen on the new `listen_address`/`listen_port`", listen_list(Some(&service.local_addrs))));
+        // Everything that can fail comes first: new listening sockets are bound, and the new
+        // FTP state built, before anything changes.
+        let ftp_rebind = match (&self.ftp, &ftp_context) {
+            (Some(service), Some(context)) => {
+                service.bind_new_addresses(context).map_err(|err| {
+                    let denied = matches!(
+                        &err,
+                        FtpStartError::Bind {
+                            source: ListenError::Denied,
+                            ..
+                        }
+                    );
+                    rebind_error(&err, denied)
+                })?
             }
+            _ => None,
+        };
+        let ntp_rebind = match (&self.ntp, &plan.ntp) {
+            (Some(service), Some(config)) => service.bind_new_addresses(config).map_err(|err| {
+                let denied = matches!(
+                    &err,
+                    StartError::Bind {
+                        source: ListenError::Denied,
+                        ..
+                    }
+                );
+                rebind_error(&err, denied)
+            })?,
+            _ => None,
+        };
+        if let (Some(service), Some(context)) = (&mut self.ftp, &ftp_context) {
             service
                 .reconfigure(Arc::clone(context))
                 .map_err(|err| err.to_string())?;
-        }
-        if let (Some(service), Some(old), Some(new)) = (&self.ntp, &self.plan.ntp, &plan.ntp) {
-            if (old.port, &old.bind_addresses) != (new.port, &new.bind_addresses) {
-                notes.push(format!("NTP still listens on {}: restart ringd to listen on the new `port`/`bindaddress`", listen_list(Some(&service.local_addrs))));
+            if let Some(rebind) = ftp_rebind {
+                if !service.rebind(rebind) {
+                    notes.push("an FTP shard did not take up the new listening addresses".into());
+                }
+                info!(
+                    "FTP now listens on {}",
+                    listen_list(Some(&service.local_addrs))
+                );
             }
+        }
+        if let (Some(service), Some(old), Some(new)) = (&mut self.ntp, &self.plan.ntp, &plan.ntp) {
             if old.upstream != new.upstream || old.local != new.local {
                 notes.push("changed `server`/`pool`/`local` lines and clock settings take effect at the next restart".into());
             }
             service.reconfigure(new);
+            if let Some(rebind) = ntp_rebind {
+                if !service.rebind(rebind) {
+                    notes.push("an NTP shard did not take up the new listening addresses".into());
+                }
+                info!(
+                    "NTP now listens on {}",
+                    listen_list(Some(&service.local_addrs))
+                );
+            }
         }
         self.plan = plan;
         Ok(notes)
@@ -695,6 +737,15 @@ impl Running<'_> {
             }
             info!("NTP total: {total}");
         }
+    }
+}
+
+/// A reload's bind error; `denied` when the port needs a right ringd gave up at start.
+fn rebind_error(err: &dyn std::fmt::Display, denied: bool) -> String {
+    if denied {
+        format!("{err}; a ringd that bound no port below 1024 at start cannot bind one on reload: restart it")
+    } else {
+        err.to_string()
     }
 }
 

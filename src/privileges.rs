@@ -2,7 +2,7 @@
 //!
 //! Linux keeps capabilities per thread, so each thread keeps only what its own work needs:
 //! an FTP shard may switch to its sessions' users, an NTP shard may do nothing but answer.
-//! The main thread drops what binding needed once the services listen. `sys::privileges`
+//! The main thread keeps only what binding needs, for a reload that changes a listening address. `sys::privileges`
 //! applies the plan; `ringd --check` prints it.
 
 use std::fmt;
@@ -94,9 +94,8 @@ impl Plan {
                 why,
             })
         };
-        // Binding at start uses it on the main thread, which drops it once the services
-        // listen (no role keeps it afterwards); active data connections from a port below
-        // 1024 need it on the FTP shards for good.
+        // Binding uses it on the main thread, at start and when a reload changes a listening
+        // address; active data connections from a port below 1024 need it on the FTP shards.
         if let Some(port) = needs.ftp_data_port_below_1024 {
             keep(
                 CapabilitySet::NET_BIND_SERVICE,
@@ -107,9 +106,10 @@ impl Plan {
         if !needs.privileged_ports.is_empty() {
             keep(
                 CapabilitySet::NET_BIND_SERVICE,
-                &[],
+                &[Role::Main],
                 format!(
-                    "binding port {} at start; dropped once listening",
+                    "binding port {} at start, and a reload's new listening address (main \
+                     thread only)",
                     join_ports(&needs.privileged_ports)
                 ),
             );
@@ -183,6 +183,24 @@ impl Plan {
             thread_user,
             root: true,
         }
+    }
+
+    /// Whether a process running with this plan has every right `other` needs once running:
+    /// what a reload may ask for without a restart.
+    pub fn covers(&self, other: &Plan) -> bool {
+        const ROLES: [Role; 6] = [
+            Role::Main,
+            Role::NtpShard,
+            Role::Clock,
+            Role::Control,
+            Role::FtpShard,
+            Role::FtpAuth,
+        ];
+        (self.root, &self.process_user, &self.thread_user)
+            == (other.root, &other.process_user, &other.thread_user)
+            && ROLES
+                .iter()
+                .all(|role| self.for_role(*role).contains(other.for_role(*role)))
     }
 
     /// Every capability some thread keeps, at any time.
@@ -337,14 +355,37 @@ mod tests {
         assert_eq!(plan.process_user.as_deref(), Some("_chrony"));
         assert_eq!(plan.for_role(Role::NtpShard), CapabilitySet::empty());
         assert_eq!(plan.for_role(Role::Clock), CapabilitySet::empty());
-        assert_eq!(plan.for_role(Role::Main), CapabilitySet::empty());
-        assert!(plan.union().contains(CapabilitySet::NET_BIND_SERVICE));
+        assert_eq!(
+            plan.for_role(Role::Main),
+            CapabilitySet::NET_BIND_SERVICE,
+            "a reload may bind a new address on port 123"
+        );
         let text = plan.to_string();
         assert!(text.contains("runs as user _chrony"), "{text}");
         assert!(
             text.contains("CAP_NET_BIND_SERVICE: binding port 123"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_reload_may_change_privileged_ports_but_not_ask_for_a_right_given_up() {
+        let port = |ports: Vec<u16>| {
+            Plan::from_needs(&Needs {
+                ntp: true,
+                privileged_ports: ports,
+                ..root()
+            })
+        };
+        assert!(port(vec![123]).covers(&port(vec![124])));
+        assert!(port(vec![123]).covers(&port(vec![])));
+        assert!(!port(vec![]).covers(&port(vec![123])));
+        let clock = Plan::from_needs(&Needs {
+            ntp: true,
+            controls_clock: true,
+            ..root()
+        });
+        assert!(!port(vec![123]).covers(&clock));
     }
 
     #[test]

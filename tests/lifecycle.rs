@@ -261,6 +261,90 @@ fn a_restart_at_once_gets_the_port_after_a_clean_stop_or_a_kill() {
     after_kill.stop();
 }
 
+/// The addresses on the log line `{service} now listens on A,B`, which a reload that changed
+/// them writes once the shards serve them.
+fn relistened(ringd: &mut Ringd, service: &str) -> Vec<SocketAddr> {
+    let needle = format!("{service} now listens on ");
+    let line = ringd.wait_for_line(&needle, WAIT);
+    let list = &line[line.find(&needle).unwrap() + needle.len()..];
+    list.split(',')
+        .map(|addr| addr.trim().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_reload_that_changes_bindaddress_serves_the_new_address_and_closes_the_old_one() {
+    let conf = |addresses: &[&str]| {
+        let binds: String = addresses
+            .iter()
+            .map(|ip| format!("bindaddress {ip}\n"))
+            .collect();
+        format!("port 0\n{binds}allow 127.0.0.0/8\nlocal stratum 10\n")
+    };
+    for io in ["uring", "mmsg"] {
+        rebind_ntp(&conf, &["--shards", "2", "--io", io]);
+    }
+}
+
+fn rebind_ntp(conf: &dyn Fn(&[&str]) -> String, args: &[&str]) {
+    let mut ringd = Ringd::start_ntp(&conf(&["127.0.0.1"]), args, 1);
+    let first = ringd.ntp_addrs[0];
+    let asking = client("127.0.0.1");
+
+    rewrite(
+        &ringd.file("chrony.conf"),
+        &conf(&["127.0.0.1", "127.0.0.6"]),
+    );
+    let reloaded = ringd.ringctl(&["reload"]);
+    assert!(reloaded.status.success(), "{reloaded:?}");
+    let both = relistened(&mut ringd, "NTP");
+    assert_eq!(both[0], first, "an address that stays keeps its socket");
+    assert_eq!(both[1].ip().to_string(), "127.0.0.6");
+    for server in &both {
+        ask(&asking, *server);
+        assert!(reply_to(&asking).is_some(), "{server} answers");
+    }
+
+    rewrite(&ringd.file("chrony.conf"), &conf(&["127.0.0.6"]));
+    let reloaded = ringd.ringctl(&["reload"]);
+    assert!(reloaded.status.success(), "{reloaded:?}");
+    assert_eq!(relistened(&mut ringd, "NTP"), [both[1]]);
+    // Asked first, the old address's silence is known once the new one has answered.
+    ask(&asking, first);
+    ask(&asking, both[1]);
+    assert!(reply_to(&asking).is_some(), "the new address answers");
+    asking.set_nonblocking(true).unwrap();
+    assert!(reply_to(&asking).is_none(), "the old address is closed");
+    UdpSocket::bind(first).expect("its port is free again");
+    ringd.stop();
+}
+
+#[test]
+fn a_reload_that_changes_listen_address_moves_ftp_while_a_session_goes_on() {
+    let (mut ringd, conf) = start_ftp("");
+    let old_addr = ringd.ftp_addrs[0];
+    let mut session = Control::anonymous(old_addr);
+    let moved = ftp_conf(&root_of(&conf), "")
+        .replace("listen_address=127.0.0.1", "listen_address=127.0.0.7");
+    rewrite(&conf, &moved);
+    signal(&ringd, "HUP");
+    let new_addr = relistened(&mut ringd, "FTP");
+    assert_eq!(new_addr.len(), 1);
+    assert_eq!(new_addr[0].ip().to_string(), "127.0.0.7");
+
+    assert!(Control::connect(new_addr[0]).greeting.starts_with("220 "));
+    assert!(
+        std::net::TcpStream::connect(old_addr).is_err(),
+        "nothing listens on the old address"
+    );
+    assert_eq!(
+        session.command("SIZE kept.txt"),
+        "213 13\r\n",
+        "the session on the old address lives"
+    );
+    ringd.stop();
+}
+
 fn client(ip: &str) -> UdpSocket {
     let socket = UdpSocket::bind((ip, 0)).unwrap();
     socket.set_read_timeout(Some(WAIT)).unwrap();

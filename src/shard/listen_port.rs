@@ -54,6 +54,34 @@ pub fn ensure_free(
     transport: Transport,
     option: &'static str,
 ) -> Result<(), ListenError> {
+    probe(addr, transport, option, &[])
+}
+
+/// As [`ensure_free`], for a reload while ringd listens on `own`: a clash with one of those
+/// (its wildcard address when a specific one is added, or the reverse) does not count. Known
+/// from the addresses, not from /proc, which a confined ringd may no longer read.
+pub fn ensure_free_of_others(
+    addr: SocketAddr,
+    transport: Transport,
+    option: &'static str,
+    own: &[SocketAddr],
+) -> Result<(), ListenError> {
+    probe(addr, transport, option, own)
+}
+
+/// Whether `held`, a socket ringd listens on, makes binding `addr` without SO_REUSEPORT fail.
+fn overlaps(held: &SocketAddr, addr: &SocketAddr) -> bool {
+    held.port() == addr.port()
+        && held.is_ipv4() == addr.is_ipv4()
+        && (held.ip() == addr.ip() || held.ip().is_unspecified() || addr.ip().is_unspecified())
+}
+
+fn probe(
+    addr: SocketAddr,
+    transport: Transport,
+    option: &'static str,
+    own: &[SocketAddr],
+) -> Result<(), ListenError> {
     if addr.port() == 0 {
         return Ok(());
     }
@@ -77,10 +105,14 @@ pub fn ensure_free(
         let Err(error) = probe.bind(&addr.into()) else {
             return Ok(());
         };
-        let released_soon = error.kind() == io::ErrorKind::AddrInUse
-            && Instant::now() < deadline
-            && procnet::holders_of_port(transport, addr.port()).is_empty();
-        if !released_soon {
+        if error.kind() != io::ErrorKind::AddrInUse {
+            return Err(ListenError::from_bind(error, addr, transport, option));
+        }
+        if own.iter().any(|held| overlaps(held, &addr)) {
+            return Ok(());
+        }
+        let holders = procnet::holders_of_port(transport, addr.port());
+        if !holders.is_empty() || Instant::now() >= deadline {
             return Err(ListenError::from_bind(error, addr, transport, option));
         }
         std::thread::sleep(RELEASE_POLL);
@@ -128,6 +160,18 @@ mod tests {
         let addr = held.local_addr().unwrap();
         let error = ensure_free(addr, Transport::Tcp, "listen_port").unwrap_err();
         assert!(matches!(error, ListenError::Held { .. }), "{error}");
+    }
+
+    #[test]
+    fn on_reload_a_clash_with_ringds_own_wildcard_socket_does_not_count() {
+        let held = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let specific = SocketAddr::from(([127, 0, 0, 1], port));
+        assert!(ensure_free(specific, Transport::Udp, "port").is_err());
+        let own = [held.local_addr().unwrap()];
+        assert!(ensure_free_of_others(specific, Transport::Udp, "port", &own).is_ok());
+        let elsewhere = [SocketAddr::from(([127, 0, 0, 2], port))];
+        assert!(ensure_free_of_others(specific, Transport::Udp, "port", &elsewhere).is_err());
     }
 
     #[test]

@@ -3,13 +3,15 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{mpsc, Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use compio::io::AsyncWriteExt;
 use compio::net::{TcpListener, TcpStream};
+use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::future::{select, Either};
+use futures_util::StreamExt;
 use socket2::{Domain, Socket, Type};
 use thiserror::Error;
 use tracing::{info, warn};
@@ -109,12 +111,33 @@ type CurrentShared = Arc<RwLock<Arc<FtpShared>>>;
 pub struct FtpService {
     stop: Arc<AtomicBool>,
     shards: Vec<JoinHandle<()>>,
+    /// Each shard's channel for listener changes; dropped to let the shards stop.
+    listener_changes: Vec<UnboundedSender<ListenerChange>>,
     sessions: Arc<SessionRegistry>,
     current: CurrentShared,
     /// The addresses the configuration asked for (port 0 before the kernel chose one).
     configured_addrs: Vec<SocketAddr>,
     pub local_addrs: Vec<SocketAddr>,
 }
+
+/// A reload's new listening sockets for one shard.
+struct ListenerChange {
+    /// The shard's listeners on these addresses stay; the others close.
+    keep: Vec<SocketAddr>,
+    add: Vec<std::net::TcpListener>,
+    /// Told once the shard accepts on `add` and has closed what it did not keep.
+    done: mpsc::Sender<()>,
+}
+
+/// Listeners bound for a reload's addresses, not yet accepted on by the shards.
+pub struct FtpRebind {
+    per_shard: Vec<(Vec<SocketAddr>, Vec<std::net::TcpListener>)>,
+    configured_addrs: Vec<SocketAddr>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+/// How long shards are given to take up new listeners; an idle one looks every 100 ms.
+const REBIND_WAIT: Duration = Duration::from_secs(2);
 
 fn listen_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
@@ -190,6 +213,7 @@ impl FtpService {
         let mut service = FtpService {
             stop: Arc::clone(&stop),
             shards: Vec::new(),
+            listener_changes: Vec::new(),
             sessions: Arc::default(),
             current: Arc::clone(&current),
             configured_addrs: context.listen_addresses(),
@@ -200,6 +224,8 @@ impl FtpService {
             let current = Arc::clone(&current);
             let sessions = Arc::clone(&service.sessions);
             let stop = Arc::clone(&stop);
+            let (changes_tx, changes) = futures_channel::mpsc::unbounded();
+            service.listener_changes.push(changes_tx);
             let spawned = std::thread::Builder::new()
                 .name(format!("ftp-shard-{index}"))
                 .spawn(move || {
@@ -209,7 +235,7 @@ impl FtpService {
                             warn!("FTP shard {index}: cannot pin to CPU {cpu}: {err}");
                         }
                     }
-                    if let Err(err) = run_shard(listeners, current, sessions, stop) {
+                    if let Err(err) = run_shard(listeners, current, sessions, stop, changes) {
                         warn!("FTP shard {index} stopped: {err}");
                     }
                 });
@@ -247,6 +273,76 @@ impl FtpService {
         Ok(())
     }
 
+    /// Binds the addresses a reload's `context` listens on that the service does not, checking
+    /// first that no other process holds them; None when the addresses are unchanged. The
+    /// shards go on as they are until [`FtpService::rebind`].
+    pub fn bind_new_addresses(
+        &self,
+        context: &SessionContext,
+    ) -> Result<Option<FtpRebind>, FtpStartError> {
+        let configured_addrs = context.listen_addresses();
+        if configured_addrs == self.configured_addrs {
+            return Ok(None);
+        }
+        let mut per_shard: Vec<(Vec<SocketAddr>, Vec<std::net::TcpListener>)> =
+            (0..self.shards.len()).map(|_| Default::default()).collect();
+        let mut local_addrs = Vec::new();
+        for addr in &configured_addrs {
+            if let Some(kept) = self.configured_addrs.iter().position(|a| a == addr) {
+                let local = self.local_addrs[kept];
+                local_addrs.push(local);
+                for (keep, _) in &mut per_shard {
+                    keep.push(local);
+                }
+                continue;
+            }
+            listen_port::ensure_free_of_others(
+                *addr,
+                Transport::Tcp,
+                PORT_OPTION,
+                &self.local_addrs,
+            )
+            .map_err(|source| FtpStartError::Bind {
+                addr: *addr,
+                source,
+            })?;
+            let (local, listeners) = bind_all(*addr, self.shards.len())?;
+            local_addrs.push(local);
+            for ((_, add), listener) in per_shard.iter_mut().zip(listeners) {
+                add.push(listener);
+            }
+        }
+        Ok(Some(FtpRebind {
+            per_shard,
+            configured_addrs,
+            local_addrs,
+        }))
+    }
+
+    /// Has every shard accept on `rebind`'s listeners and close those of addresses no longer
+    /// configured (sessions in progress go on); returns once they do. False when a shard did
+    /// not in time.
+    pub fn rebind(&mut self, rebind: FtpRebind) -> bool {
+        let (done, shards_done) = mpsc::channel();
+        let mut sent = 0;
+        for (changes, (keep, add)) in self.listener_changes.iter().zip(rebind.per_shard) {
+            let change = ListenerChange {
+                keep,
+                add,
+                done: done.clone(),
+            };
+            sent += usize::from(changes.unbounded_send(change).is_ok());
+        }
+        let deadline = Instant::now() + REBIND_WAIT;
+        let all_done = (0..sent).all(|_| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            shards_done.recv_timeout(left).is_ok()
+        });
+        self.configured_addrs = rebind.configured_addrs;
+        self.local_addrs = rebind.local_addrs;
+        all_done && sent == self.shards.len()
+    }
+
     /// Sessions open now.
     pub fn active_sessions(&self) -> u32 {
         self.current_shared().limits.active()
@@ -270,6 +366,7 @@ impl FtpService {
     /// Stops accepting, closes every session, and waits for the shard threads.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.listener_changes.clear();
         for handle in self.shards.drain(..) {
             let _ = handle.join();
         }
@@ -282,26 +379,64 @@ impl Drop for FtpService {
     }
 }
 
+/// One listener's accept loop in a shard.
+struct AcceptLoop {
+    local: SocketAddr,
+    retired: Arc<AtomicBool>,
+    task: compio::runtime::JoinHandle<()>,
+}
+
 fn run_shard(
     listeners: Vec<std::net::TcpListener>,
     current: CurrentShared,
     sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
+    mut changes: UnboundedReceiver<ListenerChange>,
 ) -> io::Result<()> {
     let runtime = compio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let mut loops = Vec::new();
-        for listener in listeners {
-            let listener = TcpListener::from_std(listener)?;
-            loops.push(compio::runtime::spawn(accept_loop(
-                listener,
+        let start_loop = |listener: std::net::TcpListener| -> io::Result<AcceptLoop> {
+            let local = listener.local_addr()?;
+            let retired = Arc::new(AtomicBool::new(false));
+            let task = compio::runtime::spawn(accept_loop(
+                TcpListener::from_std(listener)?,
                 Arc::clone(&current),
                 Arc::clone(&sessions),
                 Arc::clone(&stop),
-            )));
+                Arc::clone(&retired),
+            ));
+            Ok(AcceptLoop {
+                local,
+                retired,
+                task,
+            })
+        };
+        let mut loops = listeners
+            .into_iter()
+            .map(start_loop)
+            .collect::<io::Result<Vec<_>>>()?;
+        // Changes come until the service stops and drops the sending side.
+        while let Some(change) = changes.next().await {
+            let (kept, retired): (Vec<_>, Vec<_>) = loops
+                .into_iter()
+                .partition(|accepting| change.keep.contains(&accepting.local));
+            loops = kept;
+            for accepting in &retired {
+                accepting.retired.store(true, Ordering::Relaxed);
+            }
+            for accepting in retired {
+                let _ = accepting.task.await;
+            }
+            for listener in change.add {
+                match start_loop(listener) {
+                    Ok(accepting) => loops.push(accepting),
+                    Err(err) => warn!("FTP cannot accept on a reload's new listener: {err}"),
+                }
+            }
+            let _ = change.done.send(());
         }
-        for accept_loop in loops {
-            let _ = accept_loop.await;
+        for accepting in loops {
+            let _ = accepting.task.await;
         }
         Ok(())
     })
@@ -312,11 +447,12 @@ async fn accept_loop(
     current: CurrentShared,
     sessions: Arc<SessionRegistry>,
     stop: Arc<AtomicBool>,
+    retired: Arc<AtomicBool>,
 ) {
     // One accept stays in flight across stop checks: dropping an accept that the kernel has
     // just completed would close the new connection without a word.
     let mut accept = std::pin::pin!(listener.accept());
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && !retired.load(Ordering::Relaxed) {
         let accepted = {
             let tick = std::pin::pin!(compio::time::sleep(STOP_CHECK));
             match select(accept.as_mut(), tick).await {

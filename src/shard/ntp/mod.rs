@@ -1,7 +1,8 @@
-//! The NTP runtime: sockets bound per shard, reuseport steering, each shard's loop, the clock refresher, client logs for ringctl, start and stop.
+//! The NTP runtime: sockets bound per shard, reuseport steering, each shard's loop, new sockets handed over on reload, the clock refresher, client logs for ringctl, start and stop.
 
 pub mod client_log;
 pub mod clock_refresh;
+pub mod handover;
 pub mod service;
 pub mod shard_loop;
 pub mod sockets;

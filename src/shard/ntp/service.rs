@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tracing::{info, warn};
 
 use super::client_log::ClientLogTap;
+use super::handover::{Slot, SocketHandover};
 use super::shard_loop::{self, WakeModeration};
 use super::{clock_refresh, sockets};
 use crate::config::NtpConfig;
@@ -58,6 +59,7 @@ struct Shard {
     thread: JoinHandle<()>,
     counters: Arc<NtpCounters>,
     client_log: Arc<ClientLogTap>,
+    handover: Arc<SocketHandover>,
 }
 
 /// A running NTP service.
@@ -69,8 +71,29 @@ pub struct NtpService {
     clock: Arc<ClockCell>,
     /// Which clients the shards answer and how often; replaced on reload.
     policy: Arc<PolicyCell>,
+    /// The addresses the configuration asked for (port 0 before the kernel chose one), in
+    /// the order of `local_addrs`.
+    configured_addrs: Vec<SocketAddr>,
     pub local_addrs: Vec<SocketAddr>,
     pub backend: Backend,
+}
+
+/// Sockets bound for a reload's listening addresses, not yet served by the shards.
+pub struct Rebind {
+    per_shard: Vec<Vec<Slot>>,
+    configured_addrs: Vec<SocketAddr>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+/// How long shards are given to take up new sockets; an idle shard looks every 100 ms.
+const HANDOVER_WAIT: Duration = Duration::from_secs(2);
+
+fn configured_addresses(config: &NtpConfig) -> Vec<SocketAddr> {
+    config
+        .bind_addresses
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, config.port))
+        .collect()
 }
 
 /// Decides the backend: io_uring when asked for and this kernel passes the self-test.
@@ -153,6 +176,7 @@ impl NtpService {
             refresher,
             clock: Arc::clone(&clock),
             policy: Arc::clone(&policy),
+            configured_addrs: configured_addresses(config),
             local_addrs,
             backend,
         };
@@ -184,6 +208,8 @@ impl NtpService {
             };
             let stop = Arc::clone(&stop);
             let tap = Arc::clone(&client_log);
+            let handover = Arc::new(SocketHandover::default());
+            let shard_handover = Arc::clone(&handover);
             let handle = std::thread::Builder::new()
                 .name(format!("ntp-shard-{index}"))
                 .spawn(move || {
@@ -193,9 +219,15 @@ impl NtpService {
                             warn!("NTP shard {index}: cannot pin to CPU {cpu}: {err}");
                         }
                     }
-                    if let Err(err) =
-                        shard_loop::run(backend, sockets, moderation, &mut responder, &tap, &stop)
-                    {
+                    if let Err(err) = shard_loop::run(
+                        backend,
+                        sockets,
+                        moderation,
+                        &mut responder,
+                        &tap,
+                        &stop,
+                        &shard_handover,
+                    ) {
                         warn!("NTP shard {index} stopped: {err}");
                     }
                 })
@@ -208,6 +240,7 @@ impl NtpService {
                     thread,
                     counters,
                     client_log,
+                    handover,
                 }),
                 Err(err) => {
                     service.stop();
@@ -227,6 +260,69 @@ impl NtpService {
     /// Answers with `config`'s allow/deny and ratelimit from each shard's next request on.
     pub fn reconfigure(&self, config: &NtpConfig) {
         self.policy.publish(AnswerPolicy::of(config));
+    }
+
+    /// Binds the addresses a reload's `config` listens on that the service does not, checking
+    /// first that no other process holds them; None when the addresses are unchanged. The
+    /// shards go on as they are until [`NtpService::rebind`].
+    pub fn bind_new_addresses(&self, config: &NtpConfig) -> Result<Option<Rebind>, StartError> {
+        let configured_addrs = configured_addresses(config);
+        if configured_addrs == self.configured_addrs {
+            return Ok(None);
+        }
+        let shard_count = self.shards.len();
+        let mut per_shard: Vec<Vec<Slot>> = (0..shard_count).map(|_| Vec::new()).collect();
+        let mut local_addrs = Vec::new();
+        for addr in &configured_addrs {
+            if let Some(kept) = self.configured_addrs.iter().position(|a| a == addr) {
+                let local = self.local_addrs[kept];
+                local_addrs.push(local);
+                for slots in &mut per_shard {
+                    slots.push(Slot::Keep(local));
+                }
+                continue;
+            }
+            listen_port::ensure_free_of_others(
+                *addr,
+                Transport::Udp,
+                sockets::PORT_OPTION,
+                &self.local_addrs,
+            )
+            .map_err(|source| StartError::Bind {
+                addr: *addr,
+                source,
+            })?;
+            let listener = sockets::bind(addr.ip(), addr.port(), shard_count)
+                .map_err(|(addr, source)| StartError::Bind { addr, source })?;
+            local_addrs.push(listener.local_addr);
+            for (slots, socket) in per_shard.iter_mut().zip(listener.sockets) {
+                slots.push(Slot::New(socket));
+            }
+        }
+        Ok(Some(Rebind {
+            per_shard,
+            configured_addrs,
+            local_addrs,
+        }))
+    }
+
+    /// Has every shard serve `rebind`'s sockets and close those of addresses no longer
+    /// configured; returns once they do. False when a shard did not take them in time.
+    pub fn rebind(&mut self, rebind: Rebind) -> bool {
+        for (shard, slots) in self.shards.iter().zip(rebind.per_shard) {
+            shard.handover.offer(slots);
+        }
+        let deadline = Instant::now() + HANDOVER_WAIT;
+        // Every shard is waited for, not only up to the first that failed.
+        let served = self
+            .shards
+            .iter()
+            .filter(|shard| shard.handover.wait_served(deadline))
+            .count();
+        let all_served = served == self.shards.len();
+        self.configured_addrs = rebind.configured_addrs;
+        self.local_addrs = rebind.local_addrs;
+        all_served
     }
 
     /// The served clock state the shards read.

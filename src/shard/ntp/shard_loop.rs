@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::client_log::ClientLogTap;
+use super::handover::{self, Slot, SocketHandover};
 use crate::ntp::packet::HEADER_LEN;
 use crate::ntp::responder::Responder;
 use crate::shard::Backend;
@@ -102,113 +103,169 @@ fn between_batches(responder: &Responder, client_log: &ClientLogTap) {
     client_log.serve(limiter, realtime_now);
 }
 
-/// Serves `sockets` until `stop` is set. The io_uring backend hands over to the mmsg one if
-/// the kernel rejects its receive operation mid-run.
+/// Why a backend's loop returned.
+enum Ended {
+    Stopped,
+    /// A reload changed the listening addresses: the shard's new set.
+    NewSockets(Vec<Slot>),
+    /// The kernel rejected io_uring's receive operation mid-run.
+    RingFailed,
+}
+
+/// Serves `sockets` until `stop` is set, taking up new sockets when `handover` offers them.
+/// The io_uring backend hands over to the mmsg one if the kernel rejects its receive
+/// operation mid-run.
 pub fn run(
-    backend: Backend,
-    sockets: Vec<UdpSocket>,
+    mut backend: Backend,
+    mut sockets: Vec<UdpSocket>,
     moderation: WakeModeration,
     responder: &mut Responder,
     client_log: &ClientLogTap,
     stop: &AtomicBool,
+    handover: &SocketHandover,
 ) -> io::Result<()> {
-    match backend {
-        Backend::Mmsg => run_mmsg(&sockets, moderation, responder, client_log, stop),
-        Backend::Uring => {
-            let mut ring = UdpRing::new(sockets, RingConfig::default())?;
-            let mut reported = RingStats::default();
-            let mut next = NextLook::Block;
-            while !stop.load(Ordering::Relaxed) {
-                let timeout = WakeModeration::before_look(next);
-                let started = Instant::now();
-                let polled = ring.poll(timeout, |d, out| answer(responder, d, out));
-                let handled = polled.as_ref().map_or(0, |&count| count);
-                next = moderation.next_look(handled, started.elapsed());
-                between_batches(responder, client_log);
-                let stats = ring.stats();
-                let counters = responder.counters();
-                counters.send_failures.add(
-                    (stats.send_errors + stats.send_slot_exhaustions)
-                        - (reported.send_errors + reported.send_slot_exhaustions),
-                );
-                counters.receive_errors.add(
-                    (stats.recv_errors + stats.unparsable)
-                        - (reported.recv_errors + reported.unparsable),
-                );
-                counters
-                    .receive_buffer_exhaustions
-                    .add(stats.buffer_exhaustions - reported.buffer_exhaustions);
-                reported = stats;
-                if let Err(err) = polled {
-                    warn!("io_uring receive failed ({err}); this shard continues with recvmmsg/sendmmsg");
-                    let sockets = ring.into_sockets();
-                    return run_mmsg(&sockets, moderation, responder, client_log, stop);
-                }
+    let shard = Shard {
+        moderation,
+        client_log,
+        stop,
+        handover,
+    };
+    loop {
+        let ended = match backend {
+            Backend::Mmsg => shard.run_mmsg(&sockets, responder)?,
+            Backend::Uring => {
+                let (ended, returned) = shard.run_uring(sockets, responder)?;
+                sockets = returned;
+                ended
             }
-            Ok(())
+        };
+        match ended {
+            Ended::Stopped => return Ok(()),
+            Ended::NewSockets(slots) => {
+                sockets = handover::rebuild(sockets, slots);
+                handover.served();
+            }
+            Ended::RingFailed => backend = Backend::Mmsg,
         }
     }
 }
 
-fn run_mmsg(
-    sockets: &[UdpSocket],
+/// What a shard's loop looks at besides its sockets.
+struct Shard<'a> {
     moderation: WakeModeration,
-    responder: &mut Responder,
-    client_log: &ClientLogTap,
-    stop: &AtomicBool,
-) -> io::Result<()> {
-    let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
-    let mut poller = ReadinessPoller::new(&fds);
-    let mut received = RecvBatch::new(MMSG_BATCH, MAX_REQUEST);
-    let mut replies = SendBatch::new(MMSG_SEND_BATCH, HEADER_LEN);
-    let mut next = NextLook::Block;
-    while !stop.load(Ordering::Relaxed) {
-        let timeout = WakeModeration::before_look(next);
-        let started = Instant::now();
-        poller.wait(timeout)?;
-        between_batches(responder, client_log);
-        let mut handled = 0;
-        for (index, fd) in fds.iter().enumerate() {
-            if !poller.is_ready(index) {
-                continue;
+    client_log: &'a ClientLogTap,
+    stop: &'a AtomicBool,
+    handover: &'a SocketHandover,
+}
+
+impl Shard<'_> {
+    /// Why the loop should end before its next look, if it should.
+    fn ends(&self) -> Option<Ended> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Some(Ended::Stopped);
+        }
+        self.handover.take().map(Ended::NewSockets)
+    }
+
+    /// The io_uring loop; gives the sockets back when it ends.
+    fn run_uring(
+        &self,
+        sockets: Vec<UdpSocket>,
+        responder: &mut Responder,
+    ) -> io::Result<(Ended, Vec<UdpSocket>)> {
+        let mut ring = UdpRing::new(sockets, RingConfig::default())?;
+        let mut reported = RingStats::default();
+        let mut next = NextLook::Block;
+        loop {
+            if let Some(ended) = self.ends() {
+                return Ok((ended, ring.into_sockets()));
             }
-            loop {
-                let count = match received.recv(*fd, index) {
-                    Ok(count) => count,
-                    Err(_) => {
-                        responder.counters().receive_errors.add(1);
-                        break;
-                    }
-                };
-                handled += count;
-                for i in 0..count {
-                    let Some(datagram) = received.get(i) else {
-                        continue;
+            let timeout = WakeModeration::before_look(next);
+            let started = Instant::now();
+            let polled = ring.poll(timeout, |d, out| answer(responder, d, out));
+            let handled = polled.as_ref().map_or(0, |&count| count);
+            next = self.moderation.next_look(handled, started.elapsed());
+            between_batches(responder, self.client_log);
+            let stats = ring.stats();
+            let counters = responder.counters();
+            counters.send_failures.add(
+                (stats.send_errors + stats.send_slot_exhaustions)
+                    - (reported.send_errors + reported.send_slot_exhaustions),
+            );
+            counters.receive_errors.add(
+                (stats.recv_errors + stats.unparsable)
+                    - (reported.recv_errors + reported.unparsable),
+            );
+            counters
+                .receive_buffer_exhaustions
+                .add(stats.buffer_exhaustions - reported.buffer_exhaustions);
+            reported = stats;
+            if let Err(err) = polled {
+                warn!(
+                    "io_uring receive failed ({err}); this shard continues with recvmmsg/sendmmsg"
+                );
+                return Ok((Ended::RingFailed, ring.into_sockets()));
+            }
+        }
+    }
+
+    /// The recvmmsg/sendmmsg loop.
+    fn run_mmsg(&self, sockets: &[UdpSocket], responder: &mut Responder) -> io::Result<Ended> {
+        let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
+        let mut poller = ReadinessPoller::new(&fds);
+        let mut received = RecvBatch::new(MMSG_BATCH, MAX_REQUEST);
+        let mut replies = SendBatch::new(MMSG_SEND_BATCH, HEADER_LEN);
+        let mut next = NextLook::Block;
+        loop {
+            if let Some(ended) = self.ends() {
+                return Ok(ended);
+            }
+            let timeout = WakeModeration::before_look(next);
+            let started = Instant::now();
+            poller.wait(timeout)?;
+            between_batches(responder, self.client_log);
+            let mut handled = 0;
+            for (index, fd) in fds.iter().enumerate() {
+                if !poller.is_ready(index) {
+                    continue;
+                }
+                loop {
+                    let count = match received.recv(*fd, index) {
+                        Ok(count) => count,
+                        Err(_) => {
+                            responder.counters().receive_errors.add(1);
+                            break;
+                        }
                     };
-                    replies.push(&datagram.peer, |out| answer(responder, &datagram, out));
-                    if replies.is_full() {
+                    handled += count;
+                    for i in 0..count {
+                        let Some(datagram) = received.get(i) else {
+                            continue;
+                        };
+                        replies.push(&datagram.peer, |out| answer(responder, &datagram, out));
+                        if replies.is_full() {
+                            let outcome = replies.flush(*fd);
+                            responder
+                                .counters()
+                                .send_failures
+                                .add(outcome.failed as u64);
+                        }
+                    }
+                    if !replies.is_empty() {
                         let outcome = replies.flush(*fd);
                         responder
                             .counters()
                             .send_failures
                             .add(outcome.failed as u64);
                     }
-                }
-                if !replies.is_empty() {
-                    let outcome = replies.flush(*fd);
-                    responder
-                        .counters()
-                        .send_failures
-                        .add(outcome.failed as u64);
-                }
-                if count < received.capacity() {
-                    break;
+                    if count < received.capacity() {
+                        break;
+                    }
                 }
             }
+            next = self.moderation.next_look(handled, started.elapsed());
         }
-        next = moderation.next_look(handled, started.elapsed());
     }
-    Ok(())
 }
 
 #[cfg(test)]

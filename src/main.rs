@@ -701,9 +701,7 @@ impl Running<'_> {
             }
         }
         if let (Some(service), Some(old), Some(new)) = (&mut self.ntp, &self.plan.ntp, &plan.ntp) {
-            if old.upstream != new.upstream || old.local != new.local {
-                notes.push("changed `server`/`pool`/`local` lines and clock settings take effect at the next restart".into());
-            }
+            notes.extend(reload_sources(self.sync.as_ref(), old, new));
             service.reconfigure(new);
             if let Some(rebind) = ntp_rebind {
                 if !service.rebind(rebind) {
@@ -738,6 +736,39 @@ impl Running<'_> {
             info!("NTP total: {total}");
         }
     }
+}
+
+/// Has the sync service follow a reload's `server`/`pool` lines and `local` setting; the
+/// notes say what waits for a restart.
+fn reload_sources(sync: Option<&SyncService>, old: &NtpConfig, new: &NtpConfig) -> Vec<String> {
+    let mut notes = Vec::new();
+    let (was, is) = (&old.upstream, &new.upstream);
+    let other_settings = |upstream: &config::chrony_upstream::UpstreamConfig| {
+        (
+            upstream.min_sources,
+            upstream.max_distance,
+            upstream.makestep,
+            upstream.driftfile.clone(),
+            upstream.rtcsync,
+            upstream.leap_seconds.clone(),
+        )
+    };
+    if other_settings(was) != other_settings(is) {
+        notes.push("changed clock settings (`makestep`, `driftfile`, `minsources`, `maxdistance`, `rtcsync`, leap seconds) take effect at the next restart".into());
+    }
+    let sources_changed = was.sources != is.sources || old.local != new.local;
+    if !sources_changed {
+        return notes;
+    }
+    match sync {
+        Some(sync) if !is.sources.is_empty() => sync.reconfigure(is.sources.clone(), new.local),
+        _ => notes.push(if was.sources.is_empty() == is.sources.is_empty() {
+            "a changed `local` line without `server`/`pool` lines takes effect at the next restart".into()
+        } else {
+            "adding the first `server`/`pool` line, or removing the last, takes effect at the next restart".into()
+        }),
+    }
+    notes
 }
 
 /// A reload's bind error; `denied` when the port needs a right ringd gave up at start.

@@ -52,6 +52,11 @@ const LEAPSECLIST_FILE: Expected = Expected::named_by("leapseclist", NO_ORIGINAL
 /// Requests the control socket passes to the sync thread.
 enum SyncCommand {
     MakeStep(mpsc::Sender<Result<f64, String>>),
+    /// A reload's `server`/`pool` lines and `local` setting.
+    Reconfigure {
+        sources: Vec<UpstreamSource>,
+        local: Option<LocalStratum>,
+    },
 }
 
 /// What other threads may ask of the running sync service.
@@ -305,6 +310,15 @@ impl SyncService {
         })
     }
 
+    /// Follows a reload's `server`/`pool` lines and `local` setting: sources whose line
+    /// stayed keep their state, removed ones are dropped and new ones resolved and polled.
+    pub fn reconfigure(&self, sources: Vec<UpstreamSource>, local: Option<LocalStratum>) {
+        let _ = self
+            .handle
+            .commands
+            .send(SyncCommand::Reconfigure { sources, local });
+    }
+
     pub fn handle(&self) -> SyncHandle {
         self.handle.clone()
     }
@@ -358,8 +372,18 @@ impl Shell {
             let raw = self.raw_now();
             let local = self.local_time(raw);
             self.resolve_due(local);
-            while let Ok(SyncCommand::MakeStep(reply)) = commands.try_recv() {
-                let _ = reply.send(self.make_step(local));
+            while let Ok(command) = commands.try_recv() {
+                match command {
+                    SyncCommand::MakeStep(reply) => {
+                        let _ = reply.send(self.make_step(local));
+                    }
+                    SyncCommand::Reconfigure {
+                        sources,
+                        local: stratum,
+                    } => {
+                        self.reconfigure(sources, stratum, local);
+                    }
+                }
             }
             let wakeup = self
                 .engine
@@ -452,6 +476,46 @@ impl Shell {
             }
             self.upstreams[index].next_resolve = local + RESOLVE_RETRY;
         }
+    }
+
+    fn reconfigure(
+        &mut self,
+        sources: Vec<UpstreamSource>,
+        stratum: Option<LocalStratum>,
+        local: LocalTime,
+    ) {
+        self.local = stratum;
+        let (kept, removed): (Vec<Upstream>, Vec<Upstream>) = std::mem::take(&mut self.upstreams)
+            .into_iter()
+            .partition(|upstream| sources.contains(&upstream.config));
+        let mut actions = Vec::new();
+        for upstream in &removed {
+            for (id, addr) in &upstream.members {
+                self.by_address.remove(addr);
+                self.outstanding.remove(id);
+                self.engine.remove_source(*id, local, &mut actions);
+            }
+        }
+        self.upstreams = kept;
+        let added: Vec<Upstream> = sources
+            .into_iter()
+            .filter(|source| !self.upstreams.iter().any(|u| u.config == *source))
+            .map(|config| Upstream {
+                config,
+                members: Vec::new(),
+                next_resolve: LocalTime::EPOCH,
+            })
+            .collect();
+        info!(
+            "reload: {} source line(s) kept, {} removed, {} added",
+            self.upstreams.len(),
+            removed.len(),
+            added.len()
+        );
+        self.upstreams.extend(added);
+        self.resolve_due(local);
+        self.perform(actions);
+        self.publish();
     }
 
     /// A pool member stopped answering: give it an address of the pool not in use.

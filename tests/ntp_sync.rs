@@ -84,3 +84,52 @@ fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
     assert!(numbers[0].abs() < 500.0 && numbers[1] >= 0.0, "{drift:?}");
     upstream.stop();
 }
+
+#[test]
+fn a_reload_swaps_upstream_sources_without_a_restart() {
+    let upstream = |ip: &str, stratum: u8| {
+        Ringd::start_ntp(
+            &format!("port 0\nbindaddress {ip}\nallow 127.0.0.0/8\nlocal stratum {stratum}\n"),
+            &["--shards", "1"],
+            1,
+        )
+    };
+    let (first, second) = (upstream("127.0.0.1", 3), upstream("127.0.0.2", 5));
+    let conf = |server: &Ringd| {
+        let addr = server.ntp_addrs[0];
+        format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
+             server {} port {} iburst minpoll -3 maxpoll -3\n",
+            addr.ip(),
+            addr.port()
+        )
+    };
+    let mut client = Ringd::start_ntp(&conf(&first), &["--shards", "1"], 1);
+    let line = client.wait_for_line("synchronised to 127.0.0.1", Duration::from_secs(20));
+    assert!(line.contains("serving stratum 4"), "{line}");
+    let pid = client.pid();
+
+    let path = client.file("chrony.conf");
+    std::fs::write(path.with_extension("new"), conf(&second)).unwrap();
+    std::fs::rename(path.with_extension("new"), &path).unwrap();
+    let reloaded = client.ringctl(&["reload"]);
+    assert!(reloaded.status.success(), "{reloaded:?}");
+    client.wait_for_line(
+        "reload: 0 source line(s) kept, 1 removed, 1 added",
+        Duration::from_secs(10),
+    );
+    let line = client.wait_for_line("synchronised to 127.0.0.2", Duration::from_secs(20));
+    assert!(line.contains("serving stratum 6"), "{line}");
+    assert_eq!(client.pid(), pid);
+    let sources = String::from_utf8(client.ringctl(&["sources"]).stdout).unwrap();
+    assert!(sources.contains("127.0.0.2"), "{sources}");
+    assert!(
+        !sources.contains("127.0.0.1 "),
+        "the removed source is gone: {sources}"
+    );
+    let (_, reply, _) = query(client.ntp_addrs[0]);
+    assert_eq!(reply.stratum, 6);
+    client.stop();
+    first.stop();
+    second.stop();
+}

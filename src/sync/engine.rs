@@ -89,6 +89,9 @@ struct Source {
     /// again later rather than every poll.
     replacement_asked_at: Option<LocalTime>,
     reference_id: u32,
+    /// A reload removed its line: it is never polled, selected or reported again, and its
+    /// id stays taken so that the others keep theirs.
+    removed: bool,
 }
 
 /// What the clock follows, once synchronised.
@@ -204,8 +207,16 @@ impl Engine {
             mark: Mark::Unusable,
             replacement_asked_at: None,
             reference_id,
+            removed: false,
         });
         SourceId(self.sources.len() - 1)
+    }
+
+    /// Stops using a source whose line a reload removed; the clock is selected again at once
+    /// from the others.
+    pub fn remove_source(&mut self, id: SourceId, now: LocalTime, out: &mut Vec<Action>) {
+        self.sources[id.0].removed = true;
+        self.reselect(now, None, out);
     }
 
     /// A pool member got a new address: it starts over as a new source would.
@@ -239,7 +250,7 @@ impl Engine {
         let polls = self
             .sources
             .iter()
-            .filter(|s| s.poll.activity == Activity::Polling)
+            .filter(|s| s.poll.activity == Activity::Polling && !s.removed)
             .map(|s| s.poll.next_poll);
         let slew = self.steering.next_event();
         polls.chain(slew).reduce(LocalTime::min)
@@ -273,6 +284,9 @@ impl Engine {
         self.apply(now, adjustment, commands, out);
         let mut reach_changed = false;
         for (index, source) in self.sources.iter_mut().enumerate() {
+            if source.removed {
+                continue;
+            }
             if source.poll.due(now) {
                 source.poll.sent(now);
                 reach_changed = true;
@@ -402,6 +416,7 @@ impl Engine {
             jitter: source.filter.jitter(),
             stratum: source.last.map_or(u8::MAX, |l| l.sample.stratum),
             usable: !source.spec.no_select
+                && !source.removed
                 && source.filter.sample_count() >= 2
                 && source.poll.reach != 0
                 && source.poll.activity == Activity::Polling,
@@ -588,6 +603,7 @@ impl Engine {
     pub fn sources(&self, now: LocalTime) -> Vec<SourceReport> {
         self.sources
             .iter()
+            .filter(|source| !source.removed)
             .map(|source| SourceReport {
                 state: source.mark.symbol(),
                 name: source.spec.name.clone(),
@@ -611,6 +627,7 @@ impl Engine {
     pub fn source_stats(&self, now: LocalTime) -> Vec<SourceStatsReport> {
         self.sources
             .iter()
+            .filter(|source| !source.removed)
             .map(|source| {
                 let stats = source.filter.stats(now);
                 SourceStatsReport {
@@ -732,6 +749,61 @@ mod tests {
         assert_eq!(served.reference_id, 0xC000_0201);
         assert_eq!(engine.marks(), [Mark::Selected]);
         assert_eq!(engine.sources(now)[0].reach, 0b111);
+    }
+
+    #[test]
+    fn a_removed_source_is_no_longer_polled_selected_or_reported() {
+        let mut engine = engine();
+        let ids = [
+            engine.add_source(spec(false), 0xC000_0201, LocalTime::EPOCH),
+            engine.add_source(spec(false), 0xC000_0202, LocalTime::EPOCH),
+        ];
+        let mut now = LocalTime::EPOCH;
+        for _ in 0..3 {
+            let mut out = Vec::new();
+            engine.on_timer(now, &mut out);
+            let seconds = now.seconds_since_epoch();
+            let t1 = stamp(seconds);
+            for id in ids {
+                let answer = reply(t1, seconds + 0.0001, 2, 0x0A00_0001);
+                engine
+                    .on_reply(
+                        id,
+                        now + 0.0002,
+                        &answer,
+                        t1,
+                        stamp(seconds + 0.0002),
+                        &mut out,
+                    )
+                    .unwrap();
+            }
+            now = engine.next_wakeup().unwrap();
+        }
+        let selected = engine
+            .marks()
+            .iter()
+            .position(|mark| *mark == Mark::Selected)
+            .expect("one source is selected");
+        let mut out = Vec::new();
+        engine.remove_source(ids[selected], now, &mut out);
+        let marks = engine.marks();
+        assert_eq!(marks[selected], Mark::Unusable);
+        assert_eq!(
+            marks[1 - selected],
+            Mark::Selected,
+            "the other one takes over"
+        );
+        assert_eq!(engine.sources(now).len(), 1);
+        assert_eq!(engine.source_stats(now).len(), 1);
+        for _ in 0..3 {
+            let mut out = Vec::new();
+            now = engine.next_wakeup().unwrap();
+            engine.on_timer(now, &mut out);
+            assert!(
+                out.iter().all(|action| !matches!(action, Action::Poll { source, .. } if *source == ids[selected])),
+                "{out:?}"
+            );
+        }
     }
 
     #[test]

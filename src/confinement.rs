@@ -135,12 +135,11 @@ fn ftp_rules(ftp: &FtpRoots<'_>, add: &mut impl FnMut(&Path, Access)) {
         add(dir, Access::Read);
     }
     // Reopened by name on reload and `ringctl cyclelogs`, after logrotate moved them.
-    if config.xferlog_enable {
-        if config.xferlog_std_format {
-            add(&config.xferlog_file, Access::LogFile);
-        } else {
-            add(&config.vsftpd_log_file, Access::LogFile);
-        }
+    for log in [config.xferlog_path(), config.vsftpd_log_path()]
+        .into_iter()
+        .flatten()
+    {
+        add(log, Access::LogFile);
     }
     if config.anonymous_enable {
         if let Some(root) = ftp.anonymous_root {

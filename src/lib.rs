@@ -18,6 +18,7 @@ pub mod service_manager;
 pub mod shard;
 pub mod sync;
 pub mod sync_service;
+pub mod syslog;
 pub mod wildcard;
 #[cfg(test)]
 use ringd_sys::test_dirs;

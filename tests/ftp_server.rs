@@ -601,6 +601,63 @@ fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
 }
 
 #[test]
+fn dual_log_writes_both_logs_with_the_protocol_and_failed_logins_reach_ringds_log() {
+    let logs = TempDir::new("dual-log");
+    let (xferlog, vsftpd_log) = (logs.join("xferlog"), logs.join("vsftpd.log"));
+    let options = |extra: &str| {
+        format!(
+            "dual_log_enable=YES\nlog_ftp_protocol=YES\nxferlog_file={}\nvsftpd_log_file={}\n{extra}",
+            xferlog.display(),
+            vsftpd_log.display()
+        )
+    };
+    let mut ringd = start_with_users(
+        &options("hide_ids=YES\n"),
+        "listen=YES\nlisten_address=127.0.0.1\n",
+    );
+    let addr = ringd.ftp_addrs[0];
+    let mut wrong = Control::connect(addr);
+    wrong.command("USER alice");
+    assert_eq!(wrong.command("PASS not-hers"), "530 Login incorrect.\r\n");
+    let line = ringd.wait_for_line(
+        "FTP login failed for user \"alice\"",
+        std::time::Duration::from_secs(10),
+    );
+    assert!(line.contains("client=127.0.0.1"), "{line}");
+    assert!(!line.contains("not-hers"), "{line}");
+    run_client("anonymous_download", addr, &[]);
+    ringd.stop();
+
+    let transfers = std::fs::read_to_string(&xferlog).unwrap();
+    assert!(
+        transfers.contains(" 127.0.0.1 13 /pub/hello.txt b _ o a guest@example.com ftp 0 * c"),
+        "{transfers}"
+    );
+    let events = std::fs::read_to_string(&vsftpd_log).unwrap();
+    for expected in [
+        "[alice] FAIL LOGIN: Client \"127.0.0.1\"",
+        "[alice] FTP command: Client \"127.0.0.1\", \"PASS <password>\"",
+        "[alice] FTP response: Client \"127.0.0.1\", \"530 Login incorrect.\"",
+        "OK DOWNLOAD: Client \"127.0.0.1\", \"/pub/hello.txt\", 13 bytes,",
+    ] {
+        assert!(events.contains(expected), "{expected} in:\n{events}");
+    }
+    assert!(!events.contains("not-hers"), "{events}");
+
+    // With syslog_enable, vsftpd's own lines go to the system log instead of the file.
+    std::fs::remove_file(&xferlog).unwrap();
+    std::fs::remove_file(&vsftpd_log).unwrap();
+    let ringd = start_with_users(
+        &options("hide_ids=YES\nsyslog_enable=YES\n"),
+        "listen=YES\nlisten_address=127.0.0.1\n",
+    );
+    run_client("anonymous_download", ringd.ftp_addrs[0], &[]);
+    ringd.stop();
+    assert!(xferlog.exists(), "the transfer log is still written");
+    assert!(!vsftpd_log.exists(), "vsftpd's own log goes to syslog");
+}
+
+#[test]
 fn ascii_mode_converts_line_ends_both_ways() {
     let ringd = start_with_users(
         "ascii_download_enable=YES\nascii_upload_enable=YES\n",

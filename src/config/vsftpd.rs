@@ -54,6 +54,22 @@ macro_rules! supported_options {
         const SUPPORTED: &[&str] = &[ $( stringify!($name), )* ];
 
         impl FtpConfig {
+    /// The wu-ftpd format transfer log, when one is written: vsftpd writes it with
+    /// `xferlog_std_format=YES`, or beside its own log with `dual_log_enable=YES`.
+    pub fn xferlog_path(&self) -> Option<&Path> {
+        let logging = self.xferlog_enable || self.dual_log_enable;
+        (logging && (self.dual_log_enable || self.xferlog_std_format))
+            .then_some(self.xferlog_file.as_path())
+    }
+
+    /// vsftpd's own log file, when one is written: without `xferlog_std_format`, or with
+    /// `dual_log_enable`; never with `syslog_enable`, whose system log takes its lines.
+    pub fn vsftpd_log_path(&self) -> Option<&Path> {
+        let logging = self.xferlog_enable || self.dual_log_enable;
+        (logging && (self.dual_log_enable || !self.xferlog_std_format) && !self.syslog_enable)
+            .then_some(self.vsftpd_log_file.as_path())
+    }
+
             /// Set a supported option; `None` if `name` is not one. On success, an optional
             /// remark about the value.
             fn set_supported(
@@ -313,6 +329,13 @@ supported_options! {
     xferlog_file: PathBuf = File(PathBuf::from("/var/log/xferlog"));
     /// vsftpd's own log format.
     vsftpd_log_file: PathBuf = File(PathBuf::from("/var/log/vsftpd.log"));
+    /// Write both logs: xferlog to `xferlog_file` and vsftpd's own to `vsftpd_log_file` (also
+    /// without `xferlog_enable`).
+    dual_log_enable: bool = YesNo(false);
+    /// What would go to `vsftpd_log_file` goes to the system log (facility FTP) instead.
+    syslog_enable: bool = YesNo(false);
+    /// Every command and reply into vsftpd's own log, PASS arguments hidden.
+    log_ftp_protocol: bool = YesNo(false);
 }
 
 /// A remark `ringd --check` prints about an accepted line.

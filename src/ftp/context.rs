@@ -18,6 +18,7 @@ use crate::hosts_access::HostsAccess;
 use crate::ntp::packet::UnixTime;
 use crate::output_files::LogFile;
 use crate::sys::accounts;
+use crate::syslog::{SyslogSink, SYSTEM_LOG_SOCKET};
 
 /// Names tcp_wrappers rules may use for this daemon.
 const DAEMON_NAMES: [&str; 2] = ["vsftpd", "ringd"];
@@ -55,6 +56,8 @@ pub struct SessionContext {
     xferlog: Option<Arc<LogFile>>,
     /// `xferlog_enable` without `xferlog_std_format`: every event in vsftpd's own format.
     vsftpd_log: Option<Arc<LogFile>>,
+    /// `syslog_enable`: vsftpd's own format, without date and pid, to the system log.
+    syslog: Option<SyslogSink>,
     anonymous_root: Option<PathBuf>,
     /// The home of `guest_username`: the root of guests and virtual users without `local_root`.
     guest_home: Option<PathBuf>,
@@ -243,14 +246,17 @@ impl SessionContext {
                 source,
             })
         };
-        let (xferlog, vsftpd_log) = match (config.xferlog_enable, config.xferlog_std_format) {
-            (false, _) => (None, None),
-            (true, true) => (Some(open_log("xferlog_file", &config.xferlog_file)?), None),
-            (true, false) => (
-                None,
-                Some(open_log("vsftpd_log_file", &config.vsftpd_log_file)?),
-            ),
-        };
+        let xferlog = config
+            .xferlog_path()
+            .map(|path| open_log("xferlog_file", path))
+            .transpose()?;
+        let vsftpd_log = config
+            .vsftpd_log_path()
+            .map(|path| open_log("vsftpd_log_file", path))
+            .transpose()?;
+        let syslog = config
+            .syslog_enable
+            .then(|| SyslogSink::new(SYSTEM_LOG_SOCKET, "vsftpd"));
         let total_rate = (config.max_rate_total > 0).then(|| {
             SharedBucket::new(
                 u64::from(config.max_rate_total),
@@ -287,6 +293,7 @@ impl SessionContext {
             total_rate,
             xferlog,
             vsftpd_log,
+            syslog,
             anonymous_root,
             guest_home,
             files_read,
@@ -328,6 +335,13 @@ impl SessionContext {
     /// Writes `event`, which happened at `now`, to the logs the configuration asks for. A log that cannot be written is
     /// skipped, as vsftpd does: serving matters more than logging.
     pub fn log(&self, event: &LogEvent, now: UnixTime) {
+        event.trace();
+        if let Some(syslog) = &self.syslog {
+            syslog.send(
+                event.syslog_severity(),
+                &transfer_log::vsftpd_event_message(event),
+            );
+        }
         if let Some(log) = &self.vsftpd_log {
             let _ = log.append(&transfer_log::vsftpd_event_line(
                 event,

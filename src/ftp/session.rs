@@ -236,12 +236,16 @@ impl Session {
             Phase::BeforeLogin(before_login) => &before_login.context,
             Phase::LoggedIn(logged_in) => &logged_in.context,
         };
-        send(context.greeting.clone())
+        self.with_protocol_log(
+            self.protocol_log_start(None),
+            send(context.greeting.clone()),
+        )
     }
 
     /// `idle_session_timeout` passed without a command.
     pub fn idle_timeout(&mut self) -> Vec<Action> {
-        vec![Action::Reply(replies::IDLE_TIMEOUT.reply()), Action::Close]
+        let actions = vec![Action::Reply(replies::IDLE_TIMEOUT.reply()), Action::Close];
+        self.with_protocol_log(self.protocol_log_start(None), actions)
     }
 
     /// The options this session runs with (the server's, or its user's once logged in).
@@ -262,47 +266,57 @@ impl Session {
     ) -> Vec<Action> {
         let line = match line {
             Ok(line) => line,
-            Err(error) => return say(error.reply()),
+            Err(error) => {
+                return self.with_protocol_log(self.protocol_log_start(None), say(error.reply()))
+            }
         };
-        match &mut self.phase {
+        let start = self.protocol_log_start(Some(&line));
+        let actions = match &mut self.phase {
             Phase::BeforeLogin(before_login) => before_login.on_line(&line),
             Phase::LoggedIn(logged_in) => logged_in.on_line(&line, now, fs),
-        }
+        };
+        self.with_protocol_log(start, actions)
     }
 
     /// The shell verified the login it was asked to (`Action::Authenticate`).
     pub fn authenticated(&mut self, outcome: AuthOutcome) -> Vec<Action> {
-        match &mut self.phase {
+        let start = self.protocol_log_start(None);
+        let actions = match &mut self.phase {
             Phase::BeforeLogin(before_login) => before_login.authenticated(outcome),
             // Only PASS before login asks for a verification: there is no login to decide.
             Phase::LoggedIn(_) => Vec::new(),
-        }
+        };
+        self.with_protocol_log(start, actions)
     }
 
     /// The shell opened the root it was asked to (`Action::OpenRoot`), or could not (`false`);
     /// from now on `fs` is the session's filesystem.
     pub fn root_opened(&mut self, opened: bool, fs: &dyn SessionFs) -> Vec<Action> {
+        let start = self.protocol_log_start(None);
         // Only a login asks for the root, once: a logged-in session has entered it already.
         let Phase::BeforeLogin(before_login) = &mut self.phase else {
             return Vec::new();
         };
-        match before_login.enter_root(opened, fs) {
+        let actions = match before_login.enter_root(opened, fs) {
             Ok((logged_in, welcome)) => {
                 self.phase = Phase::LoggedIn(logged_in);
                 welcome
             }
             Err(refusal) => refusal,
-        }
+        };
+        self.with_protocol_log(start, actions)
     }
 
     /// The shell opened the passive listener on `port` (or could not: `None`).
     pub fn passive_listening(&mut self, port: Option<u16>) -> Vec<Action> {
-        match &mut self.phase {
+        let start = self.protocol_log_start(None);
+        let actions = match &mut self.phase {
             Phase::LoggedIn(logged_in) => logged_in.passive_listening(port),
             // PASV and EPSV, which ask for a listener, are refused before login: no client
             // waits for this reply.
             Phase::BeforeLogin(_) => Vec::new(),
-        }
+        };
+        self.with_protocol_log(start, actions)
     }
 
     /// The shell has locked `file` for the transfer waiting for it, or gave up after
@@ -313,12 +327,14 @@ impl Session {
         locked: bool,
         fs: &dyn SessionFs,
     ) -> Vec<Action> {
-        match &mut self.phase {
+        let start = self.protocol_log_start(None);
+        let actions = match &mut self.phase {
             Phase::LoggedIn(logged_in) => logged_in.file_locked(file, locked, fs),
             // Only transfers, refused before login, ask for a lock: no transfer waits for it,
             // and the file is closed unread.
             Phase::BeforeLogin(_) => Vec::new(),
-        }
+        };
+        self.with_protocol_log(start, actions)
     }
 
     /// The shell finished (or failed) the transfer it was asked for.
@@ -327,11 +343,13 @@ impl Session {
         outcome: TransferOutcome,
         fs: &dyn SessionFs,
     ) -> Vec<Action> {
-        match &mut self.phase {
+        let start = self.protocol_log_start(None);
+        let actions = match &mut self.phase {
             Phase::LoggedIn(logged_in) => logged_in.transfer_finished(outcome, fs),
             // Transfers are refused before login: no client waits for this reply.
             Phase::BeforeLogin(_) => Vec::new(),
-        }
+        };
+        self.with_protocol_log(start, actions)
     }
 
     /// The session ends (closed, timed out, or ringd stops): an atomic upload still in
@@ -541,6 +559,7 @@ mod data_channel;
 mod file_ops;
 mod listings;
 mod login_steps;
+mod protocol_log;
 mod transfers;
 
 #[cfg(test)]

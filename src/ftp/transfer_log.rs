@@ -32,6 +32,8 @@ use std::time::Duration;
 
 use crate::calendar::{weekday_date_time, DayPadding};
 use crate::ntp::packet::UnixTime;
+use crate::syslog::Severity;
+use tracing::{debug, info};
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 
@@ -212,6 +214,47 @@ pub enum LogEvent {
 }
 
 impl LogEvent {
+    /// Puts what an operator looks for in ringd's own log (`RUST_LOG`): refused connections
+    /// and failed logins at info, with the client's address and never a password; logins and
+    /// failed transfers at debug.
+    pub fn trace(&self) {
+        match self {
+            Self::Connect {
+                remote_ip,
+                refused: Some(refusal),
+            } => info!(client = %remote_ip, "FTP {}", refusal.log_text()),
+            Self::Login {
+                ok,
+                remote_ip,
+                user,
+                ..
+            } => {
+                let user = printable(user.clone());
+                if *ok {
+                    debug!(client = %remote_ip, "FTP login of user \"{user}\"");
+                } else {
+                    info!(client = %remote_ip, "FTP login failed for user \"{user}\"");
+                }
+            }
+            Self::Transfer(record) if !record.complete => debug!(
+                client = %record.remote_ip,
+                "FTP {} of \"{}\" failed after {} bytes",
+                self.tag(),
+                printable(record.path.clone()),
+                record.bytes
+            ),
+            _ => {}
+        }
+    }
+
+    /// vsftpd sends failed logins to the system log as warnings, everything else as info.
+    pub fn syslog_severity(&self) -> Severity {
+        match self {
+            Self::Login { ok: false, .. } => Severity::Warning,
+            _ => Severity::Info,
+        }
+    }
+
     fn remote_ip(&self) -> IpAddr {
         match self {
             Self::Connect { remote_ip, .. }

@@ -98,21 +98,10 @@ pub(super) const RECOGNISED: &[Recognised] = &[
         "user and group names in listings",
     ),
     not_yet(
-        "log_ftp_protocol",
-        Typed::Bool(false),
-        "logging every FTP command and reply",
-    ),
-    not_yet(
         "force_dot_files",
         Typed::Bool(false),
         "dot files in listings without -a",
     ),
-    not_yet(
-        "dual_log_enable",
-        Typed::Bool(false),
-        "writing both log formats at once",
-    ),
-    not_yet("syslog_enable", Typed::Bool(false), "logging to syslog"),
     not_yet(
         "background",
         Typed::Bool(false),

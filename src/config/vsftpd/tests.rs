@@ -195,7 +195,7 @@ fn every_vsftpd_option_is_recognised_exactly_once() {
     for extension in EXTENSIONS {
         assert!(SUPPORTED.contains(extension), "{extension}");
     }
-    assert_eq!(SUPPORTED.len(), 90 + EXTENSIONS.len());
+    assert_eq!(SUPPORTED.len(), 93 + EXTENSIONS.len());
 }
 
 #[test]

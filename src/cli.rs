@@ -65,6 +65,10 @@ pub struct Cli {
     /// /tmp/ringd-UID.sock]. `/` runs without one, as chrony's `bindcmdaddress /`.
     #[arg(long, value_name = "PATH")]
     pub control_socket: Option<PathBuf>,
+    /// Serve Prometheus metrics over HTTP at ADDR:PORT/metrics (docs/metrics.md); none
+    /// without it. Port 0 picks a free port, named on the ready line as `metrics=`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Administration commands that do not start the server.

@@ -21,6 +21,8 @@ use ringd::control::server::ControlServer;
 use ringd::control::state::{ControlState, Lifecycle, LifecycleHandler, SyncControl};
 use ringd::ftp::context::SessionContext;
 use ringd::ftp::users::VirtualUsers;
+use ringd::metrics::endpoint::MetricsEndpoint;
+use ringd::metrics::exposition::{self, FtpGauges, MetricSources};
 use ringd::metrics::NtpTotals;
 use ringd::output_files;
 use ringd::privileges::{self, Needs, Role};
@@ -388,6 +390,18 @@ fn main() -> ExitCode {
         error!("{err}");
         return ExitCode::FAILURE;
     }
+    let metrics_listener = match cli.metrics_listen.map(MetricsEndpoint::bind).transpose() {
+        Ok(listener) => listener,
+        Err(err) => {
+            error!(
+                "cannot listen for metrics on {}: {err}",
+                cli.metrics_listen
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let privilege_plan = privileges::Plan::from_needs(&needs);
     let rules = confinement_rules(
         &cli,
@@ -447,18 +461,38 @@ fn main() -> ExitCode {
         ftp.as_ref(),
         events.clone(),
     );
+    let metrics = match metrics_listener {
+        Some(listener) => {
+            let sources = MetricSources {
+                ntp: ntp.as_ref().map(NtpService::counters).unwrap_or_default(),
+                ftp: ftp
+                    .as_ref()
+                    .map(|service| Arc::new(service.connection_limits()) as Arc<dyn FtpGauges>),
+            };
+            match MetricsEndpoint::start(listener, exposition::registry(sources)) {
+                Ok(endpoint) => Some(endpoint),
+                Err(err) => {
+                    error!("cannot start the metrics endpoint: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => None,
+    };
     if let Err(err) = forward_signals(signals, events) {
         error!("{err}");
         return ExitCode::FAILURE;
     }
-    // Everything listens: the main thread keeps nothing of root's rights but its uid.
+    // Everything listens: the main thread keeps of root's rights only what a reload that
+    // changes a listening address needs.
     privileges::enter_or_warn(Role::Main);
     // Tests and scripts wait for this line and read the bound addresses from it (port 0 picks
     // a free port): from here on, every thread holds only its rights.
     info!(
-        "ready: every service listens and every thread keeps only the rights it needs; ntp={} ftp={}",
+        "ready: every service listens and every thread keeps only the rights it needs; ntp={} ftp={} metrics={}",
         listen_list(ntp.as_ref().map(|service| &service.local_addrs[..])),
         listen_list(ftp.as_ref().map(|service| &service.local_addrs[..])),
+        metrics.as_ref().map_or("none".to_string(), |endpoint| endpoint.local_addr.to_string()),
     );
 
     let notify_socket = NotifySocket::from_env();
@@ -486,6 +520,9 @@ fn main() -> ExitCode {
     tell_systemd(running.notify_socket.as_ref(), &Notification::Stopping);
     if let Some(mut control) = control {
         control.stop();
+    }
+    if let Some(mut metrics) = metrics {
+        metrics.stop();
     }
     running.stop();
     ExitCode::SUCCESS

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use super::event_counts::FTP_EVENTS;
 use super::replies::{self, Reply};
 use super::throttle::SharedBucket;
 use super::transfer_log::{self, LogEvent};
@@ -336,6 +337,7 @@ impl SessionContext {
     /// skipped, as vsftpd does: serving matters more than logging.
     pub fn log(&self, event: &LogEvent, now: UnixTime) {
         event.trace();
+        FTP_EVENTS.count(event);
         if let Some(syslog) = &self.syslog {
             syslog.send(
                 event.syslog_severity(),

@@ -89,6 +89,12 @@ impl ConnectionLimits {
     }
 }
 
+impl crate::metrics::exposition::FtpGauges for ConnectionLimits {
+    fn sessions_open(&self) -> u64 {
+        self.active().into()
+    }
+}
+
 impl Drop for Admission {
     fn drop(&mut self) {
         let mut per_address = self

@@ -4,6 +4,7 @@ pub mod action;
 pub mod ascii;
 pub mod command;
 pub mod context;
+pub mod event_counts;
 pub mod filesystem;
 pub mod limits;
 pub mod listing;

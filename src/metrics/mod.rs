@@ -1,4 +1,7 @@
-//! Per-shard counters: written by their shard alone without atomic read-modify-write, summed on read.
+//! Counters and their exposition: per-shard counters written by their shard alone without atomic read-modify-write and summed on read, the Prometheus text (`exposition.rs`) and the endpoint serving it (`endpoint.rs`).
+
+pub mod endpoint;
+pub mod exposition;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -86,6 +86,8 @@ pub struct Ringd {
     unread: usize,
     pub ntp_addrs: Vec<SocketAddr>,
     pub ftp_addrs: Vec<SocketAddr>,
+    /// The `--metrics-listen` endpoint's address, if it was asked for.
+    pub metrics_addr: Option<SocketAddr>,
     /// The `--control-socket` it was started with, for [`Ringd::ringctl_json`].
     control_socket: Option<PathBuf>,
     dir: TempDir,
@@ -145,6 +147,7 @@ impl Ringd {
             unread: 0,
             ntp_addrs: Vec::new(),
             ftp_addrs: Vec::new(),
+            metrics_addr: None,
             control_socket,
             dir,
         };
@@ -154,6 +157,7 @@ impl Ringd {
         let ready = ringd.wait_for_line("ready: every service listens", START_DEADLINE);
         ringd.ntp_addrs = listen_addresses(&ready, "ntp");
         ringd.ftp_addrs = listen_addresses(&ready, "ftp");
+        ringd.metrics_addr = listen_addresses(&ready, "metrics").first().copied();
         assert_eq!(
             ringd.ntp_addrs.len() + ringd.ftp_addrs.len(),
             listeners,

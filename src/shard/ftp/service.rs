@@ -343,6 +343,11 @@ impl FtpService {
         all_done && sent == self.shards.len()
     }
 
+    /// The connection limits and their live counts, which reloads keep.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        self.current_shared().limits.clone()
+    }
+
     /// Sessions open now.
     pub fn active_sessions(&self) -> u32 {
         self.current_shared().limits.active()

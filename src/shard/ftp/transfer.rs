@@ -30,6 +30,7 @@ use tracing::warn;
 use crate::config::vsftpd::{FtpConfig, ZeroCopyMethod};
 use crate::ftp::action::{DataJob, TransferOutcome};
 use crate::ftp::ascii;
+use crate::ftp::event_counts::FTP_EVENTS;
 use crate::ftp::filesystem::SessionFs;
 use crate::ftp::listing_job::ListingJob;
 use crate::ftp::throttle::{Grant, Throttle};
@@ -93,7 +94,10 @@ async fn allowance(throttle: &mut Throttle, want: usize) -> usize {
     loop {
         match throttle.take(want as u64, monotonic_nanos()) {
             Grant::Bytes(bytes) => return bytes as usize,
-            Grant::Wait(wait) => compio::time::sleep(wait).await,
+            Grant::Wait(wait) => {
+                FTP_EVENTS.throttled(wait);
+                compio::time::sleep(wait).await
+            }
         }
     }
 }

@@ -744,6 +744,12 @@ impl Shell {
             tracking,
             sources: self.engine.sources(local),
             source_stats: self.engine.source_stats(local),
+            // A line whose name has not resolved yet has no address in the engine.
+            unresolved_sources: self
+                .upstreams
+                .iter()
+                .filter(|upstream| upstream.members.is_empty())
+                .count(),
         };
         if let Ok(mut shared) = self.status.lock() {
             *shared = status;

@@ -133,3 +133,61 @@ fn a_reload_swaps_upstream_sources_without_a_restart() {
     first.stop();
     second.stop();
 }
+
+#[test]
+fn waitsync_returns_once_synchronised_and_csv_has_chronycs_columns() {
+    let upstream = Ringd::start_ntp(
+        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 3\n",
+        &["--shards", "1"],
+        1,
+    );
+    // A ringd with no source never counts as synchronised: two tries, then exit 1.
+    let unsynchronised = upstream.ringctl(&["waitsync", "2", "0", "0", "0.1"]);
+    assert_eq!(unsynchronised.status.code(), Some(1), "{unsynchronised:?}");
+    let tries = String::from_utf8(unsynchronised.stdout).unwrap();
+    assert_eq!(tries.lines().count(), 2, "{tries}");
+    assert!(
+        tries.starts_with("try: 1, refid: 00000000, correction: "),
+        "{tries}"
+    );
+
+    let port = upstream.ntp_addrs[0].port();
+    let client = Ringd::start_ntp(
+        &format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
+             server 127.0.0.1 port {port} iburst minpoll -3 maxpoll -3\n"
+        ),
+        &["--shards", "1"],
+        1,
+    );
+    // Started before the first sample: waitsync is what waits, up to 300 tries of 0.1 s.
+    let waited = client.ringctl(&["waitsync", "300", "0.01", "0", "0.1"]);
+    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+    let tries = String::from_utf8(waited.stdout).unwrap();
+    let last = tries.lines().last().unwrap();
+    assert!(last.contains(", refid: 7F000001, correction: "), "{tries}");
+
+    let csv = |args: &[&str]| String::from_utf8(client.ringctl(args).stdout).unwrap();
+    let tracking = csv(&["-c", "tracking"]);
+    let fields: Vec<&str> = tracking.trim_end().split(',').collect();
+    assert_eq!(fields.len(), 14, "{tracking}");
+    assert_eq!(
+        (fields[0], fields[1], fields[2]),
+        ("7F000001", "127.0.0.1", "4")
+    );
+    assert!(fields[3]
+        .split_once('.')
+        .is_some_and(|(_, nanos)| nanos.len() == 9));
+    assert_eq!(fields[13], "Normal");
+    let sources = csv(&["-c", "sources"]);
+    assert!(sources.starts_with("^,*,127.0.0.1,3,-3,"), "{sources}");
+    assert_eq!(sources.trim_end().split(',').count(), 10, "{sources}");
+    assert_eq!(csv(&["-c", "sourcestats"]).trim_end().split(',').count(), 8);
+    assert_eq!(
+        csv(&["-c", "serverstats"]).trim_end().split(',').count(),
+        11
+    );
+    assert_eq!(csv(&["-c", "activity"]), "1,0,0,0,0\n");
+    client.stop();
+    upstream.stop();
+}

@@ -1,8 +1,8 @@
 //! The reply to each request, built from what the services report: pure functions.
 
-use super::chronyc_format;
 use super::protocol::Reply;
 use super::server_stats::{ServerStats, ServerStatsReport};
+use super::{chronyc_csv, chronyc_format};
 use crate::ftp::registry::SessionInfo;
 use crate::metrics::NtpTotals;
 use crate::ntp::ratelimit::ClientRecord;
@@ -23,18 +23,29 @@ pub fn tracking(status: Option<&SyncStatus>) -> Reply {
         },
     };
     Reply::report(&report, chronyc_format::tracking(&report))
+        .with_csv(chronyc_csv::tracking(&report))
 }
 
 /// `sources`: no lines without a sync service.
 pub fn sources(status: Option<&SyncStatus>, verbose: bool) -> Reply {
     let sources = status.map_or(&[][..], |status| &status.sources);
     Reply::report(&sources, chronyc_format::sources(sources, verbose))
+        .with_csv(chronyc_csv::sources(sources))
 }
 
 /// `sourcestats`: no lines without a sync service.
 pub fn source_stats(status: Option<&SyncStatus>, verbose: bool) -> Reply {
     let stats = status.map_or(&[][..], |status| &status.source_stats);
     Reply::report(&stats, chronyc_format::source_stats(stats, verbose))
+        .with_csv(chronyc_csv::source_stats(stats))
+}
+
+/// `activity`: chronyc's counts of sources; all 0 without a sync service, as chronyd without
+/// sources reports.
+pub fn activity(status: Option<&SyncStatus>) -> Reply {
+    let report = status.map(SyncStatus::activity).unwrap_or_default();
+    Reply::report(&report, chronyc_format::activity(&report))
+        .with_csv(chronyc_csv::activity(&report))
 }
 
 /// `serverstats`, summed over the NTP shards; the JSON also has each shard's own counters,
@@ -52,6 +63,7 @@ pub fn server_stats(shards: &[NtpTotals]) -> Reply {
         shards: shards.iter().map(ServerStats::from).collect(),
     };
     Reply::report(&report, chronyc_format::server_stats(&report.total))
+        .with_csv(chronyc_csv::server_stats(&report.total))
 }
 
 /// `reload` and `cyclelogs`: what the main thread did, or why it did nothing.
@@ -73,6 +85,7 @@ pub fn clients(records: Option<Vec<ClientRecord>>) -> Reply {
     };
     records.sort_by_key(|record| record.address);
     Reply::report(&records, chronyc_format::clients(&records))
+        .with_csv(chronyc_csv::clients(&records))
 }
 
 /// `makestep`: the step taken, or why none was; `None` without a sync service.
@@ -157,8 +170,16 @@ mod tests {
                 stopped_by: None,
             }],
             source_stats: Vec::new(),
+            unresolved_sources: 1,
         };
         assert!(text(&tracking(Some(&status))).contains("Stratum         : 3\n"));
+        let activity = activity(Some(&status));
+        assert!(text(&activity).starts_with("200 OK\n1 sources online\n0 sources offline\n"));
+        assert!(text(&activity).ends_with("1 sources with unknown address\n"));
+        let Reply::Ok { csv, .. } = &activity else {
+            panic!("an activity report")
+        };
+        assert_eq!(csv.as_deref(), Some("1,0,0,0,1\n"));
         let reply = sources(Some(&status), false);
         assert!(text(&reply)
             .lines()

@@ -12,7 +12,7 @@ use crate::calendar::{weekday_date_time, DayPadding};
 use crate::ftp::registry::{SessionInfo, SessionState};
 use crate::ntp::ratelimit::ClientRecord;
 use crate::ntp::reply::DropReason;
-use crate::sync::report::{SourceReport, SourceStatsReport, TrackingReport};
+use crate::sync::report::{ActivityReport, SourceReport, SourceStatsReport, TrackingReport};
 
 /// chronyc cuts host names to this many characters, the last one replaced by `>`.
 const NAME_WIDTH: usize = 25;
@@ -143,6 +143,19 @@ pub fn source_stats(stats: &[SourceStatsReport], verbose: bool) -> String {
     text
 }
 
+/// `activity`, as chronyc words it.
+pub fn activity(report: &ActivityReport) -> String {
+    format!(
+        "200 OK\n\
+         {} sources online\n\
+         {} sources offline\n\
+         {} sources doing burst (return to online)\n\
+         {} sources doing burst (return to offline)\n\
+         {} sources with unknown address\n",
+        report.online, report.offline, report.burst_online, report.burst_offline, report.unresolved
+    )
+}
+
 /// `serverstats`: chronyc's lines that ringd fills, then ringd's own in the same layout.
 pub fn server_stats(stats: &ServerStats) -> String {
     let mut lines: Vec<(&str, u64)> = vec![
@@ -235,7 +248,7 @@ pub fn ftp_sessions(sessions: &[SessionInfo]) -> String {
 
 /// chronyc's offsets are local minus source, the reports' source minus local. `0.0 - x`
 /// rather than `-x` so that a zero stays `+0`, as chronyc prints it.
-fn local_minus_source(source_minus_local: f64) -> f64 {
+pub(super) fn local_minus_source(source_minus_local: f64) -> f64 {
     0.0 - source_minus_local
 }
 

@@ -22,6 +22,10 @@ pub struct Args {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Print reports as chronyc -c does: comma-separated values in chronyc's field order.
+    #[arg(short = 'c', long = "csv", global = true, conflicts_with = "json")]
+    pub csv: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,12 +46,26 @@ pub enum Command {
         #[arg(short = 'v')]
         verbose: bool,
     },
+    /// How many sources are online, offline, or without an address yet.
+    Activity,
     /// The NTP server's packet counters.
     Serverstats,
     /// NTP clients in the rate limiter's log (needs `ratelimit` in chrony.conf).
     Clients,
     /// Step the system clock to the sources' time now.
     Makestep,
+    /// Wait until ringd is synchronised, as chrony-wait.service runs chronyc waitsync: exits
+    /// 0 once it is, 1 when the tries run out.
+    Waitsync {
+        /// Tries before giving up; 0 tries for ever.
+        max_tries: Option<u32>,
+        /// Largest remaining correction accepted, in seconds; 0 accepts any.
+        max_correction: Option<f64>,
+        /// Largest skew accepted, in ppm; 0 accepts any.
+        max_skew: Option<f64>,
+        /// Seconds between tries [default: 10; at least 0.1].
+        interval: Option<f64>,
+    },
     /// Read chrony.conf and vsftpd.conf again, as SIGHUP does (`reload sources` is the same).
     Reload {
         /// chronyc's `reload sources`: accepted, everything is reloaded.
@@ -75,9 +93,12 @@ impl From<&Command> for Request {
             Command::Tracking => Request::Tracking,
             Command::Sources { verbose } => Request::Sources { verbose: *verbose },
             Command::Sourcestats { verbose } => Request::SourceStats { verbose: *verbose },
+            Command::Activity => Request::Activity,
             Command::Serverstats => Request::ServerStats,
             Command::Clients => Request::Clients,
             Command::Makestep => Request::MakeStep,
+            // Each try asks for the tracking report.
+            Command::Waitsync { .. } => Request::Tracking,
             Command::Reload { .. } => Request::Reload,
             Command::Cyclelogs => Request::CycleLogs,
             Command::Ftp {

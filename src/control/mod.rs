@@ -6,6 +6,7 @@
 //! `command_line` its arguments.
 
 pub mod answers;
+pub mod chronyc_csv;
 pub mod chronyc_format;
 pub mod client;
 pub mod command_line;
@@ -14,3 +15,4 @@ pub mod protocol;
 pub mod server;
 pub mod server_stats;
 pub mod state;
+pub mod wait_sync;

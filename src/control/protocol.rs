@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_REQUEST_LINE: usize = 256;
 
 const COMMANDS: &str =
-    "tracking, sources [-v], sourcestats [-v], serverstats, clients, makestep, reload, cyclelogs, ftp sessions";
+    "tracking, sources [-v], sourcestats [-v], activity, serverstats, clients, makestep, reload, cyclelogs, ftp sessions";
 
 /// What ringctl asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub enum Request {
     SourceStats {
         verbose: bool,
     },
+    /// How many sources are online, offline, unresolved (chronyc's `activity`).
+    Activity,
     ServerStats,
     Clients,
     MakeStep,
@@ -42,6 +44,9 @@ pub enum Reply {
     Ok {
         data: serde_json::Value,
         text: String,
+        /// chronyc -c's layout, for the reports chronyc prints that way.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        csv: Option<String>,
     },
     Error {
         error: String,
@@ -71,6 +76,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         "sourcestats" => {
             return verbose(command, rest).map(|verbose| Request::SourceStats { verbose });
         }
+        "activity" => Request::Activity,
         "serverstats" => Request::ServerStats,
         "clients" => Request::Clients,
         "makestep" => Request::MakeStep,
@@ -99,6 +105,7 @@ impl fmt::Display for Request {
             Request::Tracking => f.write_str("tracking"),
             Request::Sources { verbose } => write!(f, "sources{}", flag(*verbose)),
             Request::SourceStats { verbose } => write!(f, "sourcestats{}", flag(*verbose)),
+            Request::Activity => f.write_str("activity"),
             Request::ServerStats => f.write_str("serverstats"),
             Request::Clients => f.write_str("clients"),
             Request::MakeStep => f.write_str("makestep"),
@@ -113,8 +120,24 @@ impl Reply {
     /// A report as data and as text.
     pub fn report(data: &impl Serialize, text: String) -> Reply {
         match serde_json::to_value(data) {
-            Ok(data) => Reply::Ok { data, text },
+            Ok(data) => Reply::Ok {
+                data,
+                text,
+                csv: None,
+            },
             Err(err) => Reply::error(format!("cannot encode the report: {err}")),
+        }
+    }
+
+    /// The same reply with chronyc -c's layout of its report.
+    pub fn with_csv(self, layout: String) -> Reply {
+        match self {
+            Reply::Ok { data, text, .. } => Reply::Ok {
+                data,
+                text,
+                csv: Some(layout),
+            },
+            error => error,
         }
     }
 
@@ -142,7 +165,8 @@ impl Reply {
 mod tests {
     use super::*;
 
-    const ALL: [Request; 11] = [
+    const ALL: [Request; 12] = [
+        Request::Activity,
         Request::Tracking,
         Request::Sources { verbose: false },
         Request::Sources { verbose: true },

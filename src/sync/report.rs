@@ -70,4 +70,34 @@ pub struct SyncStatus {
     pub tracking: TrackingReport,
     pub sources: Vec<SourceReport>,
     pub source_stats: Vec<SourceStatsReport>,
+    /// `server`/`pool` lines whose name has not resolved to an address yet.
+    pub unresolved_sources: usize,
+}
+
+/// `ringctl activity`: chronyc's counts of sources by mode. ringd has no `offline` sources
+/// and no bursts on command; a source stopped by a kiss-o'-death counts as offline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ActivityReport {
+    pub online: usize,
+    pub offline: usize,
+    pub burst_online: usize,
+    pub burst_offline: usize,
+    pub unresolved: usize,
+}
+
+impl SyncStatus {
+    pub fn activity(&self) -> ActivityReport {
+        let stopped = self
+            .sources
+            .iter()
+            .filter(|source| source.stopped_by.is_some())
+            .count();
+        ActivityReport {
+            online: self.sources.len() - stopped,
+            offline: stopped,
+            burst_online: 0,
+            burst_offline: 0,
+            unresolved: self.unresolved_sources,
+        }
+    }
 }

@@ -48,9 +48,12 @@ assert abs(float(m.group(1))) < 0.001, m.group(0)
 chronyd_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 serve_chronyd() {
-    printf 'port %s\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 1\ncmdport 0\npidfile %s/chronyd-server.pid\n' \
-        "$chronyd_port" "$work" > "$work/chronyd-server.conf"
-    chronyd -x -d -f "$work/chronyd-server.conf" > "$work/chronyd-server.log" 2>&1 &
+    # chronyd wants its command socket's directory closed to others.
+    mkdir -m 0750 "$work/chronyd-cmd"
+    printf 'port %s\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 1\ncmdport 0\nbindcmdaddress %s/chronyd-cmd/chronyd.sock\npidfile %s/chronyd-server.pid\n' \
+        "$chronyd_port" "$work" "$work" > "$work/chronyd-server.conf"
+    # -u root: its command socket lives in this script's directory, which only root may enter.
+    chronyd -x -d -u root -f "$work/chronyd-server.conf" > "$work/chronyd-server.log" 2>&1 &
     helper_pids="$helper_pids $!"
 }
 
@@ -92,6 +95,22 @@ assert abs(tracking["system_time_offset"]) < 100e-6, tracking
 serve_chronyd
 follow_chronyd
 check "ringd follows chronyd: ^*, reach 377, offset under 100 us" ringd_follows_chronyd
+
+# ringctl -c prints what chronyc -c prints: the same number of fields for each report, and
+# waitsync returns at once for a synchronised ringd, as chronyc's does.
+csv_matches_chronyc() {
+    local report ours theirs
+    for report in tracking serverstats activity; do
+        theirs=$(chronyc -h "$work/chronyd-cmd/chronyd.sock" -c "$report")
+        ours=$("$ringctl" -s "$work/ringd.sock" -c "$report")
+        echo "  chronyc -c $report: $theirs"
+        echo "  ringctl -c $report: $ours"
+        [ "$(echo "$theirs" | awk -F, '{print NF}')" = "$(echo "$ours" | awk -F, '{print NF}')" ] || return 1
+    done
+    "$ringctl" -s "$work/ringd.sock" waitsync 1 > "$work/waitsync.out" || return 1
+    sed 's/^/  ringctl: /' "$work/waitsync.out"
+}
+check "ringctl -c has chronyc -c's columns; waitsync sees ringd synchronised" csv_matches_chronyc
 check "ringd (sync client) exits 0 on SIGTERM" stop_ringd
 
 for io in uring mmsg; do

@@ -40,6 +40,19 @@ pub fn days_from_civil(year: i64, month: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// `strftime("%Y-%m-%d %H:%M:%S")` of `secs` seconds since 1970-01-01: `2000-02-29 00:00:00`,
+/// as chrony's log files and ringload's pages write dates.
+pub fn date_time(secs: i64) -> String {
+    let second_of_day = secs.rem_euclid(SECS_PER_DAY);
+    let (year, month, day) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
+    )
+}
+
 /// How a date pads the day of the month to two places.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DayPadding {
@@ -73,6 +86,14 @@ pub fn weekday_date_time(secs: i64, padding: DayPadding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_dates_are_utc() {
+        assert_eq!(date_time(0), "1970-01-01 00:00:00");
+        assert_eq!(date_time(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(date_time(1_735_689_599), "2024-12-31 23:59:59");
+        assert_eq!(date_time(-1), "1969-12-31 23:59:59");
+    }
 
     #[test]
     fn dates_pad_the_day_as_asked() {

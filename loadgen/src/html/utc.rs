@@ -2,22 +2,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ntp_wire::calendar::civil_from_days;
-
-const SECONDS_PER_DAY: u64 = 86_400;
+use ntp_wire::calendar::date_time;
 
 /// `2020-07-14 12:38:00 UTC`; a clock set before 1970 reads as the epoch.
 pub fn format(time: SystemTime) -> String {
     let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let of_day = seconds % SECONDS_PER_DAY;
-    // u64 seconds hold under 2^48 days, which i64 holds.
-    let (year, month, day) = civil_from_days((seconds / SECONDS_PER_DAY) as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        of_day / 3_600,
-        of_day / 60 % 60,
-        of_day % 60
-    )
+    // u64 seconds since 1970 fit in i64 for the next 292 billion years.
+    format!("{} UTC", date_time(seconds as i64))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! in a `local_root` may go wherever their own rights allow, as with vsftpd, so then the rule
 //! is the whole file system and only the kernel's permission checks stand behind the jail.
 //! Besides: the account database, PAM and NSS with the libraries they load, the per-user
-//! option files, the control socket's directory, the drift file's directory, the leap
+//! option files, the control socket's directory, the drift file's directory, chrony's `logdir`, the leap
 //! second tables, the directories of the files a reload reads again (the configuration and
 //! the files it names: user lists, banners) and of the logs it reopens, and systemd's
 //! notification socket.
@@ -91,6 +91,10 @@ pub fn rules(
         let upstream = &ntp.upstream;
         if let Some(dir) = upstream.driftfile.as_deref().and_then(Path::parent) {
             // Written whole beside itself, then renamed over the old one.
+            add(dir, Access::ReadWrite);
+        }
+        if let Some(dir) = ntp.logs.active_dir() {
+            // chrony's log files are created there, and opened again after logrotate.
             add(dir, Access::ReadWrite);
         }
         match &upstream.leap_seconds {

@@ -17,6 +17,7 @@ pub mod privileges;
 pub mod service_manager;
 pub mod shard;
 pub mod sync;
+pub mod sync_log_files;
 pub mod sync_service;
 pub mod syslog;
 pub mod wildcard;

@@ -245,6 +245,7 @@ fn give_up_rights(
     privilege_plan: &privileges::Plan,
     rules: &[Rule],
     control_socket: Option<&Path>,
+    log_dir: Option<&Path>,
 ) -> Result<(), String> {
     let process_user = privilege_plan
         .process_user
@@ -260,6 +261,13 @@ fn give_up_rights(
             }
         }
     });
+    if let Some(dir) = log_dir {
+        let clock_user = process_user
+            .as_ref()
+            .map(|(uid, gid, _)| (*uid, *gid))
+            .or(thread_user);
+        create_log_dir(dir, clock_user);
+    }
     privileges::prepare(privilege_plan.clone(), process_user, thread_user)
         .map_err(|err| format!("cannot give up root's rights: {err}"))?;
     if let Some(socket) = control_socket.and_then(Path::parent) {
@@ -277,6 +285,30 @@ fn give_up_rights(
         Err(err) => return Err(err.to_string()),
     }
     Ok(())
+}
+
+/// Creates chrony.conf's `logdir` when it is missing, as chronyd does: mode 0750, owned by
+/// the user the sync thread writes as. Like chronyd, a failure is logged and ringd goes on
+/// without the files.
+fn create_log_dir(dir: &Path, owner: Option<(u32, u32)>) {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return;
+    }
+    let created = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .and_then(|()| match owner {
+            Some((uid, gid)) => std::os::unix::fs::chown(dir, Some(uid), Some(gid)),
+            None => Ok(()),
+        });
+    if let Err(err) = created {
+        warn!(
+            "cannot create logdir {}: {err}; chrony's log files will not be written",
+            dir.display()
+        );
+    }
 }
 
 fn ftp_passwd(file: &Path, name: &str) -> ExitCode {
@@ -409,7 +441,8 @@ fn main() -> ExitCode {
         ftp_context.as_deref(),
         control_socket.as_deref(),
     );
-    if let Err(err) = give_up_rights(&privilege_plan, &rules, control_socket.as_deref()) {
+    let log_dir = plan.ntp.as_ref().and_then(|ntp| ntp.logs.active_dir());
+    if let Err(err) = give_up_rights(&privilege_plan, &rules, control_socket.as_deref(), log_dir) {
         error!("{err}");
         return ExitCode::FAILURE;
     }
@@ -792,6 +825,11 @@ fn reload_sources(sync: Option<&SyncService>, old: &NtpConfig, new: &NtpConfig) 
     };
     if other_settings(was) != other_settings(is) {
         notes.push("changed clock settings (`makestep`, `driftfile`, `minsources`, `maxdistance`, `rtcsync`, leap seconds) take effect at the next restart".into());
+    }
+    if old.logs != new.logs {
+        notes.push(
+            "changed `log`, `logdir` or `logbanner` lines take effect at the next restart".into(),
+        );
     }
     let sources_changed = was.sources != is.sources || old.local != new.local;
     if !sources_changed {

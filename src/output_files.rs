@@ -4,6 +4,7 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use crate::sys::crypt::fill_random;
@@ -15,26 +16,40 @@ use crate::sys::crypt::fill_random;
 #[derive(Debug)]
 pub struct LogFile {
     path: PathBuf,
+    mode: u32,
     file: RwLock<File>,
+    /// How many times the file was opened again, so that a writer who heads each new file
+    /// (chrony's banner) knows when one began.
+    reopened: AtomicU64,
 }
 
 /// Every log file open, so that one call reopens all of them, also those that sessions of an
 /// earlier configuration still write to.
 static OPEN_LOGS: Mutex<Vec<Weak<LogFile>>> = Mutex::new(Vec::new());
 
-fn open_for_append(path: &Path) -> io::Result<File> {
+/// vsftpd creates its logs readable by their owner only.
+const PRIVATE_LOG_MODE: u32 = 0o600;
+
+fn open_for_append(path: &Path, mode: u32) -> io::Result<File> {
     OpenOptions::new()
         .append(true)
         .create(true)
-        .mode(0o600)
+        .mode(mode)
         .open(path)
 }
 
 impl LogFile {
     pub fn open(path: &Path) -> io::Result<Arc<LogFile>> {
+        LogFile::open_with_mode(path, PRIVATE_LOG_MODE)
+    }
+
+    /// Opens a log created, when missing, with `mode` less the umask.
+    pub fn open_with_mode(path: &Path, mode: u32) -> io::Result<Arc<LogFile>> {
         let log = Arc::new(LogFile {
             path: path.to_path_buf(),
-            file: RwLock::new(open_for_append(path)?),
+            mode,
+            file: RwLock::new(open_for_append(path, mode)?),
+            reopened: AtomicU64::new(0),
         });
         let mut open = OPEN_LOGS.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|log| log.strong_count() > 0);
@@ -42,8 +57,8 @@ impl LogFile {
         Ok(log)
     }
 
-    /// Writes `line` and a newline in a single write. `line` should come from this module's
-    /// formatters, which never contain a newline.
+    /// Writes `line` and a newline in a single write, so that a record (a line, or chrony's
+    /// banner with the line after it) is never split by another writer's.
     pub fn append(&self, line: &str) -> io::Result<()> {
         let mut record = Vec::with_capacity(line.len() + 1);
         record.extend_from_slice(line.as_bytes());
@@ -54,9 +69,15 @@ impl LogFile {
     }
 
     fn reopen(&self) -> io::Result<()> {
-        let file = open_for_append(&self.path)?;
+        let file = open_for_append(&self.path, self.mode)?;
         *self.file.write().unwrap_or_else(|e| e.into_inner()) = file;
+        self.reopened.fetch_add(1, Ordering::Release);
         Ok(())
+    }
+
+    /// Changes each time the file is opened again by [`reopen_logs`].
+    pub fn generation(&self) -> u64 {
+        self.reopened.load(Ordering::Acquire)
     }
 }
 

@@ -21,6 +21,7 @@ use crate::ntp::clock_state::{ClockCell, ClockCorrection};
 use crate::ntp::packet::{NtpTimestamp, UnixTime};
 use crate::ntp::served_clock;
 use crate::output_files::replace_file;
+use crate::sync::chrony_log::{LogRecord, StampSource};
 use crate::sync::discipline::ClockCommand;
 use crate::sync::driftfile::{self, Drift};
 use crate::sync::engine::{self, Action, Engine, EngineConfig, SourceId, SourceSpec};
@@ -30,6 +31,7 @@ use crate::sync::measurement;
 use crate::sync::report::SyncStatus;
 use crate::sync::selection::SelectionRules;
 use crate::sync::software_clock::SoftwareClock;
+use crate::sync_log_files::{self, ChronyLogFiles};
 use crate::sys::clock::realtime_now;
 use crate::sys::clock_control;
 use crate::sys::mmsg::{ReadinessPoller, RecvBatch};
@@ -130,6 +132,8 @@ struct Shell {
     clock_warned: bool,
     /// The reference last announced in the log, to log changes only.
     announced: Option<(String, u8)>,
+    /// chrony's `log` files, when chrony.conf asks for them.
+    chrony_logs: Option<ChronyLogFiles>,
 }
 
 fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
@@ -244,6 +248,7 @@ impl SyncService {
                 epoch_posix,
                 wander: engine::DEFAULT_WANDER,
                 controls_clock,
+                records: sync_log_files::record_selection(&config.logs),
             },
             &mut actions,
         );
@@ -277,6 +282,7 @@ impl SyncService {
             drift_warned: false,
             clock_warned: false,
             announced: None,
+            chrony_logs: ChronyLogFiles::new(&config.logs),
         };
         shell.perform(actions);
         shell.publish();
@@ -586,10 +592,18 @@ impl Shell {
             let raw = self.raw_seconds(rx);
             let local = self.local_time(raw);
             let t4 = self.timestamp(local);
-            match self
+            let first_action = actions.len();
+            let reply = self
                 .engine
-                .on_reply(id, local, datagram.payload, t1, t4, actions)
-            {
+                .on_reply(id, local, datagram.payload, t1, t4, actions);
+            if datagram.rx_time.is_some() {
+                for action in &mut actions[first_action..] {
+                    if let Action::Record(LogRecord::Measurement(measurement)) = action {
+                        measurement.receive_stamp = StampSource::Kernel;
+                    }
+                }
+            }
+            match reply {
                 Ok(()) => {
                     self.outstanding.remove(&id);
                 }
@@ -622,6 +636,7 @@ impl Shell {
                     self.replace(id, local);
                 }
                 Action::SaveDrift(drift) => self.save_drift(&drift),
+                Action::Record(record) => self.write_record(&record),
             }
         }
     }
@@ -674,6 +689,20 @@ impl Shell {
                 self.clock_warned = true;
             }
         }
+    }
+
+    /// A line for chrony's log files, with the source's address as chronyd writes it.
+    fn write_record(&mut self, record: &LogRecord) {
+        let Some(logs) = &mut self.chrony_logs else {
+            return;
+        };
+        let source = record.source();
+        let address = self
+            .by_address
+            .iter()
+            .find(|(_, id)| **id == source)
+            .map_or_else(|| "-".to_string(), |(addr, _)| addr.ip().to_string());
+        logs.write(record, &address);
     }
 
     fn save_drift(&mut self, drift: &Drift) {

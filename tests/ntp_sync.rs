@@ -4,9 +4,10 @@
 mod common;
 
 use std::net::UdpSocket;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::Ringd;
+use common::{Ringd, TempDir};
 use ringd::ntp::packet::{Header, NtpTimestamp, MODE_CLIENT, MODE_SERVER};
 use ringd::sys::clock::realtime_now;
 
@@ -188,6 +189,111 @@ fn waitsync_returns_once_synchronised_and_csv_has_chronycs_columns() {
         11
     );
     assert_eq!(csv(&["-c", "activity"]), "1,0,0,0,0\n");
+    client.stop();
+    upstream.stop();
+}
+
+/// Waits (10 s at most, a look every 20 ms) until `path` holds a line of data below a banner.
+fn wait_for_data_line(path: &std::path::Path) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text
+            .lines()
+            .any(|line| line.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no line in {}: {text:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn chronys_log_files_are_written_in_its_format_and_begun_again_after_cyclelogs() {
+    let upstream = Ringd::start_ntp(
+        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 3\n",
+        &["--shards", "1"],
+        1,
+    );
+    let logs = TempDir::new("chrony-logdir");
+    // Missing: ringd creates it, as chronyd does.
+    let logdir = logs.path().join("chrony");
+    let port = upstream.ntp_addrs[0].port();
+    let client = Ringd::start_ntp(
+        &format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
+             server 127.0.0.1 port {port} iburst minpoll -3 maxpoll -3\n\
+             log measurements statistics tracking\nlogdir {}\nlogbanner 4\n",
+            logdir.display()
+        ),
+        &["--shards", "1"],
+        1,
+    );
+    let waited = client.ringctl(&["waitsync", "300", "0.01", "0", "0.1"]);
+    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+    let mode = std::fs::metadata(&logdir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o750, "created as chronyd creates it");
+
+    // Each file: a banner of chrony's titles between two rules, then lines of its columns.
+    for (name, titles, fields) in [
+        (
+            "measurements.log",
+            "   Date (UTC) Time     IP Address   L St 123 567 ABCD",
+            20,
+        ),
+        (
+            "statistics.log",
+            "   Date (UTC) Time     IP Address    Std dev'n",
+            13,
+        ),
+        (
+            "tracking.log",
+            "   Date (UTC) Time     IP Address   St   Freq ppm",
+            14,
+        ),
+    ] {
+        let text = wait_for_data_line(&logdir.join(name));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].chars().all(|c| c == '=') && lines[0] == lines[2],
+            "{text}"
+        );
+        assert!(lines[1].starts_with(titles), "{text}");
+        let data = lines[3];
+        assert_eq!(data.split_whitespace().count(), fields, "{name}: {data}");
+        assert_eq!(&data[20..29], "127.0.0.1", "{name}: {data}");
+        let mode = std::fs::metadata(logdir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o133,
+            0,
+            "{name}: at most 0644, as chronyd: {mode:o}"
+        );
+    }
+    let measurements = std::fs::read_to_string(logdir.join("measurements.log")).unwrap();
+    let first = measurements.lines().nth(3).unwrap();
+    assert!(
+        first.contains(" N  3 111 111 1111 ") && first.ends_with(" 4B D K"),
+        "a valid reply from a stratum 3 server, received with a kernel timestamp: {first}"
+    );
+
+    // logrotate's move, then cyclelogs: new lines go to a new file, headed by the banner.
+    let tracking = logdir.join("tracking.log");
+    std::fs::rename(&tracking, logdir.join("tracking.log.1")).unwrap();
+    let cycled = client.ringctl(&["cyclelogs"]);
+    assert!(cycled.status.success(), "{cycled:?}");
+    let fresh = wait_for_data_line(&tracking);
+    assert!(
+        fresh.starts_with("=====") && fresh.lines().nth(3).is_some(),
+        "{fresh}"
+    );
     client.stop();
     upstream.stop();
 }

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::chrony_logs::{self, LogSettings};
 use super::chrony_upstream::{self, UpstreamConfig};
 use super::error::{ConfigError, LineError};
 use super::source_file::{self, Expected, NO_ORIGINAL_LIMIT};
@@ -43,8 +44,6 @@ const DEFERRED_DIRECTIVES: &[&str] = &[
     "hwtimestamp",
     "keyfile",
     "lock_all",
-    "log",
-    "logdir",
     "maxupdateskew",
     "ntsdumpdir",
     "peer",
@@ -77,7 +76,6 @@ const UNSUPPORTED_CHRONY_DIRECTIVES: &[&str] = &[
     "leapsecmode",
     "linux_freq_scale",
     "linux_hz",
-    "logbanner",
     "logchange",
     "mailonchange",
     "manual",
@@ -146,6 +144,8 @@ pub struct NtpConfig {
     pub control_socket: Option<PathBuf>,
     /// The client side: upstream sources and how the clock follows them.
     pub upstream: UpstreamConfig,
+    /// `log`, `logdir`, `logbanner`: chrony's log files of the sync engine.
+    pub logs: LogSettings,
     /// `user`: the user an NTP-only ringd runs as once its ports are bound.
     pub user: Option<String>,
     /// Directives recognised but not acted on yet, in file order.
@@ -250,6 +250,7 @@ impl NtpConfig {
             no_client_log: false,
             control_socket: None,
             upstream: UpstreamConfig::default(),
+            logs: LogSettings::default(),
             user: None,
             deferred: Vec::new(),
         }
@@ -329,6 +330,7 @@ impl fmt::Display for NtpConfig {
             writeln!(f, "bindcmdaddress {}", path.display())?;
         }
         write!(f, "{}", self.upstream)?;
+        write!(f, "{}", self.logs)?;
         if let Some(note) = self.upstream_note() {
             writeln!(f, "# recognised, not acted on yet:")?;
             for directive in &self.deferred {

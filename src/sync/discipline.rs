@@ -70,6 +70,15 @@ impl Steering {
         self.base_frequency + self.slew_rate
     }
 
+    /// What the slew in progress has still to correct at `now`, in seconds (positive: the
+    /// clock is behind and will be advanced).
+    pub fn remaining_correction(&self, now: LocalTime) -> f64 {
+        if self.slew_rate == 0.0 {
+            return 0.0;
+        }
+        self.slew_rate * (self.slew_end - now).max(0.0)
+    }
+
     /// When the slew in progress ends, if one is.
     pub fn next_event(&self) -> Option<LocalTime> {
         (self.slew_rate != 0.0).then_some(self.slew_end)

@@ -2,6 +2,9 @@
 //! samples and timer ticks and answering with actions. No I/O and no real clock: the daemon
 //! and the simulator drive the same code.
 
+use super::chrony_log::{
+    LogRecord, MeasurementRecord, RecordSelection, StampSource, StatisticsRecord, TrackingRecord,
+};
 use super::discipline::{Adjustment, ClockCommand, MakeStep, Steering};
 use super::driftfile::Drift;
 use super::filter::{SourceFilter, Verdict, MAX_FREQUENCY_ERROR};
@@ -11,10 +14,12 @@ use super::measurement::{self, Kiss, Rejection, Sample};
 use super::poll::{interval, Activity, PollState};
 use super::report::{SourceReport, SourceStatsReport, TrackingReport};
 use super::selection::{self, Candidate, Mark, SelectionRules};
-use crate::ntp::packet::{leap, NtpTimestamp};
+use crate::ntp::packet::{leap, Header, NtpTimestamp};
 
 /// How fast an error bound grows with the age of what it bounds (RFC 5905's PHI, 15 ppm).
 const DISPERSION_RATE: f64 = 15e-6;
+/// RFC 5905's test 7: a source further than this from its reference is not used.
+const MAX_ROOT_DISTANCE: f64 = 16.0;
 /// chrony's default `corrtimeratio`: a typical offset is slewed over this many update intervals.
 const CORRECTION_TIME_RATIO: f64 = 3.0;
 /// A pool member that stays silent is replaced; if the pool had no other address, it is asked
@@ -52,6 +57,8 @@ pub struct EngineConfig {
     pub epoch_posix: f64,
     pub wander: f64,
     pub controls_clock: bool,
+    /// The records for chrony's log files.
+    pub records: RecordSelection,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,6 +75,17 @@ pub enum Action {
     Replace(SourceId),
     /// Write the driftfile.
     SaveDrift(Drift),
+    /// Append a line to one of chrony's log files.
+    Record(LogRecord),
+}
+
+/// A reply as measurements.log describes it.
+struct Exchange<'a> {
+    header: &'a Header,
+    t1: NtpTimestamp,
+    t4: NtpTimestamp,
+    /// Our poll when the request went out.
+    local_poll: i8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -328,29 +346,122 @@ impl Engine {
         t4: NtpTimestamp,
         out: &mut Vec<Action>,
     ) -> Result<(), Rejection> {
-        match measurement::evaluate(reply, t1, t4) {
-            Ok(sample) => {
-                self.on_sample(id, now, sample, out);
-                Ok(())
-            }
+        let local_poll = self.sources[id.0].poll.poll;
+        let evaluated = measurement::evaluate(reply, t1, t4);
+        let verdict = match evaluated {
+            Ok(sample) => Some(self.on_sample(id, now, sample, out)),
             Err(rejection) => {
-                let server_poll = crate::ntp::packet::Header::parse(reply).map_or(0, |h| h.poll);
+                let server_poll = Header::parse(reply).map_or(0, |h| h.poll);
                 self.on_rejection(id, now, rejection, server_poll);
-                Err(rejection)
+                None
+            }
+        };
+        if self.config.records.measurements {
+            if let Some(header) = Header::parse(reply) {
+                let exchange = Exchange {
+                    header: &header,
+                    t1,
+                    t4,
+                    local_poll,
+                };
+                self.record_measurement(id, now, exchange, evaluated.err(), verdict, out);
             }
         }
+        evaluated.map(|_| ())
     }
 
-    /// A usable sample from `id`, taken at `now`.
+    /// measurements.log's line for a reply: chrony's tests as far as ringd makes them.
+    fn record_measurement(
+        &self,
+        id: SourceId,
+        now: LocalTime,
+        exchange: Exchange,
+        rejection: Option<Rejection>,
+        verdict: Option<Verdict>,
+        out: &mut Vec<Action>,
+    ) {
+        let header = exchange.header;
+        if matches!(rejection, Some(Rejection::NotServerMode(_))) {
+            return;
+        }
+        let root_delay = header.root_delay.to_seconds();
+        let root_dispersion = header.root_dispersion.to_seconds();
+        let tests = [
+            true,
+            rejection != Some(Rejection::Bogus),
+            rejection != Some(Rejection::BadTimestamps),
+            true,
+            !matches!(
+                rejection,
+                Some(Rejection::Unsynchronised | Rejection::KissOfDeath(_))
+            ),
+            root_delay / 2.0 + root_dispersion < MAX_ROOT_DISTANCE,
+            verdict != Some(Verdict::Outlier),
+            true,
+            true,
+            true,
+        ];
+        if self.config.records.valid_measurements_only
+            && (verdict.is_none() || tests.contains(&false))
+        {
+            return;
+        }
+        let (offset, peer_delay) = measurement::offset_and_delay(header, exchange.t1, exchange.t4);
+        let round_trip = measurement::seconds_between(exchange.t4, exchange.t1);
+        out.push(Action::Record(LogRecord::Measurement(MeasurementRecord {
+            source: id,
+            time: self.posix(now),
+            leap: header.leap,
+            stratum: header.stratum,
+            tests,
+            local_poll: exchange.local_poll,
+            remote_poll: header.poll,
+            score: self.sources[id.0].poll.score(),
+            offset,
+            peer_delay,
+            // RFC 5905's epsilon without our own precision: the server's precision and
+            // what the clocks may have drifted apart during the exchange.
+            peer_dispersion: 2f64.powi(header.precision.into())
+                + DISPERSION_RATE * round_trip.abs(),
+            root_delay,
+            root_dispersion,
+            reference_id: header.reference_id,
+            mode: header.mode,
+            transmit_stamp: StampSource::Daemon,
+            receive_stamp: StampSource::Daemon,
+        })));
+    }
+
+    /// A usable sample from `id`, taken at `now`; says what the filter made of it.
     pub fn on_sample(
         &mut self,
         id: SourceId,
         now: LocalTime,
         sample: Sample,
         out: &mut Vec<Action>,
-    ) {
+    ) -> Verdict {
+        let time = self.posix(now);
+        let records = self.config.records;
         let source = &mut self.sources[id.0];
+        let before = source.filter.estimate_at(now);
         let verdict = source.filter.add_sample(now, sample.offset, sample.delay);
+        if records.statistics && verdict != Verdict::Outlier {
+            let stats = source.filter.stats(now);
+            let after = source.filter.estimate_at(now);
+            out.push(Action::Record(LogRecord::Statistics(StatisticsRecord {
+                source: id,
+                time,
+                std_dev: stats.std_dev,
+                offset: after.offset,
+                offset_sd: after.offset_variance.sqrt(),
+                frequency: after.frequency,
+                skew: after.frequency_variance.sqrt(),
+                stress: (before.frequency - after.frequency).abs()
+                    / before.frequency_variance.sqrt().max(f64::MIN_POSITIVE),
+                samples: stats.samples,
+                runs: stats.runs,
+            })));
+        }
         let surprise = match verdict {
             Verdict::Accepted => source.filter.last_normalised_innovation,
             Verdict::Outlier | Verdict::Reset => f64::INFINITY,
@@ -367,7 +478,7 @@ impl Engine {
             }
         }
         if verdict == Verdict::Outlier {
-            return;
+            return verdict;
         }
         source.last = Some(LastSample {
             time: now,
@@ -375,6 +486,7 @@ impl Engine {
             adjusted_offset: sample.offset,
         });
         self.reselect(now, Some(id), out);
+        verdict
     }
 
     /// A reply that gave no sample.
@@ -459,6 +571,8 @@ impl Engine {
         }
         let offset = offset_sum / offset_weights;
         let frequency = frequency_sum / frequency_weights;
+        let remaining_correction = self.steering.remaining_correction(now);
+        let distance_before = self.served(now).map(|s| s.root_distance());
         let selected = &self.sources[best];
         // As chrony's corrtimeratio: an offset within the noise is slewed over a few polls,
         // smoothing the noise away; one well above it is removed quickly.
@@ -498,6 +612,29 @@ impl Engine {
             self.last_drift_save = Some(now);
         }
         self.update_leap(now, out);
+        if self.config.records.tracking {
+            let served = self.served(now).expect("synchronised just now");
+            let combined_sources = selection
+                .marks
+                .iter()
+                .filter(|mark| matches!(mark, Mark::Selected | Mark::Combined))
+                .count();
+            out.push(Action::Record(LogRecord::Tracking(TrackingRecord {
+                source: SourceId(best),
+                time: self.posix(now),
+                stratum: served.stratum,
+                frequency_ppm: self.steering.base_frequency() * 1e6,
+                skew_ppm: self.drift().skew_ppm,
+                offset,
+                leap: served.leap,
+                combined_sources,
+                offset_sd: offset_weights.recip().sqrt(),
+                remaining_correction,
+                root_delay: served.root_delay,
+                root_dispersion: served.root_dispersion,
+                max_error: distance_before.unwrap_or(served.root_distance()) + offset.abs(),
+            })));
+        }
     }
 
     fn update_leap(&mut self, now: LocalTime, out: &mut Vec<Action>) {
@@ -664,6 +801,10 @@ mod tests {
     use crate::ntp::packet::{Header, NtpShort, MODE_SERVER};
 
     fn engine() -> Engine {
+        recording_engine(RecordSelection::default())
+    }
+
+    fn recording_engine(records: RecordSelection) -> Engine {
         Engine::new(
             EngineConfig {
                 rules: SelectionRules::default(),
@@ -673,9 +814,115 @@ mod tests {
                 epoch_posix: 1_700_000_000.0,
                 wander: DEFAULT_WANDER,
                 controls_clock: false,
+                records,
             },
             &mut Vec::new(),
         )
+    }
+
+    fn records(actions: &[Action]) -> Vec<&LogRecord> {
+        actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Record(record) => Some(record),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chrony_log_records_follow_samples_and_clock_updates() {
+        let every = RecordSelection {
+            measurements: true,
+            valid_measurements_only: false,
+            statistics: true,
+            tracking: true,
+        };
+        let mut engine = recording_engine(every);
+        let id = engine.add_source(spec(false), 0xC000_0201, LocalTime::EPOCH);
+        let mut now = LocalTime::EPOCH;
+        let mut kinds = Vec::new();
+        for _ in 0..3 {
+            let mut out = Vec::new();
+            engine.on_timer(now, &mut out);
+            let seconds = now.seconds_since_epoch();
+            let t1 = stamp(seconds);
+            // On time, 0.2 ms round trip: the test does not move the clock as it is told to.
+            let answer = reply(t1, seconds + 0.0001, 2, 0x0A00_0001);
+            let mut out = Vec::new();
+            engine
+                .on_reply(
+                    id,
+                    now + 0.0002,
+                    &answer,
+                    t1,
+                    stamp(seconds + 0.0002),
+                    &mut out,
+                )
+                .unwrap();
+            for record in records(&out) {
+                kinds.push(record.kind());
+                assert_eq!(record.source(), id);
+                match record {
+                    LogRecord::Measurement(m) => {
+                        assert_eq!(m.tests, [true; 10]);
+                        assert!(m.offset.abs() < 1e-6, "{m:?}");
+                        assert!((m.peer_delay - 0.0002).abs() < 1e-6, "{m:?}");
+                        assert_eq!((m.stratum, m.reference_id, m.mode), (2, 0x0A00_0001, 4));
+                        assert!(m.time >= 1_700_000_000.0);
+                    }
+                    LogRecord::Statistics(s) => assert!(s.samples >= 1, "{s:?}"),
+                    LogRecord::Tracking(t) => {
+                        assert_eq!(t.stratum, 3);
+                        assert_eq!(t.combined_sources, 1);
+                        assert!(t.max_error > 0.0, "{t:?}");
+                    }
+                }
+            }
+            now = engine.next_wakeup().unwrap();
+        }
+        use super::super::chrony_log::LogKind::*;
+        assert_eq!(
+            kinds,
+            [
+                Statistics,
+                Measurements,
+                Statistics,
+                Tracking,
+                Measurements,
+                Statistics,
+                Tracking,
+                Measurements
+            ],
+            "as chronyd: a sample's regression and clock update come before its measurement \
+             line; tracking begins once two samples select the source"
+        );
+
+        // An unsynchronised answer fails test 6: written raw, left out of `measurements`.
+        let mut unsynchronised = Header::parse(&reply(stamp(0.0), 0.0, 2, 1)).unwrap();
+        unsynchronised.leap = leap::UNSYNCHRONISED;
+        for (valid_only, written) in [(false, 1), (true, 0)] {
+            let mut engine = recording_engine(RecordSelection {
+                valid_measurements_only: valid_only,
+                ..every
+            });
+            let id = engine.add_source(spec(false), 1, LocalTime::EPOCH);
+            let mut out = Vec::new();
+            let _ = engine.on_reply(
+                id,
+                at(0.001),
+                &unsynchronised.to_bytes(),
+                stamp(0.0),
+                stamp(0.001),
+                &mut out,
+            );
+            let lines = records(&out);
+            assert_eq!(lines.len(), written);
+            if let Some(LogRecord::Measurement(m)) = lines.first() {
+                assert!(!m.tests[4] && m.tests[0] && m.tests[1], "{m:?}");
+                assert_eq!(m.leap, leap::UNSYNCHRONISED);
+            }
+        }
     }
 
     fn spec(from_pool: bool) -> SourceSpec {

@@ -80,9 +80,23 @@ pub enum Rejection {
 /// Largest stratum a usable server may announce.
 const MAX_STRATUM: u8 = 15;
 
-fn seconds_between(later: NtpTimestamp, earlier: NtpTimestamp) -> f64 {
+/// `later - earlier` in seconds.
+pub fn seconds_between(later: NtpTimestamp, earlier: NtpTimestamp) -> f64 {
     // Fixed-point difference first, so 2^-32 s resolution survives any epoch.
     later.0.wrapping_sub(earlier.0) as i64 as f64 / 4_294_967_296.0
+}
+
+/// The exchange's offset (server minus local) and round-trip delay without the server's
+/// processing time, whether or not the reply is usable.
+pub fn offset_and_delay(header: &Header, t1: NtpTimestamp, t4: NtpTimestamp) -> (f64, f64) {
+    let server_time = seconds_between(header.transmit, header.receive);
+    let t2_minus_t1 = seconds_between(header.receive, t1);
+    let t3_minus_t4 = seconds_between(header.transmit, t4);
+    let round_trip = seconds_between(t4, t1);
+    (
+        (t2_minus_t1 + t3_minus_t4) / 2.0,
+        (round_trip - server_time).max(0.0),
+    )
 }
 
 /// Checks `reply` against the request we sent with transmit timestamp `t1` and received at
@@ -101,16 +115,13 @@ pub fn evaluate(reply: &[u8], t1: NtpTimestamp, t4: NtpTimestamp) -> Result<Samp
     if header.leap == leap::UNSYNCHRONISED || header.stratum > MAX_STRATUM {
         return Err(Rejection::Unsynchronised);
     }
-    let server_time = seconds_between(header.transmit, header.receive);
-    if server_time < 0.0 {
+    if seconds_between(header.transmit, header.receive) < 0.0 {
         return Err(Rejection::BadTimestamps);
     }
-    let t2_minus_t1 = seconds_between(header.receive, t1);
-    let t3_minus_t4 = seconds_between(header.transmit, t4);
-    let round_trip = seconds_between(t4, t1);
+    let (offset, delay) = offset_and_delay(&header, t1, t4);
     Ok(Sample {
-        offset: (t2_minus_t1 + t3_minus_t4) / 2.0,
-        delay: (round_trip - server_time).max(0.0),
+        offset,
+        delay,
         stratum: header.stratum,
         leap: header.leap,
         reference_id: header.reference_id,

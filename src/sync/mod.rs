@@ -1,5 +1,6 @@
 //! Upstream time synchronisation, chrony's client side: a sans-I/O engine and its simulator.
 
+pub mod chrony_log;
 pub mod discipline;
 pub mod driftfile;
 pub mod engine;

@@ -111,6 +111,11 @@ impl PollState {
         }
     }
 
+    /// How far the source has come towards a longer poll, 0 to 1 (chrony's poll score).
+    pub fn score(&self) -> f64 {
+        f64::from(self.calm_samples) / f64::from(CALM_SAMPLES_BEFORE_LONGER_POLL)
+    }
+
     /// An answer that gives no sample but shows the server is there (e.g. unsynchronised).
     pub fn heard(&mut self) {
         self.reach |= 1;

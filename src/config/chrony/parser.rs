@@ -102,14 +102,13 @@ impl Parser {
             _ if chrony_upstream::DIRECTIVES.contains(&name.as_str()) => {
                 chrony_upstream::apply(&mut self.config.upstream, &name, d)?;
             }
+            _ if chrony_logs::DIRECTIVES.contains(&name.as_str()) => {
+                for option in chrony_logs::apply(&mut self.config.logs, &name, d)? {
+                    self.defer(d, format!("log {option}"));
+                }
+            }
             _ if DEFERRED_DIRECTIVES.contains(&name.as_str()) => {
-                let text = [&[d.name][..], &d.args].concat().join(" ");
-                self.config.deferred.push(DeferredDirective {
-                    file: d.file.to_string(),
-                    line: d.line,
-                    name,
-                    text,
-                });
+                self.defer(d, name);
             }
             _ if UNSUPPORTED_CHRONY_DIRECTIVES.contains(&name.as_str()) => {
                 return Err(d.error(
@@ -132,6 +131,15 @@ impl Parser {
             }
         }
         Ok(())
+    }
+
+    fn defer(&mut self, d: &Directive, name: String) {
+        self.config.deferred.push(DeferredDirective {
+            file: d.file.to_string(),
+            line: d.line,
+            name,
+            text: [&[d.name][..], &d.args].concat().join(" "),
+        });
     }
 
     pub(super) fn read_included(

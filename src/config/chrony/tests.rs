@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::chrony_logs::MeasurementLog;
 use crate::test_dirs::TempDir;
 
 fn parse(text: &str) -> NtpConfig {
@@ -404,8 +405,6 @@ fn deferred_directives_are_recorded() {
     let lines = [
         "peer 192.0.2.9",
         "keyfile /etc/chrony.keys",
-        "logdir /var/log/chrony",
-        "log measurements statistics tracking",
         "cmdport 0",
         "hwtimestamp *",
         "maxupdateskew 100.0",
@@ -515,17 +514,17 @@ fn upstream_note_names_what_is_served() {
              kernel's clock state (adjtimex, read-only) as set by the daemon that disciplines it"
     );
     assert_eq!(
-        parse("logdir /var/log/chrony\nlocal stratum 8")
+        parse("dumpdir /var/lib/chrony\nlocal stratum 8")
             .upstream_note()
             .unwrap(),
         "no `server` or `pool` line: ringd does not synchronise upstream and serves the \
              system clock at local stratum 8"
     );
     assert_eq!(
-        parse("server ntp.example\nkeyfile /etc/chrony.keys\nlogdir /var/log")
+        parse("server ntp.example\nkeyfile /etc/chrony.keys\ndumpdir /var/lib")
             .upstream_note()
             .unwrap(),
-        "recognised but not acted on yet: keyfile, logdir"
+        "recognised but not acted on yet: keyfile, dumpdir"
     );
     assert_eq!(parse("server ntp.example").upstream_note(), None);
     assert_eq!(parse("local").upstream_note(), None);
@@ -590,7 +589,7 @@ fn display_prints_the_effective_settings() {
         "port 0\nbindaddress 192.0.2.1\nallow 192.0.2.0/24\ndeny 192.0.2.128/25\n\
              allow 10.0.0.0/8\nallow all 10.0.0.0/8\nallow 2001:db8::/32\nlocal stratum 7 orphan\n\
              ratelimit burst 16\nclientloglimit 1048576\nserver ntp.example iburst\n\
-             makestep 0.5 -1\nlogdir /var/log/chrony\n",
+             makestep 0.5 -1\ndumpdir /var/lib/chrony\n",
     );
     assert_eq!(
         config.to_string(),
@@ -609,8 +608,8 @@ fn display_prints_the_effective_settings() {
              maxdistance 3\n\
              makestep 0.5 -1\n\
              # recognised, not acted on yet:\n\
-             #   test.conf:13: logdir\n\
-             # recognised but not acted on yet: logdir\n"
+             #   test.conf:13: dumpdir\n\
+             # recognised but not acted on yet: dumpdir\n"
     );
 
     assert_eq!(
@@ -658,7 +657,7 @@ fn include_reads_files_and_patterns() {
     let dir = TempDir::new("chrony-conf");
     let single = shown(dir.write("single.conf", "port 1000\n"));
     dir.write("sub/b.conf", "allow 10/8\n");
-    dir.write("sub/c.conf", "deny 10.1/16\n\nlogdir /var/log/chrony\n");
+    dir.write("sub/c.conf", "deny 10.1/16\n\ndumpdir /var/lib/chrony\n");
     dir.write("sub/.hidden.conf", "bogus\n");
     dir.write("sub/notes.txt", "bogus\n");
     fs::create_dir_all(dir.join("sub/dir.conf")).unwrap();
@@ -754,10 +753,10 @@ fn include_errors() {
 #[test]
 fn confdir_reads_conf_files_in_name_order_first_directory_wins() {
     let dir = TempDir::new("chrony-conf");
-    dir.write("d1/a.conf", "logdir a-from-d1\n");
-    dir.write("d2/a.conf", "logdir a-from-d2\n");
-    dir.write("d2/b.conf", "allow 10/8\nlogdir b\n");
-    dir.write("d1/c.conf", "deny 10.1/16\nlogdir c\n");
+    dir.write("d1/a.conf", "dumpdir a-from-d1\n");
+    dir.write("d2/a.conf", "dumpdir a-from-d2\n");
+    dir.write("d2/b.conf", "allow 10/8\ndumpdir b\n");
+    dir.write("d1/c.conf", "deny 10.1/16\ndumpdir c\n");
     dir.write("d2/.hidden.conf", "bogus\n");
     dir.write("d2/readme", "bogus\n");
     let config = parse(&format!(
@@ -767,7 +766,7 @@ fn confdir_reads_conf_files_in_name_order_first_directory_wins() {
         shown(dir.join("d1"))
     ));
     let texts: Vec<_> = config.deferred.iter().map(|d| d.text.as_str()).collect();
-    assert_eq!(texts, ["logdir a-from-d2", "logdir b", "logdir c"]);
+    assert_eq!(texts, ["dumpdir a-from-d2", "dumpdir b", "dumpdir c"]);
     assert_eq!(config.deferred[2].file, shown(dir.join("d1/c.conf")));
     assert_eq!(config.deferred[2].line, 2);
     assert!(config.access.is_allowed(ip("10.2.0.1")));
@@ -815,7 +814,6 @@ fn stock_debian_file_with_server_lines_loads() {
             (14, "sourcedir"),
             (18, "keyfile"),
             (25, "ntsdumpdir"),
-            (31, "logdir"),
             (34, "maxupdateskew"),
         ]
     );
@@ -829,16 +827,21 @@ fn stock_debian_file_with_server_lines_loads() {
     assert_eq!(config.local.map(|local| local.stratum), Some(10));
     assert_eq!(
         config.upstream_note().unwrap(),
-        "recognised but not acted on yet: sourcedir, sourcedir, keyfile, ntsdumpdir, logdir, \
+        "recognised but not acted on yet: sourcedir, sourcedir, keyfile, ntsdumpdir, \
              maxupdateskew"
     );
+    assert_eq!(
+        config.logs.dir.as_deref(),
+        Some(Path::new("/var/log/chrony"))
+    );
+    assert!(!config.logs.any(), "Debian's `log` line is commented out");
 }
 
 #[test]
 fn stock_rocky_file_with_server_lines_loads() {
     let config = parse_file(&data_file("rocky-server.conf")).unwrap();
     let names: Vec<_> = config.deferred.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["sourcedir", "keyfile", "ntsdumpdir", "logdir"]);
+    assert_eq!(names, ["sourcedir", "keyfile", "ntsdumpdir"]);
     assert!(config.access.is_allowed(ip("192.168.1.10")));
     assert_eq!(config.local.map(|local| local.stratum), Some(10));
 }
@@ -876,4 +879,40 @@ fn file_pattern_matching() {
     assert!(matches("a**b", "ab"));
     assert!(matches("exact.conf", "exact.conf"));
     assert!(!matches("a*", "b"));
+}
+
+#[test]
+fn log_logdir_and_logbanner_are_read_as_chronyd_reads_them() {
+    let config = parse(
+        "server ntp.example\nlog measurements statistics\nlog tracking selection rtc\n\
+         logdir /var/log/chrony\nlogbanner -20\n",
+    );
+    let logs = &config.logs;
+    assert_eq!(logs.dir.as_deref(), Some(Path::new("/var/log/chrony")));
+    assert_eq!(logs.measurements, MeasurementLog::Valid);
+    assert!(logs.statistics && logs.tracking);
+    assert_eq!(
+        logs.banner_every, 20,
+        "chronyd's `writes % -20` repeats every 20"
+    );
+    let deferred: Vec<_> = config.deferred.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(deferred, ["log selection", "log rtc"]);
+    assert!(config
+        .to_string()
+        .contains("log measurements statistics tracking\nlogdir /var/log/chrony\nlogbanner 20\n"));
+    // rawmeasurements wins over measurements in either order, as in chronyd.
+    assert_eq!(
+        parse("log rawmeasurements measurements").logs.measurements,
+        MeasurementLog::Raw
+    );
+    assert_eq!(parse("log").logs, LogSettings::default());
+    assert_eq!(
+        error("log tracking clocks"),
+        "test.conf:1: log: unknown log `clocks`; chrony's are rawmeasurements, measurements, \
+         statistics, tracking, selection, rtc, refclocks and tempcomp"
+    );
+    assert_eq!(
+        error("logbanner often"),
+        "test.conf:1: logbanner: expected a number of lines (0: no banner), found `often`"
+    );
 }

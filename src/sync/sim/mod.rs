@@ -7,6 +7,7 @@ pub mod world;
 use rng::Rng;
 use world::{SimClock, SimServer};
 
+use super::chrony_log::RecordSelection;
 use super::discipline::MakeStep;
 use super::engine::{Action, Engine, EngineConfig, SourceId, SourceSpec, DEFAULT_WANDER};
 use super::leap::LeapTable;
@@ -148,6 +149,7 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
             epoch_posix: scenario.epoch_posix,
             wander: DEFAULT_WANDER,
             controls_clock: true,
+            records: RecordSelection::default(),
         },
         &mut actions,
     );
@@ -313,7 +315,7 @@ impl Network<'_> {
                         reply,
                     });
                 }
-                Action::Replace(_) | Action::SaveDrift(_) => {}
+                Action::Replace(_) | Action::SaveDrift(_) | Action::Record(_) => {}
             }
         }
     }

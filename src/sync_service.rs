@@ -24,11 +24,11 @@ use crate::output_files::replace_file;
 use crate::sync::chrony_log::{LogRecord, StampSource};
 use crate::sync::discipline::ClockCommand;
 use crate::sync::driftfile::{self, Drift};
-use crate::sync::engine::{self, Action, Engine, EngineConfig, SourceId, SourceSpec};
+use crate::sync::engine::{self, Action, Engine, EngineConfig, ReplyTiming, SourceId, SourceSpec};
 use crate::sync::leap::{LeapStatus, LeapTable, LeapTableError};
 use crate::sync::local_time::LocalTime;
 use crate::sync::measurement;
-use crate::sync::report::SyncStatus;
+use crate::sync::report::{NtpDataReport, SyncStatus};
 use crate::sync::selection::SelectionRules;
 use crate::sync::software_clock::SoftwareClock;
 use crate::sync_log_files::{self, ChronyLogFiles};
@@ -134,6 +134,8 @@ struct Shell {
     announced: Option<(String, u8)>,
     /// chrony's `log` files, when chrony.conf asks for them.
     chrony_logs: Option<ChronyLogFiles>,
+    /// The local address of each source address, for `ntpdata`; found once per address.
+    local_addresses: HashMap<SocketAddr, IpAddr>,
 }
 
 fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
@@ -210,6 +212,21 @@ fn write_drift(path: &Path, drift: &Drift) -> std::io::Result<()> {
     replace_file(path, driftfile::format(drift).as_bytes(), DRIFTFILE_MODE)
 }
 
+/// The address the kernel's routing table gives our packets to `remote`: what a UDP socket
+/// connected to it (which sends nothing) is bound to. Unspecified when there is no route.
+fn route_source(remote: SocketAddr) -> IpAddr {
+    let unspecified: IpAddr = match remote {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    UdpSocket::bind(SocketAddr::new(unspecified, 0))
+        .and_then(|socket| {
+            socket.connect(remote)?;
+            socket.local_addr()
+        })
+        .map_or(unspecified, |local| local.ip())
+}
+
 fn bind_client_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
     let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
     socket.set_nonblocking(true)?;
@@ -283,6 +300,7 @@ impl SyncService {
             clock_warned: false,
             announced: None,
             chrony_logs: ChronyLogFiles::new(&config.logs),
+            local_addresses: HashMap::new(),
         };
         shell.perform(actions);
         shell.publish();
@@ -592,17 +610,18 @@ impl Shell {
             let raw = self.raw_seconds(rx);
             let local = self.local_time(raw);
             let t4 = self.timestamp(local);
-            let first_action = actions.len();
+            let timing = ReplyTiming {
+                t1,
+                t4,
+                t4_source: if datagram.rx_time.is_some() {
+                    StampSource::Kernel
+                } else {
+                    StampSource::Daemon
+                },
+            };
             let reply = self
                 .engine
-                .on_reply(id, local, datagram.payload, t1, t4, actions);
-            if datagram.rx_time.is_some() {
-                for action in &mut actions[first_action..] {
-                    if let Action::Record(LogRecord::Measurement(measurement)) = action {
-                        measurement.receive_stamp = StampSource::Kernel;
-                    }
-                }
-            }
+                .on_reply(id, local, datagram.payload, timing, actions);
             match reply {
                 Ok(()) => {
                     self.outstanding.remove(&id);
@@ -717,6 +736,33 @@ impl Shell {
         }
     }
 
+    /// `ntpdata`: the engine's view of each source with the addresses it is reached at.
+    fn ntp_data(&mut self) -> Vec<NtpDataReport> {
+        let in_use: HashMap<SourceId, SocketAddr> = self
+            .by_address
+            .iter()
+            .map(|(addr, id)| (*id, *addr))
+            .collect();
+        self.local_addresses
+            .retain(|addr, _| self.by_address.contains_key(addr));
+        let mut reports = Vec::new();
+        for (id, exchange) in self.engine.exchanges() {
+            let Some(&remote) = in_use.get(&id) else {
+                continue;
+            };
+            let local_address = *self
+                .local_addresses
+                .entry(remote)
+                .or_insert_with(|| route_source(remote));
+            reports.push(NtpDataReport {
+                remote,
+                local_address,
+                exchange,
+            });
+        }
+        reports
+    }
+
     /// Publishes the served state and the status reports.
     fn publish(&mut self) {
         let raw_time = realtime_now();
@@ -773,6 +819,7 @@ impl Shell {
             tracking,
             sources: self.engine.sources(local),
             source_stats: self.engine.source_stats(local),
+            ntp_data: self.ntp_data(),
             // A line whose name has not resolved yet has no address in the engine.
             unresolved_sources: self
                 .upstreams

@@ -136,7 +136,7 @@ fn a_reload_swaps_upstream_sources_without_a_restart() {
 }
 
 #[test]
-fn waitsync_returns_once_synchronised_and_csv_has_chronycs_columns() {
+fn waitsync_returns_once_synchronised_and_csv_and_ntpdata_are_chronycs() {
     let upstream = Ringd::start_ntp(
         "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 3\n",
         &["--shards", "1"],
@@ -189,6 +189,36 @@ fn waitsync_returns_once_synchronised_and_csv_has_chronycs_columns() {
         11
     );
     assert_eq!(csv(&["-c", "activity"]), "1,0,0,0,0\n");
+
+    // ntpdata: the upstream's last reply as received, and the counts behind it.
+    let text = csv(&["ntpdata", "127.0.0.1"]);
+    assert!(
+        text.starts_with(&format!(
+            "Remote address  : 127.0.0.1 (7F000001)\nRemote port     : {port}\n\
+             Local address   : 127.0.0.1 (7F000001)\nLeap status     : Normal\n\
+             Version         : 4\nMode            : Server\nStratum         : 3\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nNTP tests       : 111 111 1111\n"),
+        "{text}"
+    );
+    let data: serde_json::Value = serde_json::from_str(&csv(&["--json", "ntpdata"])).unwrap();
+    let counts = |name: &str| data[0][name].as_u64().unwrap();
+    assert!(counts("total_good_rx") >= 2, "{data}");
+    assert!(
+        counts("total_valid_rx") >= counts("total_good_rx"),
+        "{data}"
+    );
+    assert!(counts("total_tx") >= counts("total_rx"), "{data}");
+    // Loopback replies carry the kernel's receive timestamp.
+    assert_eq!(data[0]["rx_timestamping"], "Kernel", "{data}");
+    assert!(data[0]["peer_delay"].as_f64().unwrap() < 0.01, "{data}");
+    assert_eq!(csv(&["-c", "ntpdata"]).trim_end().split(',').count(), 34);
+    let unknown = client.ringctl(&["ntpdata", "192.0.2.9"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no source has the address"));
     client.stop();
     upstream.stop();
 }

@@ -1,12 +1,14 @@
 //! The reply to each request, built from what the services report: pure functions.
 
+use std::net::IpAddr;
+
 use super::protocol::Reply;
 use super::server_stats::{ServerStats, ServerStatsReport};
 use super::{chronyc_csv, chronyc_format};
 use crate::ftp::registry::SessionInfo;
 use crate::metrics::NtpTotals;
 use crate::ntp::ratelimit::ClientRecord;
-use crate::sync::report::{SyncStatus, TrackingReport};
+use crate::sync::report::{NtpDataReport, SyncStatus, TrackingReport};
 
 const NO_NTP: &str = "ringd serves no NTP (it was started with --ftp-conf alone)";
 const NO_FTP: &str = "ringd serves no FTP (it was started with --ntp-conf alone)";
@@ -38,6 +40,26 @@ pub fn source_stats(status: Option<&SyncStatus>, verbose: bool) -> Reply {
     let stats = status.map_or(&[][..], |status| &status.source_stats);
     Reply::report(&stats, chronyc_format::source_stats(stats, verbose))
         .with_csv(chronyc_csv::source_stats(stats))
+}
+
+/// `ntpdata`: every source, or the one at `address`; no blocks without a sync service.
+pub fn ntp_data(status: Option<&SyncStatus>, address: Option<IpAddr>) -> Reply {
+    let all = status.map_or(&[][..], |status| &status.ntp_data);
+    let chosen: Vec<NtpDataReport> = all
+        .iter()
+        .filter(|report| address.is_none_or(|address| report.remote.ip() == address))
+        .cloned()
+        .collect();
+    if let (Some(address), true) = (address, chosen.is_empty()) {
+        return Reply::error(format!(
+            "ntpdata: no source has the address {address} (`ringctl sources` lists them)"
+        ));
+    }
+    Reply::report(
+        &chosen,
+        chronyc_format::ntp_data(&chosen, address.is_some()),
+    )
+    .with_csv(chronyc_csv::ntp_data(&chosen))
 }
 
 /// `activity`: chronyc's counts of sources; all 0 without a sync service, as chronyd without
@@ -170,6 +192,7 @@ mod tests {
                 stopped_by: None,
             }],
             source_stats: Vec::new(),
+            ntp_data: vec![super::super::chronyc_format::ntp_data_seen_from_chronyd()],
             unresolved_sources: 1,
         };
         assert!(text(&tracking(Some(&status))).contains("Stratum         : 3\n"));
@@ -187,6 +210,17 @@ mod tests {
             .unwrap()
             .starts_with("^* 192.0.2.1 "));
         assert_eq!(data(&reply)[0]["reach"], 15);
+        let every = ntp_data(Some(&status), None);
+        assert!(text(&every).starts_with("\nRemote address  : 127.0.0.1 (7F000001)\n"));
+        assert_eq!(data(&every)[0]["remote"], "127.0.0.1:57346");
+        assert_eq!(data(&every)[0]["total_good_rx"], 4);
+        let one = ntp_data(Some(&status), Some("127.0.0.1".parse().unwrap()));
+        assert!(text(&one).starts_with("Remote address  : 127.0.0.1 (7F000001)\n"));
+        assert_eq!(
+            error(&ntp_data(Some(&status), Some("192.0.2.9".parse().unwrap()))),
+            "ntpdata: no source has the address 192.0.2.9 (`ringctl sources` lists them)"
+        );
+        assert_eq!(text(&ntp_data(None, None)), "");
         assert_eq!(
             error(&make_step(Some(Err(
                 "makestep needs --control-clock".into()

@@ -8,10 +8,16 @@
 
 use std::fmt::Write;
 
-use super::chronyc_format::local_minus_source;
+use super::chronyc_format::{
+    leap_name, local_minus_source, mode_name, reference_text, stamp_name, test_groups,
+    JITTER_ASYMMETRY,
+};
 use super::server_stats::ServerStats;
 use crate::ntp::ratelimit::ClientRecord;
-use crate::sync::report::{ActivityReport, SourceReport, SourceStatsReport, TrackingReport};
+use crate::sync::engine::reference_id;
+use crate::sync::report::{
+    ActivityReport, NtpDataReport, SourceReport, SourceStatsReport, TrackingReport,
+};
 
 /// chronyc's value for "no interval" in `clients`.
 const NO_INTERVAL: i8 = 127;
@@ -48,6 +54,52 @@ pub fn tracking(report: &TrackingReport) -> String {
         report.update_interval,
         report.leap_status,
     )
+}
+
+/// `ntpdata -c`: one line per source with the text report's values in its order, the poll
+/// and precision each followed by their seconds, the reference time as POSIX seconds.
+pub fn ntp_data(reports: &[NtpDataReport]) -> String {
+    let mut text = String::new();
+    for report in reports {
+        let exchange = &report.exchange;
+        let (first_tests, second_tests, third_tests) = test_groups(&exchange.tests);
+        let _ = writeln!(
+            text,
+            "{},{:08X},{},{},{:08X},{},{},{},{},{},{:.0},{},{:.9},{:.6},{:.6},{:08X},{},{},\
+             {:.9},{:.9},{:.9},{:.9},{:.2},{first_tests},{second_tests},{third_tests},No,No,\
+             {},{},{},{},{},{}",
+            report.remote.ip(),
+            reference_id(report.remote.ip()),
+            report.remote.port(),
+            report.local_address,
+            reference_id(report.local_address),
+            leap_name(exchange.leap),
+            exchange.version,
+            mode_name(exchange.mode),
+            exchange.stratum,
+            exchange.poll,
+            2f64.powi(exchange.poll.into()),
+            exchange.precision,
+            2f64.powi(exchange.precision.into()),
+            exchange.root_delay,
+            exchange.root_dispersion,
+            exchange.reference_id,
+            reference_text(exchange),
+            timespec(exchange.reference_time),
+            exchange.offset,
+            exchange.peer_delay,
+            exchange.peer_dispersion,
+            exchange.response_time,
+            JITTER_ASYMMETRY,
+            stamp_name(exchange.tx_timestamping),
+            stamp_name(exchange.rx_timestamping),
+            exchange.total_tx,
+            exchange.total_rx,
+            exchange.total_valid_rx,
+            exchange.total_good_rx,
+        );
+    }
+    text
 }
 
 /// `sources -c`: mode, state, address, stratum, poll, reach (octal), seconds since the last
@@ -134,6 +186,18 @@ pub fn clients(records: &[ClientRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ntpdata_as_chronyc_43_prints_it() {
+        let report = super::super::chronyc_format::ntp_data_seen_from_chronyd();
+        assert_eq!(
+            ntp_data(&[report]),
+            "127.0.0.1,7F000001,57346,127.0.0.1,7F000001,Normal,4,Server,1,0,1,-26,\
+             0.000000015,0.000000,0.000000,7F7F0101,,1796454364.618355274,-0.000000382,\
+             0.000007038,0.000000091,0.000067854,0.00,111,111,1111,No,No,Kernel,Kernel,\
+             4,4,4,4\n"
+        );
+    }
 
     #[test]
     fn tracking_has_chronyc_43s_fourteen_fields() {

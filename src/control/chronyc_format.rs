@@ -1,6 +1,6 @@
 //! chronyc's text layouts for ringctl's reports: pure functions from a report to the text.
 //!
-//! `tracking`, `sources`, `sourcestats`, `serverstats` and `clients` print what chronyc 4.x
+//! `tracking`, `sources`, `sourcestats`, `ntpdata`, `serverstats` and `clients` print what chronyc 4.x
 //! prints for the same data, column for column, so scripts and eyes trained on chronyc read
 //! ringctl the same way. `ftp sessions` has no chronyc counterpart and follows the same style.
 
@@ -12,7 +12,11 @@ use crate::calendar::{weekday_date_time, DayPadding};
 use crate::ftp::registry::{SessionInfo, SessionState};
 use crate::ntp::ratelimit::ClientRecord;
 use crate::ntp::reply::DropReason;
-use crate::sync::report::{ActivityReport, SourceReport, SourceStatsReport, TrackingReport};
+use crate::sync::chrony_log::StampSource;
+use crate::sync::engine::reference_id;
+use crate::sync::report::{
+    ActivityReport, ExchangeReport, NtpDataReport, SourceReport, SourceStatsReport, TrackingReport,
+};
 
 /// chronyc cuts host names to this many characters, the last one replaced by `>`.
 const NAME_WIDTH: usize = 25;
@@ -91,6 +95,136 @@ pub fn tracking(report: &TrackingReport) -> String {
         report.update_interval,
         report.leap_status,
     )
+}
+
+/// `ntpdata`: one block per source, each after an empty line when all sources are listed
+/// (`one_source` false), as chronyc prints them.
+pub fn ntp_data(reports: &[NtpDataReport], one_source: bool) -> String {
+    let mut text = String::new();
+    for report in reports {
+        if !one_source {
+            text.push('\n');
+        }
+        let exchange = &report.exchange;
+        let (first_tests, second_tests, third_tests) = test_groups(&exchange.tests);
+        let _ = write!(
+            text,
+            "Remote address  : {} ({:08X})\n\
+             Remote port     : {}\n\
+             Local address   : {} ({:08X})\n\
+             Leap status     : {}\n\
+             Version         : {}\n\
+             Mode            : {}\n\
+             Stratum         : {}\n\
+             Poll interval   : {} ({:.0} seconds)\n\
+             Precision       : {} ({:.9} seconds)\n\
+             Root delay      : {:.6} seconds\n\
+             Root dispersion : {:.6} seconds\n\
+             Reference ID    : {:08X} ({})\n\
+             Reference time  : {}\n\
+             Offset          : {:+.9} seconds\n\
+             Peer delay      : {:.9} seconds\n\
+             Peer dispersion : {:.9} seconds\n\
+             Response time   : {:.9} seconds\n\
+             Jitter asymmetry: {:+.2}\n\
+             NTP tests       : {first_tests} {second_tests} {third_tests}\n\
+             Interleaved     : No\n\
+             Authenticated   : No\n\
+             TX timestamping : {}\n\
+             RX timestamping : {}\n\
+             Total TX        : {}\n\
+             Total RX        : {}\n\
+             Total valid RX  : {}\n\
+             Total good RX   : {}\n",
+            report.remote.ip(),
+            reference_id(report.remote.ip()),
+            report.remote.port(),
+            report.local_address,
+            reference_id(report.local_address),
+            leap_name(exchange.leap),
+            exchange.version,
+            mode_name(exchange.mode),
+            exchange.stratum,
+            exchange.poll,
+            2f64.powi(exchange.poll.into()),
+            exchange.precision,
+            2f64.powi(exchange.precision.into()),
+            exchange.root_delay,
+            exchange.root_dispersion,
+            exchange.reference_id,
+            reference_text(exchange),
+            utc_date(exchange.reference_time.floor() as i64),
+            exchange.offset,
+            exchange.peer_delay,
+            exchange.peer_dispersion,
+            exchange.response_time,
+            JITTER_ASYMMETRY,
+            stamp_name(exchange.tx_timestamping),
+            stamp_name(exchange.rx_timestamping),
+            exchange.total_tx,
+            exchange.total_rx,
+            exchange.total_valid_rx,
+            exchange.total_good_rx,
+        );
+    }
+    text
+}
+
+/// chrony estimates how much of the delay's jitter is on the way out rather than back; ringd's
+/// filters take it as symmetric, which chronyc shows as 0.
+pub(super) const JITTER_ASYMMETRY: f64 = 0.0;
+
+/// A reply's leap indicator in chronyc's words.
+pub(super) fn leap_name(leap: u8) -> &'static str {
+    match leap {
+        0 => "Normal",
+        1 => "Insert second",
+        2 => "Delete second",
+        _ => "Not synchronised",
+    }
+}
+
+/// A reply's mode in chronyc's words; a source before its first reply has mode 0.
+pub(super) fn mode_name(mode: u8) -> &'static str {
+    match mode {
+        1 => "Active symmetric",
+        2 => "Passive symmetric",
+        4 => "Server",
+        _ => "Invalid",
+    }
+}
+
+pub(super) fn stamp_name(stamp: StampSource) -> &'static str {
+    match stamp {
+        StampSource::Daemon => "Daemon",
+        StampSource::Kernel => "Kernel",
+    }
+}
+
+/// The reference ID as text, as chronyc shows it for stratum 0 and 1 (`GPS`, `PPS`): its
+/// printable characters; empty above, where the ID is an address.
+pub(super) fn reference_text(exchange: &ExchangeReport) -> String {
+    if exchange.stratum > 1 {
+        return String::new();
+    }
+    exchange
+        .reference_id
+        .to_be_bytes()
+        .iter()
+        .filter(|byte| byte.is_ascii_graphic() || **byte == b' ')
+        .map(|&byte| char::from(byte))
+        .collect()
+}
+
+/// chrony's tests as its three groups of bits: 1-3, 5-7 and A-D.
+pub(super) fn test_groups(tests: &[bool; 10]) -> (String, String, String) {
+    let bits = |group: &[bool]| {
+        group
+            .iter()
+            .map(|&passed| if passed { '1' } else { '0' })
+            .collect::<String>()
+    };
+    (bits(&tests[..3]), bits(&tests[3..6]), bits(&tests[6..]))
 }
 
 /// `sources`, with chronyc's column guide when `verbose`. Every source is a server (`^`).
@@ -373,6 +507,39 @@ fn log2_interval(interval: Option<i8>) -> String {
 /// `strftime("%a %b %d %T %Y")` in UTC, as chronyc prints reference times.
 fn utc_date(secs: i64) -> String {
     weekday_date_time(secs, DayPadding::Zero)
+}
+
+/// What chronyc 4.3's `ntpdata` showed for a chronyd following another on loopback (kept
+/// for the tests of both layouts).
+#[cfg(test)]
+pub(super) fn ntp_data_seen_from_chronyd() -> NtpDataReport {
+    NtpDataReport {
+        remote: "127.0.0.1:57346".parse().unwrap(),
+        local_address: "127.0.0.1".parse().unwrap(),
+        exchange: ExchangeReport {
+            leap: 0,
+            version: 4,
+            mode: 4,
+            stratum: 1,
+            poll: 0,
+            precision: -26,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+            reference_id: 0x7F7F_0101,
+            reference_time: 1_796_454_364.618_355_3,
+            offset: -0.000_000_382,
+            peer_delay: 0.000_007_038,
+            peer_dispersion: 0.000_000_091,
+            response_time: 0.000_067_854,
+            tests: [true; 10],
+            tx_timestamping: StampSource::Kernel,
+            rx_timestamping: StampSource::Kernel,
+            total_tx: 4,
+            total_rx: 4,
+            total_valid_rx: 4,
+            total_good_rx: 4,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -756,6 +923,69 @@ mod tests {
              3     127.0.0.1:40312        alice           0  STOR /upload/a (0 bytes)\n\
              4     127.0.0.1:40312        alice           1  LIST\n"
         );
+    }
+
+    #[test]
+    fn ntpdata_as_chronyc_43_prints_it() {
+        let captured = "Remote address  : 127.0.0.1 (7F000001)\n\
+                        Remote port     : 57346\n\
+                        Local address   : 127.0.0.1 (7F000001)\n\
+                        Leap status     : Normal\n\
+                        Version         : 4\n\
+                        Mode            : Server\n\
+                        Stratum         : 1\n\
+                        Poll interval   : 0 (1 seconds)\n\
+                        Precision       : -26 (0.000000015 seconds)\n\
+                        Root delay      : 0.000000 seconds\n\
+                        Root dispersion : 0.000000 seconds\n\
+                        Reference ID    : 7F7F0101 ()\n\
+                        Reference time  : Sat Dec 05 07:06:04 2026\n\
+                        Offset          : -0.000000382 seconds\n\
+                        Peer delay      : 0.000007038 seconds\n\
+                        Peer dispersion : 0.000000091 seconds\n\
+                        Response time   : 0.000067854 seconds\n\
+                        Jitter asymmetry: +0.00\n\
+                        NTP tests       : 111 111 1111\n\
+                        Interleaved     : No\n\
+                        Authenticated   : No\n\
+                        TX timestamping : Kernel\n\
+                        RX timestamping : Kernel\n\
+                        Total TX        : 4\n\
+                        Total RX        : 4\n\
+                        Total valid RX  : 4\n\
+                        Total good RX   : 4\n";
+        let report = ntp_data_seen_from_chronyd();
+        assert_eq!(ntp_data(std::slice::from_ref(&report), true), captured);
+        // Listing every source, chronyc puts an empty line before each.
+        let both = ntp_data(&[report.clone(), report], false);
+        assert_eq!(both, format!("\n{captured}\n{captured}"));
+    }
+
+    #[test]
+    fn ntpdata_words_for_what_the_capture_did_not_show() {
+        let mut report = ntp_data_seen_from_chronyd();
+        report.exchange.leap = 3;
+        report.exchange.mode = 0;
+        report.exchange.reference_id = u32::from_be_bytes(*b"GPS\0");
+        report.exchange.tests[4] = false;
+        report.exchange.tests[6] = false;
+        report.exchange.tx_timestamping = StampSource::Daemon;
+        let text = ntp_data(&[report.clone()], true);
+        assert!(
+            text.contains("Leap status     : Not synchronised\n"),
+            "{text}"
+        );
+        assert!(text.contains("Mode            : Invalid\n"), "{text}");
+        assert!(
+            text.contains("Reference ID    : 47505300 (GPS)\n"),
+            "{text}"
+        );
+        assert!(text.contains("NTP tests       : 111 101 0111\n"), "{text}");
+        assert!(text.contains("TX timestamping : Daemon\n"), "{text}");
+        // Above stratum 1 the ID is an address, not a name.
+        report.exchange.stratum = 2;
+        let text = ntp_data(&[report], true);
+        assert!(text.contains("Reference ID    : 47505300 ()\n"), "{text}");
     }
 
     #[test]

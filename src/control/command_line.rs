@@ -1,5 +1,6 @@
 //! ringctl's command line: the commands it sends ringd, named as chronyc names them.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,11 @@ pub enum Command {
         /// Explain the columns.
         #[arg(short = 'v')]
         verbose: bool,
+    },
+    /// Each source's last reply as received: header, offset, delay, tests, packet counts.
+    Ntpdata {
+        /// Only the source at this address.
+        address: Option<IpAddr>,
     },
     /// How many sources are online, offline, or without an address yet.
     Activity,
@@ -93,6 +99,7 @@ impl From<&Command> for Request {
             Command::Tracking => Request::Tracking,
             Command::Sources { verbose } => Request::Sources { verbose: *verbose },
             Command::Sourcestats { verbose } => Request::SourceStats { verbose: *verbose },
+            Command::Ntpdata { address } => Request::NtpData { address: *address },
             Command::Activity => Request::Activity,
             Command::Serverstats => Request::ServerStats,
             Command::Clients => Request::Clients,
@@ -143,6 +150,13 @@ mod tests {
         ] {
             assert_eq!(parse(&["ringctl", word]).unwrap().1, request);
         }
+        assert_eq!(
+            parse(&["ringctl", "ntpdata", "::1"]).unwrap().1,
+            Request::NtpData {
+                address: Some("::1".parse().unwrap())
+            }
+        );
+        assert!(parse(&["ringctl", "ntpdata", "ntp.example.org"]).is_err());
         assert!(parse(&["ringctl"]).is_err());
         assert!(parse(&["ringctl", "tracking", "-v"]).is_err());
         assert!(parse(&["ringctl", "ftp"]).is_err());

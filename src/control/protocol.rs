@@ -6,6 +6,7 @@
 //! no knowledge of the reports and a reply is the same for every client.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_REQUEST_LINE: usize = 256;
 
 const COMMANDS: &str =
-    "tracking, sources [-v], sourcestats [-v], activity, serverstats, clients, makestep, reload, cyclelogs, ftp sessions";
+    "tracking, sources [-v], sourcestats [-v], ntpdata [ADDRESS], activity, serverstats, clients, makestep, reload, cyclelogs, ftp sessions";
 
 /// What ringctl asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +25,10 @@ pub enum Request {
     },
     SourceStats {
         verbose: bool,
+    },
+    /// The last reply of every source, or of the one at `address`.
+    NtpData {
+        address: Option<IpAddr>,
     },
     /// How many sources are online, offline, unresolved (chronyc's `activity`).
     Activity,
@@ -76,6 +81,21 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         "sourcestats" => {
             return verbose(command, rest).map(|verbose| Request::SourceStats { verbose });
         }
+        "ntpdata" => match rest {
+            [] => return Ok(Request::NtpData { address: None }),
+            [address] => {
+                return match address.parse() {
+                    Ok(address) => Ok(Request::NtpData {
+                        address: Some(address),
+                    }),
+                    Err(_) => Err(format!(
+                        "ntpdata takes a source's IP address, as `sources` lists it; \
+                         `{address}` is not one"
+                    )),
+                };
+            }
+            [_, extra, ..] => return Err(format!("unexpected `{extra}` after ntpdata ADDRESS")),
+        },
         "activity" => Request::Activity,
         "serverstats" => Request::ServerStats,
         "clients" => Request::Clients,
@@ -105,6 +125,10 @@ impl fmt::Display for Request {
             Request::Tracking => f.write_str("tracking"),
             Request::Sources { verbose } => write!(f, "sources{}", flag(*verbose)),
             Request::SourceStats { verbose } => write!(f, "sourcestats{}", flag(*verbose)),
+            Request::NtpData { address: None } => f.write_str("ntpdata"),
+            Request::NtpData {
+                address: Some(address),
+            } => write!(f, "ntpdata {address}"),
             Request::Activity => f.write_str("activity"),
             Request::ServerStats => f.write_str("serverstats"),
             Request::Clients => f.write_str("clients"),
@@ -165,7 +189,11 @@ impl Reply {
 mod tests {
     use super::*;
 
-    const ALL: [Request; 12] = [
+    const ALL: [Request; 14] = [
+        Request::NtpData { address: None },
+        Request::NtpData {
+            address: Some(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)),
+        },
         Request::Activity,
         Request::Tracking,
         Request::Sources { verbose: false },
@@ -214,6 +242,18 @@ mod tests {
         assert_eq!(
             parse_request("sourcestats -v -v"),
             Err("unexpected `-v` after sourcestats -v".to_string())
+        );
+        assert_eq!(
+            parse_request("ntpdata ntp.example.org"),
+            Err(
+                "ntpdata takes a source's IP address, as `sources` lists it; \
+                 `ntp.example.org` is not one"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            parse_request("ntpdata 192.0.2.1 -v"),
+            Err("unexpected `-v` after ntpdata ADDRESS".to_string())
         );
         assert_eq!(
             parse_request("reload everything"),

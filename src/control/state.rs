@@ -54,6 +54,7 @@ impl ControlState {
             Request::Tracking => answers::tracking(status().as_ref()),
             Request::Sources { verbose } => answers::sources(status().as_ref(), verbose),
             Request::SourceStats { verbose } => answers::source_stats(status().as_ref(), verbose),
+            Request::NtpData { address } => answers::ntp_data(status().as_ref(), address),
             Request::Activity => answers::activity(status().as_ref()),
             Request::ServerStats => {
                 let shards: Vec<_> = self.ntp_counters.iter().map(|c| c.totals()).collect();

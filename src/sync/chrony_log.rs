@@ -34,8 +34,9 @@ pub enum LogKind {
 }
 
 /// How a timestamp of ours was taken: chrony's `D`aemon (read in userspace) or `K`ernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub enum StampSource {
+    #[default]
     Daemon,
     Kernel,
 }

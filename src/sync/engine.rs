@@ -12,7 +12,7 @@ use super::leap::{LeapStatus, LeapTable};
 use super::local_time::LocalTime;
 use super::measurement::{self, Kiss, Rejection, Sample};
 use super::poll::{interval, Activity, PollState};
-use super::report::{SourceReport, SourceStatsReport, TrackingReport};
+use super::report::{ExchangeReport, SourceReport, SourceStatsReport, TrackingReport};
 use super::selection::{self, Candidate, Mark, SelectionRules};
 use crate::ntp::packet::{leap, Header, NtpTimestamp};
 
@@ -79,13 +79,23 @@ pub enum Action {
     Record(LogRecord),
 }
 
+/// When a reply's request left and the reply arrived, on the local clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplyTiming {
+    pub t1: NtpTimestamp,
+    pub t4: NtpTimestamp,
+    /// Whether the kernel stamped the arrival or the daemon read the clock after it.
+    pub t4_source: StampSource,
+}
+
 /// A reply as measurements.log describes it.
 struct Exchange<'a> {
     header: &'a Header,
-    t1: NtpTimestamp,
-    t4: NtpTimestamp,
+    timing: ReplyTiming,
     /// Our poll when the request went out.
     local_poll: i8,
+    /// chrony's tests 1-3, 5-7 and A-D, as far as ringd makes them.
+    tests: [bool; 10],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,6 +120,8 @@ struct Source {
     /// A reload removed its line: it is never polled, selected or reported again, and its
     /// id stays taken so that the others keep theirs.
     removed: bool,
+    /// The last reply as received and the counts `ntpdata` shows.
+    exchanges: ExchangeReport,
 }
 
 /// What the clock follows, once synchronised.
@@ -184,6 +196,38 @@ fn longest_useful_poll(wander: f64, sample_noise: f64) -> i8 {
     poll
 }
 
+/// chrony's tests of a server-mode reply (1-3, 5-7, A-D) as far as ringd makes them; the
+/// ones it does not make pass.
+fn chrony_tests(
+    header: &Header,
+    rejection: Option<Rejection>,
+    verdict: Option<Verdict>,
+) -> [bool; 10] {
+    let root_distance = header.root_delay.to_seconds() / 2.0 + header.root_dispersion.to_seconds();
+    [
+        true,
+        rejection != Some(Rejection::Bogus),
+        rejection != Some(Rejection::BadTimestamps),
+        true,
+        !matches!(
+            rejection,
+            Some(Rejection::Unsynchronised | Rejection::KissOfDeath(_))
+        ),
+        root_distance < MAX_ROOT_DISTANCE,
+        verdict != Some(Verdict::Outlier),
+        true,
+        true,
+        true,
+    ]
+}
+
+/// RFC 5905's epsilon without our own precision: the server's precision and what the clocks
+/// may have drifted apart during the exchange.
+fn peer_dispersion(header: &Header, timing: ReplyTiming) -> f64 {
+    let round_trip = measurement::seconds_between(timing.t4, timing.t1);
+    2f64.powi(header.precision.into()) + DISPERSION_RATE * round_trip.abs()
+}
+
 impl Engine {
     pub fn new(config: EngineConfig, out: &mut Vec<Action>) -> Self {
         let initial_frequency = config.drift.map_or(0.0, |d| d.frequency_ppm * 1e-6);
@@ -226,6 +270,7 @@ impl Engine {
             replacement_asked_at: None,
             reference_id,
             removed: false,
+            exchanges: ExchangeReport::default(),
         });
         SourceId(self.sources.len() - 1)
     }
@@ -260,6 +305,7 @@ impl Engine {
         source.mark = Mark::Unusable;
         source.replacement_asked_at = None;
         source.reference_id = reference_id;
+        source.exchanges = ExchangeReport::default();
     }
 
     /// When `on_timer` next has something to do; `None` when nothing is scheduled (every
@@ -307,6 +353,7 @@ impl Engine {
             }
             if source.poll.due(now) {
                 source.poll.sent(now);
+                source.exchanges.total_tx += 1;
                 reach_changed = true;
                 out.push(Action::Poll {
                     source: SourceId(index),
@@ -335,19 +382,18 @@ impl Engine {
         }
     }
 
-    /// A reply from `id` to the request sent at `t1`, received at `t4` (`now` on the local clock).
-    /// Returns why it gave no sample, if it did not.
+    /// A reply from `id`, received at `now` on the local clock. Returns why it gave no
+    /// sample, if it did not.
     pub fn on_reply(
         &mut self,
         id: SourceId,
         now: LocalTime,
         reply: &[u8],
-        t1: NtpTimestamp,
-        t4: NtpTimestamp,
+        timing: ReplyTiming,
         out: &mut Vec<Action>,
     ) -> Result<(), Rejection> {
         let local_poll = self.sources[id.0].poll.poll;
-        let evaluated = measurement::evaluate(reply, t1, t4);
+        let evaluated = measurement::evaluate(reply, timing.t1, timing.t4);
         let verdict = match evaluated {
             Ok(sample) => Some(self.on_sample(id, now, sample, out)),
             Err(rejection) => {
@@ -356,79 +402,104 @@ impl Engine {
                 None
             }
         };
+        self.sources[id.0].exchanges.total_rx += 1;
+        let Some(header) = Header::parse(reply) else {
+            return evaluated.map(|_| ());
+        };
+        if matches!(evaluated, Err(Rejection::NotServerMode(_))) {
+            return evaluated.map(|_| ());
+        }
+        let exchange = Exchange {
+            header: &header,
+            timing,
+            local_poll,
+            tests: chrony_tests(&header, evaluated.err(), verdict),
+        };
+        self.note_exchange(id, now, &exchange, verdict);
         if self.config.records.measurements {
-            if let Some(header) = Header::parse(reply) {
-                let exchange = Exchange {
-                    header: &header,
-                    t1,
-                    t4,
-                    local_poll,
-                };
-                self.record_measurement(id, now, exchange, evaluated.err(), verdict, out);
-            }
+            self.record_measurement(id, now, &exchange, verdict, out);
         }
         evaluated.map(|_| ())
     }
 
-    /// measurements.log's line for a reply: chrony's tests as far as ringd makes them.
+    /// Keeps what `ntpdata` shows of the reply: its header, what was measured and the counts.
+    fn note_exchange(
+        &mut self,
+        id: SourceId,
+        now: LocalTime,
+        exchange: &Exchange,
+        verdict: Option<Verdict>,
+    ) {
+        let header = exchange.header;
+        let timing = exchange.timing;
+        let (offset, peer_delay) = measurement::offset_and_delay(header, timing.t1, timing.t4);
+        let reference_time = if header.reference.0 == 0 {
+            0.0
+        } else {
+            self.posix(now) + measurement::seconds_between(header.reference, timing.t4)
+        };
+        let counts = &mut self.sources[id.0].exchanges;
+        let valid = exchange.tests[..3].iter().all(|&passed| passed);
+        let good = verdict.is_some() && exchange.tests.iter().all(|&passed| passed);
+        *counts = ExchangeReport {
+            leap: header.leap,
+            version: header.version,
+            mode: header.mode,
+            stratum: header.stratum,
+            poll: header.poll,
+            precision: header.precision,
+            root_delay: header.root_delay.to_seconds(),
+            root_dispersion: header.root_dispersion.to_seconds(),
+            reference_id: header.reference_id,
+            reference_time,
+            offset,
+            peer_delay,
+            peer_dispersion: peer_dispersion(header, timing),
+            response_time: measurement::seconds_between(header.transmit, header.receive),
+            tests: exchange.tests,
+            tx_timestamping: StampSource::Daemon,
+            rx_timestamping: timing.t4_source,
+            total_valid_rx: counts.total_valid_rx + u64::from(valid),
+            total_good_rx: counts.total_good_rx + u64::from(good),
+            ..*counts
+        };
+    }
+
+    /// measurements.log's line for a reply.
     fn record_measurement(
         &self,
         id: SourceId,
         now: LocalTime,
-        exchange: Exchange,
-        rejection: Option<Rejection>,
+        exchange: &Exchange,
         verdict: Option<Verdict>,
         out: &mut Vec<Action>,
     ) {
         let header = exchange.header;
-        if matches!(rejection, Some(Rejection::NotServerMode(_))) {
-            return;
-        }
-        let root_delay = header.root_delay.to_seconds();
-        let root_dispersion = header.root_dispersion.to_seconds();
-        let tests = [
-            true,
-            rejection != Some(Rejection::Bogus),
-            rejection != Some(Rejection::BadTimestamps),
-            true,
-            !matches!(
-                rejection,
-                Some(Rejection::Unsynchronised | Rejection::KissOfDeath(_))
-            ),
-            root_delay / 2.0 + root_dispersion < MAX_ROOT_DISTANCE,
-            verdict != Some(Verdict::Outlier),
-            true,
-            true,
-            true,
-        ];
+        let timing = exchange.timing;
         if self.config.records.valid_measurements_only
-            && (verdict.is_none() || tests.contains(&false))
+            && (verdict.is_none() || exchange.tests.contains(&false))
         {
             return;
         }
-        let (offset, peer_delay) = measurement::offset_and_delay(header, exchange.t1, exchange.t4);
-        let round_trip = measurement::seconds_between(exchange.t4, exchange.t1);
+        let (offset, peer_delay) = measurement::offset_and_delay(header, timing.t1, timing.t4);
         out.push(Action::Record(LogRecord::Measurement(MeasurementRecord {
             source: id,
             time: self.posix(now),
             leap: header.leap,
             stratum: header.stratum,
-            tests,
+            tests: exchange.tests,
             local_poll: exchange.local_poll,
             remote_poll: header.poll,
             score: self.sources[id.0].poll.score(),
             offset,
             peer_delay,
-            // RFC 5905's epsilon without our own precision: the server's precision and
-            // what the clocks may have drifted apart during the exchange.
-            peer_dispersion: 2f64.powi(header.precision.into())
-                + DISPERSION_RATE * round_trip.abs(),
-            root_delay,
-            root_dispersion,
+            peer_dispersion: peer_dispersion(header, timing),
+            root_delay: header.root_delay.to_seconds(),
+            root_dispersion: header.root_dispersion.to_seconds(),
             reference_id: header.reference_id,
             mode: header.mode,
             transmit_stamp: StampSource::Daemon,
-            receive_stamp: StampSource::Daemon,
+            receive_stamp: timing.t4_source,
         })));
     }
 
@@ -786,6 +857,16 @@ impl Engine {
         self.sources.iter().map(|s| s.mark).collect()
     }
 
+    /// Each source's last reply and counts, in the order they were added.
+    pub fn exchanges(&self) -> Vec<(SourceId, ExchangeReport)> {
+        self.sources
+            .iter()
+            .enumerate()
+            .filter(|(_, source)| !source.removed)
+            .map(|(index, source)| (SourceId(index), source.exchanges))
+            .collect()
+    }
+
     /// Whether the last kiss-o'-death stopped a source.
     pub fn stopped_by(&self, id: SourceId) -> Option<Kiss> {
         match self.sources[id.0].poll.activity {
@@ -798,6 +879,15 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reply's timing as the daemon reads it without kernel timestamps.
+    fn timing(t1: NtpTimestamp, t4: NtpTimestamp) -> ReplyTiming {
+        ReplyTiming {
+            t1,
+            t4,
+            t4_source: StampSource::Daemon,
+        }
+    }
     use crate::ntp::packet::{Header, NtpShort, MODE_SERVER};
 
     fn engine() -> Engine {
@@ -855,8 +945,7 @@ mod tests {
                     id,
                     now + 0.0002,
                     &answer,
-                    t1,
-                    stamp(seconds + 0.0002),
+                    timing(t1, stamp(seconds + 0.0002)),
                     &mut out,
                 )
                 .unwrap();
@@ -912,8 +1001,7 @@ mod tests {
                 id,
                 at(0.001),
                 &unsynchronised.to_bytes(),
-                stamp(0.0),
-                stamp(0.001),
+                timing(stamp(0.0), stamp(0.001)),
                 &mut out,
             );
             let lines = records(&out);
@@ -923,6 +1011,96 @@ mod tests {
                 assert_eq!(m.leap, leap::UNSYNCHRONISED);
             }
         }
+    }
+
+    #[test]
+    fn ntpdata_keeps_the_last_reply_and_counts_requests_and_replies() {
+        let mut engine = engine();
+        let id = engine.add_source(spec(false), 0xC000_0201, LocalTime::EPOCH);
+        assert_eq!(engine.exchanges(), [(id, ExchangeReport::default())]);
+        let kernel_timing = |t1, t4| ReplyTiming {
+            t1,
+            t4,
+            t4_source: StampSource::Kernel,
+        };
+        let mut now = LocalTime::EPOCH;
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            engine.on_timer(now, &mut out);
+            assert_eq!(polls(&out), 1);
+            let seconds = now.seconds_since_epoch();
+            let t1 = stamp(seconds);
+            let mut answer = Header::parse(&reply(t1, seconds + 0.0001, 2, 0x0A00_0001)).unwrap();
+            answer.reference = stamp(seconds - 10.0);
+            answer.transmit = stamp(seconds + 0.00015);
+            engine
+                .on_reply(
+                    id,
+                    now + 0.0002,
+                    &answer.to_bytes(),
+                    kernel_timing(t1, stamp(seconds + 0.0002)),
+                    &mut out,
+                )
+                .unwrap();
+            now = engine.next_wakeup().unwrap();
+        }
+        let (_, last) = engine.exchanges()[0];
+        assert_eq!((last.total_tx, last.total_rx), (2, 2));
+        assert_eq!((last.total_valid_rx, last.total_good_rx), (2, 2));
+        assert_eq!(
+            (last.version, last.mode, last.stratum, last.poll),
+            (4, 4, 2, 4)
+        );
+        assert_eq!(last.reference_id, 0x0A00_0001);
+        assert_eq!(last.tests, [true; 10]);
+        assert_eq!(last.rx_timestamping, StampSource::Kernel);
+        assert_eq!(last.tx_timestamping, StampSource::Daemon);
+        assert!((last.response_time - 0.00005).abs() < 1e-8, "{last:?}");
+        assert!((last.peer_delay - 0.00015).abs() < 1e-8, "{last:?}");
+        assert!(last.offset.abs() < 1e-4, "{last:?}");
+        let posix_then = 1_700_000_000.0 + (now - 16.0).seconds_since_epoch();
+        assert!(
+            (last.reference_time - (posix_then - 10.0)).abs() < 1e-3,
+            "{last:?}"
+        );
+
+        // An unsynchronised server's reply is valid (tests 1-3) but not good (test 6).
+        let mut unsynchronised = Header::parse(&reply(stamp(0.0), 0.0, 2, 1)).unwrap();
+        unsynchronised.leap = leap::UNSYNCHRONISED;
+        let _ = engine.on_reply(
+            id,
+            now,
+            &unsynchronised.to_bytes(),
+            timing(stamp(0.0), stamp(0.001)),
+            &mut Vec::new(),
+        );
+        let (_, last) = engine.exchanges()[0];
+        assert_eq!(
+            (last.total_rx, last.total_valid_rx, last.total_good_rx),
+            (3, 3, 2)
+        );
+        assert_eq!(last.leap, leap::UNSYNCHRONISED);
+        assert!(!last.tests[4]);
+        assert_eq!(last.rx_timestamping, StampSource::Daemon);
+
+        // A packet that is not a server's answer counts as received and changes nothing else.
+        let mut client = unsynchronised;
+        client.mode = 3;
+        let _ = engine.on_reply(
+            id,
+            now,
+            &client.to_bytes(),
+            timing(stamp(0.0), stamp(0.001)),
+            &mut Vec::new(),
+        );
+        let (_, after) = engine.exchanges()[0];
+        assert_eq!(
+            after,
+            ExchangeReport {
+                total_rx: 4,
+                ..last
+            }
+        );
     }
 
     fn spec(from_pool: bool) -> SourceSpec {
@@ -987,7 +1165,7 @@ mod tests {
             let answer = reply(t1, seconds + 0.0001, 2, 0x0A00_0001);
             let t4 = stamp(seconds + 0.0002);
             engine
-                .on_reply(id, now + 0.0002, &answer, t1, t4, &mut out)
+                .on_reply(id, now + 0.0002, &answer, timing(t1, t4), &mut out)
                 .unwrap();
             now = engine.next_wakeup().expect("the next poll is scheduled");
         }
@@ -1018,8 +1196,7 @@ mod tests {
                         id,
                         now + 0.0002,
                         &answer,
-                        t1,
-                        stamp(seconds + 0.0002),
+                        timing(t1, stamp(seconds + 0.0002)),
                         &mut out,
                     )
                     .unwrap();
@@ -1066,8 +1243,7 @@ mod tests {
             id,
             at(0.001),
             &kod.to_bytes(),
-            stamp(0.0),
-            stamp(0.001),
+            timing(stamp(0.0), stamp(0.001)),
             &mut out,
         );
         assert_eq!(rejected, Err(Rejection::KissOfDeath(Kiss::Deny)));

@@ -1,7 +1,11 @@
-//! What the sync engine tells operators: the data behind `ringctl tracking`, `sources` and
-//! `sourcestats`, in chronyc's units.
+//! What the sync engine tells operators: the data behind `ringctl tracking`, `sources`,
+//! `sourcestats` and `ntpdata`, in chronyc's units.
+
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
+
+use super::chrony_log::StampSource;
 
 /// `ringctl tracking`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -64,12 +68,56 @@ pub struct SourceStatsReport {
     pub std_dev: f64,
 }
 
+/// A source's last reply as received, what was measured from it, and the counts of requests
+/// and replies: the engine's part of `ringctl ntpdata`. All zero before the first reply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ExchangeReport {
+    pub leap: u8,
+    pub version: u8,
+    pub mode: u8,
+    pub stratum: u8,
+    pub poll: i8,
+    pub precision: i8,
+    pub root_delay: f64,
+    pub root_dispersion: f64,
+    pub reference_id: u32,
+    /// POSIX seconds; 0 when the server sent none.
+    pub reference_time: f64,
+    /// Source minus local, as measurements.log has it.
+    pub offset: f64,
+    pub peer_delay: f64,
+    pub peer_dispersion: f64,
+    /// How long the server held the request (its transmit minus receive timestamp).
+    pub response_time: f64,
+    /// chrony's tests 1-3, 5-7 and A-D.
+    pub tests: [bool; 10],
+    pub tx_timestamping: StampSource,
+    pub rx_timestamping: StampSource,
+    pub total_tx: u64,
+    pub total_rx: u64,
+    /// Replies that passed tests 1-3: a server-mode answer to our latest request.
+    pub total_valid_rx: u64,
+    /// Replies that passed every test and were taken as samples.
+    pub total_good_rx: u64,
+}
+
+/// One source of `ringctl ntpdata`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NtpDataReport {
+    pub remote: SocketAddr,
+    /// The address our requests leave from, by the routing table.
+    pub local_address: IpAddr,
+    #[serde(flatten)]
+    pub exchange: ExchangeReport,
+}
+
 /// Everything the status commands show, as the sync service last published it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SyncStatus {
     pub tracking: TrackingReport,
     pub sources: Vec<SourceReport>,
     pub source_stats: Vec<SourceStatsReport>,
+    pub ntp_data: Vec<NtpDataReport>,
     /// `server`/`pool` lines whose name has not resolved to an address yet.
     pub unresolved_sources: usize,
 }

@@ -95,8 +95,9 @@ assert abs(tracking["system_time_offset"]) < 100e-6, tracking
 # A second chronyd (-x: it never touches the clock) follows the same server and writes the log
 # files whose format ringd's must have.
 chronyd_follows_chronyd() {
-    printf 'server 127.0.0.1 port %s iburst minpoll 0 maxpoll 0\nport 0\ncmdport 0\nbindcmdaddress /\npidfile %s/chronyd-client.pid\nlog measurements statistics tracking\nlogdir %s/chronyd-logs\n' \
-        "$chronyd_port" "$work" "$work" > "$work/chronyd-client.conf"
+    mkdir -m 0750 "$work/chronyd-client-cmd"
+    printf 'server 127.0.0.1 port %s iburst minpoll 0 maxpoll 0\nport 0\ncmdport 0\nbindcmdaddress %s/chronyd-client-cmd/chronyd.sock\npidfile %s/chronyd-client.pid\nlog measurements statistics tracking\nlogdir %s/chronyd-logs\n' \
+        "$chronyd_port" "$work" "$work" "$work" > "$work/chronyd-client.conf"
     chronyd -x -d -u root -f "$work/chronyd-client.conf" > "$work/chronyd-client.log" 2>&1 &
     helper_pids="$helper_pids $!"
 }
@@ -148,6 +149,22 @@ csv_matches_chronyc() {
 }
 check "ringctl -c has chronyc -c's columns; waitsync sees ringd synchronised" csv_matches_chronyc
 check "log measurements statistics tracking: chronyd's banners and columns" logs_match_chronyds
+
+# ntpdata of the same server seen by both clients: chronyc's lines, in its order, and as many
+# -c fields.
+ntpdata_matches_chronyc() {
+    local theirs ours
+    theirs=$(chronyc -h "$work/chronyd-client-cmd/chronyd.sock" ntpdata)
+    ours=$("$ringctl" -s "$work/ringd.sock" ntpdata)
+    paste -d'|' <(echo "$theirs") <(echo "$ours") | sed 's/^/  chronyc|ringctl: /'
+    [ "$(echo "$theirs" | cut -d: -f1)" = "$(echo "$ours" | cut -d: -f1)" ] || return 1
+    theirs=$(chronyc -h "$work/chronyd-client-cmd/chronyd.sock" -c ntpdata)
+    ours=$("$ringctl" -s "$work/ringd.sock" -c ntpdata)
+    echo "  chronyc -c ntpdata: $theirs"
+    echo "  ringctl -c ntpdata: $ours"
+    [ "$(echo "$theirs" | awk -F, '{print NF}')" = "$(echo "$ours" | awk -F, '{print NF}')" ]
+}
+check "ringctl ntpdata has chronyc's lines and -c fields" ntpdata_matches_chronyc
 check "ringd (sync client) exits 0 on SIGTERM" stop_ringd
 
 for io in uring mmsg; do

@@ -7,9 +7,11 @@ pub mod world;
 use rng::Rng;
 use world::{SimClock, SimServer};
 
-use super::chrony_log::RecordSelection;
+use super::chrony_log::{RecordSelection, StampSource};
 use super::discipline::MakeStep;
-use super::engine::{Action, Engine, EngineConfig, SourceId, SourceSpec, DEFAULT_WANDER};
+use super::engine::{
+    Action, Engine, EngineConfig, ReplyTiming, SourceId, SourceSpec, DEFAULT_WANDER,
+};
 use super::leap::LeapTable;
 use super::local_time::LocalTime;
 use super::selection::SelectionRules;
@@ -195,8 +197,11 @@ pub fn run(scenario: &Scenario, mut observe: impl FnMut(&Second)) -> Outcome {
                         SourceId(packet.source),
                         local,
                         &packet.reply,
-                        packet.t1,
-                        t4,
+                        ReplyTiming {
+                            t1: packet.t1,
+                            t4,
+                            t4_source: StampSource::Daemon,
+                        },
                         &mut actions,
                     );
                     rejected_replies += u64::from(answer.is_err());

@@ -65,6 +65,11 @@ pub struct Cli {
     /// /tmp/ringd-UID.sock]. `/` runs without one, as chrony's `bindcmdaddress /`.
     #[arg(long, value_name = "PATH")]
     pub control_socket: Option<PathBuf>,
+    /// Give the control socket to this group (name or number): its members may run ringctl's
+    /// monitoring reports (tracking, sources, sourcestats, activity, waitsync), as any local
+    /// user may with chronyc. Everything else stays for root and ringd's own user.
+    #[arg(long, value_name = "GROUP")]
+    pub control_group: Option<String>,
     /// Serve Prometheus metrics over HTTP at ADDR:PORT/metrics (docs/metrics.md); none
     /// without it. Port 0 picks a free port, named on the ready line as `metrics=`.
     #[arg(long, value_name = "ADDR:PORT")]

@@ -90,11 +90,30 @@ fn control_socket_path(cli: &Cli, plan: &Plan) -> Option<std::path::PathBuf> {
     (path != Path::new("/")).then_some(path)
 }
 
+/// `--control-group`'s id: a group of the group database by name, or a number.
+fn control_group(cli: &Cli) -> Result<Option<u32>, String> {
+    let Some(group) = &cli.control_group else {
+        return Ok(None);
+    };
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(Some(gid));
+    }
+    match accounts::group_id_by_name(group) {
+        Ok(Some(gid)) => Ok(Some(gid)),
+        Ok(None) => Err(format!(
+            "--control-group {group}: no such group in the group database; create it \
+             (groupadd --system {group}) or name another"
+        )),
+        Err(err) => Err(format!("--control-group {group}: {err}")),
+    }
+}
+
 /// Starts the control socket for ringctl. ringd serves on without it when it cannot be
 /// created: status queries must never cost the service. `reload` and `cyclelogs` go to the
 /// main thread through `events`.
 fn start_control(
     path: Option<&Path>,
+    group: Option<u32>,
     ntp: Option<&NtpService>,
     sync: Option<&SyncService>,
     ftp: Option<&FtpService>,
@@ -120,7 +139,7 @@ fn start_control(
         ftp_sessions: ftp.map(FtpService::sessions),
         lifecycle: Some(lifecycle),
     };
-    match ControlServer::start(path, state) {
+    match ControlServer::start(path, group, state) {
         Ok(server) => {
             info!("control socket on {}", path.display());
             Some(server)
@@ -418,6 +437,13 @@ fn main() -> ExitCode {
         info!("no configuration given: running the built-in demo (NTP on 127.0.0.1:1123 at local stratum 10 for 127.0.0.0/8; anonymous read-only FTP of the current directory on 127.0.0.1:2121)");
     }
     let control_socket = control_socket_path(&cli, &plan);
+    let control_group = match control_group(&cli) {
+        Ok(group) => group,
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Err(err) = claim_ports(&plan, ftp_context.as_deref()) {
         error!("{err}");
         return ExitCode::FAILURE;
@@ -489,6 +515,7 @@ fn main() -> ExitCode {
     let (events, event_receiver) = mpsc::channel();
     let control = start_control(
         control_socket.as_deref(),
+        control_group,
         ntp.as_ref(),
         sync.as_ref(),
         ftp.as_ref(),

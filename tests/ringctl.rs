@@ -256,3 +256,92 @@ fn without_ringd_the_error_says_what_to_do() {
         )
     );
 }
+
+/// ringctl run by `account` (its uid and primary group only, as a login without other groups).
+fn ringctl_as(account: &common::TestAccount, socket: &Path, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    Command::new(env!("CARGO_BIN_EXE_ringctl"))
+        .arg("-s")
+        .arg(socket)
+        .args(args)
+        .uid(account.uid)
+        .gid(account.gid)
+        .output()
+        .expect("ringctl runs")
+}
+
+#[test]
+fn the_control_group_gets_chronycs_monitoring_reports_and_nothing_else() {
+    if !common::running_as_root() {
+        println!("skipped: needs root to make accounts and run ringctl as them");
+        return;
+    }
+    let member = common::TestAccount::new("ctl", "/bin/sh");
+    let outsider = common::TestAccount::new("ctl", "/bin/sh");
+    // useradd gives each account a group of its own name: the member's is the control group.
+    let ringd = Ringd::start_ntp(NTP_CONF, &["--control-group", &member.name], 1);
+    let socket = ringd.file("ringd.sock");
+    let on_disk = std::fs::metadata(&socket).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(on_disk.mode() & 0o777, 0o660);
+    assert_eq!((on_disk.uid(), on_disk.gid()), (0, member.gid));
+
+    for report in [
+        &["tracking"][..],
+        &["sources", "-v"],
+        &["sourcestats"],
+        &["activity"],
+        &["-c", "tracking"],
+    ] {
+        let output = ringctl_as(&member, &socket, report);
+        assert!(
+            output.status.success(),
+            "{report:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for command in ["serverstats", "clients", "ntpdata", "reload", "cyclelogs"] {
+        let output = ringctl_as(&member, &socket, &[command]);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let refusal = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            refusal.starts_with(&format!("`{command}` is for root and ringd's own user")),
+            "{refusal}"
+        );
+    }
+    // root may ask everything.
+    assert!(stdout(&socket, &["reload"]).starts_with("200 OK"));
+    assert!(stdout(&socket, &["serverstats"]).starts_with("NTP packets received"));
+
+    // Outside the group the socket's mode keeps the caller out.
+    let output = ringctl_as(&outsider, &socket, &["tracking"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("Permission denied"),
+        "{output:?}"
+    );
+    ringd.stop();
+}
+
+#[test]
+fn an_unknown_control_group_stops_ringd_at_start_saying_what_to_do() {
+    let dir = TempDir::new("ringctl-group");
+    let conf = dir.write("chrony.conf", NTP_CONF);
+    let output = Command::new(env!("CARGO_BIN_EXE_ringd"))
+        .arg("--ntp-conf")
+        .arg(conf)
+        .args(["--control-group", "no-such-group-ringd"])
+        .arg("--control-socket")
+        .arg(dir.join("ringd.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains(
+            "--control-group no-such-group-ringd: no such group in the group database; create it \
+             (groupadd --system no-such-group-ringd) or name another"
+        ),
+        "{log}"
+    );
+}

@@ -28,7 +28,7 @@ impl fmt::Display for QueryError {
                         "is ringd running? use -s to give another socket"
                     }
                     io::ErrorKind::PermissionDenied => {
-                        "the socket is for root and ringd's group: run ringctl as one of them"
+                        "the socket is for root, ringd's user and its group (--control-group): run ringctl as one of them"
                     }
                     _ => "use -s to give another socket",
                 };
@@ -113,7 +113,7 @@ mod tests {
             (
                 libc::EACCES,
                 "Permission denied \
-                 (the socket is for root and ringd's group: run ringctl as one of them)",
+                 (the socket is for root, ringd's user and its group (--control-group): run ringctl as one of them)",
             ),
         ];
         for (errno, said) in cases {

@@ -1,10 +1,11 @@
 //! ringd's control socket, chronyc's command socket for ringd: status reports for `ringctl`.
 //!
 //! The daemon side is a thread answering one request line per Unix-socket connection with one
-//! JSON reply (`server`); parsing, answering and formatting are pure (`protocol`, `state`,
-//! `answers`, `chronyc_format`) and tested without sockets. `client` is ringctl's side,
-//! `command_line` its arguments.
+//! JSON reply (`server`); parsing, answering, formatting and who may ask what are pure
+//! (`protocol`, `state`, `answers`, `chronyc_format`, `access`) and tested without sockets.
+//! `client` is ringctl's side, `command_line` its arguments.
 
+pub mod access;
 pub mod answers;
 pub mod chronyc_csv;
 pub mod chronyc_format;

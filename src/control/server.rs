@@ -2,11 +2,13 @@
 //!
 //! Requests are rare and small, so one thread with blocking I/O serves them in turn; each
 //! connection has read and write deadlines so a stuck client cannot hold the socket. The
-//! socket is mode 0660: root and ringd's group may ask, as with chronyd's command socket.
+//! socket is mode 0660, in ringd's group or `--control-group`'s; who may ask what is
+//! `access`'s decision, from the caller the kernel names.
 
 use std::fs::{self, DirBuilder, Permissions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::time::Duration;
 use thiserror::Error;
 use tracing::warn;
 
+use super::access::Caller;
 use super::protocol::{parse_request, Reply, MAX_REQUEST_LINE};
 use super::state::ControlState;
 
@@ -80,8 +83,13 @@ pub struct ControlServer {
 }
 
 impl ControlServer {
-    /// Creates the socket at `path` (and its directory, if missing) and starts answering.
-    pub fn start(path: &Path, state: ControlState) -> Result<ControlServer, ControlStartError> {
+    /// Creates the socket at `path` (and its directory, if missing), in group `group` when
+    /// given, and starts answering.
+    pub fn start(
+        path: &Path,
+        group: Option<u32>,
+        state: ControlState,
+    ) -> Result<ControlServer, ControlStartError> {
         let io_error = |source| ControlStartError::Io {
             path: path.to_path_buf(),
             source,
@@ -105,6 +113,18 @@ impl ControlServer {
                 return Err(io_error(err));
             }
         };
+        if let Some(gid) = group {
+            // Root and ringd's user can still ask everything: the socket serves on.
+            if let Err(err) = std::os::unix::fs::chown(path, None, Some(gid)) {
+                warn!(
+                    "cannot give the control socket {} to group {gid}: {err}; only root and \
+                     ringd's user can use ringctl (with chrony.conf's `user`, that user must be \
+                     a member of the --control-group)",
+                    path.display()
+                );
+            }
+        }
+        let daemon_uid = rustix::process::geteuid().as_raw();
         let stop = Arc::new(AtomicBool::new(false));
         let spawned = {
             let stop = Arc::clone(&stop);
@@ -112,7 +132,7 @@ impl ControlServer {
                 .name("ringd-control".into())
                 .spawn(move || {
                     crate::privileges::enter_or_warn(crate::privileges::Role::Control);
-                    serve(listener, state, stop)
+                    serve(listener, state, daemon_uid, stop)
                 })
         };
         let thread = match spawned {
@@ -181,7 +201,7 @@ fn remove_stale(path: &Path) -> Result<(), ControlStartError> {
     }
 }
 
-fn serve(listener: UnixListener, state: ControlState, stop: Arc<AtomicBool>) {
+fn serve(listener: UnixListener, state: ControlState, daemon_uid: u32, stop: Arc<AtomicBool>) {
     for connection in listener.incoming() {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -189,7 +209,7 @@ fn serve(listener: UnixListener, state: ControlState, stop: Arc<AtomicBool>) {
         match connection {
             // A client that goes away mid-request needs nothing more.
             Ok(stream) => {
-                let _ = answer(stream, &state);
+                let _ = answer(stream, &state, daemon_uid);
             }
             Err(err) => {
                 warn!("control socket: accept failed: {err}");
@@ -200,7 +220,11 @@ fn serve(listener: UnixListener, state: ControlState, stop: Arc<AtomicBool>) {
 }
 
 /// Reads one request line, writes one reply line.
-fn answer(stream: UnixStream, state: &ControlState) -> io::Result<()> {
+fn answer(stream: UnixStream, state: &ControlState, daemon_uid: u32) -> io::Result<()> {
+    let caller = Caller::of(
+        crate::sys::sockopt::peer_uid(stream.as_fd()).ok(),
+        daemon_uid,
+    );
     stream.set_read_timeout(Some(CLIENT_DEADLINE))?;
     stream.set_write_timeout(Some(CLIENT_DEADLINE))?;
     let mut line = String::new();
@@ -214,7 +238,10 @@ fn answer(stream: UnixStream, state: &ControlState) -> io::Result<()> {
             "the request is longer than {MAX_REQUEST_LINE} bytes"
         )),
         Ok(_) => match parse_request(line.trim_end_matches(['\r', '\n'])) {
-            Ok(request) => state.answer(request),
+            Ok(request) => match caller.may(request) {
+                Ok(()) => state.answer(request),
+                Err(refusal) => Reply::error(refusal),
+            },
             Err(message) => Reply::error(message),
         },
     };
@@ -252,7 +279,7 @@ mod tests {
     fn answers_requests_then_removes_its_socket() {
         let dir = TempDir::new("control-serve");
         let path = dir.join("sub/ringd.sock");
-        let mut server = ControlServer::start(&path, state()).unwrap();
+        let mut server = ControlServer::start(&path, None, state()).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o660);
         match ask(&path, b"serverstats\n") {
@@ -285,16 +312,16 @@ mod tests {
         let path = dir.join("ringd.sock");
         drop(UnixListener::bind(&path).unwrap());
         assert!(path.exists(), "a listener dropped leaves its file");
-        let mut first = ControlServer::start(&path, state()).unwrap();
+        let mut first = ControlServer::start(&path, None, state()).unwrap();
 
-        let err = ControlServer::start(&path, state()).err().unwrap();
+        let err = ControlServer::start(&path, None, state()).err().unwrap();
         assert!(matches!(err, ControlStartError::InUse { .. }), "{err}");
         assert!(err.to_string().contains("--control-socket"), "{err}");
         assert!(matches!(ask(&path, b"tracking\n"), Reply::Ok { .. }));
         first.stop();
 
         fs::write(&path, "not a socket").unwrap();
-        let err = ControlServer::start(&path, state()).err().unwrap();
+        let err = ControlServer::start(&path, None, state()).err().unwrap();
         assert!(matches!(err, ControlStartError::NotASocket { .. }), "{err}");
         assert_eq!(fs::read_to_string(&path).unwrap(), "not a socket");
     }
@@ -305,7 +332,7 @@ mod tests {
         let blocker = dir.join("file");
         fs::write(&blocker, "").unwrap();
         let path = blocker.join("ringd.sock");
-        let err = ControlServer::start(&path, state()).err().unwrap();
+        let err = ControlServer::start(&path, None, state()).err().unwrap();
         let message = err.to_string();
         assert!(
             message.starts_with(&format!(

@@ -1,4 +1,4 @@
-//! System accounts through NSS (getpwnam_r, getgrouplist), so LDAP or sssd users log in as with vsftpd.
+//! System accounts through NSS (getpwnam_r, getgrnam_r, getgrouplist), so LDAP or sssd users and groups work as with vsftpd.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
@@ -72,6 +72,58 @@ pub fn user_by_name(name: &str) -> io::Result<Option<Account>> {
                 return Err(io::Error::new(
                     err.kind(),
                     format!("looking up user {name:?} in the account database (NSS): {err}"),
+                ));
+            }
+        }
+    }
+}
+
+/// getgrnam_r(3): the id of the group named `name`, `None` when the database has no such group.
+/// Errors are NSS failures or an entry too large to read.
+pub fn group_id_by_name(name: &str) -> io::Result<Option<u32>> {
+    let Ok(c_name) = CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buffer: Vec<libc::c_char> = vec![0; PASSWD_BUFFER_START];
+    loop {
+        // SAFETY: group is a plain C struct of integers and pointers; all-zero is valid and
+        // getgrnam_r overwrites it.
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: `c_name` is NUL-terminated; `entry`, `buffer` (for the length passed) and
+        // `result` are valid and writable, and outlive the call. Only the integer gr_gid is
+        // read afterwards.
+        let rc = unsafe {
+            libc::getgrnam_r(
+                c_name.as_ptr(),
+                &mut entry,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut result,
+            )
+        };
+        match rc {
+            0 if result.is_null() => return Ok(None),
+            0 => return Ok(Some(entry.gr_gid)),
+            // Large groups list many members: the buffer grows as for passwd entries.
+            libc::ERANGE if buffer.len() < PASSWD_BUFFER_LIMIT => {
+                buffer = vec![0; buffer.len() * 2];
+            }
+            libc::ERANGE => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the group database entry of group {name:?} is larger than \
+                         {PASSWD_BUFFER_LIMIT} bytes"
+                    ),
+                ))
+            }
+            libc::EINTR => continue,
+            errno => {
+                let err = io::Error::from_raw_os_error(errno);
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("looking up group {name:?} in the group database (NSS): {err}"),
                 ));
             }
         }
@@ -249,6 +301,26 @@ mod tests {
     use super::test_accounts::{running_as_root, TestAccount, TestGroup};
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn groups_are_found_by_name() {
+        assert_eq!(group_id_by_name("root").unwrap(), Some(0));
+        assert_eq!(group_id_by_name("no-such-group-ringd").unwrap(), None);
+        assert_eq!(group_id_by_name("nul\0byte").unwrap(), None);
+        if !running_as_root() {
+            return;
+        }
+        let group = TestGroup::new();
+        let listed = std::fs::read_to_string("/etc/group").unwrap();
+        let gid: u32 = listed
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{}:x:", group.name)))
+            .and_then(|rest| rest.split(':').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(group_id_by_name(&group.name).unwrap(), Some(gid));
+    }
 
     #[test]
     fn root_is_uid_0_with_home_root() {

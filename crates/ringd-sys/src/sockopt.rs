@@ -1,4 +1,4 @@
-//! Socket options the standard library and socket2 lack: RX timestamps and reuseport steering programs.
+//! Socket options the standard library and socket2 lack: RX timestamps, reuseport steering programs, peer credentials.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -34,6 +34,12 @@ pub fn enable_rx_timestamps(fd: BorrowedFd<'_>) -> io::Result<()> {
     set_int_option(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
 }
 
+/// The user id of the process at the other end of a connected Unix socket, as the kernel
+/// recorded it when that process connected (SO_PEERCRED): not something the peer can claim.
+pub fn peer_uid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    Ok(rustix::net::sockopt::socket_peercred(fd)?.uid.as_raw())
+}
+
 /// Attaches a classic BPF program that picks the socket of a SO_REUSEPORT group for each packet.
 pub fn attach_reuseport_cbpf(fd: BorrowedFd<'_>, program: &[BpfInstruction]) -> io::Result<()> {
     let mut filters: Vec<libc::sock_filter> = program
@@ -63,4 +69,19 @@ pub fn attach_reuseport_cbpf(fd: BorrowedFd<'_>, program: &[BpfInstruction]) -> 
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn the_peer_of_our_own_socket_pair_is_us() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let uid = rustix::process::geteuid().as_raw();
+        assert_eq!(peer_uid(ours.as_fd()).unwrap(), uid);
+        assert_eq!(peer_uid(theirs.as_fd()).unwrap(), uid);
+    }
 }

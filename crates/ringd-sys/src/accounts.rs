@@ -28,11 +28,7 @@ const GROUP_LIMIT: usize = 65536;
 /// with a NUL byte cannot exist, so it is `None` too). Errors are NSS failures (an unreachable
 /// LDAP server, a broken nsswitch.conf) or an entry whose name is not UTF-8.
 pub fn user_by_name(name: &str) -> io::Result<Option<Account>> {
-    let Ok(c_name) = CString::new(name) else {
-        return Ok(None);
-    };
-    let mut buffer: Vec<libc::c_char> = vec![0; PASSWD_BUFFER_START];
-    loop {
+    nss_lookup("account", "user", name, |c_name, buffer| {
         // SAFETY: passwd is a plain C struct of integers and pointers; all-zero is valid and
         // getpwnam_r overwrites it.
         let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
@@ -50,42 +46,20 @@ pub fn user_by_name(name: &str) -> io::Result<Option<Account>> {
             )
         };
         match rc {
-            0 if result.is_null() => return Ok(None),
+            0 if result.is_null() => Ok(None),
             // SAFETY: getpwnam_r succeeded and `result` points to `entry`, whose strings point
             // into `buffer`; both are alive and untouched since the call.
-            0 => return unsafe { account_from_entry(&entry, name) }.map(Some),
-            libc::ERANGE if buffer.len() < PASSWD_BUFFER_LIMIT => {
-                buffer = vec![0; buffer.len() * 2];
-            }
-            libc::ERANGE => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "the account database entry of user {name:?} is larger than \
-                         {PASSWD_BUFFER_LIMIT} bytes"
-                    ),
-                ))
-            }
-            libc::EINTR => continue,
-            errno => {
-                let err = io::Error::from_raw_os_error(errno);
-                return Err(io::Error::new(
-                    err.kind(),
-                    format!("looking up user {name:?} in the account database (NSS): {err}"),
-                ));
-            }
+            0 => Ok(Some(unsafe { account_from_entry(&entry, name) })),
+            errno => Err(errno),
         }
-    }
+    })?
+    .transpose()
 }
 
 /// getgrnam_r(3): the id of the group named `name`, `None` when the database has no such group.
 /// Errors are NSS failures or an entry too large to read.
 pub fn group_id_by_name(name: &str) -> io::Result<Option<u32>> {
-    let Ok(c_name) = CString::new(name) else {
-        return Ok(None);
-    };
-    let mut buffer: Vec<libc::c_char> = vec![0; PASSWD_BUFFER_START];
-    loop {
+    nss_lookup("group", "group", name, |c_name, buffer| {
         // SAFETY: group is a plain C struct of integers and pointers; all-zero is valid and
         // getgrnam_r overwrites it.
         let mut entry: libc::group = unsafe { std::mem::zeroed() };
@@ -103,27 +77,48 @@ pub fn group_id_by_name(name: &str) -> io::Result<Option<u32>> {
             )
         };
         match rc {
-            0 if result.is_null() => return Ok(None),
-            0 => return Ok(Some(entry.gr_gid)),
-            // Large groups list many members: the buffer grows as for passwd entries.
-            libc::ERANGE if buffer.len() < PASSWD_BUFFER_LIMIT => {
+            0 if result.is_null() => Ok(None),
+            0 => Ok(Some(entry.gr_gid)),
+            errno => Err(errno),
+        }
+    })
+}
+
+/// Runs a reentrant NSS lookup of `kind` `name` in the `database`: `call` gets the name as a C
+/// string and a buffer, and returns what it found or the errno. The buffer doubles on ERANGE
+/// (large groups list many members) up to [`PASSWD_BUFFER_LIMIT`]; EINTR retries. A name with
+/// a NUL byte cannot exist, so it is `None`.
+fn nss_lookup<T>(
+    database: &str,
+    kind: &str,
+    name: &str,
+    mut call: impl FnMut(&CStr, &mut [libc::c_char]) -> Result<Option<T>, libc::c_int>,
+) -> io::Result<Option<T>> {
+    let Ok(c_name) = CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buffer: Vec<libc::c_char> = vec![0; PASSWD_BUFFER_START];
+    loop {
+        match call(&c_name, &mut buffer) {
+            Ok(found) => return Ok(found),
+            Err(libc::ERANGE) if buffer.len() < PASSWD_BUFFER_LIMIT => {
                 buffer = vec![0; buffer.len() * 2];
             }
-            libc::ERANGE => {
+            Err(libc::ERANGE) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "the group database entry of group {name:?} is larger than \
+                        "the {database} database entry of {kind} {name:?} is larger than \
                          {PASSWD_BUFFER_LIMIT} bytes"
                     ),
                 ))
             }
-            libc::EINTR => continue,
-            errno => {
+            Err(libc::EINTR) => continue,
+            Err(errno) => {
                 let err = io::Error::from_raw_os_error(errno);
                 return Err(io::Error::new(
                     err.kind(),
-                    format!("looking up group {name:?} in the group database (NSS): {err}"),
+                    format!("looking up {kind} {name:?} in the {database} database (NSS): {err}"),
                 ));
             }
         }

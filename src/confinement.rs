@@ -138,6 +138,19 @@ fn ftp_rules(ftp: &FtpRoots<'_>, add: &mut impl FnMut(&Path, Access)) {
     if let Some(dir) = &config.user_config_dir {
         add(dir, Access::Read);
     }
+    // Read again by each reload: their directories, since renewals (certbot's) replace the
+    // files by renaming new ones in.
+    if config.ssl_enable {
+        for file in [
+            Some(&config.rsa_cert_file),
+            config.rsa_private_key_file.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add(file.parent().unwrap_or(Path::new("/")), Access::Read);
+        }
+    }
     // Reopened by name on reload and `ringctl cyclelogs`, after logrotate moved them.
     for log in [config.xferlog_path(), config.vsftpd_log_path()]
         .into_iter()

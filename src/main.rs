@@ -404,6 +404,13 @@ fn main() -> ExitCode {
     let started_as_root = ringd::sys::privileges::started_as_root();
     let needs = privilege_needs(&cli, &plan, ftp_context.as_deref(), started_as_root);
     if cli.check {
+        // The certificate and key too: a start would fail on them.
+        if let Some(config) = &plan.ftp {
+            if let Err(err) = ringd::shard::ftp::tls::TlsServer::load(config) {
+                error!("{}: FTP over TLS (ssl_enable=YES): {err}", config.origin);
+                return ExitCode::FAILURE;
+            }
+        }
         if let Some(config) = &plan.ntp {
             println!("# NTP settings in effect ({})", config.origin);
             print!("{config}");

@@ -336,6 +336,31 @@ supported_options! {
     syslog_enable: bool = YesNo(false);
     /// Every command and reply into vsftpd's own log, PASS arguments hidden.
     log_ftp_protocol: bool = YesNo(false);
+
+    // FTP over TLS
+    /// Offer TLS: AUTH TLS, PBSZ and PROT (explicit FTPS).
+    ssl_enable: bool = YesNo(false);
+    /// The server's certificate chain, PEM; it also holds the key when
+    /// `rsa_private_key_file` is unset.
+    rsa_cert_file: PathBuf = File(PathBuf::from("/usr/share/ssl/certs/vsftpd.pem"));
+    /// The server's private key, PEM.
+    rsa_private_key_file: Option<PathBuf> = OptFile(None);
+    /// Let anonymous users log in over TLS.
+    allow_anon_ssl: bool = YesNo(false);
+    /// Anonymous logins must come over TLS.
+    force_anon_logins_ssl: bool = YesNo(false);
+    /// Anonymous transfers and listings must use PROT P.
+    force_anon_data_ssl: bool = YesNo(false);
+    /// Non-anonymous logins must come over TLS.
+    force_local_logins_ssl: bool = YesNo(true);
+    /// Non-anonymous transfers and listings must use PROT P.
+    force_local_data_ssl: bool = YesNo(true);
+    /// A TLS data connection must resume the control connection's TLS session.
+    require_ssl_reuse: bool = YesNo(true);
+    /// Offer TLS 1.2 (Fedora's option; vsftpd 3.0.5 spells it `ssl_tlsv12`).
+    ssl_tlsv1_2: bool = YesNo(true);
+    /// Offer TLS 1.3 (Fedora's option; vsftpd 3.0.5 spells it `ssl_tlsv13`).
+    ssl_tlsv1_3: bool = YesNo(true);
 }
 
 /// A remark `ringd --check` prints about an accepted line.

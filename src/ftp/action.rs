@@ -18,6 +18,9 @@ pub enum Action {
     Pause(Duration),
     /// Send what is queued, then close the control connection.
     Close,
+    /// Send what is queued, then run the TLS handshake on the control connection (AUTH);
+    /// a failed handshake ends the session.
+    StartTls,
     /// Verify a login off the I/O threads (crypt, PAM), then call `Session::authenticated`.
     Authenticate(Box<AuthRequest>),
     /// Open the session's root with the credentials it names, then call
@@ -122,6 +125,9 @@ pub struct Transfer {
     /// The session's bandwidth limit in bytes per second (`anon_max_rate`/`local_max_rate`),
     /// 0 for none.
     pub max_rate: u64,
+    /// PROT P: the data connection runs TLS, resuming the control connection's session when
+    /// `require_ssl_reuse` asks for it.
+    pub private: bool,
 }
 
 /// How a transfer ended.
@@ -151,5 +157,10 @@ pub enum TransferOutcome {
     /// The data connection stalled for `data_connection_timeout`.
     TimedOut {
         bytes: u64,
+    },
+    /// The data connection's TLS handshake failed, or did not resume the control connection's
+    /// session when `require_ssl_reuse` asks for it.
+    TlsFailed {
+        not_resumed: bool,
     },
 }

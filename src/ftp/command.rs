@@ -134,6 +134,8 @@ pub enum Command {
     Mlsd(Option<Vec<u8>>),
     /// TLS commands: without `ssl_enable` vsftpd answers `550 Permission denied.` after
     /// login and `530 Please login with USER and PASS.` before.
+    /// RFC 4217's AUTH, its mechanism as given (`TLS`, `SSL`, ...).
+    Auth(String),
     Pbsz(String),
     Prot(String),
     /// GET, POST, HEAD, OPTIONS or CONNECT: after login vsftpd 3.0.3 answers
@@ -265,6 +267,7 @@ pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
         },
         b"MLST" => Command::Mlst(optional_path()),
         b"MLSD" => Command::Mlsd(optional_path()),
+        b"AUTH" => Command::Auth(String::from_utf8_lossy(arg).into_owned()),
         b"PBSZ" => Command::Pbsz(String::from_utf8_lossy(arg).into_owned()),
         b"PROT" => Command::Prot(String::from_utf8_lossy(arg).into_owned()),
         b"GET" | b"POST" | b"HEAD" | b"OPTIONS" | b"CONNECT" => Command::Http,
@@ -591,7 +594,7 @@ mod tests {
             parse(b"LPRT 4,4,1,2,3,4,2,0,20"),
             Err(CommandError::Unknown)
         );
-        assert_eq!(parse(b"AUTH TLS"), Err(CommandError::Unknown));
+        assert_eq!(parse(b"AUTH TLS"), Ok(Command::Auth("TLS".into())));
         assert_eq!(parse(b"SUPERLONGVERB x"), Err(CommandError::Unknown));
         assert_eq!(parse(b"\xff\xfe"), Err(CommandError::Unknown));
         assert_eq!(CommandError::Unknown.reply(), replies::UNKNOWN_COMMAND);

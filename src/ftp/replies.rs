@@ -231,6 +231,27 @@ pub const LOGIN_PERMISSION_DENIED: FixedReply = FixedReply::new(530, "Permission
 /// A command refused by `cmds_allowed`/`cmds_denied`, by a disabled feature, or by `deny_file`.
 pub const NO_PERMISSION: FixedReply = FixedReply::new(550, "Permission denied.");
 pub const UNKNOWN_COMMAND: FixedReply = FixedReply::new(500, "Unknown command.");
+
+// FTP over TLS (RFC 4217), in vsftpd 3.0.3's words.
+pub const PROCEED_WITH_NEGOTIATION: FixedReply = FixedReply::new(234, "Proceed with negotiation.");
+pub const UNKNOWN_AUTH_TYPE: FixedReply = FixedReply::new(504, "Unknown AUTH type.");
+pub const PBSZ_NEEDS_TLS: FixedReply = FixedReply::new(503, "PBSZ needs a secure connection.");
+pub const PBSZ_SET: FixedReply = FixedReply::new(200, "PBSZ set to 0.");
+pub const PROT_NEEDS_TLS: FixedReply = FixedReply::new(503, "PROT needs a secure connection.");
+pub const PROT_CLEAR: FixedReply = FixedReply::new(200, "PROT now Clear.");
+pub const PROT_PRIVATE: FixedReply = FixedReply::new(200, "PROT now Private.");
+pub const PROT_NOT_SUPPORTED: FixedReply = FixedReply::new(536, "PROT not supported.");
+pub const PROT_NOT_RECOGNIZED: FixedReply = FixedReply::new(504, "PROT not recognized.");
+pub const LOCAL_NEEDS_TLS: FixedReply =
+    FixedReply::new(530, "Non-anonymous sessions must use encryption.");
+pub const ANONYMOUS_NEEDS_TLS: FixedReply =
+    FixedReply::new(530, "Anonymous sessions must use encryption.");
+pub const ANONYMOUS_NO_TLS: FixedReply =
+    FixedReply::new(530, "Anonymous sessions may not use encryption.");
+pub const DATA_NEEDS_TLS: FixedReply = FixedReply::new(522, "Data connections must be encrypted.");
+pub const DATA_TLS_NOT_RESUMED: FixedReply =
+    FixedReply::new(522, "SSL connection failed: session reuse required");
+pub const DATA_TLS_FAILED: FixedReply = FixedReply::new(522, "SSL connection failed");
 /// vsftpd 3.0.3 ends the session after this (no cross-protocol attacks through FTP).
 pub const HTTP_NOT_ALLOWED: FixedReply =
     FixedReply::new(500, "HTTP protocol commands not allowed.");
@@ -448,8 +469,11 @@ fn octal(value: u32) -> String {
 /// `211-Features:` ... `211 End`, in vsftpd's order, with MLST (absent from vsftpd) and its
 /// facts (`*` on those enabled by OPTS MLST). EPRT only with `port_enable`, EPSV and PASV
 /// only with `pasv_enable`.
-pub fn feat(port_enable: bool, pasv_enable: bool, facts: FactSet) -> Reply {
+pub fn feat(port_enable: bool, pasv_enable: bool, tls: bool, facts: FactSet) -> Reply {
     let mut lines = vec!["Features:".to_owned()];
+    if tls {
+        lines.push(" AUTH TLS".to_owned());
+    }
     if port_enable {
         lines.push(" EPRT".to_owned());
     }
@@ -460,6 +484,9 @@ pub fn feat(port_enable: bool, pasv_enable: bool, facts: FactSet) -> Reply {
     lines.push(format!(" MLST {}", facts.feature_list()));
     if pasv_enable {
         lines.push(" PASV".to_owned());
+    }
+    if tls {
+        lines.extend([" PBSZ", " PROT"].map(str::to_owned));
     }
     lines.extend([" REST STREAM", " SIZE", " TVFS", " UTF8", "End"].map(str::to_owned));
     Reply::multi(211, lines)
@@ -694,12 +721,18 @@ mod tests {
         let expected = "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n \
                         MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\r\n PASV\r\n \
                         REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n";
-        assert_eq!(wire(feat(true, true, FactSet::ALL)), expected);
+        assert_eq!(wire(feat(true, true, false, FactSet::ALL)), expected);
+        // With ssl_enable, vsftpd's AUTH TLS first and PBSZ and PROT after PASV.
+        let expected = "211-Features:\r\n AUTH TLS\r\n EPRT\r\n EPSV\r\n MDTM\r\n \
+                        MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\r\n PASV\r\n \
+                        PBSZ\r\n PROT\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n\
+                        211 End\r\n";
+        assert_eq!(wire(feat(true, true, true, FactSet::ALL)), expected);
     }
 
     #[test]
     fn features_follow_port_and_pasv_enable() {
-        let text = wire(feat(false, false, FactSet::ALL));
+        let text = wire(feat(false, false, false, FactSet::ALL));
         assert!(!text.contains("EPRT") && !text.contains("EPSV") && !text.contains("PASV"));
         assert!(text.starts_with("211-Features:\r\n MDTM\r\n"));
     }

@@ -14,6 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use protection::{protection_buffer, protection_level, Security};
+
 use super::action::{
     Action, DataChannel, DataJob, ListingReply, LockRequest, Transfer, TransferOutcome,
 };
@@ -114,6 +116,7 @@ struct BeforeLogin {
     local: SocketAddr,
     /// `OPTS MLST` may come before login; the choice holds after it.
     facts: FactSet,
+    security: Security,
     pending_user: Option<Vec<u8>>,
     /// Boxed: it exists only for the moment of a login.
     login: Option<Box<PendingLogin>>,
@@ -129,6 +132,7 @@ struct LoggedIn {
     peer: SocketAddr,
     local: SocketAddr,
     facts: FactSet,
+    security: Security,
     user: User,
     data: DataSetup,
     epsv_all: bool,
@@ -199,7 +203,12 @@ fn oops(text: &str) -> Vec<Action> {
 
 /// FEAT, the same before and after login.
 fn features(config: &FtpConfig, facts: FactSet) -> Vec<Action> {
-    send(replies::feat(config.port_enable, config.pasv_enable, facts))
+    send(replies::feat(
+        config.port_enable,
+        config.pasv_enable,
+        config.ssl_enable,
+        facts,
+    ))
 }
 
 /// OPTS, the same before and after login.
@@ -223,6 +232,7 @@ impl Session {
                 peer,
                 local,
                 facts: FactSet::ALL,
+                security: Security::default(),
                 pending_user: None,
                 login: None,
                 login_failures: 0,
@@ -372,6 +382,13 @@ impl BeforeLogin {
             Ok(Command::Quit) => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],
             Ok(Command::Feat) => features(&self.config, self.facts),
             Ok(Command::Opts(option, value)) => set_option(&mut self.facts, &option, &value),
+            Ok(Command::Auth(mechanism)) if self.config.ssl_enable && !self.security.control => {
+                self.start_tls(&mechanism)
+            }
+            Ok(Command::Pbsz(_)) if self.config.ssl_enable => protection_buffer(self.security),
+            Ok(Command::Prot(level)) if self.config.ssl_enable => {
+                protection_level(&mut self.security, &level)
+            }
             _ => say(replies::PLEASE_LOGIN),
         }
     }
@@ -426,7 +443,7 @@ impl LoggedIn {
             "MKD" | "XMKD" => mkdir,
             "RMD" | "XRMD" | "DELE" | "RNFR" | "RNTO" | "APPE" => other_write,
             "SITE" => !anonymous,
-            "PBSZ" | "PROT" => false,
+            "PBSZ" | "PROT" => config.ssl_enable,
             _ => true,
         }
     }
@@ -533,7 +550,10 @@ impl LoggedIn {
             Command::Rnfr(arg) => self.rename_from(&arg, fs),
             Command::Rnto(arg) => self.rename_to(&arg, fs),
             Command::Site(site) => self.site(site, fs),
-            Command::Pbsz(_) | Command::Prot(_) => say(replies::NO_PERMISSION),
+            Command::Pbsz(_) => protection_buffer(self.security),
+            Command::Prot(level) => protection_level(&mut self.security, &level),
+            // vsftpd has no AUTH after login: TLS starts before USER.
+            Command::Auth(_) => say(replies::UNKNOWN_COMMAND),
         }
     }
 
@@ -559,6 +579,7 @@ mod data_channel;
 mod file_ops;
 mod listings;
 mod login_steps;
+mod protection;
 mod protocol_log;
 mod transfers;
 

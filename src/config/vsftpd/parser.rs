@@ -53,11 +53,11 @@ impl Parser<'_> {
             ));
         }
         let (key, value) = body.split_once('=').unwrap_or((body, ""));
-        let name = key.trim_end();
-        let Some(name) = known_name(name) else {
-            return Err(self.unknown(number, name));
+        let written = key.trim_end();
+        let Some(name) = known_name(spelled_as_fedora(written)) else {
+            return Err(self.unknown(number, written));
         };
-        if name.len() != key.len() {
+        if written.len() != key.len() {
             return Err(self.error(
                 number,
                 name,
@@ -159,10 +159,16 @@ impl Parser<'_> {
                 );
                 Ok(())
             }
-            Treatment::Tls => {
-                self.note(number, name, value, "unused: TLS is not supported yet");
+            Treatment::Tls(instead) => {
+                self.note(number, name, value, format!("not acted on: {instead}"));
                 Ok(())
             }
+            Treatment::Never(_) if is_default => Ok(()),
+            Treatment::Never(instead) => Err(self.error(
+                number,
+                name,
+                format!("{instead}, never an older protocol; remove the line or set {name}=NO"),
+            )),
             Treatment::NotYet(feature) if is_default => {
                 self.note(
                     number,
@@ -238,6 +244,14 @@ impl Parser<'_> {
                     .to_string(),
             ));
         }
+        if c.ssl_enable && !c.ssl_tlsv1_2 && !c.ssl_tlsv1_3 {
+            return Err(self.combination_error(
+                &["ssl_tlsv1_2", "ssl_tlsv1_3"],
+                "ssl_tlsv1_2=NO and ssl_tlsv1_3=NO with ssl_enable=YES: no TLS version would be \
+                 left to serve (ringd serves TLS 1.2 and 1.3 only); set one of them to YES"
+                    .to_string(),
+            ));
+        }
         let (min, max) = (c.pasv_min_port, c.pasv_max_port);
         if max != 0 && max < PASV_FLOOR {
             return Err(self.combination_error(
@@ -291,6 +305,17 @@ impl Parser<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// vsftpd 3.0.5 names its TLS version switches without the inner underscore that Fedora's and
+/// openSUSE's 3.0.3 patches (and so most files in use) have: both spellings are the same option.
+fn spelled_as_fedora(name: &str) -> &str {
+    match name {
+        "ssl_tlsv11" => "ssl_tlsv1_1",
+        "ssl_tlsv12" => "ssl_tlsv1_2",
+        "ssl_tlsv13" => "ssl_tlsv1_3",
+        other => other,
     }
 }
 

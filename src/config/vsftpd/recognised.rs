@@ -1,4 +1,5 @@
-//! vsftpd options ringd recognises without acting on them, and why: by design, not yet, or TLS.
+//! vsftpd options ringd recognises without acting on them, and why: by design, not yet, or
+//! TLS settings that rustls decides for itself.
 
 /// The value type and vsftpd 3.0.3 default of an option ringd recognises but does not parse
 /// into `FtpConfig`.
@@ -17,8 +18,11 @@ pub(super) enum Treatment {
     ByDesign(&'static str),
     /// Not supported yet: accepted only at vsftpd's default value. The text names the feature.
     NotYet(&'static str),
-    /// A TLS setting: accepted with any value, unused while `ssl_enable` cannot be YES.
-    Tls,
+    /// A TLS setting accepted with any value: the text says what ringd does instead.
+    Tls(&'static str),
+    /// A protocol ringd never serves: accepted only at vsftpd's default (off); the text says
+    /// what is served instead.
+    Never(&'static str),
 }
 
 pub(super) struct Recognised {
@@ -55,13 +59,24 @@ pub(super) const fn not_yet(name: &'static str, typed: Typed, feature: &'static 
     }
 }
 
-pub(super) const fn tls(name: &'static str, typed: Typed) -> Recognised {
+pub(super) const fn tls(name: &'static str, typed: Typed, instead: &'static str) -> Recognised {
     Recognised {
         name,
         typed,
-        treatment: Treatment::Tls,
+        treatment: Treatment::Tls(instead),
     }
 }
+
+pub(super) const fn never(name: &'static str, instead: &'static str) -> Recognised {
+    Recognised {
+        name,
+        typed: Typed::Bool(false),
+        treatment: Treatment::Never(instead),
+    }
+}
+
+/// What ringd serves, for the protocol switches it cannot honour.
+const SERVED: &str = "ringd serves TLS 1.2 and 1.3 only (ssl_tlsv1_2, ssl_tlsv1_3)";
 
 /// Every other option vsftpd 3.0.3 (Debian's build included) knows, with its compiled-in default.
 pub(super) const RECOGNISED: &[Recognised] = &[
@@ -91,7 +106,6 @@ pub(super) const RECOGNISED: &[Recognised] = &[
         "ringd's transfer engine sizes its chunks and paces rate limits itself",
     ),
     // Not supported yet: accepted at vsftpd's default only.
-    not_yet("ssl_enable", Typed::Bool(false), "FTP over TLS"),
     not_yet(
         "text_userdb_names",
         Typed::Bool(false),
@@ -131,35 +145,62 @@ pub(super) const RECOGNISED: &[Recognised] = &[
         Typed::Text(None),
         "Debian's upload name filter",
     ),
-    // TLS settings: only used with ssl_enable=YES, which ringd refuses for now.
-    tls("allow_anon_ssl", Typed::Bool(false)),
-    tls("force_local_logins_ssl", Typed::Bool(true)),
-    tls("force_local_data_ssl", Typed::Bool(true)),
-    tls("ssl_sslv2", Typed::Bool(false)),
-    tls("ssl_sslv3", Typed::Bool(false)),
-    tls("ssl_tlsv1", Typed::Bool(true)),
-    tls("force_anon_logins_ssl", Typed::Bool(false)),
-    tls("force_anon_data_ssl", Typed::Bool(false)),
-    tls("debug_ssl", Typed::Bool(false)),
-    tls("require_cert", Typed::Bool(false)),
-    tls("validate_cert", Typed::Bool(false)),
-    // 3.0.3 turned this on (Changelog: "We still have tunable_strict_ssl_read_eof defaulted").
-    tls("strict_ssl_read_eof", Typed::Bool(true)),
-    tls("strict_ssl_write_shutdown", Typed::Bool(false)),
-    tls("ssl_request_cert", Typed::Bool(true)),
-    tls("implicit_ssl", Typed::Bool(false)),
-    tls("require_ssl_reuse", Typed::Bool(true)),
-    tls(
-        "rsa_cert_file",
-        Typed::Text(Some("/usr/share/ssl/certs/vsftpd.pem")),
+    // TLS settings rustls decides for itself, or that need what ringd does not do yet.
+    not_yet(
+        "implicit_ssl",
+        Typed::Bool(false),
+        "implicit FTPS, TLS from the first byte",
     ),
-    tls("dsa_cert_file", Typed::Text(None)),
+    not_yet("require_cert", Typed::Bool(false), "client certificates"),
+    not_yet("validate_cert", Typed::Bool(false), "client certificates"),
+    never("ssl_sslv2", SERVED),
+    never("ssl_sslv3", SERVED),
+    never("ssl_tlsv1_1", SERVED),
+    tls(
+        "ssl_tlsv1",
+        Typed::Bool(true),
+        "TLS 1.0 is never served; TLS 1.2 and 1.3 are (ssl_tlsv1_2, ssl_tlsv1_3)",
+    ),
+    tls(
+        "ssl_request_cert",
+        Typed::Bool(true),
+        "no client certificate is asked for (client certificates are not supported yet)",
+    ),
+    tls(
+        "ca_certs_file",
+        Typed::Text(None),
+        "only client certificates would be checked against it, and ringd asks for none",
+    ),
+    tls(
+        "debug_ssl",
+        Typed::Bool(false),
+        "TLS failures are logged at info with the client's address (RUST_LOG=debug for more)",
+    ),
+    // 3.0.3 turned this on (Changelog: "We still have tunable_strict_ssl_read_eof defaulted").
+    tls(
+        "strict_ssl_read_eof",
+        Typed::Bool(true),
+        "an upload that ends without TLS close_notify always fails, as with YES",
+    ),
+    tls(
+        "strict_ssl_write_shutdown",
+        Typed::Bool(false),
+        "ringd always ends a TLS data connection with close_notify",
+    ),
     // 3.0.3's default (3.0.2 had AES128-SHA:DES-CBC3-SHA).
     tls(
         "ssl_ciphers",
         Typed::Text(Some("ECDHE-RSA-AES256-GCM-SHA384")),
+        "rustls's cipher suites are offered: AES-GCM and ChaCha20-Poly1305 with ECDHE",
     ),
-    tls("rsa_private_key_file", Typed::Text(None)),
-    tls("dsa_private_key_file", Typed::Text(None)),
-    tls("ca_certs_file", Typed::Text(None)),
+    tls(
+        "dsa_cert_file",
+        Typed::Text(None),
+        "TLS 1.2 and 1.3 servers cannot use DSA keys; rsa_cert_file (RSA or ECDSA) is used",
+    ),
+    tls(
+        "dsa_private_key_file",
+        Typed::Text(None),
+        "TLS 1.2 and 1.3 servers cannot use DSA keys; rsa_private_key_file is used",
+    ),
 ];

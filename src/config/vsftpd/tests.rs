@@ -179,6 +179,10 @@ const EXTENSIONS: &[&str] = &[
     "zero_copy_method",
 ];
 
+/// The TLS version switches Fedora's and openSUSE's vsftpd 3.0.3 add (vsftpd 3.0.5 has them
+/// too, without the inner underscore).
+const DISTRIBUTION_OPTIONS: &[&str] = &["ssl_tlsv1_1", "ssl_tlsv1_2", "ssl_tlsv1_3"];
+
 #[test]
 fn every_vsftpd_option_is_recognised_exactly_once() {
     assert_eq!(VSFTPD_OPTIONS.len(), 135);
@@ -187,6 +191,7 @@ fn every_vsftpd_option_is_recognised_exactly_once() {
         .copied()
         .filter(|name| !EXTENSIONS.contains(name))
         .chain(RECOGNISED.iter().map(|option| option.name))
+        .filter(|name| !DISTRIBUTION_OPTIONS.contains(name))
         .collect();
     ours.sort_unstable();
     let mut theirs = VSFTPD_OPTIONS.to_vec();
@@ -195,7 +200,7 @@ fn every_vsftpd_option_is_recognised_exactly_once() {
     for extension in EXTENSIONS {
         assert!(SUPPORTED.contains(extension), "{extension}");
     }
-    assert_eq!(SUPPORTED.len(), 93 + EXTENSIONS.len());
+    assert_eq!(SUPPORTED.len(), 102 + 2 + EXTENSIONS.len());
 }
 
 #[test]
@@ -291,7 +296,6 @@ fn recognised_options_carry_vsftpd_3_0_3_defaults() {
         Typed::Number(n) => n.to_string(),
         Typed::Text(t) => t.unwrap_or("(none)").to_string(),
     };
-    assert_eq!(default_of("ssl_enable"), "NO");
     assert_eq!(default_of("seccomp_sandbox"), "YES");
     assert_eq!(default_of("isolate_network"), "YES");
     assert_eq!(default_of("strict_ssl_read_eof"), "YES");
@@ -609,21 +613,21 @@ fn unknown_options_are_errors_naming_file_line_and_option() {
 
 #[test]
 fn options_not_supported_yet_are_accepted_only_at_their_default() {
-    let c = parse("ssl_enable=NO\nbackground=no");
+    let c = parse("implicit_ssl=NO\nbackground=no");
     assert_eq!(
         notes(&c),
         [
-            "1: ssl_enable=NO: vsftpd option that ringd does not support yet (FTP over TLS); \
-                 accepted at vsftpd's default",
+            "1: implicit_ssl=NO: vsftpd option that ringd does not support yet (implicit FTPS, \
+                 TLS from the first byte); accepted at vsftpd's default",
             "2: background=no: vsftpd option that ringd does not support yet (detaching \
                  into the background; run ringd under a service manager); accepted at vsftpd's \
                  default",
         ]
     );
     assert_eq!(
-        error("ssl_enable=YES"),
-        "test.conf:1: ssl_enable: vsftpd option that ringd does not support yet (FTP over \
-             TLS); remove the line or set ssl_enable=NO, vsftpd's default"
+        error("require_cert=YES"),
+        "test.conf:1: require_cert: vsftpd option that ringd does not support yet (client \
+             certificates); remove the line or set require_cert=NO, vsftpd's default"
     );
     assert_eq!(
         error("delay_successful_login=2"),
@@ -639,19 +643,42 @@ fn options_not_supported_yet_are_accepted_only_at_their_default() {
 }
 
 #[test]
-fn tls_settings_are_accepted_while_tls_is_off() {
+fn tls_settings_are_read_as_vsftpd_reads_them() {
     let c = parse(
-        "rsa_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem\nssl_sslv3=YES\n\
-             ssl_ciphers=HIGH\nssl_enable=NO",
+        "ssl_enable=YES\nrsa_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem\n\
+         rsa_private_key_file=/etc/ssl/private/ssl-cert-snakeoil.key\nallow_anon_ssl=YES\n\
+         force_local_data_ssl=NO\nrequire_ssl_reuse=NO\nssl_ciphers=HIGH\nssl_tlsv1=YES",
+    );
+    assert!(c.ssl_enable && c.allow_anon_ssl && !c.force_local_data_ssl);
+    assert!(!c.require_ssl_reuse && c.force_local_logins_ssl);
+    assert_eq!(
+        c.rsa_cert_file,
+        Path::new("/etc/ssl/certs/ssl-cert-snakeoil.pem")
     );
     assert_eq!(
-        notes(&c)[..3],
+        notes(&c),
         [
-            "1: rsa_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem: unused: TLS is not \
-                 supported yet",
-            "2: ssl_sslv3=YES: unused: TLS is not supported yet",
-            "3: ssl_ciphers=HIGH: unused: TLS is not supported yet",
+            "7: ssl_ciphers=HIGH: not acted on: rustls's cipher suites are offered: AES-GCM \
+             and ChaCha20-Poly1305 with ECDHE",
+            "8: ssl_tlsv1=YES: not acted on: TLS 1.0 is never served; TLS 1.2 and 1.3 are \
+             (ssl_tlsv1_2, ssl_tlsv1_3)",
         ]
+    );
+    // Never an older protocol: refused, saying what is served.
+    assert_eq!(
+        error("ssl_sslv3=YES"),
+        "test.conf:1: ssl_sslv3: ringd serves TLS 1.2 and 1.3 only (ssl_tlsv1_2, ssl_tlsv1_3), \
+         never an older protocol; remove the line or set ssl_sslv3=NO"
+    );
+    assert!(parse("ssl_sslv2=NO\nssl_tlsv1_1=NO").notes.is_empty());
+    // vsftpd 3.0.5's spelling is Fedora's option.
+    let c = parse("ssl_tlsv13=NO\nssl_tlsv1_2=YES");
+    assert!(!c.ssl_tlsv1_3 && c.ssl_tlsv1_2);
+    assert_eq!(
+        error("ssl_enable=YES\nssl_tlsv12=NO\nssl_tlsv1_3=NO"),
+        "test.conf:3: ssl_tlsv1_3: ssl_tlsv1_2=NO and ssl_tlsv1_3=NO with ssl_enable=YES: no \
+         TLS version would be left to serve (ringd serves TLS 1.2 and 1.3 only); set one of \
+         them to YES"
     );
     assert_eq!(
         error("require_cert=perhaps"),
@@ -818,7 +845,7 @@ fn display_lists_changed_options_in_name_order_then_notes() {
     let c = parse(
         "write_enable=YES\nlocal_umask=022\nanon_upload_enable=YES\nlisten_port=2121\n\
              pasv_min_port=10000\npasv_max_port=10100\nftpd_banner=Hello there\n\
-             file_open_mode=0644\nmax_clients=2000\nanonymous_enable=YES\nssl_enable=NO",
+             file_open_mode=0644\nmax_clients=2000\nanonymous_enable=YES\nbackground=NO",
     );
     assert_eq!(
         c.to_string(),
@@ -830,8 +857,9 @@ fn display_lists_changed_options_in_name_order_then_notes() {
              pasv_max_port=10100\n\
              pasv_min_port=10000\n\
              write_enable=YES\n\
-             # line 11: ssl_enable=NO: vsftpd option that ringd does not support yet (FTP over \
-             TLS); accepted at vsftpd's default\n"
+             # line 11: background=NO: vsftpd option that ringd does not support yet \
+             (detaching into the background; run ringd under a service manager); accepted at \
+             vsftpd's default\n"
     );
 }
 
@@ -989,15 +1017,7 @@ fn debians_stock_file_loads() {
     assert!(c.dirmessage_enable && c.use_localtime && c.xferlog_enable);
     assert!(c.connect_from_port_20);
     let noted: Vec<&str> = c.notes.iter().map(|n| n.option.as_str()).collect();
-    assert_eq!(
-        noted,
-        [
-            "secure_chroot_dir",
-            "rsa_cert_file",
-            "rsa_private_key_file",
-            "ssl_enable"
-        ]
-    );
+    assert_eq!(noted, ["secure_chroot_dir"]);
     let c = load("debian-stock-all-uncommented.conf");
     assert!(c.write_enable && c.utf8_filesystem && c.chroot_list_enable);
     assert_eq!(c.local_umask, 0o022);

@@ -69,11 +69,24 @@ impl LoggedIn {
         say(accepted)
     }
 
-    pub(super) fn has_data_setup(&self) -> bool {
-        matches!(
+    /// Why a transfer or listing cannot start, as vsftpd checks it before opening anything:
+    /// no PASV or PORT yet, or clear data where the configuration wants it encrypted.
+    pub(super) fn data_refusal(&self) -> Option<FixedReply> {
+        let ready = matches!(
             self.data,
             DataSetup::Passive { ready: true, .. } | DataSetup::Active(_)
-        )
+        );
+        if !ready {
+            return Some(replies::USE_PORT_OR_PASV_FIRST);
+        }
+        let config = &self.config;
+        let must_encrypt = if self.user.anonymous {
+            config.force_anon_data_ssl
+        } else {
+            config.force_local_data_ssl
+        };
+        (config.ssl_enable && must_encrypt && !self.security.data)
+            .then_some(replies::DATA_NEEDS_TLS)
     }
 }
 

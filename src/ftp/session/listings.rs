@@ -107,8 +107,8 @@ impl LoggedIn {
         now: UnixTime,
         fs: &dyn SessionFs,
     ) -> Vec<Action> {
-        if !self.has_data_setup() {
-            return say(replies::USE_PORT_OR_PASV_FIRST);
+        if let Some(refusal) = self.data_refusal() {
+            return say(refusal);
         }
         let kind = if format == ListFormat::Names {
             ListKind::Nlst

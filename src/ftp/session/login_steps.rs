@@ -15,6 +15,9 @@ impl BeforeLogin {
         if !config.local_enable && !anonymous {
             return say(replies::ANONYMOUS_ONLY);
         }
+        if let Some(refusal) = self.tls_login_refusal(anonymous) {
+            return refusal;
+        }
         if config.userlist_enable {
             let listed = self.context.user_list.contains(&text(&name));
             if listed == config.userlist_deny {
@@ -241,6 +244,7 @@ impl BeforeLogin {
             peer: self.peer,
             local: self.local,
             facts: self.facts,
+            security: self.security,
             user: User {
                 shown_name: plan.shown_name,
                 anonymous: plan.anonymous_privileges,

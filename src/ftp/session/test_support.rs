@@ -76,11 +76,13 @@ pub(crate) fn describe(actions: &[Action]) -> Vec<String> {
             Action::Reply(reply) => Some(wire(reply)),
             Action::Pause(delay) => Some(format!("pause {}s", delay.as_secs())),
             Action::Close => Some("close".to_owned()),
+            Action::StartTls => Some("start tls".to_owned()),
             Action::ListenPassive => Some("listen passive".to_owned()),
             Action::Lock(request) => Some(format!("lock {:?}", request.kind)),
             Action::Transfer(transfer) => Some(format!(
-                "transfer {:?} {}",
+                "transfer {:?}{} {}",
                 transfer.channel,
+                if transfer.private { " over TLS" } else { "" },
                 wire(&transfer.opening)
             )),
             Action::Log(_) => None,

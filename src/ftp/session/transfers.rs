@@ -49,6 +49,7 @@ impl LoggedIn {
             job,
             record,
             max_rate: u64::from(max_rate),
+            private: self.security.data,
         }))]
     }
 
@@ -97,6 +98,13 @@ impl LoggedIn {
             TransferOutcome::TimedOut { .. } => {
                 vec![Action::Reply(replies::DATA_TIMEOUT.reply()), Action::Close]
             }
+            // vsftpd ends the session when a data connection did not resume the control
+            // connection's TLS session: it may come from whoever stole the data port.
+            TransferOutcome::TlsFailed { not_resumed: true } => vec![
+                Action::Reply(replies::DATA_TLS_NOT_RESUMED.reply()),
+                Action::Close,
+            ],
+            TransferOutcome::TlsFailed { not_resumed: false } => say(replies::DATA_TLS_FAILED),
         }
     }
 
@@ -134,8 +142,8 @@ impl LoggedIn {
 
     pub(super) fn retrieve(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         let offset = std::mem::take(&mut self.restart_offset);
-        if !self.has_data_setup() {
-            return say(replies::USE_PORT_OR_PASV_FIRST);
+        if let Some(refusal) = self.data_refusal() {
+            return say(refusal);
         }
         if self.ascii && offset != 0 {
             return say(replies::NO_ASCII_RESUME);
@@ -268,8 +276,8 @@ impl LoggedIn {
 
     pub(super) fn store(&mut self, arg: &[u8], append: bool, fs: &dyn SessionFs) -> Vec<Action> {
         let offset = std::mem::take(&mut self.restart_offset);
-        if !self.has_data_setup() {
-            return say(replies::USE_PORT_OR_PASV_FIRST);
+        if let Some(refusal) = self.data_refusal() {
+            return say(refusal);
         }
         let Some(path) = self.path_argument(arg) else {
             return say(replies::COULD_NOT_CREATE_FILE);
@@ -345,8 +353,8 @@ impl LoggedIn {
 
     pub(super) fn store_unique(&mut self, base: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
         self.restart_offset = 0;
-        if !self.has_data_setup() {
-            return say(replies::USE_PORT_OR_PASV_FIRST);
+        if let Some(refusal) = self.data_refusal() {
+            return say(refusal);
         }
         let cwd = self.user.cwd.clone();
         if !base.is_empty() && self.denied(&self.resolve(base)) {

@@ -16,6 +16,7 @@ use tracing::warn;
 
 use super::service::FtpShared;
 use super::session_fs::{Credentials, NoFilesystem, SessionFilesystem};
+use super::tls::{Channel, TlsConnection};
 use super::transfer;
 use crate::config::vsftpd::FtpConfig;
 use crate::ftp::action::{Action, DataChannel, DataJob, ListingReply, Transfer, TransferOutcome};
@@ -55,6 +56,8 @@ struct Connection {
     fs: Box<dyn SessionFs>,
     lines: LineReader,
     registration: SessionHandle,
+    /// The control connection's TLS, after AUTH. Boxed: most sessions have none.
+    tls: Option<Box<TlsConnection>>,
 }
 
 /// One admitted control connection: its I/O shell, its session state machine, and its place
@@ -107,6 +110,7 @@ impl ControlSession {
                 fs: Box::new(NoFilesystem),
                 lines: LineReader::new(MAX_COMMAND_LINE),
                 registration,
+                tls: None,
             },
             _admission: admission,
         })
@@ -155,6 +159,11 @@ impl ControlSession {
                 Action::Close => {
                     let _ = connection.flush().await;
                     return ControlFlow::Break(());
+                }
+                Action::StartTls => {
+                    if Box::pin(connection.start_tls()).await.is_err() {
+                        return ControlFlow::Break(());
+                    }
                 }
                 Action::ListenPassive => {
                     let port = connection.listen_passive();
@@ -295,10 +304,44 @@ impl Connection {
         Ok(())
     }
 
+    /// AUTH's handshake, once its 234 is out; the session ends when it fails, as vsftpd's.
+    async fn start_tls(&mut self) -> io::Result<()> {
+        self.flush().await?;
+        // Bytes that came after AUTH in the clear would be taken as commands sent over TLS
+        // (the STARTTLS injection of CVE-2011-0411): a client that sends any ends its session.
+        if self.lines.buffered() > 0 {
+            tracing::info!(
+                "FTP AUTH from {}: commands sent in the clear after AUTH: session ended",
+                self.peer.ip()
+            );
+            return Err(io::ErrorKind::InvalidData.into());
+        }
+        let shared = Arc::clone(&self.shared);
+        let server = shared.tls.as_ref().ok_or(io::ErrorKind::Unsupported)?;
+        match TlsConnection::accept(server, Channel::Control, &mut self.control).await {
+            Ok(tls) => {
+                self.tls = Some(Box::new(tls));
+                Ok(())
+            }
+            Err(err) => {
+                tracing::info!(
+                    "FTP AUTH from {}: the TLS handshake failed: {err}",
+                    self.peer.ip()
+                );
+                Err(err)
+            }
+        }
+    }
+
     /// Sends the queued replies. The buffer is dropped once written rather than kept for the
     /// next reply: an idle session then holds none. (A loop of writes, not write_all, whose
     /// larger future every session would carry.)
     async fn flush(&mut self) -> io::Result<()> {
+        if let Some(tls) = &mut self.tls {
+            let pending = std::mem::take(&mut self.output);
+            // Boxed, as every TLS step here: a plain session's future keeps no room for it.
+            return Box::pin(tls.write_all(&mut self.control, &pending)).await;
+        }
         let mut pending = std::mem::take(&mut self.output);
         while !pending.is_empty() {
             let BufResult(written, mut buffer) = self.control.write(pending).await;
@@ -332,6 +375,17 @@ impl Connection {
         loop {
             if let Some(line) = self.lines.next_line() {
                 return NextLine::Line(line);
+            }
+            if let Some(tls) = &mut self.tls {
+                let read = Box::pin(tls.read(&mut self.control, CONTROL_READ));
+                match select(read, expiry.as_mut()).await {
+                    Either::Left((Ok(plaintext), _)) if !plaintext.is_empty() => {
+                        self.lines.push(&plaintext)
+                    }
+                    Either::Left(_) => return NextLine::Closed,
+                    Either::Right(_) => return NextLine::IdleTimeout,
+                }
+                continue;
             }
             let read = std::pin::pin!(self.control.read(Vec::with_capacity(CONTROL_READ)));
             let result = match select(read, expiry.as_mut()).await {
@@ -430,6 +484,7 @@ impl Connection {
                 transfer.opening,
                 transfer.job,
                 transfer.max_rate,
+                transfer.private,
                 &moved,
             )
             .await;
@@ -444,7 +499,7 @@ impl Connection {
                 | TransferOutcome::NoSpace { bytes }
                 | TransferOutcome::Aborted { bytes }
                 | TransferOutcome::TimedOut { bytes } => (bytes, false),
-                TransferOutcome::NoConnection => (0, false),
+                TransferOutcome::NoConnection | TransferOutcome::TlsFailed { .. } => (0, false),
             };
             self.context()
                 .log(&LogEvent::Transfer(record), realtime_now());
@@ -458,9 +513,10 @@ impl Connection {
         opening: Reply,
         job: DataJob,
         max_rate: u64,
+        private: bool,
         moved: &Counter,
     ) -> TransferOutcome {
-        let data = match self.open_data(channel).await {
+        let mut data = match self.open_data(channel).await {
             Ok(data) => data,
             Err(outcome) => return outcome,
         };
@@ -468,6 +524,15 @@ impl Connection {
         if self.flush().await.is_err() {
             return TransferOutcome::NetworkFailed { bytes: 0 };
         }
+        // PROT P: the handshake follows the 150, as vsftpd's.
+        let tls = if private {
+            match self.data_tls(&mut data).await {
+                Ok(tls) => Some(tls),
+                Err(outcome) => return outcome,
+            }
+        } else {
+            None
+        };
         // The limits start counting now the data can move: time spent waiting for the data
         // connection would otherwise fill the buckets and go out as a burst.
         let now = monotonic_nanos();
@@ -484,14 +549,51 @@ impl Connection {
         // The listing reads the session's files while the transfer runs; the connection's
         // other fields are the transfer's meanwhile.
         let fs = std::mem::replace(&mut self.fs, Box::new(NoFilesystem));
-        let outcome = self
-            .watch_transfer(
-                transfer::run(data, job, engine, stall, throttle, moved, &*fs),
-                moved,
-            )
-            .await;
+        let outcome = match tls {
+            Some(tls) => {
+                self.watch_transfer(
+                    transfer::run_tls(data, tls, job, stall, throttle, moved, &*fs),
+                    moved,
+                )
+                .await
+            }
+            None => {
+                self.watch_transfer(
+                    transfer::run(data, job, engine, stall, throttle, moved, &*fs),
+                    moved,
+                )
+                .await
+            }
+        };
         self.fs = fs;
         outcome
+    }
+
+    /// The data connection's TLS handshake, resuming the control connection's session when
+    /// `require_ssl_reuse` asks for it: a data connection that does not resume may come from
+    /// whoever took the data port, whatever certificate it shows.
+    async fn data_tls(&mut self, data: &mut TcpStream) -> Result<TlsConnection, TransferOutcome> {
+        let shared = Arc::clone(&self.shared);
+        let server = shared
+            .tls
+            .as_ref()
+            .ok_or(TransferOutcome::TlsFailed { not_resumed: false })?;
+        let stall = seconds(self.config.data_connection_timeout).unwrap_or(Duration::MAX);
+        let tls =
+            match compio::time::timeout(stall, TlsConnection::accept(server, Channel::Data, data))
+                .await
+            {
+                Ok(Ok(tls)) => tls,
+                _ => return Err(TransferOutcome::TlsFailed { not_resumed: false }),
+            };
+        if self.config.require_ssl_reuse && !tls.resumed() {
+            tracing::info!(
+                "FTP data connection from {}: no TLS session reuse on the data channel",
+                self.peer.ip()
+            );
+            return Err(TransferOutcome::TlsFailed { not_resumed: true });
+        }
+        Ok(tls)
     }
 
     /// Runs `transfer` while watching the control connection for ABOR.
@@ -500,6 +602,11 @@ impl Connection {
         transfer: impl Future<Output = TransferOutcome>,
         moved: &Counter,
     ) -> TransferOutcome {
+        // Over TLS the control connection's bytes are records, which a peek cannot take apart;
+        // vsftpd, too, does not watch for ABOR there.
+        if self.tls.is_some() {
+            return transfer.await;
+        }
         let mut transfer = std::pin::pin!(transfer);
         // While the data moves, watch the control connection for ABOR, whose parts may come
         // in separate reads (a client's Ctrl-C sends Telnet IP and Synch as urgent data, then

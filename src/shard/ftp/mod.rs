@@ -7,4 +7,5 @@ pub mod jail;
 pub mod roots;
 pub mod service;
 pub mod session_fs;
+pub mod tls;
 pub mod transfer;

@@ -56,6 +56,12 @@ pub enum FtpStartError {
     Authenticator(#[source] io::Error),
     #[error("{0}")]
     Users(String),
+    #[error("{origin}: FTP over TLS (ssl_enable=YES): {source}")]
+    Tls {
+        origin: String,
+        #[source]
+        source: super::tls::TlsSetupError,
+    },
 }
 
 /// What every session of the service shares besides the configuration: the login roots, the
@@ -69,6 +75,9 @@ pub struct FtpShared {
     /// which the thread that reloads no longer has to give.
     pub authenticator: Arc<Authenticator>,
     pub limits: ConnectionLimits,
+    /// With `ssl_enable`: the certificate, read again by each reload, and the TLS session
+    /// cache data connections resume from.
+    pub tls: Option<super::tls::TlsServer>,
 }
 
 impl FtpShared {
@@ -95,7 +104,13 @@ impl FtpShared {
                 }
             );
         }
+        let tls =
+            super::tls::TlsServer::load(&context.config).map_err(|source| FtpStartError::Tls {
+                origin: context.config.origin.clone(),
+                source,
+            })?;
         Ok(FtpShared {
+            tls,
             authenticator,
             limits: limits.with_limits(context.config.max_clients, context.config.max_per_ip),
             context,

@@ -27,6 +27,7 @@ use compio::net::TcpStream;
 use compio::runtime::fd::PollFd;
 use tracing::warn;
 
+use super::tls::TlsConnection;
 use crate::config::vsftpd::{FtpConfig, ZeroCopyMethod};
 use crate::ftp::action::{DataJob, TransferOutcome};
 use crate::ftp::ascii;
@@ -240,7 +241,10 @@ pub async fn run(
     // shutdown(2) of a TCP socket only queues the FIN and never blocks: called directly, not as
     // compio's operation, which io_uring always hands to a worker thread.
     let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
-    let bytes = progress.bytes();
+    outcome_of(result, progress.bytes())
+}
+
+fn outcome_of(result: Result<(), Failure>, bytes: u64) -> TransferOutcome {
     match result {
         Ok(()) => TransferOutcome::Complete { bytes },
         Err(Failure::Network | Failure::ZeroCopyRefused) => {
@@ -250,6 +254,180 @@ pub async fn run(
         Err(Failure::NoSpace) => TransferOutcome::NoSpace { bytes },
         Err(Failure::Stalled) => TransferOutcome::TimedOut { bytes },
     }
+}
+
+/// Runs `job` over a data connection protected by TLS (PROT P): everything goes through
+/// a buffer to be encrypted or decrypted, so files are copied, never spliced or sent whole.
+/// The end of the data is marked with close_notify, and an upload that ends without one is a
+/// network failure, as vsftpd's strict_ssl_read_eof makes it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "run's arguments and the TLS state"
+)]
+pub async fn run_tls(
+    mut stream: TcpStream,
+    mut tls: TlsConnection,
+    job: DataJob,
+    stall_timeout: Duration,
+    mut throttle: Throttle,
+    moved: &Counter,
+    fs: &dyn SessionFs,
+) -> TransferOutcome {
+    let mut progress = Progress {
+        moved,
+        stall: stall_timeout,
+    };
+    let result = match job {
+        DataJob::Listing(listing) => {
+            tls_send_listing(&mut stream, &mut tls, listing, fs, &mut progress).await
+        }
+        DataJob::Download {
+            file,
+            offset,
+            ascii,
+        } => {
+            let file = File::from(file);
+            let mut converter = ascii.then(ascii::ToNetwork::default);
+            tls_send_file(
+                &mut stream,
+                &mut tls,
+                &file,
+                offset,
+                &mut progress,
+                &mut throttle,
+                &mut converter,
+            )
+            .await
+        }
+        DataJob::Upload { file, ascii, sync } => {
+            let file = File::from(file);
+            let mut converter = ascii.then(ascii::FromNetwork::default);
+            let received = tls_receive_file(
+                &mut stream,
+                &mut tls,
+                &file,
+                &mut progress,
+                &mut throttle,
+                &mut converter,
+            )
+            .await;
+            match received {
+                Ok(()) if sync => file.sync_all().map_err(|e| write_failure(&e)),
+                other => other,
+            }
+        }
+    };
+    if result.is_ok() {
+        // The end of the data, told the client; after an upload it has often closed its end
+        // already, and as with vsftpd's strict_ssl_write_shutdown=NO a failed close_notify
+        // does not fail a transfer whose data all crossed.
+        let _ = tls_step(progress.stall, tls.close(&mut stream)).await;
+    }
+    let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
+    outcome_of(result, progress.bytes())
+}
+
+/// One TLS step on the data connection, within the stall limit.
+async fn tls_step<T>(
+    stall: Duration,
+    step: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, Failure> {
+    match compio::time::timeout(stall, step).await {
+        Err(_) => Err(Failure::Stalled),
+        Ok(Err(_)) => Err(Failure::Network),
+        Ok(Ok(value)) => Ok(value),
+    }
+}
+
+async fn tls_send_listing(
+    stream: &mut TcpStream,
+    tls: &mut TlsConnection,
+    listing: Option<Box<ListingJob>>,
+    fs: &dyn SessionFs,
+    progress: &mut Progress<'_>,
+) -> Result<(), Failure> {
+    let Some(mut listing) = listing else {
+        return Ok(());
+    };
+    let mut chunk = Vec::new();
+    while listing.next_chunk(fs, &mut chunk) {
+        tls_step(progress.stall, tls.write_all(stream, &chunk)).await?;
+        progress.add(chunk.len() as u64);
+        chunk.clear();
+    }
+    Ok(())
+}
+
+async fn tls_send_file(
+    stream: &mut TcpStream,
+    tls: &mut TlsConnection,
+    file: &File,
+    mut position: u64,
+    progress: &mut Progress<'_>,
+    throttle: &mut Throttle,
+    ascii: &mut Option<ascii::ToNetwork>,
+) -> Result<(), Failure> {
+    let mut buffer = vec![0u8; CHUNK];
+    let mut converted = Vec::new();
+    loop {
+        let want = allowance(throttle, CHUNK).await;
+        buffer.resize(want, 0);
+        let read = file
+            .read_at(&mut buffer, position)
+            .map_err(|_| Failure::File)?;
+        if read == 0 {
+            return Ok(());
+        }
+        position += read as u64;
+        let data = match ascii {
+            None => &buffer[..read],
+            Some(converter) => {
+                converted.clear();
+                converter.convert(&buffer[..read], &mut converted);
+                &converted[..]
+            }
+        };
+        tls_step(progress.stall, tls.write_all(stream, data)).await?;
+        progress.add(data.len() as u64);
+    }
+}
+
+async fn tls_receive_file(
+    stream: &mut TcpStream,
+    tls: &mut TlsConnection,
+    file: &File,
+    progress: &mut Progress<'_>,
+    throttle: &mut Throttle,
+    ascii: &mut Option<ascii::FromNetwork>,
+) -> Result<(), Failure> {
+    let mut position = write_position(file)?;
+    let mut converted = Vec::new();
+    loop {
+        let want = allowance(throttle, CHUNK).await;
+        let plaintext = tls_step(progress.stall, tls.read(stream, want)).await?;
+        if plaintext.is_empty() {
+            break;
+        }
+        let data = match ascii {
+            None => &plaintext[..],
+            Some(converter) => {
+                converted.clear();
+                converter.convert(&plaintext, &mut converted);
+                &converted[..]
+            }
+        };
+        file.write_all_at(data, position)
+            .map_err(|e| write_failure(&e))?;
+        position += data.len() as u64;
+        progress.add(plaintext.len() as u64);
+    }
+    if let Some(converter) = ascii {
+        converted.clear();
+        converter.finish(&mut converted);
+        file.write_all_at(&converted, position)
+            .map_err(|e| write_failure(&e))?;
+    }
+    Ok(())
 }
 
 async fn write_all(

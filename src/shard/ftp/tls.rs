@@ -1,0 +1,233 @@
+//! TLS on FTP connections (RFC 4217) with rustls: the server's configuration from vsftpd.conf's
+//! certificate and key, and one connection's TLS state driven over compio's owned-buffer I/O.
+//!
+//! rustls is used without an I/O adapter: ciphertext read from the socket is handed to the
+//! `ServerConnection`, and what it has to send is written out, so that the connection's
+//! resumption state (`require_ssl_reuse`) can be read after the handshake.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncWriteExt};
+use compio::net::TcpStream;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::ServerSessionMemoryCache;
+use rustls::{HandshakeKind, ServerConfig, ServerConnection};
+use thiserror::Error;
+
+use crate::config::vsftpd::FtpConfig;
+
+/// Ciphertext read from the socket at a time: one TLS record and its overhead.
+const RECORD_READ: usize = 16 * 1024 + 512;
+/// Sessions remembered for resumption on data connections, across the shard's sessions.
+const SESSION_CACHE: usize = 4096;
+
+#[derive(Debug, Error)]
+pub enum TlsSetupError {
+    #[error("rsa_cert_file {}: {source}; give a PEM file holding the server's certificate chain", .path.display())]
+    Certificate {
+        path: std::path::PathBuf,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("rsa_cert_file {}: no certificate in it; give a PEM file holding the server's certificate chain", .path.display())]
+    NoCertificate { path: std::path::PathBuf },
+    #[error("{option} {}: {source}; give a PEM file holding the server's private key", .path.display())]
+    Key {
+        option: &'static str,
+        path: std::path::PathBuf,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("the certificate and key do not go together, or are of a kind TLS cannot use: {0}")]
+    Mismatch(rustls::Error),
+}
+
+/// The TLS settings every session of a configuration shares, its session cache included.
+pub struct TlsServer {
+    control: Arc<ServerConfig>,
+    /// The same, without TLS 1.3 session tickets: a data connection resumes the control
+    /// connection's session and needs none, and a client that never reads them (an upload)
+    /// would reset the connection at its close, for the unread bytes, instead of ending it.
+    data: Arc<ServerConfig>,
+}
+
+/// Which connection of the session a handshake is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Control,
+    Data,
+}
+
+impl TlsServer {
+    /// Loads the certificate chain and key that `config` names; `None` without `ssl_enable`.
+    pub fn load(config: &FtpConfig) -> Result<Option<TlsServer>, TlsSetupError> {
+        if !config.ssl_enable {
+            return Ok(None);
+        }
+        let chain = read_chain(&config.rsa_cert_file)?;
+        // vsftpd reads the key from the certificate's file when no key file is named.
+        let (option, key_path) = match &config.rsa_private_key_file {
+            Some(path) => ("rsa_private_key_file", path.as_path()),
+            None => ("rsa_cert_file", config.rsa_cert_file.as_path()),
+        };
+        let key = PrivateKeyDer::from_pem_file(key_path).map_err(|source| TlsSetupError::Key {
+            option,
+            path: key_path.to_path_buf(),
+            source,
+        })?;
+        // ring builds with the Rust toolchain alone; aws-lc-rs (post-quantum key exchange) is
+        // to be measured against it before it is chosen.
+        #[allow(
+            deprecated,
+            reason = "ring has no post-quantum key exchange; see above"
+        )]
+        let provider = rustls::crypto::ring::default_provider();
+        let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+            (config.ssl_tlsv1_2, &rustls::version::TLS12),
+            (config.ssl_tlsv1_3, &rustls::version::TLS13),
+        ]
+        .into_iter()
+        .filter_map(|(offered, version)| offered.then_some(version))
+        .collect();
+        let mut server = ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&versions)
+            .map_err(TlsSetupError::Mismatch)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(TlsSetupError::Mismatch)?;
+        server.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        let mut data = server.clone();
+        data.send_tls13_tickets = 0;
+        Ok(Some(TlsServer {
+            control: Arc::new(server),
+            data: Arc::new(data),
+        }))
+    }
+}
+
+fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let chain = CertificateDer::pem_file_iter(path)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsSetupError::Certificate {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if chain.is_empty() {
+        return Err(TlsSetupError::NoCertificate {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(chain)
+}
+
+/// One connection's TLS state: what the handshake agreed, and the records in flight.
+pub struct TlsConnection {
+    connection: ServerConnection,
+}
+
+fn tls_error(err: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, err)
+}
+
+impl TlsConnection {
+    /// Runs the server side of the handshake on `stream`.
+    pub async fn accept(
+        server: &TlsServer,
+        channel: Channel,
+        stream: &mut TcpStream,
+    ) -> io::Result<TlsConnection> {
+        let config = match channel {
+            Channel::Control => &server.control,
+            Channel::Data => &server.data,
+        };
+        let connection = ServerConnection::new(Arc::clone(config)).map_err(tls_error)?;
+        let mut tls = TlsConnection { connection };
+        while tls.connection.is_handshaking() {
+            tls.send_pending(stream).await?;
+            if !tls.connection.is_handshaking() {
+                break;
+            }
+            if !tls.receive(stream).await? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        // TLS 1.3 session tickets follow the handshake: clients resume with them.
+        tls.send_pending(stream).await?;
+        Ok(tls)
+    }
+
+    /// Whether the handshake resumed an earlier session (a data connection resuming the
+    /// control connection's, as `require_ssl_reuse` wants).
+    pub fn resumed(&self) -> bool {
+        self.connection.handshake_kind() == Some(HandshakeKind::Resumed)
+    }
+
+    /// Reads one record's worth from `stream`; false at the end of the stream.
+    async fn receive(&mut self, stream: &mut TcpStream) -> io::Result<bool> {
+        let BufResult(read, buffer) = stream.read(Vec::with_capacity(RECORD_READ)).await;
+        let read = read?;
+        if read == 0 {
+            return Ok(false);
+        }
+        let mut ciphertext = &buffer[..read];
+        while !ciphertext.is_empty() {
+            self.connection.read_tls(&mut ciphertext)?;
+            self.connection.process_new_packets().map_err(tls_error)?;
+        }
+        Ok(true)
+    }
+
+    /// Writes out whatever TLS has to send.
+    async fn send_pending(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+        while self.connection.wants_write() {
+            let mut records = Vec::new();
+            self.connection.write_tls(&mut records)?;
+            let BufResult(written, _) = AsyncWriteExt::write_all(stream, records).await;
+            written?;
+        }
+        Ok(())
+    }
+
+    /// The next plaintext from `stream`, at most `limit` bytes: empty at the end of the stream
+    /// or once the peer sent close_notify.
+    pub async fn read(&mut self, stream: &mut TcpStream, limit: usize) -> io::Result<Vec<u8>> {
+        let mut plaintext = vec![0; limit];
+        loop {
+            match self.connection.reader().read(&mut plaintext) {
+                Ok(n) => {
+                    plaintext.truncate(n);
+                    return Ok(plaintext);
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(err),
+            }
+            if !self.receive(stream).await? {
+                // The stream ended: after close_notify the reader says 0; without it, rustls
+                // reports the truncation (UnexpectedEof), as strict_ssl_read_eof wants.
+                let n = self.connection.reader().read(&mut plaintext)?;
+                plaintext.truncate(n);
+                return Ok(plaintext);
+            }
+            self.send_pending(stream).await?;
+        }
+    }
+
+    /// Encrypts `plaintext` and writes it to `stream`, as much at a time as rustls buffers.
+    pub async fn write_all(&mut self, stream: &mut TcpStream, plaintext: &[u8]) -> io::Result<()> {
+        let mut rest = plaintext;
+        while !rest.is_empty() {
+            let taken = self.connection.writer().write(rest)?;
+            rest = &rest[taken..];
+            self.send_pending(stream).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends close_notify: the peer learns the data ended here, not by a cut connection.
+    pub async fn close(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+        self.connection.send_close_notify();
+        self.send_pending(stream).await
+    }
+}

@@ -1,0 +1,285 @@
+//! FTP over TLS (explicit, RFC 4217) with real clients: curl, python3's ftplib.FTP_TLS and lftp,
+//! against a certificate the test makes.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::ftp_client::Control;
+use common::{give_to_session_user, Ringd, TempDir, SESSION_USER_CONF};
+
+/// A self-signed certificate for localhost and its key, as PEM files in `dir`; the
+/// certificate's DER bytes, to recognise it at the other end.
+fn write_certificate(dir: &Path) -> Vec<u8> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+    made.cert.der().to_vec()
+}
+
+/// Anonymous FTP over TLS of a root with `pub/data.bin` and an `upload/` directory, plus
+/// `extra` options.
+fn start(extra: &str) -> (Ringd, Vec<u8>) {
+    let dir = TempDir::new("ftp-tls");
+    write_certificate(dir.path());
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("pub")).unwrap();
+    std::fs::create_dir_all(root.join("upload")).unwrap();
+    give_to_session_user(&root.join("upload"));
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(root.join("pub/data.bin"), &data).unwrap();
+    let conf = format!(
+        "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
+         local_enable=NO\nanon_root={}\nwrite_enable=YES\nanon_upload_enable=YES\n\
+         anon_umask=022\npasv_min_port=0\npasv_max_port=0\n{SESSION_USER_CONF}\
+         ssl_enable=YES\nrsa_cert_file={}\nrsa_private_key_file={}\nallow_anon_ssl=YES\n\
+         force_anon_data_ssl=YES\n{extra}",
+        root.display(),
+        cert.display(),
+        key.display(),
+    );
+    (Ringd::start_ftp(dir, &conf, &["--shards", "2"], 1), data)
+}
+
+fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["-s", "-S", "--max-time", "20", "--ssl-reqd", "-k"])
+        .args(args)
+        .output()
+        .expect("curl runs")
+}
+
+#[test]
+fn curl_lists_downloads_resumes_and_uploads_over_tls() {
+    let (ringd, data) = start("");
+    let addr = ringd.ftp_addrs[0];
+    let listing = curl(&[&format!("ftp://{addr}/pub/")]);
+    assert!(listing.status.success(), "{listing:?}");
+    assert!(String::from_utf8_lossy(&listing.stdout).contains(" data.bin"));
+
+    let got = curl(&[&format!("ftp://{addr}/pub/data.bin")]);
+    assert!(got.status.success(), "{got:?}");
+    assert_eq!(got.stdout, data, "the download arrives whole");
+    let resumed = curl(&["-C", "1000000", &format!("ftp://{addr}/pub/data.bin")]);
+    assert_eq!(resumed.stdout, data[1_000_000..], "REST over TLS");
+
+    let dir = TempDir::new("curl-tls");
+    let local = dir.write("up.bin", &data[..777_777]);
+    let put = curl(&[
+        "-T",
+        &local.display().to_string(),
+        &format!("ftp://{addr}/upload/up.bin"),
+    ]);
+    assert!(put.status.success(), "{put:?}");
+    let back = curl(&[&format!("ftp://{addr}/upload/up.bin")]);
+    assert_eq!(back.stdout, data[..777_777], "the upload round-trips");
+
+    // TLS for the login only (PROT C): refused, as force_anon_data_ssl says.
+    let clear = Command::new("curl")
+        .args(["-s", "-S", "--max-time", "20", "--ftp-ssl-control", "-k"])
+        .arg(format!("ftp://{addr}/pub/data.bin"))
+        .output()
+        .unwrap();
+    assert!(!clear.status.success());
+    assert!(
+        String::from_utf8_lossy(&clear.stderr).contains("522"),
+        "{clear:?}"
+    );
+    ringd.stop();
+}
+
+/// python3's ftplib.FTP_TLS does not resume the control connection's TLS session on data
+/// connections: vsftpd (require_ssl_reuse=YES, its default) ends the session, and serves it with
+/// require_ssl_reuse=NO. `expect` is what the script prints.
+fn ftplib_tls(addr: std::net::SocketAddr, expect: &str) {
+    let script = r#"
+import ftplib, ssl, sys
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+ftp = ftplib.FTP_TLS(context=context, timeout=10)
+ftp.connect(sys.argv[1], int(sys.argv[2]))
+ftp.auth()
+ftp.login()
+ftp.prot_p()
+try:
+    print(" ".join(ftp.nlst("pub")))
+except OSError:
+    # The data connection failed first; the control connection has the reason.
+    try:
+        ftp.getresp()
+    except ftplib.Error as reply:
+        print("refused:", reply)
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        printed.trim(),
+        expect,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn data_connections_must_resume_the_control_session_unless_told_otherwise() {
+    let (ringd, _) = start("");
+    ftplib_tls(
+        ringd.ftp_addrs[0],
+        "refused: 522 SSL connection failed: session reuse required",
+    );
+    ringd.stop();
+    let (ringd, _) = start("require_ssl_reuse=NO\n");
+    ftplib_tls(ringd.ftp_addrs[0], "pub/data.bin");
+    ringd.stop();
+}
+
+#[test]
+fn a_plain_text_login_that_must_use_tls_is_refused_with_vsftpds_text() {
+    let (ringd, _) = start("local_enable=YES\nvirtual_users_file=/dev/null\nguest_enable=YES\n");
+    let mut control = Control::connect(ringd.ftp_addrs[0]);
+    let features = control.command("FEAT");
+    assert!(
+        features.starts_with("211-Features:\r\n AUTH TLS\r\n")
+            && features.contains("\r\n PBSZ\r\n PROT\r\n"),
+        "{features}"
+    );
+    assert_eq!(
+        control.command("USER alice"),
+        "530 Non-anonymous sessions must use encryption.\r\n"
+    );
+    control.expect_eof();
+    ringd.stop();
+}
+
+#[test]
+fn commands_sent_in_the_clear_after_auth_end_the_session() {
+    let (ringd, _) = start("");
+    let mut control = Control::connect(ringd.ftp_addrs[0]);
+    // A man in the middle's injection: USER would otherwise run as if it came over TLS.
+    control.send(b"AUTH TLS\r\nUSER anonymous\r\n");
+    assert_eq!(control.reply(), "234 Proceed with negotiation.\r\n");
+    control.expect_eof();
+    ringd.stop();
+}
+
+#[test]
+fn lftp_with_ssl_force_and_protected_data() {
+    if Command::new("lftp").arg("--version").output().is_err() {
+        println!("skipped: lftp is not installed (CI installs it)");
+        return;
+    }
+    let (ringd, data) = start("");
+    let addr = ringd.ftp_addrs[0];
+    let dir = TempDir::new("lftp-tls");
+    let target = dir.join("got.bin");
+    let output = Command::new("lftp")
+        .arg("-c")
+        .arg(format!(
+            "set ftp:ssl-force true; set ftp:ssl-protect-data true; \
+             set ssl:verify-certificate false; set net:max-retries 1; set net:timeout 10; \
+             open -u anonymous,guest@ ftp://{}:{}; get pub/data.bin -o {}",
+            addr.ip(),
+            addr.port(),
+            target.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), data);
+    ringd.stop();
+}
+
+/// The certificate a TLS control connection to `addr` shows, in DER.
+fn served_certificate(addr: std::net::SocketAddr) -> Vec<u8> {
+    let script = r#"
+import ftplib, ssl, sys
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+ftp = ftplib.FTP_TLS(context=context, timeout=10)
+ftp.connect(sys.argv[1], int(sys.argv[2]))
+ftp.auth()
+sys.stdout.buffer.write(ftp.sock.getpeercert(binary_form=True))
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[test]
+fn a_reload_reads_the_certificate_again() {
+    let (ringd, _) = start("");
+    let addr = ringd.ftp_addrs[0];
+    let dir = ringd.file("cert.pem").parent().unwrap().to_path_buf();
+    let first = served_certificate(addr);
+    // A renewal, as certbot makes it: new files in the same place.
+    let renewed = write_certificate(&dir);
+    assert_ne!(first, renewed);
+    assert_eq!(served_certificate(addr), first, "until the reload");
+    let reloaded = ringd.ringctl(&["reload"]);
+    assert!(reloaded.status.success(), "{reloaded:?}");
+    assert_eq!(served_certificate(addr), renewed);
+    // A broken key is refused by the reload, which keeps the running certificate.
+    std::fs::write(dir.join("key.pem"), "not a key").unwrap();
+    let refused = ringd.ringctl(&["reload"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("rsa_private_key_file"),
+        "{refused:?}"
+    );
+    assert_eq!(served_certificate(addr), renewed);
+    ringd.stop();
+}
+
+#[test]
+fn check_reads_the_certificate() {
+    let dir = TempDir::new("ftp-tls-check");
+    let conf = dir.write(
+        "vsftpd.conf",
+        format!(
+            "listen_port=0\nanonymous_enable=YES\nanon_root={}\nssl_enable=YES\n\
+             rsa_cert_file={}\n",
+            dir.path().display(),
+            dir.join("missing.pem").display()
+        ),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_ringd"))
+        .arg("--ftp-conf")
+        .arg(&conf)
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains(&format!(
+            "{}: FTP over TLS (ssl_enable=YES): rsa_cert_file {}: ",
+            conf.display(),
+            dir.join("missing.pem").display()
+        )) && log.contains("give a PEM file holding the server's certificate chain"),
+        "{log}"
+    );
+}

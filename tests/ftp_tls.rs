@@ -43,6 +43,18 @@ fn start(extra: &str) -> (Ringd, Vec<u8>) {
     (Ringd::start_ftp(dir, &conf, &["--shards", "2"], 1), data)
 }
 
+/// python3 connecting to the server named by its arguments, through AUTH TLS, not checking the
+/// test's self-signed certificate.
+const TLS_CONNECT: &str = r#"
+import ftplib, ssl, sys
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+ftp = ftplib.FTP_TLS(context=context, timeout=10)
+ftp.connect(sys.argv[1], int(sys.argv[2]))
+ftp.auth()
+"#;
+
 fn curl(args: &[&str]) -> Output {
     Command::new("curl")
         .args(["-s", "-S", "--max-time", "20", "--ssl-reqd", "-k"])
@@ -94,14 +106,9 @@ fn curl_lists_downloads_resumes_and_uploads_over_tls() {
 /// connections: vsftpd (require_ssl_reuse=YES, its default) ends the session, and serves it with
 /// require_ssl_reuse=NO. `expect` is what the script prints.
 fn ftplib_tls(addr: std::net::SocketAddr, expect: &str) {
-    let script = r#"
-import ftplib, ssl, sys
-context = ssl.create_default_context()
-context.check_hostname = False
-context.verify_mode = ssl.CERT_NONE
-ftp = ftplib.FTP_TLS(context=context, timeout=10)
-ftp.connect(sys.argv[1], int(sys.argv[2]))
-ftp.auth()
+    let script = [
+        TLS_CONNECT,
+        r#"
 ftp.login()
 ftp.prot_p()
 try:
@@ -112,7 +119,9 @@ except OSError:
         ftp.getresp()
     except ftplib.Error as reply:
         print("refused:", reply)
-"#;
+"#,
+    ]
+    .concat();
     let output = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -204,16 +213,13 @@ fn lftp_with_ssl_force_and_protected_data() {
 
 /// The certificate a TLS control connection to `addr` shows, in DER.
 fn served_certificate(addr: std::net::SocketAddr) -> Vec<u8> {
-    let script = r#"
-import ftplib, ssl, sys
-context = ssl.create_default_context()
-context.check_hostname = False
-context.verify_mode = ssl.CERT_NONE
-ftp = ftplib.FTP_TLS(context=context, timeout=10)
-ftp.connect(sys.argv[1], int(sys.argv[2]))
-ftp.auth()
+    let script = [
+        TLS_CONNECT,
+        r#"
 sys.stdout.buffer.write(ftp.sock.getpeercert(binary_form=True))
-"#;
+"#,
+    ]
+    .concat();
     let output = Command::new("python3")
         .arg("-c")
         .arg(script)

@@ -400,34 +400,65 @@ async fn tls_receive_file(
     throttle: &mut Throttle,
     ascii: &mut Option<ascii::FromNetwork>,
 ) -> Result<(), Failure> {
-    let mut position = write_position(file)?;
-    let mut converted = Vec::new();
+    let mut sink = FileSink::new(file, write_position(file)?, ascii);
     loop {
         let want = allowance(throttle, CHUNK).await;
         let plaintext = tls_step(progress.stall, tls.read(stream, want)).await?;
         if plaintext.is_empty() {
-            break;
+            return sink.finish();
         }
-        let data = match ascii {
-            None => &plaintext[..],
-            Some(converter) => {
-                converted.clear();
-                converter.convert(&plaintext, &mut converted);
-                &converted[..]
-            }
-        };
-        file.write_all_at(data, position)
-            .map_err(|e| write_failure(&e))?;
-        position += data.len() as u64;
+        sink.write(&plaintext)?;
         progress.add(plaintext.len() as u64);
     }
-    if let Some(converter) = ascii {
-        converted.clear();
-        converter.finish(&mut converted);
-        file.write_all_at(&converted, position)
-            .map_err(|e| write_failure(&e))?;
+}
+
+/// Where received data goes: the file from a position on, through the ASCII converter in
+/// ASCII mode.
+struct FileSink<'a> {
+    file: &'a File,
+    position: u64,
+    ascii: &'a mut Option<ascii::FromNetwork>,
+    converted: Vec<u8>,
+}
+
+impl<'a> FileSink<'a> {
+    fn new(file: &'a File, position: u64, ascii: &'a mut Option<ascii::FromNetwork>) -> Self {
+        FileSink {
+            file,
+            position,
+            ascii,
+            converted: Vec::new(),
+        }
     }
-    Ok(())
+
+    fn write(&mut self, received: &[u8]) -> Result<(), Failure> {
+        let data = match self.ascii {
+            None => received,
+            Some(converter) => {
+                self.converted.clear();
+                converter.convert(received, &mut self.converted);
+                &self.converted[..]
+            }
+        };
+        self.file
+            .write_all_at(data, self.position)
+            .map_err(|e| write_failure(&e))?;
+        self.position += data.len() as u64;
+        Ok(())
+    }
+
+    /// What the converter still holds (a CR at the very end), then the file flushed.
+    fn finish(mut self) -> Result<(), Failure> {
+        if let Some(converter) = self.ascii {
+            self.converted.clear();
+            converter.finish(&mut self.converted);
+            self.file
+                .write_all_at(&self.converted, self.position)
+                .map_err(|e| write_failure(&e))?;
+        }
+        let mut handle = self.file;
+        handle.flush().map_err(|_| Failure::File)
+    }
 }
 
 async fn write_all(
@@ -818,13 +849,13 @@ async fn splice_socket_to_file(
 async fn copy_socket_to_file(
     stream: &mut TcpStream,
     file: &File,
-    mut position: u64,
+    position: u64,
     progress: &mut Progress<'_>,
     throttle: &mut Throttle,
     ascii: &mut Option<ascii::FromNetwork>,
 ) -> Result<(), Failure> {
+    let mut sink = FileSink::new(file, position, ascii);
     let mut buffer = Vec::with_capacity(CHUNK);
-    let mut converted = Vec::new();
     loop {
         let want = allowance(throttle, CHUNK).await;
         buffer.clear();
@@ -838,31 +869,12 @@ async fn copy_socket_to_file(
         buffer = returned.into_inner();
         let received = match read {
             Err(_) => return Err(Failure::Network),
-            Ok(0) => break,
+            Ok(0) => return sink.finish(),
             Ok(n) => n,
         };
-        let data = match ascii {
-            None => &buffer[..received],
-            Some(converter) => {
-                converted.clear();
-                converter.convert(&buffer[..received], &mut converted);
-                &converted[..]
-            }
-        };
-        file.write_all_at(data, position)
-            .map_err(|e| write_failure(&e))?;
-        position += data.len() as u64;
+        sink.write(&buffer[..received])?;
         progress.add(received as u64);
     }
-    if let Some(converter) = ascii {
-        converted.clear();
-        converter.finish(&mut converted);
-        file.write_all_at(&converted, position)
-            .map_err(|e| write_failure(&e))?;
-    }
-    let mut handle = file;
-    handle.flush().map_err(|_| Failure::File)?;
-    Ok(())
 }
 
 #[cfg(test)]

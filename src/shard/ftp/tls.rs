@@ -125,6 +125,9 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError
 /// One connection's TLS state: what the handshake agreed, and the records in flight.
 pub struct TlsConnection {
     connection: ServerConnection,
+    /// Ciphertext read from the socket that rustls has not taken yet: it takes a record's
+    /// worth at a time, and no more while its plaintext is unread.
+    unread: Vec<u8>,
 }
 
 fn tls_error(err: rustls::Error) -> io::Error {
@@ -143,7 +146,10 @@ impl TlsConnection {
             Channel::Data => &server.data,
         };
         let connection = ServerConnection::new(Arc::clone(config)).map_err(tls_error)?;
-        let mut tls = TlsConnection { connection };
+        let mut tls = TlsConnection {
+            connection,
+            unread: Vec::new(),
+        };
         while tls.connection.is_handshaking() {
             tls.send_pending(stream).await?;
             if !tls.connection.is_handshaking() {
@@ -164,17 +170,25 @@ impl TlsConnection {
         self.connection.handshake_kind() == Some(HandshakeKind::Resumed)
     }
 
-    /// Reads one record's worth from `stream`; false at the end of the stream.
+    /// Hands rustls the next ciphertext, reading `stream` when none is left over; false at
+    /// the end of the stream. Called only once the plaintext so far has been read.
     async fn receive(&mut self, stream: &mut TcpStream) -> io::Result<bool> {
-        let BufResult(read, buffer) = stream.read(Vec::with_capacity(RECORD_READ)).await;
-        let read = read?;
-        if read == 0 {
-            return Ok(false);
+        if self.unread.is_empty() {
+            let BufResult(read, buffer) = stream.read(Vec::with_capacity(RECORD_READ)).await;
+            if read? == 0 {
+                return Ok(false);
+            }
+            self.unread = buffer;
         }
-        let mut ciphertext = &buffer[..read];
-        while !ciphertext.is_empty() {
-            self.connection.read_tls(&mut ciphertext)?;
-            self.connection.process_new_packets().map_err(tls_error)?;
+        let mut ciphertext = &self.unread[..];
+        let taken = self.connection.read_tls(&mut ciphertext)?;
+        self.unread.drain(..taken);
+        self.connection.process_new_packets().map_err(tls_error)?;
+        if taken == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "TLS took none of the data received",
+            ));
         }
         Ok(true)
     }
@@ -229,5 +243,97 @@ impl TlsConnection {
     pub async fn close(&mut self, stream: &mut TcpStream) -> io::Result<()> {
         self.connection.send_close_notify();
         self.send_pending(stream).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_dirs::TempDir;
+
+    /// A server's TLS settings for a fresh self-signed localhost certificate, and that
+    /// certificate for a client to trust.
+    fn server_and_root(dir: &TempDir) -> (TlsServer, CertificateDer<'static>) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = dir.write("cert.pem", made.cert.pem());
+        let key = dir.write("key.pem", made.signing_key.serialize_pem());
+        let config = crate::config::vsftpd::parse_str(
+            &format!(
+                "ssl_enable=YES\nrsa_cert_file={}\nrsa_private_key_file={}\n",
+                cert.display(),
+                key.display()
+            ),
+            "test",
+        )
+        .unwrap();
+        let server = TlsServer::load(&config).unwrap().expect("ssl_enable");
+        (server, made.cert.der().clone())
+    }
+
+    #[test]
+    fn many_small_records_read_back_whole() {
+        let dir = TempDir::new("tls-records");
+        let (server, root) = server_and_root(&dir);
+        // 4000 records of 9 bytes: a read of the socket holds far more plaintext than rustls
+        // buffers, and must be handed over a record's worth at a time.
+        let records = 4000;
+        let received = compio::runtime::Runtime::new().unwrap().block_on(async {
+            let listener = compio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let client = std::thread::spawn(move || {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(root).unwrap();
+                #[allow(deprecated, reason = "the server's provider, for the test's client")]
+                let provider = rustls::crypto::ring::default_provider();
+                let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                let name = "localhost".try_into().unwrap();
+                let mut connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+                let mut socket = std::net::TcpStream::connect(addr).unwrap();
+                let mut stream = rustls::Stream::new(&mut connection, &mut socket);
+                for i in 0..records {
+                    stream.write_all(format!("{i:08}\n").as_bytes()).unwrap();
+                }
+                connection.send_close_notify();
+                connection.complete_io(&mut socket).unwrap();
+            });
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut tls = TlsConnection::accept(&server, Channel::Data, &mut stream)
+                .await
+                .unwrap();
+            let mut received = Vec::new();
+            loop {
+                let plaintext = tls.read(&mut stream, 256 * 1024).await.unwrap();
+                if plaintext.is_empty() {
+                    break;
+                }
+                received.extend_from_slice(&plaintext);
+            }
+            client.join().unwrap();
+            received
+        });
+        let expected: String = (0..records).map(|i| format!("{i:08}\n")).collect();
+        assert_eq!(received.len(), expected.len());
+        assert!(received == expected.as_bytes());
+    }
+
+    #[test]
+    fn a_missing_certificate_names_the_option_and_the_file() {
+        let config = crate::config::vsftpd::parse_str(
+            "ssl_enable=YES\nrsa_cert_file=/nonexistent/cert.pem\n",
+            "test",
+        )
+        .unwrap();
+        let err = TlsServer::load(&config).err().unwrap().to_string();
+        assert!(
+            err.starts_with("rsa_cert_file /nonexistent/cert.pem: ")
+                && err.ends_with("give a PEM file holding the server's certificate chain"),
+            "{err}"
+        );
+        let plain = crate::config::vsftpd::parse_str("ssl_enable=NO\n", "test").unwrap();
+        assert!(TlsServer::load(&plain).unwrap().is_none());
     }
 }

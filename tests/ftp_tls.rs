@@ -55,6 +55,17 @@ ftp.connect(sys.argv[1], int(sys.argv[2]))
 ftp.auth()
 "#;
 
+/// Runs `script` in python3 after [`TLS_CONNECT`] has connected to `addr` over TLS.
+fn python_over_tls(addr: std::net::SocketAddr, script: &str) -> Output {
+    Command::new("python3")
+        .arg("-c")
+        .arg([TLS_CONNECT, script].concat())
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .output()
+        .unwrap()
+}
+
 fn curl(args: &[&str]) -> Output {
     Command::new("curl")
         .args(["-s", "-S", "--max-time", "20", "--ssl-reqd", "-k"])
@@ -106,8 +117,8 @@ fn curl_lists_downloads_resumes_and_uploads_over_tls() {
 /// connections: vsftpd (require_ssl_reuse=YES, its default) ends the session, and serves it with
 /// require_ssl_reuse=NO. `expect` is what the script prints.
 fn ftplib_tls(addr: std::net::SocketAddr, expect: &str) {
-    let script = [
-        TLS_CONNECT,
+    let output = python_over_tls(
+        addr,
         r#"
 ftp.login()
 ftp.prot_p()
@@ -120,15 +131,7 @@ except OSError:
     except ftplib.Error as reply:
         print("refused:", reply)
 "#,
-    ]
-    .concat();
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(addr.ip().to_string())
-        .arg(addr.port().to_string())
-        .output()
-        .unwrap();
+    );
     let printed = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         printed.trim(),
@@ -213,20 +216,10 @@ fn lftp_with_ssl_force_and_protected_data() {
 
 /// The certificate a TLS control connection to `addr` shows, in DER.
 fn served_certificate(addr: std::net::SocketAddr) -> Vec<u8> {
-    let script = [
-        TLS_CONNECT,
-        r#"
-sys.stdout.buffer.write(ftp.sock.getpeercert(binary_form=True))
-"#,
-    ]
-    .concat();
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(addr.ip().to_string())
-        .arg(addr.port().to_string())
-        .output()
-        .unwrap();
+    let output = python_over_tls(
+        addr,
+        "sys.stdout.buffer.write(ftp.sock.getpeercert(binary_form=True))\n",
+    );
     assert!(
         output.status.success(),
         "{}",

@@ -40,8 +40,15 @@ pub enum TlsSetupError {
         path: std::path::PathBuf,
         source: rustls::pki_types::pem::Error,
     },
-    #[error("the certificate and key do not go together, or are of a kind TLS cannot use: {0}")]
-    Mismatch(rustls::Error),
+    #[error("rsa_cert_file {}: the certificate and its key do not go together, or TLS cannot use their kind ({source}); give the key that belongs to the certificate, RSA or ECDSA", .path.display())]
+    Mismatch {
+        path: std::path::PathBuf,
+        source: rustls::Error,
+    },
+    #[error(
+        "{0}: rustls refuses the TLS versions asked for; set ssl_tlsv1_2=YES or ssl_tlsv1_3=YES"
+    )]
+    Versions(rustls::Error),
 }
 
 /// The TLS settings every session of a configuration shares, its session cache included.
@@ -93,10 +100,13 @@ impl TlsServer {
         .collect();
         let mut server = ServerConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&versions)
-            .map_err(TlsSetupError::Mismatch)?
+            .map_err(TlsSetupError::Versions)?
             .with_no_client_auth()
             .with_single_cert(chain, key)
-            .map_err(TlsSetupError::Mismatch)?;
+            .map_err(|source| TlsSetupError::Mismatch {
+                path: config.rsa_cert_file.clone(),
+                source,
+            })?;
         server.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
         let mut data = server.clone();
         data.send_tls13_tickets = 0;
@@ -318,6 +328,31 @@ mod tests {
         let expected: String = (0..records).map(|i| format!("{i:08}\n")).collect();
         assert_eq!(received.len(), expected.len());
         assert!(received == expected.as_bytes());
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_naming_the_file() {
+        let dir = TempDir::new("tls-mismatch");
+        server_and_root(&dir);
+        let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let key = dir.write("other.key", other.signing_key.serialize_pem());
+        let config = crate::config::vsftpd::parse_str(
+            &format!(
+                "ssl_enable=YES\nrsa_cert_file={}\nrsa_private_key_file={}\n",
+                dir.join("cert.pem").display(),
+                key.display()
+            ),
+            "test",
+        )
+        .unwrap();
+        let err = TlsServer::load(&config).err().unwrap().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "rsa_cert_file {}: the certificate and its key do not go together",
+                dir.join("cert.pem").display()
+            )) && err.ends_with("give the key that belongs to the certificate, RSA or ECDSA"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub enum TlsSetupError {
         source: rustls::Error,
     },
     #[error(
-        "{0}: rustls refuses the TLS versions asked for; set ssl_tlsv1_2=YES or ssl_tlsv1_3=YES"
+        "the TLS versions asked for cannot be served ({0}); set ssl_tlsv1_2=YES or ssl_tlsv1_3=YES"
     )]
     Versions(rustls::Error),
 }

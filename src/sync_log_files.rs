@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::config::chrony_logs::{LogSettings, MeasurementLog};
 use crate::output_files::LogFile;
@@ -99,6 +99,13 @@ impl ChronyLogFiles {
             warn!("cannot write {}: {err}; not writing it", kind.file_name());
             self.open.remove(&kind);
             self.given_up.push(kind);
+        } else if log.lines == 1 {
+            // Once per file and per cyclelogs, not per line: where the lines now go.
+            info!(
+                "chrony's {} begun in {}",
+                kind.file_name(),
+                self.dir.display()
+            );
         }
     }
 }

@@ -8,6 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::{Ringd, TempDir};
+
+/// How long a log line or a file may take to come.
+const WAIT: Duration = Duration::from_secs(10);
 use ringd::ntp::packet::{Header, NtpTimestamp, MODE_CLIENT, MODE_SERVER};
 use ringd::sys::clock::realtime_now;
 
@@ -223,26 +226,6 @@ fn waitsync_returns_once_synchronised_and_csv_and_ntpdata_are_chronycs() {
     upstream.stop();
 }
 
-/// Waits (10 s at most, a look every 20 ms) until `path` holds a line of data below a banner.
-fn wait_for_data_line(path: &std::path::Path) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text
-            .lines()
-            .any(|line| line.starts_with(|c: char| c.is_ascii_digit()))
-        {
-            return text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no line in {}: {text:?}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn chronys_log_files_are_written_in_its_format_and_begun_again_after_cyclelogs() {
     let upstream = Ringd::start_ntp(
@@ -254,7 +237,7 @@ fn chronys_log_files_are_written_in_its_format_and_begun_again_after_cyclelogs()
     // Missing: ringd creates it, as chronyd does.
     let logdir = logs.path().join("chrony");
     let port = upstream.ntp_addrs[0].port();
-    let client = Ringd::start_ntp(
+    let mut client = Ringd::start_ntp(
         &format!(
             "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
              server 127.0.0.1 port {port} iburst minpoll -3 maxpoll -3\n\
@@ -268,6 +251,15 @@ fn chronys_log_files_are_written_in_its_format_and_begun_again_after_cyclelogs()
     assert_eq!(waited.status.code(), Some(0), "{waited:?}");
     let mode = std::fs::metadata(&logdir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o750, "created as chronyd creates it");
+    // ringd says when each file has its first line.
+    client.wait_for_lines(
+        &[
+            "chrony's measurements.log begun",
+            "chrony's statistics.log begun",
+            "chrony's tracking.log begun",
+        ],
+        WAIT,
+    );
 
     // Each file: a banner of chrony's titles between two rules, then lines of its columns.
     for (name, titles, fields) in [
@@ -287,7 +279,7 @@ fn chronys_log_files_are_written_in_its_format_and_begun_again_after_cyclelogs()
             14,
         ),
     ] {
-        let text = wait_for_data_line(&logdir.join(name));
+        let text = std::fs::read_to_string(logdir.join(name)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[0].chars().all(|c| c == '=') && lines[0] == lines[2],
@@ -319,7 +311,8 @@ fn chronys_log_files_are_written_in_its_format_and_begun_again_after_cyclelogs()
     std::fs::rename(&tracking, logdir.join("tracking.log.1")).unwrap();
     let cycled = client.ringctl(&["cyclelogs"]);
     assert!(cycled.status.success(), "{cycled:?}");
-    let fresh = wait_for_data_line(&tracking);
+    client.wait_for_line("chrony's tracking.log begun", WAIT);
+    let fresh = std::fs::read_to_string(&tracking).unwrap();
     assert!(
         fresh.starts_with("=====") && fresh.lines().nth(3).is_some(),
         "{fresh}"

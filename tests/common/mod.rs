@@ -201,6 +201,30 @@ impl Ringd {
         }
     }
 
+    /// Waits until a log line containing each of `needles` has come, in any order, after the
+    /// line the last wait returned.
+    pub fn wait_for_lines(&mut self, needles: &[&str], timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = |needle: &&str| {
+                self.log[self.unread..]
+                    .iter()
+                    .position(|line| line.contains(needle))
+            };
+            let found: Option<Vec<usize>> = needles.iter().map(seen).collect();
+            if let Some(found) = found {
+                self.unread += found.into_iter().max().map_or(0, |at| at + 1);
+                return;
+            }
+            if self.next_line(deadline).is_none() {
+                panic!(
+                    "no log lines with all of {needles:?} within {timeout:?}; log:\n{}",
+                    self.log.join("\n")
+                );
+            }
+        }
+    }
+
     /// Runs `ringctl <args>` against this ringd.
     pub fn ringctl(&self, args: &[&str]) -> Output {
         let socket = self

@@ -377,14 +377,14 @@ impl Connection {
                 return NextLine::Line(line);
             }
             if let Some(tls) = &mut self.tls {
-                let read = Box::pin(tls.read(&mut self.control, CONTROL_READ));
-                match select(read, expiry.as_mut()).await {
-                    Either::Left((Ok(plaintext), _)) if !plaintext.is_empty() => {
-                        self.lines.push(&plaintext)
-                    }
+                let mut plaintext = vec![0; CONTROL_READ];
+                let read = Box::pin(tls.read(&mut self.control, &mut plaintext));
+                let received = match select(read, expiry.as_mut()).await {
+                    Either::Left((Ok(n), _)) if n > 0 => n,
                     Either::Left(_) => return NextLine::Closed,
                     Either::Right(_) => return NextLine::IdleTimeout,
-                }
+                };
+                self.lines.push(&plaintext[..received]);
                 continue;
             }
             let read = std::pin::pin!(self.control.read(Vec::with_capacity(CONTROL_READ)));

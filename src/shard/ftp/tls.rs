@@ -138,6 +138,8 @@ pub struct TlsConnection {
     /// Ciphertext read from the socket that rustls has not taken yet: it takes a record's
     /// worth at a time, and no more while its plaintext is unread.
     unread: Vec<u8>,
+    /// The records being written, kept between writes for its allocation.
+    outgoing: Vec<u8>,
 }
 
 fn tls_error(err: rustls::Error) -> io::Error {
@@ -159,6 +161,7 @@ impl TlsConnection {
         let mut tls = TlsConnection {
             connection,
             unread: Vec::new(),
+            outgoing: Vec::new(),
         };
         while tls.connection.is_handshaking() {
             tls.send_pending(stream).await?;
@@ -184,11 +187,14 @@ impl TlsConnection {
     /// the end of the stream. Called only once the plaintext so far has been read.
     async fn receive(&mut self, stream: &mut TcpStream) -> io::Result<bool> {
         if self.unread.is_empty() {
-            let BufResult(read, buffer) = stream.read(Vec::with_capacity(RECORD_READ)).await;
+            // The emptied buffer is read into again: one allocation per connection.
+            let mut buffer = std::mem::take(&mut self.unread);
+            buffer.reserve(RECORD_READ);
+            let BufResult(read, buffer) = stream.read(buffer).await;
+            self.unread = buffer;
             if read? == 0 {
                 return Ok(false);
             }
-            self.unread = buffer;
         }
         let mut ciphertext = &self.unread[..];
         let taken = self.connection.read_tls(&mut ciphertext)?;
@@ -206,33 +212,33 @@ impl TlsConnection {
     /// Writes out whatever TLS has to send.
     async fn send_pending(&mut self, stream: &mut TcpStream) -> io::Result<()> {
         while self.connection.wants_write() {
-            let mut records = Vec::new();
+            let mut records = std::mem::take(&mut self.outgoing);
+            records.clear();
             self.connection.write_tls(&mut records)?;
-            let BufResult(written, _) = AsyncWriteExt::write_all(stream, records).await;
+            let BufResult(written, records) = AsyncWriteExt::write_all(stream, records).await;
+            self.outgoing = records;
             written?;
         }
         Ok(())
     }
 
-    /// The next plaintext from `stream`, at most `limit` bytes: empty at the end of the stream
-    /// or once the peer sent close_notify.
-    pub async fn read(&mut self, stream: &mut TcpStream, limit: usize) -> io::Result<Vec<u8>> {
-        let mut plaintext = vec![0; limit];
+    /// Reads the next plaintext from `stream` into `plaintext`, returning how much: 0 at the
+    /// end of the stream or once the peer sent close_notify.
+    pub async fn read(
+        &mut self,
+        stream: &mut TcpStream,
+        plaintext: &mut [u8],
+    ) -> io::Result<usize> {
         loop {
-            match self.connection.reader().read(&mut plaintext) {
-                Ok(n) => {
-                    plaintext.truncate(n);
-                    return Ok(plaintext);
-                }
+            match self.connection.reader().read(plaintext) {
+                Ok(n) => return Ok(n),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) => return Err(err),
             }
             if !self.receive(stream).await? {
                 // The stream ended: after close_notify the reader says 0; without it, rustls
                 // reports the truncation (UnexpectedEof), as strict_ssl_read_eof wants.
-                let n = self.connection.reader().read(&mut plaintext)?;
-                plaintext.truncate(n);
-                return Ok(plaintext);
+                return self.connection.reader().read(plaintext);
             }
             self.send_pending(stream).await?;
         }
@@ -315,12 +321,13 @@ mod tests {
                 .await
                 .unwrap();
             let mut received = Vec::new();
+            let mut buffer = vec![0; 256 * 1024];
             loop {
-                let plaintext = tls.read(&mut stream, 256 * 1024).await.unwrap();
-                if plaintext.is_empty() {
+                let n = tls.read(&mut stream, &mut buffer).await.unwrap();
+                if n == 0 {
                     break;
                 }
-                received.extend_from_slice(&plaintext);
+                received.extend_from_slice(&buffer[..n]);
             }
             client.join().unwrap();
             received

@@ -401,14 +401,15 @@ async fn tls_receive_file(
     ascii: &mut Option<ascii::FromNetwork>,
 ) -> Result<(), Failure> {
     let mut sink = FileSink::new(file, write_position(file)?, ascii);
+    let mut plaintext = vec![0u8; CHUNK];
     loop {
         let want = allowance(throttle, CHUNK).await;
-        let plaintext = tls_step(progress.stall, tls.read(stream, want)).await?;
-        if plaintext.is_empty() {
+        let received = tls_step(progress.stall, tls.read(stream, &mut plaintext[..want])).await?;
+        if received == 0 {
             return sink.finish();
         }
-        sink.write(&plaintext)?;
-        progress.add(plaintext.len() as u64);
+        sink.write(&plaintext[..received])?;
+        progress.add(received as u64);
     }
 }
 

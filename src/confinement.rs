@@ -144,6 +144,7 @@ fn ftp_rules(ftp: &FtpRoots<'_>, add: &mut impl FnMut(&Path, Access)) {
         for file in [
             Some(&config.rsa_cert_file),
             config.rsa_private_key_file.as_ref(),
+            config.ca_certs_file.as_ref(),
         ]
         .into_iter()
         .flatten()

@@ -1,5 +1,5 @@
-//! FTP over TLS (explicit, RFC 4217) with real clients: curl, python3's ftplib.FTP_TLS and lftp,
-//! against a certificate the test makes.
+//! FTP over TLS (explicit, RFC 4217, and implicit) with real clients: curl, python3's
+//! ftplib.FTP_TLS and lftp, against certificates the test makes.
 
 mod common;
 
@@ -109,6 +109,177 @@ fn curl_lists_downloads_resumes_and_uploads_over_tls() {
     assert!(
         String::from_utf8_lossy(&clear.stderr).contains("522"),
         "{clear:?}"
+    );
+    ringd.stop();
+}
+
+#[test]
+fn curl_over_implicit_tls() {
+    let (ringd, data) = start("implicit_ssl=YES\n");
+    let addr = ringd.ftp_addrs[0];
+    let listing = curl(&[&format!("ftps://{addr}/pub/")]);
+    assert!(listing.status.success(), "{listing:?}");
+    assert!(String::from_utf8_lossy(&listing.stdout).contains(" data.bin"));
+    let got = curl(&[&format!("ftps://{addr}/pub/data.bin")]);
+    assert_eq!(got.stdout, data, "{got:?}");
+    let resumed = curl(&["-C", "2000000", &format!("ftps://{addr}/pub/data.bin")]);
+    assert_eq!(resumed.stdout, data[2_000_000..], "REST over implicit TLS");
+    let dir = TempDir::new("curl-implicit");
+    let local = dir.write("up.bin", &data[..123_457]);
+    let put = curl(&[
+        "-T",
+        &local.display().to_string(),
+        &format!("ftps://{addr}/upload/up.bin"),
+    ]);
+    assert!(put.status.success(), "{put:?}");
+    let back = curl(&[&format!("ftps://{addr}/upload/up.bin")]);
+    assert_eq!(back.stdout, data[..123_457], "the upload round-trips");
+    // A plain FTP client gets no greeting it can read: the port speaks TLS.
+    let plain = Command::new("curl")
+        .args(["-s", "-S", "--max-time", "10"])
+        .arg(format!("ftp://{addr}/pub/"))
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "{plain:?}");
+    ringd.stop();
+}
+
+#[test]
+fn a_client_silent_on_the_implicit_port_is_closed_after_the_idle_timeout() {
+    use std::io::Read;
+    let (ringd, _) = start("implicit_ssl=YES\nidle_session_timeout=1\n");
+    let mut socket = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    // No greeting comes before a handshake; the server gives up waiting for one.
+    let mut byte = [0u8; 1];
+    assert_eq!(socket.read(&mut byte).unwrap(), 0, "closed, nothing sent");
+    ringd.stop();
+}
+
+/// A CA and a client certificate it issued (`ca.pem`, `client.pem`, `client.key`), and a
+/// self-signed client certificate no CA knows (`stranger.pem`, `stranger.key`), in `dir`.
+fn write_client_certificates(dir: &Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "ringd test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let client = |name: &str| {
+        let mut params = rcgen::CertificateParams::new(vec![format!("{name}.example")]).unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        (params, rcgen::KeyPair::generate().unwrap())
+    };
+    let (params, key) = client("client");
+    let issued = params.signed_by(&key, &ca).unwrap();
+    std::fs::write(dir.join("client.pem"), issued.pem()).unwrap();
+    std::fs::write(dir.join("client.key"), key.serialize_pem()).unwrap();
+    let (params, key) = client("stranger");
+    let stranger = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("stranger.pem"), stranger.pem()).unwrap();
+    std::fs::write(dir.join("stranger.key"), key.serialize_pem()).unwrap();
+}
+
+/// curl downloading `pub/data.bin` over explicit TLS, showing `certificate` (a name in
+/// `dir`) if any.
+fn curl_with_certificate(
+    addr: std::net::SocketAddr,
+    dir: &Path,
+    certificate: Option<&str>,
+) -> Output {
+    let files = certificate.map(|name| {
+        (
+            dir.join(format!("{name}.pem")).display().to_string(),
+            dir.join(format!("{name}.key")).display().to_string(),
+        )
+    });
+    let mut args = Vec::new();
+    if let Some((cert, key)) = &files {
+        args.extend(["--cert", cert.as_str(), "--key", key.as_str()]);
+    }
+    let url = format!("ftp://{addr}/pub/data.bin");
+    args.push(&url);
+    curl(&args)
+}
+
+#[test]
+fn client_certificates_are_required_and_checked_against_ca_certs_file() {
+    let certificates = TempDir::new("ftp-client-certs");
+    write_client_certificates(certificates.path());
+    let ca = certificates.join("ca.pem");
+    let (ringd, data) = start(&format!(
+        "require_cert=YES\nvalidate_cert=YES\nca_certs_file={}\n",
+        ca.display()
+    ));
+    let addr = ringd.ftp_addrs[0];
+    // The data connection resumes the session, and with it the certificate it was proved by.
+    let issued = curl_with_certificate(addr, certificates.path(), Some("client"));
+    assert_eq!(issued.stdout, data, "{issued:?}");
+    for refused in [None, Some("stranger")] {
+        let output = curl_with_certificate(addr, certificates.path(), refused);
+        assert!(!output.status.success(), "{refused:?}: {output:?}");
+        assert!(output.stdout.is_empty(), "{refused:?}");
+    }
+    ringd.stop();
+    // Without validate_cert any certificate whose key the client holds is taken, as vsftpd
+    // takes it; require_cert still wants one.
+    let (ringd, data) = start("require_cert=YES\n");
+    let addr = ringd.ftp_addrs[0];
+    let stranger = curl_with_certificate(addr, certificates.path(), Some("stranger"));
+    assert_eq!(stranger.stdout, data, "{stranger:?}");
+    let none = curl_with_certificate(addr, certificates.path(), None);
+    assert!(!none.status.success(), "{none:?}");
+    ringd.stop();
+}
+
+#[test]
+fn a_data_connection_showing_another_certificate_is_refused() {
+    let certificates = TempDir::new("ftp-client-cert-swap");
+    write_client_certificates(certificates.path());
+    let (ringd, _) = start("require_ssl_reuse=NO\n");
+    let dir = certificates.path().display().to_string();
+    // ftplib's data connections use `ftp.context`: swapped after login, the data connection
+    // shows the stranger's certificate instead of the client's.
+    let script = r#"
+import ftplib, ssl, sys
+def context(name):
+    made = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    made.check_hostname = False
+    made.verify_mode = ssl.CERT_NONE
+    made.load_cert_chain(f"{sys.argv[3]}/{name}.pem", f"{sys.argv[3]}/{name}.key")
+    return made
+ftp = ftplib.FTP_TLS(context=context("client"), timeout=10)
+ftp.connect(sys.argv[1], int(sys.argv[2]))
+ftp.auth()
+ftp.login()
+ftp.prot_p()
+print(" ".join(ftp.nlst("pub")))
+ftp.context = context("stranger")
+try:
+    ftp.nlst("pub")
+except OSError:
+    # The data connection failed first; the control connection has the reason.
+    try:
+        ftp.getresp()
+    except ftplib.Error as reply:
+        print("refused:", reply)
+print(ftp.voidcmd("NOOP"))
+"#;
+    let addr = ringd.ftp_addrs[0];
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args([addr.ip().to_string(), addr.port().to_string(), dir])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "pub/data.bin\nrefused: 522 SSL connection failed\n200 NOOP ok.",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
     ringd.stop();
 }

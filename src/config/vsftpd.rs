@@ -340,6 +340,9 @@ supported_options! {
     // FTP over TLS
     /// Offer TLS: AUTH TLS, PBSZ and PROT (explicit FTPS).
     ssl_enable: bool = YesNo(false);
+    /// With `ssl_enable`: TLS from the first byte, before the greeting (implicit FTPS, whose
+    /// port is usually 990).
+    implicit_ssl: bool = YesNo(false);
     /// The server's certificate chain, PEM; it also holds the key when
     /// `rsa_private_key_file` is unset.
     rsa_cert_file: PathBuf = File(PathBuf::from("/usr/share/ssl/certs/vsftpd.pem"));
@@ -357,6 +360,16 @@ supported_options! {
     force_local_data_ssl: bool = YesNo(true);
     /// A TLS data connection must resume the control connection's TLS session.
     require_ssl_reuse: bool = YesNo(true);
+    /// Ask clients for a certificate during the handshake; they may decline.
+    ssl_request_cert: bool = YesNo(true);
+    /// A client that gives no certificate is refused (with `ssl_request_cert`, as OpenSSL
+    /// asks for it only then).
+    require_cert: bool = YesNo(false);
+    /// A client's certificate must chain to `ca_certs_file`; without, any is taken.
+    validate_cert: bool = YesNo(false);
+    /// The CA certificates client certificates are checked against, PEM; also the names sent
+    /// with the request for one.
+    ca_certs_file: Option<PathBuf> = OptFile(None);
     /// Offer TLS 1.2 (Fedora's option; vsftpd 3.0.5 spells it `ssl_tlsv12`).
     ssl_tlsv1_2: bool = YesNo(true);
     /// Offer TLS 1.3 (Fedora's option; vsftpd 3.0.5 spells it `ssl_tlsv13`).

@@ -158,9 +158,17 @@ pub enum TransferOutcome {
     TimedOut {
         bytes: u64,
     },
-    /// The data connection's TLS handshake failed, or did not resume the control connection's
-    /// session when `require_ssl_reuse` asks for it.
-    TlsFailed {
-        not_resumed: bool,
-    },
+    /// The data connection's TLS did not give the session what it needs.
+    TlsFailed(DataTlsFailure),
+}
+
+/// Why a data connection's TLS was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataTlsFailure {
+    /// The handshake failed or stalled.
+    Handshake,
+    /// It did not resume the control connection's session, which `require_ssl_reuse` wants.
+    NotResumed,
+    /// Its client certificate is not the one the control connection showed (or is missing).
+    OtherCertificate,
 }

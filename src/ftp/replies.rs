@@ -526,6 +526,9 @@ pub struct SessionStatus {
     pub idle_timeout: u64,
     /// Sessions open when this one started; the line is left out when 0, as in vsftpd.
     pub clients_at_start: u64,
+    /// TLS on the control connection (AUTH or implicit_ssl), and on data connections (PROT P).
+    pub control_encrypted: bool,
+    pub data_encrypted: bool,
 }
 
 /// `211-FTP server status:` ... `211 End of status`, vsftpd's lines, but the last names
@@ -551,8 +554,16 @@ pub fn session_status(status: &SessionStatus) -> Reply {
         0 => b"     No session timeout".to_vec(),
         seconds => format!("     Session timeout in seconds is {seconds}").into_bytes(),
     });
-    lines.push(b"     Control connection is plain text".to_vec());
-    lines.push(b"     Data connections will be plain text".to_vec());
+    lines.push(if status.control_encrypted {
+        b"     Control connection is encrypted".to_vec()
+    } else {
+        b"     Control connection is plain text".to_vec()
+    });
+    lines.push(if status.data_encrypted {
+        b"     Data connections will be encrypted".to_vec()
+    } else {
+        b"     Data connections will be plain text".to_vec()
+    });
     if status.clients_at_start > 0 {
         lines.push(
             format!(
@@ -755,6 +766,8 @@ mod tests {
             max_rate: 0,
             idle_timeout: 300,
             clients_at_start: 1,
+            control_encrypted: false,
+            data_encrypted: false,
         };
         let expected = "211-FTP server status:\r\n     Connected to 192.168.10.1\r\n     Logged in as ftp\r\n     \
                         TYPE: BINARY\r\n     No session bandwidth limit\r\n     Session timeout in seconds is 300\r\n     \
@@ -766,10 +779,15 @@ mod tests {
             max_rate: 50_000,
             idle_timeout: 0,
             clients_at_start: 0,
+            control_encrypted: true,
+            data_encrypted: true,
             ..status
         };
         let text = wire(session_status(&limited));
         assert!(text.contains("     TYPE: ASCII\r\n     Session bandwidth limit in byte/s is 50000\r\n     No session timeout\r\n"));
+        assert!(text.contains(
+            "     Control connection is encrypted\r\n     Data connections will be encrypted\r\n"
+        ));
         assert!(!text.contains("client count"));
     }
 

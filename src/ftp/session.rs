@@ -17,7 +17,8 @@ use std::time::Duration;
 use protection::{protection_buffer, protection_level, Security};
 
 use super::action::{
-    Action, DataChannel, DataJob, ListingReply, LockRequest, Transfer, TransferOutcome,
+    Action, DataChannel, DataJob, DataTlsFailure, ListingReply, LockRequest, Transfer,
+    TransferOutcome,
 };
 use super::command::{self, Command, CommandError, EpsvArg, SiteCommand, TransferType};
 use super::context::SessionContext;
@@ -240,16 +241,19 @@ impl Session {
         }
     }
 
-    /// The 220 greeting (or the banner file as a multi-line 220).
-    pub fn greeting(&self) -> Vec<Action> {
+    /// The session's opening: with `implicit_ssl`, the TLS handshake, then the 220 greeting
+    /// (or the banner file as a multi-line 220).
+    pub fn greeting(&mut self) -> Vec<Action> {
+        let mut actions = match &mut self.phase {
+            Phase::BeforeLogin(before_login) => before_login.implicit_tls(),
+            Phase::LoggedIn(_) => Vec::new(),
+        };
         let context = match &self.phase {
             Phase::BeforeLogin(before_login) => &before_login.context,
             Phase::LoggedIn(logged_in) => &logged_in.context,
         };
-        self.with_protocol_log(
-            self.protocol_log_start(None),
-            send(context.greeting.clone()),
-        )
+        actions.extend(send(context.greeting.clone()));
+        self.with_protocol_log(self.protocol_log_start(None), actions)
     }
 
     /// `idle_session_timeout` passed without a command.
@@ -571,6 +575,8 @@ impl LoggedIn {
             }),
             idle_timeout: u64::from(config.idle_session_timeout),
             clients_at_start: 0,
+            control_encrypted: self.security.control,
+            data_encrypted: self.security.data,
         })
     }
 }

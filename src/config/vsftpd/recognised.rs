@@ -146,13 +146,6 @@ pub(super) const RECOGNISED: &[Recognised] = &[
         "Debian's upload name filter",
     ),
     // TLS settings rustls decides for itself, or that need what ringd does not do yet.
-    not_yet(
-        "implicit_ssl",
-        Typed::Bool(false),
-        "implicit FTPS, TLS from the first byte",
-    ),
-    not_yet("require_cert", Typed::Bool(false), "client certificates"),
-    not_yet("validate_cert", Typed::Bool(false), "client certificates"),
     never("ssl_sslv2", SERVED),
     never("ssl_sslv3", SERVED),
     never("ssl_tlsv1_1", SERVED),
@@ -160,16 +153,6 @@ pub(super) const RECOGNISED: &[Recognised] = &[
         "ssl_tlsv1",
         Typed::Bool(true),
         "TLS 1.0 is never served; TLS 1.2 and 1.3 are (ssl_tlsv1_2, ssl_tlsv1_3)",
-    ),
-    tls(
-        "ssl_request_cert",
-        Typed::Bool(true),
-        "no client certificate is asked for (client certificates are not supported yet)",
-    ),
-    tls(
-        "ca_certs_file",
-        Typed::Text(None),
-        "only client certificates would be checked against it, and ringd asks for none",
     ),
     tls(
         "debug_ssl",

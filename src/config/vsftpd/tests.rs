@@ -200,7 +200,7 @@ fn every_vsftpd_option_is_recognised_exactly_once() {
     for extension in EXTENSIONS {
         assert!(SUPPORTED.contains(extension), "{extension}");
     }
-    assert_eq!(SUPPORTED.len(), 102 + 2 + EXTENSIONS.len());
+    assert_eq!(SUPPORTED.len(), 107 + 2 + EXTENSIONS.len());
 }
 
 #[test]
@@ -613,21 +613,20 @@ fn unknown_options_are_errors_naming_file_line_and_option() {
 
 #[test]
 fn options_not_supported_yet_are_accepted_only_at_their_default() {
-    let c = parse("implicit_ssl=NO\nbackground=no");
+    let c = parse("background=no");
     assert_eq!(
         notes(&c),
         [
-            "1: implicit_ssl=NO: vsftpd option that ringd does not support yet (implicit FTPS, \
-                 TLS from the first byte); accepted at vsftpd's default",
-            "2: background=no: vsftpd option that ringd does not support yet (detaching \
-                 into the background; run ringd under a service manager); accepted at vsftpd's \
-                 default",
+            "1: background=no: vsftpd option that ringd does not support yet (detaching \
+             into the background; run ringd under a service manager); accepted at vsftpd's \
+             default"
         ]
     );
     assert_eq!(
-        error("require_cert=YES"),
-        "test.conf:1: require_cert: vsftpd option that ringd does not support yet (client \
-             certificates); remove the line or set require_cert=NO, vsftpd's default"
+        error("session_support=YES"),
+        "test.conf:1: session_support: vsftpd option that ringd does not support yet (PAM \
+             sessions and utmp/wtmp records); remove the line or set session_support=NO, \
+             vsftpd's default"
     );
     assert_eq!(
         error("delay_successful_login=2"),

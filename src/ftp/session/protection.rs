@@ -40,6 +40,17 @@ pub(super) fn protection_level(security: &mut Security, level: &str) -> Vec<Acti
 }
 
 impl BeforeLogin {
+    /// `implicit_ssl`: TLS from the first byte, before the greeting. Data connections stay
+    /// clear until PROT P, as in vsftpd; limits were already checked, in plain text, by the
+    /// accept loop.
+    pub(super) fn implicit_tls(&mut self) -> Vec<Action> {
+        if !(self.config.ssl_enable && self.config.implicit_ssl) {
+            return Vec::new();
+        }
+        self.security.control = true;
+        vec![Action::StartTls]
+    }
+
     /// AUTH: vsftpd's four names for TLS on the control connection; `SSL` and `TLS-P` also
     /// protect data connections from the start, as PROT P would.
     pub(super) fn start_tls(&mut self, mechanism: &str) -> Vec<Action> {

@@ -11,7 +11,7 @@ pub(crate) use std::time::{Duration, SystemTime};
 
 pub(crate) use crate::config::vsftpd;
 pub(crate) use crate::ftp::action::{
-    Action, DataChannel, DataJob, LockRequest, Transfer, TransferOutcome,
+    Action, DataChannel, DataJob, DataTlsFailure, LockRequest, Transfer, TransferOutcome,
 };
 pub(crate) use crate::ftp::context::SessionContext;
 pub(crate) use crate::ftp::filesystem::SessionFs;

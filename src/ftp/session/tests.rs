@@ -4,13 +4,13 @@ use crate::ftp::session::test_support::*;
 
 #[test]
 fn default_greeting_names_no_version() {
-    let client = anonymous_server("");
+    let mut client = anonymous_server("");
     assert_eq!(describe(&client.session.greeting()), ["220 (ringd)\r\n"]);
 }
 
 #[test]
 fn ftpd_banner_is_the_greeting() {
-    let client = anonymous_server("ftpd_banner=Welcome to blah FTP service.\n");
+    let mut client = anonymous_server("ftpd_banner=Welcome to blah FTP service.\n");
     assert_eq!(
         describe(&client.session.greeting()),
         ["220 Welcome to blah FTP service.\r\n"]
@@ -27,7 +27,7 @@ fn banner_file_is_a_multi_line_greeting() {
         tree.base_config(),
         banner.display()
     );
-    let client = Client::connect(tree, &text, "root", client_address(), server_address());
+    let mut client = Client::connect(tree, &text, "root", client_address(), server_address());
     assert_eq!(
         describe(&client.session.greeting()),
         ["220-Authorized users only.\r\n220-All access is logged.\r\n220 \r\n"]

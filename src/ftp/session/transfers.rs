@@ -100,11 +100,15 @@ impl LoggedIn {
             }
             // vsftpd ends the session when a data connection did not resume the control
             // connection's TLS session: it may come from whoever stole the data port.
-            TransferOutcome::TlsFailed { not_resumed: true } => vec![
+            // vsftpd words a certificate that differs from the control connection's as a
+            // missing reuse, and ends the session for it too under `require_ssl_reuse`.
+            TransferOutcome::TlsFailed(
+                DataTlsFailure::NotResumed | DataTlsFailure::OtherCertificate,
+            ) if self.config.require_ssl_reuse => vec![
                 Action::Reply(replies::DATA_TLS_NOT_RESUMED.reply()),
                 Action::Close,
             ],
-            TransferOutcome::TlsFailed { not_resumed: false } => say(replies::DATA_TLS_FAILED),
+            TransferOutcome::TlsFailed(_) => say(replies::DATA_TLS_FAILED),
         }
     }
 

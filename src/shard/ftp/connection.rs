@@ -19,7 +19,9 @@ use super::session_fs::{Credentials, NoFilesystem, SessionFilesystem};
 use super::tls::{Channel, TlsConnection};
 use super::transfer;
 use crate::config::vsftpd::FtpConfig;
-use crate::ftp::action::{Action, DataChannel, DataJob, ListingReply, Transfer, TransferOutcome};
+use crate::ftp::action::{
+    Action, DataChannel, DataJob, DataTlsFailure, ListingReply, Transfer, TransferOutcome,
+};
 use crate::ftp::command;
 use crate::ftp::context::SessionContext;
 use crate::ftp::filesystem::SessionFs;
@@ -304,7 +306,9 @@ impl Connection {
         Ok(())
     }
 
-    /// AUTH's handshake, once its 234 is out; the session ends when it fails, as vsftpd's.
+    /// The control connection's handshake: AUTH's, once its 234 is out, or implicit_ssl's
+    /// before the greeting. The session ends when it fails, as vsftpd's, or when it takes
+    /// longer than `idle_session_timeout`, which vsftpd's alarm also bounds it by.
     async fn start_tls(&mut self) -> io::Result<()> {
         self.flush().await?;
         // Bytes that came after AUTH in the clear would be taken as commands sent over TLS
@@ -318,14 +322,21 @@ impl Connection {
         }
         let shared = Arc::clone(&self.shared);
         let server = shared.tls.as_ref().ok_or(io::ErrorKind::Unsupported)?;
-        match TlsConnection::accept(server, Channel::Control, &mut self.control).await {
+        let handshake = TlsConnection::accept(server, Channel::Control, &mut self.control);
+        let accepted = match seconds(self.config.idle_session_timeout) {
+            Some(limit) => compio::time::timeout(limit, handshake)
+                .await
+                .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+            None => handshake.await,
+        };
+        match accepted {
             Ok(tls) => {
                 self.tls = Some(Box::new(tls));
                 Ok(())
             }
             Err(err) => {
                 tracing::info!(
-                    "FTP AUTH from {}: the TLS handshake failed: {err}",
+                    "FTP TLS from {}: the control connection's handshake failed: {err}",
                     self.peer.ip()
                 );
                 Err(err)
@@ -573,25 +584,36 @@ impl Connection {
     /// `require_ssl_reuse` asks for it: a data connection that does not resume may come from
     /// whoever took the data port, whatever certificate it shows.
     async fn data_tls(&mut self, data: &mut TcpStream) -> Result<TlsConnection, TransferOutcome> {
+        let handshake_failed = TransferOutcome::TlsFailed(DataTlsFailure::Handshake);
         let shared = Arc::clone(&self.shared);
-        let server = shared
-            .tls
-            .as_ref()
-            .ok_or(TransferOutcome::TlsFailed { not_resumed: false })?;
+        let (Some(server), Some(control)) = (shared.tls.as_ref(), self.tls.as_ref()) else {
+            return Err(handshake_failed);
+        };
         let stall = seconds(self.config.data_connection_timeout).unwrap_or(Duration::MAX);
         let tls =
             match compio::time::timeout(stall, TlsConnection::accept(server, Channel::Data, data))
                 .await
             {
                 Ok(Ok(tls)) => tls,
-                _ => return Err(TransferOutcome::TlsFailed { not_resumed: false }),
+                _ => return Err(handshake_failed),
             };
         if self.config.require_ssl_reuse && !tls.resumed() {
             tracing::info!(
                 "FTP data connection from {}: no TLS session reuse on the data channel",
                 self.peer.ip()
             );
-            return Err(TransferOutcome::TlsFailed { not_resumed: true });
+            return Err(TransferOutcome::TlsFailed(DataTlsFailure::NotResumed));
+        }
+        // A client that proved a certificate on the control connection must show the same one
+        // here, as vsftpd checks.
+        if let Some(certificate) = control.client_certificate() {
+            if tls.client_certificate() != Some(certificate) {
+                tracing::info!(
+                    "FTP data connection from {}: not the control connection's client certificate",
+                    self.peer.ip()
+                );
+                return Err(TransferOutcome::TlsFailed(DataTlsFailure::OtherCertificate));
+            }
         }
         Ok(tls)
     }

@@ -12,10 +12,16 @@ use std::sync::Arc;
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::TcpStream;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::ServerSessionMemoryCache;
-use rustls::{HandshakeKind, ServerConfig, ServerConnection};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, HandshakeKind, RootCertStore,
+    ServerConfig, ServerConnection, SignatureScheme,
+};
 use thiserror::Error;
 
 use crate::config::vsftpd::FtpConfig;
@@ -49,6 +55,11 @@ pub enum TlsSetupError {
         "the TLS versions asked for cannot be served ({0}); set ssl_tlsv1_2=YES or ssl_tlsv1_3=YES"
     )]
     Versions(rustls::Error),
+    #[error("ca_certs_file {}: {reason}; give a PEM file holding the CA certificates client certificates are issued by", .path.display())]
+    CaCertificates {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// The TLS settings every session of a configuration shares, its session cache included.
@@ -98,15 +109,21 @@ impl TlsServer {
         .into_iter()
         .filter_map(|(offered, version)| offered.then_some(version))
         .collect();
-        let mut server = ServerConfig::builder_with_provider(Arc::new(provider))
+        let provider = Arc::new(provider);
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&versions)
-            .map_err(TlsSetupError::Versions)?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|source| TlsSetupError::Mismatch {
-                path: config.rsa_cert_file.clone(),
-                source,
-            })?;
+            .map_err(TlsSetupError::Versions)?;
+        let builder = match ClientCertificates::from_config(config, &provider)? {
+            Some(verifier) => builder.with_client_cert_verifier(Arc::new(verifier)),
+            None => builder.with_no_client_auth(),
+        };
+        let mut server =
+            builder
+                .with_single_cert(chain, key)
+                .map_err(|source| TlsSetupError::Mismatch {
+                    path: config.rsa_cert_file.clone(),
+                    source,
+                })?;
         server.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
         let mut data = server.clone();
         data.send_tls13_tickets = 0;
@@ -114,6 +131,132 @@ impl TlsServer {
             control: Arc::new(server),
             data: Arc::new(data),
         }))
+    }
+}
+
+/// vsftpd's client certificate options: a certificate is asked for with `ssl_request_cert`,
+/// required with `require_cert`, and checked against `ca_certs_file` with `validate_cert`.
+/// Without `validate_cert` any certificate is taken, as vsftpd's verify callback takes it, but
+/// the client must still prove it holds the certificate's key.
+#[derive(Debug)]
+struct ClientCertificates {
+    mandatory: bool,
+    /// The subjects of `ca_certs_file`'s certificates, sent with the request (OpenSSL's
+    /// client CA list).
+    hints: Vec<DistinguishedName>,
+    /// With `validate_cert`: the chain check against `ca_certs_file`; `None` there refuses
+    /// every certificate, as vsftpd with no CA file does.
+    validation: Option<Validation>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+#[derive(Debug)]
+enum Validation {
+    Chain(Arc<dyn ClientCertVerifier>),
+    NoAuthorities,
+}
+
+impl ClientCertificates {
+    /// `None` when no certificate is asked for: OpenSSL acts on `require_cert` only together
+    /// with `ssl_request_cert`.
+    fn from_config(
+        config: &FtpConfig,
+        provider: &Arc<CryptoProvider>,
+    ) -> Result<Option<ClientCertificates>, TlsSetupError> {
+        if !config.ssl_request_cert {
+            return Ok(None);
+        }
+        let mut authorities = RootCertStore::empty();
+        if let Some(path) = &config.ca_certs_file {
+            let error = |reason: String| TlsSetupError::CaCertificates {
+                path: path.clone(),
+                reason,
+            };
+            let certificates = CertificateDer::pem_file_iter(path)
+                .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+                .map_err(|err| error(err.to_string()))?;
+            if certificates.is_empty() {
+                return Err(error("no certificate in it".to_string()));
+            }
+            for certificate in certificates {
+                authorities
+                    .add(certificate)
+                    .map_err(|err| error(format!("a certificate in it cannot be used ({err})")))?;
+            }
+        }
+        let hints = authorities.subjects();
+        let validation = match (config.validate_cert, authorities.is_empty()) {
+            (false, _) => None,
+            (true, true) => Some(Validation::NoAuthorities),
+            (true, false) => {
+                let verifier = WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(authorities),
+                    Arc::clone(provider),
+                )
+                .allow_unauthenticated()
+                .build()
+                .map_err(|err| TlsSetupError::CaCertificates {
+                    path: config.ca_certs_file.clone().unwrap_or_default(),
+                    reason: err.to_string(),
+                })?;
+                Some(Validation::Chain(verifier))
+            }
+        };
+        Ok(Some(ClientCertificates {
+            mandatory: config.require_cert,
+            hints,
+            validation,
+            algorithms: provider.signature_verification_algorithms,
+        }))
+    }
+}
+
+impl ClientCertVerifier for ClientCertificates {
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        match &self.validation {
+            None => Ok(ClientCertVerified::assertion()),
+            Some(Validation::Chain(verifier)) => {
+                verifier.verify_client_cert(end_entity, intermediates, now)
+            }
+            Some(Validation::NoAuthorities) => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -181,6 +324,11 @@ impl TlsConnection {
     /// control connection's, as `require_ssl_reuse` wants).
     pub fn resumed(&self) -> bool {
         self.connection.handshake_kind() == Some(HandshakeKind::Resumed)
+    }
+
+    /// The certificate the client showed, if any (restored with a resumed session).
+    pub fn client_certificate(&self) -> Option<&CertificateDer<'static>> {
+        self.connection.peer_certificates()?.first()
     }
 
     /// Hands rustls the next ciphertext, reading `stream` when none is left over; false at

@@ -30,6 +30,41 @@ fn auth_tls_asks_the_shell_for_a_handshake_once() {
 }
 
 #[test]
+fn implicit_ssl_shakes_hands_before_the_greeting_and_leaves_data_clear() {
+    let mut client = anonymous_server(&format!("{TLS}implicit_ssl=YES\nallow_anon_ssl=YES\n"));
+    // The handshake comes first: the greeting is the first thing sent over TLS.
+    assert_eq!(
+        describe(&client.session.greeting()),
+        ["start tls", "220 (ringd)\r\n"]
+    );
+    assert_eq!(
+        client.login("anonymous", "guest@example.com"),
+        LOGIN_SUCCESSFUL
+    );
+    let status = client.send("STAT");
+    assert!(
+        status.contains(
+            "     Control connection is encrypted\r\n     Data connections will be plain text\r\n"
+        ),
+        "{status}"
+    );
+    client.passive();
+    assert!(!client.transfer("LIST").private, "PROT P is not implied");
+    assert_eq!(client.send("PROT P"), "200 PROT now Private.\r\n");
+    assert!(client
+        .send("STAT")
+        .contains("     Data connections will be encrypted\r\n"));
+    // AUTH is over: before login it is a command that needs a login, as vsftpd has it.
+    let mut client = anonymous_server(&format!("{TLS}implicit_ssl=YES\n"));
+    client.session.greeting();
+    assert_eq!(client.send("AUTH TLS"), PLEASE_LOGIN);
+    assert_eq!(client.send("PBSZ 0"), "200 PBSZ set to 0.\r\n");
+    // Without ssl_enable, implicit_ssl does nothing.
+    let mut client = anonymous_server("implicit_ssl=YES\n");
+    assert_eq!(describe(&client.session.greeting()), ["220 (ringd)\r\n"]);
+}
+
+#[test]
 fn without_ssl_enable_tls_commands_are_refused_as_vsftpd_refuses_them() {
     let mut client = anonymous_server("");
     for line in ["AUTH TLS", "PBSZ 0", "PROT P"] {
@@ -147,16 +182,35 @@ fn a_data_connection_that_does_not_resume_the_session_ends_it() {
     client.passive();
     client.transfer("LIST");
     assert_eq!(
-        client.finish(TransferOutcome::TlsFailed { not_resumed: true }),
-        [
-            "522 SSL connection failed: session reuse required\r\n",
-            "close"
-        ]
+        client.finish(TransferOutcome::TlsFailed(DataTlsFailure::Handshake)),
+        ["522 SSL connection failed\r\n"]
     );
+    for failure in [DataTlsFailure::NotResumed, DataTlsFailure::OtherCertificate] {
+        let mut client = virtual_server(TLS);
+        client.steps("AUTH TLS");
+        client.login("alice", ALICE_PASSWORD);
+        client.send("PROT P");
+        client.passive();
+        client.transfer("LIST");
+        assert_eq!(
+            client.finish(TransferOutcome::TlsFailed(failure)),
+            [
+                "522 SSL connection failed: session reuse required\r\n",
+                "close"
+            ],
+            "{failure:?}"
+        );
+    }
+    // Without require_ssl_reuse another certificate fails the transfer, not the session.
+    let mut client = virtual_server(&format!("{TLS}require_ssl_reuse=NO\n"));
+    client.steps("AUTH TLS");
+    client.login("alice", ALICE_PASSWORD);
+    client.send("PROT P");
     client.passive();
     client.transfer("LIST");
     assert_eq!(
-        client.finish(TransferOutcome::TlsFailed { not_resumed: false }),
+        client.finish(TransferOutcome::TlsFailed(DataTlsFailure::OtherCertificate)),
         ["522 SSL connection failed\r\n"]
     );
+    assert_eq!(client.send("NOOP"), "200 NOOP ok.\r\n");
 }

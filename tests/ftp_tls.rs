@@ -284,6 +284,33 @@ print(ftp.voidcmd("NOOP"))
     ringd.stop();
 }
 
+#[test]
+fn abor_over_tls_ends_a_download_at_once() {
+    // 3 MB at 50 kB/s: only ABOR ends the transfer within the client's 10 s timeout.
+    let (ringd, _) = start("require_ssl_reuse=NO\nanon_max_rate=50000\n");
+    let output = python_over_tls(
+        ringd.ftp_addrs[0],
+        r#"
+ftp.login()
+ftp.prot_p()
+data = ftp.transfercmd("RETR pub/data.bin")
+data.recv(1000)
+# ftplib's abort() sends urgent data, which a TLS socket cannot: the command goes as any other.
+ftp.putcmd("ABOR")
+print(ftp.getline())
+print(ftp.getline())
+print(ftp.voidcmd("NOOP"))
+"#,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "426 Failure writing network stream.\n226 ABOR successful.\n200 NOOP ok.",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ringd.stop();
+}
+
 /// python3's ftplib.FTP_TLS does not resume the control connection's TLS session on data
 /// connections: vsftpd (require_ssl_reuse=YES, its default) ends the session, and serves it with
 /// require_ssl_reuse=NO. `expect` is what the script prints.

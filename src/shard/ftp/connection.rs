@@ -624,11 +624,6 @@ impl Connection {
         transfer: impl Future<Output = TransferOutcome>,
         moved: &Counter,
     ) -> TransferOutcome {
-        // Over TLS the control connection's bytes are records, which a peek cannot take apart;
-        // vsftpd, too, does not watch for ABOR there.
-        if self.tls.is_some() {
-            return transfer.await;
-        }
         let mut transfer = std::pin::pin!(transfer);
         // While the data moves, watch the control connection for ABOR, whose parts may come
         // in separate reads (a client's Ctrl-C sends Telnet IP and Synch as urgent data, then
@@ -656,6 +651,22 @@ impl Connection {
                     Either::Right(_) => break,
                 }
             };
+            // Over TLS what the peek saw is records: taken whole, they give the lines they
+            // complete (vsftpd does not watch for ABOR over TLS; clients send it all the same).
+            if let Some(tls) = &mut self.tls {
+                let mut plaintext = Vec::new();
+                let read = Box::pin(tls.read_peeked(&mut self.control, available, &mut plaintext));
+                match read.await {
+                    Ok(open) => {
+                        self.lines.push(&plaintext);
+                        if !open {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+                continue;
+            }
             let buffer = Vec::with_capacity(available).slice(..available);
             match self.control.read(buffer).await {
                 BufResult(Ok(n), buffer) if n > 0 => self.lines.push(&buffer.into_inner()[..n]),

@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use compio::buf::BufResult;
+use compio::buf::{BufResult, IntoInner, IoBuf};
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::TcpStream;
 use rustls::client::danger::HandshakeSignatureValid;
@@ -390,6 +390,43 @@ impl TlsConnection {
             }
             self.send_pending(stream).await?;
         }
+    }
+
+    /// Reads the `available` bytes of ciphertext a peek of `stream` saw, so the read does not
+    /// wait, and appends the plaintext they complete to `plaintext` (none while a record is
+    /// still partial). False at the end of the stream or after close_notify.
+    pub async fn read_peeked(
+        &mut self,
+        stream: &mut TcpStream,
+        available: usize,
+        plaintext: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        let buffer = Vec::with_capacity(available).slice(..available);
+        let BufResult(read, buffer) = stream.read(buffer).await;
+        let read = read?;
+        if read == 0 {
+            return Ok(false);
+        }
+        self.unread.extend_from_slice(&buffer.into_inner()[..read]);
+        while !self.unread.is_empty() {
+            let mut ciphertext = &self.unread[..];
+            let taken = self.connection.read_tls(&mut ciphertext)?;
+            self.unread.drain(..taken);
+            let state = self.connection.process_new_packets().map_err(tls_error)?;
+            let start = plaintext.len();
+            plaintext.resize(start + state.plaintext_bytes_to_read(), 0);
+            self.connection
+                .reader()
+                .read_exact(&mut plaintext[start..])?;
+            if state.peer_has_closed() {
+                return Ok(false);
+            }
+            if taken == 0 {
+                break;
+            }
+        }
+        self.send_pending(stream).await?;
+        Ok(true)
     }
 
     /// Encrypts `plaintext` and writes it to `stream`, as much at a time as rustls buffers.

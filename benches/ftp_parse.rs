@@ -4,7 +4,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ringd::ftp::command;
-use ringd::ftp::listing::{self, EntryInfo, EntryKind, FactSet};
+use ringd::ftp::listing::{self, EntryInfo, EntryKind, FactSet, Owners};
 use ringd::ftp::replies;
 use ringd::ftp::telnet::{LineReader, VSFTPD_MAX_COMMAND_LINE};
 
@@ -80,7 +80,7 @@ fn listings(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             for entry in &entries {
-                listing::push_ls_long(&mut out, black_box(entry), now, false, false);
+                listing::push_ls_long(&mut out, black_box(entry), now, Owners::Names, false);
                 out.extend_from_slice(b"\r\n");
             }
             black_box(&out);

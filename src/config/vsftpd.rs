@@ -261,6 +261,9 @@ supported_options! {
     chown_upload_mode: u32 = Mode(0o600);
     /// Show owner and group as `ftp` in listings.
     hide_ids: bool = YesNo(false);
+    /// Listings name owners and groups (from /etc/passwd and /etc/group, read at start)
+    /// instead of showing their ids.
+    text_userdb_names: bool = YesNo(false);
     /// Names hidden from listings, vsftpd's `{a,b*}` pattern syntax.
     hide_file: Option<String> = OptText(None);
     /// Names no command may touch, vsftpd's pattern syntax.

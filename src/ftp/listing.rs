@@ -168,10 +168,10 @@ pub fn push_list_line(
     options: &ListOptions,
     listed_dir: &[u8],
     now: i64,
-    hide_ids: bool,
+    owners: Owners,
 ) {
     if options.long {
-        push_ls_long(out, entry, now, hide_ids, options.classify);
+        push_ls_long(out, entry, now, owners, options.classify);
         return;
     }
     if listed_dir != b"." {
@@ -190,11 +190,34 @@ pub fn push_list_line(
     }
 }
 
+/// What the owner and group columns of `ls -l` lines show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owners {
+    /// Numeric ids, vsftpd's default.
+    Ids,
+    /// Names where known (`text_userdb_names`).
+    Names,
+    /// `ftp` for both (`hide_ids`).
+    Hidden,
+}
+
+impl Owners {
+    pub fn from_config(config: &crate::config::vsftpd::FtpConfig) -> Owners {
+        if config.hide_ids {
+            Owners::Hidden
+        } else if config.text_userdb_names {
+            Owners::Names
+        } else {
+            Owners::Ids
+        }
+    }
+}
+
 /// vsftpd's `ls -l` line, without CRLF:
 /// `-rw-r--r--    1 1000     1000         4096 Mar 03 12:00 name`.
-pub fn ls_long(entry: &EntryInfo, now: i64, hide_ids: bool) -> Vec<u8> {
+pub fn ls_long(entry: &EntryInfo, now: i64, owners: Owners) -> Vec<u8> {
     let mut line = Vec::with_capacity(64 + entry.name.len());
-    push_ls_long(&mut line, entry, now, hide_ids, false);
+    push_ls_long(&mut line, entry, now, owners, false);
     line
 }
 
@@ -203,7 +226,7 @@ pub fn push_ls_long(
     out: &mut Vec<u8>,
     entry: &EntryInfo,
     now: i64,
-    hide_ids: bool,
+    owners: Owners,
     classify: bool,
 ) {
     push_permissions(out, entry.mode);
@@ -213,10 +236,10 @@ pub fn push_ls_long(
     out.push(b' ');
     for (name, id) in [(&entry.owner, entry.uid), (&entry.group, entry.gid)] {
         let id = Decimal::new(id.into());
-        let shown = match name {
-            _ if hide_ids => b"ftp".as_slice(),
-            Some(name) => name.as_bytes(),
-            None => id.as_bytes(),
+        let shown = match (owners, name) {
+            (Owners::Hidden, _) => b"ftp".as_slice(),
+            (Owners::Names, Some(name)) => name.as_bytes(),
+            _ => id.as_bytes(),
         };
         push_padded(out, shown, 8, Align::Left);
         out.push(b' ');
@@ -613,7 +636,11 @@ mod tests {
     fn seed_file_line() {
         let anaconda = file("anaconda-ks.cfg", 0o600, 1603);
         assert_eq!(
-            text(ls_long(&anaconda, JUL_14_2020_1238 + 13 * DAY, false)),
+            text(ls_long(
+                &anaconda,
+                JUL_14_2020_1238 + 13 * DAY,
+                Owners::Names
+            )),
             "-rw-------    1 0        0            1603 Jul 14 12:38 anaconda-ks.cfg"
         );
     }
@@ -626,7 +653,7 @@ mod tests {
             ..dir("Desktop")
         };
         assert_eq!(
-            text(ls_long(&desktop, jan_04_2021_0430 + DAY, false)),
+            text(ls_long(&desktop, jan_04_2021_0430 + DAY, Owners::Names)),
             "drwxr-xr-x    2 0        0               6 Jan 04 04:30 Desktop"
         );
         let big = EntryInfo {
@@ -634,7 +661,7 @@ mod tests {
             ..file("server1.txt", 0o644, 1_048_576)
         };
         assert_eq!(
-            text(ls_long(&big, jan_04_2021_0430 + 20 * DAY, false)),
+            text(ls_long(&big, jan_04_2021_0430 + 20 * DAY, Owners::Names)),
             "-rw-r--r--    1 0        0         1048576 Jan 19 05:56 server1.txt"
         );
     }
@@ -649,7 +676,7 @@ mod tests {
             S_IFLNK | 0o777,
         );
         assert_eq!(
-            text(ls_long(&link, JUL_14_2020_1238, false)),
+            text(ls_long(&link, JUL_14_2020_1238, Owners::Names)),
             "lrwxrwxrwx    1 0        0               0 Jul 14 12:38 latest -> releases/2.0"
         );
         let unreadable = entry(
@@ -657,7 +684,7 @@ mod tests {
             EntryKind::Symlink { target: Vec::new() },
             S_IFLNK | 0o777,
         );
-        assert!(text(ls_long(&unreadable, JUL_14_2020_1238, false)).ends_with(" dangling"));
+        assert!(text(ls_long(&unreadable, JUL_14_2020_1238, Owners::Names)).ends_with(" dangling"));
     }
 
     #[test]
@@ -665,11 +692,11 @@ mod tests {
         let old = file("old.tar", 0o644, 10);
         let half_a_year_later = JUL_14_2020_1238 + 183 * DAY;
         assert_eq!(
-            text(ls_long(&old, half_a_year_later, false)),
+            text(ls_long(&old, half_a_year_later, Owners::Names)),
             "-rw-r--r--    1 0        0              10 Jul 14  2020 old.tar"
         );
         assert_eq!(
-            text(ls_long(&old, JUL_14_2020_1238 - 60, false)),
+            text(ls_long(&old, JUL_14_2020_1238 - 60, Owners::Names)),
             "-rw-r--r--    1 0        0              10 Jul 14  2020 old.tar"
         );
     }
@@ -677,8 +704,13 @@ mod tests {
     #[test]
     fn recent_boundary_is_182_days() {
         let at_limit = JUL_14_2020_1238 + 182 * DAY;
-        assert!(text(ls_long(&file("f", 0o644, 0), at_limit, false)).contains("Jul 14 12:38"));
-        assert!(text(ls_long(&file("f", 0o644, 0), at_limit + 1, false)).contains("Jul 14  2020"));
+        assert!(
+            text(ls_long(&file("f", 0o644, 0), at_limit, Owners::Names)).contains("Jul 14 12:38")
+        );
+        assert!(
+            text(ls_long(&file("f", 0o644, 0), at_limit + 1, Owners::Names))
+                .contains("Jul 14  2020")
+        );
     }
 
     #[test]
@@ -686,16 +718,19 @@ mod tests {
         let mut owned = file("a", 0o644, 1);
         owned.uid = 1000;
         owned.gid = 100;
-        assert!(text(ls_long(&owned, JUL_14_2020_1238, false))
+        assert!(text(ls_long(&owned, JUL_14_2020_1238, Owners::Names))
             .starts_with("-rw-r--r--    1 1000     100      "));
-        assert!(text(ls_long(&owned, JUL_14_2020_1238, true))
+        assert!(text(ls_long(&owned, JUL_14_2020_1238, Owners::Hidden))
             .starts_with("-rw-r--r--    1 ftp      ftp      "));
         owned.owner = Some("alice".into());
         owned.group = Some("a-very-long-group".into());
         assert_eq!(
-            text(ls_long(&owned, JUL_14_2020_1238, false)),
+            text(ls_long(&owned, JUL_14_2020_1238, Owners::Names)),
             "-rw-r--r--    1 alice    a-very-long-group        1 Jul 14 12:38 a"
         );
+        // vsftpd's default shows ids even where names are known.
+        assert!(text(ls_long(&owned, JUL_14_2020_1238, Owners::Ids))
+            .starts_with("-rw-r--r--    1 1000     100      "));
     }
 
     #[test]
@@ -703,7 +738,7 @@ mod tests {
         let mut huge = file("disk.img", 0o644, 123_456_789_012);
         huge.nlink = 12_345;
         assert_eq!(
-            text(ls_long(&huge, JUL_14_2020_1238, false)),
+            text(ls_long(&huge, JUL_14_2020_1238, Owners::Names)),
             "-rw-r--r-- 12345 0        0        123456789012 Jul 14 12:38 disk.img"
         );
     }
@@ -714,7 +749,7 @@ mod tests {
             text(ls_long(
                 &entry("x", EntryKind::Other, mode),
                 JUL_14_2020_1238,
-                false,
+                Owners::Names,
             ))[..10]
                 .to_owned()
         };
@@ -875,7 +910,14 @@ mod tests {
     fn nlst_lines_carry_the_listed_directory() {
         let options = ListOptions::default();
         let mut out = Vec::new();
-        push_list_line(&mut out, &file("a.txt", 0o644, 1), &options, b".", 0, false);
+        push_list_line(
+            &mut out,
+            &file("a.txt", 0o644, 1),
+            &options,
+            b".",
+            0,
+            Owners::Names,
+        );
         assert_eq!(out, b"a.txt");
         out.clear();
         push_list_line(
@@ -884,18 +926,25 @@ mod tests {
             &options,
             b"pub",
             0,
-            false,
+            Owners::Names,
         );
         assert_eq!(out, b"pub/a.txt");
         out.clear();
-        push_list_line(&mut out, &file("a.txt", 0o644, 1), &options, b"/", 0, false);
+        push_list_line(
+            &mut out,
+            &file("a.txt", 0o644, 1),
+            &options,
+            b"/",
+            0,
+            Owners::Names,
+        );
         assert_eq!(out, b"/a.txt");
         let classify = ListOptions {
             classify: true,
             ..ListOptions::default()
         };
         out.clear();
-        push_list_line(&mut out, &dir("sub"), &classify, b".", 0, false);
+        push_list_line(&mut out, &dir("sub"), &classify, b".", 0, Owners::Names);
         assert_eq!(out, b"sub/");
         out.clear();
         push_list_line(
@@ -910,7 +959,7 @@ mod tests {
             &classify,
             b".",
             0,
-            false,
+            Owners::Names,
         );
         assert_eq!(out, b"l@");
     }
@@ -929,7 +978,7 @@ mod tests {
             &options,
             b"ignored",
             JUL_14_2020_1238,
-            true,
+            Owners::Hidden,
         );
         assert_eq!(
             text(out),
@@ -943,7 +992,7 @@ mod tests {
             name: b"caf\xe9".to_vec(),
             ..file("x", 0o644, 1)
         };
-        assert!(ls_long(&latin1, JUL_14_2020_1238, false).ends_with(b" caf\xe9"));
+        assert!(ls_long(&latin1, JUL_14_2020_1238, Owners::Names).ends_with(b" caf\xe9"));
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub struct ListingSettings {
     pub recursive: bool,
     /// Unix seconds, for the `ls -l` choice between a time and a year.
     pub now: i64,
-    pub hide_ids: bool,
+    pub owners: listing::Owners,
     pub hide_file: Option<String>,
     pub facts: FactSet,
     /// MLSD `perm` facts for directories and for other entries (they depend only on the kind).
@@ -322,7 +322,7 @@ impl ListingJob {
                 &settings.options,
                 listed_dir,
                 settings.now,
-                settings.hide_ids,
+                settings.owners,
             ),
         }
         self.push_line(out, &line);

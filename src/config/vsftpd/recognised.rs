@@ -107,11 +107,6 @@ pub(super) const RECOGNISED: &[Recognised] = &[
     ),
     // Not supported yet: accepted at vsftpd's default only.
     not_yet(
-        "text_userdb_names",
-        Typed::Bool(false),
-        "user and group names in listings",
-    ),
-    not_yet(
         "force_dot_files",
         Typed::Bool(false),
         "dot files in listings without -a",

@@ -27,7 +27,7 @@ impl LoggedIn {
             },
             recursive,
             now: now.secs,
-            hide_ids: config.hide_ids,
+            owners: listing::Owners::from_config(config),
             hide_file: config.hide_file.clone(),
             facts: self.facts,
             directory_perm: self.permission_facts(EntryKind::Dir),

@@ -93,9 +93,17 @@ fn hide_ids_shows_ftp_as_owner_and_group() {
         client.listing("LIST"),
         "-rw-r--r--    1 ftp      ftp             5 Jul 14  2020 a.txt\r\n"
     );
+    // vsftpd's default shows the ids; text_userdb_names the names.
     let mut client = anonymous_session("");
     client.file("a.txt", "hello");
     let uid = fs::metadata(client.path("a.txt")).unwrap().uid();
+    let listing = client.listing("LIST");
+    assert!(
+        listing.starts_with(&format!("-rw-r--r--    1 {uid:<8} ")),
+        "{listing}"
+    );
+    let mut client = anonymous_session("text_userdb_names=YES\n");
+    client.file("a.txt", "hello");
     let owner = IdNames::system()
         .user_name(uid)
         .map_or_else(|| uid.to_string(), str::to_owned);

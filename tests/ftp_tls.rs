@@ -260,12 +260,9 @@ print(" ".join(ftp.nlst("pub")))
 ftp.context = context("stranger")
 try:
     ftp.nlst("pub")
-except OSError:
-    # The data connection failed first; the control connection has the reason.
-    try:
-        ftp.getresp()
-    except ftplib.Error as reply:
-        print("refused:", reply)
+except ftplib.Error as reply:
+    # The data connection ended with close_notify; the reply says why.
+    print("refused:", reply)
 print(ftp.voidcmd("NOOP"))
 "#;
     let addr = ringd.ftp_addrs[0];
@@ -322,12 +319,9 @@ ftp.login()
 ftp.prot_p()
 try:
     print(" ".join(ftp.nlst("pub")))
-except OSError:
-    # The data connection failed first; the control connection has the reason.
-    try:
-        ftp.getresp()
-    except ftplib.Error as reply:
-        print("refused:", reply)
+except ftplib.Error as reply:
+    # The data connection ended with close_notify; the reply says why.
+    print("refused:", reply)
 "#,
     );
     let printed = String::from_utf8_lossy(&output.stdout);
@@ -350,6 +344,76 @@ fn data_connections_must_resume_the_control_session_unless_told_otherwise() {
     let (ringd, _) = start("require_ssl_reuse=NO\n");
     ftplib_tls(ringd.ftp_addrs[0], "pub/data.bin");
     ringd.stop();
+}
+
+/// An ftplib client that resumes a chosen TLS session on its data connections, as curl and
+/// lftp resume the control connection's (ftplib itself resumes none).
+const RESUMING_CLIENT: &str = r#"
+class Resuming(ftplib.FTP_TLS):
+    session = None
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.session)
+        self.resumed = conn.session_reused
+        return conn, size
+def logged_in():
+    client = Resuming(context=context, timeout=10)
+    client.connect(sys.argv[1], int(sys.argv[2]))
+    client.auth()
+    client.login()
+    client.prot_p()
+    client.session = client.sock.session
+    return client
+"#;
+
+#[test]
+fn every_data_connection_resumes_the_control_session_and_no_other_session() {
+    for versions in ["", "ssl_tlsv1_3=NO\n"] {
+        let (ringd, _) = start(versions);
+        let output = python_over_tls(
+            ringd.ftp_addrs[0],
+            &[
+                RESUMING_CLIENT,
+                r#"
+first = logged_in()
+print(first.sock.version())
+# OpenSSL clients offer the same TLS 1.3 ticket again for each data connection.
+for _ in range(3):
+    print(" ".join(first.nlst("pub")), first.resumed)
+# Another session's data port, resumed with the first session's ticket: refused.
+second = logged_in()
+second.session = first.session
+try:
+    second.nlst("pub")
+except ftplib.Error as reply:
+    print("refused:", reply)
+# As vsftpd's, the refused session ends; the first goes on.
+try:
+    second.voidcmd("NOOP")
+except (EOFError, OSError):
+    print("second session ended")
+print(first.voidcmd("NOOP"))
+"#,
+            ]
+            .concat(),
+        );
+        let version = if versions.is_empty() {
+            "TLSv1.3"
+        } else {
+            "TLSv1.2"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            format!(
+                "{version}\n{}refused: 522 SSL connection failed: session reuse required\n\
+                 second session ended\n200 NOOP ok.",
+                "pub/data.bin True\n".repeat(3)
+            ),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        ringd.stop();
+    }
 }
 
 #[test]

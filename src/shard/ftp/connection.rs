@@ -16,7 +16,7 @@ use tracing::warn;
 
 use super::service::FtpShared;
 use super::session_fs::{Credentials, NoFilesystem, SessionFilesystem};
-use super::tls::{Channel, TlsConnection};
+use super::tls::{ControlTls, TlsConnection};
 use super::transfer;
 use crate::config::vsftpd::FtpConfig;
 use crate::ftp::action::{
@@ -59,7 +59,7 @@ struct Connection {
     lines: LineReader,
     registration: SessionHandle,
     /// The control connection's TLS, after AUTH. Boxed: most sessions have none.
-    tls: Option<Box<TlsConnection>>,
+    tls: Option<Box<ControlTls>>,
 }
 
 /// One admitted control connection: its I/O shell, its session state machine, and its place
@@ -322,7 +322,7 @@ impl Connection {
         }
         let shared = Arc::clone(&self.shared);
         let server = shared.tls.as_ref().ok_or(io::ErrorKind::Unsupported)?;
-        let handshake = TlsConnection::accept(server, Channel::Control, &mut self.control);
+        let handshake = server.accept_control(&mut self.control);
         let accepted = match seconds(self.config.idle_session_timeout) {
             Some(limit) => compio::time::timeout(limit, handshake)
                 .await
@@ -351,7 +351,7 @@ impl Connection {
         if let Some(tls) = &mut self.tls {
             let pending = std::mem::take(&mut self.output);
             // Boxed, as every TLS step here: a plain session's future keeps no room for it.
-            return Box::pin(tls.write_all(&mut self.control, &pending)).await;
+            return Box::pin(tls.connection.write_all(&mut self.control, &pending)).await;
         }
         let mut pending = std::mem::take(&mut self.output);
         while !pending.is_empty() {
@@ -389,7 +389,7 @@ impl Connection {
             }
             if let Some(tls) = &mut self.tls {
                 let mut plaintext = vec![0; CONTROL_READ];
-                let read = Box::pin(tls.read(&mut self.control, &mut plaintext));
+                let read = Box::pin(tls.connection.read(&mut self.control, &mut plaintext));
                 let received = match select(read, expiry.as_mut()).await {
                     Either::Left((Ok(n), _)) if n > 0 => n,
                     Either::Left(_) => return NextLine::Closed,
@@ -585,37 +585,41 @@ impl Connection {
     /// whoever took the data port, whatever certificate it shows.
     async fn data_tls(&mut self, data: &mut TcpStream) -> Result<TlsConnection, TransferOutcome> {
         let handshake_failed = TransferOutcome::TlsFailed(DataTlsFailure::Handshake);
-        let shared = Arc::clone(&self.shared);
-        let (Some(server), Some(control)) = (shared.tls.as_ref(), self.tls.as_ref()) else {
+        let Some(control) = self.tls.as_ref() else {
             return Err(handshake_failed);
         };
         let stall = seconds(self.config.data_connection_timeout).unwrap_or(Duration::MAX);
-        let tls =
-            match compio::time::timeout(stall, TlsConnection::accept(server, Channel::Data, data))
-                .await
-            {
-                Ok(Ok(tls)) => tls,
-                _ => return Err(handshake_failed),
-            };
-        if self.config.require_ssl_reuse && !tls.resumed() {
+        let mut tls = match compio::time::timeout(stall, control.accept_data(data)).await {
+            Ok(Ok(tls)) => tls,
+            _ => return Err(handshake_failed),
+        };
+        let refused = if self.config.require_ssl_reuse && !tls.resumed() {
             tracing::info!(
                 "FTP data connection from {}: no TLS session reuse on the data channel",
                 self.peer.ip()
             );
-            return Err(TransferOutcome::TlsFailed(DataTlsFailure::NotResumed));
-        }
-        // A client that proved a certificate on the control connection must show the same one
-        // here, as vsftpd checks.
-        if let Some(certificate) = control.client_certificate() {
-            if tls.client_certificate() != Some(certificate) {
+            Some(DataTlsFailure::NotResumed)
+        } else {
+            // A client that proved a certificate on the control connection must show the
+            // same one here, as vsftpd checks.
+            let expected = control.connection.client_certificate();
+            (expected.is_some() && tls.client_certificate() != expected).then(|| {
                 tracing::info!(
                     "FTP data connection from {}: not the control connection's client certificate",
                     self.peer.ip()
                 );
-                return Err(TransferOutcome::TlsFailed(DataTlsFailure::OtherCertificate));
+                DataTlsFailure::OtherCertificate
+            })
+        };
+        match refused {
+            Some(failure) => {
+                // Ended as vsftpd ends it, with close_notify: the client sees a refusal, not
+                // a cut connection.
+                let _ = compio::time::timeout(stall, tls.close(data)).await;
+                Err(TransferOutcome::TlsFailed(failure))
             }
+            None => Ok(tls),
         }
-        Ok(tls)
     }
 
     /// Runs `transfer` while watching the control connection for ABOR.
@@ -655,7 +659,11 @@ impl Connection {
             // complete (vsftpd does not watch for ABOR over TLS; clients send it all the same).
             if let Some(tls) = &mut self.tls {
                 let mut plaintext = Vec::new();
-                let read = Box::pin(tls.read_peeked(&mut self.control, available, &mut plaintext));
+                let read = Box::pin(tls.connection.read_peeked(
+                    &mut self.control,
+                    available,
+                    &mut plaintext,
+                ));
                 match read.await {
                     Ok(open) => {
                         self.lines.push(&plaintext);

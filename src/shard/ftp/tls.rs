@@ -28,8 +28,9 @@ use crate::config::vsftpd::FtpConfig;
 
 /// Ciphertext read from the socket at a time: one TLS record and its overhead.
 const RECORD_READ: usize = 16 * 1024 + 512;
-/// Sessions remembered for resumption on data connections, across the shard's sessions.
-const SESSION_CACHE: usize = 4096;
+/// TLS 1.2 sessions one FTP session remembers for its data connections to resume: its control
+/// connection's, and a spare for a client that renegotiates nothing but reconnects.
+const SESSION_CACHE: usize = 2;
 
 #[derive(Debug, Error)]
 pub enum TlsSetupError {
@@ -62,20 +63,26 @@ pub enum TlsSetupError {
     },
 }
 
-/// The TLS settings every session of a configuration shares, its session cache included.
+/// The TLS settings every session of a configuration starts from.
 pub struct TlsServer {
-    control: Arc<ServerConfig>,
-    /// The same, without TLS 1.3 session tickets: a data connection resumes the control
+    config: ServerConfig,
+}
+
+/// One FTP session's TLS: its control connection, and the settings its data connections are
+/// accepted with.
+///
+/// Each session has its own ticket key and session cache, as each vsftpd session process has
+/// its own OpenSSL cache: a data connection can resume only a session its own control
+/// connection made, so `require_ssl_reuse` also stops a client resuming its own session on
+/// another client's data port. Tickets are stateless, so a client may resume with one ticket
+/// for every data connection, as OpenSSL-based clients (curl, lftp) do under TLS 1.3;
+/// rustls's stateful TLS 1.3 tickets are single-use.
+pub struct ControlTls {
+    pub connection: TlsConnection,
+    /// The session's settings without TLS 1.3 tickets: a data connection resumes the control
     /// connection's session and needs none, and a client that never reads them (an upload)
     /// would reset the connection at its close, for the unread bytes, instead of ending it.
     data: Arc<ServerConfig>,
-}
-
-/// Which connection of the session a handshake is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Channel {
-    Control,
-    Data,
 }
 
 impl TlsServer {
@@ -95,13 +102,7 @@ impl TlsServer {
             path: key_path.to_path_buf(),
             source,
         })?;
-        // ring builds with the Rust toolchain alone; aws-lc-rs (post-quantum key exchange) is
-        // to be measured against it before it is chosen.
-        #[allow(
-            deprecated,
-            reason = "ring has no post-quantum key exchange; see above"
-        )]
-        let provider = rustls::crypto::ring::default_provider();
+        let provider = crypto_provider();
         let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
             (config.ssl_tlsv1_2, &rustls::version::TLS12),
             (config.ssl_tlsv1_3, &rustls::version::TLS13),
@@ -117,20 +118,36 @@ impl TlsServer {
             Some(verifier) => builder.with_client_cert_verifier(Arc::new(verifier)),
             None => builder.with_no_client_auth(),
         };
-        let mut server =
+        let server =
             builder
                 .with_single_cert(chain, key)
                 .map_err(|source| TlsSetupError::Mismatch {
                     path: config.rsa_cert_file.clone(),
                     source,
                 })?;
-        server.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
-        let mut data = server.clone();
+        Ok(Some(TlsServer { config: server }))
+    }
+
+    /// Runs the handshake of a session's control connection on `stream`, with settings of
+    /// the session's own (see [`ControlTls`]).
+    pub async fn accept_control(&self, stream: &mut TcpStream) -> io::Result<ControlTls> {
+        let mut control = self.config.clone();
+        control.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        control.ticketer = ticketer().map_err(tls_error)?;
+        let mut data = control.clone();
         data.send_tls13_tickets = 0;
-        Ok(Some(TlsServer {
-            control: Arc::new(server),
+        let connection = TlsConnection::accept(Arc::new(control), stream).await?;
+        Ok(ControlTls {
+            connection,
             data: Arc::new(data),
-        }))
+        })
+    }
+}
+
+impl ControlTls {
+    /// Runs the handshake of one of the session's data connections on `stream`.
+    pub async fn accept_data(&self, stream: &mut TcpStream) -> io::Result<TlsConnection> {
+        TlsConnection::accept(Arc::clone(&self.data), stream).await
     }
 }
 
@@ -260,6 +277,26 @@ impl ClientCertVerifier for ClientCertificates {
     }
 }
 
+/// The cryptography under TLS: ring, unless ringd is built with the `aws-lc-rs` feature.
+/// docs/benchmarks.md ("TLS crypto provider") has the measurement behind the choice.
+pub fn crypto_provider() -> CryptoProvider {
+    #[cfg(feature = "aws-lc-rs")]
+    return rustls::crypto::aws_lc_rs::default_provider();
+    // rustls deprecates ring for its lack of post-quantum key exchange, which FTP clients
+    // (curl, lftp, FileZilla) do not offer yet.
+    #[cfg(not(feature = "aws-lc-rs"))]
+    #[allow(deprecated, reason = "see above")]
+    rustls::crypto::ring::default_provider()
+}
+
+/// Session tickets encrypted with a fresh key of the [`crypto_provider`]'s.
+fn ticketer() -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
+    #[cfg(feature = "aws-lc-rs")]
+    return rustls::crypto::aws_lc_rs::Ticketer::new();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    rustls::crypto::ring::Ticketer::new()
+}
+
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let chain = CertificateDer::pem_file_iter(path)
         .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
@@ -291,16 +328,11 @@ fn tls_error(err: rustls::Error) -> io::Error {
 
 impl TlsConnection {
     /// Runs the server side of the handshake on `stream`.
-    pub async fn accept(
-        server: &TlsServer,
-        channel: Channel,
+    async fn accept(
+        config: Arc<ServerConfig>,
         stream: &mut TcpStream,
     ) -> io::Result<TlsConnection> {
-        let config = match channel {
-            Channel::Control => &server.control,
-            Channel::Data => &server.data,
-        };
-        let connection = ServerConnection::new(Arc::clone(config)).map_err(tls_error)?;
+        let connection = ServerConnection::new(config).map_err(tls_error)?;
         let mut tls = TlsConnection {
             connection,
             unread: Vec::new(),
@@ -502,7 +534,7 @@ mod tests {
                 connection.complete_io(&mut socket).unwrap();
             });
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut tls = TlsConnection::accept(&server, Channel::Data, &mut stream)
+            let mut tls = TlsConnection::accept(Arc::new(server.config.clone()), &mut stream)
                 .await
                 .unwrap();
             let mut received = Vec::new();

@@ -290,7 +290,7 @@ pub fn crypto_provider() -> CryptoProvider {
 }
 
 /// Session tickets encrypted with a fresh key of the [`crypto_provider`]'s.
-fn ticketer() -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
+pub fn ticketer() -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
     #[cfg(feature = "aws-lc-rs")]
     return rustls::crypto::aws_lc_rs::Ticketer::new();
     #[cfg(not(feature = "aws-lc-rs"))]

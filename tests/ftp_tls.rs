@@ -544,3 +544,32 @@ fn check_reads_the_certificate() {
         "{log}"
     );
 }
+
+#[test]
+fn debug_ssl_logs_each_handshake_as_vsftpd_does() {
+    let logs = TempDir::new("ftp-tls-debug");
+    let log = logs.join("vsftpd.log");
+    let (ringd, data) = start(&format!(
+        "debug_ssl=YES\nxferlog_enable=YES\nvsftpd_log_file={}\n",
+        log.display()
+    ));
+    let addr = ringd.ftp_addrs[0];
+    let got = curl(&["--tlsv1.3", &format!("ftp://{addr}/pub/data.bin")]);
+    assert_eq!(got.stdout, data, "{got:?}");
+    ringd.stop();
+    let log = std::fs::read_to_string(&log).unwrap();
+    let suite = "SSL version: TLSv1.3, SSL cipher: TLS_AES_256_GCM_SHA384";
+    // The control connection's, before login; the data connection's, resumed, after.
+    assert!(
+        log.contains(&format!(
+            "] DEBUG: Client \"127.0.0.1\", \"{suite}, not reused, no cert\"\n"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "] [nobody] DEBUG: Client \"127.0.0.1\", \"{suite}, reused, no cert\"\n"
+        )),
+        "{log}"
+    );
+}

@@ -373,6 +373,9 @@ supported_options! {
     /// The CA certificates client certificates are checked against, PEM; also the names sent
     /// with the request for one.
     ca_certs_file: Option<PathBuf> = OptFile(None);
+    /// Log each handshake (version, suite, resumed or not, client certificate or not) and
+    /// each failed one to vsftpd.log as `DEBUG` lines.
+    debug_ssl: bool = YesNo(false);
     /// Offer TLS 1.2 (Fedora's option; vsftpd 3.0.5 spells it `ssl_tlsv12`).
     ssl_tlsv1_2: bool = YesNo(true);
     /// Offer TLS 1.3 (Fedora's option; vsftpd 3.0.5 spells it `ssl_tlsv13`).

@@ -148,6 +148,15 @@ impl SessionHandle {
         lock(&self.entry.detail).user = Some(String::from_utf8_lossy(user).into_owned());
     }
 
+    /// Who the session logged in as; empty before.
+    pub fn user(&self) -> Vec<u8> {
+        lock(&self.entry.detail)
+            .user
+            .clone()
+            .map(String::into_bytes)
+            .unwrap_or_default()
+    }
+
     /// A file transfer of `path` starts; the engine counts its bytes in the counter returned.
     pub fn file_transfer(&self, direction: Direction, path: &[u8]) -> Arc<Counter> {
         let moved = Arc::new(Counter::default());

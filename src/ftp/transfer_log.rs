@@ -211,6 +211,12 @@ pub enum LogEvent {
         user: Vec<u8>,
         line: Vec<u8>,
     },
+    /// `debug_ssl=YES`: a TLS handshake's outcome, vsftpd's `DEBUG` lines.
+    Debug {
+        remote_ip: IpAddr,
+        user: Vec<u8>,
+        message: String,
+    },
 }
 
 impl LogEvent {
@@ -265,7 +271,8 @@ impl LogEvent {
             | Self::Rename { remote_ip, .. }
             | Self::Chmod { remote_ip, .. }
             | Self::FtpCommand { remote_ip, .. }
-            | Self::FtpResponse { remote_ip, .. } => *remote_ip,
+            | Self::FtpResponse { remote_ip, .. }
+            | Self::Debug { remote_ip, .. } => *remote_ip,
             Self::Transfer(record) => record.remote_ip,
         }
     }
@@ -280,7 +287,8 @@ impl LogEvent {
             | Self::Rename { user, .. }
             | Self::Chmod { user, .. }
             | Self::FtpCommand { user, .. }
-            | Self::FtpResponse { user, .. } => user,
+            | Self::FtpResponse { user, .. }
+            | Self::Debug { user, .. } => user,
             Self::Transfer(record) => &record.user,
         }
     }
@@ -289,7 +297,10 @@ impl LogEvent {
     /// not marked.
     fn outcome(&self) -> Option<bool> {
         match self {
-            Self::Connect { .. } | Self::FtpCommand { .. } | Self::FtpResponse { .. } => None,
+            Self::Connect { .. }
+            | Self::FtpCommand { .. }
+            | Self::FtpResponse { .. }
+            | Self::Debug { .. } => None,
             Self::Login { ok, .. }
             | Self::Mkdir { ok, .. }
             | Self::Rmdir { ok, .. }
@@ -315,6 +326,7 @@ impl LogEvent {
             },
             Self::FtpCommand { .. } => "FTP command",
             Self::FtpResponse { .. } => "FTP response",
+            Self::Debug { .. } => "DEBUG",
         }
     }
 
@@ -354,6 +366,7 @@ impl LogEvent {
                 detail
             }
             Self::FtpResponse { line, .. } => line.clone(),
+            Self::Debug { message, .. } => message.as_bytes().to_vec(),
         }
     }
 }
@@ -959,6 +972,17 @@ mod tests {
                 line: b"230 Login successful.".to_vec(),
             }),
             "[ftp] FTP response: Client \"127.0.0.1\", \"230 Login successful.\""
+        );
+        assert_eq!(
+            vsftpd_event_message(&LogEvent::Debug {
+                remote_ip: LOCALHOST,
+                user: Vec::new(),
+                message: "SSL version: TLSv1.2, SSL cipher: ECDHE-RSA-AES256-GCM-SHA384, \
+                          not reused, no cert"
+                    .to_string(),
+            }),
+            "DEBUG: Client \"127.0.0.1\", \"SSL version: TLSv1.2, SSL cipher: \
+             ECDHE-RSA-AES256-GCM-SHA384, not reused, no cert\""
         );
     }
 

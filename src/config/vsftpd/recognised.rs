@@ -149,11 +149,6 @@ pub(super) const RECOGNISED: &[Recognised] = &[
         Typed::Bool(true),
         "TLS 1.0 is never served; TLS 1.2 and 1.3 are (ssl_tlsv1_2, ssl_tlsv1_3)",
     ),
-    tls(
-        "debug_ssl",
-        Typed::Bool(false),
-        "TLS failures are logged at info with the client's address (RUST_LOG=debug for more)",
-    ),
     // 3.0.3 turned this on (Changelog: "We still have tunable_strict_ssl_read_eof defaulted").
     tls(
         "strict_ssl_read_eof",

@@ -200,7 +200,7 @@ fn every_vsftpd_option_is_recognised_exactly_once() {
     for extension in EXTENSIONS {
         assert!(SUPPORTED.contains(extension), "{extension}");
     }
-    assert_eq!(SUPPORTED.len(), 108 + 2 + EXTENSIONS.len());
+    assert_eq!(SUPPORTED.len(), 109 + 2 + EXTENSIONS.len());
 }
 
 #[test]

@@ -331,6 +331,7 @@ impl Connection {
         };
         match accepted {
             Ok(tls) => {
+                self.debug_ssl(|| tls.connection.debug_summary());
                 self.tls = Some(Box::new(tls));
                 Ok(())
             }
@@ -339,8 +340,21 @@ impl Connection {
                     "FTP TLS from {}: the control connection's handshake failed: {err}",
                     self.peer.ip()
                 );
+                self.debug_ssl(|| format!("SSL_accept failed: {err}"));
                 Err(err)
             }
+        }
+    }
+
+    /// `debug_ssl=YES`: a line about a handshake in vsftpd.log.
+    fn debug_ssl(&self, message: impl FnOnce() -> String) {
+        if self.config.debug_ssl {
+            let event = LogEvent::Debug {
+                remote_ip: self.peer.ip(),
+                user: self.registration.user(),
+                message: message(),
+            };
+            self.context().log(&event, realtime_now());
         }
     }
 
@@ -591,8 +605,13 @@ impl Connection {
         let stall = seconds(self.config.data_connection_timeout).unwrap_or(Duration::MAX);
         let mut tls = match compio::time::timeout(stall, control.accept_data(data)).await {
             Ok(Ok(tls)) => tls,
-            _ => return Err(handshake_failed),
+            Ok(Err(err)) => {
+                self.debug_ssl(|| format!("SSL_accept failed: {err}"));
+                return Err(handshake_failed);
+            }
+            Err(_) => return Err(handshake_failed),
         };
+        self.debug_ssl(|| tls.debug_summary());
         let refused = if self.config.require_ssl_reuse && !tls.resumed() {
             tracing::info!(
                 "FTP data connection from {}: no TLS session reuse on the data channel",

@@ -297,6 +297,23 @@ pub fn ticketer() -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Er
     rustls::crypto::ring::Ticketer::new()
 }
 
+/// OpenSSL's name of a suite rustls offers, as vsftpd's logs show it.
+fn openssl_cipher_name(suite: rustls::CipherSuite) -> &'static str {
+    use rustls::CipherSuite as Suite;
+    match suite {
+        Suite::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        Suite::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        Suite::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        Suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        Suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        Suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        Suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        Suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        Suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => "(unknown)",
+    }
+}
+
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let chain = CertificateDer::pem_file_iter(path)
         .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
@@ -356,6 +373,32 @@ impl TlsConnection {
     /// control connection's, as `require_ssl_reuse` wants).
     pub fn resumed(&self) -> bool {
         self.connection.handshake_kind() == Some(HandshakeKind::Resumed)
+    }
+
+    /// What vsftpd's `debug_ssl` logs of a handshake, with OpenSSL's names:
+    /// `SSL version: TLSv1.3, SSL cipher: TLS_AES_256_GCM_SHA384, not reused, no cert`.
+    pub fn debug_summary(&self) -> String {
+        let version = match self.connection.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            _ => "TLSv1.2",
+        };
+        let cipher = self
+            .connection
+            .negotiated_cipher_suite()
+            .map_or("(NONE)", |suite| openssl_cipher_name(suite.suite()));
+        format!(
+            "SSL version: {version}, SSL cipher: {cipher}, {}, {}",
+            if self.resumed() {
+                "reused"
+            } else {
+                "not reused"
+            },
+            if self.client_certificate().is_some() {
+                "CERT PRESENTED"
+            } else {
+                "no cert"
+            },
+        )
     }
 
     /// The certificate the client showed, if any (restored with a resumed session).

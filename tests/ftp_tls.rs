@@ -368,12 +368,22 @@ def logged_in():
 
 #[test]
 fn every_data_connection_resumes_the_control_session_and_no_other_session() {
-    for versions in ["", "ssl_tlsv1_3=NO\n"] {
-        let (ringd, _) = start(versions);
+    // TLS 1.3 tickets; TLS 1.2 tickets; TLS 1.2 session IDs (the client refuses tickets).
+    for (server, client, version) in [
+        ("", "", "TLSv1.3"),
+        ("ssl_tlsv1_3=NO\n", "", "TLSv1.2"),
+        (
+            "ssl_tlsv1_3=NO\n",
+            "context.options |= ssl.OP_NO_TICKET\n",
+            "TLSv1.2",
+        ),
+    ] {
+        let (ringd, _) = start(server);
         let output = python_over_tls(
             ringd.ftp_addrs[0],
             &[
                 RESUMING_CLIENT,
+                client,
                 r#"
 first = logged_in()
 print(first.sock.version())
@@ -397,11 +407,6 @@ print(first.voidcmd("NOOP"))
             ]
             .concat(),
         );
-        let version = if versions.is_empty() {
-            "TLSv1.3"
-        } else {
-            "TLSv1.2"
-        };
         assert_eq!(
             String::from_utf8_lossy(&output.stdout).trim(),
             format!(

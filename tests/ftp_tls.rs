@@ -578,3 +578,73 @@ fn debug_ssl_logs_each_handshake_as_vsftpd_does() {
         "{log}"
     );
 }
+
+#[test]
+fn ascii_mode_rate_limits_atomic_uploads_and_xferlog_work_over_tls() {
+    let logs = TempDir::new("ftp-tls-transfers");
+    let xferlog = logs.join("xferlog");
+    let (ringd, data) = start(&format!(
+        "ascii_upload_enable=YES\nascii_download_enable=YES\natomic_uploads=YES\n\
+         anon_other_write_enable=YES\nanon_max_rate=1000000\nxferlog_enable=YES\n\
+         xferlog_std_format=YES\nxferlog_file={}\n",
+        xferlog.display()
+    ));
+    let output = python_over_tls(
+        ringd.ftp_addrs[0],
+        &[
+            RESUMING_CLIENT,
+            r#"
+import io, time
+ftp = logged_in()
+ftp.storlines("STOR upload/text.txt", io.BytesIO(b"x\r\ny\r\n"))
+ascii = []
+ftp.retrlines("RETR upload/text.txt", ascii.append)
+binary = io.BytesIO()
+ftp.retrbinary("RETR upload/text.txt", binary.write)
+print(ascii, binary.getvalue())
+ftp.storbinary("STOR upload/keep.bin", io.BytesIO(b"whole"))
+# An upload cut without close_notify fails, and the file keeps its old content.
+conn = ftp.transfercmd("STOR upload/keep.bin")
+conn.sendall(b"half" * 10000)
+conn.shutdown(2)
+conn.close()
+print(ftp.getline())
+kept = io.BytesIO()
+ftp.retrbinary("RETR upload/keep.bin", kept.write)
+print(kept.getvalue(), sorted(ftp.nlst("upload")))
+start = time.monotonic()
+ftp.retrbinary("RETR pub/data.bin", lambda block: None)
+print(time.monotonic() - start)
+"#,
+        ]
+        .concat(),
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "['x', 'y'] b'x\\ny\\n'",
+            "426 Failure reading network stream.",
+            "b'whole' ['upload/keep.bin', 'upload/text.txt']",
+        ],
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // 3 MB at 1 MB/s: the limit holds over TLS as over plain connections.
+    let seconds: f64 = lines[3].parse().unwrap();
+    assert!(seconds > 2.7, "{seconds} s for {} bytes", data.len());
+    ringd.stop();
+    let transfers = std::fs::read_to_string(&xferlog).unwrap();
+    let logged = |needle: &str, end: &str| {
+        transfers
+            .lines()
+            .any(|line| line.contains(needle) && line.ends_with(end))
+    };
+    assert!(
+        logged(&format!(" {} /pub/data.bin b _ o a ", data.len()), " c"),
+        "{transfers}"
+    );
+    assert!(logged(" /upload/text.txt a _ i a ", " c"), "{transfers}");
+    assert!(logged(" /upload/keep.bin b _ i a ", " i"), "{transfers}");
+}

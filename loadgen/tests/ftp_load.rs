@@ -57,6 +57,35 @@ struct Ringd {
 
 impl Ringd {
     fn start(name: &str, max_clients: u32, max_per_ip: u32) -> Ringd {
+        Ringd::start_with(
+            name,
+            &format!("max_clients={max_clients}\nmax_per_ip={max_per_ip}\n"),
+        )
+    }
+
+    /// FTPS with a fresh self-signed certificate for localhost, `cert.pem` in the root, and
+    /// `extra` options.
+    fn start_tls(name: &str, extra: &str) -> Ringd {
+        let certificate =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+        let dir = TempDir::new(&format!("ringload-ftp-cert-{name}"));
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, certificate.cert.pem()).expect("certificate file");
+        std::fs::write(&key, certificate.signing_key.serialize_pem()).expect("key file");
+        let ringd = Ringd::start_with(
+            name,
+            &format!(
+                "ssl_enable=YES\nrsa_cert_file={}\nrsa_private_key_file={}\nallow_anon_ssl=YES\n\
+                 force_anon_logins_ssl=YES\nforce_anon_data_ssl=YES\n{extra}",
+                cert.display(),
+                key.display()
+            ),
+        );
+        std::fs::copy(&cert, ringd.root.join("cert.pem")).expect("certificate copy");
+        ringd
+    }
+
+    fn start_with(name: &str, extra: &str) -> Ringd {
         let root = TempDir::new(&format!("ringload-ftp-test-{name}"));
         let anon_root = root.join("anon");
         std::fs::create_dir_all(&anon_root).expect("temporary directory");
@@ -67,8 +96,7 @@ impl Ringd {
             format!(
                 "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
                  local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n\
-                 max_clients={max_clients}\nmax_per_ip={max_per_ip}\n\
-                 ftp_username=nobody\n",
+                 ftp_username=nobody\n{extra}",
                 anon_root.display()
             ),
         )
@@ -239,4 +267,82 @@ fn idle_sessions_are_held_and_measured() {
     assert_eq!(report["errors_total"], 0, "{report:#}");
     assert!(report["keepalive_rounds"].as_u64().unwrap() >= 1);
     assert!(report["memory"]["holding"]["pss_kib"].as_u64().unwrap() > 0);
+}
+
+/// A short `ringload ftp` run against `ringd` with `flags`, its JSON report.
+fn short_run(ringd: &Ringd, flags: &[&str]) -> (Output, serde_json::Value) {
+    let ca = ringd.root.join("cert.pem");
+    let mut args = vec!["ftp", &ringd.address, "--duration", "1", "--json"];
+    args.extend_from_slice(flags);
+    args.extend(["--tls-ca", ca.to_str().expect("a UTF-8 temporary path")]);
+    let output = ringload(&args);
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    (output, report)
+}
+
+#[test]
+fn tls_sessions_handshake_in_full_and_resume_on_data_connections() {
+    // require_ssl_reuse (the default): a data connection that did not resume is refused.
+    let ringd = Ringd::start_tls("tls-retr", "");
+    let retr = ["--scenario", "retr", "--file", "file-4k", "--sessions", "2"];
+    let (output, report) = short_run(&ringd, &[&retr[..], &["--tls"]].concat());
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(report["errors_total"], 0, "{report:#}");
+    assert!(report["transfers"].as_u64().unwrap() > 0, "{report:#}");
+    assert_eq!(report["tls"], "explicit", "{report:#}");
+    assert_eq!(report["tls_version"], "TLSv1_3", "{report:#}");
+    assert_eq!(report["tls_key_exchange"], "X25519", "{report:#}");
+    assert!(report["tls_cipher_suite"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLS13_"));
+    assert_eq!(report["tls_data_not_resumed"], 0, "{report:#}");
+    assert_eq!(
+        report["latency_us"]["AUTH TLS"]["count"], report["sessions_completed"],
+        "one full handshake per session: {report:#}"
+    );
+
+    let pid = ringd.child.id().to_string();
+    let idle = [
+        "--scenario",
+        "idle",
+        "--sessions",
+        "3",
+        "--server-pid",
+        &pid,
+    ];
+    let (output, report) = short_run(&ringd, &[&idle[..], &["--tls"]].concat());
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(report["held_at_end"], 3, "{report:#}");
+    assert_eq!(report["tls_version"], "TLSv1_3", "{report:#}");
+}
+
+#[test]
+fn implicit_tls_sessions_start_tls_before_the_greeting() {
+    let ringd = Ringd::start_tls("tls-implicit", "implicit_ssl=YES\nssl_tlsv1_3=NO\n");
+    let retr = ["--scenario", "retr", "--file", "file-4k", "--sessions", "2"];
+    let (output, report) = short_run(&ringd, &[&retr[..], &["--implicit-tls"]].concat());
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(report["errors_total"], 0, "{report:#}");
+    assert_eq!(report["tls"], "implicit", "{report:#}");
+    assert_eq!(report["tls_version"], "TLSv1_2", "{report:#}");
+    assert_eq!(report["tls_data_not_resumed"], 0, "{report:#}");
+    // Explicit TLS against the implicit port: the greeting never comes in the clear.
+    let (output, report) = short_run(&ringd, &[&retr[..], &["--tls", "--timeout", "1"]].concat());
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert_eq!(report["sessions_completed"], 0, "{report:#}");
+}
+
+#[test]
+fn tls_against_a_server_without_it_fails_with_the_refusal() {
+    let ringd = Ringd::start_tls("tls-off", "ssl_enable=NO\n");
+    let (output, report) = short_run(&ringd, &["--tls", "--sessions", "1"]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let errors = report["errors"].as_object().expect("errors by kind");
+    assert!(
+        errors
+            .keys()
+            .any(|error| error.ends_with("(after AUTH TLS)")),
+        "{report:#}"
+    );
 }

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -11,6 +12,7 @@ use crate::clients::client_addresses;
 use crate::ftp::idle::{run_idle, IdleSettings};
 use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
 use crate::ftp::load::{run_load, LoadSettings, Scenario};
+use crate::ftp::tls::{TlsClient, TlsMode};
 use crate::target::resolve_destination;
 
 /// Longest run ringload accepts, seconds.
@@ -71,6 +73,19 @@ pub struct FtpArgs {
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
+    /// Explicit FTPS: AUTH TLS after the greeting, PBSZ 0 and PROT P after login; every
+    /// session makes a full handshake and its data connections resume it.
+    #[arg(long, requires = "tls_ca")]
+    tls: bool,
+    /// Implicit FTPS: TLS from the first byte (a server with implicit_ssl=YES), then as --tls.
+    #[arg(long, conflicts_with = "tls", requires = "tls_ca")]
+    implicit_tls: bool,
+    /// PEM file of the certificates that may sign the server's (its own, if self-signed).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Name the server's certificate must carry.
+    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    tls_name: String,
 }
 
 #[derive(Args)]
@@ -161,6 +176,16 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
     };
     check_descriptors(args.sessions * per_session)?;
     let sources = client_addresses(destination, args.sessions, args.source_net)?;
+    let mode = match (args.tls, args.implicit_tls) {
+        (true, _) => Some(TlsMode::Explicit),
+        (_, true) => Some(TlsMode::Implicit),
+        _ => None,
+    };
+    let tls = match (mode, &args.tls_ca) {
+        (Some(mode), Some(ca)) => Some(Arc::new(TlsClient::new(mode, ca, &args.tls_name)?)),
+        (None, Some(_)) => bail!("--tls-ca is for --tls or --implicit-tls"),
+        _ => None,
+    };
     if args.scenario == Scenario::Idle {
         let settings = IdleSettings {
             destination,
@@ -171,6 +196,7 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
             io_timeout,
             sources,
             server_pid: args.server_pid,
+            tls,
         };
         let html = create_html(args.html)?;
         let report = run_idle(&settings).context("running the idle sessions")?;
@@ -194,6 +220,7 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
         io_timeout,
         transfer_timeout: seconds(args.transfer_timeout, MAX_DURATION_S, "--transfer-timeout")?,
         sources,
+        tls,
     };
     let html = create_html(args.html)?;
     let report = run_load(&settings).context("starting the session threads")?;

@@ -1,4 +1,4 @@
-//! The FTP control and data connections as a client sees them, on blocking std sockets with timeouts.
+//! The FTP control and data connections as a client sees them, on blocking std sockets with timeouts, plain or TLS.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -6,6 +6,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::ftp::tls::{Negotiated, SessionTls, Stream, TlsMode};
 
 /// Longest reply line accepted; RFC 959 lines are short, this only stops a runaway server.
 const MAX_LINE: usize = 8 * 1024;
@@ -56,6 +58,13 @@ impl fmt::Display for FtpError {
 }
 
 impl std::error::Error for FtpError {}
+
+impl FtpError {
+    /// An I/O failure of `step`, classed: timeouts and closed connections apart.
+    pub fn from_io(step: &'static str, error: io::Error) -> FtpError {
+        io_error(step)(error)
+    }
+}
 
 fn is_timeout(error: &io::Error) -> bool {
     matches!(
@@ -118,9 +127,13 @@ fn reply_line_code(line: &str) -> Option<(u16, bool, &str)> {
 
 /// An open control connection.
 pub struct Control {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Stream>,
     peer: SocketAddr,
     local: SocketAddr,
+    /// The session's TLS settings once the control connection is TLS.
+    tls: Option<SessionTls>,
+    /// After `PROT P`: data connections are TLS too.
+    protected: bool,
 }
 
 impl Control {
@@ -133,10 +146,74 @@ impl Control {
         let stream = connect_from(source, destination, timeout).map_err(io_error("connect"))?;
         let local = stream.local_addr().map_err(io_error("connect"))?;
         Ok(Control {
-            reader: BufReader::new(stream),
+            reader: BufReader::new(Stream::Plain(stream)),
             peer: destination,
             local,
+            tls: None,
+            protected: false,
         })
+    }
+
+    /// Connects and reads the 220 greeting, after the TLS handshake for implicit FTPS.
+    pub fn connect_greeted(
+        source: SocketAddr,
+        destination: SocketAddr,
+        timeout: Duration,
+        tls: Option<&(TlsMode, SessionTls)>,
+    ) -> Result<Control, FtpError> {
+        let mut control = Control::connect(source, destination, timeout)?;
+        if let Some((TlsMode::Implicit, session)) = tls {
+            control.start_tls(session, "TLS handshake")?;
+        }
+        control.expect("greeting", |c| c == 220)?;
+        Ok(control)
+    }
+
+    /// Runs the TLS handshake on the connection: at once for implicit FTPS, after `AUTH TLS`
+    /// for explicit.
+    pub fn start_tls(&mut self, tls: &SessionTls, step: &'static str) -> Result<(), FtpError> {
+        // What the server sent after its reply would be lost under TLS, and is not FTP.
+        if !self.reader.buffer().is_empty() {
+            return Err(FtpError::Protocol {
+                step,
+                what: "bytes in the clear after the reply to AUTH".to_string(),
+            });
+        }
+        let tcp = self.reader.get_mut().detach().ok_or(FtpError::Protocol {
+            step,
+            what: "TLS already started".to_string(),
+        })?;
+        *self.reader.get_mut() = tls.connect(tcp, step)?;
+        self.tls = Some(tls.clone());
+        Ok(())
+    }
+
+    /// Explicit FTPS: `AUTH TLS` and the handshake.
+    pub fn auth_tls(&mut self, tls: &SessionTls) -> Result<(), FtpError> {
+        self.command("AUTH TLS", "AUTH TLS", |c| c == 234)?;
+        self.start_tls(tls, "AUTH TLS")
+    }
+
+    /// `PBSZ 0` and `PROT P`: from now on data connections are TLS, resuming this session.
+    pub fn protect(&mut self) -> Result<(), FtpError> {
+        self.command("PBSZ 0", "PBSZ", |c| c == 200)?;
+        self.command("PROT P", "PROT", |c| c == 200)?;
+        self.protected = true;
+        Ok(())
+    }
+
+    /// A data connection as the transfer uses it: with its TLS handshake done after `PROT P`
+    /// (called once the server answered the transfer command: it starts TLS only then).
+    pub fn data_stream(&self, tcp: TcpStream, step: &'static str) -> Result<Stream, FtpError> {
+        match (&self.tls, self.protected) {
+            (Some(tls), true) => tls.connect(tcp, step),
+            _ => Ok(Stream::Plain(tcp)),
+        }
+    }
+
+    /// What the control connection's TLS handshake agreed on.
+    pub fn negotiated(&self) -> Option<Negotiated> {
+        self.reader.get_ref().negotiated()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -144,7 +221,9 @@ impl Control {
     }
 
     pub fn set_timeout(&self, timeout: Duration) -> Result<(), FtpError> {
-        let stream = self.reader.get_ref();
+        let stream = self.reader.get_ref().tcp().ok_or(FtpError::Closed {
+            step: "set timeout",
+        })?;
         stream
             .set_read_timeout(Some(timeout))
             .and_then(|()| stream.set_write_timeout(Some(timeout)))
@@ -285,7 +364,15 @@ impl Control {
             match self.reader.read(&mut sink) {
                 Ok(0) => return true,
                 Ok(_) => continue,
-                Err(error) if error.kind() == io::ErrorKind::ConnectionReset => return true,
+                // Over TLS, a close without close_notify.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return true
+                }
                 Err(_) => return false,
             }
         }
@@ -294,7 +381,9 @@ impl Control {
 
     /// Half-closes our side: used after QUIT when the reply does not matter any more.
     pub fn shutdown(&self) {
-        let _ = self.reader.get_ref().shutdown(Shutdown::Both);
+        if let Some(tcp) = self.reader.get_ref().tcp() {
+            let _ = tcp.shutdown(Shutdown::Both);
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::memory::{tree_memory, TreeMemory};
 use crate::ftp::stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::ftp::tls::{TlsClient, TlsMode, TlsReport};
 
 /// Threads that open the sessions (login round trips overlap; holding needs no threads).
 const OPENING_THREADS: usize = 32;
@@ -30,6 +32,8 @@ pub struct IdleSettings {
     /// One source address per session.
     pub sources: Vec<SocketAddr>,
     pub server_pid: Option<u32>,
+    /// FTPS: sessions held after AUTH TLS (or implicit TLS), login, PBSZ and PROT P.
+    pub tls: Option<Arc<TlsClient>>,
 }
 
 /// The server's memory during the run.
@@ -60,6 +64,8 @@ pub struct IdleReport {
     pub latency_us: std::collections::BTreeMap<String, Percentiles>,
     pub errors_total: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
+    #[serde(flatten)]
+    pub tls: Option<TlsReport>,
 }
 
 fn open_session(
@@ -67,12 +73,26 @@ fn open_session(
     source: SocketAddr,
     tally: &mut Tally,
 ) -> Result<Control, FtpError> {
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(|client| (client.mode, client.session()));
     let start = Instant::now();
-    let mut control = Control::connect(source, settings.destination, settings.io_timeout)?;
-    control.expect("greeting", |c| c == 220)?;
+    let mut control = Control::connect_greeted(
+        source,
+        settings.destination,
+        settings.io_timeout,
+        tls.as_ref(),
+    )?;
     tally.record("connect-to-220", start.elapsed());
     let start = Instant::now();
+    if let Some((TlsMode::Explicit, session)) = &tls {
+        control.auth_tls(session)?;
+    }
     control.login(&settings.user, &settings.pass)?;
+    if tls.is_some() {
+        control.protect()?;
+    }
     tally.record("login", start.elapsed());
     Ok(control)
 }
@@ -150,6 +170,11 @@ pub fn run_idle(settings: &IdleSettings) -> std::io::Result<IdleReport> {
     tally.merge(side_tally);
     let logged_in = sessions.len();
     let open_s = start.elapsed().as_secs_f64();
+    let tls = settings.tls.as_ref().map(|client| TlsReport {
+        tls: client.mode,
+        negotiated: sessions.first().and_then(Control::negotiated),
+        tls_data_not_resumed: 0,
+    });
     let holding = settings.server_pid.and_then(|pid| measure(pid, &mut tally));
 
     let hold_start = Instant::now();
@@ -206,6 +231,7 @@ pub fn run_idle(settings: &IdleSettings) -> std::io::Result<IdleReport> {
         latency_us: tally.percentiles(),
         errors_total: tally.errors_total(),
         errors: tally.errors,
+        tls,
     })
 }
 
@@ -232,6 +258,9 @@ impl fmt::Display for IdleReport {
                 memory.pss_kib_per_session,
                 memory.added_pss_kib_per_session
             )?;
+        }
+        if let Some(tls) = &self.tls {
+            write!(f, "{tls}")?;
         }
         f.write_str(&latency_table(&self.latency_us))?;
         f.write_str(&error_lines(&self.errors))

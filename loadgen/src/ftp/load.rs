@@ -2,13 +2,15 @@
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
 
 /// Stack of each session thread: the loops keep their buffers on the heap.
 const SESSION_STACK: usize = 256 * 1024;
@@ -51,6 +53,8 @@ pub struct LoadSettings {
     pub transfer_timeout: Duration,
     /// One source address per concurrent session (their count is the concurrency).
     pub sources: Vec<SocketAddr>,
+    /// FTPS: every session makes a full handshake, its data connections resume it.
+    pub tls: Option<Arc<TlsClient>>,
 }
 
 /// What one client loop counted.
@@ -61,6 +65,8 @@ struct LoopTally {
     transfers: u64,
     bytes: u64,
     tally: Tally,
+    negotiated: Option<Negotiated>,
+    data_not_resumed: u64,
 }
 
 /// The report of a run (`--json` prints it; latencies in microseconds).
@@ -80,6 +86,8 @@ pub struct LoadReport {
     pub latency_us: std::collections::BTreeMap<String, Percentiles>,
     pub errors_total: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
+    #[serde(flatten)]
+    pub tls: Option<TlsReport>,
 }
 
 /// Which transfer a session makes.
@@ -141,14 +149,21 @@ impl ClientLoop<'_> {
 
     fn one_session(&mut self, transfer: Transfer, iteration: u64) -> Result<(), FtpError> {
         let settings = self.settings;
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(|client| (client.mode, client.session()));
         let start = Instant::now();
-        let mut control = Control::connect(
+        let mut control = Control::connect_greeted(
             settings.sources[self.index],
             settings.destination,
             settings.io_timeout,
+            tls.as_ref(),
         )?;
-        control.expect("greeting", |c| c == 220)?;
         self.counts.tally.record("connect-to-220", start.elapsed());
+        if let Some((TlsMode::Explicit, session)) = &tls {
+            self.timed("AUTH TLS", |_| control.auth_tls(session))?;
+        }
         let reply = self.timed("USER", |_| {
             control.command(&format!("USER {}", settings.user), "USER", |c| {
                 c == 331 || c == 230
@@ -158,6 +173,12 @@ impl ClientLoop<'_> {
             self.timed("PASS", |_| {
                 control.command(&format!("PASS {}", settings.pass), "PASS", |c| c == 230)
             })?;
+        }
+        if tls.is_some() {
+            self.timed("PBSZ+PROT", |_| control.protect())?;
+            if self.counts.negotiated.is_none() {
+                self.counts.negotiated = control.negotiated();
+            }
         }
         if transfer != Transfer::None {
             self.timed("TYPE", |_| control.command("TYPE I", "TYPE", |c| c == 200))?;
@@ -173,14 +194,29 @@ impl ClientLoop<'_> {
         Ok(())
     }
 
+    /// The data connection as the transfer uses it, its TLS handshake done under `PROT P`.
+    fn data_stream(
+        &mut self,
+        control: &Control,
+        data: std::net::TcpStream,
+        step: &'static str,
+    ) -> Result<Stream, FtpError> {
+        let stream = control.data_stream(data, step)?;
+        if matches!(stream, Stream::Tls(_)) && !stream.resumed() {
+            self.counts.data_not_resumed += 1;
+        }
+        Ok(stream)
+    }
+
     fn download(
         &mut self,
         control: &mut Control,
-        mut data: std::net::TcpStream,
+        data: std::net::TcpStream,
     ) -> Result<(), FtpError> {
         let file = self.settings.file.as_deref().unwrap_or_default();
         let start = Instant::now();
         control.command(&format!("RETR {file}"), "RETR", |c| c == 150 || c == 125)?;
+        let mut data = self.data_stream(control, data, "RETR data handshake")?;
         let deadline = start + self.settings.transfer_timeout;
         loop {
             if Instant::now() > deadline {
@@ -189,6 +225,9 @@ impl ClientLoop<'_> {
             match data.read(&mut self.buffer) {
                 Ok(0) => break,
                 Ok(read) => self.counts.bytes += read as u64,
+                // A TLS server that ends the data without close_notify: the reply says
+                // whether the file came whole.
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => break,
                 Err(error) => {
                     return Err(FtpError::Io {
                         step: "RETR data",
@@ -206,7 +245,7 @@ impl ClientLoop<'_> {
     fn upload(
         &mut self,
         control: &mut Control,
-        mut data: std::net::TcpStream,
+        data: std::net::TcpStream,
         iteration: u64,
     ) -> Result<(), FtpError> {
         let name = format!(
@@ -217,6 +256,7 @@ impl ClientLoop<'_> {
         );
         let start = Instant::now();
         control.command(&format!("STOR {name}"), "STOR", |c| c == 150 || c == 125)?;
+        let mut data = self.data_stream(control, data, "STOR data handshake")?;
         let deadline = start + self.settings.transfer_timeout;
         let mut left = self.settings.upload_size;
         while left > 0 {
@@ -233,7 +273,7 @@ impl ClientLoop<'_> {
             self.counts.bytes += chunk as u64;
         }
         // The close is the end of the file in stream mode.
-        let _ = data.shutdown(Shutdown::Write);
+        let _ = data.finish();
         drop(data);
         control.expect("STOR", |c| c == 226 || c == 250)?;
         self.counts.tally.record("STOR", start.elapsed());
@@ -302,6 +342,8 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
         total.transfers += counts.transfers;
         total.bytes += counts.bytes;
         total.tally.merge(counts.tally);
+        total.negotiated = total.negotiated.or(counts.negotiated);
+        total.data_not_resumed += counts.data_not_resumed;
     }
     let per_s = |n: u64| n as f64 / elapsed;
     Ok(LoadReport {
@@ -319,6 +361,11 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
         latency_us: total.tally.percentiles(),
         errors_total: total.tally.errors_total(),
         errors: total.tally.errors,
+        tls: settings.tls.as_ref().map(|client| TlsReport {
+            tls: client.mode,
+            negotiated: total.negotiated,
+            tls_data_not_resumed: total.data_not_resumed,
+        }),
     })
 }
 
@@ -348,6 +395,9 @@ impl fmt::Display for LoadReport {
             self.bytes,
             self.bytes_per_s / 1e6
         )?;
+        if let Some(tls) = &self.tls {
+            write!(f, "{tls}")?;
+        }
         f.write_str(&latency_table(&self.latency_us))?;
         f.write_str(&error_lines(&self.errors))
     }

@@ -1,4 +1,4 @@
-//! FTP load: a blocking FTP client, the `ftp` scenarios, `idle` holding and the `ftp-limits` check.
+//! FTP load: a blocking FTP client (plain or TLS), the `ftp` scenarios, `idle` holding and the `ftp-limits` check.
 
 pub mod cli;
 pub mod control;
@@ -7,3 +7,4 @@ pub mod limits;
 pub mod load;
 pub mod memory;
 pub mod stats;
+pub mod tls;

@@ -260,6 +260,7 @@ mod tests {
             latency_us: latencies(),
             errors_total: 2,
             errors: [("550 <no> such file (after RETR)".to_string(), 2)].into(),
+            tls: None,
         };
         let html = report.html_page(&run_info());
         assert_well_formed(&html);
@@ -290,6 +291,7 @@ mod tests {
             latency_us: BTreeMap::new(),
             errors_total: 6,
             errors: [("connection refused".to_string(), 6)].into(),
+            tls: None,
         };
         let html = report.html_page(&run_info());
         assert_well_formed(&html);

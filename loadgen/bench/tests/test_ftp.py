@@ -44,10 +44,42 @@ class FtpReportTest(unittest.TestCase):
 
     def test_a_run_at_the_issues_scale_has_no_scale_note(self):
         scale = ftp.Scale(False, 10, 5, 10000, 1024, 4, 16)
-        section = ftp.render(Runs(), setup_of(scale=scale))
+        section = ftp.render(Runs([Run("idle_pss", "ringd", 1, 40.0)]), setup_of(scale=scale))
         self.assertNotIn("The issues ask for", section)
         self.assertTrue(section.rstrip().endswith("--sessions 16 --duration 10 --json\n```"))
         self.assertIn("PSS per idle logged-in session, kB (10000 sessions)", section)
+
+
+class TlsFiguresTest(unittest.TestCase):
+    def test_tls_rows_judge_their_goals_and_unmeasured_figures_are_left_out(self):
+        runs = Runs([Run("tls_sessions", "vsftpd", 1, 100.0), Run("tls_sessions", "ringd", 1, 1500.0),
+                     Run("tls_retr_cpu", "vsftpd", 1, 1.0), Run("tls_retr_cpu", "ringd", 1, 0.9)])
+        lines = ftp.render(runs, setup_of()).splitlines()
+        self.assertIn("| TLS sessions/s, 64 clients (connect, AUTH TLS, login, PBSZ, PROT P, PASV, "
+                      "RETR 4 KiB, QUIT) | 100 | — | 1,500 | 15.00 | n/a | ≥ 10 × vsftpd | yes |",
+                      lines)
+        self.assertIn("| server CPU seconds per GiB sent over TLS | 1.000 | — | 0.900 | 0.90 | n/a "
+                      "| ≤ 0.8 × vsftpd | no |", lines)
+        self.assertFalse(any(line.startswith("| PSS per idle TLS session") for line in lines))
+
+    def test_what_was_negotiated_goes_into_the_notes(self):
+        self.assertEqual(ftp._negotiated({"sessions_per_s": 1.0}), "")
+        self.assertEqual(
+            ftp._negotiated({"tls_version": "TLSv1_3", "tls_cipher_suite": "TLS13_AES_256_GCM_SHA384",
+                             "tls_key_exchange": "X25519", "tls_data_not_resumed": 0}),
+            "; TLSv1_3 TLS13_AES_256_GCM_SHA384 X25519, 0 data not resumed")
+
+    def test_tls_speed_leaves_out_the_time_before_the_transfer(self):
+        self.assertAlmostEqual(ftp._transfer_speed("67108864 0.2 0.3"), 671088640.0, places=3)
+        self.assertEqual(ftp._transfer_speed("0 0.2 0.2"), 0.0)
+
+    def test_curls_verbose_line_gives_version_and_suite(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".trace") as trace:
+            trace.write("* Connected\n* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n")
+            trace.flush()
+            self.assertEqual(ftp._curl_negotiated(trace.name), "; TLSv1.3 / TLS_AES_256_GCM_SHA384")
+        self.assertEqual(ftp._curl_negotiated("/nonexistent/trace"), "")
 
 
 class TemplateTest(unittest.TestCase):
@@ -63,6 +95,9 @@ class VsftpdConfTest(unittest.TestCase):
         local = ftp.vsftpd_conf(21, "local", (1, 2), "/w", pam_service="svc")
         self.assertIn("\npam_service_name=svc\ndelay_failed_login=0\n", local)
         self.assertIn("\nanon_root=/w/root\n", local)
+        tls = ftp.vsftpd_conf(21, "tls", (1, 2), "/w")
+        self.assertIn("\nssl_enable=YES\nrsa_cert_file=/w/cert.pem\nrsa_private_key_file=/w/key.pem\n",
+                      tls)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::listing::{self, FactSet};
+use crate::config::vsftpd::FtpConfig;
 
 /// How much of `message_file` vsftpd shows: it reads at most this many bytes of it.
 pub const MESSAGE_FILE_MAX_BYTES: usize = 4000;
@@ -468,8 +469,11 @@ fn octal(value: u32) -> String {
 
 /// `211-Features:` ... `211 End`, in vsftpd's order, with MLST (absent from vsftpd) and its
 /// facts (`*` on those enabled by OPTS MLST). EPRT only with `port_enable`, EPSV and PASV
-/// only with `pasv_enable`.
-pub fn feat(port_enable: bool, pasv_enable: bool, tls: bool, facts: FactSet) -> Reply {
+/// only with `pasv_enable`, AUTH TLS, PBSZ and PROT with `ssl_enable`, UTF8 with
+/// `utf8_filesystem`.
+pub fn feat(config: &FtpConfig, facts: FactSet) -> Reply {
+    let (port_enable, pasv_enable, tls) =
+        (config.port_enable, config.pasv_enable, config.ssl_enable);
     let mut lines = vec!["Features:".to_owned()];
     if tls {
         lines.push(" AUTH TLS".to_owned());
@@ -488,7 +492,11 @@ pub fn feat(port_enable: bool, pasv_enable: bool, tls: bool, facts: FactSet) -> 
     if tls {
         lines.extend([" PBSZ", " PROT"].map(str::to_owned));
     }
-    lines.extend([" REST STREAM", " SIZE", " TVFS", " UTF8", "End"].map(str::to_owned));
+    lines.extend([" REST STREAM", " SIZE", " TVFS"].map(str::to_owned));
+    if config.utf8_filesystem {
+        lines.push(" UTF8".to_owned());
+    }
+    lines.push("End".to_owned());
     Reply::multi(211, lines)
 }
 
@@ -729,21 +737,25 @@ mod tests {
 
     #[test]
     fn features_framed_like_vsftpd() {
+        let config = |text: &str| crate::config::vsftpd::parse_str(text, "test").unwrap();
         let expected = "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n \
                         MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\r\n PASV\r\n \
-                        REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n";
-        assert_eq!(wire(feat(true, true, false, FactSet::ALL)), expected);
-        // With ssl_enable, vsftpd's AUTH TLS first and PBSZ and PROT after PASV.
+                        REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n";
+        assert_eq!(wire(feat(&config(""), FactSet::ALL)), expected);
+        // With ssl_enable, vsftpd's AUTH TLS first and PBSZ and PROT after PASV; UTF8 only
+        // with utf8_filesystem, as vsftpd 3.0.3 lists it.
         let expected = "211-Features:\r\n AUTH TLS\r\n EPRT\r\n EPSV\r\n MDTM\r\n \
                         MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\r\n PASV\r\n \
                         PBSZ\r\n PROT\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n\
                         211 End\r\n";
-        assert_eq!(wire(feat(true, true, true, FactSet::ALL)), expected);
+        let tls = config("ssl_enable=YES\nutf8_filesystem=YES\n");
+        assert_eq!(wire(feat(&tls, FactSet::ALL)), expected);
     }
 
     #[test]
     fn features_follow_port_and_pasv_enable() {
-        let text = wire(feat(false, false, false, FactSet::ALL));
+        let off = crate::config::vsftpd::parse_str("port_enable=NO\npasv_enable=NO\n", "test");
+        let text = wire(feat(&off.unwrap(), FactSet::ALL));
         assert!(!text.contains("EPRT") && !text.contains("EPSV") && !text.contains("PASV"));
         assert!(text.starts_with("211-Features:\r\n MDTM\r\n"));
     }

@@ -204,12 +204,7 @@ fn oops(text: &str) -> Vec<Action> {
 
 /// FEAT, the same before and after login.
 fn features(config: &FtpConfig, facts: FactSet) -> Vec<Action> {
-    send(replies::feat(
-        config.port_enable,
-        config.pasv_enable,
-        config.ssl_enable,
-        facts,
-    ))
+    send(replies::feat(config, facts))
 }
 
 /// OPTS, the same before and after login.

@@ -50,7 +50,7 @@ pub(crate) const OK_TO_SEND: &str = "150 Ok to send data.\r\n";
 pub(crate) const TRANSFER_COMPLETE: &str = "226 Transfer complete.\r\n";
 pub(crate) const FEATURES: &str = "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n \
                         MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\r\n PASV\r\n \
-                        REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n";
+                        REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n";
 
 pub(crate) fn client_address() -> SocketAddr {
     SocketAddr::from((CLIENT_IP, 40000))

@@ -142,7 +142,7 @@ fn feat_lists_the_features_port_and_pasv_enable_allow() {
     assert_eq!(
         client.send("FEAT"),
         "211-Features:\r\n MDTM\r\n MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\r\n \
-         REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"
+         REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n"
     );
 }
 

@@ -218,10 +218,16 @@ fn client_certificates_are_required_and_checked_against_ca_certs_file() {
     // The data connection resumes the session, and with it the certificate it was proved by.
     let issued = curl_with_certificate(addr, certificates.path(), Some("client"));
     assert_eq!(issued.stdout, data, "{issued:?}");
-    for refused in [None, Some("stranger")] {
+    // Refused with the TLS alert that says why, as vsftpd (OpenSSL) refuses them.
+    for (refused, alert) in [
+        (None, "alert certificate required"),
+        (Some("stranger"), "alert unknown ca"),
+    ] {
         let output = curl_with_certificate(addr, certificates.path(), refused);
         assert!(!output.status.success(), "{refused:?}: {output:?}");
         assert!(output.stdout.is_empty(), "{refused:?}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains(alert), "{refused:?}: {said}");
     }
     ringd.stop();
     // Without validate_cert any certificate whose key the client holds is taken, as vsftpd

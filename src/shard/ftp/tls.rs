@@ -360,8 +360,15 @@ impl TlsConnection {
             if !tls.connection.is_handshaking() {
                 break;
             }
-            if !tls.receive(stream).await? {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+            match tls.receive(stream).await {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Err(err) => {
+                    // rustls queued the alert that says why (an unknown CA, a missing
+                    // certificate): sent, as OpenSSL sends it, the client can tell the admin.
+                    let _ = tls.send_pending(stream).await;
+                    return Err(err);
+                }
             }
         }
         // TLS 1.3 session tickets follow the handshake: clients resume with them.
@@ -577,7 +584,10 @@ mod tests {
                 connection.complete_io(&mut socket).unwrap();
             });
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut tls = TlsConnection::accept(Arc::new(server.config.clone()), &mut stream)
+            // A data connection's settings: no tickets, which this client would leave unread.
+            let mut data = server.config.clone();
+            data.send_tls13_tickets = 0;
+            let mut tls = TlsConnection::accept(Arc::new(data), &mut stream)
                 .await
                 .unwrap();
             let mut received = Vec::new();

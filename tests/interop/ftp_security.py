@@ -971,6 +971,128 @@ def tls_scenarios():
                 ],
             ],
         ),
+        reuse_required("23-ftps-reuse-required-tls12", "1.2"),
+        reuse_required("23b-ftps-reuse-required-tls13", "1.3"),
+        reuse_chained("23d-ftps-reuse-chained-tls12", "1.2"),
+        reuse_chained("23e-ftps-reuse-chained-tls13", "1.3"),
+        Scenario(
+            "23c-ftps-reuse-not-required",
+            TLS + LOCAL + ["require_ssl_reuse=NO"],
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    DataTls("fresh"),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n",
+                         "new session, close_notify at end"),
+                    DataTls("reuse"),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    QUIT,
+                ]
+            ],
+        ),
+        Scenario(
+            "24-ftps-implicit",
+            TLS + LOCAL + ["implicit_ssl=YES"],
+            tls_tree,
+            [
+                [Cmd("AUTH TLS", "530 Please login with USER and PASS.")]
+                + local("u1")
+                + [
+                    PBSZ,
+                    PROT_P,
+                    TYPE_I,
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    Stor("new.txt", UPLOAD, STOR_OK, DONE, RESUMED_UPLOAD),
+                    uploaded("/home/{u1}/new.txt", "{u1}", "{u1}", "0600"),
+                    QUIT,
+                    curl("ftps://localhost:{port}/mine.txt", "-u", "{u1}:{pw_u1}",
+                         "-o", "{t}/dl/curl.txt"),
+                    Stat("{t}/dl/curl.txt", "uid=root gid=root mode=0644 size=17 same bytes",
+                         "home of {u1}\n"),
+                ]
+            ],
+            implicit=True,
+        ),
+        client_certs("25-ftps-client-cert-tls12", "1.2"),
+        client_certs("25b-ftps-client-cert-tls13", "1.3"),
+        Scenario(
+            "26-ftps-rest-ascii",
+            TLS + LOCAL + ["ascii_download_enable=YES", "ascii_upload_enable=YES"],
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    Cmd("REST 5", "350 Restart position accepted (5)."),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "of {u1}\n", RESUMED),
+                    TYPE_A,
+                    Retr(
+                        "lines.txt",
+                        "150 Opening ASCII mode data connection for lines.txt "
+                        f"({len(LINES)} bytes).",
+                        DONE,
+                        LINES.replace("\n", "\r\n"),
+                        RESUMED,
+                    ),
+                    Stor("ascii.txt", "x\r\ny\r\n", STOR_OK, DONE, RESUMED_UPLOAD),
+                    Stat("/home/{u1}/ascii.txt", "uid={u1} gid={u1} mode=0600 size=4 same bytes",
+                         "x\ny\n"),
+                    QUIT,
+                ]
+            ],
+        ),
+        Scenario(
+            "26b-ftps-abor",
+            TLS + LOCAL,
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    # vsftpd reads no command during a TLS transfer: the dropped data
+                    # connection ends it, then ABOR finds none.
+                    Abor(
+                        "big.bin",
+                        opening("big.bin", BIG),
+                        "426 Failure writing network stream. / 225 No transfer to ABOR. / "
+                        "200 NOOP ok.",
+                    ),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    QUIT,
+                ]
+            ],
+        ),
+        Scenario(
+            "28-ftps-feat",
+            TLS + LOCAL,
+            tls_tree,
+            [[Feat(), Auth(), Feat(), QUIT]],
+        ),
+        Scenario(
+            "27-ftps-logs",
+            TLS
+            + LOCAL
+            + [
+                "xferlog_enable=YES",
+                "dual_log_enable=YES",
+                "xferlog_file={t}/xferlog",
+                "vsftpd_log_file={t}/vsftpd.log",
+            ],
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    Stor("new.txt", UPLOAD, STOR_OK, DONE, RESUMED_UPLOAD),
+                    QUIT,
+                    Log("{t}/xferlog"),
+                    Log("{t}/vsftpd.log"),
+                ]
+            ],
+        ),
     ]
 
 

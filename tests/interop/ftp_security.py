@@ -3,7 +3,8 @@
 
 Runs the same scenarios against vsftpd 3.0.3 or ringd (--server), each from one vsftpd.conf
 text: anonymous sessions act as ftp_username, system accounts log in through PAM and act as
-themselves. Prints one line per step, `scenario #n | command | reply`, with random names,
+themselves. The FTPS scenarios (20 on) run the same sessions over TLS 1.2 and 1.3, with
+python's ssl, curl and lftp as clients, from certificates made with openssl for the run. Prints one line per step, `scenario #n | command | reply`, with random names,
 passwords, the work directory and passive ports normalised, then a JSON summary line; the
 owner and mode of every uploaded file are read back from disk. tests/interop/ftp-vs-vsftpd.sh
 runs it for both servers and compares the transcripts.
@@ -26,6 +27,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 REPLY_TIMEOUT = 10.0
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+CLIENT_TIMEOUT = 30.0
 PASV_PORTS = 50
 BANNER = "ringd-interop"
 ANON_PASSWORD = "interop@example.com"
@@ -64,6 +67,7 @@ class Retr:
     expect: str | None = None
     expect_end: str | None = None
     content: str | None = None
+    expect_tls: str | None = None
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Stor:
     data: str
     expect: str | None = None
     expect_end: str | None = None
+    expect_tls: str | None = None
 
 
 @dataclass
@@ -83,6 +88,7 @@ class Nlst:
     path: str
     expect: str | None = None
     expect_end: str | None = None
+    expect_tls: str | None = None
 
 
 @dataclass
@@ -95,11 +101,82 @@ class Stat:
 
 
 @dataclass
+class Auth:
+    """AUTH TLS, then the TLS handshake on the control connection, offering the client
+    certificate `cert` ("client": signed by the CA the server trusts, "other": by another CA).
+    The handshake's outcome is a step of its own ("ok", or "failed")."""
+
+    expect: str | None = "234 Proceed with negotiation."
+    cert: str | None = None
+    expect_handshake: str | None = "ok"
+
+
+@dataclass
+class Read:
+    """One reply read without sending anything: what a session the server ended, or a
+    refused handshake, leaves (the connection closed, or an alert). A command sent instead
+    could race the server's close, and the reset it draws would hide the end or the alert."""
+
+    expect: str | None = None
+
+
+@dataclass
+class DataTls:
+    """How the following TLS data connections start: "reuse" resumes the control connection's
+    TLS session (as curl, lftp and FileZilla do), "chain" the session of the previous data
+    connection (its newest ticket under TLS 1.3; the control connection's for the first),
+    "fresh" starts one from a new context, with no session to resume (as python's ftplib
+    does)."""
+
+    mode: str
+
+
+@dataclass
+class Abor:
+    """PASV, RETR of a large file, a little read, the data connection dropped, then ABOR and
+    NOOP: every reply up to NOOP's."""
+
+    path: str
+    expect: str | None = None
+    expect_replies: str | None = None
+
+
+@dataclass
+class Feat:
+    """FEAT, with the one line ringd adds on purpose (MLST, which vsftpd lacks) left out."""
+
+    expect: str | None = None
+
+
+@dataclass
+class Client:
+    """An FTP client program (curl, lftp) run to its end: its exit status, and with
+    `output` its standard output's lines, sorted."""
+
+    tool: str
+    args: list[str]
+    expect: str | None = None
+    output: bool = False
+
+
+@dataclass
+class Log:
+    """A log file's lines, with times, durations, rates and PIDs replaced by tokens."""
+
+    path: str
+    expect: str | None = None
+
+
+@dataclass
 class Scenario:
     name: str
     conf: list[str]
     build: object  # callable(Path scenario_dir, Env) -> None
     sessions: list[list[object]]
+    # TLS: the highest version the clients offer ("1.2" or "1.3"), and whether the control
+    # connection starts with the handshake (implicit_ssl=YES).
+    tls_version: str = "1.3"
+    implicit: bool = False
 
 
 def anonymous():
@@ -594,6 +671,428 @@ def scenarios():
                 ],
             ],
         ),
+    ] + tls_scenarios()
+
+
+# --------------------------------------------------------------------------------------------
+# FTPS: the same sessions over TLS (RFC 4217), with python's ssl, curl and lftp as clients.
+
+TLS = [
+    "ssl_enable=YES",
+    "rsa_cert_file={tmp}/tls/server.pem",
+    "rsa_private_key_file={tmp}/tls/server.key",
+]
+PBSZ = Cmd("PBSZ 0", "200 PBSZ set to 0.")
+PROT_P = Cmd("PROT P", "200 PROT now Private.")
+PROT_C = Cmd("PROT C", "200 PROT now Clear.")
+TYPE_A = Cmd("TYPE A", "200 Switching to ASCII mode.")
+REUSE_REQUIRED = "522 SSL connection failed: session reuse required"
+MUST_ENCRYPT_DATA = "522 Data connections must be encrypted."
+LINES = "one\ntwo\nthree\n"
+BIG = 32 * 1024 * 1024
+# One data connection over TLS, resuming the control connection's session.
+RESUMED = "resumed, close_notify at end"
+RESUMED_UPLOAD = "resumed, upload ended, close_notify back"
+CA = "{tmp}/tls/ca.pem"
+
+
+def tls_tree(t, env):
+    """local_tree, and in u1's home lines.txt (LF line ends) and big.bin (32 MiB, for ABOR);
+    upload.txt to send with curl and lftp; dl/ for what they download."""
+    local_tree(t, env)
+    account = env.users["u1"]
+    home = Path(account.home)
+    make_file(home / "lines.txt", LINES, 0o644, account.uid, account.gid)
+    with open(home / "big.bin", "wb") as big:
+        big.truncate(BIG)
+    os.chown(home / "big.bin", account.uid, account.gid)
+    make_file(t / "upload.txt", UPLOAD, 0o644)
+    make_dir(t / "dl", 0o755)
+
+
+def tls_anon_tree(t, env):
+    anon_tree(t, env)
+    make_dir(t / "dl", 0o755)
+
+
+def tls_local(user, cert=None):
+    return [Auth(cert=cert)] + local(user) + [PBSZ, PROT_P]
+
+
+def curl(url, *args, expect="exit 0"):
+    """curl over explicit FTPS (--ssl-reqd) or implicit (ftps:// URLs), localhost on
+    127.0.0.1, the run's CA trusted."""
+    return Client(
+        "curl",
+        ["-sS", "--ssl-reqd", "--cacert", CA, "--resolve", "localhost:{port}:127.0.0.1"]
+        + list(args)
+        + [url],
+        expect,
+    )
+
+
+def lftp(version, commands, expect="exit 0", output=False):
+    """lftp (GnuTLS) with TLS forced on the control and data connections, the run's CA
+    trusted, at most TLS `version`, logged in as u1."""
+    priority = "NORMAL:-VERS-TLS1.3" if version == "1.2" else "NORMAL"
+    script = (
+        "set dns:order inet; set net:max-retries 1; set net:timeout 10; "
+        "set ftp:ssl-force true; set ftp:ssl-protect-data true; "
+        f'set ssl:ca-file {CA}; set ssl:priority "{priority}"; '
+        "open -u {u1},{pw_u1} -p {port} localhost; " + commands
+    )
+    return Client("lftp", ["-c", script], expect, output)
+
+
+def ftps_local(name, version):
+    """Login, FEAT, NLST, RETR, STOR and RETR again over TLS `version`, every data
+    connection resuming the control connection's session; then curl and lftp."""
+    tls_max = ["--tls-max", version]
+    return Scenario(
+        name,
+        TLS + LOCAL,
+        tls_tree,
+        [
+            [Auth()]
+            + local("u1")
+            + [
+                PBSZ,
+                PROT_P,
+                TYPE_I,
+                Nlst(".", LISTING, LISTED, RESUMED),
+                Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                Stor("new.txt", UPLOAD, STOR_OK, DONE, RESUMED_UPLOAD),
+                uploaded("/home/{u1}/new.txt", "{u1}", "{u1}", "0600"),
+                Retr("new.txt", opening("new.txt", len(UPLOAD)), DONE, UPLOAD, RESUMED),
+                Nlst(".", LISTING, LISTED, RESUMED),
+                QUIT,
+                curl("ftp://localhost:{port}/mine.txt", *tls_max, "-u", "{u1}:{pw_u1}",
+                     "-o", "{t}/dl/curl.txt"),
+                Stat("{t}/dl/curl.txt", "uid=root gid=root mode=0644 size=17 same bytes",
+                     "home of {u1}\n"),
+                curl("ftp://localhost:{port}/curl-up.txt", *tls_max, "-u", "{u1}:{pw_u1}",
+                     "-T", "{t}/upload.txt"),
+                uploaded("/home/{u1}/curl-up.txt", "{u1}", "{u1}", "0600"),
+                # Two listings, before and after the upload.
+                lftp(version, "nlist; get mine.txt -o {t}/dl/lftp.txt; "
+                     "put {t}/upload.txt -o lftp-up.txt; nlist", output=True,
+                     expect="exit 0; output: big.bin, big.bin, curl-up.txt, curl-up.txt, "
+                     "lftp-up.txt, lines.txt, lines.txt, mine.txt, mine.txt, new.txt, new.txt"),
+                Stat("{t}/dl/lftp.txt", "uid=root gid=root mode=0644 size=17 same bytes",
+                     "home of {u1}\n"),
+                uploaded("/home/{u1}/lftp-up.txt", "{u1}", "{u1}", "0600"),
+            ]
+        ],
+        tls_version=version,
+    )
+
+
+def reuse_required(name, version):
+    """require_ssl_reuse=YES (the default): a data connection that does not resume the
+    control connection's session is refused, and the session ends; one that does works."""
+    return Scenario(
+        name,
+        TLS + LOCAL,
+        tls_tree,
+        [
+            tls_local("u1")
+            + [
+                TYPE_I,
+                DataTls("fresh"),
+                Retr("mine.txt", opening("mine.txt", 17), REUSE_REQUIRED),
+                Read("<connection closed>"),
+            ],
+            tls_local("u1")
+            + [
+                TYPE_I,
+                Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                QUIT,
+            ],
+        ],
+        tls_version=version,
+    )
+
+
+def reuse_chained(name, version):
+    """Each data connection resumes the previous one's session, not the control
+    connection's: vsftpd's session cache takes any session of the same session process."""
+    retr = Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED)
+    return Scenario(
+        name,
+        TLS + LOCAL,
+        tls_tree,
+        [
+            tls_local("u1")
+            + [TYPE_I, DataTls("chain"), retr, Nlst(".", LISTING, LISTED, RESUMED), retr, retr]
+            + [QUIT]
+        ],
+        tls_version=version,
+    )
+
+
+def client_certs(name, version):
+    """require_cert + validate_cert: a certificate from the CA in ca_certs_file logs in and
+    transfers; none, or one from another CA, gets no session."""
+    conf = TLS + LOCAL + ["require_cert=YES", "validate_cert=YES", "ca_certs_file=" + CA]
+
+    def refused(alert):
+        return f"failed: {alert}" if version == "1.2" else "ok"
+
+    def after_refusal(alert):
+        return "<connection closed>" if version == "1.2" else f"<TLS error: {alert}>"
+
+    return Scenario(
+        name,
+        conf,
+        tls_tree,
+        [
+            tls_local("u1", cert="client")
+            + [
+                TYPE_I,
+                Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                QUIT,
+                curl("ftp://localhost:{port}/mine.txt", "--tls-max", version,
+                     "--cert", "{tmp}/tls/client.pem", "--key", "{tmp}/tls/client.key",
+                     "-u", "{u1}:{pw_u1}", "-o", "{t}/dl/cert.txt"),
+                Stat("{t}/dl/cert.txt", "uid=root gid=root mode=0644 size=17 same bytes",
+                     "home of {u1}\n"),
+                # Refused in the handshake (35) under TLS 1.2; under TLS 1.3 the client's
+                # handshake ends before the server has seen its certificate, so the refusal
+                # comes as an alert at the first read (56).
+                curl("ftp://localhost:{port}/mine.txt", "--tls-max", version,
+                     "-u", "{u1}:{pw_u1}", "-o", "{t}/dl/nocert.txt",
+                     expect="exit 35" if version == "1.2" else "exit 56"),
+                Stat("{t}/dl/nocert.txt", "absent"),
+            ],
+            [
+                Auth(expect_handshake=refused("SSLV3_ALERT_HANDSHAKE_FAILURE")),
+                Read(after_refusal("TLSV13_ALERT_CERTIFICATE_REQUIRED")),
+            ],
+            [
+                Auth(cert="other", expect_handshake=refused("TLSV1_ALERT_UNKNOWN_CA")),
+                Read(after_refusal("TLSV1_ALERT_UNKNOWN_CA")),
+            ],
+        ],
+        tls_version=version,
+    )
+
+
+def tls_scenarios():
+    return [
+        ftps_local("20-ftps-local-tls12", "1.2"),
+        ftps_local("20b-ftps-local-tls13", "1.3"),
+        Scenario(
+            "21-ftps-force-local-ssl",
+            TLS + LOCAL,
+            tls_tree,
+            [
+                # force_local_logins_ssl=YES (the default): the session ends.
+                [
+                    Cmd("USER {u1}", "530 Non-anonymous sessions must use encryption."),
+                    Read("<connection closed>"),
+                ],
+                # force_local_data_ssl=YES (the default).
+                [Auth()]
+                + local("u1")
+                + [
+                    PBSZ,
+                    PROT_C,
+                    TYPE_I,
+                    Retr("mine.txt", MUST_ENCRYPT_DATA),
+                    Nlst(".", MUST_ENCRYPT_DATA),
+                    PROT_P,
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    QUIT,
+                ],
+            ],
+        ),
+        Scenario(
+            "22-ftps-anon-ssl-off",
+            TLS + ANON,
+            tls_anon_tree,
+            [
+                [
+                    Auth(),
+                    Cmd("USER anonymous", "530 Anonymous sessions may not use encryption."),
+                    Cmd("PWD", None),
+                    QUIT,
+                ],
+                anonymous()
+                + [
+                    TYPE_I,
+                    Retr("world.txt", opening("world.txt", len(WORLD)), DONE, WORLD),
+                    QUIT,
+                ],
+            ],
+        ),
+        Scenario(
+            "22b-ftps-anon-ssl-on",
+            TLS + ANON + ["allow_anon_ssl=YES"],
+            tls_anon_tree,
+            [
+                [Auth()]
+                + anonymous()
+                + [
+                    PBSZ,
+                    PROT_P,
+                    TYPE_I,
+                    Retr("world.txt", opening("world.txt", len(WORLD)), DONE, WORLD, RESUMED),
+                    QUIT,
+                ],
+                # force_anon_logins_ssl=NO, force_anon_data_ssl=NO (the defaults).
+                anonymous()
+                + [
+                    TYPE_I,
+                    Retr("world.txt", opening("world.txt", len(WORLD)), DONE, WORLD),
+                    QUIT,
+                ],
+            ],
+        ),
+        Scenario(
+            "22c-ftps-force-anon-ssl",
+            TLS
+            + ANON
+            + ["allow_anon_ssl=YES", "force_anon_logins_ssl=YES", "force_anon_data_ssl=YES"],
+            tls_anon_tree,
+            [
+                [
+                    Cmd("USER anonymous", "530 Anonymous sessions must use encryption."),
+                    Read("<connection closed>"),
+                ],
+                [Auth()]
+                + anonymous()
+                + [
+                    PBSZ,
+                    TYPE_I,
+                    Retr("world.txt", MUST_ENCRYPT_DATA),
+                    PROT_P,
+                    Retr("world.txt", opening("world.txt", len(WORLD)), DONE, WORLD, RESUMED),
+                    QUIT,
+                ],
+            ],
+        ),
+        reuse_required("23-ftps-reuse-required-tls12", "1.2"),
+        reuse_required("23b-ftps-reuse-required-tls13", "1.3"),
+        reuse_chained("23d-ftps-reuse-chained-tls12", "1.2"),
+        reuse_chained("23e-ftps-reuse-chained-tls13", "1.3"),
+        Scenario(
+            "23c-ftps-reuse-not-required",
+            TLS + LOCAL + ["require_ssl_reuse=NO"],
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    DataTls("fresh"),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n",
+                         "new session, close_notify at end"),
+                    DataTls("reuse"),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    QUIT,
+                ]
+            ],
+        ),
+        Scenario(
+            "24-ftps-implicit",
+            TLS + LOCAL + ["implicit_ssl=YES"],
+            tls_tree,
+            [
+                [Cmd("AUTH TLS", "530 Please login with USER and PASS.")]
+                + local("u1")
+                + [
+                    PBSZ,
+                    PROT_P,
+                    TYPE_I,
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    Stor("new.txt", UPLOAD, STOR_OK, DONE, RESUMED_UPLOAD),
+                    uploaded("/home/{u1}/new.txt", "{u1}", "{u1}", "0600"),
+                    QUIT,
+                    curl("ftps://localhost:{port}/mine.txt", "-u", "{u1}:{pw_u1}",
+                         "-o", "{t}/dl/curl.txt"),
+                    Stat("{t}/dl/curl.txt", "uid=root gid=root mode=0644 size=17 same bytes",
+                         "home of {u1}\n"),
+                ]
+            ],
+            implicit=True,
+        ),
+        client_certs("25-ftps-client-cert-tls12", "1.2"),
+        client_certs("25b-ftps-client-cert-tls13", "1.3"),
+        Scenario(
+            "26-ftps-rest-ascii",
+            TLS + LOCAL + ["ascii_download_enable=YES", "ascii_upload_enable=YES"],
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    Cmd("REST 5", "350 Restart position accepted (5)."),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "of {u1}\n", RESUMED),
+                    TYPE_A,
+                    Retr(
+                        "lines.txt",
+                        "150 Opening ASCII mode data connection for lines.txt "
+                        f"({len(LINES)} bytes).",
+                        DONE,
+                        LINES.replace("\n", "\r\n"),
+                        RESUMED,
+                    ),
+                    Stor("ascii.txt", "x\r\ny\r\n", STOR_OK, DONE, RESUMED_UPLOAD),
+                    Stat("/home/{u1}/ascii.txt", "uid={u1} gid={u1} mode=0600 size=4 same bytes",
+                         "x\ny\n"),
+                    QUIT,
+                ]
+            ],
+        ),
+        Scenario(
+            "26b-ftps-abor",
+            TLS + LOCAL,
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    # vsftpd reads no command during a TLS transfer: the dropped data
+                    # connection ends it, then ABOR finds none.
+                    Abor(
+                        "big.bin",
+                        opening("big.bin", BIG),
+                        "426 Failure writing network stream. / 225 No transfer to ABOR. / "
+                        "200 NOOP ok.",
+                    ),
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    QUIT,
+                ]
+            ],
+        ),
+        Scenario(
+            "28-ftps-feat",
+            TLS + LOCAL,
+            tls_tree,
+            [[Feat(), Auth(), Feat(), QUIT]],
+        ),
+        Scenario(
+            "27-ftps-logs",
+            TLS
+            + LOCAL
+            + [
+                "xferlog_enable=YES",
+                "dual_log_enable=YES",
+                "xferlog_file={t}/xferlog",
+                "vsftpd_log_file={t}/vsftpd.log",
+            ],
+            tls_tree,
+            [
+                tls_local("u1")
+                + [
+                    TYPE_I,
+                    Retr("mine.txt", opening("mine.txt", 17), DONE, "home of {u1}\n", RESUMED),
+                    Stor("new.txt", UPLOAD, STOR_OK, DONE, RESUMED_UPLOAD),
+                    QUIT,
+                    Log("{t}/xferlog"),
+                    Log("{t}/vsftpd.log"),
+                ]
+            ],
+        ),
     ]
 
 
@@ -711,6 +1210,34 @@ def create_accounts(env):
         env.users[role] = account
 
 
+def create_certificates(d):
+    """A CA, the servers' certificate for localhost (signed by it; not a CA certificate,
+    which rustls refuses as a server's), a client certificate signed by the same CA, and one
+    signed by another CA: `name`.pem and `name`.key in `d`, fresh for each run."""
+    d.mkdir(mode=0o755)
+
+    def openssl(*args):
+        done = subprocess.run(["openssl", *args], capture_output=True, text=True, cwd=d)
+        if done.returncode != 0:
+            raise RuntimeError(f"openssl {' '.join(args)}: {done.stderr.strip()}")
+
+    def certificate(name, subject, ca=None, extensions=()):
+        args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+        args += ["-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/CN={subject}"]
+        if ca:
+            args += ["-CA", f"{ca}.pem", "-CAkey", f"{ca}.key"]
+        for extension in extensions:
+            args += ["-addext", extension]
+        openssl(*args)
+
+    leaf = ["basicConstraints=critical,CA:FALSE"]
+    for ca in ("ca", "other-ca"):
+        certificate(ca, f"ringd interop {ca}", extensions=["basicConstraints=critical,CA:TRUE"])
+    certificate("server", "localhost", "ca", leaf + ["subjectAltName=DNS:localhost"])
+    certificate("client", "interop client", "ca", leaf + ["extendedKeyUsage=clientAuth"])
+    certificate("other", "other client", "other-ca", leaf + ["extendedKeyUsage=clientAuth"])
+
+
 def create_pam_service(env):
     env.pam_service = "ringd-interop-" + secrets.token_hex(4)
     path = Path("/etc/pam.d") / env.pam_service
@@ -816,8 +1343,9 @@ class Server:
 
     RINGD_READY = re.compile(r"ready: .* ftp=127\.0\.0\.1:(\d+)")
 
-    def __init__(self, kind, program, conf_path):
+    def __init__(self, kind, program, conf_path, implicit=False):
         self.kind = kind
+        self.implicit = implicit
         self.program = program
         self.conf_path = conf_path
         self.process = None
@@ -880,6 +1408,10 @@ class Server:
                 raise self._failure(f"exited ({self.process.returncode}) before serving")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=REPLY_TIMEOUT) as probe:
+                    if self.implicit:
+                        # The greeting comes after a TLS handshake: accepting is enough.
+                        self.port = port
+                        return
                     greeting = probe.recv(512)
                     if greeting.startswith(b"220"):
                         self.port = port
@@ -950,6 +1482,19 @@ class Control:
         self.buffer = b""
         self.closed = False
 
+    def starttls(self, context):
+        """The TLS handshake on this connection: "ok", or "failed: " and OpenSSL's reason
+        (the connection is then closed)."""
+        try:
+            self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+            return "ok"
+        except ssl.SSLError as err:
+            self.close()
+            return f"failed: {err.reason}"
+        except OSError as err:
+            self.close()
+            return f"failed: {err.strerror or type(err).__name__}"
+
     def _line(self):
         while b"\n" not in self.buffer:
             try:
@@ -957,6 +1502,9 @@ class Control:
             except socket.timeout:
                 self.close()
                 raise Closed(f"<no reply within {REPLY_TIMEOUT:.0f} s>")
+            except ssl.SSLError as err:
+                self.close()
+                raise Closed(f"<TLS error: {err.reason}>")
             except OSError as err:
                 self.close()
                 raise Closed(f"<connection error: {err.strerror}>")
@@ -984,6 +1532,9 @@ class Control:
             raise Closed("<connection closed>")
         try:
             self.sock.sendall(text.encode("latin-1") + b"\r\n")
+        except ssl.SSLError as err:
+            self.close()
+            raise Closed(f"<TLS error: {err.reason}>")
         except OSError as err:
             self.close()
             raise Closed(f"<connection error: {err.strerror}>")
@@ -1053,13 +1604,15 @@ class Runner:
         scenario.build(t, self.env)
         real, shown = self.env.real(t), self.env.shown(t)
         conf = base_conf(self.env) + [line.format(**real) for line in scenario.conf]
-        server = Server(self.server_kind, self.program, t / "vsftpd.conf")
+        server = Server(self.server_kind, self.program, t / "vsftpd.conf", scenario.implicit)
         run = ScenarioRun(self, scenario.name, real, shown)
+        run.tls_version, run.implicit = scenario.tls_version, scenario.implicit
         try:
             port = None
             try:
                 server.start("\n".join(conf) + "\n")
                 port = server.port
+                real["port"], shown["port"] = str(port), "<port>"
             except StartError as err:
                 message = self.env.normalise(str(err))
                 print(f"{scenario.name}: {message}", file=sys.stderr, flush=True)
@@ -1081,6 +1634,14 @@ class ScenarioRun:
         self.number = 0
         self.control = None
         self.dead = None
+        self.tls_version = "1.3"
+        self.implicit = False
+        # TLS state of the session: the control connection's context, PROT P, how data
+        # connections start (DataTls).
+        self.context = None
+        self.prot = False
+        self.data_mode = "reuse"
+        self.last_session = None
 
     def emit(self, command, reply, expect=None):
         self.number += 1
@@ -1091,9 +1652,16 @@ class ScenarioRun:
     def session(self, port, steps):
         self.dead = None if port else "<server not running>"
         self.control = None
+        self.context, self.prot, self.data_mode = None, False, "reuse"
+        self.last_session = None
         if port:
             try:
                 self.control = Control(port)
+                if self.implicit:
+                    self.context = client_context(self.runner.env, self.tls_version)
+                    outcome = self.control.starttls(self.context)
+                    if outcome != "ok":
+                        raise Closed(f"<TLS handshake {outcome}>")
                 greeting = show(self.control.reply())
             except (OSError, Closed) as err:
                 greeting = str(err) if isinstance(err, Closed) else f"<cannot connect: {err}>"
@@ -1128,7 +1696,140 @@ class ScenarioRun:
             return self.dead
 
     def cmd(self, item):
-        self.emit(item.text.format(**self.shown), self.command(item.text), item.expect)
+        reply = self.command(item.text)
+        self.emit(item.text.format(**self.shown), reply, item.expect)
+        if item.text.startswith("PROT ") and reply.startswith("200"):
+            self.prot = item.text == "PROT P"
+
+    def auth(self, item):
+        reply = self.command("AUTH TLS")
+        self.emit("AUTH TLS", reply, item.expect)
+        if self.dead:
+            outcome = self.dead
+        elif not reply.startswith("234"):
+            outcome = "-"
+        else:
+            self.context = client_context(self.runner.env, self.tls_version, item.cert)
+            outcome = self.control.starttls(self.context)
+            if outcome != "ok":
+                self.dead = "<connection closed>"
+        cert = f", client certificate: {item.cert}" if item.cert else ""
+        self.emit(f"<TLS {self.tls_version} handshake{cert}>", outcome, item.expect_handshake)
+
+    def read(self, item):
+        self.emit("<read>", self.final(), item.expect)
+
+    def datatls(self, item):
+        self.data_mode = item.mode
+
+    def secure(self, data):
+        """The TLS handshake on a data connection after its 1xx reply, as RFC 4217 clients do
+        it: the TLS socket (None if it failed) and what happened ("resumed", "new session",
+        "handshake failed: ...")."""
+        if self.data_mode == "reuse" or (self.data_mode == "chain" and not self.last_session):
+            context, session = self.context, self.control.sock.session
+        elif self.data_mode == "chain":
+            context, session = self.context, self.last_session
+        else:
+            context, session = client_context(self.runner.env, self.tls_version), None
+        try:
+            wrapped = context.wrap_socket(
+                data, server_hostname="localhost", session=session, suppress_ragged_eofs=False
+            )
+        except ssl.SSLError as err:
+            data.close()
+            return None, f"handshake failed: {err.reason}"
+        except OSError as err:
+            data.close()
+            return None, f"handshake failed: {err.strerror or type(err).__name__}"
+        return wrapped, "resumed" if wrapped.session_reused else "new session"
+
+    def feat(self, item):
+        reply = self.command("FEAT")
+        reply = re.sub(r"\\r\\n MLST [^\\]*", "", reply)
+        self.emit("FEAT (without MLST)", reply, item.expect)
+
+    def abor(self, item):
+        data = self.pasv()
+        shown = f"RETR {item.path.format(**self.shown)}"
+        first = self.command(f"RETR {item.path}")
+        self.emit(shown, first, item.expect)
+        if first.startswith("1") and data is not None:
+            tls = None
+            if self.prot:
+                data, tls = self.secure(data)
+            received = b""
+            try:
+                while data is not None and len(received) < 65536:
+                    chunk = data.recv(65536)
+                    if not chunk:
+                        break
+                    received += chunk
+            except OSError:
+                pass
+            if tls is not None:
+                self.emit(f"{shown} (data TLS)", tls)
+            more = "more" if len(received) >= 65536 else f"only {len(received)} bytes"
+            self.emit(f"{shown} (data)", f"64 KiB read, {more}")
+        replies = []
+        if not self.dead:
+            try:
+                # ABOR as a TLS client sends it (no urgent data: it would travel outside the
+                # TLS records), then the data connection dropped with bytes unread.
+                self.control.send("ABOR")
+                if data is not None:
+                    data.close()
+                    data = None
+                self.control.send("NOOP")
+                while len(replies) < 5:
+                    replies.append(show(self.control.reply()))
+                    if replies[-1].startswith("200"):
+                        break
+            except Closed as err:
+                self.dead = str(err)
+                replies.append(self.dead)
+        if data is not None:
+            data.close()
+        self.emit("ABOR; NOOP", " / ".join(replies) or self.dead, item.expect_replies)
+
+    def client(self, item):
+        argv = [item.tool] + [a.format(**self.real) for a in item.args]
+        shown = " ".join([item.tool] + [a.format(**self.shown) for a in item.args])
+        if "port" not in self.real:
+            self.emit(shown, "<server not running>", item.expect)
+            return
+        try:
+            done = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=CLIENT_TIMEOUT
+            )
+        except subprocess.TimeoutExpired:
+            self.emit(shown, f"<still running after {CLIENT_TIMEOUT:.0f} s>", item.expect)
+            return
+        result = f"exit {done.returncode}"
+        if item.output:
+            lines = sorted(line for line in done.stdout.decode("latin-1").splitlines() if line)
+            result += "; output: " + (", ".join(lines) if lines else "(none)")
+        if done.returncode != 0 and os.environ.get("FTP_SECURITY_VERBOSE"):
+            print(f"{shown}: {done.stderr.decode('latin-1')}", file=sys.stderr)
+        self.emit(shown, result, item.expect)
+
+    def log(self, item):
+        path = Path(item.path.format(**self.real))
+        try:
+            text = path.read_text(errors="replace")
+        except FileNotFoundError:
+            text = None
+        shown = f"log {item.path.format(**self.shown)}"
+        if text is None:
+            self.emit(shown, "absent", item.expect)
+            return
+        # Consecutive lines alike once normalised are shown once: vsftpd logs the harness's
+        # readiness probe (a connection that sends nothing) as a CONNECT too.
+        lines = []
+        for line in map(log_shape, text.splitlines()):
+            if not lines or lines[-1] != line:
+                lines.append(line)
+        self.emit(shown, " \\n ".join(lines) if lines else "(empty)", item.expect)
 
     def pasv(self):
         """PASV, then connect to the port it names: the data socket, or None."""
@@ -1150,17 +1851,39 @@ class ScenarioRun:
         data = self.pasv()
         shown = f"{verb} {item.path.format(**self.shown)}"
         received = None
+        tls = None
         try:
             first = self.command(f"{verb} {item.path}")
             self.emit(shown, first, item.expect)
             if first.startswith("1"):
+                if self.prot:
+                    tls = "no data connection"
+                    if data is not None:
+                        data, tls = self.secure(data)
                 received = b"" if data is not None else b"<no data connection>"
                 try:
                     if data is not None and send is not None:
                         data.sendall(send)
-                        data.shutdown(socket.SHUT_WR)
-                    while data is not None and (chunk := data.recv(65536)):
+                        if tls is not None:
+                            # close_notify ends a TLS upload; then the server's, or none.
+                            try:
+                                data.unwrap()
+                                tls += ", upload ended, close_notify back"
+                            except (ssl.SSLError, OSError):
+                                tls += ", upload ended, no close_notify back"
+                        else:
+                            data.shutdown(socket.SHUT_WR)
+                    reads = send is None or tls is None
+                    while data is not None and reads and (chunk := data.recv(65536)):
                         received += chunk
+                    if data is not None and send is None and tls is not None:
+                        tls += ", close_notify at end"
+                        # Read to the end: under TLS 1.3 its tickets came in too.
+                        self.last_session = data.session
+                except ssl.SSLEOFError:
+                    tls += ", no close_notify at end"
+                except ssl.SSLError as err:
+                    tls += f", TLS error: {err.reason}"
                 except OSError as err:
                     received += f"<data connection: {err}>".encode()
                 if data is not None:
@@ -1170,6 +1893,8 @@ class ScenarioRun:
             else:
                 end = "-"
             self.emit(f"{shown} (end)", end, item.expect_end)
+            if tls is not None:
+                self.emit(f"{shown} (data TLS)", tls, item.expect_tls)
         finally:
             if data is not None:
                 data.close()
@@ -1196,6 +1921,31 @@ class ScenarioRun:
         expect = item.expect.format(**self.shown) if item.expect else None
         found = describe_file(path, item.content, self.real)
         self.emit(f"stat {item.path.format(**self.shown)}", found, expect)
+
+
+def client_context(env, version, cert=None):
+    """A TLS client context: the run's CA trusted, TLS 1.2 up to `version`, and `cert`'s
+    certificate and key ("client" or "other") offered when asked."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if version == "1.2":
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(env.tmp / "tls" / "ca.pem")
+    if cert:
+        context.load_cert_chain(env.tmp / "tls" / f"{cert}.pem", env.tmp / "tls" / f"{cert}.key")
+    return context
+
+
+LOG_DATE = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}")
+
+
+def log_shape(line):
+    """A vsftpd.log or xferlog line with what differs from run to run replaced: the date, the
+    transfer's seconds (xferlog), the PID and the rate (vsftpd.log)."""
+    line = LOG_DATE.sub("<date>", line)
+    line = re.sub(r"^<date> \d+ ", "<date> <seconds> ", line)
+    line = re.sub(r"\[pid \d+\]", "[pid <pid>]", line)
+    return re.sub(r"[\d.]+Kbyte/sec", "<rate>Kbyte/sec", line)
 
 
 def describe_data(received, content, real):
@@ -1297,6 +2047,7 @@ def main():
         # Local users change into directories below it as themselves.
         os.chmod(tmp, 0o755)
         make_dir(tmp / "empty", 0o755)
+        create_certificates(tmp / "tls")
         env.pasv_range = free_port_range(PASV_PORTS)
         create_pam_service(env)
         create_accounts(env)

@@ -23,5 +23,8 @@ pub enum Command {
     /// FTP load: concurrent sessions (login, retr, stor, mixed, idle), latencies and errors.
     Ftp(FtpArgs),
     /// Checks that an FTP server enforces max_clients and max_per_ip with vsftpd's 421 replies.
+    ///
+    /// Plain FTP only: the refusals come before AUTH TLS, so they hold for FTPS servers too,
+    /// except implicit_ssl ones (their greetings and refusals are inside TLS).
     FtpLimits(FtpLimitsArgs),
 }

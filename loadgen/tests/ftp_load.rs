@@ -1,12 +1,18 @@
 //! End to end over loopback: `ringload ftp` and `ringload ftp-limits` against a real ringd on an ephemeral port.
 
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ringd_sys::test_dirs::TempDir;
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::NoServerSessionStorage;
+use rustls::{HandshakeKind, ServerConfig, ServerConnection, StreamOwned};
 
 /// Longest wait for ringd's readiness line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -345,4 +351,188 @@ fn tls_against_a_server_without_it_fails_with_the_refusal() {
             .any(|error| error.ends_with("(after AUTH TLS)")),
         "{report:#}"
     );
+}
+
+/// vsftpd's (and ringd's) reply to a data connection that did not resume the control
+/// connection's TLS session, under `require_ssl_reuse`.
+const REUSE_REFUSAL: &str = "522 SSL connection failed: session reuse required";
+/// Most sessions the refusing server serves: a bound, far above what a short run makes.
+const MAX_REFUSED_SESSIONS: usize = 10_000;
+/// Longest the refusing server waits for a line or a handshake.
+const REFUSING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A fake FTPS server that never lets a data connection resume (it keeps no TLS sessions and
+/// sends no tickets) and refuses each as vsftpd with `require_ssl_reuse` does: the data
+/// connection closed after its handshake, 522 on the control connection, the session ended.
+/// ringd always resumes, so only a server like this shows what ringload makes of the refusal.
+struct RefusingServer {
+    address: SocketAddr,
+    ca: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    _dir: TempDir,
+}
+
+impl RefusingServer {
+    fn start() -> RefusingServer {
+        let certificate =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+        let dir = TempDir::new("ringload-ftp-refusing");
+        let ca = dir.join("cert.pem");
+        std::fs::write(&ca, certificate.cert.pem()).expect("certificate file");
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certificate.signing_key.serialize_der(),
+        ));
+        #[allow(deprecated, reason = "ring, as ringload and ringd")]
+        let provider = rustls::crypto::ring::default_provider();
+        let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .expect("TLS 1.2 and 1.3")
+            .with_no_client_auth()
+            .with_single_cert(vec![certificate.cert.der().clone()], key)
+            .expect("server certificate");
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+        let address = listener.local_addr().expect("listener address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            for control in listener.incoming().take(MAX_REFUSED_SESSIONS) {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(control) = control {
+                    // A session ringload cut short is no failure of the server's.
+                    let _ = serve_refusing(control, &config);
+                }
+            }
+        });
+        RefusingServer {
+            address,
+            ca,
+            stop,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for RefusingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept, which then sees the stop.
+        let _ = TcpStream::connect(self.address);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One line of a command, read a byte at a time so that nothing after it is consumed.
+fn read_command(stream: &mut impl Read) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while line.len() < 1024 {
+        stream.read_exact(&mut byte)?;
+        if byte[0] == b'\n' {
+            return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
+        }
+        line.push(byte[0]);
+    }
+    Err(io::Error::other("command line too long"))
+}
+
+/// One session of the refusing server: explicit FTPS up to the first data connection.
+fn serve_refusing(mut control: TcpStream, config: &Arc<ServerConfig>) -> io::Result<()> {
+    control.set_read_timeout(Some(REFUSING_TIMEOUT))?;
+    control.write_all(b"220 refusing FTPS server\r\n")?;
+    if read_command(&mut control)? != "AUTH TLS" {
+        return control.write_all(b"530 Please login with USER and PASS.\r\n");
+    }
+    control.write_all(b"234 Proceed with negotiation.\r\n")?;
+    let connection = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+    let mut control = StreamOwned::new(connection, control);
+    let mut passive = None;
+    loop {
+        let command = read_command(&mut control)?;
+        let verb = command.split(' ').next().unwrap_or_default();
+        let reply = match verb {
+            "USER" => "230 Login successful.".to_string(),
+            "PBSZ" => "200 PBSZ set to 0.".to_string(),
+            "PROT" => "200 PROT now Private.".to_string(),
+            "TYPE" => "200 Switching to Binary mode.".to_string(),
+            "PASV" => {
+                let listener = TcpListener::bind("127.0.0.1:0")?;
+                let port = listener.local_addr()?.port();
+                passive = Some(listener);
+                format!(
+                    "227 Entering Passive Mode (127,0,0,1,{},{}).",
+                    port >> 8,
+                    port & 0xff
+                )
+            }
+            "RETR" | "STOR" => {
+                let listener = passive.take().ok_or_else(|| io::Error::other("no PASV"))?;
+                control.write_all(b"150 Ok.\r\n")?;
+                // ringload connected right after PASV: the connection is waiting.
+                let (mut data, _) = listener.accept()?;
+                data.set_read_timeout(Some(REFUSING_TIMEOUT))?;
+                let mut tls =
+                    ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+                while tls.is_handshaking() {
+                    tls.complete_io(&mut data)?;
+                }
+                assert_eq!(tls.handshake_kind(), Some(HandshakeKind::Full));
+                tls.send_close_notify();
+                tls.complete_io(&mut data)?;
+                drop(data);
+                control.write_all(format!("{REUSE_REFUSAL}\r\n").as_bytes())?;
+                return Ok(());
+            }
+            "QUIT" => return control.write_all(b"221 Goodbye.\r\n"),
+            _ => "502 Command not implemented.".to_string(),
+        };
+        control.write_all(format!("{reply}\r\n").as_bytes())?;
+    }
+}
+
+#[test]
+fn data_connections_that_do_not_resume_are_counted_with_the_refusal() {
+    let server = RefusingServer::start();
+    let address = server.address.to_string();
+    let ca = server.ca.to_str().expect("a UTF-8 temporary path");
+    // The upload is larger than the socket buffers take: its writes fail once the server has
+    // closed the data connection, and the reply still names the cause.
+    for (scenario, step, flags) in [
+        ("retr", "RETR", ["--file", "file-4k"]),
+        ("stor", "STOR", ["--size", "16000000"]),
+    ] {
+        let output = ringload(
+            &[
+                &["ftp", &address, "--tls", "--tls-ca", ca, "--json"][..],
+                &[
+                    "--scenario",
+                    scenario,
+                    "--sessions",
+                    "1",
+                    "--duration",
+                    "0.3",
+                ],
+                &flags,
+            ]
+            .concat(),
+        );
+        assert!(!output.status.success(), "{}", describe(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let failed = report["sessions_failed"].as_u64().expect("sessions_failed");
+        assert!(failed > 0, "{report:#}");
+        assert_eq!(report["tls_data_not_resumed"], failed, "{report:#}");
+        assert_eq!(
+            report["errors"][format!("{REUSE_REFUSAL} (after {step})")],
+            failed,
+            "{report:#}"
+        );
+    }
 }

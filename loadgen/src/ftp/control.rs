@@ -350,6 +350,27 @@ impl Control {
         .map_err(io_error("data connect"))
     }
 
+    /// The failure of a data connection as the server explains it. A server that refuses a
+    /// data connection says why on the control connection (vsftpd and ringd: `522 SSL
+    /// connection failed: session reuse required`, after a handshake that did not resume);
+    /// that reply names the cause where the broken pipe or TLS alert the client saw does not,
+    /// so it is what the failure is counted as. Waits at most `wait` for it; a timeout is
+    /// kept as it is, as the server is then not answering anyway.
+    pub fn explain_data_failure(
+        &mut self,
+        failure: FtpError,
+        step: &'static str,
+        wait: Duration,
+    ) -> FtpError {
+        if matches!(failure, FtpError::Timeout { .. }) || self.set_timeout(wait).is_err() {
+            return failure;
+        }
+        match self.read_reply(step) {
+            Ok(reply) if reply.code >= 400 => FtpError::Unexpected { step, reply },
+            _ => failure,
+        }
+    }
+
     /// Waits (at most `timeout`) for the server to close the connection, discarding anything it
     /// still sends. True when it closed.
     pub fn wait_for_close(&mut self, timeout: Duration) -> bool {

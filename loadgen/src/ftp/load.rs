@@ -16,6 +16,9 @@ use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
 const SESSION_STACK: usize = 256 * 1024;
 /// Pause after a failed session before the next, so a refusing server is not hammered in a spin.
 const ERROR_BACKOFF: Duration = Duration::from_millis(20);
+/// Longest wait, after a data connection failed, for the reply saying why (a refusing server
+/// sends it at once).
+const EXPLANATION_WAIT: Duration = Duration::from_secs(1);
 /// Size of the data buffer each session reads into and uploads from.
 const DATA_BUFFER: usize = 64 * 1024;
 /// Most sessions one client loop runs, whatever the duration (a bound, not a target).
@@ -208,6 +211,11 @@ impl ClientLoop<'_> {
         Ok(stream)
     }
 
+    /// How long a failed transfer waits for the server's reply explaining it.
+    fn explanation_wait(&self) -> Duration {
+        self.settings.io_timeout.min(EXPLANATION_WAIT)
+    }
+
     fn download(
         &mut self,
         control: &mut Control,
@@ -216,6 +224,21 @@ impl ClientLoop<'_> {
         let file = self.settings.file.as_deref().unwrap_or_default();
         let start = Instant::now();
         control.command(&format!("RETR {file}"), "RETR", |c| c == 150 || c == 125)?;
+        if let Err(failure) = self.receive(control, data, start) {
+            return Err(control.explain_data_failure(failure, "RETR", self.explanation_wait()));
+        }
+        control.expect("RETR", |c| c == 226 || c == 250)?;
+        self.counts.tally.record("RETR", start.elapsed());
+        Ok(())
+    }
+
+    /// The data of a download, to its end.
+    fn receive(
+        &mut self,
+        control: &Control,
+        data: std::net::TcpStream,
+        start: Instant,
+    ) -> Result<(), FtpError> {
         let mut data = self.data_stream(control, data, "RETR data handshake")?;
         let deadline = start + self.settings.transfer_timeout;
         loop {
@@ -223,11 +246,11 @@ impl ClientLoop<'_> {
                 return Err(FtpError::Timeout { step: "RETR data" });
             }
             match data.read(&mut self.buffer) {
-                Ok(0) => break,
+                Ok(0) => return Ok(()),
                 Ok(read) => self.counts.bytes += read as u64,
                 // A TLS server that ends the data without close_notify: the reply says
                 // whether the file came whole.
-                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
                 Err(error) => {
                     return Err(FtpError::Io {
                         step: "RETR data",
@@ -236,10 +259,6 @@ impl ClientLoop<'_> {
                 }
             }
         }
-        drop(data);
-        control.expect("RETR", |c| c == 226 || c == 250)?;
-        self.counts.tally.record("RETR", start.elapsed());
-        Ok(())
     }
 
     fn upload(
@@ -256,6 +275,21 @@ impl ClientLoop<'_> {
         );
         let start = Instant::now();
         control.command(&format!("STOR {name}"), "STOR", |c| c == 150 || c == 125)?;
+        if let Err(failure) = self.send(control, data, start) {
+            return Err(control.explain_data_failure(failure, "STOR", self.explanation_wait()));
+        }
+        control.expect("STOR", |c| c == 226 || c == 250)?;
+        self.counts.tally.record("STOR", start.elapsed());
+        Ok(())
+    }
+
+    /// The data of an upload, ended by the close (the end of the file in stream mode).
+    fn send(
+        &mut self,
+        control: &Control,
+        data: std::net::TcpStream,
+        start: Instant,
+    ) -> Result<(), FtpError> {
         let mut data = self.data_stream(control, data, "STOR data handshake")?;
         let deadline = start + self.settings.transfer_timeout;
         let mut left = self.settings.upload_size;
@@ -272,11 +306,8 @@ impl ClientLoop<'_> {
             left -= chunk as u64;
             self.counts.bytes += chunk as u64;
         }
-        // The close is the end of the file in stream mode.
+        // A failed close leaves the verdict to the server's reply.
         let _ = data.finish();
-        drop(data);
-        control.expect("STOR", |c| c == 226 || c == 250)?;
-        self.counts.tally.record("STOR", start.elapsed());
         Ok(())
     }
 

@@ -89,6 +89,12 @@ FIGURES = [
      "≥ 1.2 × vsftpd"),
     ("tls_retr_cpu", "server CPU seconds per GiB sent over TLS", 3, "≤ 0.8 × vsftpd"),
 ]
+# Goals on ringd / vsftpd: (at least, at most), None where there is no bound.
+VSFTPD_RATIO_GOALS = {
+    "retr_mbs": (1.0, None), "retr_cpu": (None, 0.7), "stor_mbs": (1.2, None),
+    "tls_sessions": (10, None), "tls_idle_pss": (None, 0.1), "tls_retr_mbs": (1.2, None),
+    "tls_retr_cpu": (None, 0.8),
+}
 # Goals on ringd's error in %, met within ± the bound.
 ERROR_BOUNDS = {"rate_total": 1.0, "rate_data": 1.0, "rate_window": 1.0, "fair_worst": 5.0}
 
@@ -623,20 +629,10 @@ def _met(key, ringd, per_vsftpd, per_pyftpdlib):
         return "yes" if per_pyftpdlib >= 3 else "no"
     if key == "idle_pss" and per_vsftpd is not None and per_pyftpdlib is not None:
         return "yes" if per_vsftpd <= 0.1 and per_pyftpdlib <= 0.5 else "no"
-    if key == "retr_mbs" and per_vsftpd is not None:
-        return "yes" if per_vsftpd >= 1.0 else "no"
-    if key == "retr_cpu" and per_vsftpd is not None:
-        return "yes" if per_vsftpd <= 0.7 else "no"
-    if key == "stor_mbs" and per_vsftpd is not None:
-        return "yes" if per_vsftpd >= 1.2 else "no"
-    if key == "tls_sessions" and per_vsftpd is not None:
-        return "yes" if per_vsftpd >= 10 else "no"
-    if key == "tls_idle_pss" and per_vsftpd is not None:
-        return "yes" if per_vsftpd <= 0.1 else "no"
-    if key == "tls_retr_mbs" and per_vsftpd is not None:
-        return "yes" if per_vsftpd >= 1.2 else "no"
-    if key == "tls_retr_cpu" and per_vsftpd is not None:
-        return "yes" if per_vsftpd <= 0.8 else "no"
+    if key in VSFTPD_RATIO_GOALS and per_vsftpd is not None:
+        low, high = VSFTPD_RATIO_GOALS[key]
+        met = (low is None or per_vsftpd >= low) and (high is None or per_vsftpd <= high)
+        return "yes" if met else "no"
     return ""
 
 

@@ -175,25 +175,23 @@ fn auth_ssl_and_tls_p_protect_data_from_the_start() {
 
 #[test]
 fn a_data_connection_that_does_not_resume_the_session_ends_it() {
-    let mut client = virtual_server(TLS);
-    client.steps("AUTH TLS");
-    client.login("alice", ALICE_PASSWORD);
-    client.send("PROT P");
-    client.passive();
-    client.transfer("LIST");
-    assert_eq!(
-        client.finish(TransferOutcome::TlsFailed(DataTlsFailure::Handshake)),
-        ["522 SSL connection failed\r\n"]
-    );
-    for failure in [DataTlsFailure::NotResumed, DataTlsFailure::OtherCertificate] {
+    // A session whose protected LIST is under way.
+    let listing = || {
         let mut client = virtual_server(TLS);
         client.steps("AUTH TLS");
         client.login("alice", ALICE_PASSWORD);
         client.send("PROT P");
         client.passive();
         client.transfer("LIST");
+        client
+    };
+    assert_eq!(
+        listing().finish(TransferOutcome::TlsFailed(DataTlsFailure::Handshake)),
+        ["522 SSL connection failed\r\n"]
+    );
+    for failure in [DataTlsFailure::NotResumed, DataTlsFailure::OtherCertificate] {
         assert_eq!(
-            client.finish(TransferOutcome::TlsFailed(failure)),
+            listing().finish(TransferOutcome::TlsFailed(failure)),
             [
                 "522 SSL connection failed: session reuse required\r\n",
                 "close"

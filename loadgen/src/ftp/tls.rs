@@ -4,13 +4,17 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context};
-use rustls::client::{ClientSessionMemoryCache, Resumption};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, HandshakeKind, NamedGroup, RootCertStore};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, NamedGroup,
+    RootCertStore, SignatureScheme,
+};
 use serde::Serialize;
 
 use crate::ftp::control::FtpError;
@@ -74,10 +78,19 @@ impl TlsClient {
         provider
             .kx_groups
             .sort_by_key(|group| group.name() != NamedGroup::X25519);
-        let template = ClientConfig::builder_with_provider(Arc::new(provider))
+        let provider = Arc::new(provider);
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                .build()
+                .context("--tls-ca")?;
+        let template = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .context("TLS 1.2 and 1.3")?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(RememberingVerifier {
+                webpki: verifier,
+                verified: Mutex::new(None),
+            }))
             .with_no_client_auth();
         Ok(TlsClient {
             mode,
@@ -97,6 +110,69 @@ impl TlsClient {
             config: Arc::new(config),
             name: self.name.clone(),
         }
+    }
+}
+
+/// webpki's check of the server's certificate chain, done once per chain: every session of a
+/// run is shown the same chain, and checking it again would make the load generator, not the
+/// server, the bottleneck. The handshake's signature, which proves the server holds the key,
+/// is checked every time.
+#[derive(Debug)]
+struct RememberingVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    /// The end-entity certificate, intermediates and name last verified.
+    verified: Mutex<Option<(Vec<u8>, Vec<Vec<u8>>, ServerName<'static>)>>,
+}
+
+impl ServerCertVerifier for RememberingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let chain = (
+            end_entity.to_vec(),
+            intermediates.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
+            server_name.to_owned(),
+        );
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.as_ref() == Some(&chain) {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let outcome = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        *verified = Some(chain);
+        Ok(outcome)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
     }
 }
 

@@ -193,7 +193,8 @@ def main(flags):
 
     binaries = release_dir()
     if options.build:
-        cargo_build("--bin", "ringd", "--bin", "ringload")
+        # ringload is another package's binary, which `--bin ringload` does not find.
+        cargo_build("-p", "ringd", "-p", "ringload")
     started = time.time()
     runs = Runs()
     with Workspace("bench-ftp") as work:

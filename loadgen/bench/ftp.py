@@ -235,6 +235,7 @@ def main(flags):
             libssl_deb=debian_version("libssl3"),
             rustls_version=ftp_tls.rustls_version((ROOT / "Cargo.lock").read_text()),
             negotiated=bench.negotiated,
+            idle_sessions=bench.tls_idle_sessions,
         )
         report.publish(ftp_tls.render(runs, setup, tls_setup), ftp_tls.MARKERS, out)
     return 0

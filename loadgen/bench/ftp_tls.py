@@ -3,6 +3,7 @@ idle TLS session, vsftpd 3.0.3 and ringd with one certificate, each with the TLS
 suite and key exchange the clients actually negotiated. Rendered into docs/benchmarks.md
 between the compare-ftp-tls markers."""
 
+import os
 import re
 import statistics
 import subprocess
@@ -33,6 +34,9 @@ OPENSSL_REQ = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                "-addext", "basicConstraints=critical,CA:FALSE"]
+# vsftpd holds three processes per idle TLS session (two per plain one), each taking a PID.
+VSFTPD_TLS_PROCESSES = 3
+PID_MARGIN = 1000
 # ftp.py's cores, repeated here so that this module does not import ftp (which imports it).
 SERVER_CORE = 0
 CLIENT_CORE = 1
@@ -76,6 +80,8 @@ class TlsSetup:
     rustls_version: str
     # {(figure, server): {Negotiated, ...}}
     negotiated: dict
+    # Idle TLS sessions held per server (fewer than the scale's when PIDs run short).
+    idle_sessions: int
 
 
 def conf_lines(work_dir):
@@ -141,6 +147,26 @@ def rustls_version(cargo_lock_text):
     return found.group(1) if found else "?"
 
 
+def idle_sessions_possible(requested, pid_max, pids_in_use):
+    """How many idle TLS sessions vsftpd can hold: `requested`, or fewer when its processes
+    would not fit under kernel.pid_max with PID_MARGIN to spare (10,000 sessions are 30,001
+    processes, and pid_max is 32,768 by default)."""
+    room = (pid_max - pids_in_use - PID_MARGIN) // VSFTPD_TLS_PROCESSES
+    return max(1, min(requested, room))
+
+
+def pids_in_use():
+    """Processes and threads now: each takes a PID."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                continue
+    return count
+
+
 def goal_met(key, per_vsftpd):
     """"yes", "no", or "" when the figure has no goal or a median is missing."""
     if key not in GOALS or per_vsftpd is None:
@@ -156,9 +182,18 @@ class TlsFigures:
 
     negotiated = None
 
+    tls_idle_sessions = None
+
     def make_certificate(self):
         make_certificate(self._work.dir)
         self.negotiated = {}
+        with open("/proc/sys/kernel/pid_max") as pid_max:
+            self.tls_idle_sessions = idle_sessions_possible(
+                self._scale.idle_sessions, int(pid_max.read()), pids_in_use())
+        if self.tls_idle_sessions < self._scale.idle_sessions:
+            log(f"idle TLS sessions: {self.tls_idle_sessions}, not {self._scale.idle_sessions}: "
+                f"vsftpd's {VSFTPD_TLS_PROCESSES} processes per session must fit under "
+                "kernel.pid_max")
 
     def _tls_flags(self):
         return ["--tls", "--tls-ca", self._work.dir / CERT]
@@ -190,10 +225,10 @@ class TlsFigures:
             return
         port = self._start(name, "tls")
         result = self._ringload(port, ["--scenario", "idle", "--sessions",
-                                       self._scale.idle_sessions, "--server-pid", self._server.pid,
+                                       self.tls_idle_sessions, "--server-pid", self._server.pid,
                                        *self._tls_flags()], self._scale.idle_seconds)
         memory = result["memory"]
-        note = (f"{result['held_at_end']} of {self._scale.idle_sessions} held, "
+        note = (f"{result['held_at_end']} of {self.tls_idle_sessions} held, "
                 f"{memory['holding']['processes']} processes")
         # ringload counts KiB; the report kB.
         self._runs.record("tls_idle_pss", name, round_number,
@@ -287,7 +322,7 @@ def render(runs, setup, tls):
     """The TLS section: figures, every run, what was negotiated, how it was measured. `setup`
     is the FTP comparison's Setup, `tls` a TlsSetup."""
     scale = setup.scale
-    idle_note = f"{scale.idle_sessions} sessions" + (", --quick" if scale.quick else "")
+    idle_note = f"{tls.idle_sessions} sessions" + (", --quick" if scale.quick else "")
     figures = [(key, label.format(idle_note=idle_note, big_mib=scale.big_mib), digits, goal)
                for key, label, digits, goal in FIGURES]
     servers = [server for server in setup.servers if server != "pyftpdlib"]
@@ -303,9 +338,9 @@ def render(runs, setup, tls):
     figures_table = report.table(["figure", *servers, "ringd / vsftpd", "goal for ringd", "met"],
                                  rows)
     scale_note = ""
-    if scale.big_mib < 1024 or scale.idle_sessions < 10000:
+    if scale.big_mib < 1024 or tls.idle_sessions < 10000:
         scale_note = report.render("ftp-scale-note.md", big_mib=scale.big_mib,
-                                   idle_sessions=scale.idle_sessions)
+                                   idle_sessions=tls.idle_sessions)
     return report.render(
         "ftp-tls.md",
         command=setup.command,
@@ -330,7 +365,7 @@ def render(runs, setup, tls):
         openssl_req=" ".join(OPENSSL_REQ),
         load_seconds=scale.load_seconds,
         idle_seconds=scale.idle_seconds,
-        idle_sessions=scale.idle_sessions,
+        idle_sessions=tls.idle_sessions,
         retr_repeats=scale.retr_repeats,
         big_mib=scale.big_mib,
         scale_note=scale_note,

@@ -30,7 +30,7 @@ Server Temp Key: {}
 def tls_setup(negotiated=None):
     return ftp_tls.TlsSetup(certificate="ECDSA P-256", openssl_version="OpenSSL 3.0.19",
                             libssl_deb="3.0.19-1~deb12u2", rustls_version="0.23.48",
-                            negotiated=negotiated or {})
+                            negotiated=negotiated or {}, idle_sessions=200)
 
 
 class ParsingTest(unittest.TestCase):
@@ -64,6 +64,17 @@ class ParsingTest(unittest.TestCase):
                 '[[package]]\nname = "rustls"\nversion = "0.23.48"\nsource = "registry"\n')
         self.assertEqual(ftp_tls.rustls_version(lock), "0.23.48")
         self.assertEqual(ftp_tls.rustls_version(""), "?")
+
+
+class IdleSessionsTest(unittest.TestCase):
+    def test_vsftpds_processes_must_fit_under_pid_max(self):
+        self.assertEqual(ftp_tls.idle_sessions_possible(1000, 32768, 200), 1000)
+        # 10,000 sessions are 30,001 processes: room for (32768 − 200 − 1000) // 3 = 10,522.
+        self.assertEqual(ftp_tls.idle_sessions_possible(10000, 32768, 200), 10000)
+        self.assertEqual(ftp_tls.idle_sessions_possible(12000, 32768, 200), 10522)
+        self.assertEqual(ftp_tls.idle_sessions_possible(10000, 32768, 2000), 9922)
+        self.assertEqual(ftp_tls.idle_sessions_possible(10000, 4194304, 2000), 10000)
+        self.assertEqual(ftp_tls.idle_sessions_possible(10, 1000, 900), 1)
 
 
 class GoalTest(unittest.TestCase):

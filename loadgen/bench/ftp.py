@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, cli, log, report, sockets
-from bench.checkout import BENCHMARKS_MD, cargo_build, git_revision, install_packages, release_dir
+from bench import BenchError, cli, ftp_tls, log, report, sockets
+from bench.checkout import (BENCHMARKS_MD, ROOT, cargo_build, git_revision, install_packages,
+                            release_dir)
 from bench.cpu import children, core_busy_ticks, pinned, ticks_per_second
 from bench.machine import (Machine, curl_version, debian_version, first_line, load_average, output,
                            ringd_version, this_machine, utc_now)
@@ -28,19 +29,19 @@ and ringd, each pinned to core 0, the clients (ringload, curl, a python ftplib c
 to core 1. Figures: full anonymous sessions/s with 64 clients, PSS per idle logged-in session,
 RETR and STOR of a large file (throughput, server CPU/GiB), anon_max_rate accuracy, (ringd
 only) fair shares under max_rate_total, and logins/s of a system account through PAM (vsftpd
-and ringd, the same account and hash); over TLS (vsftpd and ringd, the same ECDSA certificate):
-sessions/s, PSS per idle session and RETR, with the TLS version and suite each negotiated. Each
-figure is the median of alternating runs (A B C,
-then C B A, ...), a fresh server per run. Writes the result into docs/benchmarks.md between
-the compare-ftp markers, leaving the rest of that file alone."""
+and ringd, the same account and hash); over explicit FTPS (vsftpd and ringd, one certificate):
+TLS sessions/s, PSS per idle TLS session and TLS RETR, with what each client negotiated. Each
+figure is the median of alternating runs (A B C, then C B A, ...), a fresh server per run.
+Writes the result into docs/benchmarks.md between the compare-ftp markers and the FTPS figures
+between the compare-ftp-tls markers, leaving the rest of that file alone."""
 EPILOG = """\
-Needs root (vsftpd), taskset and curl; installs vsftpd and python3-pyftpdlib with apt-get when
-missing (tests/interop/install-packages.sh). Every process is started by this benchmark and
-stopped by PID; all traffic stays on 127.0.0.1."""
+Needs root (vsftpd), taskset, curl and (FTPS) openssl; installs vsftpd and python3-pyftpdlib
+with apt-get when missing (tests/interop/install-packages.sh). Every process is started by this
+benchmark and stopped by PID; all traffic stays on 127.0.0.1."""
 
 MARKERS = "compare-ftp"
-FIGURE_ORDER = ("sessions", "rate", "fair", "idle", "retr", "stor", "logins", "tls_sessions",
-                "tls_idle", "tls_retr")
+FIGURE_ORDER = ("sessions", "rate", "fair", "idle", "retr", "stor", "logins",
+                *ftp_tls.FIGURE_ORDER)
 SERVERS = ["vsftpd", "pyftpdlib", "ringd"]
 BASELINE = "ringd-before"
 PORTS = {"vsftpd": 22121, "pyftpdlib": 22122, "ringd": 22123, BASELINE: 22124}
@@ -82,19 +83,9 @@ FIGURES = [
     ("fair_total", "same, all sessions together vs max_rate_total, error %", 2, ""),
     ("logins", "system-account logins/s through PAM, 16 clients (connect, USER, PASS, QUIT)",
      0, ""),
-    ("tls_sessions", "TLS sessions/s, 64 clients (connect, AUTH TLS, login, PBSZ, PROT P, PASV, "
-                     "RETR 4 KiB, QUIT)", 0, "≥ 10 × vsftpd"),
-    ("tls_idle_pss", "PSS per idle TLS session, kB ({idle_note})", 1, "≤ 1/10 vsftpd"),
-    ("tls_retr_mbs", "TLS RETR {big_mib} MiB from page cache, MB/s (curl, PROT P)", 0,
-     "≥ 1.2 × vsftpd"),
-    ("tls_retr_cpu", "server CPU seconds per GiB sent over TLS", 3, "≤ 0.8 × vsftpd"),
 ]
-# Goals on ringd / vsftpd: (at least, at most), None where there is no bound.
-VSFTPD_RATIO_GOALS = {
-    "retr_mbs": (1.0, None), "retr_cpu": (None, 0.7), "stor_mbs": (1.2, None),
-    "tls_sessions": (10, None), "tls_idle_pss": (None, 0.1), "tls_retr_mbs": (1.2, None),
-    "tls_retr_cpu": (None, 0.8),
-}
+# Goals on ringd / vsftpd: at least (">=") or at most ("<=") the factor.
+VSFTPD_GOALS = {"retr_mbs": (">=", 1.0), "retr_cpu": ("<=", 0.7), "stor_mbs": (">=", 1.2)}
 # Goals on ringd's error in %, met within ± the bound.
 ERROR_BOUNDS = {"rate_total": 1.0, "rate_data": 1.0, "rate_window": 1.0, "fair_worst": 5.0}
 
@@ -134,8 +125,8 @@ class Setup:
 def vsftpd_conf(port, mode, passive, root, rate_limit=RATE_LIMIT, total_limit=TOTAL_LIMIT,
                 pam_service=""):
     """One vsftpd.conf for vsftpd and ringd (ringd reads vsftpd.conf syntax). `mode`: ro, rw,
-    rate, fair, local or tls (ro, anonymous over TLS only, with `root`/cert.pem and key.pem);
-    `root`: the working directory with the served tree and an empty one."""
+    rate, fair, local or tls; `root`: the working directory with the served tree, an empty
+    one and (tls) the certificate."""
     low, high = passive
     lines = [
         "listen=YES", "listen_ipv6=NO", "background=NO", "listen_address=127.0.0.1",
@@ -152,10 +143,8 @@ def vsftpd_conf(port, mode, passive, root, rate_limit=RATE_LIMIT, total_limit=TO
         # System accounts through PAM; the anonymous lines above stay and change nothing.
         "local": ["local_enable=YES", "anonymous_enable=NO", f"pam_service_name={pam_service}",
                   "delay_failed_login=0"],
-        # Every other TLS option at vsftpd's default: require_ssl_reuse, ssl_request_cert.
-        "tls": ["write_enable=NO", "ssl_enable=YES", f"rsa_cert_file={root}/cert.pem",
-                f"rsa_private_key_file={root}/key.pem", "allow_anon_ssl=YES",
-                "force_anon_logins_ssl=YES", "force_anon_data_ssl=YES"],
+        # Explicit FTPS with the run's certificate, anonymous sessions forced onto TLS.
+        "tls": ["write_enable=NO", *ftp_tls.conf_lines(root)],
     }[mode]
     return "".join(f"{line}\n" for line in lines)
 
@@ -183,7 +172,8 @@ def main(flags):
     if shutil.which("vsftpd") is None or not _has_pyftpdlib():
         log("installing vsftpd and python3-pyftpdlib (without letting a package start a daemon)")
         install_packages("vsftpd", "python3-pyftpdlib")
-    for tool in ("taskset", "curl", "vsftpd"):
+    tls = [figure for figure in figures if figure in ftp_tls.FIGURE_ORDER]
+    for tool in ("taskset", "curl", "vsftpd", *(["openssl"] if tls else [])):
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} not found")
     if not _has_pyftpdlib():
@@ -199,14 +189,15 @@ def main(flags):
 
     binaries = release_dir()
     if options.build:
-        cargo_build("--bin", "ringd", "--bin", "ringload")
+        # ringload is another package's binary, which `--bin ringload` does not find.
+        cargo_build("-p", "ringd", "-p", "ringload")
     started = time.time()
     runs = Runs()
     with Workspace("bench-ftp") as work:
         bench = _Bench(work, binaries, options.baseline, scale, runs)
         bench.make_tree()
         hash_method = bench.add_account() if "logins" in figures else "?"
-        if any(figure.startswith("tls_") for figure in figures):
+        if tls:
             bench.make_certificate()
         load = load_average()
         for round_number, plan in schedule(rounds, [f for f in FIGURE_ORDER if f in figures],
@@ -235,7 +226,20 @@ def main(flags):
         curl_version=curl_version(),
         hash_method=hash_method,
     )
-    report.publish(render(runs, setup), MARKERS, out)
+    # A run of only the FTPS figures leaves the plain figures' section as it was, and the other
+    # way round.
+    if len(tls) < len(figures):
+        report.publish(render(runs, setup), MARKERS, out)
+    if tls:
+        tls_setup = ftp_tls.TlsSetup(
+            certificate=ftp_tls.CERTIFICATE,
+            openssl_version=first_line(["openssl", "version"]),
+            libssl_deb=debian_version("libssl3"),
+            rustls_version=ftp_tls.rustls_version((ROOT / "Cargo.lock").read_text()),
+            negotiated=bench.negotiated,
+            idle_sessions=bench.tls_idle_sessions,
+        )
+        report.publish(ftp_tls.render(runs, setup, tls_setup), ftp_tls.MARKERS, out)
     return 0
 
 
@@ -258,8 +262,7 @@ def _parser():
                         help='also measure this ringd binary (an earlier build), as "ringd-before"')
     parser.add_argument("--figures", default=",".join(FIGURE_ORDER), metavar="LIST",
                         help="only these figures, comma-separated "
-                             "(sessions,rate,fair,idle,retr,stor,logins,tls_sessions,tls_idle,"
-                             "tls_retr)")
+                             f"({','.join(FIGURE_ORDER)})")
     return parser
 
 
@@ -302,8 +305,9 @@ def _error_pct(rate):
     return None if rate is None else rate / RATE_LIMIT * 100 - 100
 
 
-class _Bench:
-    """The served tree, the account for the logins, a server per run, and the figures."""
+class _Bench(ftp_tls.TlsFigures):
+    """The served tree, the account for the logins, the certificate, a server per run, and the
+    figures (the FTPS ones in ftp_tls)."""
 
     def __init__(self, work, binaries, baseline, scale, runs):
         self._work = work
@@ -330,19 +334,6 @@ class _Bench:
         shutil.copyfile(work / "root" / "big", work / "upload-src")
         _read_through(work / "root" / "big", work / "upload-src")
 
-    def make_certificate(self):
-        """The TLS figures' certificate, for both servers: ECDSA P-256 for localhost, as
-        docs/ftp-config.md recommends (CA:FALSE: rustls refuses a CA certificate as a
-        server's, which openssl makes by default)."""
-        work = self._work.dir
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
-                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                        "-addext", "basicConstraints=critical,CA:FALSE",
-                        "-keyout", work / "key.pem", "-out", work / "cert.pem"],
-                       check=True, capture_output=True)
-        (work / "key.pem").chmod(0o600)
-
     def add_account(self):
         """The account and PAM service of the logins figure, removed at exit. Returns the
         method of the password hash the system chose."""
@@ -357,14 +348,16 @@ class _Bench:
         shadow = output(["getent", "shadow", self._user])
         return shadow.split(":")[1].split("$")[1]
 
-    def _wait_passive_clear(self, name):
+    def _wait_passive_clear(self, name, passive):
         """Waits (at most PASSIVE_CLEAR_S) until no connection in TIME_WAIT holds a port of the
         server's passive range: ringd cannot bind a passive port that is in TIME_WAIT (425 Could
         not listen...), so a run that follows thousands of its own sessions would fail for a
-        reason the figure does not measure."""
-        low, high = PASSIVE[name]
+        reason the figure does not measure. The server's control port is not counted: ringd's
+        (22123) lies in its own range, every control connection ringd closes first (QUIT, the
+        server stopped) leaves it in TIME_WAIT, and that keeps no passive port from binding."""
+        low, high = passive
         began = time.monotonic()
-        while sockets.time_wait_between(low, high):
+        while sockets.time_wait_between(low, high, excluding=(PORTS[name],)):
             if time.monotonic() - began > PASSIVE_CLEAR_S:
                 return
             time.sleep(0.5)
@@ -372,17 +365,20 @@ class _Bench:
         if waited >= 0.5:
             log(f"  (waited {int(waited)} s for {name}'s passive ports to leave TIME_WAIT)")
 
-    def _start(self, name, mode):
+    def _start(self, name, mode, passive=None):
+        """Starts server `name` with a configuration of `mode`, and the passive range
+        `passive` instead of its own when given; returns its port."""
+        passive = passive or PASSIVE[name]
         if name.startswith("ringd"):
-            self._wait_passive_clear(name)
+            self._wait_passive_clear(name, passive)
         port = PORTS[name]
         if name == "pyftpdlib":
-            low, high = PASSIVE[name]
+            low, high = passive
             argv = [DEBIAN_PYTHON, SCRIPTS / "pyftpd.py", port, self._work.dir / "root", mode,
                     f"{low}-{high}"]
         else:
             conf = self._work.dir / f"{name}.conf"
-            conf.write_text(vsftpd_conf(port, mode, PASSIVE[name], self._work.dir,
+            conf.write_text(vsftpd_conf(port, mode, passive, self._work.dir,
                                         pam_service=self._pam_service))
             if name == "vsftpd":
                 argv = ["vsftpd", conf]
@@ -421,90 +417,53 @@ class _Bench:
         done = self._client([DEBIAN_PYTHON, SCRIPTS / "ftp_clients.py", *arguments], timeout_s=300)
         return json.loads(done.stdout) if done.returncode == 0 else None
 
-    def sessions(self, name, round_number, tls=False):
-        port = self._start(name, "tls" if tls else "ro")
-        result = self._ringload(port, ["--scenario", "retr", "--file", "f4k", "--sessions", "64",
-                                       *self._tls_flags(tls)],
+    def sessions(self, name, round_number):
+        port = self._start(name, "ro")
+        result = self._ringload(port, ["--scenario", "retr", "--file", "f4k", "--sessions", "64"],
                                 self._scale.load_seconds)
         errors = ", ".join(f"{error}: {count}" for error, count in result["errors"].items())
         note = (f"{result['sessions_completed']} done, {result['sessions_failed']} failed, "
-                f"errors {errors}{_negotiated(result)}")
-        self._runs.record("tls_sessions" if tls else "sessions", name, round_number,
-                          result["sessions_per_s"], note)
+                f"errors {errors}")
+        self._runs.record("sessions", name, round_number, result["sessions_per_s"], note)
         self._stop()
 
-    def tls_sessions(self, name, round_number):
-        if name != "pyftpdlib":  # its launcher serves no TLS
-            self.sessions(name, round_number, tls=True)
-
-    def idle(self, name, round_number, tls=False):
-        port = self._start(name, "tls" if tls else "ro")
+    def idle(self, name, round_number):
+        port = self._start(name, "ro")
         result = self._ringload(port, ["--scenario", "idle", "--sessions",
-                                       self._scale.idle_sessions, "--server-pid", self._server.pid,
-                                       *self._tls_flags(tls)],
+                                       self._scale.idle_sessions, "--server-pid", self._server.pid],
                                 self._scale.idle_seconds)
         memory = result["memory"]
         note = (f"{result['held_at_end']} of {self._scale.idle_sessions} held, "
-                f"{memory['holding']['processes']} processes{_negotiated(result)}")
+                f"{memory['holding']['processes']} processes")
         # ringload counts KiB; the report kB.
-        self._runs.record("tls_idle_pss" if tls else "idle_pss", name, round_number,
-                          memory["pss_kib_per_session"] * 1.024, note)
-        if not tls:
-            self._runs.record("idle_added", name, round_number,
-                              memory["added_pss_kib_per_session"] * 1.024, note)
+        self._runs.record("idle_pss", name, round_number, memory["pss_kib_per_session"] * 1.024,
+                          note)
+        self._runs.record("idle_added", name, round_number,
+                          memory["added_pss_kib_per_session"] * 1.024, note)
         self._stop()
 
-    def tls_idle(self, name, round_number):
-        if name != "pyftpdlib":
-            self.idle(name, round_number, tls=True)
-
-    def retr(self, name, round_number, tls=False):
+    def retr(self, name, round_number):
         """curl fetches the file `retr_repeats` times; throughput is the median curl speed, CPU
-        is over all of them. Over TLS, curl's first fetch also says what it negotiated."""
-        port = self._start(name, "tls" if tls else "ro")
+        is over all of them."""
+        port = self._start(name, "ro")
         self._settle()
         before = core_busy_ticks(SERVER_CORE)
         speeds = []
-        negotiated = ""
-        for repeat in range(self._scale.retr_repeats):
-            # Over TLS, the speed over the transfer alone: curl spends 0.2 s before each TLS
-            # transfer, whatever the server, which would swamp a short one.
-            speed = "%{size_download} %{time_pretransfer} %{time_total}" if tls else \
-                "%{speed_download}"
-            argv = ["curl", "-sS", "--max-time", CURL_MAX_S, "-o", "/dev/null", "-w", speed,
-                    f"ftp://127.0.0.1:{port}/big"]
-            trace = self._work.dir / "curl-trace"
-            if tls:
-                argv += ["--ssl-reqd", "--cacert", self._work.dir / "cert.pem"]
-                if repeat == 0:
-                    argv += ["-v", "--stderr", trace]
-            done = self._client(argv, timeout_s=CURL_MAX_S + 10)
-            if done.returncode != 0:
-                speeds.append("0")
-            elif tls:
-                speeds.append(str(_round(_transfer_speed(done.stdout))))
-            else:
-                speeds.append(done.stdout)
-            if tls and repeat == 0:
-                negotiated = _curl_negotiated(trace)
+        for _ in range(self._scale.retr_repeats):
+            done = self._client(["curl", "-sS", "--max-time", CURL_MAX_S, "-o", "/dev/null",
+                                 "-w", "%{speed_download}", f"ftp://127.0.0.1:{port}/big"],
+                                timeout_s=CURL_MAX_S + 10)
+            speeds.append(done.stdout if done.returncode == 0 else "0")
         self._settle()
         ticks = core_busy_ticks(SERVER_CORE) - before
         tck = ticks_per_second()
-        prefix = "tls_" if tls else ""
-        self._runs.record(prefix + "retr_mbs", name, round_number,
+        self._runs.record("retr_mbs", name, round_number,
                           statistics.median(float(speed) for speed in speeds) / 1e6,
-                          "curl B/s: " + " ".join(speeds) + negotiated)
+                          "curl B/s: " + " ".join(speeds))
         gib = self._scale.retr_repeats * self._scale.big_mib / 1024
-        self._runs.record(prefix + "retr_cpu", name, round_number, ticks / tck / gib,
+        self._runs.record("retr_cpu", name, round_number, ticks / tck / gib,
                           f"{ticks} ticks of 1/{tck} s")
         self._stop()
-
-    def tls_retr(self, name, round_number):
-        if name != "pyftpdlib":
-            self.retr(name, round_number, tls=True)
-
-    def _tls_flags(self, tls):
-        return ["--tls", "--tls-ca", self._work.dir / "cert.pem"] if tls else []
 
     def stor(self, name, round_number):
         port = self._start(name, "rw")
@@ -590,32 +549,6 @@ class _Bench:
         self._stop()
 
 
-def _negotiated(result):
-    """What ringload's TLS handshakes agreed on, for a run's note ("" without TLS)."""
-    if "tls_version" not in result:
-        return ""
-    return (f"; {result['tls_version']} {result['tls_cipher_suite']} "
-            f"{result['tls_key_exchange']}, {result['tls_data_not_resumed']} data not resumed")
-
-
-def _transfer_speed(written):
-    """B/s over the transfer alone, from curl's `size_download time_pretransfer time_total`."""
-    size, pretransfer, total = (float(field) for field in written.split())
-    return size / (total - pretransfer) if total > pretransfer else 0.0
-
-
-def _curl_negotiated(trace):
-    """The version and suite of curl's verbose line `SSL connection using TLSv1.3 / SUITE`."""
-    try:
-        lines = Path(trace).read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    for line in lines:
-        if "SSL connection using " in line:
-            return "; " + line.split("SSL connection using ", 1)[1].strip()
-    return ""
-
-
 def _ratio(top, bottom):
     return top / bottom if top is not None and bottom not in (None, 0) else None
 
@@ -629,11 +562,7 @@ def _met(key, ringd, per_vsftpd, per_pyftpdlib):
         return "yes" if per_pyftpdlib >= 3 else "no"
     if key == "idle_pss" and per_vsftpd is not None and per_pyftpdlib is not None:
         return "yes" if per_vsftpd <= 0.1 and per_pyftpdlib <= 0.5 else "no"
-    if key in VSFTPD_RATIO_GOALS and per_vsftpd is not None:
-        low, high = VSFTPD_RATIO_GOALS[key]
-        met = (low is None or per_vsftpd >= low) and (high is None or per_vsftpd <= high)
-        return "yes" if met else "no"
-    return ""
+    return report.ratio_goal_met(VSFTPD_GOALS, key, per_vsftpd)
 
 
 def render(runs, setup):

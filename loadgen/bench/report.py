@@ -85,3 +85,13 @@ def publish(section, name, out):
     partial.write_text(place(text, name, section))
     os.replace(partial, out)
     log(f"wrote {out}")
+
+
+def ratio_goal_met(goals, key, ratio):
+    """"yes" or "no" for a figure whose goal in `goals` is a (">=" or "<=", factor) bound on
+    `ratio`; "" when it has none or the ratio is missing."""
+    if key not in goals or ratio is None:
+        return ""
+    direction, factor = goals[key]
+    met = ratio >= factor if direction == ">=" else ratio <= factor
+    return "yes" if met else "no"

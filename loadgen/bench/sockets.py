@@ -38,9 +38,17 @@ def udp_bound(port):
     return any(local == port for local, _ in _sockets("udp"))
 
 
-def time_wait_between(low, high):
-    """How many TCP connections in TIME_WAIT hold a local port from `low` to `high`."""
-    return sum(1 for port, state in _sockets("tcp") if state == TIME_WAIT and low <= port <= high)
+def time_wait_between(low, high, excluding=()):
+    """How many TCP connections in TIME_WAIT hold a local port from `low` to `high`, not
+    counting the ports `excluding`."""
+    return count_time_wait(_sockets("tcp"), low, high, excluding)
+
+
+def count_time_wait(sockets, low, high, excluding=()):
+    """How many of `sockets` ((local port, state) pairs) are in TIME_WAIT on a port from `low`
+    to `high` that is not one of `excluding`."""
+    return sum(1 for port, state in sockets
+               if state == TIME_WAIT and low <= port <= high and port not in excluding)
 
 
 def free_udp_port():

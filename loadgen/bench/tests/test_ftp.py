@@ -50,38 +50,6 @@ class FtpReportTest(unittest.TestCase):
         self.assertIn("PSS per idle logged-in session, kB (10000 sessions)", section)
 
 
-class TlsFiguresTest(unittest.TestCase):
-    def test_tls_rows_judge_their_goals_and_unmeasured_figures_are_left_out(self):
-        runs = Runs([Run("tls_sessions", "vsftpd", 1, 100.0), Run("tls_sessions", "ringd", 1, 1500.0),
-                     Run("tls_retr_cpu", "vsftpd", 1, 1.0), Run("tls_retr_cpu", "ringd", 1, 0.9)])
-        lines = ftp.render(runs, setup_of()).splitlines()
-        self.assertIn("| TLS sessions/s, 64 clients (connect, AUTH TLS, login, PBSZ, PROT P, PASV, "
-                      "RETR 4 KiB, QUIT) | 100 | — | 1,500 | 15.00 | n/a | ≥ 10 × vsftpd | yes |",
-                      lines)
-        self.assertIn("| server CPU seconds per GiB sent over TLS | 1.000 | — | 0.900 | 0.90 | n/a "
-                      "| ≤ 0.8 × vsftpd | no |", lines)
-        self.assertFalse(any(line.startswith("| PSS per idle TLS session") for line in lines))
-
-    def test_what_was_negotiated_goes_into_the_notes(self):
-        self.assertEqual(ftp._negotiated({"sessions_per_s": 1.0}), "")
-        self.assertEqual(
-            ftp._negotiated({"tls_version": "TLSv1_3", "tls_cipher_suite": "TLS13_AES_256_GCM_SHA384",
-                             "tls_key_exchange": "X25519", "tls_data_not_resumed": 0}),
-            "; TLSv1_3 TLS13_AES_256_GCM_SHA384 X25519, 0 data not resumed")
-
-    def test_tls_speed_leaves_out_the_time_before_the_transfer(self):
-        self.assertAlmostEqual(ftp._transfer_speed("67108864 0.2 0.3"), 671088640.0, places=3)
-        self.assertEqual(ftp._transfer_speed("0 0.2 0.2"), 0.0)
-
-    def test_curls_verbose_line_gives_version_and_suite(self):
-        import tempfile
-        with tempfile.NamedTemporaryFile("w", suffix=".trace") as trace:
-            trace.write("* Connected\n* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n")
-            trace.flush()
-            self.assertEqual(ftp._curl_negotiated(trace.name), "; TLSv1.3 / TLS_AES_256_GCM_SHA384")
-        self.assertEqual(ftp._curl_negotiated("/nonexistent/trace"), "")
-
-
 class TemplateTest(unittest.TestCase):
     def test_a_placeholder_left_unfilled_fails(self):
         with self.assertRaises(KeyError):

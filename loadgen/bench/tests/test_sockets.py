@@ -2,7 +2,7 @@
 
 import unittest
 
-from bench.sockets import LISTEN, TIME_WAIT, parse_table
+from bench.sockets import LISTEN, TIME_WAIT, count_time_wait, parse_table
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -24,6 +24,15 @@ class ParseTableTest(unittest.TestCase):
 
     def test_header_only(self):
         self.assertEqual(parse_table(TCP.splitlines()[0] + "\n"), [])
+
+
+class TimeWaitTest(unittest.TestCase):
+    def test_only_time_wait_in_range_and_not_excluded(self):
+        sockets = [(18000, TIME_WAIT), (22123, TIME_WAIT), (22123, TIME_WAIT), (22123, LISTEN),
+                   (25000, TIME_WAIT)]
+        self.assertEqual(count_time_wait(sockets, 18000, 24999), 3)
+        self.assertEqual(count_time_wait(sockets, 18000, 24999, excluding=(22123,)), 1)
+        self.assertEqual(count_time_wait(sockets, 19000, 24999, excluding=(22123,)), 0)
 
 
 if __name__ == "__main__":

@@ -352,12 +352,13 @@ class _Bench(ftp_tls.TlsFigures):
         """Waits (at most PASSIVE_CLEAR_S) until no connection in TIME_WAIT holds a port of the
         server's passive range: ringd cannot bind a passive port that is in TIME_WAIT (425 Could
         not listen...), so a run that follows thousands of its own sessions would fail for a
-        reason the figure does not measure. The server's control port is not counted: ringd's
-        (22123) lies in its own range, every control connection ringd closes first (QUIT, the
-        server stopped) leaves it in TIME_WAIT, and that keeps no passive port from binding."""
+        reason the figure does not measure. The servers' control ports are not counted: they
+        (22121-22124) lie in ringd's range, every control connection a server closes first
+        (QUIT, the server stopped) leaves its port in TIME_WAIT, and that keeps no passive port
+        from binding."""
         low, high = passive
         began = time.monotonic()
-        while sockets.time_wait_between(low, high, excluding=(PORTS[name],)):
+        while sockets.time_wait_between(low, high, excluding=tuple(PORTS.values())):
             if time.monotonic() - began > PASSIVE_CLEAR_S:
                 return
             time.sleep(0.5)

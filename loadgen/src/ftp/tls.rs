@@ -120,8 +120,15 @@ impl TlsClient {
 #[derive(Debug)]
 struct RememberingVerifier {
     webpki: Arc<WebPkiServerVerifier>,
-    /// The end-entity certificate, intermediates and name last verified.
-    verified: Mutex<Option<(Vec<u8>, Vec<Vec<u8>>, ServerName<'static>)>>,
+    verified: Mutex<Option<VerifiedChain>>,
+}
+
+/// The end-entity certificate, intermediates and name last verified.
+#[derive(Debug, PartialEq)]
+struct VerifiedChain {
+    end_entity: Vec<u8>,
+    intermediates: Vec<Vec<u8>>,
+    name: ServerName<'static>,
 }
 
 impl ServerCertVerifier for RememberingVerifier {
@@ -133,11 +140,11 @@ impl ServerCertVerifier for RememberingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = (
-            end_entity.to_vec(),
-            intermediates.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
-            server_name.to_owned(),
-        );
+        let chain = VerifiedChain {
+            end_entity: end_entity.to_vec(),
+            intermediates: intermediates.iter().map(|c| c.to_vec()).collect(),
+            name: server_name.to_owned(),
+        };
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if verified.as_ref() == Some(&chain) {
             return Ok(ServerCertVerified::assertion());

@@ -28,8 +28,8 @@ use crate::config::vsftpd::FtpConfig;
 
 /// Ciphertext read from the socket at a time: one TLS record and its overhead.
 const RECORD_READ: usize = 16 * 1024 + 512;
-/// TLS 1.2 sessions one FTP session remembers for its data connections to resume: its control
-/// connection's, and a spare for a client that renegotiates nothing but reconnects.
+/// TLS 1.2 session IDs one FTP session's cache holds, for clients that refuse tickets: its
+/// control connection's session, and one more.
 const SESSION_CACHE: usize = 2;
 
 #[derive(Debug, Error)]

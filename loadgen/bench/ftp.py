@@ -615,12 +615,9 @@ def render(runs, setup):
     low, high = "LOW", "HIGH"
     return report.render(
         "ftp.md",
-        command=setup.command,
-        date=setup.date,
-        elapsed=setup.elapsed_s,
+        **report.run_fields(setup),
         rounds=setup.rounds,
         servers=", ".join(setup.servers),
-        machine=setup.machine.line(),
         vsftpd_version=setup.vsftpd_version,
         vsftpd_deb=setup.vsftpd_deb,
         pyftpdlib_version=setup.pyftpdlib_version,

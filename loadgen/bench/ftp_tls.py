@@ -339,12 +339,9 @@ def render(runs, setup, tls):
                                    idle_sessions=tls.idle_sessions)
     return report.render(
         "ftp-tls.md",
-        command=setup.command,
-        date=setup.date,
-        elapsed=setup.elapsed_s,
+        **report.run_fields(setup),
         rounds=setup.rounds,
         servers=", ".join(servers),
-        machine=setup.machine.line(),
         vsftpd_version=setup.vsftpd_version,
         vsftpd_deb=setup.vsftpd_deb,
         libssl_deb=tls.libssl_deb,

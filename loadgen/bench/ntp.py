@@ -312,12 +312,9 @@ def render(runs, setup):
 
     return report.render(
         "ntp.md",
-        command=setup.command,
-        date=setup.date,
-        elapsed=setup.elapsed_s,
+        **report.run_fields(setup),
         rounds_said=f"{setup.rounds} round{'s' if setup.rounds != 1 else ''}",
         servers=", ".join(servers),
-        machine=setup.machine.line(),
         chrony_version=setup.chrony_version,
         ringd_version=setup.ringd_version,
         figures_table=report.table(header, rows),

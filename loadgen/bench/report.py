@@ -95,3 +95,10 @@ def ratio_goal_met(goals, key, ratio):
     direction, factor = goals[key]
     met = ratio >= factor if direction == ">=" else ratio <= factor
     return "yes" if met else "no"
+
+
+def run_fields(setup):
+    """The fields every report's template takes from its run's setup: the command, when, how
+    long, on what machine."""
+    return dict(command=setup.command, date=setup.date, elapsed=setup.elapsed_s,
+                machine=setup.machine.line())

@@ -227,12 +227,9 @@ def render(runs, setup):
         rows.append([label, *cells, best])
     return report.render(
         "transfer.md",
-        command=setup.command,
-        date=setup.date,
-        elapsed=setup.elapsed_s,
+        **report.run_fields(setup),
         rounds=setup.rounds,
         methods=", ".join(METHODS),
-        machine=setup.machine.line(),
         ringd_version=setup.ringd_version,
         curl_version=setup.curl_version,
         figures_table=report.table(["figure", *METHODS, "best"], rows),

@@ -66,7 +66,7 @@ fn io_uring_path_allocates_nothing_per_request() {
                 ring.poll(Duration::from_secs(1), |d, out| {
                     handled += 1;
                     let out: &mut [u8; HEADER_LEN] = (&mut out[..HEADER_LEN]).try_into().unwrap();
-                    responder.respond(d.payload, d.peer.ip(), d.rx_time, realtime_now, out)
+                    responder.respond(d.payload, d.peer, d.rx_time, realtime_now, out)
                 })
                 .unwrap();
             }
@@ -112,7 +112,7 @@ fn mmsg_path_allocates_nothing_per_request() {
                     replies.push(&d.peer, |out| {
                         let out: &mut [u8; HEADER_LEN] =
                             (&mut out[..HEADER_LEN]).try_into().unwrap();
-                        responder.respond(d.payload, d.peer.ip(), d.rx_time, realtime_now, out)
+                        responder.respond(d.payload, d.peer, d.rx_time, realtime_now, out)
                     });
                     handled += 1;
                 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # NTP interop: real clients (ntpsec's ntpdig, chronyd in query-only mode) accept ringd's replies
-# and measure offsets under 1 ms against it, on both I/O backends; and ringd synchronises to a
-# chronyd server. Needs root (port 123:
+# and measure offsets under 1 ms against it, on both I/O backends; ringd synchronises to a
+# chronyd server; and ringd answers and drops request kinds as chronyd does (ntp_requests.py). Needs root (port 123:
 # ntpdig cannot query another port) and the packages installed by install-packages.sh.
 set -euo pipefail
 

@@ -136,6 +136,43 @@ fn mmsg_path_allocates_nothing_per_request() {
     );
 }
 
+/// The request kinds whose parsing walks extension fields or MACs, answered and dropped.
+#[test]
+fn extension_fields_macs_and_drops_allocate_nothing() {
+    let mut responder = loopback_responder(None);
+    let plain = client_request(NtpTimestamp(7));
+    let mut unknown_field = [0u8; 28];
+    unknown_field[..4].copy_from_slice(&[0x20, 0x00, 0, 28]);
+    let mac = [
+        7, 0, 0, 0, 0x5A, 0x5A, 0x5A, 0x5A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut symmetric_active = plain;
+    symmetric_active[0] = (4 << 3) | 1;
+    let answered: [Vec<u8>; 3] = [
+        plain.to_vec(),
+        [&plain[..], &unknown_field[..]].concat(),
+        symmetric_active.to_vec(),
+    ];
+    let dropped: [Vec<u8>; 3] = [
+        [&plain[..], &unknown_field[..], &mac[..]].concat(),
+        [&plain[..], &[0; 2][..]].concat(),
+        [&plain[..], &[0x11; 8][..]].concat(),
+    ];
+    let client = "127.0.0.9:40123".parse().unwrap();
+    let mut out = [0u8; HEADER_LEN];
+    let allocations = count_allocations(|| {
+        for _ in 0..500 {
+            for datagram in answered.iter().chain(&dropped) {
+                responder.respond(datagram, client, None, realtime_now, &mut out);
+            }
+        }
+    });
+    assert_eq!(allocations, 0);
+    let totals = responder.counters().totals();
+    assert_eq!(totals.answered, 1500);
+    assert_eq!(totals.received, 3000);
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     let allocations = count_allocations(|| {

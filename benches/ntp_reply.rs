@@ -1,7 +1,7 @@
 //! The per-request NTP path without I/O: parse, access check, rate limit, reply.
 
 use std::hint::black_box;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ringd::ntp::packet::{NtpTimestamp, UnixTime};
@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let mut plain = loopback_responder(None);
-    let client: IpAddr = "127.0.0.9".parse().unwrap();
+    let client: SocketAddr = "127.0.0.9:40123".parse().unwrap();
     let mut out = [0u8; 48];
     group.bench_function("respond", |b| {
         b.iter(|| plain.respond(black_box(&request), client, Some(t2), || t2, &mut out))
@@ -34,8 +34,8 @@ fn bench(c: &mut Criterion) {
 
     let limiter = RateLimiter::new(-10, 255, 4, 0, 524_288, 1);
     let mut limited = loopback_responder(Some(limiter));
-    let clients: Vec<IpAddr> = (0..4096u32)
-        .map(|n| IpAddr::from([127, 1, (n >> 8) as u8, n as u8]))
+    let clients: Vec<SocketAddr> = (0..4096u32)
+        .map(|n| SocketAddr::new(IpAddr::from([127, 1, (n >> 8) as u8, n as u8]), 40123))
         .collect();
     let mut next = 0;
     group.bench_function("respond_ratelimited_4096_clients", |b| {

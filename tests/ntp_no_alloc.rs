@@ -66,7 +66,7 @@ fn io_uring_path_allocates_nothing_per_request() {
                 ring.poll(Duration::from_secs(1), |d, out| {
                     handled += 1;
                     let out: &mut [u8; HEADER_LEN] = (&mut out[..HEADER_LEN]).try_into().unwrap();
-                    responder.respond(d.payload, d.peer.ip(), d.rx_time, realtime_now, out)
+                    responder.respond(d.payload, d.peer, d.rx_time, realtime_now, out)
                 })
                 .unwrap();
             }
@@ -112,7 +112,7 @@ fn mmsg_path_allocates_nothing_per_request() {
                     replies.push(&d.peer, |out| {
                         let out: &mut [u8; HEADER_LEN] =
                             (&mut out[..HEADER_LEN]).try_into().unwrap();
-                        responder.respond(d.payload, d.peer.ip(), d.rx_time, realtime_now, out)
+                        responder.respond(d.payload, d.peer, d.rx_time, realtime_now, out)
                     });
                     handled += 1;
                 }
@@ -134,6 +134,43 @@ fn mmsg_path_allocates_nothing_per_request() {
         "allocations while serving {} requests",
         47 * BATCH
     );
+}
+
+/// The request kinds whose parsing walks extension fields or MACs, answered and dropped.
+#[test]
+fn extension_fields_macs_and_drops_allocate_nothing() {
+    let mut responder = loopback_responder(None);
+    let plain = client_request(NtpTimestamp(7));
+    let mut unknown_field = [0u8; 28];
+    unknown_field[..4].copy_from_slice(&[0x20, 0x00, 0, 28]);
+    let mac = [
+        7, 0, 0, 0, 0x5A, 0x5A, 0x5A, 0x5A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut symmetric_active = plain;
+    symmetric_active[0] = (4 << 3) | 1;
+    let answered: [Vec<u8>; 3] = [
+        plain.to_vec(),
+        [&plain[..], &unknown_field[..]].concat(),
+        symmetric_active.to_vec(),
+    ];
+    let dropped: [Vec<u8>; 3] = [
+        [&plain[..], &unknown_field[..], &mac[..]].concat(),
+        [&plain[..], &[0; 2][..]].concat(),
+        [&plain[..], &[0x11; 8][..]].concat(),
+    ];
+    let client = "127.0.0.9:40123".parse().unwrap();
+    let mut out = [0u8; HEADER_LEN];
+    let allocations = count_allocations(|| {
+        for _ in 0..500 {
+            for datagram in answered.iter().chain(&dropped) {
+                responder.respond(datagram, client, None, realtime_now, &mut out);
+            }
+        }
+    });
+    assert_eq!(allocations, 0);
+    let totals = responder.counters().totals();
+    assert_eq!(totals.answered, 1500);
+    assert_eq!(totals.received, 3000);
 }
 
 #[test]

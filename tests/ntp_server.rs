@@ -269,6 +269,11 @@ fn rate_limit_holds_across_source_ports() {
     ringd.stop();
 }
 
+/// `request` followed by `trailer`.
+fn with_trailer(request: [u8; 48], trailer: &[u8]) -> Vec<u8> {
+    [&request[..], trailer].concat()
+}
+
 #[test]
 fn malformed_and_denied_requests_are_dropped_and_counted() {
     let conf = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\n";
@@ -276,21 +281,49 @@ fn malformed_and_denied_requests_are_dropped_and_counted() {
     let server = ringd.ntp_addrs[0];
     let socket = client("127.0.0.1");
     let t = NtpTimestamp(0x1234);
-    socket.send_to(&[0x23; 20], server).unwrap();
-    socket.send_to(&request(2, 6, t), server).unwrap();
-    socket.send_to(&request(2, 7, t), server).unwrap();
-    socket.send_to(&request(0, MODE_CLIENT, t), server).unwrap();
-    socket.send_to(&request(5, MODE_CLIENT, t), server).unwrap();
-    socket.send_to(&request(4, 1, t), server).unwrap();
-    socket.send_to(&request(4, MODE_SERVER, t), server).unwrap();
-    client("127.0.0.2")
-        .send_to(&request(4, MODE_CLIENT, t), server)
-        .unwrap();
-    let mut with_extension = request(4, MODE_CLIENT, NtpTimestamp(0x5678)).to_vec();
-    with_extension
-        .extend_from_slice(&[0, 4, 0, 16, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0, 0]);
-    socket.send_to(&with_extension, server).unwrap();
-    let mut buf = [0u8; 1024];
+    let plain = request(4, MODE_CLIENT, t);
+    let mac = [&7u32.to_be_bytes()[..], &[0x5A; 20]].concat();
+    let dropped: [(&str, Vec<u8>); 14] = [
+        ("too_short", vec![0x23; 20]),
+        ("control_mode", request(2, 6, t).to_vec()),
+        ("control_mode", request(2, 7, t).to_vec()),
+        ("bad_version", request(0, MODE_CLIENT, t).to_vec()),
+        ("bad_version", request(5, MODE_CLIENT, t).to_vec()),
+        ("not_client_mode", request(4, MODE_SERVER, t).to_vec()),
+        ("not_client_mode", request(2, 0, t).to_vec()),
+        ("bad_length", with_trailer(plain, &[0; 2])),
+        // 16 bytes at the end are too short for a MAC and too near the end for a field.
+        (
+            "bad_extension",
+            with_trailer(
+                plain,
+                &[0, 4, 0, 16, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0, 0],
+            ),
+        ),
+        ("too_long", with_trailer(plain, &[0; 1100])),
+        ("auth_failed", with_trailer(plain, &mac)),
+        ("auth_failed", with_trailer(plain, &[0; 4])),
+        (
+            "auth_failed",
+            with_trailer(request(3, MODE_CLIENT, t), &mac),
+        ),
+        (
+            "auth_failed",
+            with_trailer(request(2, MODE_CLIENT, t), &[0; 16]),
+        ),
+    ];
+    for (_, datagram) in &dropped {
+        socket.send_to(datagram, server).unwrap();
+    }
+    client("127.0.0.2").send_to(&plain, server).unwrap();
+    let mut unknown_field = [0u8; 28];
+    unknown_field[..4].copy_from_slice(&[0x20, 0x00, 0, 28]);
+    let answered = with_trailer(
+        request(4, MODE_CLIENT, NtpTimestamp(0x5678)),
+        &unknown_field,
+    );
+    socket.send_to(&answered, server).unwrap();
+    let mut buf = [0u8; 1200];
     let (len, _) = socket.recv_from(&mut buf).unwrap();
     assert_eq!(len, 48);
     assert_eq!(
@@ -298,13 +331,54 @@ fn malformed_and_denied_requests_are_dropped_and_counted() {
         NtpTimestamp(0x5678),
         "the first reply is to the only valid allowed request"
     );
-    assert_eq!(ringd.ntp_counter(None, "ntp_packets_received"), 9);
+    assert_eq!(
+        ringd.ntp_counter(None, "ntp_packets_received"),
+        dropped.len() as u64 + 2
+    );
     assert_eq!(ringd.ntp_counter(None, "ntp_packets_answered"), 1);
-    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.too_short"), 1);
-    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.control_mode"), 2);
-    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.bad_version"), 2);
-    assert_eq!(ringd.ntp_counter(None, "ntp_dropped.not_client_mode"), 2);
     assert_eq!(ringd.ntp_counter(None, "ntp_dropped.denied"), 1);
+    for reason in [
+        "too_short",
+        "control_mode",
+        "bad_version",
+        "not_client_mode",
+        "bad_length",
+        "bad_extension",
+        "too_long",
+        "auth_failed",
+    ] {
+        let expected = dropped.iter().filter(|(r, _)| *r == reason).count() as u64;
+        assert_eq!(
+            ringd.ntp_counter(None, &format!("ntp_dropped.{reason}")),
+            expected,
+            "{reason}"
+        );
+    }
+    ringd.stop();
+}
+
+#[test]
+fn symmetric_active_and_ntpv1_requests_are_answered_as_chronyd_does() {
+    let conf = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\n";
+    let ringd = Ringd::start_ntp(conf, &["--shards", "1"], 1);
+    let server = ringd.ntp_addrs[0];
+    let socket = client("127.0.0.1");
+    let mut buf = [0u8; 1200];
+    for (version, mode, reply_mode) in [(4, 1, 2), (1, 0, MODE_SERVER)] {
+        let mut sent = request(version, mode, NtpTimestamp(0x9ABC));
+        sent[2] = (-128i8) as u8;
+        socket.send_to(&sent, server).unwrap();
+        let (len, _) = socket.recv_from(&mut buf).expect("a reply within 5 s");
+        assert_eq!(len, 48);
+        let reply = Header::parse(&buf).unwrap();
+        assert_eq!((reply.version, reply.mode), (version, reply_mode));
+        assert_eq!(reply.origin, NtpTimestamp(0x9ABC));
+        assert_eq!(reply.stratum, 10);
+        assert_eq!(reply.poll, -19, "a poll of -128 raised to chronyd's least");
+        assert_eq!(reply.receive.0 & 1, 1, "T2 marked as chronyd marks it");
+        assert_eq!(reply.transmit.0 & 1, 0);
+    }
+    assert_eq!(ringd.ntp_counter(None, "ntp_packets_answered"), 2);
     ringd.stop();
 }
 

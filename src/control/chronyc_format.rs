@@ -314,6 +314,10 @@ pub fn server_stats(stats: &ServerStats) -> String {
             DropReason::ControlMode => "Dropped: mode 6/7",
             DropReason::Denied => "Dropped: denied",
             DropReason::RateLimited => "Dropped: rate limit",
+            DropReason::TooLong => "Dropped: too long",
+            DropReason::BadLength => "Dropped: bad length",
+            DropReason::BadExtension => "Dropped: bad extension",
+            DropReason::AuthFailed => "Dropped: auth failed",
         };
         let count = stats.ntp_dropped.get(reason.name()).copied().unwrap_or(0);
         lines.push((label, count));
@@ -840,6 +844,10 @@ mod tests {
              Dropped: mode 6/7          : 0\n\
              Dropped: denied            : 2\n\
              Dropped: rate limit        : 0\n\
+             Dropped: too long          : 0\n\
+             Dropped: bad length        : 0\n\
+             Dropped: bad extension     : 0\n\
+             Dropped: auth failed       : 0\n\
              NTP send failures          : 0\n\
              NTP receive errors         : 0\n"
         );

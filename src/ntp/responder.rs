@@ -1,14 +1,15 @@
 //! One shard's per-packet decision: parse, access control, rate limit, reply, and the counting.
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::access::AccessTable;
 use super::answer_policy::PolicyFollower;
 use super::clock_state::ClockCell;
 use super::packet::{NtpTimestamp, UnixTime, HEADER_LEN, KISS_RATE};
+use super::precision::TimestampFuzz;
 use super::ratelimit::{Decision, RateLimiter};
-use super::reply::{self, DropReason, ServerParams};
+use super::reply::{self, Answer, DropReason, RequestAuth, ServerParams};
 use crate::metrics::NtpCounters;
 
 /// Everything a shard needs to answer requests; fed datagrams by the I/O loop.
@@ -17,6 +18,7 @@ pub struct Responder {
     limiter: Option<RateLimiter>,
     clock: Arc<ClockCell>,
     params: ServerParams,
+    fuzz: TimestampFuzz,
     counters: Arc<NtpCounters>,
     /// Where a reloaded policy comes from, for a shard of a running service.
     policy: Option<PolicyFollower>,
@@ -30,7 +32,7 @@ impl Responder {
         precision: i8,
         counters: Arc<NtpCounters>,
     ) -> Self {
-        let min_poll = limiter.as_ref().map_or(i8::MIN, RateLimiter::min_poll);
+        let min_poll = reply::announced_min_poll(limiter.as_ref().map(RateLimiter::min_poll));
         Responder {
             access,
             limiter,
@@ -39,6 +41,7 @@ impl Responder {
                 precision,
                 min_poll,
             },
+            fuzz: TimestampFuzz::new(precision),
             counters,
             policy: None,
         }
@@ -73,7 +76,8 @@ impl Responder {
         };
         self.access = change.access;
         if let Some(limiter) = change.rate_limiter {
-            self.params.min_poll = limiter.as_ref().map_or(i8::MIN, RateLimiter::min_poll);
+            self.params.min_poll =
+                reply::announced_min_poll(limiter.as_ref().map(RateLimiter::min_poll));
             self.limiter = limiter;
         }
     }
@@ -90,10 +94,12 @@ impl Responder {
     /// Handles one datagram from `client`. `rx_time` is the kernel's receive time when known;
     /// `read_clock` gives the current time and is called for T3 as the last step. Returns the
     /// reply length written to `out` (always the 48-byte header), or 0 when nothing is sent.
+    /// The checks come in chronyd's order, so a request is counted under the reason chronyd
+    /// would have dropped it for: format, access, mode, rate, authentication.
     pub fn respond(
         &mut self,
         datagram: &[u8],
-        client: IpAddr,
+        client: SocketAddr,
         rx_time: Option<UnixTime>,
         mut read_clock: impl FnMut() -> UnixTime,
         out: &mut [u8; HEADER_LEN],
@@ -101,38 +107,59 @@ impl Responder {
         self.follow_policy();
         let counters = &*self.counters;
         counters.received.add(1);
+        let drop = |reason: DropReason| {
+            counters.dropped[reason.index()].add(1);
+            0
+        };
         let request = match reply::parse_request(datagram) {
             Ok(request) => request,
-            Err(reason) => {
-                counters.dropped[reason.index()].add(1);
-                return 0;
-            }
+            Err(reason) => return drop(reason),
         };
-        if !self.access.is_allowed(client) {
-            counters.dropped[DropReason::Denied.index()].add(1);
-            return 0;
+        if !self.access.is_allowed(client.ip()) {
+            return drop(DropReason::Denied);
         }
+        let mode = match request.reply_mode(client.port()) {
+            Ok(mode) => mode,
+            Err(reason) => return drop(reason),
+        };
         let rx_time = rx_time.unwrap_or_else(|| {
             counters.rx_time_fallbacks.add(1);
             read_clock()
         });
-        let kiss = match self.limiter.as_mut().map(|l| l.check(client, rx_time)) {
-            None | Some(Decision::Answer) => None,
-            Some(Decision::Drop) => {
-                counters.rate_limited.add(1);
-                counters.dropped[DropReason::RateLimited.index()].add(1);
-                return 0;
-            }
-            Some(Decision::KissRate) => {
-                counters.rate_limited.add(1);
-                counters.kod_sent.add(1);
-                Some(KISS_RATE)
-            }
-        };
+        let decision = self.limiter.as_mut().map(|l| l.check(client.ip(), rx_time));
+        if decision == Some(Decision::Drop) {
+            counters.rate_limited.add(1);
+            return drop(DropReason::RateLimited);
+        }
+        // No keys, NTS or ntp_signd yet: whatever authentication a request carries fails, and
+        // chronyd sends nothing back for a failed check (not even a crypto-NAK).
+        if request.auth != RequestAuth::None {
+            return drop(DropReason::AuthFailed);
+        }
+        let kiss = (decision == Some(Decision::KissRate)).then(|| {
+            counters.rate_limited.add(1);
+            counters.kod_sent.add(1);
+            KISS_RATE
+        });
         let clock = self.clock.read();
-        let receive = NtpTimestamp::from_unix(clock.correction.apply(rx_time));
+        let receive = self.fuzz.receive_stamp(
+            NtpTimestamp::from_unix(clock.correction.apply(rx_time)),
+            request.transmit,
+        );
         let transmit = NtpTimestamp::from_unix(clock.correction.apply(read_clock()));
-        reply::write_reply(&request, &clock, &self.params, kiss, receive, transmit, out);
+        let transmit = self
+            .fuzz
+            .transmit_stamp(transmit, receive, request.transmit);
+        let answer = Answer { mode, kiss };
+        reply::write_reply(
+            &request,
+            answer,
+            &clock,
+            &self.params,
+            receive,
+            transmit,
+            out,
+        );
         if kiss.is_none() {
             counters.answered.add(1);
         }
@@ -184,6 +211,11 @@ mod tests {
         )
     }
 
+    const CLIENT: SocketAddr = SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2)),
+        40123,
+    );
+
     const T2: UnixTime = UnixTime {
         secs: 1_700_000_000,
         nanos: 1000,
@@ -197,19 +229,17 @@ mod tests {
     fn answers_with_kernel_t2_and_late_t3() {
         let mut r = responder(None);
         let mut out = [0u8; 48];
-        let len = r.respond(
-            &request(),
-            "127.0.0.2".parse().unwrap(),
-            Some(T2),
-            || T3,
-            &mut out,
-        );
+        let len = r.respond(&request(), CLIENT, Some(T2), || T3, &mut out);
         assert_eq!(len, 48);
         let reply = Header::parse(&out).unwrap();
         assert_eq!(reply.mode, MODE_SERVER);
         assert_eq!(reply.origin, NtpTimestamp(42));
-        assert_eq!(reply.receive, NtpTimestamp::from_unix(T2));
-        assert_eq!(reply.transmit, NtpTimestamp::from_unix(T3));
+        let within_precision = |sent: NtpTimestamp, time: UnixTime| {
+            // Precision -24: the 8 bits below it are random.
+            (sent.0 ^ NtpTimestamp::from_unix(time).0) < 1 << 8
+        };
+        assert!(within_precision(reply.receive, T2));
+        assert!(within_precision(reply.transmit, T3));
         assert_eq!(r.counters().answered.get(), 1);
         assert_eq!(r.counters().rx_time_fallbacks.get(), 0);
     }
@@ -218,16 +248,7 @@ mod tests {
     fn missing_kernel_time_falls_back_and_is_counted() {
         let mut r = responder(None);
         let mut out = [0u8; 48];
-        assert_eq!(
-            r.respond(
-                &request(),
-                "127.0.0.2".parse().unwrap(),
-                None,
-                || T3,
-                &mut out
-            ),
-            48
-        );
+        assert_eq!(r.respond(&request(), CLIENT, None, || T3, &mut out), 48);
         assert_eq!(r.counters().rx_time_fallbacks.get(), 1);
     }
 
@@ -238,23 +259,14 @@ mod tests {
         assert_eq!(
             r.respond(
                 &request(),
-                "10.0.0.1".parse().unwrap(),
+                "10.0.0.1:40123".parse().unwrap(),
                 Some(T2),
                 || T3,
                 &mut out
             ),
             0
         );
-        assert_eq!(
-            r.respond(
-                &[0u8; 20],
-                "127.0.0.2".parse().unwrap(),
-                Some(T2),
-                || T3,
-                &mut out
-            ),
-            0
-        );
+        assert_eq!(r.respond(&[0u8; 20], CLIENT, Some(T2), || T3, &mut out), 0);
         let totals = r.counters().totals();
         assert_eq!(totals.received, 2);
         assert_eq!(totals.dropped[DropReason::Denied.index()], 1);
@@ -267,7 +279,7 @@ mod tests {
         let limiter = RateLimiter::new(3, 1, 4, 4, 524_288, 1);
         let mut r = responder(Some(limiter));
         let mut out = [0u8; 48];
-        let client: IpAddr = "127.0.0.3".parse().unwrap();
+        let client: SocketAddr = "127.0.0.3:40123".parse().unwrap();
         assert_eq!(r.respond(&request(), client, Some(T2), || T3, &mut out), 48);
         assert_eq!(
             Header::parse(&out).unwrap().poll,
@@ -291,5 +303,117 @@ mod tests {
             totals.rate_limited,
             totals.kod_sent + totals.dropped[DropReason::RateLimited.index()]
         );
+    }
+
+    fn request_with(version: u8, mode: u8, trailer: &[u8]) -> Vec<u8> {
+        let mut datagram = Header {
+            version,
+            mode,
+            poll: -128,
+            transmit: NtpTimestamp(42),
+            ..Header::default()
+        }
+        .to_bytes()
+        .to_vec();
+        datagram.extend_from_slice(trailer);
+        datagram
+    }
+
+    fn reply_to(r: &mut Responder, datagram: &[u8], client: SocketAddr) -> Option<Header> {
+        let mut out = [0u8; 48];
+        let len = r.respond(datagram, client, Some(T2), || T3, &mut out);
+        (len == 48).then(|| Header::parse(&out).unwrap())
+    }
+
+    #[test]
+    fn symmetric_active_is_answered_in_symmetric_passive() {
+        let mut r = responder(None);
+        let reply = reply_to(&mut r, &request_with(4, 1, &[]), CLIENT).expect("a reply");
+        assert_eq!(reply.mode, 2);
+        assert_eq!(reply.origin, NtpTimestamp(42));
+        assert_eq!(r.counters().answered.get(), 1);
+    }
+
+    #[test]
+    fn ntpv1_with_mode_0_is_answered_unless_from_port_123() {
+        let mut r = responder(None);
+        let reply = reply_to(&mut r, &request_with(1, 0, &[]), CLIENT).expect("a reply");
+        assert_eq!((reply.version, reply.mode), (1, MODE_SERVER));
+        let from_123 = SocketAddr::new(CLIENT.ip(), 123);
+        assert_eq!(reply_to(&mut r, &request_with(1, 0, &[]), from_123), None);
+        assert_eq!(reply_to(&mut r, &request_with(2, 0, &[]), CLIENT), None);
+        let totals = r.counters().totals();
+        assert_eq!(totals.dropped[DropReason::NotClientMode.index()], 2);
+    }
+
+    #[test]
+    fn a_poll_of_minus_128_is_answered_with_minus_19() {
+        let mut r = responder(None);
+        let reply = reply_to(&mut r, &request_with(4, MODE_CLIENT, &[]), CLIENT).unwrap();
+        assert_eq!(reply.poll, -19);
+    }
+
+    #[test]
+    fn requests_chronyd_drops_are_dropped_and_counted() {
+        let mut r = responder(None);
+        let mac = [7u32.to_be_bytes().to_vec(), vec![0x5A; 20]].concat();
+        let mut nts_field = vec![0u8; 36];
+        nts_field[..4].copy_from_slice(&[0x01, 0x04, 0, 36]);
+        for (datagram, reason) in [
+            (request_with(4, MODE_CLIENT, &[0; 2]), DropReason::BadLength),
+            (
+                request_with(4, MODE_CLIENT, &[0; 8]),
+                DropReason::BadExtension,
+            ),
+            (
+                request_with(4, MODE_CLIENT, &vec![0; 1100]),
+                DropReason::TooLong,
+            ),
+            (
+                request_with(3, MODE_CLIENT, &nts_field),
+                DropReason::AuthFailed,
+            ),
+            (request_with(4, MODE_CLIENT, &mac), DropReason::AuthFailed),
+            (
+                request_with(4, MODE_CLIENT, &[0; 4]),
+                DropReason::AuthFailed,
+            ),
+            (
+                request_with(4, MODE_CLIENT, &nts_field),
+                DropReason::AuthFailed,
+            ),
+        ] {
+            let before = r.counters().totals().dropped[reason.index()];
+            assert_eq!(reply_to(&mut r, &datagram, CLIENT), None, "{reason:?}");
+            assert_eq!(
+                r.counters().totals().dropped[reason.index()],
+                before + 1,
+                "{reason:?}"
+            );
+        }
+        assert_eq!(r.counters().totals().answered, 0);
+    }
+
+    #[test]
+    fn an_unknown_extension_field_is_answered() {
+        let mut r = responder(None);
+        let mut field = vec![0u8; 28];
+        field[..4].copy_from_slice(&[0x20, 0x00, 0, 28]);
+        assert!(reply_to(&mut r, &request_with(4, MODE_CLIENT, &field), CLIENT).is_some());
+    }
+
+    #[test]
+    fn bits_below_the_precision_are_random() {
+        let mut r = responder(None);
+        let mut receive_bits = 0u64;
+        let mut transmit_bits = 0u64;
+        for _ in 0..200 {
+            let reply = reply_to(&mut r, &request(), CLIENT).unwrap();
+            receive_bits |= reply.receive.0 ^ NtpTimestamp::from_unix(T2).0;
+            transmit_bits |= reply.transmit.0 ^ NtpTimestamp::from_unix(T3).0;
+        }
+        // Precision -24: 8 random bits, T2's lowest set and T3's cleared as chronyd marks them.
+        assert_eq!(receive_bits | 1, 0xFF);
+        assert_eq!(transmit_bits | 1, 0xFF);
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # NTP interop: real clients (ntpsec's ntpdig, chronyd in query-only mode) accept ringd's replies
-# and measure offsets under 1 ms against it, on both I/O backends; and ringd synchronises to a
-# chronyd server. Needs root (port 123:
+# and measure offsets under 1 ms against it, on both I/O backends; ringd synchronises to a
+# chronyd server; and ringd answers and drops request kinds as chronyd does (ntp_requests.py). Needs root (port 123:
 # ntpdig cannot query another port) and the packages installed by install-packages.sh.
 set -euo pipefail
 
@@ -166,6 +166,27 @@ ntpdata_matches_chronyc() {
 }
 check "ringctl ntpdata has chronyc's lines and -c fields" ntpdata_matches_chronyc
 check "ringd (sync client) exits 0 on SIGTERM" stop_ringd
+
+# Request kinds (ntp_requests.py) sent to a chronyd and a ringd that both serve local stratum 10:
+# each answered by both or dropped by both, the answers alike in mode, version, poll, stratum.
+requests_match_chronyds() {
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -m 0750 "$work/chronyd-requests-cmd"
+    printf 'port %s\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\ncmdport 0\nbindcmdaddress %s/chronyd-requests-cmd/chronyd.sock\npidfile %s/chronyd-requests.pid\n' \
+        "$port" "$work" "$work" > "$work/chronyd-requests.conf"
+    chronyd -x -d -u root -f "$work/chronyd-requests.conf" > "$work/chronyd-requests.log" 2>&1 &
+    helper_pids="$helper_pids $!"
+    printf 'port 0\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\n' > "$work/ringd-requests.conf"
+    # One shard: replies come in the order of the requests, which is how drops are seen.
+    start_ringd "$work/ringd-requests.log" ntp --ntp-conf "$work/ringd-requests.conf" \
+        --shards 1 --control-socket "$work/ringd-requests.sock" || return 1
+    local status=0
+    python3 "$(dirname "$0")/ntp_requests.py" "127.0.0.1:$port" "$ringd_found" || status=1
+    stop_ringd || status=1
+    return "$status"
+}
+check "requests answered and dropped as chronyd answers and drops them" requests_match_chronyds
 
 for io in uring mmsg; do
     serve "$io"

@@ -9,6 +9,7 @@ pub const HEADER_LEN: usize = 48;
 pub const NTP_UNIX_OFFSET_SECS: u64 = 2_208_988_800;
 
 pub const MODE_SYMMETRIC_ACTIVE: u8 = 1;
+pub const MODE_SYMMETRIC_PASSIVE: u8 = 2;
 pub const MODE_CLIENT: u8 = 3;
 pub const MODE_SERVER: u8 = 4;
 pub const MODE_CONTROL: u8 = 6;

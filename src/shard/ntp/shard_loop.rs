@@ -11,6 +11,7 @@ use tracing::warn;
 use super::client_log::ClientLogTap;
 use super::handover::{self, Slot, SocketHandover};
 use crate::ntp::packet::HEADER_LEN;
+use crate::ntp::reply;
 use crate::ntp::responder::Responder;
 use crate::shard::Backend;
 use crate::sys::clock::realtime_now;
@@ -25,8 +26,8 @@ const MMSG_BATCH: usize = 64;
 /// Replies sent per sendmmsg: one, so each reply leaves right after its T3 was read (a reply
 /// queued behind others would carry a T3 early by their send time).
 const MMSG_SEND_BATCH: usize = 1;
-/// Longest request kept by the mmsg backend; longer ones are answered from their header.
-const MAX_REQUEST: usize = 1024;
+/// Longest request kept: one byte more than the longest answered, so a cut one is dropped.
+const MAX_REQUEST: usize = reply::LONGEST_REQUEST + 1;
 
 /// When a shard next looks at its sockets, given how its last look went: wake-up moderation,
 /// as a NIC's interrupt coalescing. While requests keep coming, a shard takes them at most once
@@ -81,7 +82,7 @@ fn answer(responder: &mut Responder, datagram: &Datagram<'_>, out: &mut [u8]) ->
     {
         Some(out) => responder.respond(
             datagram.payload,
-            datagram.peer.ip(),
+            datagram.peer,
             datagram.rx_time,
             realtime_now,
             out,
@@ -173,7 +174,11 @@ impl Shard<'_> {
         sockets: Vec<UdpSocket>,
         responder: &mut Responder,
     ) -> io::Result<(Ended, Vec<UdpSocket>)> {
-        let mut ring = UdpRing::new(sockets, RingConfig::default())?;
+        let config = RingConfig {
+            max_payload: MAX_REQUEST,
+            ..RingConfig::default()
+        };
+        let mut ring = UdpRing::new(sockets, config)?;
         let mut reported = RingStats::default();
         let mut next = NextLook::Block;
         loop {

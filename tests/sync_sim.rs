@@ -302,8 +302,8 @@ fn an_expired_leap_seconds_list_is_reported_once() {
     assert_eq!(
         expired,
         [
-            "The leap-seconds list expired on 2017-06-28 00:00:00 UTC: later leap seconds are \
-          known only from the sources; install a newer list"
+            "Leap second list needs update: it expired on 2017-06-28 00:00:00 UTC, later leap \
+             seconds are known only from the sources"
         ],
         "{lines:?}"
     );

@@ -811,8 +811,8 @@ impl Engine {
             if self.config.leaps.is_expired(self.posix(now)) {
                 self.leap_list_expiry_reported = true;
                 warn!(
-                    "The leap-seconds list expired on {} UTC: later leap seconds are known \
-                     only from the sources; install a newer list",
+                    "Leap second list needs update: it expired on {} UTC, later leap \
+                     seconds are known only from the sources",
                     crate::calendar::date_time(expiry)
                 );
             }

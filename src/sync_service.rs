@@ -212,6 +212,11 @@ fn write_drift(path: &Path, drift: &Drift) -> std::io::Result<()> {
     replace_file(path, driftfile::format(drift).as_bytes(), DRIFTFILE_MODE)
 }
 
+/// The stratum from which sources count as orphans, with `local ... orphan`.
+fn orphan_stratum(local: Option<LocalStratum>) -> Option<u8> {
+    local.filter(|l| l.orphan).map(|l| l.stratum)
+}
+
 /// The address the kernel's routing table gives our packets to `remote`: what a UDP socket
 /// connected to it (which sends nothing) is bound to. Unspecified when there is no route.
 fn route_source(remote: SocketAddr) -> IpAddr {
@@ -257,6 +262,7 @@ impl SyncService {
                 rules: SelectionRules {
                     min_sources: upstream.min_sources,
                     max_distance: upstream.max_distance,
+                    orphan_stratum: orphan_stratum(config.local),
                     ..SelectionRules::default()
                 },
                 makestep: upstream.makestep,
@@ -495,6 +501,7 @@ impl Shell {
                     engine::reference_id(addr.ip()),
                     local,
                 );
+                self.note_local_address(id, addr);
                 self.by_address.insert(addr, id);
                 self.upstreams[index].members.push((id, addr));
             }
@@ -509,6 +516,7 @@ impl Shell {
         local: LocalTime,
     ) {
         self.local = stratum;
+        self.engine.set_orphan_stratum(orphan_stratum(stratum));
         let (kept, removed): (Vec<Upstream>, Vec<Upstream>) = std::mem::take(&mut self.upstreams)
             .into_iter()
             .partition(|upstream| sources.contains(&upstream.config));
@@ -577,6 +585,17 @@ impl Shell {
             engine::reference_id(addr.ip()),
             local,
         );
+        self.note_local_address(id, addr);
+    }
+
+    /// Tells the engine our address on the way to a source, which `local ... orphan` needs.
+    fn note_local_address(&mut self, id: SourceId, remote: SocketAddr) {
+        let local_address = *self
+            .local_addresses
+            .entry(remote)
+            .or_insert_with(|| route_source(remote));
+        self.engine
+            .set_local_reference_id(id, engine::reference_id(local_address));
     }
 
     fn receive(&mut self, socket_index: usize, batch: &mut RecvBatch, actions: &mut Vec<Action>) {

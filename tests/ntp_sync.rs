@@ -320,3 +320,70 @@ fn chronys_log_files_are_written_in_its_format_and_begun_again_after_cyclelogs()
     client.stop();
     upstream.stop();
 }
+
+/// chrony.conf(5)'s orphan example: two servers that are each other's `server`, both with
+/// `local stratum 10 orphan`. On loopback both reach the other from 127.0.0.1, so neither
+/// source's reference ID is below the local one and both stay orphans at stratum 10; without
+/// the orphan rule each would follow the other and the strata would climb to 16.
+#[test]
+fn two_orphans_polling_each_other_stay_at_their_stratum() {
+    let conf = |bind: &str, server: std::net::SocketAddr| {
+        format!(
+            "port 0\nbindaddress {bind}\nallow 127.0.0.0/8\nlocal stratum 10 orphan\n\
+             server {} port {} minpoll -3 maxpoll -3\n",
+            server.ip(),
+            server.port()
+        )
+    };
+    // The second server's port is known only once it runs: the first starts polling an
+    // address where nothing answers and is pointed at the second by a reload.
+    let nobody: std::net::SocketAddr = "127.0.0.3:9".parse().unwrap();
+    let mut first = Ringd::start_ntp(&conf("127.0.0.1", nobody), &["--shards", "1"], 1);
+    let second = Ringd::start_ntp(
+        &conf("127.0.0.2", first.ntp_addrs[0]),
+        &["--shards", "1"],
+        1,
+    );
+    let path = first.file("chrony.conf");
+    std::fs::write(
+        path.with_extension("new"),
+        conf("127.0.0.1", second.ntp_addrs[0]),
+    )
+    .unwrap();
+    std::fs::rename(path.with_extension("new"), &path).unwrap();
+    assert!(first.ringctl(&["reload"]).status.success());
+    first.wait_for_line(
+        "reload: 0 source line(s) kept, 1 removed, 1 added",
+        Duration::from_secs(10),
+    );
+
+    // Eight answers each (a second at minpoll -3) are more than selection needs; the
+    // check is paced, the condition is what is waited for.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for server in [&first, &second] {
+        while server.ringctl_json(&["ntpdata"])[0]["total_valid_rx"]
+            .as_u64()
+            .unwrap_or(0)
+            < 8
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no eight answers within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    for server in [&first, &second] {
+        let (_, reply, _) = query(server.ntp_addrs[0]);
+        assert_eq!(reply.leap, 0);
+        assert_eq!(reply.stratum, 10, "an orphan keeps its stratum: {reply:?}");
+        assert_eq!(reply.reference_id, ringd::ntp::packet::REFID_LOCAL);
+        let sources = String::from_utf8(server.ringctl(&["sources"]).stdout).unwrap();
+        assert!(
+            !sources.contains("^*"),
+            "the other orphan is not followed: {sources}"
+        );
+    }
+    first.stop();
+    second.stop();
+}

@@ -169,6 +169,7 @@ fn a_leap_second_is_announced_and_inserted_by_the_clock() {
     scenario.duration = 8.0 * 3600.0;
     scenario.stats_from = 60.0;
     scenario.leaps = LeapTable::new(vec![(LEAP as i64, 1)]);
+    scenario.utc_leaps = scenario.leaps.clone();
     scenario.sources[0].server.inserts_leap_at = Some(LEAP);
     let mut announced_before = false;
     let mut announced_after = false;
@@ -193,4 +194,160 @@ fn a_leap_second_is_announced_and_inserted_by_the_clock() {
         "the kernel inserts the second; ringd never steps"
     );
     assert!(outcome.max_offset < 1e-3, "{outcome:?}");
+}
+
+/// Runs `body` with ringd's log lines (tracing, info and above) collected, and returns them.
+fn logged_lines(body: impl FnOnce()) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, body);
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(|line| line.trim().to_string()).collect()
+}
+
+/// 2017-01-01 00:00:00 UTC, when the last leap second ended.
+const JAN_1_2017: f64 = 1_483_228_800.0;
+
+/// Three servers, from 4 hours before `leap_at`, without a leap table of our own; the first
+/// `announcing` servers announce and insert a leap second ending at `leap_at`. Returns whether
+/// ringd announced it before and after, and the outcome.
+fn leap_vote(seed: u64, leap_at: f64, announcing: usize) -> (bool, bool, Outcome) {
+    let mut scenario = three_servers(seed);
+    scenario.epoch_posix = leap_at - 4.0 * 3600.0;
+    scenario.duration = 8.0 * 3600.0;
+    scenario.stats_from = 60.0;
+    scenario.utc_leaps = ringd::sync::leap::LeapTable::new(vec![(leap_at as i64, 1)]);
+    for source in &mut scenario.sources[..announcing] {
+        source.spec.iburst = true;
+        source.server.inserts_leap_at = Some(leap_at);
+    }
+    for source in &mut scenario.sources[announcing..] {
+        source.spec.iburst = true;
+    }
+    let (mut before, mut after) = (false, false);
+    let outcome = run(&scenario, |second| {
+        let posix = scenario.epoch_posix + second.time;
+        let Some(served) = second.engine.served(second.local_time) else {
+            return;
+        };
+        if posix < leap_at - 60.0 && second.time > 600.0 {
+            before |= served.leap == 1;
+        }
+        if posix > leap_at + 60.0 {
+            after |= served.leap != 0;
+        }
+    });
+    (before, after, outcome)
+}
+
+#[test]
+fn a_leap_second_the_majority_of_sources_announces_is_announced_without_a_table() {
+    let (before, after, outcome) = leap_vote(3, JAN_1_2017, 3);
+    print("leap vote 3/3", 3, &outcome);
+    assert!(before, "three of three announce it: so does ringd");
+    assert!(!after, "and not after the leap");
+    assert_eq!(outcome.steps, 0, "the clock inserts it, no step");
+    assert!(outcome.max_offset < 1e-3, "{outcome:?}");
+
+    let (before, _, outcome) = leap_vote(3, JAN_1_2017, 1);
+    print("leap vote 1/3", 3, &outcome);
+    assert!(!before, "one of three is not a majority");
+}
+
+#[test]
+fn a_leap_second_is_only_accepted_at_the_end_of_june_or_december() {
+    // 2016-10-01 00:00:00 UTC: a quarter's end, not a leap second's.
+    const OCT_1_2016: f64 = 1_475_280_000.0;
+    let (before, after, outcome) = leap_vote(4, OCT_1_2016, 3);
+    print("leap on 30 September", 4, &outcome);
+    assert!(
+        !before && !after,
+        "every source announced it, but not on a leap day"
+    );
+}
+
+#[test]
+fn an_expired_leap_seconds_list_is_reported_once() {
+    use ringd::sync::leap::LeapTable;
+    // A list whose #@ line says it expired on 2017-06-28 (NTP 3707596800).
+    let list = "#@\t3707596800\n2272060800\t10\n3692217600\t37\n";
+    let mut scenario = Scenario::chrony_default(5);
+    scenario.duration = 1000.0;
+    scenario.epoch_posix = 1_498_608_000.0 - 500.0;
+    scenario.leaps = LeapTable::from_list(list, "leap-seconds.list").unwrap();
+    let lines = logged_lines(|| {
+        run(&scenario, |_| {});
+    });
+    let expired: Vec<&String> = lines.iter().filter(|l| l.contains("expired")).collect();
+    assert_eq!(
+        expired,
+        [
+            "Leap second list needs update: it expired on 2017-06-28 00:00:00 UTC, later leap \
+             seconds are known only from the sources"
+        ],
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_unreachable_source_backs_off_to_maxpoll() {
+    let mut scenario = three_servers(6);
+    scenario.sources.truncate(2);
+    scenario.sources[1].server.gone_at = 0.0;
+    let mut polls = (0, 0);
+    let outcome = run(&scenario, |second| {
+        let sources = second.engine.sources(second.local_time);
+        polls = (sources[0].poll, sources[1].poll);
+        if second.time > 300.0 {
+            assert_eq!(sources[0].state, '*');
+        }
+    });
+    print("unreachable", 6, &outcome);
+    assert_eq!(polls.1, 10, "the silent source is asked every maxpoll");
+    assert!(outcome.max_offset < 1e-3, "{outcome:?}");
+}
+
+#[test]
+fn each_change_of_the_selected_source_is_logged_once_as_chronyd() {
+    const GONE_AT: f64 = 3000.0;
+    let mut scenario = three_servers(7);
+    scenario.sources[0].spec.prefer = true;
+    scenario.sources[0].server.gone_at = GONE_AT;
+    scenario.sources[1].server.offset = 0.050;
+    let mut last_marks = String::new();
+    let lines = logged_lines(|| {
+        run(&scenario, |second| {
+            last_marks = second.engine.marks().iter().map(|m| m.symbol()).collect();
+        });
+    });
+    // Left with one good source and one falseticker there is no majority, as in chronyd.
+    assert_eq!(last_marks, "?xx");
+    assert_eq!(
+        lines,
+        [
+            "Selected source 192.168.123.1",
+            "Can't synchronise: no majority"
+        ],
+        "one line per change, none per poll"
+    );
 }

@@ -8,13 +8,14 @@ use super::chrony_log::{
 use super::discipline::{Adjustment, ClockCommand, MakeStep, Steering};
 use super::driftfile::Drift;
 use super::filter::{SourceFilter, Verdict, MAX_FREQUENCY_ERROR};
-use super::leap::{LeapStatus, LeapTable};
+use super::leap::{self, LeapStatus, LeapTable};
 use super::local_time::LocalTime;
 use super::measurement::{self, Kiss, Rejection, Sample};
 use super::poll::{interval, Activity, PollState};
 use super::report::{ExchangeReport, SourceReport, SourceStatsReport, TrackingReport};
 use super::selection::{self, Candidate, Mark, SelectionRules};
-use crate::ntp::packet::{leap, Header, NtpTimestamp};
+use crate::ntp::packet::{self, Header, NtpTimestamp};
+use tracing::{info, warn};
 
 /// How fast an error bound grows with the age of what it bounds (RFC 5905's PHI, 15 ppm).
 const DISPERSION_RATE: f64 = 15e-6;
@@ -117,6 +118,8 @@ struct Source {
     /// again later rather than every poll.
     replacement_asked_at: Option<LocalTime>,
     reference_id: u32,
+    /// The reference ID of our own address on the way to the source, for the orphan rule.
+    local_reference_id: Option<u32>,
     /// A reload removed its line: it is never polled, selected or reported again, and its
     /// id stays taken so that the others keep theirs.
     removed: bool,
@@ -167,6 +170,12 @@ pub struct Engine {
     /// When the driftfile was last saved, or first synchronised: the hourly saves count from
     /// there. `None` before the first synchronisation.
     last_drift_save: Option<LocalTime>,
+    /// The source selection last chose, to log each change once as chronyd does.
+    selected: Option<SourceId>,
+    /// What the sources inside the majority's interval announce, by chronyd's vote.
+    voted_leap: LeapStatus,
+    /// The leap-seconds list's expiry has been reported (once: it stays expired).
+    leap_list_expiry_reported: bool,
 }
 
 /// The reference ID for a source address: the IPv4 address itself, or for IPv6 the first four
@@ -241,7 +250,21 @@ impl Engine {
             steering,
             sync: None,
             last_drift_save: None,
+            selected: None,
+            voted_leap: LeapStatus::None,
+            leap_list_expiry_reported: false,
         }
+    }
+
+    /// Follows a reload of `local ... orphan`.
+    pub fn set_orphan_stratum(&mut self, stratum: Option<u8>) {
+        self.config.rules.orphan_stratum = stratum;
+    }
+
+    /// Our address on the way to a source, as its reference ID (see [`reference_id`]): with
+    /// `local ... orphan`, a same-stratum orphan is followed only if its ID is below this.
+    pub fn set_local_reference_id(&mut self, id: SourceId, local_reference_id: u32) {
+        self.sources[id.0].local_reference_id = Some(local_reference_id);
     }
 
     /// POSIX time at `time`, as the local clock tells it.
@@ -269,6 +292,7 @@ impl Engine {
             mark: Mark::Unusable,
             replacement_asked_at: None,
             reference_id,
+            local_reference_id: None,
             removed: false,
             exchanges: ExchangeReport::default(),
         });
@@ -305,6 +329,7 @@ impl Engine {
         source.mark = Mark::Unusable;
         source.replacement_asked_at = None;
         source.reference_id = reference_id;
+        source.local_reference_id = None;
         source.exchanges = ExchangeReport::default();
     }
 
@@ -347,12 +372,13 @@ impl Engine {
         let adjustment = self.steering.on_timer(now, &mut commands);
         self.apply(now, adjustment, commands, out);
         let mut reach_changed = false;
+        let followed = self.sync.as_ref().map(|sync| sync.source.0);
         for (index, source) in self.sources.iter_mut().enumerate() {
             if source.removed {
                 continue;
             }
             if source.poll.due(now) {
-                source.poll.sent(now);
+                source.poll.sent(now, followed == Some(index));
                 source.exchanges.total_tx += 1;
                 reach_changed = true;
                 out.push(Action::Poll {
@@ -604,6 +630,8 @@ impl Engine {
                 && source.poll.reach != 0
                 && source.poll.activity == Activity::Polling,
             prefer: source.spec.prefer,
+            reference_id: source.reference_id,
+            local_reference_id: source.local_reference_id,
         }
     }
 
@@ -614,11 +642,19 @@ impl Engine {
             .iter()
             .map(|s| self.candidate(s, now))
             .collect();
+        if self.waits_for_young_sources(&candidates) {
+            return;
+        }
         let selection = selection::select(&candidates, &self.config.rules);
         for (source, mark) in self.sources.iter_mut().zip(&selection.marks) {
             source.mark = *mark;
         }
-        let Some(best) = selection.selected else {
+        self.voted_leap = leap::majority(selection.voters().map(|i| {
+            let last = self.sources[i].last;
+            leap::announced(last.map_or(packet::leap::NONE, |l| l.sample.leap))
+        }));
+        self.log_selection_change(&selection.selected);
+        let Ok(best) = selection.selected else {
             return;
         };
         let followed =
@@ -708,9 +744,81 @@ impl Engine {
         }
     }
 
+    /// chronyd's start-up rule: before the first selection, a source that answered the same
+    /// polls as the best selectable one but for the latest (its answer still on the way, so
+    /// one sample short) is waited for, so that the first source to have two samples is not
+    /// selected only for being quickest, perhaps a falseticker the others would outvote.
+    fn waits_for_young_sources(&self, candidates: &[Candidate]) -> bool {
+        if self.selected.is_some() {
+            return false;
+        }
+        let selectable = || {
+            self.sources
+                .iter()
+                .zip(candidates)
+                .filter(|(_, candidate)| candidate.usable)
+        };
+        let Some(selectable_reach) = selectable().map(|(s, _)| s.poll.reach).max() else {
+            return false;
+        };
+        let first_eight_polls = selectable().all(|(s, _)| s.poll.polls_sent < 8);
+        let young_reach = self
+            .sources
+            .iter()
+            .filter(|s| {
+                !s.removed
+                    && !s.spec.no_select
+                    && s.poll.activity == Activity::Polling
+                    && s.poll.reach != 0
+                    && s.filter.sample_count() < 2
+            })
+            .map(|s| s.poll.reach)
+            .max();
+        first_eight_polls && young_reach.is_some_and(|young| young >> 1 == selectable_reach >> 1)
+    }
+
+    /// One info line per change of the selected source, in chronyd's words.
+    fn log_selection_change(&mut self, selected: &Result<usize, selection::NoSelection>) {
+        let now_selected = selected.ok().map(SourceId);
+        if now_selected == self.selected {
+            return;
+        }
+        match selected {
+            Ok(index) => info!("Selected source {}", self.sources[*index].spec.name),
+            Err(why) => info!("{}", why.message()),
+        }
+        self.selected = now_selected;
+    }
+
+    /// The leap second to announce at `now`, as chronyd decides it: the sources' vote, else
+    /// the table (`leapsectz`, `leapseclist`), and only on the last day of June or December.
+    pub fn leap_status(&self, now: LocalTime) -> LeapStatus {
+        let posix = self.posix(now);
+        let status = match self.voted_leap {
+            LeapStatus::None => self.config.leaps.status_at(posix),
+            voted => voted,
+        };
+        if leap::is_leap_second_day(posix) {
+            status
+        } else {
+            LeapStatus::None
+        }
+    }
+
     fn update_leap(&mut self, now: LocalTime, out: &mut Vec<Action>) {
+        let expiry = self.config.leaps.expires_at();
+        if let Some(expiry) = expiry.filter(|_| !self.leap_list_expiry_reported) {
+            if self.config.leaps.is_expired(self.posix(now)) {
+                self.leap_list_expiry_reported = true;
+                warn!(
+                    "Leap second list needs update: it expired on {} UTC, later leap \
+                     seconds are known only from the sources",
+                    crate::calendar::date_time(expiry)
+                );
+            }
+        }
         let status = if self.sync.is_some() {
-            self.config.leaps.status_at(self.posix(now))
+            self.leap_status(now)
         } else {
             LeapStatus::None
         };
@@ -745,10 +853,10 @@ impl Engine {
     /// What ringd's own clients are told at `now`; `None` while unsynchronised.
     pub fn served(&self, now: LocalTime) -> Option<ServedState> {
         let sync = self.sync.as_ref()?;
-        let leap = match self.config.leaps.status_at(self.posix(now)) {
-            LeapStatus::None => leap::NONE,
-            LeapStatus::Insert => leap::INSERT_SECOND,
-            LeapStatus::Delete => leap::DELETE_SECOND,
+        let leap = match self.leap_status(now) {
+            LeapStatus::None => packet::leap::NONE,
+            LeapStatus::Insert => packet::leap::INSERT_SECOND,
+            LeapStatus::Delete => packet::leap::DELETE_SECOND,
         };
         Some(ServedState {
             leap,
@@ -776,7 +884,7 @@ impl Engine {
     }
 
     pub fn tracking(&self, now: LocalTime) -> TrackingReport {
-        let today = self.config.leaps.status_at(self.posix(now));
+        let today = self.leap_status(now);
         let leap_status = match (&self.sync, today) {
             (None, _) => "Not synchronised",
             (Some(_), LeapStatus::None) => "Normal",
@@ -989,7 +1097,7 @@ mod tests {
 
         // An unsynchronised answer fails test 6: written raw, left out of `measurements`.
         let mut unsynchronised = Header::parse(&reply(stamp(0.0), 0.0, 2, 1)).unwrap();
-        unsynchronised.leap = leap::UNSYNCHRONISED;
+        unsynchronised.leap = packet::leap::UNSYNCHRONISED;
         for (valid_only, written) in [(false, 1), (true, 0)] {
             let mut engine = recording_engine(RecordSelection {
                 valid_measurements_only: valid_only,
@@ -1008,7 +1116,7 @@ mod tests {
             assert_eq!(lines.len(), written);
             if let Some(LogRecord::Measurement(m)) = lines.first() {
                 assert!(!m.tests[4] && m.tests[0] && m.tests[1], "{m:?}");
-                assert_eq!(m.leap, leap::UNSYNCHRONISED);
+                assert_eq!(m.leap, packet::leap::UNSYNCHRONISED);
             }
         }
     }
@@ -1066,7 +1174,7 @@ mod tests {
 
         // An unsynchronised server's reply is valid (tests 1-3) but not good (test 6).
         let mut unsynchronised = Header::parse(&reply(stamp(0.0), 0.0, 2, 1)).unwrap();
-        unsynchronised.leap = leap::UNSYNCHRONISED;
+        unsynchronised.leap = packet::leap::UNSYNCHRONISED;
         let _ = engine.on_reply(
             id,
             now,
@@ -1079,7 +1187,7 @@ mod tests {
             (last.total_rx, last.total_valid_rx, last.total_good_rx),
             (3, 3, 2)
         );
-        assert_eq!(last.leap, leap::UNSYNCHRONISED);
+        assert_eq!(last.leap, packet::leap::UNSYNCHRONISED);
         assert!(!last.tests[4]);
         assert_eq!(last.rx_timestamping, StampSource::Daemon);
 
@@ -1277,5 +1385,59 @@ mod tests {
         engine.replace_source(id, "192.0.2.9".into(), 9, now);
         assert_eq!(engine.sources(now)[0].name, "192.0.2.9");
         assert_eq!(engine.sources(now)[0].reach, 0);
+    }
+
+    /// Polls `id` three times, each answered on time by a server at `stratum`.
+    fn answer_three_polls(engine: &mut Engine, id: SourceId, stratum: u8) -> LocalTime {
+        let mut now = LocalTime::EPOCH;
+        for _ in 0..3 {
+            let mut out = Vec::new();
+            engine.on_timer(now, &mut out);
+            let seconds = now.seconds_since_epoch();
+            let t1 = stamp(seconds);
+            let answer = reply(t1, seconds + 0.0001, stratum, packet::REFID_LOCAL);
+            engine
+                .on_reply(
+                    id,
+                    now + 0.0002,
+                    &answer,
+                    timing(t1, stamp(seconds + 0.0002)),
+                    &mut out,
+                )
+                .unwrap();
+            now = engine.next_wakeup().unwrap();
+        }
+        now
+    }
+
+    #[test]
+    fn with_local_orphan_only_a_lower_id_orphan_is_followed_one_stratum_below() {
+        let orphan_engine = |source_id: u32, local_id: u32| {
+            let mut engine = engine();
+            engine.set_orphan_stratum(Some(10));
+            let id = engine.add_source(spec(false), source_id, LocalTime::EPOCH);
+            engine.set_local_reference_id(id, local_id);
+            (engine, id)
+        };
+        // 127.0.0.1 serving its local stratum 10 to 127.0.0.2: the root, followed at 11.
+        let (mut follower, id) = orphan_engine(0x7F00_0001, 0x7F00_0002);
+        let now = answer_three_polls(&mut follower, id, 10);
+        let served = follower.served(now).expect("follows the root orphan");
+        assert_eq!((served.stratum, served.reference_id), (11, 0x7F00_0001));
+        // The other way round: 127.0.0.1 does not follow 127.0.0.2; it stays the root.
+        let (mut root, id) = orphan_engine(0x7F00_0002, 0x7F00_0001);
+        let now = answer_three_polls(&mut root, id, 10);
+        assert_eq!(root.served(now), None);
+        assert_eq!(root.marks(), [Mark::Unusable]);
+        // A server that follows an orphan (stratum 11) is never followed, so strata do not
+        // climb to 16 around a loop of servers.
+        let (mut looped, id) = orphan_engine(0x7F00_0001, 0x7F00_0002);
+        let now = answer_three_polls(&mut looped, id, 11);
+        assert_eq!(looped.served(now), None);
+        // Without `orphan`, the stratum-10 server is an ordinary source.
+        let mut plain = engine();
+        let id = plain.add_source(spec(false), 0x7F00_0002, LocalTime::EPOCH);
+        let now = answer_three_polls(&mut plain, id, 10);
+        assert_eq!(plain.served(now).map(|s| s.stratum), Some(11));
     }
 }

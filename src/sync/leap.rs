@@ -1,8 +1,9 @@
-//! Known leap seconds, from `leapsectz right/UTC` (a TZif file) or a `leapseclist` file, and
-//! which one to announce today.
+//! Leap seconds: the known ones, from `leapsectz right/UTC` (a TZif file) or a `leapseclist`
+//! file, the sources' vote, and which one to announce today.
 
 use thiserror::Error;
 
+use crate::calendar::civil_from_days;
 use crate::config::source_file::SourceFileError;
 
 use crate::ntp::packet::NTP_UNIX_OFFSET_SECS;
@@ -37,6 +38,46 @@ pub enum LeapTableError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeapTable {
     leaps: Vec<(i64, i32)>,
+    /// POSIX time after which a leap-seconds list no longer says whether a leap is due (its
+    /// `#@` line); TZif zones carry no such date.
+    expires_at: Option<i64>,
+}
+
+/// Whether a leap second may end the UTC day containing `posix_seconds`: as chronyd, only
+/// the last day of June or of December, whatever a source or a table says.
+pub fn is_leap_second_day(posix_seconds: f64) -> bool {
+    let days = (posix_seconds / DAY as f64).floor() as i64;
+    matches!(civil_from_days(days), (_, 6, 30) | (_, 12, 31))
+}
+
+/// chronyd's vote: an insertion or deletion is announced when more than half of the sources
+/// that vote (those inside the majority's interval) announce it.
+pub fn majority(votes: impl IntoIterator<Item = LeapStatus>) -> LeapStatus {
+    let (mut voters, mut inserts, mut deletes) = (0, 0, 0);
+    for vote in votes {
+        voters += 1;
+        match vote {
+            LeapStatus::Insert => inserts += 1,
+            LeapStatus::Delete => deletes += 1,
+            LeapStatus::None => {}
+        }
+    }
+    if inserts > voters / 2 {
+        LeapStatus::Insert
+    } else if deletes > voters / 2 {
+        LeapStatus::Delete
+    } else {
+        LeapStatus::None
+    }
+}
+
+/// A source's leap indicator as a vote.
+pub fn announced(leap_indicator: u8) -> LeapStatus {
+    match leap_indicator {
+        crate::ntp::packet::leap::INSERT_SECOND => LeapStatus::Insert,
+        crate::ntp::packet::leap::DELETE_SECOND => LeapStatus::Delete,
+        _ => LeapStatus::None,
+    }
 }
 
 fn be_i32(bytes: &[u8], at: usize) -> Option<i32> {
@@ -46,7 +87,21 @@ fn be_i32(bytes: &[u8], at: usize) -> Option<i32> {
 impl LeapTable {
     pub fn new(mut leaps: Vec<(i64, i32)>) -> Self {
         leaps.sort_unstable();
-        LeapTable { leaps }
+        LeapTable {
+            leaps,
+            expires_at: None,
+        }
+    }
+
+    /// When a leap-seconds list stops being authoritative, if it said.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+
+    /// Whether the list's expiry date has passed at `posix_seconds`: its publisher no longer
+    /// vouches that no leap second is due, so a newer list is needed.
+    pub fn is_expired(&self, posix_seconds: f64) -> bool {
+        self.expires_at.is_some_and(|at| posix_seconds >= at as f64)
     }
 
     pub fn len(&self) -> usize {
@@ -96,7 +151,16 @@ impl LeapTable {
     pub fn from_list(text: &str, path: &str) -> Result<Self, LeapTableError> {
         let mut leaps = Vec::new();
         let mut previous_offset = None;
+        let mut expires_at = None;
         for (index, line) in text.lines().enumerate() {
+            if let Some(expiry) = line.strip_prefix("#@") {
+                expires_at = expiry
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .map(|ntp_seconds| ntp_seconds - NTP_UNIX_OFFSET_SECS as i64);
+                continue;
+            }
             let content = line.split('#').next().unwrap_or("").trim();
             if content.is_empty() {
                 continue;
@@ -121,7 +185,10 @@ impl LeapTable {
             }
             previous_offset = Some(tai_offset);
         }
-        Ok(LeapTable::new(leaps))
+        Ok(LeapTable {
+            expires_at,
+            ..LeapTable::new(leaps)
+        })
     }
 
     /// Seconds inserted (negative: deleted) from the first known leap up to `posix_seconds`.
@@ -133,7 +200,7 @@ impl LeapTable {
             .sum()
     }
 
-    /// The leap second due at the end of the UTC day containing `posix_seconds`.
+    /// The leap second the table puts at the end of the UTC day containing `posix_seconds`.
     pub fn status_at(&self, posix_seconds: f64) -> LeapStatus {
         let next_midnight = ((posix_seconds / DAY as f64).floor() as i64 + 1) * DAY;
         match self.leaps.iter().find(|&&(at, _)| at == next_midnight) {
@@ -167,6 +234,47 @@ mod tests {
         assert_eq!(table.inserted_by(78_796_800.0 - 1.0), 0);
         assert_eq!(table.inserted_by(78_796_800.0), 1);
         assert_eq!(table.inserted_by(DEC_31_2016 + 86_400.0), 2);
+    }
+
+    #[test]
+    fn a_list_knows_when_it_expires() {
+        // The #@ line of the IERS list published for 28 June 2025: 28 June 2026.
+        let list = "#@\t3991593600\n2272060800\t10\n";
+        let table = LeapTable::from_list(list, "test.list").unwrap();
+        let expiry = 3_991_593_600 - NTP_UNIX_OFFSET_SECS as i64;
+        assert_eq!(table.expires_at(), Some(expiry));
+        assert!(!table.is_expired(expiry as f64 - 1.0));
+        assert!(table.is_expired(expiry as f64));
+        let undated = LeapTable::from_list("2272060800\t10\n", "test.list").unwrap();
+        assert!(!undated.is_expired(1e12));
+    }
+
+    #[test]
+    fn leap_seconds_end_only_june_or_december() {
+        assert!(is_leap_second_day(DEC_31_2016 + 3600.0));
+        assert!(is_leap_second_day(1_435_622_400.0), "2015-06-30");
+        assert!(!is_leap_second_day(DEC_31_2016 - 1.0), "30 December");
+        assert!(!is_leap_second_day(DEC_31_2016 + 86_400.0), "1 January");
+        assert!(
+            !is_leap_second_day(1_443_571_200.0),
+            "2015-09-30, a quarter's end"
+        );
+    }
+
+    #[test]
+    fn more_than_half_of_the_voters_decide() {
+        use LeapStatus::*;
+        assert_eq!(majority([Insert, Insert, None]), Insert);
+        assert_eq!(
+            majority([Insert, None]),
+            None,
+            "one of two is not a majority"
+        );
+        assert_eq!(majority([Delete, Delete, Insert]), Delete);
+        assert_eq!(majority([Insert]), Insert);
+        assert_eq!(majority([]), None);
+        assert_eq!(announced(crate::ntp::packet::leap::INSERT_SECOND), Insert);
+        assert_eq!(announced(crate::ntp::packet::leap::UNSYNCHRONISED), None);
     }
 
     #[test]

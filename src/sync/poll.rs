@@ -12,6 +12,11 @@ pub const IBURST_INTERVAL: f64 = 2.0;
 const CALM_SAMPLES_BEFORE_LONGER_POLL: u32 = 4;
 /// A sample this far from the prediction (in standard deviations) halves the poll interval.
 const SURPRISE_SIGMAS: f64 = 3.0;
+/// How far each unanswered poll moves a silent source towards a longer interval, as chronyd
+/// backs off (ntp_core.c): a whole step every four misses, and every ten for the source the
+/// clock follows, which is given longer to come back.
+const BACKOFF_PER_MISS: f64 = 0.25;
+const FOLLOWED_BACKOFF_PER_MISS: f64 = 0.1;
 
 /// Whether a source is still polled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +37,8 @@ pub struct PollState {
     pub next_poll: LocalTime,
     burst_left: u8,
     calm_samples: u32,
+    /// Progress towards the next longer interval from polls left unanswered, 0 to 1.
+    backoff: f64,
     pub activity: Activity,
     /// Polls sent, to tell a new source from a dead one.
     pub polls_sent: u64,
@@ -52,6 +59,7 @@ impl PollState {
             next_poll: now,
             burst_left: if iburst { IBURST_MAX_REQUESTS } else { 0 },
             calm_samples: 0,
+            backoff: 0.0,
             activity: Activity::Polling,
             polls_sent: 0,
         }
@@ -76,8 +84,23 @@ impl PollState {
         self.activity == Activity::Polling && now >= self.next_poll
     }
 
-    /// A request goes out now: the reach register shifts and the next poll is scheduled.
-    pub fn sent(&mut self, now: LocalTime) {
+    /// A request goes out now: the reach register shifts and the next poll is scheduled. When
+    /// the previous request went unanswered the source backs off towards `maxpoll`, slowly if
+    /// it is the one the clock `follows`, so that a dead server is not asked every `minpoll`.
+    pub fn sent(&mut self, now: LocalTime, follows: bool) {
+        let previous_unanswered = self.polls_sent > 0 && self.reach & 1 == 0;
+        if previous_unanswered && self.burst_left == 0 {
+            self.backoff += if follows {
+                FOLLOWED_BACKOFF_PER_MISS
+            } else {
+                BACKOFF_PER_MISS
+            };
+            if self.backoff >= 1.0 - 1e-9 {
+                self.backoff = 0.0;
+                self.calm_samples = 0;
+                self.poll = (self.poll + 1).min(self.max_poll);
+            }
+        }
         self.reach <<= 1;
         self.polls_sent += 1;
         let wait = if self.burst_left > 0 {
@@ -98,6 +121,7 @@ impl PollState {
     /// longest poll over which the clock stays predictable within the measurement noise.
     pub fn answered(&mut self, normalised_innovation: f64, longest_useful: i8) {
         self.reach |= 1;
+        self.backoff = 0.0;
         let ceiling = longest_useful.clamp(self.min_poll, self.max_poll);
         if normalised_innovation > SURPRISE_SIGMAS * SURPRISE_SIGMAS || self.poll > ceiling {
             self.calm_samples = 0;
@@ -119,6 +143,7 @@ impl PollState {
     /// An answer that gives no sample but shows the server is there (e.g. unsynchronised).
     pub fn heard(&mut self) {
         self.reach |= 1;
+        self.backoff = 0.0;
     }
 
     /// A kiss-o'-death from the server.
@@ -154,14 +179,14 @@ mod tests {
     fn reach_shows_the_last_eight_polls() {
         let mut poll = PollState::new(6, 10, false, LocalTime::EPOCH);
         for n in 0..8 {
-            poll.sent(at(f64::from(n)));
+            poll.sent(at(f64::from(n)), false);
             poll.answered(0.0, 10);
         }
         assert_eq!(poll.reach, 0o377);
-        poll.sent(at(9.0));
+        poll.sent(at(9.0), false);
         assert_eq!(poll.reach, 0o376);
         for n in 0..7 {
-            poll.sent(at(10.0 + f64::from(n)));
+            poll.sent(at(10.0 + f64::from(n)), false);
         }
         assert_eq!(poll.reach, 0);
         assert!(poll.unreachable());
@@ -175,20 +200,20 @@ mod tests {
         for _ in 0..6 {
             assert!(poll.due(now));
             times.push(now.seconds_since_epoch());
-            poll.sent(now);
+            poll.sent(now, false);
             now = poll.next_poll;
         }
         assert_eq!(times, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
         let mut poll = PollState::new(6, 10, true, LocalTime::EPOCH);
         for n in 0..4 {
-            poll.sent(at(f64::from(n) * 2.0));
+            poll.sent(at(f64::from(n) * 2.0), false);
         }
         poll.end_burst_if_done(at(6.1));
         assert!(!poll.in_burst());
         assert_eq!(poll.next_poll, at(6.1 + 64.0 - 2.0));
         let mut eight = PollState::new(6, 10, true, LocalTime::EPOCH);
         for n in 0..8 {
-            eight.sent(at(f64::from(n) * 2.0));
+            eight.sent(at(f64::from(n) * 2.0), false);
         }
         assert_eq!(
             eight.next_poll,
@@ -223,6 +248,40 @@ mod tests {
         assert_eq!(
             poll.poll, 6,
             "a noisier clock brings the poll down step by step"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_source_backs_off_towards_maxpoll_as_chronyd() {
+        let silent_polls_to_maxpoll = |follows: bool| {
+            let mut poll = PollState::new(6, 10, false, LocalTime::EPOCH);
+            let mut polls = Vec::new();
+            for _ in 0..200 {
+                poll.sent(poll.next_poll, follows);
+                polls.push(poll.poll);
+            }
+            polls
+        };
+        let other = silent_polls_to_maxpoll(false);
+        // The first request is not a miss; from the second on, every fourth miss is a step.
+        assert_eq!(other[..10], [6, 6, 6, 6, 7, 7, 7, 7, 8, 8]);
+        assert_eq!(*other.last().unwrap(), 10, "up to maxpoll and no further");
+        let followed = silent_polls_to_maxpoll(true);
+        assert_eq!(followed[..12], [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7]);
+
+        // Four misses make a step; three more are counted when an answer comes.
+        let mut poll = PollState::new(6, 10, false, LocalTime::EPOCH);
+        for _ in 0..8 {
+            poll.sent(poll.next_poll, false);
+        }
+        assert_eq!(poll.poll, 7);
+        poll.answered(1.0, 17);
+        assert_eq!(poll.poll, 7, "an answer keeps the interval backed off to");
+        poll.sent(poll.next_poll, false);
+        poll.sent(poll.next_poll, false);
+        assert_eq!(
+            poll.poll, 7,
+            "an answer clears the misses counted before it"
         );
     }
 

@@ -42,6 +42,10 @@ pub struct Candidate {
     pub stratum: u8,
     pub usable: bool,
     pub prefer: bool,
+    /// The source's reference ID (from its address) and ours on the way to it, which decide
+    /// between orphans.
+    pub reference_id: u32,
+    pub local_reference_id: Option<u32>,
 }
 
 /// Limits chrony.conf sets on selection.
@@ -56,6 +60,9 @@ pub struct SelectionRules {
     /// `combinelimit`: survivors whose distance is within this factor of the selected one's
     /// are combined with it (chrony's default 3).
     pub combine_limit: f64,
+    /// `local stratum N orphan`: sources at stratum N or above serve unsynchronised local
+    /// time (or follow a server that does), so they are not selected as real sources.
+    pub orphan_stratum: Option<u8>,
 }
 
 impl Default for SelectionRules {
@@ -65,15 +72,59 @@ impl Default for SelectionRules {
             max_distance: 3.0,
             max_jitter: 1.0,
             combine_limit: 3.0,
+            orphan_stratum: None,
         }
     }
 }
 
-/// The outcome: a mark per candidate (same order) and the selected index, if any.
+/// Why no source was selected, in the words chronyd logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoSelection {
+    NoSelectableSources,
+    NoMajority,
+    NotEnoughSources,
+}
+
+impl NoSelection {
+    pub fn message(self) -> &'static str {
+        match self {
+            NoSelection::NoSelectableSources => "Can't synchronise: no selectable sources",
+            NoSelection::NoMajority => "Can't synchronise: no majority",
+            NoSelection::NotEnoughSources => "Can't synchronise: not enough selectable sources",
+        }
+    }
+}
+
+/// The outcome: a mark per candidate (same order) and the selected index, or why none.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Selection {
     pub marks: Vec<Mark>,
-    pub selected: Option<usize>,
+    pub selected: Result<usize, NoSelection>,
+}
+
+impl Selection {
+    /// The sources inside the majority's interval, which vote on leap seconds as in chronyd.
+    pub fn voters(&self) -> impl Iterator<Item = usize> + '_ {
+        let selected = self.selected.is_ok();
+        self.marks.iter().enumerate().filter_map(move |(i, mark)| {
+            let survivor = matches!(mark, Mark::Selected | Mark::Combined | Mark::NotCombined);
+            (selected && survivor).then_some(i)
+        })
+    }
+}
+
+/// chronyd's orphan rule: with no other selectable source, the usable (so reachable) orphan (a source at
+/// exactly the orphan stratum) with the smallest reference ID is followed, if that ID is below
+/// our own; otherwise this server becomes the orphan the others follow. A group of servers
+/// polling each other so settles on one root instead of climbing strata.
+fn orphan_to_follow(candidates: &[Candidate], orphans: &[usize], stratum: u8) -> Option<usize> {
+    let root = orphans
+        .iter()
+        .copied()
+        .filter(|&i| candidates[i].stratum == stratum)
+        .min_by_key(|&i| candidates[i].reference_id)?;
+    let ours = candidates[root].local_reference_id?;
+    (candidates[root].reference_id < ours).then_some(root)
 }
 
 /// The intersection algorithm (RFC 5905 section 11.2.1): the smallest number of falsetickers
@@ -128,9 +179,31 @@ pub fn select(candidates: &[Candidate], rules: &SelectionRules) -> Selection {
             }
         })
         .collect();
-    let eligible: Vec<usize> = (0..candidates.len())
+    let (orphans, mut eligible): (Vec<usize>, Vec<usize>) = (0..candidates.len())
         .filter(|&i| marks[i] == Mark::NotCombined)
-        .collect();
+        .partition(|&i| {
+            rules
+                .orphan_stratum
+                .is_some_and(|stratum| candidates[i].stratum >= stratum)
+        });
+    for &i in &orphans {
+        marks[i] = Mark::Unusable;
+    }
+    if eligible.is_empty() {
+        if let Some(root) = rules
+            .orphan_stratum
+            .and_then(|stratum| orphan_to_follow(candidates, &orphans, stratum))
+        {
+            marks[root] = Mark::NotCombined;
+            eligible.push(root);
+        }
+    }
+    if eligible.is_empty() {
+        return Selection {
+            marks,
+            selected: Err(NoSelection::NoSelectableSources),
+        };
+    }
     let intervals: Vec<(f64, f64)> = eligible
         .iter()
         .map(|&i| {
@@ -144,7 +217,7 @@ pub fn select(candidates: &[Candidate], rules: &SelectionRules) -> Selection {
         }
         return Selection {
             marks,
-            selected: None,
+            selected: Err(NoSelection::NoMajority),
         };
     };
     let mut survivors = Vec::new();
@@ -158,7 +231,7 @@ pub fn select(candidates: &[Candidate], rules: &SelectionRules) -> Selection {
     if survivors.is_empty() || survivors.len() < rules.min_sources {
         return Selection {
             marks,
-            selected: None,
+            selected: Err(NoSelection::NotEnoughSources),
         };
     }
     let any_prefer = survivors.iter().any(|&i| candidates[i].prefer);
@@ -185,7 +258,7 @@ pub fn select(candidates: &[Candidate], rules: &SelectionRules) -> Selection {
     }
     Selection {
         marks,
-        selected: Some(best),
+        selected: Ok(best),
     }
 }
 
@@ -201,6 +274,8 @@ mod tests {
             stratum: 1,
             usable: true,
             prefer: false,
+            reference_id: 0xC000_0201,
+            local_reference_id: Some(0xC000_0264),
         }
     }
 
@@ -216,15 +291,16 @@ mod tests {
             selection.marks,
             [Mark::Combined, Mark::Falseticker, Mark::Selected]
         );
-        assert_eq!(selection.selected, Some(2));
+        assert_eq!(selection.selected, Ok(2));
     }
 
     #[test]
     fn two_disagreeing_sources_have_no_majority() {
         let candidates = [source(0.0, 0.001), source(0.050, 0.001)];
         let selection = select(&candidates, &SelectionRules::default());
-        assert_eq!(selection.selected, None);
+        assert_eq!(selection.selected, Err(NoSelection::NoMajority));
         assert_eq!(selection.marks, [Mark::Falseticker, Mark::Falseticker]);
+        assert_eq!(selection.voters().count(), 0);
     }
 
     #[test]
@@ -256,7 +332,7 @@ mod tests {
         preferred.prefer = true;
         let candidates = [source(0.0, 0.001), preferred, source(0.0, 0.02)];
         let selection = select(&candidates, &SelectionRules::default());
-        assert_eq!(selection.selected, Some(1));
+        assert_eq!(selection.selected, Ok(1));
         assert_eq!(
             selection.marks,
             [Mark::Combined, Mark::Selected, Mark::NotCombined]
@@ -270,7 +346,49 @@ mod tests {
             ..SelectionRules::default()
         };
         let selection = select(&[source(0.0, 0.001)], &rules);
-        assert_eq!(selection.selected, None);
+        assert_eq!(selection.selected, Err(NoSelection::NotEnoughSources));
         assert_eq!(selection.marks, [Mark::NotCombined]);
+    }
+
+    fn at_stratum(stratum: u8, reference_id: u32) -> Candidate {
+        Candidate {
+            stratum,
+            reference_id,
+            local_reference_id: Some(0x7F00_0005),
+            ..source(0.0, 0.001)
+        }
+    }
+
+    #[test]
+    fn orphans_follow_the_smallest_reference_id_below_their_own() {
+        let rules = SelectionRules {
+            orphan_stratum: Some(10),
+            ..SelectionRules::default()
+        };
+        // The other orphan's ID is smaller than ours: it is the root and we follow it.
+        let lower = select(&[at_stratum(10, 0x7F00_0002)], &rules);
+        assert_eq!(lower.selected, Ok(0));
+        // Ours is smaller: we are the root and follow no one.
+        let higher = select(&[at_stratum(10, 0x7F00_0009)], &rules);
+        assert_eq!(higher.selected, Err(NoSelection::NoSelectableSources));
+        assert_eq!(higher.marks, [Mark::Unusable]);
+        // A server following an orphan (stratum 11) is never followed: no climbing strata.
+        let follower = select(&[at_stratum(11, 0x7F00_0001)], &rules);
+        assert_eq!(follower.selected, Err(NoSelection::NoSelectableSources));
+        // Of two orphans the smaller ID is the root; an unreachable one does not count.
+        let mut silent = at_stratum(10, 0x7F00_0001);
+        silent.usable = false;
+        let two = select(&[at_stratum(10, 0x7F00_0003), silent], &rules);
+        assert_eq!(two.selected, Ok(0));
+        // A real source below the orphan stratum wins over any orphan.
+        let real = select(
+            &[at_stratum(10, 0x7F00_0001), at_stratum(2, 0xC000_0201)],
+            &rules,
+        );
+        assert_eq!(real.selected, Ok(1));
+        assert_eq!(real.marks[0], Mark::Unusable);
+        // Without `orphan` a stratum-10 source is an ordinary one.
+        let plain = select(&[at_stratum(10, 0x7F00_0009)], &SelectionRules::default());
+        assert_eq!(plain.selected, Ok(0));
     }
 }

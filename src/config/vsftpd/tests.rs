@@ -444,11 +444,14 @@ fn strings_and_paths() {
         Some(Path::new("/etc/vsftpd/banner.txt"))
     );
     assert_eq!(c.message_file, Path::new("README"));
-    // The banner is free text: blanks after `=` are kept.
+    // The banner is free text: blanks after `=` are accepted and dropped, blanks inside
+    // kept, as vsftpd 3.0.3 greets (a real run: `ftpd_banner=   Hello  there` gives
+    // `220 Hello  there`).
     assert_eq!(
-        parse("ftpd_banner=  indented").ftpd_banner.as_deref(),
-        Some("  indented")
+        parse("ftpd_banner=   Hello  there").ftpd_banner.as_deref(),
+        Some("Hello  there")
     );
+    assert_eq!(parse("ftpd_banner= \t ").ftpd_banner, None);
     // An empty value unsets a string without a default, as in vsftpd.
     assert_eq!(parse("ftpd_banner=Hi\nftpd_banner=").ftpd_banner, None);
     assert_eq!(parse("anon_root").anon_root, None);

@@ -159,7 +159,10 @@ fn listen_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        // vsftpd's `listen_ipv6=YES` socket takes IPv4 clients too, as v4-mapped addresses
+        // (Debian's and Rocky's stock files rely on it): never IPv6 only, whatever the
+        // system's `net.ipv6.bindv6only` says.
+        socket.set_only_v6(false)?;
     }
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;

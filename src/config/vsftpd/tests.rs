@@ -1033,7 +1033,12 @@ fn every_error_of_a_file_is_reported_in_one_run() {
     let message = error(text);
     let lines: Vec<&str> = message.lines().collect();
     assert_eq!(lines.len(), 4, "{message}");
-    for (line, option) in [(1, "listen"), (2, "bogus"), (3, "anon_root"), (4, "max_clients")] {
+    for (line, option) in [
+        (1, "listen"),
+        (2, "bogus"),
+        (3, "anon_root"),
+        (4, "max_clients"),
+    ] {
         assert!(
             message.contains(&format!("test.conf:{line}: {option}: ")),
             "line {line} missing: {message}"
@@ -1047,7 +1052,10 @@ fn every_error_of_a_file_is_reported_in_one_run() {
     let lines: Vec<&str> = message.lines().collect();
     assert_eq!(lines.len(), 2, "{message}");
     assert!(lines[0].starts_with("test.conf:1: bogus: "), "{message}");
-    assert!(lines[1].starts_with("test.conf:3: local_enable: "), "{message}");
+    assert!(
+        lines[1].starts_with("test.conf:3: local_enable: "),
+        "{message}"
+    );
 }
 
 #[test]
@@ -1062,14 +1070,23 @@ fn a_file_in_a_vsftpd_directory_has_red_hats_user_list() {
     // It is that layout's default, so --check does not list it as a change.
     assert!(!c.to_string().contains("userlist_file"), "{c}");
 
-    let debian = dir.write("vsftpd.conf", fs::read(data_file("debian-stock.conf")).unwrap());
+    let debian = dir.write(
+        "vsftpd.conf",
+        fs::read(data_file("debian-stock.conf")).unwrap(),
+    );
     let c = parse_file(&debian).unwrap();
     assert_eq!(c.userlist_file, Path::new("/etc/vsftpd.user_list"));
     // A file that names its list keeps it, in either layout.
     let named = dir.write("vsftpd/named.conf", "userlist_file=/srv/users\n");
-    assert_eq!(parse_file(&named).unwrap().userlist_file, Path::new("/srv/users"));
+    assert_eq!(
+        parse_file(&named).unwrap().userlist_file,
+        Path::new("/srv/users")
+    );
     let c = parse_file(&dir.write("elsewhere.conf", "userlist_file=/etc/vsftpd/user_list\n"));
-    assert!(c.unwrap().to_string().contains("userlist_file=/etc/vsftpd/user_list"));
+    assert!(c
+        .unwrap()
+        .to_string()
+        .contains("userlist_file=/etc/vsftpd/user_list"));
 }
 
 #[test]
@@ -1078,7 +1095,10 @@ fn check_names_an_anon_root_that_does_not_exist() {
     let missing = dir.join("srv/ftp");
     let conf = dir.write(
         "vsftpd.conf",
-        format!("listen=YES\nanonymous_enable=YES\nanon_root={}\n", missing.display()),
+        format!(
+            "listen=YES\nanonymous_enable=YES\nanon_root={}\n",
+            missing.display()
+        ),
     );
     let c = parse_file(&conf).unwrap();
     let shown = c.to_string();

@@ -206,6 +206,20 @@ impl HostsAccess {
         }
     }
 
+    /// Every file a rule names with `setenv VSFTPD_LOAD_CONF`, each once, in rule order: the
+    /// per-host configurations to load with the service.
+    pub fn load_conf_files(&self) -> Vec<&Path> {
+        let mut files: Vec<&Path> = Vec::new();
+        for rule in self.allow.rules.iter().chain(&self.deny.rules) {
+            if let Some(file) = rule.options.load_conf.as_deref() {
+                if !files.contains(&file) {
+                    files.push(file);
+                }
+            }
+        }
+        files
+    }
+
     /// Things the files say that ringd accepts but does not do, or patterns that cannot match,
     /// as `file:line: message`: log them at start-up.
     pub fn warnings(&self) -> &[String] {
@@ -1089,6 +1103,13 @@ mod tests {
         let v = check("10.0.0.9");
         assert!(!v.allowed);
         assert_eq!(v.load_conf, Some(Path::new("/etc/deny.conf")));
+        assert_eq!(
+            access.load_conf_files(),
+            [
+                Path::new("/etc/vsftpd/special.conf"),
+                Path::new("/etc/deny.conf")
+            ]
+        );
         assert_eq!(v.rule, Some((Path::new("hosts.deny"), 2)));
         let w = access.warnings().join("\n");
         for expect in [

@@ -209,3 +209,46 @@ fn a_users_file_with_an_empty_password_is_refused() {
     assert!(output.contains("has an empty password"), "{output}");
     assert_eq!(std::fs::read_to_string(&users).unwrap(), text);
 }
+
+#[test]
+fn check_reports_every_error_of_a_vsftpd_conf_at_once() {
+    let dir = TempDir::new("conf-all-errors");
+    let conf = dir.write(
+        "vsftpd.conf",
+        "listen=NO\nlisten_ipv6=YES\nwrite_enable=maybe\nanon_root= /srv\nbogus_option=1\n",
+    );
+    let text = refused(&check("--ftp-conf", &conf));
+    for (line, option) in [(3, "write_enable"), (4, "anon_root"), (5, "bogus_option")] {
+        assert!(
+            text.contains(&format!("{}:{line}: {option}: ", path(&conf))),
+            "line {line} is reported: {text}"
+        );
+    }
+}
+
+#[test]
+fn check_names_the_anon_root_to_create_and_passes() {
+    let dir = TempDir::new("conf-anon-root");
+    let missing = dir.join("srv/ftp");
+    let conf = dir.write(
+        "vsftpd.conf",
+        format!(
+            "listen=YES\nanonymous_enable=YES\nanon_root={}\n",
+            missing.display()
+        ),
+    );
+    let output = check("--ftp-conf", &conf);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "vsftpd starts with it too: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "# line 3: anon_root={0}: no such directory: every anonymous login would fail",
+            missing.display()
+        )) && stdout.contains(&format!("mkdir -p {}", missing.display())),
+        "{stdout}"
+    );
+}

@@ -33,6 +33,21 @@ pub enum ConfigError {
     /// The file given on the command line cannot be read, or is not a file to read.
     #[error(transparent)]
     File(#[from] SourceFileError),
+    /// Every error of one file, one per line (the lines' own errors in file order, then
+    /// those across options): a file is read to its end so that one run tells them all.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    /// `Ok` without errors, the error itself for one, [`ConfigError::Several`] for more.
+    pub fn from_all(mut errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConfigError::Several(errors)),
+        }
+    }
 }
 
 /// Whether `word`, read where a directive or option name belongs, may be quoted in an error:

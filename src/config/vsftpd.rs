@@ -89,9 +89,10 @@ macro_rules! supported_options {
                 None
             }
 
-            /// `(name, value)` of every option that differs from its default, in field order.
+            /// `(name, value)` of every option that differs from the defaults of the file's
+            /// layout ([`defaults_for`]), in field order.
             fn changed_options(&self) -> Vec<(&'static str, String)> {
-                let defaults = FtpConfig::default();
+                let defaults = defaults_for(Path::new(&self.origin));
                 let mut changed = Vec::new();
                 $(
                     if self.$name != defaults.$name {
@@ -394,28 +395,56 @@ pub struct OptionNote {
 
 /// Read a vsftpd.conf of at most vsftpd's size limit: vsftpd reads only that much of a longer
 /// file, cutting its last line; ringd refuses it.
+/// Every error of the file is reported, not only the first.
 pub fn parse_file(path: &Path) -> Result<FtpConfig, ConfigError> {
     use super::source_file::{read_text, Expected, VSFTPD_FILE_MAX};
     let text = read_text(path, Expected::named_by("--ftp-conf", VSFTPD_FILE_MAX))?;
-    parse_str(&text, &path.display().to_string())
+    let origin = path.display().to_string();
+    let mut parser = Parser::new(&origin, starting_from(&origin, defaults_for(path)));
+    parser.read(&text);
+    parser.check();
+    parser.note_missing_anon_root();
+    ConfigError::from_all(parser.errors)?;
+    Ok(parser.config)
 }
 
-/// Read vsftpd.conf text; `origin` names it in errors.
+/// Read vsftpd.conf text over upstream's defaults; `origin` names it in errors.
 pub fn parse_str(text: &str, origin: &str) -> Result<FtpConfig, ConfigError> {
-    let mut parser = Parser {
-        file: origin,
-        config: FtpConfig {
-            origin: origin.to_string(),
-            ..FtpConfig::default()
-        },
-        lines: HashMap::new(),
-        one_process_model: false,
-    };
-    for (index, line) in text.split('\n').enumerate() {
-        parser.line(index + 1, line)?;
-    }
-    parser.check()?;
+    let mut parser = Parser::new(origin, starting_from(origin, FtpConfig::default()));
+    parser.read(text);
+    parser.check();
+    ConfigError::from_all(parser.errors)?;
     Ok(parser.config)
+}
+
+fn starting_from(origin: &str, defaults: FtpConfig) -> FtpConfig {
+    FtpConfig {
+        origin: origin.to_string(),
+        ..defaults
+    }
+}
+
+/// Where Red Hat's build of vsftpd (Rocky, Fedora) has its user list compiled in.
+const RED_HAT_USER_LIST: &str = "/etc/vsftpd/user_list";
+
+/// The compiled-in defaults of the vsftpd build whose file layout `config_file` follows. Red
+/// Hat's build keeps everything in /etc/vsftpd/ (`/etc/vsftpd/vsftpd.conf`, `user_list`, and
+/// `ftpusers` read by its PAM file), so a vsftpd.conf in any directory named `vsftpd` gets
+/// `userlist_file=/etc/vsftpd/user_list`; anywhere else (Debian's `/etc/vsftpd.conf`),
+/// upstream's `/etc/vsftpd.user_list`.
+pub fn defaults_for(config_file: &Path) -> FtpConfig {
+    let red_hat_layout = config_file
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|directory| directory == "vsftpd");
+    if red_hat_layout {
+        FtpConfig {
+            userlist_file: PathBuf::from(RED_HAT_USER_LIST),
+            ..FtpConfig::default()
+        }
+    } else {
+        FtpConfig::default()
+    }
 }
 
 /// Applies a per-user options file (`user_config_dir`) over `base`, as vsftpd loads it after
@@ -426,15 +455,9 @@ pub fn apply_user_options(
     text: &str,
     origin: &str,
 ) -> Result<FtpConfig, ConfigError> {
-    let mut parser = Parser {
-        file: origin,
-        config: base.clone(),
-        lines: HashMap::new(),
-        one_process_model: false,
-    };
-    for (index, line) in text.split('\n').enumerate() {
-        parser.line(index + 1, line)?;
-    }
+    let mut parser = Parser::new(origin, base.clone());
+    parser.read(text);
+    ConfigError::from_all(parser.errors)?;
     Ok(parser.config)
 }
 

@@ -22,7 +22,7 @@ use crate::sys::accounts;
 use crate::syslog::{SyslogSink, SYSTEM_LOG_SOCKET};
 
 /// Names tcp_wrappers rules may use for this daemon.
-const DAEMON_NAMES: [&str; 2] = ["vsftpd", "ringd"];
+pub(crate) const DAEMON_NAMES: [&str; 2] = ["vsftpd", "ringd"];
 
 #[derive(Debug, Error)]
 pub enum ContextError {
@@ -355,13 +355,6 @@ impl SessionContext {
         if let (Some(log), LogEvent::Transfer(record)) = (&self.xferlog, event) {
             let _ = log.append(&transfer_log::xferlog_line(record, 0));
         }
-    }
-
-    /// tcp_wrappers' verdict for a new connection (always yes without `tcp_wrappers=YES`).
-    pub fn host_permitted(&self, client: IpAddr) -> bool {
-        self.hosts
-            .as_ref()
-            .is_none_or(|hosts| hosts.permits(&DAEMON_NAMES, client))
     }
 
     fn users(&self) -> &'static str {

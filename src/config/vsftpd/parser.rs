@@ -1,5 +1,7 @@
 //! The vsftpd.conf parser: lines to options, with vsftpd's syntax and ringd's file:line errors.
 
+use std::collections::HashSet;
+
 use super::*;
 
 /// Settings under construction while a file is read.
@@ -9,9 +11,35 @@ pub(super) struct Parser<'a> {
     /// The line each option was last set on, for the checks across options.
     pub(super) lines: HashMap<&'static str, usize>,
     pub(super) one_process_model: bool,
+    /// Options whose line was refused: checks across options leave them out, since their
+    /// value is not the one the file meant.
+    refused: HashSet<&'static str>,
+    /// Every error so far, in file order.
+    pub(super) errors: Vec<ConfigError>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// Reads over `config`; `file` names the file in errors.
+    pub(super) fn new(file: &'a str, config: FtpConfig) -> Parser<'a> {
+        Parser {
+            file,
+            config,
+            lines: HashMap::new(),
+            one_process_model: false,
+            refused: HashSet::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Every line of `text`, each error kept for the end: one run tells them all.
+    pub(super) fn read(&mut self, text: &str) {
+        for (index, line) in text.split('\n').enumerate() {
+            if let Err(error) = self.line(index + 1, line) {
+                self.errors.push(error);
+            }
+        }
+    }
+
     pub(super) fn error(
         &self,
         line: usize,
@@ -78,6 +106,15 @@ impl Parser<'_> {
                 ),
             ));
         }
+        let set = self.set(number, name, value);
+        if set.is_err() {
+            self.refused.insert(name);
+        }
+        set
+    }
+
+    /// `name=value` on line `number`, `name` being an option vsftpd or ringd knows.
+    fn set(&mut self, number: usize, name: &'static str, value: &str) -> Result<(), ConfigError> {
         let previous = self.lines.insert(name, number);
         match self.config.set_supported(name, value) {
             Some(Ok(note)) => {
@@ -199,79 +236,80 @@ impl Parser<'_> {
             .unwrap_or((0, options[0]))
     }
 
-    pub(super) fn combination_error(
-        &self,
-        options: &[&'static str],
-        message: String,
-    ) -> ConfigError {
+    /// An error about a combination of `options`, unless one of them was refused already.
+    pub(super) fn combination_error(&mut self, options: &[&'static str], message: String) {
+        if options.iter().any(|option| self.refused.contains(option)) {
+            return;
+        }
         let (line, option) = self.last_set(options);
-        self.error(line, option, message)
+        let error = self.error(line, option, message);
+        self.errors.push(error);
     }
 
     /// What vsftpd checks across options at start-up, and ringd's own checks of that kind.
-    pub(super) fn check(&mut self) -> Result<(), ConfigError> {
-        let c = &self.config;
+    pub(super) fn check(&mut self) {
+        let c = self.config.clone();
         if c.listen && c.listen_ipv6 {
-            return Err(self.combination_error(
+            self.combination_error(
                 &["listen", "listen_ipv6"],
                 "listen=YES and listen_ipv6=YES together: vsftpd refuses this (\"run two copies \
                  of vsftpd for IPv4 and IPv6\"); set one of them to NO"
                     .to_string(),
-            ));
+            );
         }
         if !c.listen && !c.listen_ipv6 {
-            return Err(self.combination_error(
+            self.combination_error(
                 &["listen", "listen_ipv6"],
                 "listen=NO and listen_ipv6=NO: vsftpd would then expect to be started by inetd, \
                  which ringd does not support; set listen=YES (IPv4) or listen_ipv6=YES (IPv6)"
                     .to_string(),
-            ));
+            );
         }
         if !c.anonymous_enable && !c.local_enable {
-            return Err(self.combination_error(
+            self.combination_error(
                 &["anonymous_enable", "local_enable"],
                 "anonymous_enable=NO and local_enable=NO: nobody could log in (vsftpd refuses \
                  this: \"both local and anonymous access disabled!\"); set one of them to YES"
                     .to_string(),
-            ));
+            );
         }
         if self.one_process_model && c.local_enable {
-            return Err(self.combination_error(
+            self.combination_error(
                 &["one_process_model", "local_enable"],
                 "one_process_model=YES with local_enable=YES: vsftpd refuses this \
                  (\"'one_process_model' is anonymous only\"); remove one_process_model, which \
                  ringd does not need"
                     .to_string(),
-            ));
+            );
         }
         if c.ssl_enable && !c.ssl_tlsv1_2 && !c.ssl_tlsv1_3 {
-            return Err(self.combination_error(
+            self.combination_error(
                 &["ssl_tlsv1_2", "ssl_tlsv1_3"],
                 "ssl_tlsv1_2=NO and ssl_tlsv1_3=NO with ssl_enable=YES: no TLS version would be \
                  left to serve (ringd serves TLS 1.2 and 1.3 only); set one of them to YES"
                     .to_string(),
-            ));
+            );
         }
         let (min, max) = (c.pasv_min_port, c.pasv_max_port);
         if max != 0 && max < PASV_FLOOR {
-            return Err(self.combination_error(
+            self.combination_error(
                 &["pasv_max_port"],
                 format!(
                     "{max} is below {PASV_FLOOR}: vsftpd never opens passive ports below \
                      {PASV_FLOOR} and would silently ignore this; use {PASV_FLOOR}..65535, or 0 \
                      for no upper limit"
                 ),
-            ));
+            );
         }
         if max != 0 && min > max {
-            return Err(self.combination_error(
+            self.combination_error(
                 &["pasv_min_port", "pasv_max_port"],
                 format!(
                     "pasv_min_port={min} is above pasv_max_port={max} (vsftpd would silently \
                      ignore pasv_max_port; its default pasv_min_port is 5001); set \
                      pasv_max_port to at least {min} or lower pasv_min_port"
                 ),
-            ));
+            );
         }
         if (1..PASV_FLOOR).contains(&min) {
             let line = self.lines.get("pasv_min_port").copied().unwrap_or(0);
@@ -292,19 +330,44 @@ impl Parser<'_> {
                 "no effect with use_sendfile=NO: transfers copy through memory",
             );
         }
-        if let Some(address) = &self.config.pasv_address {
+        if let Some(address) = self.config.pasv_address.clone() {
             if !self.config.pasv_addr_resolve && address.parse::<Ipv4Addr>().is_err() {
-                return Err(self.combination_error(
+                self.combination_error(
                     &["pasv_address"],
                     format!(
                         "expected an IPv4 address such as 192.0.2.1, found `{address}` (vsftpd \
                          would answer PASV with \"500 OOPS: invalid pasv_address\"); for a host \
                          name also set pasv_addr_resolve=YES"
                     ),
-                ));
+                );
             }
         }
-        Ok(())
+    }
+}
+
+impl Parser<'_> {
+    /// vsftpd starts with an `anon_root` that does not exist and fails each anonymous login
+    /// (`500 OOPS: cannot change directory:...`): ringd starts too, and `--check` and the
+    /// start-up log name the line and the directory to create.
+    pub(super) fn note_missing_anon_root(&mut self) {
+        let Some(root) = self.config.anon_root.clone() else {
+            return;
+        };
+        if !self.config.anonymous_enable || root.is_dir() {
+            return;
+        }
+        let line = self.lines.get("anon_root").copied().unwrap_or(0);
+        let shown = root.display().to_string();
+        self.note(
+            line,
+            "anon_root",
+            &shown,
+            format!(
+                "no such directory: every anonymous login would fail, as in vsftpd (\"500 OOPS: \
+                 cannot change directory:{shown}\"); create it (mkdir -p {shown}) or correct \
+                 the path"
+            ),
+        );
     }
 }
 

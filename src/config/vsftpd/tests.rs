@@ -444,11 +444,14 @@ fn strings_and_paths() {
         Some(Path::new("/etc/vsftpd/banner.txt"))
     );
     assert_eq!(c.message_file, Path::new("README"));
-    // The banner is free text: blanks after `=` are kept.
+    // The banner is free text: blanks after `=` are accepted and dropped, blanks inside
+    // kept, as vsftpd 3.0.3 greets (a real run: `ftpd_banner=   Hello  there` gives
+    // `220 Hello  there`).
     assert_eq!(
-        parse("ftpd_banner=  indented").ftpd_banner.as_deref(),
-        Some("  indented")
+        parse("ftpd_banner=   Hello  there").ftpd_banner.as_deref(),
+        Some("Hello  there")
     );
+    assert_eq!(parse("ftpd_banner= \t ").ftpd_banner, None);
     // An empty value unsets a string without a default, as in vsftpd.
     assert_eq!(parse("ftpd_banner=Hi\nftpd_banner=").ftpd_banner, None);
     assert_eq!(parse("anon_root").anon_root, None);
@@ -1022,4 +1025,97 @@ fn debians_stock_file_loads() {
     assert_eq!(c.local_umask, 0o022);
     assert_eq!(c.xferlog_file, Path::new("/var/log/vsftpd.log"));
     assert_eq!(c.chroot_list_file, Path::new("/etc/vsftpd.chroot_list"));
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_in_one_run() {
+    let text = "listen=maybe\nbogus=1\nanon_root= /srv\nmax_clients=abc\nlisten_port=21\n";
+    let message = error(text);
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 4, "{message}");
+    for (line, option) in [
+        (1, "listen"),
+        (2, "bogus"),
+        (3, "anon_root"),
+        (4, "max_clients"),
+    ] {
+        assert!(
+            message.contains(&format!("test.conf:{line}: {option}: ")),
+            "line {line} missing: {message}"
+        );
+    }
+    // listen=maybe was refused, so listen keeps its default YES: the listen/listen_ipv6
+    // check would be about a value the file never meant, and stays quiet.
+    assert!(!error("listen=maybe\nlisten_ipv6=YES\n").contains("together"));
+    // Checks across options come after the lines' own errors.
+    let message = error("bogus=1\nanonymous_enable=NO\nlocal_enable=NO\n");
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 2, "{message}");
+    assert!(lines[0].starts_with("test.conf:1: bogus: "), "{message}");
+    assert!(
+        lines[1].starts_with("test.conf:3: local_enable: "),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_file_in_a_vsftpd_directory_has_red_hats_user_list() {
+    let dir = crate::test_dirs::TempDir::new("vsftpd-layout");
+    let stock = fs::read(data_file("seed-stock.conf")).unwrap();
+    std::fs::create_dir_all(dir.join("vsftpd")).unwrap();
+    let red_hat = dir.write("vsftpd/vsftpd.conf", &stock);
+    let c = parse_file(&red_hat).unwrap();
+    assert!(c.userlist_enable);
+    assert_eq!(c.userlist_file, Path::new("/etc/vsftpd/user_list"));
+    // It is that layout's default, so --check does not list it as a change.
+    assert!(!c.to_string().contains("userlist_file"), "{c}");
+
+    let debian = dir.write(
+        "vsftpd.conf",
+        fs::read(data_file("debian-stock.conf")).unwrap(),
+    );
+    let c = parse_file(&debian).unwrap();
+    assert_eq!(c.userlist_file, Path::new("/etc/vsftpd.user_list"));
+    // A file that names its list keeps it, in either layout.
+    let named = dir.write("vsftpd/named.conf", "userlist_file=/srv/users\n");
+    assert_eq!(
+        parse_file(&named).unwrap().userlist_file,
+        Path::new("/srv/users")
+    );
+    let c = parse_file(&dir.write("elsewhere.conf", "userlist_file=/etc/vsftpd/user_list\n"));
+    assert!(c
+        .unwrap()
+        .to_string()
+        .contains("userlist_file=/etc/vsftpd/user_list"));
+}
+
+#[test]
+fn check_names_an_anon_root_that_does_not_exist() {
+    let dir = crate::test_dirs::TempDir::new("vsftpd-anon-root");
+    let missing = dir.join("srv/ftp");
+    let conf = dir.write(
+        "vsftpd.conf",
+        format!(
+            "listen=YES\nanonymous_enable=YES\nanon_root={}\n",
+            missing.display()
+        ),
+    );
+    let c = parse_file(&conf).unwrap();
+    let shown = c.to_string();
+    assert!(
+        shown.contains(&format!(
+            "# line 3: anon_root={0}: no such directory: every anonymous login would fail, as \
+             in vsftpd (\"500 OOPS: cannot change directory:{0}\"); create it (mkdir -p {0})",
+            missing.display()
+        )),
+        "{shown}"
+    );
+    std::fs::create_dir_all(&missing).unwrap();
+    assert!(parse_file(&conf).unwrap().notes.is_empty());
+    // Without anonymous logins the directory is never entered.
+    let conf = dir.write(
+        "local.conf",
+        "listen=YES\nanonymous_enable=NO\nlocal_enable=YES\nanon_root=/no/such/dir\n",
+    );
+    assert!(parse_file(&conf).unwrap().notes.is_empty());
 }

@@ -31,7 +31,8 @@ pub(super) struct Text;
 pub(super) struct File;
 /// A string with no default: empty means unset.
 pub(super) struct OptText;
-/// Free text kept as written, blanks after `=` included (`ftpd_banner`).
+/// Free text whose leading blanks are dropped, as vsftpd 3.0.3's greeting drops them
+/// (`ftpd_banner=   Hello` greets with `220 Hello`); blanks inside are kept.
 pub(super) struct Banner;
 /// A path with no default: empty means unset.
 pub(super) struct OptFile;
@@ -206,7 +207,7 @@ impl Kind for OptText {
 impl Kind for Banner {
     type Value = Option<String>;
     fn parse(value: &str) -> Result<Option<String>, String> {
-        OptText::parse(value)
+        OptText::parse(value.trim_start())
     }
     fn show(value: &Option<String>) -> String {
         OptText::show(value)

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod connection;
+pub mod host_configs;
 pub mod id_names;
 pub mod jail;
 pub mod roots;

@@ -1,7 +1,9 @@
 //! Starting and stopping the FTP service: listeners on every shard, limits and access at accept.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 use std::thread::JoinHandle;
@@ -18,9 +20,10 @@ use tracing::{info, warn};
 
 use super::auth::Authenticator;
 use super::connection::ControlSession;
+use super::host_configs;
 use super::roots::SharedRoots;
 use super::session_fs::SessionIdentities;
-use crate::ftp::context::SessionContext;
+use crate::ftp::context::{SessionContext, DAEMON_NAMES};
 use crate::ftp::limits::{ConnectionLimits, Refusal};
 use crate::ftp::registry::SessionRegistry;
 use crate::ftp::replies::{self, Reply};
@@ -78,6 +81,10 @@ pub struct FtpShared {
     /// With `ssl_enable`: the certificate, read again by each reload, and the TLS session
     /// cache data connections resume from.
     pub tls: Option<super::tls::TlsServer>,
+    /// What sessions from a host whose tcp_wrappers rule names a `setenv VSFTPD_LOAD_CONF`
+    /// file get instead, by file: that file's configuration, or the `500 OOPS` reply vsftpd
+    /// would end them with.
+    per_host: HashMap<PathBuf, Result<Arc<FtpShared>, Reply>>,
 }
 
 impl FtpShared {
@@ -87,6 +94,41 @@ impl FtpShared {
         context: Arc<SessionContext>,
         limits: ConnectionLimits,
         authenticator: Arc<Authenticator>,
+    ) -> Result<FtpShared, FtpStartError> {
+        let per_host = host_configs::load_all(&context)
+            .into_iter()
+            .map(|(file, loaded)| {
+                let shared = loaded.and_then(|host| {
+                    FtpShared::serving(
+                        Arc::new(host),
+                        limits.clone(),
+                        Arc::clone(&authenticator),
+                        HashMap::new(),
+                    )
+                    .map(Arc::new)
+                    .map_err(|err| {
+                        warn!(
+                            "tcp_wrappers setenv VSFTPD_LOAD_CONF {}: {err}",
+                            file.display()
+                        );
+                        Reply::new(
+                            500,
+                            format!("OOPS: cannot use config file: {}", file.display()),
+                        )
+                    })
+                });
+                (file, shared)
+            })
+            .collect();
+        FtpShared::serving(context, limits, authenticator, per_host)
+    }
+
+    /// Sessions of `context` alone, with `per_host` for the hosts that get another one.
+    fn serving(
+        context: Arc<SessionContext>,
+        limits: ConnectionLimits,
+        authenticator: Arc<Authenticator>,
+        per_host: HashMap<PathBuf, Result<Arc<FtpShared>, Reply>>,
     ) -> Result<FtpShared, FtpStartError> {
         let switching =
             !context.config.run_as_launching_user && crate::sys::credentials::can_switch();
@@ -116,8 +158,39 @@ impl FtpShared {
             context,
             roots: SharedRoots::default(),
             identities,
+            per_host,
         })
     }
+
+    /// What a connection from `peer` to `local` is served with, or the reply that refuses
+    /// it: tcp_wrappers' verdict (always yes without `tcp_wrappers=YES`), then the per-host
+    /// configuration the deciding rule names, if any.
+    fn for_connection(
+        self: &Arc<FtpShared>,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Result<Arc<FtpShared>, Refused> {
+        let Some(hosts) = &self.context.hosts else {
+            return Ok(Arc::clone(self));
+        };
+        let verdict = hosts.check(&DAEMON_NAMES, peer.ip(), local.map(|l| l.ip()));
+        if !verdict.allowed {
+            return Err(Refused::Host);
+        }
+        match verdict.load_conf.and_then(|file| self.per_host.get(file)) {
+            None => Ok(Arc::clone(self)),
+            Some(Ok(host)) => Ok(Arc::clone(host)),
+            Some(Err(oops)) => Err(Refused::BrokenHostConfig(oops.clone())),
+        }
+    }
+}
+
+/// Why [`FtpShared::for_connection`] turned a connection away.
+enum Refused {
+    /// tcp_wrappers denies the host.
+    Host,
+    /// The host's `setenv VSFTPD_LOAD_CONF` file cannot be used: vsftpd's session dies.
+    BrokenHostConfig(Reply),
 }
 
 /// The [`FtpShared`] new sessions get: swapped whole on reload.
@@ -159,7 +232,10 @@ fn listen_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        // vsftpd's `listen_ipv6=YES` socket takes IPv4 clients too, as v4-mapped addresses
+        // (Debian's and Rocky's stock files rely on it): never IPv6 only, whatever the
+        // system's `net.ipv6.bindv6only` says.
+        socket.set_only_v6(false)?;
     }
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
@@ -536,18 +612,28 @@ async fn accept_loop(
                 continue;
             }
         };
-        if !context.host_permitted(peer.ip()) {
-            compio::runtime::spawn(refuse(stream, replies::SERVICE_NOT_AVAILABLE.reply())).detach();
-            drop(admission);
-            context.log(
-                &LogEvent::Connect {
-                    remote_ip: peer.ip(),
-                    refused: Some(ConnectRefusal::TcpWrappers),
-                },
-                realtime_now(),
-            );
-            continue;
-        }
+        let local = stream.local_addr().ok();
+        let session_shared = match shared.for_connection(peer, local) {
+            Ok(session_shared) => session_shared,
+            Err(Refused::Host) => {
+                compio::runtime::spawn(refuse(stream, replies::SERVICE_NOT_AVAILABLE.reply()))
+                    .detach();
+                drop(admission);
+                context.log(
+                    &LogEvent::Connect {
+                        remote_ip: peer.ip(),
+                        refused: Some(ConnectRefusal::TcpWrappers),
+                    },
+                    realtime_now(),
+                );
+                continue;
+            }
+            Err(Refused::BrokenHostConfig(oops)) => {
+                compio::runtime::spawn(refuse(stream, oops)).detach();
+                drop(admission);
+                continue;
+            }
+        };
         context.log(
             &LogEvent::Connect {
                 remote_ip: peer.ip(),
@@ -558,7 +644,7 @@ async fn accept_loop(
         let session = ControlSession::new(
             stream,
             peer,
-            Arc::clone(&shared),
+            session_shared,
             admission,
             sessions.open(peer, Instant::now()),
         );

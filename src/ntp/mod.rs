@@ -9,3 +9,4 @@ pub mod ratelimit;
 pub mod reply;
 pub mod responder;
 pub mod served_clock;
+pub mod symmetric_keys;

@@ -4,6 +4,7 @@ pub mod access;
 pub mod answer_policy;
 pub mod clock_state;
 pub mod nts_cookies;
+pub mod nts_ke;
 pub use ntp_wire::packet;
 pub mod precision;
 pub mod ratelimit;

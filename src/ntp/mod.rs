@@ -5,6 +5,7 @@ pub mod answer_policy;
 pub mod clock_state;
 pub mod nts_cookies;
 pub mod nts_ke;
+pub mod nts_ntp;
 pub use ntp_wire::packet;
 pub mod precision;
 pub mod ratelimit;

@@ -8,8 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use aes_siv::aead::{Aead, KeyInit, Payload};
-use aes_siv::{Aes128SivAead, Nonce};
+use aes_siv::siv::Aes128Siv;
+use aes_siv::KeyInit;
 
 /// Server keys kept at once: the current one, the next (already saved, so that a server that
 /// reads a shared file before the rotation knows it) and the ones before it.
@@ -19,11 +19,13 @@ const FUTURE_KEYS: usize = 1;
 /// The AEAD the cookies are sealed with, by its IANA number (AEAD_AES_SIV_CMAC_256).
 pub const COOKIE_AEAD: u16 = 15;
 const SERVER_KEY_LEN: usize = 32;
-const NONCE_LEN: usize = 16;
+pub const NONCE_LEN: usize = 16;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 4 + NONCE_LEN;
-/// The longest per-direction key a cookie carries (AES-SIV-CMAC-512's 64 bytes).
-pub const MAX_SESSION_KEY_LEN: usize = 64;
+/// Each direction's key: AES-SIV-CMAC-256 takes 32 bytes.
+pub const SESSION_KEY_LEN: usize = 32;
+/// A cookie's length: header, both keys, SIV's tag.
+pub const COOKIE_LEN: usize = HEADER_LEN + 2 * SESSION_KEY_LEN + TAG_LEN;
 /// The first line of chronyd's `ntskeys` file.
 const DUMP_IDENTIFIER: &str = "NKS0";
 /// The name of the key file in `ntsdumpdir`.
@@ -32,8 +34,8 @@ pub const DUMP_FILE_NAME: &str = "ntskeys";
 /// The keys one NTS-KE session agreed (RFC 8915 §5.1), which the cookie carries.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionKeys {
-    pub c2s: Vec<u8>,
-    pub s2c: Vec<u8>,
+    pub c2s: [u8; SESSION_KEY_LEN],
+    pub s2c: [u8; SESSION_KEY_LEN],
 }
 
 /// Never prints the keys.
@@ -48,19 +50,20 @@ impl fmt::Debug for SessionKeys {
     }
 }
 
+#[derive(Clone)]
 struct ServerKey {
     id: u32,
-    cipher: Aes128SivAead,
     secret: [u8; SERVER_KEY_LEN],
 }
 
 impl ServerKey {
     fn new(id: u32, secret: [u8; SERVER_KEY_LEN]) -> ServerKey {
-        ServerKey {
-            id,
-            cipher: Aes128SivAead::new((&secret).into()),
-            secret,
-        }
+        ServerKey { id, secret }
+    }
+
+    /// SIV takes `&mut self`, so each use gets its own: a key schedule, no allocation.
+    fn cipher(&self) -> Aes128Siv {
+        Aes128Siv::new((&self.secret).into())
     }
 }
 
@@ -70,7 +73,7 @@ pub type KeyMaterial = [u8; 4 + SERVER_KEY_LEN];
 /// Why a cookie was not opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CookieError {
-    #[error("cookie too short or of an odd length")]
+    #[error("cookie of another length than this server's")]
     Malformed,
     #[error("cookie sealed with a server key this server does not hold")]
     UnknownKey,
@@ -87,6 +90,7 @@ pub enum DumpError {
 
 /// The server keys, in chronyd's four slots: a key's ID holds its slot in the low two bits,
 /// so a cookie names its key without a search.
+#[derive(Clone)]
 pub struct ServerKeys {
     slots: [ServerKey; SLOTS],
     current: usize,
@@ -134,57 +138,44 @@ impl ServerKeys {
     }
 
     /// Seals `keys` into a cookie with the current server key.
-    pub fn seal(&self, keys: &SessionKeys, nonce: [u8; NONCE_LEN]) -> Vec<u8> {
+    pub fn seal(&self, keys: &SessionKeys, nonce: [u8; NONCE_LEN]) -> [u8; COOKIE_LEN] {
         let key = &self.slots[self.current];
-        let mut plaintext = Vec::with_capacity(keys.c2s.len() + keys.s2c.len());
-        plaintext.extend_from_slice(&keys.c2s);
-        plaintext.extend_from_slice(&keys.s2c);
-        let sealed = key
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &plaintext,
-                    aad: b"",
-                },
-            )
+        let mut cookie = [0u8; COOKIE_LEN];
+        let (header, rest) = cookie.split_at_mut(HEADER_LEN);
+        header[..4].copy_from_slice(&key.id.to_be_bytes());
+        header[4..].copy_from_slice(&nonce);
+        let (tag, sealed) = rest.split_at_mut(TAG_LEN);
+        sealed[..SESSION_KEY_LEN].copy_from_slice(&keys.c2s);
+        sealed[SESSION_KEY_LEN..].copy_from_slice(&keys.s2c);
+        let siv_tag = key
+            .cipher()
+            .encrypt_in_place_detached([&b""[..], &nonce[..]], sealed)
             .expect("AES-SIV seals any length");
-        let mut cookie = Vec::with_capacity(HEADER_LEN + sealed.len());
-        cookie.extend_from_slice(&key.id.to_be_bytes());
-        cookie.extend_from_slice(&nonce);
-        cookie.extend_from_slice(&sealed);
+        tag.copy_from_slice(&siv_tag);
         cookie
     }
 
     /// The session keys inside `cookie`, if one of the held server keys sealed it.
     pub fn open(&self, cookie: &[u8]) -> Result<SessionKeys, CookieError> {
-        if cookie.len() <= HEADER_LEN + TAG_LEN {
+        if cookie.len() != COOKIE_LEN {
             return Err(CookieError::Malformed);
         }
-        let (header, sealed) = cookie.split_at(HEADER_LEN);
-        let plaintext_len = sealed.len() - TAG_LEN;
-        if plaintext_len % 2 != 0 || plaintext_len > 2 * MAX_SESSION_KEY_LEN {
-            return Err(CookieError::Malformed);
-        }
+        let (header, rest) = cookie.split_at(HEADER_LEN);
         let id = u32::from_be_bytes(header[..4].try_into().expect("4 bytes"));
         let key = &self.slots[id as usize % SLOTS];
         if key.id != id {
             return Err(CookieError::UnknownKey);
         }
-        let plaintext = key
-            .cipher
-            .decrypt(
-                Nonce::from_slice(&header[4..]),
-                Payload {
-                    msg: sealed,
-                    aad: b"",
-                },
-            )
+        let (tag, sealed) = rest.split_at(TAG_LEN);
+        let mut plaintext = [0u8; 2 * SESSION_KEY_LEN];
+        plaintext.copy_from_slice(sealed);
+        key.cipher()
+            .decrypt_in_place_detached([&b""[..], &header[4..]], &mut plaintext, tag.into())
             .map_err(|_| CookieError::Forged)?;
-        let (c2s, s2c) = plaintext.split_at(plaintext_len / 2);
+        let (c2s, s2c) = plaintext.split_at(SESSION_KEY_LEN);
         Ok(SessionKeys {
-            c2s: c2s.to_vec(),
-            s2c: s2c.to_vec(),
+            c2s: c2s.try_into().expect("32 bytes"),
+            s2c: s2c.try_into().expect("32 bytes"),
         })
     }
 
@@ -280,8 +271,8 @@ mod tests {
 
     fn session() -> SessionKeys {
         SessionKeys {
-            c2s: (0..32).collect(),
-            s2c: (100..132).collect(),
+            c2s: std::array::from_fn(|i| i as u8),
+            s2c: std::array::from_fn(|i| 100 + i as u8),
         }
     }
 
@@ -404,21 +395,6 @@ mod tests {
             "7bdb6e3b432667eb06f4d14bff2fbd0fcb900f2fddbe404326601965c889bf17dba77ceb094fa663b7a3f748ba8af829ea64ad544a272e9c485b62a3fd5c0d",
         );
         assert_eq!(sealed, expected);
-
-        // The AEAD form seals as chronyd's SIV call does: the (empty) associated data, then
-        // the nonce, as S2V's components.
-        let aead = Aes128SivAead::new((&key).into());
-        let by_aead = aead
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &plaintext,
-                    aad: b"",
-                },
-            )
-            .unwrap();
-        let by_siv = siv.encrypt([&b""[..], &nonce[..]], &plaintext).unwrap();
-        assert_eq!(by_aead, by_siv);
     }
 
     fn hex_vec(hex: &str) -> Vec<u8> {

@@ -5,8 +5,8 @@
 use aes_siv::siv::Aes128Siv;
 use aes_siv::KeyInit;
 
-use super::nts_cookies::{ServerKeys, SessionKeys, COOKIE_LEN, NONCE_LEN};
-use super::packet::HEADER_LEN;
+use crate::nts_cookies::{ServerKeys, SessionKeys, COOKIE_LEN, NONCE_LEN};
+use crate::packet::HEADER_LEN;
 
 pub const UNIQUE_IDENTIFIER: u16 = 0x0104;
 pub const COOKIE: u16 = 0x0204;

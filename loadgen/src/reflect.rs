@@ -64,7 +64,7 @@ mod tests {
                 nanos: 0,
             });
             assert!(matches!(
-                validate_reply(&info, &reply, t4),
+                validate_reply(&info, &reply, t4, None),
                 Verdict::Valid(_)
             ));
         }

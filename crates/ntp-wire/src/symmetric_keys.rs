@@ -11,6 +11,10 @@ use subtle::ConstantTimeEq;
 const SHORTEST_SECURE_KEY: usize = 10;
 /// The longest MAC any algorithm here produces (SHA-512 and SHA3-512).
 pub const LONGEST_MAC: usize = 64;
+/// The longest digest an NTPv4 packet carries (RFC 7822): longer MACs are truncated to it, so
+/// that a MAC can be told from an extension field.
+pub const LONGEST_V4_DIGEST: usize = 20;
+const KEY_ID_LEN: usize = 4;
 
 /// How a key turns a packet into its MAC, by chrony's key file names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +164,18 @@ impl SymmetricKey {
         })
     }
 
+    /// A key from its key-file words: ID, type (MD5, SHA1, ..., AES128) and `HEX:`/`ASCII:`
+    /// or bare key; the error says why chronyd would skip it.
+    pub fn from_words(id: &str, type_name: &str, encoded: &str) -> Result<SymmetricKey, String> {
+        let id: u32 = id
+            .parse()
+            .map_err(|_| format!("`{id}` is not a key ID (0 to 4294967295)"))?;
+        let secret = decode_secret(encoded).ok_or_else(|| format!("key {id} cannot be decoded"))?;
+        let algorithm = MacAlgorithm::from_name(type_name)
+            .map_err(|why| format!("key {id}: {why} `{type_name}`"))?;
+        SymmetricKey::new(id, algorithm, &secret)
+    }
+
     pub fn id(&self) -> u32 {
         self.id
     }
@@ -181,6 +197,40 @@ impl SymmetricKey {
         let written = len.min(out.len());
         out[..written].copy_from_slice(&full[..written]);
         written
+    }
+
+    /// Appends this key's ID and the MAC of `packet[..len]` (truncated to 20 bytes in NTPv4,
+    /// as chronyd) after it; returns the packet's new length, or None when it does not fit.
+    pub fn append_mac(&self, packet: &mut [u8], len: usize, version: u8) -> Option<usize> {
+        let longest = if version == 4 {
+            LONGEST_V4_DIGEST
+        } else {
+            LONGEST_MAC
+        };
+        let digest_len = self.algorithm.mac_len().min(longest);
+        let end = len + KEY_ID_LEN + digest_len;
+        if end > packet.len() {
+            return None;
+        }
+        let (data, trailer) = packet.split_at_mut(len);
+        trailer[..KEY_ID_LEN].copy_from_slice(&self.id.to_be_bytes());
+        self.sign(data, &mut trailer[KEY_ID_LEN..KEY_ID_LEN + digest_len]);
+        Some(end)
+    }
+
+    /// Whether the MAC (key ID and digest) from `mac_start` to the end of `packet` is this
+    /// key's MAC of what precedes it, truncated as chronyd accepts it.
+    pub fn check_mac(&self, packet: &[u8], mac_start: usize, version: u8) -> bool {
+        let Some(digest) = packet.get(mac_start + KEY_ID_LEN..) else {
+            return false;
+        };
+        let truncated_to = if version == 4 && digest.len() <= LONGEST_V4_DIGEST {
+            LONGEST_V4_DIGEST
+        } else {
+            LONGEST_MAC
+        };
+        packet[mac_start..mac_start + KEY_ID_LEN] == self.id.to_be_bytes()
+            && self.verify(&packet[..mac_start], digest, truncated_to)
     }
 
     /// Whether `mac` is the MAC of `data`, truncated as chronyd truncates it: a MAC longer
@@ -315,13 +365,7 @@ fn parse_line(line: &str) -> Result<Option<SymmetricKey>, String> {
         [id, type_name, encoded] => (id, type_name, encoded),
         _ => return Err("expected ID, an optional type and the key".into()),
     };
-    let id: u32 = id
-        .parse()
-        .map_err(|_| format!("`{id}` is not a key ID (0 to 4294967295)"))?;
-    let secret = decode_secret(encoded).ok_or_else(|| format!("key {id} cannot be decoded"))?;
-    let algorithm = MacAlgorithm::from_name(type_name)
-        .map_err(|why| format!("key {id}: {why} `{type_name}`"))?;
-    SymmetricKey::new(id, algorithm, &secret).map(Some)
+    SymmetricKey::from_words(id, type_name, encoded).map(Some)
 }
 
 /// The key's bytes from `HEX:…`, `ASCII:…` or bare text; None when empty or not hex.
@@ -417,6 +461,34 @@ mod tests {
         key.sign(b"packet", &mut whole);
         assert!(key.verify(b"packet", &whole, 32), "NTPv3 MACs are whole");
         assert!(!key.verify(b"packet", &whole, 20));
+    }
+
+    #[test]
+    fn macs_are_appended_and_checked_as_chronyd_sizes_them() {
+        let sha256 = SymmetricKey::from_words("7", "SHA256", "HEX:00112233445566778899").unwrap();
+        let md5 = SymmetricKey::from_words("8", "MD5", "ASCII:0123456789").unwrap();
+        let mut packet = [0u8; 128];
+        packet[0] = 0x23;
+        assert_eq!(
+            sha256.append_mac(&mut packet, 48, 4),
+            Some(72),
+            "NTPv4: 20-byte digest"
+        );
+        assert_eq!(&packet[48..52], &7u32.to_be_bytes());
+        assert!(sha256.check_mac(&packet[..72], 48, 4));
+        assert!(!md5.check_mac(&packet[..72], 48, 4), "another key");
+        packet[47] ^= 1;
+        assert!(!sha256.check_mac(&packet[..72], 48, 4), "altered packet");
+        packet[0] = 0x1b;
+        assert_eq!(
+            sha256.append_mac(&mut packet, 48, 3),
+            Some(84),
+            "NTPv3: whole digest"
+        );
+        assert!(sha256.check_mac(&packet[..84], 48, 3));
+        assert_eq!(md5.append_mac(&mut packet, 48, 4), Some(68));
+        assert!(md5.check_mac(&packet[..68], 48, 4));
+        assert_eq!(md5.append_mac(&mut packet[..60], 48, 4), None, "no room");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use ntp_wire::symmetric_keys::SymmetricKey;
 
 use crate::cli::{create_html, output, seconds};
 use crate::clients::{client_addresses, open_client_sockets, MAX_LOOPBACK_CLIENTS};
@@ -72,6 +73,10 @@ pub struct NtpArgs {
     /// NTP version of the requests.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
     ntp_version: u8,
+    /// Authenticate every request with this symmetric key, as chrony's key file writes it:
+    /// ID:TYPE:KEY (e.g. 1:SHA1:HEX:1dc7...); every reply must carry the key's MAC.
+    #[arg(long, value_name = "ID:TYPE:KEY")]
+    key: Option<String>,
     /// Print one JSON object (the fields are documented on `RunReport` and `RampReport`).
     #[arg(long)]
     json: bool,
@@ -88,6 +93,15 @@ fn check_rate(value: f64, what: &str) -> anyhow::Result<f64> {
         bail!("{what} must be above 0 and at most {MAX_RATE}/s, not {value}");
     }
     Ok(value)
+}
+
+/// A `--key` value: ID, type and key as in chrony's key file, joined by colons.
+fn parse_key(spec: &str) -> anyhow::Result<SymmetricKey> {
+    let mut words = spec.splitn(3, ':');
+    let (Some(id), Some(type_name), Some(key)) = (words.next(), words.next(), words.next()) else {
+        bail!("--key {spec}: expected ID:TYPE:KEY, e.g. 1:SHA1:HEX:1dc764e0791b11fa67ef");
+    };
+    SymmetricKey::from_words(id, type_name, key).map_err(|why| anyhow::anyhow!("--key: {why}"))
 }
 
 /// `ringload ntp`.
@@ -119,9 +133,11 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
     };
     let addresses = client_addresses(destination, args.clients, args.source_net)?;
     let sockets = open_client_sockets(&addresses).context("opening the client sockets")?;
+    let key = args.key.as_deref().map(parse_key).transpose()?;
     let settings = LoadSettings {
         destination,
         ntp_version: args.ntp_version,
+        key,
         batch: args.batch,
         coalesce: Duration::from_micros(args.coalesce_us),
         grace: Duration::from_millis(args.grace_ms),

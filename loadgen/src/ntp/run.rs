@@ -7,6 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ntp_wire::packet::{NtpTimestamp, HEADER_LEN};
+use ntp_wire::symmetric_keys::{SymmetricKey, LONGEST_MAC};
 use ringd_sys::clock::realtime_now;
 use ringd_sys::cpu::pin_current_thread;
 use ringd_sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
@@ -39,6 +40,8 @@ pub struct LoadSettings {
     pub destination: SocketAddr,
     /// NTP version of the requests (1 to 4).
     pub ntp_version: u8,
+    /// The key every request is authenticated with (`--key`), and every reply must be.
+    pub key: Option<SymmetricKey>,
     /// Most requests per sendmmsg.
     pub batch: usize,
     /// Longest a due request waits for others to share its sendmmsg.
@@ -207,6 +210,7 @@ struct Worker<'a> {
     sockets: &'a [UdpSocket],
     destination: SocketAddr,
     ntp_version: u8,
+    key: Option<&'a SymmetricKey>,
     grace: Duration,
     send: SendBatch,
     recv: RecvBatch,
@@ -218,15 +222,17 @@ struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    fn new(sockets: &'a [UdpSocket], settings: &LoadSettings, rate: f64) -> Self {
+    fn new(sockets: &'a [UdpSocket], settings: &'a LoadSettings, rate: f64) -> Self {
         let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
         let expected_in_flight = (rate * EXPECTED_FLIGHT_TIME.as_secs_f64()) as usize;
         Worker {
             sockets,
             destination: settings.destination,
             ntp_version: settings.ntp_version,
+            key: settings.key.as_ref(),
             grace: settings.grace,
-            send: SendBatch::new(settings.batch, HEADER_LEN),
+            // Room for a MAC: the key ID and the longest digest.
+            send: SendBatch::new(settings.batch, HEADER_LEN + 4 + LONGEST_MAC),
             recv: RecvBatch::new(RECEIVE_BATCH, RECEIVE_BUFFER),
             poller: ReadinessPoller::new(&fds),
             pending: PendingRequests::with_capacity(expected_in_flight.max(1024)),
@@ -286,9 +292,13 @@ impl<'a> Worker<'a> {
             let transmit = stamp_with_sequence(t1, self.sequence);
             self.sequence = self.sequence.wrapping_add(1);
             let bytes = request_bytes(self.ntp_version, transmit);
+            let (key, version) = (self.key, self.ntp_version);
             self.send.push(&self.destination, |buffer| {
                 buffer[..HEADER_LEN].copy_from_slice(&bytes);
-                HEADER_LEN
+                key.map_or(HEADER_LEN, |key| {
+                    key.append_mac(buffer, HEADER_LEN, version)
+                        .expect("the buffer has room for the longest MAC")
+                })
             });
             self.pending.insert(RequestInfo {
                 transmit,
@@ -323,6 +333,7 @@ impl<'a> Worker<'a> {
                         judge(
                             &datagram,
                             self.destination,
+                            self.key,
                             &mut self.pending,
                             &mut self.tally,
                         );
@@ -341,6 +352,7 @@ impl<'a> Worker<'a> {
 fn judge(
     datagram: &Datagram<'_>,
     destination: SocketAddr,
+    key: Option<&SymmetricKey>,
     pending: &mut PendingRequests,
     tally: &mut Tally,
 ) {
@@ -360,7 +372,7 @@ fn judge(
     let origin = NtpTimestamp(u64::from_be_bytes(origin.try_into().expect("8 bytes")));
     match pending.take(origin) {
         Some(request) => tally.record_reply(
-            validate_reply(&request, datagram.payload, t4),
+            validate_reply(&request, datagram.payload, t4, key),
             request.timed,
         ),
         None => tally.unmatched += 1,

@@ -1,4 +1,4 @@
-//! NTS-protected NTP on the server (RFC 8915 §5.7): a request's cookie and authenticator checked, the reply's fields sealed.
+//! NTS-protected NTP (RFC 8915 §5.7): requests and replies sealed and checked, the server's half and the client's.
 //!
 //! Nothing here allocates: a shard runs it for every NTS request.
 
@@ -282,7 +282,7 @@ pub fn write_nak(out: &mut [u8; MAX_REPLY_LEN], unique_id: &[u8]) -> Option<usiz
     write_unique_id(out, unique_id)
 }
 
-fn write_unique_id(out: &mut [u8; MAX_REPLY_LEN], unique_id: &[u8]) -> Option<usize> {
+fn write_unique_id(out: &mut [u8], unique_id: &[u8]) -> Option<usize> {
     let len = 4 + unique_id.len();
     if len % 4 != 0 || HEADER_LEN + len > out.len() {
         return None;
@@ -291,6 +291,104 @@ fn write_unique_id(out: &mut [u8; MAX_REPLY_LEN], unique_id: &[u8]) -> Option<us
     out[HEADER_LEN + 2..HEADER_LEN + 4].copy_from_slice(&(len as u16).to_be_bytes());
     out[HEADER_LEN + 4..HEADER_LEN + len].copy_from_slice(unique_id);
     Some(HEADER_LEN + len)
+}
+
+/// Why a client does not take a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyProblem {
+    /// The server could not use the cookie (kiss code NTSN): a new KE is due.
+    Nak,
+    /// Fields missing, malformed, or another request's unique identifier.
+    Malformed,
+    /// The authenticator does not open with the server-to-client key.
+    NotAuthentic,
+}
+
+/// Writes a client request after `header` (the first 48 bytes of `out`): the unique
+/// identifier, the cookie, `placeholders` placeholders of the cookie's length, and an
+/// authenticator over all of it sealed with `c2s` and `nonce`. Returns the length.
+pub fn write_client_request(
+    out: &mut [u8],
+    unique_id: &[u8],
+    cookie: &[u8],
+    placeholders: usize,
+    c2s: &[u8; 32],
+    nonce: [u8; NONCE_LEN],
+) -> Option<usize> {
+    let mut at = write_unique_id(out, unique_id)?;
+    let cookie_field = 4 + cookie.len();
+    if cookie_field % 4 != 0
+        || at + (1 + placeholders) * cookie_field + 8 + NONCE_LEN + TAG_LEN > out.len()
+    {
+        return None;
+    }
+    for kind in std::iter::once(COOKIE).chain(std::iter::repeat_n(COOKIE_PLACEHOLDER, placeholders))
+    {
+        out[at..at + 2].copy_from_slice(&kind.to_be_bytes());
+        out[at + 2..at + 4].copy_from_slice(&(cookie_field as u16).to_be_bytes());
+        if kind == COOKIE {
+            out[at + 4..at + cookie_field].copy_from_slice(cookie);
+        } else {
+            out[at + 4..at + cookie_field].fill(0);
+        }
+        at += cookie_field;
+    }
+    let field_len = 8 + NONCE_LEN + TAG_LEN;
+    let (associated, field) = out.split_at_mut(at);
+    field[..2].copy_from_slice(&AUTHENTICATOR.to_be_bytes());
+    field[2..4].copy_from_slice(&(field_len as u16).to_be_bytes());
+    field[4..6].copy_from_slice(&(NONCE_LEN as u16).to_be_bytes());
+    field[6..8].copy_from_slice(&(TAG_LEN as u16).to_be_bytes());
+    field[8..8 + NONCE_LEN].copy_from_slice(&nonce);
+    let tag = Aes128Siv::new(c2s.into())
+        .encrypt_in_place_detached([&associated[..], &nonce[..]], &mut [])
+        .ok()?;
+    field[8 + NONCE_LEN..field_len].copy_from_slice(&tag);
+    Some(at + field_len)
+}
+
+/// Checks a server's reply to a request with `unique_id` and hands each new cookie to
+/// `take_cookie`. A NAK is recognised by its kiss code before anything is decrypted.
+pub fn open_reply(
+    reply: &[u8],
+    unique_id: &[u8],
+    s2c: &[u8; 32],
+    mut take_cookie: impl FnMut(&[u8]),
+) -> Result<(), ReplyProblem> {
+    if reply.len() < HEADER_LEN {
+        return Err(ReplyProblem::Malformed);
+    }
+    let mut echoed = false;
+    let mut authenticator = None;
+    for field in fields(reply) {
+        let field = field.map_err(|_| ReplyProblem::Malformed)?;
+        match field.kind {
+            UNIQUE_IDENTIFIER => echoed = field.body == unique_id,
+            AUTHENTICATOR => authenticator = Some(field),
+            _ => {}
+        }
+    }
+    if !echoed {
+        return Err(ReplyProblem::Malformed);
+    }
+    let kiss = reply[1] == 0 && reply[12..16] == NAK_KISS;
+    let Some(authenticator) = authenticator else {
+        return Err(if kiss {
+            ReplyProblem::Nak
+        } else {
+            ReplyProblem::Malformed
+        });
+    };
+    let mut buffer = [0u8; MAX_REPLY_LEN];
+    let plaintext = open_authenticator(reply, authenticator, s2c, &mut buffer)
+        .ok_or(ReplyProblem::NotAuthentic)?;
+    for field in fields_of(plaintext) {
+        let field = field.map_err(|_| ReplyProblem::Malformed)?;
+        if field.kind == COOKIE {
+            take_cookie(field.body);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -448,6 +546,58 @@ mod tests {
         push_field(&mut plain, 0x2005, &[0; 12]);
         assert_eq!(check_request(&plain, &keys), NtsRequest::Plain);
         assert_eq!(check_request(&[0u8; HEADER_LEN], &keys), NtsRequest::Plain);
+    }
+
+    #[test]
+    fn the_client_half_speaks_with_the_server_half() {
+        let keys = server_keys();
+        let cookie = keys.seal(&session(), [5; NONCE_LEN]);
+        let mut request = [0u8; MAX_REPLY_LEN];
+        request[0] = 0x23;
+        let uid = [0x5A; 32];
+        let len =
+            write_client_request(&mut request, &uid, &cookie, 2, &session().c2s, [3; 16]).unwrap();
+        assert_eq!(len, HEADER_LEN + 36 + 3 * 104 + 40);
+        let NtsRequest::Authentic {
+            cookies,
+            keys: agreed,
+            ..
+        } = check_request(&request[..len], &keys)
+        else {
+            panic!("the server refused the client's request");
+        };
+        assert_eq!(cookies, 3);
+        let mut reply = [0u8; MAX_REPLY_LEN];
+        reply[0] = 0x24;
+        reply[1] = 2;
+        let reply_len =
+            write_authentic_reply(&mut reply, len, &uid, &agreed, cookies, &keys, |b| {
+                b.fill(1)
+            })
+            .unwrap();
+        let mut received = Vec::new();
+        open_reply(&reply[..reply_len], &uid, &session().s2c, |c| {
+            received.push(c.to_vec())
+        })
+        .unwrap();
+        assert_eq!(received.len(), 3);
+        assert_eq!(
+            open_reply(&reply[..reply_len], &[0x5B; 32], &session().s2c, |_| {}),
+            Err(ReplyProblem::Malformed),
+            "another request's identifier"
+        );
+        assert_eq!(
+            open_reply(&reply[..reply_len], &uid, &session().c2s, |_| {}),
+            Err(ReplyProblem::NotAuthentic)
+        );
+        let mut nak = [0u8; MAX_REPLY_LEN];
+        nak[0] = 0x24;
+        nak[12..16].copy_from_slice(&NAK_KISS);
+        let nak_len = write_nak(&mut nak, &uid).unwrap();
+        assert_eq!(
+            open_reply(&nak[..nak_len], &uid, &session().s2c, |_| {}),
+            Err(ReplyProblem::Nak)
+        );
     }
 
     #[test]

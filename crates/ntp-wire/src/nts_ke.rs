@@ -206,6 +206,82 @@ pub fn write_response(
     out
 }
 
+/// A client's request: NTPv4 (critical), AES-SIV-CMAC-256, End of Message.
+pub fn client_request() -> Vec<u8> {
+    let mut request = Vec::with_capacity(16);
+    for (kind, body) in [
+        (
+            CRITICAL | record::NEXT_PROTOCOL,
+            &NEXT_PROTOCOL_NTPV4.to_be_bytes()[..],
+        ),
+        (
+            record::AEAD_ALGORITHM,
+            &AEAD_AES_SIV_CMAC_256.to_be_bytes()[..],
+        ),
+        (CRITICAL | record::END_OF_MESSAGE, &[][..]),
+    ] {
+        request.extend_from_slice(&kind.to_be_bytes());
+        request.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        request.extend_from_slice(body);
+    }
+    request
+}
+
+/// What a server agreed to, read by a client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub cookies: Vec<Vec<u8>>,
+    /// The NTP server's name or address, when it is not the KE server's.
+    pub server: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// Why a client cannot use a server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the server answered with error {0} (0: unrecognised critical record, 1: bad request, 2: internal error)")]
+    Refused(u16),
+    #[error("the server agreed to no protocol or AEAD this client offered")]
+    NotAgreed,
+    #[error("the answer is cut short or malformed")]
+    Malformed,
+}
+
+/// Reads a server's answer to [`client_request`].
+pub fn read_answer(answer: &[u8]) -> Result<Answer, AnswerError> {
+    let mut agreed = Answer::default();
+    let (mut protocol, mut aead) = (false, false);
+    let mut at = 0;
+    while answer.len() >= at + 4 {
+        let kind = u16::from_be_bytes([answer[at], answer[at + 1]]) & !CRITICAL;
+        let len = usize::from(u16::from_be_bytes([answer[at + 2], answer[at + 3]]));
+        let body = answer
+            .get(at + 4..at + 4 + len)
+            .ok_or(AnswerError::Malformed)?;
+        at += 4 + len;
+        let value = || (len == 2).then(|| u16::from_be_bytes([body[0], body[1]]));
+        match kind {
+            record::END_OF_MESSAGE => {
+                return if protocol && aead {
+                    Ok(agreed)
+                } else {
+                    Err(AnswerError::NotAgreed)
+                };
+            }
+            record::ERROR => return Err(AnswerError::Refused(value().unwrap_or(u16::MAX))),
+            record::NEXT_PROTOCOL => protocol = value() == Some(NEXT_PROTOCOL_NTPV4),
+            record::AEAD_ALGORITHM => aead = value() == Some(AEAD_AES_SIV_CMAC_256),
+            record::NEW_COOKIE => agreed.cookies.push(body.to_vec()),
+            record::NTPV4_SERVER => {
+                agreed.server = Some(String::from_utf8_lossy(body).into_owned())
+            }
+            record::NTPV4_PORT => agreed.port = value(),
+            _ => {}
+        }
+    }
+    Err(AnswerError::Malformed)
+}
+
 /// The exporter context of one direction's key (RFC 8915 §5.1): the NTPv4 protocol ID, the
 /// AEAD, then 0 for client-to-server or 1 for server-to-client.
 pub fn exporter_context(server_to_client: bool) -> [u8; 5] {
@@ -381,6 +457,36 @@ mod tests {
                 record(EOM, &[])
             ])
         );
+    }
+
+    #[test]
+    fn a_client_reads_what_a_server_writes() {
+        assert_eq!(
+            read_request(&client_request(), false),
+            RequestState::Complete(Negotiation::Agreed)
+        );
+        let service = NtpService {
+            server: Some("127.0.0.2".into()),
+            port: Some(1123),
+        };
+        let cookies = vec![vec![1u8; 100], vec![2u8; 100]];
+        let answer = write_response(Negotiation::Agreed, &service, &cookies);
+        assert_eq!(
+            read_answer(&answer),
+            Ok(Answer {
+                cookies,
+                server: service.server.clone(),
+                port: Some(1123)
+            })
+        );
+        assert_eq!(
+            read_answer(&answer[..answer.len() - 1]),
+            Err(AnswerError::Malformed)
+        );
+        let refused = write_response(Negotiation::Refused(KeError::BadRequest), &service, &[]);
+        assert_eq!(read_answer(&refused), Err(AnswerError::Refused(1)));
+        let no_aead = write_response(Negotiation::NoAead, &service, &[]);
+        assert_eq!(read_answer(&no_aead), Err(AnswerError::NotAgreed));
     }
 
     #[test]

@@ -30,6 +30,8 @@ use crate::sys::crypt::fill_random;
 
 /// How long a client has for its handshake and request, as chronyd (SERVER_TIMEOUT).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections the kernel queues beyond the ones being served.
+const LISTEN_BACKLOG: i32 = 128;
 /// How often the loops look at the stop flag and the rotation clock.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -117,6 +119,23 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, KeSetupE
     config.alpn_protocols = vec![nts_ke::ALPN.to_vec()];
     config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
+}
+
+/// A listening socket for `ntsport` on `addr`: IPv6 sockets take IPv6 only, so that `::`
+/// and `0.0.0.0` both bind, as chronyd binds them.
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Random bytes for a new server key.

@@ -224,7 +224,7 @@ fn open_authenticator<'b>(
 /// cookies with the server-to-client key, padded so that the reply is as long as the request
 /// (`request_len`) when that is longer. `random` fills nonces. Returns the reply's length.
 pub fn write_authentic_reply(
-    out: &mut [u8; MAX_REPLY_LEN],
+    out: &mut [u8],
     request_len: usize,
     unique_id: &[u8],
     keys: &SessionKeys,
@@ -278,7 +278,7 @@ pub fn write_authentic_reply(
 
 /// Appends an NTS NAK's one field, the request's unique identifier, after the reply's header
 /// (whose kiss code the caller sets to NAK_KISS). Returns the reply's length.
-pub fn write_nak(out: &mut [u8; MAX_REPLY_LEN], unique_id: &[u8]) -> Option<usize> {
+pub fn write_nak(out: &mut [u8], unique_id: &[u8]) -> Option<usize> {
     write_unique_id(out, unique_id)
 }
 

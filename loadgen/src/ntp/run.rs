@@ -28,9 +28,9 @@ use ringd_sys::procnet::{receives_for, udp_socket_drops};
 
 /// Datagrams taken per recvmmsg call.
 const RECEIVE_BATCH: usize = 64;
-/// Receive buffer per datagram: a reply is never longer than its 48-byte request, but a
-/// misbehaving server's longer datagram must still be seen (and judged) whole enough.
-const RECEIVE_BUFFER: usize = 512;
+/// Receive buffer per datagram: the longest NTS reply, so that one is judged whole (an NTS
+/// reply is as long as its request, placeholders included).
+const RECEIVE_BUFFER: usize = MAX_REPLY_LEN;
 /// Longest the loop sleeps in poll when nothing is due; poll counts whole milliseconds, so waits
 /// shorter than one are spun.
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(10);

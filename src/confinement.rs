@@ -7,7 +7,7 @@
 //! is the whole file system and only the kernel's permission checks stand behind the jail.
 //! Besides: the account database, PAM and NSS with the libraries they load, the per-user
 //! option files, the control socket's directory, the drift file's directory, chrony's `logdir`, the leap
-//! second tables, the directories of the files a reload reads again (the configuration and
+//! second tables, the key file's directory, the NTS certificates and `ntsdumpdir`, the directories of the files a reload reads again (the configuration and
 //! the files it names: user lists, banners) and of the logs it reopens, and systemd's
 //! notification socket.
 
@@ -103,6 +103,20 @@ pub fn rules(
             }
             Some(LeapSecondSource::List(file)) => add(file, Access::Read),
             None => {}
+        }
+        let auth = &ntp.auth;
+        if let Some(dir) = auth.keyfile.as_deref().and_then(Path::parent) {
+            // Read again on reload, maybe replaced by an editor's rename.
+            add(dir, Access::Read);
+        }
+        if auth.nts_server().is_some() {
+            for file in auth.nts_certs.iter().chain(&auth.nts_keys) {
+                add(file, Access::Read);
+            }
+            if let Some(dir) = &auth.nts_dump_dir {
+                // The server keys, replaced whole at each rotation.
+                add(dir, Access::ReadWrite);
+            }
         }
     }
     if let Some(ftp) = ftp {

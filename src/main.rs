@@ -556,8 +556,9 @@ fn main() -> ExitCode {
     // Tests and scripts wait for this line and read the bound addresses from it (port 0 picks
     // a free port): from here on, every thread holds only its rights.
     info!(
-        "ready: every service listens and every thread keeps only the rights it needs; ntp={} ftp={} metrics={}",
+        "ready: every service listens and every thread keeps only the rights it needs; ntp={} nts-ke={} ftp={} metrics={}",
         listen_list(ntp.as_ref().map(|service| &service.local_addrs[..])),
+        listen_list(ntp.as_ref().and_then(NtpService::nts_ke_addrs)),
         listen_list(ftp.as_ref().map(|service| &service.local_addrs[..])),
         metrics.as_ref().map_or("none".to_string(), |endpoint| endpoint.local_addr.to_string()),
     );

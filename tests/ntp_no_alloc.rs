@@ -174,6 +174,78 @@ fn extension_fields_macs_and_drops_allocate_nothing() {
 }
 
 #[test]
+fn mac_and_nts_requests_allocate_nothing() {
+    use ringd::config::chrony;
+    use ringd::ntp::answer_policy::{AnswerPolicy, PolicyCell, PolicyFollower};
+    use ringd::ntp::clock_state::{ClockCell, ClockSnapshot};
+    use ringd::ntp::nts_cookies::{ServerKeys, SessionKeys};
+    use ringd::ntp::nts_ntp::{self, MAX_REPLY_LEN};
+    use ringd::ntp::symmetric_keys::KeyFile;
+    use std::sync::{Arc, RwLock};
+
+    let config = chrony::parse_str("allow 127.0.0.0/8\nlocal stratum 10\n", "test").unwrap();
+    let keys = KeyFile::parse("1 SHA256 HEX:00112233445566778899AABBCCDDEEFF\n").table;
+    let key = keys.get(1).unwrap().clone();
+    let cell = Arc::new(PolicyCell::new(AnswerPolicy::of(&config, keys)));
+    let mut responder = Responder::following(
+        PolicyFollower::new(cell, 1, 1),
+        (1, 1),
+        Arc::new(ClockCell::new(ClockSnapshot::UNSYNCHRONISED)),
+        -25,
+        Arc::new(ringd::metrics::NtpCounters::default()),
+    );
+    let server_keys = ServerKeys::generate(|| [9; 36]);
+    let session = SessionKeys {
+        c2s: [1; 32],
+        s2c: [2; 32],
+    };
+    let cookie = server_keys.seal(&session, [3; 16]);
+    responder.serve_nts(Arc::new(RwLock::new(server_keys)));
+
+    let mut mac_request = [0u8; 128];
+    mac_request[..HEADER_LEN].copy_from_slice(&client_request(NtpTimestamp(5)));
+    let mac_len = key.append_mac(&mut mac_request, HEADER_LEN, 4).unwrap();
+    let mut nts_request = [0u8; MAX_REPLY_LEN];
+    nts_request[..HEADER_LEN].copy_from_slice(&client_request(NtpTimestamp(6)));
+    let nts_len = nts_ntp::write_client_request(
+        &mut nts_request,
+        &[4; 32],
+        &cookie,
+        2,
+        &session.c2s,
+        [5; 16],
+    )
+    .unwrap();
+    let client = "127.0.0.9:40123".parse().unwrap();
+    let mut out = [0u8; MAX_REPLY_LEN];
+    let allocations = count_allocations(|| {
+        for _ in 0..200 {
+            assert_eq!(
+                responder.respond(
+                    &mac_request[..mac_len],
+                    client,
+                    None,
+                    realtime_now,
+                    &mut out
+                ),
+                mac_len
+            );
+            assert_eq!(
+                responder.respond(
+                    &nts_request[..nts_len],
+                    client,
+                    None,
+                    realtime_now,
+                    &mut out
+                ),
+                nts_len
+            );
+        }
+    });
+    assert_eq!(allocations, 0);
+}
+
+#[test]
 fn the_counter_sees_allocations() {
     let allocations = count_allocations(|| {
         std::hint::black_box(Vec::<u8>::with_capacity(16));

@@ -35,7 +35,7 @@ pub fn reflect(request: &[u8], reply: &mut [u8]) -> usize {
 mod tests {
     use super::*;
     use crate::ntp::request::{request_bytes, RequestInfo};
-    use crate::ntp::validate::{validate_reply, Verdict};
+    use crate::ntp::validate::{validate_reply, ReplyAuth, Verdict};
     use ntp_wire::packet::{Header, NtpTimestamp, UnixTime};
 
     #[test]
@@ -64,7 +64,7 @@ mod tests {
                 nanos: 0,
             });
             assert!(matches!(
-                validate_reply(&info, &reply, t4),
+                validate_reply(&info, &reply, t4, &mut ReplyAuth::None),
                 Verdict::Valid(_)
             ));
         }

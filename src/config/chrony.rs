@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::chrony_auth::{self, AuthSettings};
 use super::chrony_logs::{self, LogSettings};
 use super::chrony_upstream::{self, UpstreamConfig};
 use super::error::{ConfigError, LineError};
@@ -42,10 +43,8 @@ const DEFERRED_DIRECTIVES: &[&str] = &[
     "dumpdir",
     "hwclockfile",
     "hwtimestamp",
-    "keyfile",
     "lock_all",
     "maxupdateskew",
-    "ntsdumpdir",
     "peer",
     "rtconutc",
     "sched_priority",
@@ -84,7 +83,6 @@ const UNSUPPORTED_CHRONY_DIRECTIVES: &[&str] = &[
     "maxdistance",
     "maxdrift",
     "maxjitter",
-    "maxntsconnections",
     "maxsamples",
     "maxslewrate",
     "maxstratum",
@@ -96,14 +94,8 @@ const UNSUPPORTED_CHRONY_DIRECTIVES: &[&str] = &[
     "ntpsigndsocket",
     "ntsaeads",
     "ntscachedir",
-    "ntsntpserver",
-    "ntsport",
-    "ntsprocesses",
     "ntsratelimit",
     "ntsrefresh",
-    "ntsrotate",
-    "ntsservercert",
-    "ntsserverkey",
     "ntstrustedcerts",
     "opencommands",
     "pidfile",
@@ -148,6 +140,8 @@ pub struct NtpConfig {
     pub logs: LogSettings,
     /// `user`: the user an NTP-only ringd runs as once its ports are bound.
     pub user: Option<String>,
+    /// `keyfile` and the NTS server.
+    pub auth: AuthSettings,
     /// Directives recognised but not acted on yet, in file order.
     pub deferred: Vec<DeferredDirective>,
 }
@@ -252,6 +246,7 @@ impl NtpConfig {
             upstream: UpstreamConfig::default(),
             logs: LogSettings::default(),
             user: None,
+            auth: AuthSettings::default(),
             deferred: Vec::new(),
         }
     }
@@ -331,6 +326,7 @@ impl fmt::Display for NtpConfig {
         }
         write!(f, "{}", self.upstream)?;
         write!(f, "{}", self.logs)?;
+        write!(f, "{}", self.auth)?;
         if let Some(note) = self.upstream_note() {
             writeln!(f, "# recognised, not acted on yet:")?;
             for directive in &self.deferred {

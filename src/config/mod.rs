@@ -1,6 +1,7 @@
 //! Configuration readers: chrony.conf, vsftpd.conf, and the bounded reader for every file they name.
 
 pub mod chrony;
+pub mod chrony_auth;
 pub mod chrony_logs;
 pub mod chrony_upstream;
 pub mod error;

@@ -1,27 +1,37 @@
 //! What a reload may change in how the shards answer (chrony's allow/deny and ratelimit), published whole for each shard to take up at its next request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::access::AccessTable;
+use super::nts_cookies::ServerKeys;
 use super::ratelimit::RateLimiter;
+use super::symmetric_keys::KeyTable;
 use crate::config::{NtpConfig, RateLimitSettings};
 
-/// Which clients are answered and how often.
+/// The NTS cookie keys: sealed with by the NTS-KE server, opened and sealed with by the shards,
+/// rotated by the KE server's thread.
+pub type SharedServerKeys = Arc<RwLock<ServerKeys>>;
+
+/// Which clients are answered, how often, and with which keys.
 #[derive(Clone, Debug)]
 pub struct AnswerPolicy {
     pub access: Arc<AccessTable>,
     pub ratelimit: Option<RateLimitSettings>,
     /// `clientloglimit`: the rate limiter's memory, shared out between the shards.
     pub client_log_limit: u64,
+    /// `keyfile`'s keys, read by the service (and again on reload).
+    pub keys: Arc<KeyTable>,
 }
 
 impl AnswerPolicy {
-    pub fn of(config: &NtpConfig) -> AnswerPolicy {
+    /// `config`'s policy with `keys` from its `keyfile`.
+    pub fn of(config: &NtpConfig, keys: KeyTable) -> AnswerPolicy {
         AnswerPolicy {
             access: Arc::new(config.access.clone()),
             ratelimit: config.ratelimit,
             client_log_limit: config.client_log_limit,
+            keys: Arc::new(keys),
         }
     }
 
@@ -86,6 +96,7 @@ pub struct PolicyFollower {
 /// What changed for a shard when it took up a new policy.
 pub struct PolicyChange {
     pub access: Arc<AccessTable>,
+    pub keys: Arc<KeyTable>,
     /// A new rate limiter (its client log starts empty) when the limits changed; `None` when
     /// they did not, so the shard keeps its own with the clients it remembers.
     pub rate_limiter: Option<Option<RateLimiter>>,
@@ -120,6 +131,7 @@ impl PolicyFollower {
             || policy.client_log_limit != self.in_force.client_log_limit;
         let change = PolicyChange {
             access: Arc::clone(&policy.access),
+            keys: Arc::clone(&policy.keys),
             rate_limiter: limits_changed.then(|| policy.rate_limiter(self.shards, self.seed)),
         };
         self.in_force = policy;
@@ -133,7 +145,10 @@ mod tests {
     use crate::config::chrony;
 
     fn policy(text: &str) -> AnswerPolicy {
-        AnswerPolicy::of(&chrony::parse_str(text, "test.conf").unwrap())
+        AnswerPolicy::of(
+            &chrony::parse_str(text, "test.conf").unwrap(),
+            KeyTable::default(),
+        )
     }
 
     #[test]

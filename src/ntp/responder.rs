@@ -4,13 +4,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::access::AccessTable;
-use super::answer_policy::PolicyFollower;
+use super::answer_policy::{PolicyFollower, SharedServerKeys};
 use super::clock_state::ClockCell;
-use super::packet::{NtpTimestamp, UnixTime, HEADER_LEN, KISS_RATE};
+use super::nts_ntp::{self, NtsRequest, NAK_KISS};
+use super::packet::{NtpTimestamp, UnixTime, HEADER_LEN, KISS_RATE, MODE_CLIENT};
 use super::precision::TimestampFuzz;
 use super::ratelimit::{Decision, RateLimiter};
 use super::reply::{self, Answer, DropReason, RequestAuth, ServerParams};
+use super::symmetric_keys::{KeyTable, SymmetricKey, LONGEST_MAC};
 use crate::metrics::NtpCounters;
+use crate::sys::crypt::fill_random;
 
 /// Everything a shard needs to answer requests; fed datagrams by the I/O loop.
 pub struct Responder {
@@ -22,6 +25,19 @@ pub struct Responder {
     counters: Arc<NtpCounters>,
     /// Where a reloaded policy comes from, for a shard of a running service.
     policy: Option<PolicyFollower>,
+    /// `keyfile`'s keys, for requests with a MAC.
+    keys: Arc<KeyTable>,
+    /// The NTS cookie keys, when this server serves NTS.
+    nts: Option<SharedServerKeys>,
+}
+
+/// How a reply is authenticated, once its request checked.
+enum ReplyAuth<'a> {
+    None,
+    /// A MAC by the request's key.
+    Mac(&'a SymmetricKey),
+    /// NTS: the request's identifier and cookies, sealed with its session's keys.
+    Nts(NtsRequest<'a>),
 }
 
 impl Responder {
@@ -44,7 +60,24 @@ impl Responder {
             fuzz: TimestampFuzz::new(precision),
             counters,
             policy: None,
+            keys: Arc::default(),
+            nts: None,
         }
+    }
+
+    /// The longest reply this responder writes, for the shell's buffers: a MAC'd reply, or
+    /// an NTS reply when NTS is served.
+    pub fn longest_reply(&self) -> usize {
+        if self.nts.is_some() {
+            nts_ntp::MAX_REPLY_LEN
+        } else {
+            HEADER_LEN + 4 + LONGEST_MAC
+        }
+    }
+
+    /// Serves NTS requests with the cookie keys `nts`.
+    pub fn serve_nts(&mut self, nts: SharedServerKeys) {
+        self.nts = Some(nts);
     }
 
     /// A shard's responder, answering with the policy `follower` has in force and taking up
@@ -65,6 +98,7 @@ impl Responder {
             precision,
             counters,
         );
+        responder.keys = Arc::clone(&policy.keys);
         responder.policy = Some(follower);
         responder
     }
@@ -75,6 +109,7 @@ impl Responder {
             return;
         };
         self.access = change.access;
+        self.keys = change.keys;
         if let Some(limiter) = change.rate_limiter {
             self.params.min_poll =
                 reply::announced_min_poll(limiter.as_ref().map(RateLimiter::min_poll));
@@ -93,7 +128,9 @@ impl Responder {
 
     /// Handles one datagram from `client`. `rx_time` is the kernel's receive time when known;
     /// `read_clock` gives the current time and is called for T3 as the last step. Returns the
-    /// reply length written to `out` (always the 48-byte header), or 0 when nothing is sent.
+    /// reply length written to `out` (the 48-byte header, then a MAC or NTS fields when the
+    /// request had them), or 0 when nothing is sent. `out` must hold the longest reply:
+    /// [`nts_ntp::MAX_REPLY_LEN`] bytes when NTS is served.
     /// The checks come in chronyd's order, so a request is counted under the reason chronyd
     /// would have dropped it for: format, access, mode, rate, authentication.
     pub fn respond(
@@ -102,7 +139,7 @@ impl Responder {
         client: SocketAddr,
         rx_time: Option<UnixTime>,
         mut read_clock: impl FnMut() -> UnixTime,
-        out: &mut [u8; HEADER_LEN],
+        out: &mut [u8],
     ) -> usize {
         self.follow_policy();
         let counters = &*self.counters;
@@ -131,10 +168,37 @@ impl Responder {
             counters.rate_limited.add(1);
             return drop(DropReason::RateLimited);
         }
-        // No keys, NTS or ntp_signd yet: whatever authentication a request carries fails, and
         // chronyd sends nothing back for a failed check (not even a crypto-NAK).
-        if request.auth != RequestAuth::None {
-            return drop(DropReason::AuthFailed);
+        let nts_keys = self
+            .nts
+            .as_ref()
+            .map(|keys| keys.read().unwrap_or_else(|e| e.into_inner()));
+        let auth = match request.auth {
+            RequestAuth::None => ReplyAuth::None,
+            RequestAuth::Mac { key_id, offset } => match self.keys.get(key_id) {
+                Some(key) if key.check_mac(datagram, offset, request.version) => {
+                    ReplyAuth::Mac(key)
+                }
+                _ => return drop(DropReason::AuthFailed),
+            },
+            RequestAuth::Nts if request.mode == MODE_CLIENT => {
+                let Some(keys) = &nts_keys else {
+                    return drop(DropReason::AuthFailed);
+                };
+                match nts_ntp::check_request(datagram, keys) {
+                    checked @ (NtsRequest::Authentic { .. } | NtsRequest::Nak { .. }) => {
+                        ReplyAuth::Nts(checked)
+                    }
+                    NtsRequest::Plain | NtsRequest::Malformed => {
+                        return drop(DropReason::AuthFailed)
+                    }
+                }
+            }
+            RequestAuth::Nts | RequestAuth::MsSntp { .. } => return drop(DropReason::AuthFailed),
+        };
+        if out.len() < HEADER_LEN {
+            counters.send_failures.add(1);
+            return 0;
         }
         let kiss = (decision == Some(Decision::KissRate)).then(|| {
             counters.rate_limited.add(1);
@@ -150,6 +214,12 @@ impl Responder {
         let transmit = self
             .fuzz
             .transmit_stamp(transmit, receive, request.transmit);
+        let nak = matches!(auth, ReplyAuth::Nts(NtsRequest::Nak { .. }));
+        let kiss = if nak {
+            Some(u32::from_be_bytes(NAK_KISS))
+        } else {
+            kiss
+        };
         let answer = Answer { mode, kiss };
         reply::write_reply(
             &request,
@@ -158,12 +228,36 @@ impl Responder {
             &self.params,
             receive,
             transmit,
-            out,
+            (&mut out[..HEADER_LEN]).try_into().expect("checked above"),
         );
+        let len = match auth {
+            ReplyAuth::None => Some(HEADER_LEN),
+            ReplyAuth::Mac(key) => key.append_mac(out, HEADER_LEN, request.version),
+            ReplyAuth::Nts(NtsRequest::Nak { unique_id }) => nts_ntp::write_nak(out, unique_id),
+            ReplyAuth::Nts(NtsRequest::Authentic {
+                unique_id,
+                keys,
+                cookies,
+            }) => nts_ntp::write_authentic_reply(
+                out,
+                datagram.len(),
+                unique_id,
+                &keys,
+                cookies,
+                nts_keys.as_deref().expect("checked with these keys"),
+                |bytes| fill_random(bytes).expect("the kernel's random source"),
+            ),
+            ReplyAuth::Nts(NtsRequest::Plain | NtsRequest::Malformed) => None,
+        };
+        let Some(len) = len else {
+            // A reply longer than the shell's buffer is one it cannot send.
+            counters.send_failures.add(1);
+            return 0;
+        };
         if kiss.is_none() {
             counters.answered.add(1);
         }
-        HEADER_LEN
+        len
     }
 }
 

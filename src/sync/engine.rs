@@ -184,7 +184,7 @@ pub fn reference_id(address: std::net::IpAddr) -> u32 {
     match address {
         std::net::IpAddr::V4(v4) => u32::from(v4),
         std::net::IpAddr::V6(v6) => {
-            let digest = md5::compute(v6.octets());
+            let digest = <md5::Md5 as md5::Digest>::digest(v6.octets());
             u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
         }
     }

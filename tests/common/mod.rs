@@ -85,6 +85,8 @@ pub struct Ringd {
     /// still there to be waited for.
     unread: usize,
     pub ntp_addrs: Vec<SocketAddr>,
+    /// Where its NTS-KE server listens (none without `ntsserverkey`).
+    pub nts_ke_addrs: Vec<SocketAddr>,
     pub ftp_addrs: Vec<SocketAddr>,
     /// The `--metrics-listen` endpoint's address, if it was asked for.
     pub metrics_addr: Option<SocketAddr>,
@@ -146,6 +148,7 @@ impl Ringd {
             log: Vec::new(),
             unread: 0,
             ntp_addrs: Vec::new(),
+            nts_ke_addrs: Vec::new(),
             ftp_addrs: Vec::new(),
             metrics_addr: None,
             control_socket,
@@ -156,6 +159,7 @@ impl Ringd {
         // where each service listens.
         let ready = ringd.wait_for_line("ready: every service listens", START_DEADLINE);
         ringd.ntp_addrs = listen_addresses(&ready, "ntp");
+        ringd.nts_ke_addrs = listen_addresses(&ready, "nts-ke");
         ringd.ftp_addrs = listen_addresses(&ready, "ftp");
         ringd.metrics_addr = listen_addresses(&ready, "metrics").first().copied();
         assert_eq!(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # NTP interop: real clients (ntpsec's ntpdig, chronyd in query-only mode) accept ringd's replies
-# and measure offsets under 1 ms against it, on both I/O backends; ringd synchronises to a
+# and measure offsets under 1 ms against it, on both I/O backends, also with a key (ntpdig -a) and
+# over NTS (chronyd's NTS client, ringload --key/--nts); ringd synchronises to a
 # chronyd server; and ringd answers and drops request kinds as chronyd does (ntp_requests.py). Needs root (port 123:
 # ntpdig cannot query another port) and the packages installed by install-packages.sh.
 set -euo pipefail
@@ -10,10 +11,65 @@ source "$(dirname "$0")/common.sh"
 # A loopback address of our own, so port 123 cannot collide with anything on 127.0.0.1.
 server_ip=127.0.123.1
 
+# One key in both files' formats: chrony's (HEX:) for the servers, ntpsec's for ntpdig.
+key_hex=1dc764e0791b11fa67efc7ecbc4b0d73f68a070c
+printf '1 SHA1 HEX:%s\n' "$key_hex" > "$work/chrony.keys"
+printf '1 SHA1 %s\n' "$key_hex" > "$work/ntp.keys"
+# An NTS certificate for the server's address, as chronyd's client checks it.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=$server_ip" -addext "subjectAltName=IP:$server_ip" \
+    -addext "basicConstraints=critical,CA:FALSE" \
+    -keyout "$work/nts.key" -out "$work/nts.crt" 2> /dev/null
+nts_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
 serve() {
     local io=$1
-    printf 'port 123\nbindaddress %s\nallow 127.0.0.0/8\nlocal stratum 10\n' "$server_ip" > "$work/ringd.conf"
+    printf 'port 123\nbindaddress %s\nallow 127.0.0.0/8\nlocal stratum 10\nkeyfile %s/chrony.keys\nntsport %s\nntsservercert %s/nts.crt\nntsserverkey %s/nts.key\n' \
+        "$server_ip" "$work" "$nts_port" "$work" "$work" > "$work/ringd.conf"
     start_ringd "$work/ringd-$io.log" ntp --ntp-conf "$work/ringd.conf" --shards 2 --io "$io"
+}
+
+# ntpdig with the key: it refuses an unauthenticated or wrongly signed reply.
+ntpdig_authenticates() {
+    local json
+    json=$(ntpdig -j -a 1 -k "$work/ntp.keys" "$server_ip")
+    echo "  ntpdig -a 1: $json"
+    python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["stratum"] == 10 and abs(r["offset"]) < 0.001, r
+' "$json"
+}
+
+# chronyd as an NTS client (-Q: it never touches the clock): NTS-KE, then authenticated NTP.
+chronyd_nts_accepts() {
+    printf 'server %s iburst maxsamples 4 nts ntsport %s\nntstrustedcerts %s/nts.crt\nnosystemcert\npidfile %s/chronyd-nts.pid\n' \
+        "$server_ip" "$nts_port" "$work" "$work" > "$work/nts-client.conf"
+    local out
+    # -u root: the trusted certificate is in this script's directory, which only root may enter.
+    out=$(timeout 60 chronyd -Q -u root -f "$work/nts-client.conf" -t 30 -d 2>&1)
+    echo "$out" | sed 's/^/  chronyd: /' | grep -E "wrong by|No suitable|NTS" || true
+    python3 -c '
+import re, sys
+m = re.search(r"System clock wrong by ([-0-9.]+) seconds", sys.argv[1])
+assert m, "chronyd -Q (NTS) found no usable source"
+assert abs(float(m.group(1))) < 0.001, m.group(0)
+' "$out"
+}
+
+# ringload's MAC'd and NTS load: every reply authentic, none lost.
+ringload_authenticates() {
+    local args
+    for args in "--key 1:SHA1:HEX:$key_hex" "--nts --nts-ca $work/nts.crt --nts-name $server_ip --nts-port $nts_port"; do
+        # shellcheck disable=SC2086
+        "$root/target/release/ringload" ntp "$server_ip:123" --rate 2000 --duration 1 --json $args > "$work/ringload.json" || return 1
+        python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("  ringload %s: %d answered, %d invalid, %.3f %% lost" % (sys.argv[2].split()[0], r["answered"], r["invalid_total"], r["loss_percent"]))
+assert r["answered"] > 0 and r["invalid_total"] == 0 and r["loss_percent"] == 0, r
+' "$work/ringload.json" "$args" || return 1
+    done
 }
 
 ntpdig_accepts() {
@@ -192,6 +248,9 @@ for io in uring mmsg; do
     serve "$io"
     check "ntpdig accepts ringd ($io)" ntpdig_accepts
     check "chronyd -Q accepts ringd ($io)" chronyd_accepts
+    check "ntpdig -a with a key file accepts ringd's MAC ($io)" ntpdig_authenticates
+    check "chronyd -Q as an NTS client accepts ringd ($io)" chronyd_nts_accepts
+    check "ringload --key and --nts: every reply authentic ($io)" ringload_authenticates
     check "ringd exits 0 on SIGTERM ($io)" stop_ringd
 done
 

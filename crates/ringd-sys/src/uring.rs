@@ -13,9 +13,6 @@ use super::wire::{self, Datagram, SockaddrBytes, CONTROL_LEN, SOCKADDR_MAX};
 /// Size of `struct io_uring_recvmsg_out`, which the kernel writes at the start of each buffer.
 const RECVMSG_OUT_LEN: usize = 16;
 
-/// Largest reply a handler may write.
-pub const MAX_REPLY: usize = 64;
-
 /// Completion queue entries per submission queue entry: multishot receives post many
 /// completions per submission.
 const COMPLETIONS_PER_ENTRY: u32 = 4;
@@ -37,6 +34,8 @@ pub struct RingConfig {
     pub buffers: u16,
     /// Largest payload kept; longer datagrams are cut to it (NTP reads only the header).
     pub max_payload: usize,
+    /// Largest reply a handler may write: each send slot holds one.
+    pub max_reply: usize,
     /// Replies queued before the ring is told to send them. A reply queued behind others
     /// leaves only after their sends ran in the kernel (a few microseconds each on loopback),
     /// so its transmit timestamp would be early by that much: 1 keeps T3 exact.
@@ -49,6 +48,7 @@ impl Default for RingConfig {
             entries: 1024,
             buffers: 4096,
             max_payload: 512,
+            max_reply: 64,
             send_batch: 1,
         }
     }
@@ -166,7 +166,6 @@ impl Drop for ProvidedBuffers {
 struct SendSlot {
     name: SockaddrBytes,
     name_len: u32,
-    payload: [u8; MAX_REPLY],
 }
 
 /// One shard's ring: receives on all of its sockets, sends replies from fixed slots.
@@ -175,6 +174,8 @@ pub struct UdpRing {
     ring: IoUring,
     buffers: ProvidedBuffers,
     slots: Box<[SendSlot]>,
+    /// The slots' replies, `config.max_reply` bytes each, slot `i` at `i * max_reply`.
+    payloads: Box<[u8]>,
     free_slots: VecDeque<u32>,
     /// Slots queued since the last submit; free again once it returns.
     in_flight: Vec<u32>,
@@ -224,14 +225,15 @@ impl UdpRing {
             .map(|_| SendSlot {
                 name: SockaddrBytes::default(),
                 name_len: 0,
-                payload: [0; MAX_REPLY],
             })
             .collect();
+        let payloads = vec![0u8; slot_count * config.max_reply].into_boxed_slice();
         let socket_count = sockets.len();
         Ok(UdpRing {
             ring,
             buffers,
             slots,
+            payloads,
             free_slots: (0..slot_count as u32).collect(),
             in_flight: Vec::with_capacity(slot_count),
             recv_template,
@@ -321,6 +323,7 @@ impl UdpRing {
             ring,
             buffers,
             slots,
+            payloads,
             free_slots,
             in_flight,
             recv_template,
@@ -383,7 +386,9 @@ impl UdpRing {
                         None => stats.send_slot_exhaustions += 1,
                         Some(slot_index) => {
                             let slot = &mut slots[slot_index as usize];
-                            let len = handle(&datagram, &mut slot.payload).min(MAX_REPLY);
+                            let start = slot_index as usize * config.max_reply;
+                            let payload = &mut payloads[start..start + config.max_reply];
+                            let len = handle(&datagram, payload).min(config.max_reply);
                             if len == 0 {
                                 free_slots.push_front(slot_index);
                             } else {
@@ -393,7 +398,7 @@ impl UdpRing {
                                 // kernel has no msghdr or iovec to copy in.
                                 let entry = opcode::Send::new(
                                     types::Fd(sockets[index].as_raw_fd()),
-                                    slot.payload.as_ptr(),
+                                    payload.as_ptr(),
                                     len as u32,
                                 )
                                 .dest_addr(slot.name.0.as_ptr().cast())
@@ -402,9 +407,9 @@ impl UdpRing {
                                 .build()
                                 .flags(io_uring::squeue::Flags::SKIP_SUCCESS)
                                 .user_data(user_data(KIND_SEND, slot_index as usize));
-                                // SAFETY: the slot's header, address and payload stay untouched
-                                // until its completion returns it to `free_slots`; the slots
-                                // live as long as the ring.
+                                // SAFETY: the slot's address and its part of `payloads` stay
+                                // untouched until its completion returns it to `free_slots`;
+                                // both live as long as the ring (field order).
                                 while unsafe { sq.push(&entry) }.is_err() {
                                     sq.sync();
                                     submitter.submit()?;
@@ -489,6 +494,7 @@ pub fn self_test() -> io::Result<()> {
             entries: 8,
             buffers: 8,
             max_payload: 64,
+            max_reply: 64,
             send_batch: 1,
         },
     )?;

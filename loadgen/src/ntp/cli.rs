@@ -1,16 +1,18 @@
 //! The `ntp` subcommand: its arguments, checked, turned into settings and run as a fixed-rate run or a ramp.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use ntp_wire::symmetric_keys::SymmetricKey;
 
 use crate::cli::{create_html, output, seconds};
 use crate::clients::{client_addresses, open_client_sockets, MAX_LOOPBACK_CLIENTS};
+use crate::ntp::nts::KeTarget;
 use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
-use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings};
+use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::target::resolve_destination;
 
 /// Longest run or ramp step ringload accepts, seconds.
@@ -72,6 +74,23 @@ pub struct NtpArgs {
     /// NTP version of the requests.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
     ntp_version: u8,
+    /// Authenticate every request with this symmetric key, as chrony's key file writes it:
+    /// ID:TYPE:KEY (e.g. 1:SHA1:HEX:1dc7...); every reply must carry the key's MAC.
+    #[arg(long, value_name = "ID:TYPE:KEY")]
+    key: Option<String>,
+    /// Authenticate with NTS (RFC 8915): each generator thread makes one NTS-KE handshake
+    /// with the server's address on --nts-port, then spends and renews cookies.
+    #[arg(long, conflicts_with = "key", requires = "nts_ca")]
+    nts: bool,
+    /// The CA certificate(s) (PEM) the NTS-KE server's certificate is checked against.
+    #[arg(long, value_name = "FILE")]
+    nts_ca: Option<PathBuf>,
+    /// The name the NTS-KE server's certificate must carry.
+    #[arg(long, default_value = "localhost")]
+    nts_name: String,
+    /// The NTS-KE port.
+    #[arg(long, default_value_t = ntp_wire::nts_ke::DEFAULT_PORT)]
+    nts_port: u16,
     /// Print one JSON object (the fields are documented on `RunReport` and `RampReport`).
     #[arg(long)]
     json: bool,
@@ -88,6 +107,15 @@ fn check_rate(value: f64, what: &str) -> anyhow::Result<f64> {
         bail!("{what} must be above 0 and at most {MAX_RATE}/s, not {value}");
     }
     Ok(value)
+}
+
+/// A `--key` value: ID, type and key as in chrony's key file, joined by colons.
+fn parse_key(spec: &str) -> anyhow::Result<SymmetricKey> {
+    let mut words = spec.splitn(3, ':');
+    let (Some(id), Some(type_name), Some(key)) = (words.next(), words.next(), words.next()) else {
+        bail!("--key {spec}: expected ID:TYPE:KEY, e.g. 1:SHA1:HEX:1dc764e0791b11fa67ef");
+    };
+    SymmetricKey::from_words(id, type_name, key).map_err(|why| anyhow::anyhow!("--key: {why}"))
 }
 
 /// `ringload ntp`.
@@ -119,9 +147,22 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
     };
     let addresses = client_addresses(destination, args.clients, args.source_net)?;
     let sockets = open_client_sockets(&addresses).context("opening the client sockets")?;
+    let auth = match (&args.key, &args.nts_ca) {
+        (Some(key), _) => RequestAuth::Key(parse_key(key)?),
+        (None, Some(ca)) if args.nts => RequestAuth::Nts(KeTarget::new(
+            SocketAddr::new(destination.ip(), args.nts_port),
+            &args.nts_name,
+            ca,
+        )?),
+        _ => RequestAuth::None,
+    };
+    if args.nts && args.ntp_version != 4 {
+        bail!("--nts needs NTPv4 (--ntp-version 4)");
+    }
     let settings = LoadSettings {
         destination,
         ntp_version: args.ntp_version,
+        auth,
         batch: args.batch,
         coalesce: Duration::from_micros(args.coalesce_us),
         grace: Duration::from_millis(args.grace_ms),

@@ -6,7 +6,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ntp_wire::nts_ntp::MAX_REPLY_LEN;
 use ntp_wire::packet::{NtpTimestamp, HEADER_LEN};
+use ntp_wire::symmetric_keys::SymmetricKey;
+
+use super::nts::{KeTarget, NtsSession};
 use ringd_sys::clock::realtime_now;
 use ringd_sys::cpu::pin_current_thread;
 use ringd_sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
@@ -18,15 +22,15 @@ use super::report::{RampReport, RunReport, RunSetup, SocketDrops};
 use super::request::{request_bytes, stamp_with_sequence, RequestInfo};
 use super::schedule::{Release, Schedule};
 use super::tally::Tally;
-use super::validate::{validate_reply, InvalidReason};
+use super::validate::{validate_reply, InvalidReason, ReplyAuth};
 use crate::error::LoadError;
 use ringd_sys::procnet::{receives_for, udp_socket_drops};
 
 /// Datagrams taken per recvmmsg call.
 const RECEIVE_BATCH: usize = 64;
-/// Receive buffer per datagram: a reply is never longer than its 48-byte request, but a
-/// misbehaving server's longer datagram must still be seen (and judged) whole enough.
-const RECEIVE_BUFFER: usize = 512;
+/// Receive buffer per datagram: the longest NTS reply, so that one is judged whole (an NTS
+/// reply is as long as its request, placeholders included).
+const RECEIVE_BUFFER: usize = MAX_REPLY_LEN;
 /// Longest the loop sleeps in poll when nothing is due; poll counts whole milliseconds, so waits
 /// shorter than one are spun.
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(10);
@@ -39,6 +43,8 @@ pub struct LoadSettings {
     pub destination: SocketAddr,
     /// NTP version of the requests (1 to 4).
     pub ntp_version: u8,
+    /// How every request is authenticated, and every reply must be.
+    pub auth: RequestAuth,
     /// Most requests per sendmmsg.
     pub batch: usize,
     /// Longest a due request waits for others to share its sendmmsg.
@@ -47,6 +53,16 @@ pub struct LoadSettings {
     pub grace: Duration,
     /// Cores for the generator threads (thread `i` on `cpus[i % len]`); empty: not pinned.
     pub cpus: Vec<usize>,
+}
+
+/// How requests are authenticated.
+#[derive(Clone, Debug)]
+pub enum RequestAuth {
+    None,
+    /// `--key`: a MAC by this key.
+    Key(SymmetricKey),
+    /// `--nts`: NTS, each generator thread making one KE handshake with this server per run.
+    Nts(KeTarget),
 }
 
 /// A ramp's settings.
@@ -134,6 +150,13 @@ impl NtpLoad {
                             pin_current_thread(cpu)
                                 .map_err(LoadError::io(format!("pinning to CPU {cpu}")))?;
                         }
+                        let nts = match &settings.auth {
+                            RequestAuth::Nts(target) => Some(
+                                NtsSession::establish(target)
+                                    .map_err(|err| LoadError::Setting(format!("--nts: {err:#}")))?,
+                            ),
+                            _ => None,
+                        };
                         let share = rate / threads as f64;
                         let schedule = Schedule::for_duration(
                             share,
@@ -141,7 +164,7 @@ impl NtpLoad {
                             settings.batch,
                             settings.coalesce,
                         );
-                        Worker::new(sockets, settings, share).run(schedule, duration)
+                        Worker::new(sockets, settings, share, nts).run(schedule, duration)
                     })
                 })
                 .collect();
@@ -207,6 +230,8 @@ struct Worker<'a> {
     sockets: &'a [UdpSocket],
     destination: SocketAddr,
     ntp_version: u8,
+    key: Option<&'a SymmetricKey>,
+    nts: Option<NtsSession>,
     grace: Duration,
     send: SendBatch,
     recv: RecvBatch,
@@ -218,15 +243,26 @@ struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    fn new(sockets: &'a [UdpSocket], settings: &LoadSettings, rate: f64) -> Self {
+    fn new(
+        sockets: &'a [UdpSocket],
+        settings: &'a LoadSettings,
+        rate: f64,
+        nts: Option<NtsSession>,
+    ) -> Self {
         let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
         let expected_in_flight = (rate * EXPECTED_FLIGHT_TIME.as_secs_f64()) as usize;
         Worker {
             sockets,
             destination: settings.destination,
             ntp_version: settings.ntp_version,
+            key: match &settings.auth {
+                RequestAuth::Key(key) => Some(key),
+                _ => None,
+            },
+            nts,
             grace: settings.grace,
-            send: SendBatch::new(settings.batch, HEADER_LEN),
+            // Room for a MAC or NTS fields.
+            send: SendBatch::new(settings.batch, MAX_REPLY_LEN),
             recv: RecvBatch::new(RECEIVE_BATCH, RECEIVE_BUFFER),
             poller: ReadinessPoller::new(&fds),
             pending: PendingRequests::with_capacity(expected_in_flight.max(1024)),
@@ -286,9 +322,16 @@ impl<'a> Worker<'a> {
             let transmit = stamp_with_sequence(t1, self.sequence);
             self.sequence = self.sequence.wrapping_add(1);
             let bytes = request_bytes(self.ntp_version, transmit);
+            let (key, nts, version) = (self.key, self.nts.as_mut(), self.ntp_version);
             self.send.push(&self.destination, |buffer| {
                 buffer[..HEADER_LEN].copy_from_slice(&bytes);
-                HEADER_LEN
+                match (key, nts) {
+                    (Some(key), _) => key
+                        .append_mac(buffer, HEADER_LEN, version)
+                        .expect("the buffer has room for the longest MAC"),
+                    (None, Some(nts)) => nts.write_request(buffer, transmit),
+                    (None, None) => HEADER_LEN,
+                }
             });
             self.pending.insert(RequestInfo {
                 transmit,
@@ -320,9 +363,15 @@ impl<'a> Worker<'a> {
                     .map_err(LoadError::io("receiving replies"))?;
                 for position in 0..count {
                     if let Some(datagram) = self.recv.get(position) {
+                        let mut auth = match (self.key, self.nts.as_mut()) {
+                            (Some(key), _) => ReplyAuth::Key(key),
+                            (None, Some(nts)) => ReplyAuth::Nts(nts),
+                            (None, None) => ReplyAuth::None,
+                        };
                         judge(
                             &datagram,
                             self.destination,
+                            &mut auth,
                             &mut self.pending,
                             &mut self.tally,
                         );
@@ -341,6 +390,7 @@ impl<'a> Worker<'a> {
 fn judge(
     datagram: &Datagram<'_>,
     destination: SocketAddr,
+    auth: &mut ReplyAuth<'_>,
     pending: &mut PendingRequests,
     tally: &mut Tally,
 ) {
@@ -360,7 +410,7 @@ fn judge(
     let origin = NtpTimestamp(u64::from_be_bytes(origin.try_into().expect("8 bytes")));
     match pending.take(origin) {
         Some(request) => tally.record_reply(
-            validate_reply(&request, datagram.payload, t4),
+            validate_reply(&request, datagram.payload, t4, auth),
             request.timed,
         ),
         None => tally.unmatched += 1,

@@ -1,6 +1,10 @@
 //! Judging one reply against its request: valid (with its timings), kiss-o'-death, or invalid and why.
 
-use ntp_wire::packet::{leap, Header, NtpTimestamp, UnixTime, MODE_SERVER};
+use ntp_wire::nts_ntp::{ReplyProblem, NAK_KISS};
+use ntp_wire::packet::{leap, Header, NtpTimestamp, UnixTime, HEADER_LEN, MODE_SERVER};
+use ntp_wire::symmetric_keys::SymmetricKey;
+
+use super::nts::NtsSession;
 
 use super::request::RequestInfo;
 
@@ -27,6 +31,14 @@ pub enum InvalidReason {
     MissingTimestamp,
     /// Transmit (T3) is earlier than receive (T2).
     TransmitBeforeReceive,
+    /// The request carried a MAC (`--key`) and the reply none.
+    Unauthenticated,
+    /// The reply's MAC is not the key's.
+    BadMac,
+    /// An NTS reply without the request's unique identifier, or with broken fields.
+    NtsMalformed,
+    /// An NTS reply whose authenticator does not open with the session's key.
+    NtsNotAuthentic,
 }
 
 impl InvalidReason {
@@ -43,6 +55,10 @@ impl InvalidReason {
             InvalidReason::StratumTooHigh => "stratum-too-high",
             InvalidReason::MissingTimestamp => "missing-timestamp",
             InvalidReason::TransmitBeforeReceive => "transmit-before-receive",
+            InvalidReason::Unauthenticated => "unauthenticated",
+            InvalidReason::BadMac => "bad-mac",
+            InvalidReason::NtsMalformed => "nts-malformed",
+            InvalidReason::NtsNotAuthentic => "nts-not-authentic",
         }
     }
 }
@@ -85,8 +101,55 @@ pub fn kiss_code_text(code: u32) -> String {
         .collect()
 }
 
-/// Checks `reply` (received at `t4`, the kernel RX time) against the request it claims to answer.
-pub fn validate_reply(request: &RequestInfo, reply: &[u8], t4: UnixTime) -> Verdict {
+/// How the requests were authenticated, and so how their replies must be.
+pub enum ReplyAuth<'a> {
+    None,
+    /// `--key`: the key's MAC after the header.
+    Key(&'a SymmetricKey),
+    /// `--nts`: the session's authenticator; the reply's cookies are kept.
+    Nts(&'a mut NtsSession),
+}
+
+impl ReplyAuth<'_> {
+    /// Err(verdict) when the reply is not authentic; an NTS NAK is a kiss code whose reply
+    /// echoed the request's unique identifier, so it is believed.
+    fn check(
+        &mut self,
+        reply: &[u8],
+        header: &Header,
+        request: &RequestInfo,
+    ) -> Result<(), Verdict> {
+        match self {
+            ReplyAuth::None => Ok(()),
+            ReplyAuth::Key(key) => {
+                if reply.len() <= HEADER_LEN {
+                    Err(Verdict::Invalid(InvalidReason::Unauthenticated))
+                } else if !key.check_mac(reply, HEADER_LEN, header.version) {
+                    Err(Verdict::Invalid(InvalidReason::BadMac))
+                } else {
+                    Ok(())
+                }
+            }
+            ReplyAuth::Nts(session) => match session.take_reply(reply, request.transmit) {
+                Ok(()) => Ok(()),
+                Err(ReplyProblem::Nak) => Err(Verdict::KissOfDeath(u32::from_be_bytes(NAK_KISS))),
+                Err(ReplyProblem::Malformed) => Err(Verdict::Invalid(InvalidReason::NtsMalformed)),
+                Err(ReplyProblem::NotAuthentic) => {
+                    Err(Verdict::Invalid(InvalidReason::NtsNotAuthentic))
+                }
+            },
+        }
+    }
+}
+
+/// Checks `reply` (received at `t4`, the kernel RX time) against the request it claims to answer,
+/// authenticated as `auth` says.
+pub fn validate_reply(
+    request: &RequestInfo,
+    reply: &[u8],
+    t4: UnixTime,
+    auth: &mut ReplyAuth<'_>,
+) -> Verdict {
     let Some(header) = Header::parse(reply) else {
         return Verdict::Invalid(InvalidReason::Short);
     };
@@ -100,6 +163,10 @@ pub fn validate_reply(request: &RequestInfo, reply: &[u8], t4: UnixTime) -> Verd
     // knows its transmit timestamp (RFC 5905's defence against off-path spoofing).
     if header.origin != request.transmit {
         return Verdict::Invalid(InvalidReason::OriginMismatch);
+    }
+    // An unauthenticated kiss code is not believed either: anyone on the path could send it.
+    if let Err(verdict) = auth.check(reply, &header, request) {
+        return verdict;
     }
     if header.stratum == 0 {
         return if is_kiss_code(header.reference_id) {
@@ -177,7 +244,12 @@ mod tests {
     }
 
     fn judge(header: Header) -> Verdict {
-        validate_reply(&request(), &header.to_bytes(), at_micros(22))
+        validate_reply(
+            &request(),
+            &header.to_bytes(),
+            at_micros(22),
+            &mut ReplyAuth::None,
+        )
     }
 
     fn invalid(reason: InvalidReason) -> Verdict {
@@ -186,6 +258,32 @@ mod tests {
 
     fn near(actual: i64, expected: i64) -> bool {
         (actual - expected).abs() <= 2
+    }
+
+    #[test]
+    fn with_a_key_only_a_reply_carrying_its_mac_is_valid() {
+        let key = SymmetricKey::from_words("5", "SHA1", "HEX:00112233445566778899").unwrap();
+        let other = SymmetricKey::from_words("5", "SHA1", "HEX:99887766554433221100").unwrap();
+        let mut reply = [0u8; 72];
+        reply[..HEADER_LEN].copy_from_slice(&good_reply().to_bytes());
+        let len = key.append_mac(&mut reply, HEADER_LEN, 4).unwrap();
+        let check = |bytes: &[u8], key| {
+            validate_reply(&request(), bytes, at_micros(22), &mut ReplyAuth::Key(key))
+        };
+        assert!(matches!(check(&reply[..len], &key), Verdict::Valid(_)));
+        assert_eq!(check(&reply[..len], &other), invalid(InvalidReason::BadMac));
+        assert_eq!(
+            check(&reply[..HEADER_LEN], &key),
+            invalid(InvalidReason::Unauthenticated)
+        );
+        let mut kiss = good_reply();
+        kiss.stratum = 0;
+        kiss.reference_id = u32::from_be_bytes(*b"RATE");
+        assert_eq!(
+            check(&kiss.to_bytes(), &key),
+            invalid(InvalidReason::Unauthenticated),
+            "an unauthenticated kiss code is not believed"
+        );
     }
 
     #[test]
@@ -215,7 +313,7 @@ mod tests {
         let mut bytes = good_reply().to_bytes().to_vec();
         bytes.extend_from_slice(&[0u8; 20]);
         assert!(matches!(
-            validate_reply(&request(), &bytes, at_micros(22)),
+            validate_reply(&request(), &bytes, at_micros(22), &mut ReplyAuth::None),
             Verdict::Valid(_)
         ));
     }
@@ -224,11 +322,16 @@ mod tests {
     fn short_reply_is_invalid() {
         let bytes = good_reply().to_bytes();
         assert_eq!(
-            validate_reply(&request(), &bytes[..47], at_micros(22)),
+            validate_reply(
+                &request(),
+                &bytes[..47],
+                at_micros(22),
+                &mut ReplyAuth::None
+            ),
             invalid(InvalidReason::Short)
         );
         assert_eq!(
-            validate_reply(&request(), &[], at_micros(22)),
+            validate_reply(&request(), &[], at_micros(22), &mut ReplyAuth::None),
             invalid(InvalidReason::Short)
         );
     }
@@ -262,7 +365,12 @@ mod tests {
         let mut v3_reply = good_reply();
         v3_reply.version = 3;
         assert!(matches!(
-            validate_reply(&v3_request, &v3_reply.to_bytes(), at_micros(22)),
+            validate_reply(
+                &v3_request,
+                &v3_reply.to_bytes(),
+                at_micros(22),
+                &mut ReplyAuth::None
+            ),
             Verdict::Valid(_)
         ));
     }

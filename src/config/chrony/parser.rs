@@ -102,6 +102,9 @@ impl Parser {
             _ if chrony_upstream::DIRECTIVES.contains(&name.as_str()) => {
                 chrony_upstream::apply(&mut self.config.upstream, &name, d)?;
             }
+            _ if chrony_auth::DIRECTIVES.contains(&name.as_str()) => {
+                chrony_auth::apply(&mut self.config.auth, &name, d)?;
+            }
             _ if chrony_logs::DIRECTIVES.contains(&name.as_str()) => {
                 for option in chrony_logs::apply(&mut self.config.logs, &name, d)? {
                     self.defer(d, format!("log {option}"));

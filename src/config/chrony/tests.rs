@@ -387,6 +387,50 @@ fn bindcmdaddress_with_a_path_places_the_control_socket() {
 }
 
 #[test]
+fn keyfile_and_the_nts_server_directives_are_read_with_chronyds_defaults() {
+    let defaults = parse("keyfile /etc/chrony.keys");
+    assert_eq!(
+        defaults.auth.keyfile.as_deref(),
+        Some(Path::new("/etc/chrony.keys"))
+    );
+    assert_eq!(defaults.auth.nts_server(), None);
+    assert_eq!(defaults.auth.nts_port, 4460);
+    assert_eq!(defaults.auth.max_nts_connections, 100);
+    assert_eq!(defaults.auth.nts_rotate.as_secs(), 604_800);
+    let nts = parse(
+        "ntsservercert /etc/a.crt\nntsserverkey /etc/a.key\nntsservercert /etc/b.crt\n\
+         ntsserverkey /etc/b.key\nntsport 14460\nmaxntsconnections 5\nntsrotate -1\n\
+         ntsdumpdir /var/lib/chrony\nntsntpserver ntp.example\nntsprocesses 4",
+    );
+    let auth = &nts.auth;
+    assert_eq!(
+        auth.nts_server(),
+        Some((&PathBuf::from("/etc/a.crt"), &PathBuf::from("/etc/a.key")))
+    );
+    assert_eq!(
+        (
+            auth.nts_port,
+            auth.max_nts_connections,
+            auth.nts_rotate.as_secs()
+        ),
+        (14460, 5, 0),
+        "a negative ntsrotate is no rotation, as in chronyd"
+    );
+    assert_eq!(auth.nts_ntp_server.as_deref(), Some("ntp.example"));
+    let shown = nts.to_string();
+    assert!(shown.contains("ntsport 14460\n"), "{shown}");
+    assert!(
+        shown.contains("# ntsprocesses 4: one NTS-KE thread"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("# ntsservercert: 2 certificates given"),
+        "{shown}"
+    );
+    assert!(nts.deferred.is_empty());
+}
+
+#[test]
 fn ratelimit_with_noclientlog_is_refused_in_either_order() {
     assert_eq!(
         error("ratelimit\nnoclientlog"),
@@ -404,11 +448,9 @@ fn ratelimit_with_noclientlog_is_refused_in_either_order() {
 fn deferred_directives_are_recorded() {
     let lines = [
         "peer 192.0.2.9",
-        "keyfile /etc/chrony.keys",
         "cmdport 0",
         "hwtimestamp *",
         "maxupdateskew 100.0",
-        "ntsdumpdir /var/lib/chrony",
         "dumpdir /var/lib/chrony",
         "sourcedir /run/chrony-dhcp",
         "rtconutc",
@@ -509,7 +551,7 @@ fn bad_source_options_name_the_fix() {
 #[test]
 fn upstream_note_names_what_is_served() {
     assert_eq!(
-        parse("keyfile /etc/chrony.keys").upstream_note().unwrap(),
+        parse("dumpdir /var/lib/chrony").upstream_note().unwrap(),
         "no `server` or `pool` line: ringd does not synchronise upstream and serves the \
              kernel's clock state (adjtimex, read-only) as set by the daemon that disciplines it"
     );
@@ -521,10 +563,10 @@ fn upstream_note_names_what_is_served() {
              system clock at local stratum 8"
     );
     assert_eq!(
-        parse("server ntp.example\nkeyfile /etc/chrony.keys\ndumpdir /var/lib")
+        parse("server ntp.example\nhwtimestamp *\ndumpdir /var/lib")
             .upstream_note()
             .unwrap(),
-        "recognised but not acted on yet: keyfile, dumpdir"
+        "recognised but not acted on yet: hwtimestamp, dumpdir"
     );
     assert_eq!(parse("server ntp.example").upstream_note(), None);
     assert_eq!(parse("local").upstream_note(), None);
@@ -809,13 +851,7 @@ fn stock_debian_file_with_server_lines_loads() {
         .collect();
     assert_eq!(
         ours,
-        [
-            (11, "sourcedir"),
-            (14, "sourcedir"),
-            (18, "keyfile"),
-            (25, "ntsdumpdir"),
-            (34, "maxupdateskew"),
-        ]
+        [(11, "sourcedir"), (14, "sourcedir"), (34, "maxupdateskew"),]
     );
     let upstream = &config.upstream;
     assert_eq!(upstream.sources[0].host, "2.debian.pool.ntp.org");
@@ -827,8 +863,7 @@ fn stock_debian_file_with_server_lines_loads() {
     assert_eq!(config.local.map(|local| local.stratum), Some(10));
     assert_eq!(
         config.upstream_note().unwrap(),
-        "recognised but not acted on yet: sourcedir, sourcedir, keyfile, ntsdumpdir, \
-             maxupdateskew"
+        "recognised but not acted on yet: sourcedir, sourcedir, maxupdateskew"
     );
     assert_eq!(
         config.logs.dir.as_deref(),
@@ -841,7 +876,11 @@ fn stock_debian_file_with_server_lines_loads() {
 fn stock_rocky_file_with_server_lines_loads() {
     let config = parse_file(&data_file("rocky-server.conf")).unwrap();
     let names: Vec<_> = config.deferred.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["sourcedir", "keyfile", "ntsdumpdir"]);
+    assert_eq!(names, ["sourcedir"]);
+    assert_eq!(
+        config.auth.keyfile.as_deref(),
+        Some(Path::new("/etc/chrony.keys"))
+    );
     assert!(config.access.is_allowed(ip("192.168.1.10")));
     assert_eq!(config.local.map(|local| local.stratum), Some(10));
 }

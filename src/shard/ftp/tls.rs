@@ -345,7 +345,7 @@ fn tls_error(err: rustls::Error) -> io::Error {
 
 impl TlsConnection {
     /// Runs the server side of the handshake on `stream`.
-    async fn accept(
+    pub(crate) async fn accept(
         config: Arc<ServerConfig>,
         stream: &mut TcpStream,
     ) -> io::Result<TlsConnection> {
@@ -378,6 +378,17 @@ impl TlsConnection {
             tls.send_pending(stream).await?;
         }
         Ok(tls)
+    }
+
+    /// Key material derived from the session (RFC 5705), as NTS-KE takes its keys.
+    pub fn export_keying_material<const N: usize>(
+        &self,
+        label: &[u8],
+        context: &[u8],
+    ) -> io::Result<[u8; N]> {
+        self.connection
+            .export_keying_material([0u8; N], label, Some(context))
+            .map_err(tls_error)
     }
 
     /// Whether the handshake resumed an earlier session (a data connection resuming the

@@ -15,13 +15,17 @@ use super::client_log::ClientLogTap;
 use super::handover::{Slot, SocketHandover};
 use super::shard_loop::{self, WakeModeration};
 use super::{clock_refresh, sockets};
+use crate::config::source_file::{self, Expected, NO_ORIGINAL_LIMIT};
 use crate::config::NtpConfig;
 use crate::metrics::{NtpCounters, NtpTotals};
-use crate::ntp::answer_policy::{AnswerPolicy, PolicyCell, PolicyFollower};
+use crate::ntp::answer_policy::{AnswerPolicy, PolicyCell, PolicyFollower, SharedServerKeys};
 use crate::ntp::clock_state::{ClockCell, ClockSnapshot};
+use crate::ntp::nts_ke::NtpService as KeNtpService;
 use crate::ntp::precision;
 use crate::ntp::responder::Responder;
 use crate::ntp::served_clock::ClockSource;
+use crate::ntp::symmetric_keys::{KeyFile, KeyTable};
+use crate::nts_ke_service::{self, KeService, KeSettings, KeSetupError};
 use crate::shard::listen_port::{self, ListenError};
 use crate::shard::{cpu_for_shard, Backend};
 use crate::sys::clock::realtime_now;
@@ -35,6 +39,14 @@ pub enum StartError {
         addr: SocketAddr,
         #[source]
         source: ListenError,
+    },
+    #[error(transparent)]
+    NtsKe(#[from] KeSetupError),
+    #[error("cannot listen for NTS-KE on {addr}: {source}")]
+    NtsKeBind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
     },
     #[error("cannot start NTP shard thread {shard}: {source}")]
     Thread {
@@ -76,6 +88,8 @@ pub struct NtpService {
     configured_addrs: Vec<SocketAddr>,
     pub local_addrs: Vec<SocketAddr>,
     pub backend: Backend,
+    /// The NTS-KE server, when `ntsserverkey` and `ntsservercert` are given.
+    nts_ke: Option<KeService>,
 }
 
 /// Sockets bound for a reload's listening addresses, not yet served by the shards.
@@ -94,6 +108,75 @@ fn configured_addresses(config: &NtpConfig) -> Vec<SocketAddr> {
         .iter()
         .map(|ip| SocketAddr::new(*ip, config.port))
         .collect()
+}
+
+/// The keys of `config`'s `keyfile`, none without one. As chronyd, a file that cannot be read
+/// and lines that cannot be used are logged, and the rest is served.
+fn load_keys(config: &NtpConfig) -> KeyTable {
+    const KEY_FILE: Expected = Expected::named_by("keyfile", NO_ORIGINAL_LIMIT);
+    let Some(path) = &config.auth.keyfile else {
+        return KeyTable::default();
+    };
+    let text = match source_file::read_text(path, KEY_FILE) {
+        Ok(text) => text,
+        Err(err) => {
+            warn!("keyfile: {err}; requests with a MAC are not answered");
+            return KeyTable::default();
+        }
+    };
+    let file = KeyFile::parse(&text);
+    for skipped in &file.skipped {
+        warn!("{}:{}: {}", path.display(), skipped.line, skipped.reason);
+    }
+    for id in &file.short_keys {
+        warn!("Key {id} is too short (less than 80 bits)");
+    }
+    info!(
+        "Loaded {} symmetric keys from {}",
+        file.table.len(),
+        path.display()
+    );
+    file.table
+}
+
+/// Starts the NTS-KE server when `config` names a certificate and key.
+fn start_nts_ke(
+    config: &NtpConfig,
+    ntp_port: u16,
+) -> Result<Option<(KeService, SharedServerKeys)>, StartError> {
+    let Some((cert, key)) = config.auth.nts_server() else {
+        return Ok(None);
+    };
+    let tls = nts_ke_service::tls_config(cert, key)?;
+    for note in config.auth.notes() {
+        info!("{note}");
+    }
+    let mut listeners = Vec::new();
+    for ip in &config.bind_addresses {
+        let addr = SocketAddr::new(*ip, config.auth.nts_port);
+        let listener =
+            nts_ke_service::bind(addr).map_err(|source| StartError::NtsKeBind { addr, source })?;
+        listeners.push(listener);
+    }
+    let keys: SharedServerKeys = Arc::new(std::sync::RwLock::new(nts_ke_service::initial_keys(
+        config.auth.nts_dump_dir.as_deref(),
+    )));
+    let settings = KeSettings {
+        tls,
+        max_connections: config.auth.max_nts_connections.max(1),
+        service: KeNtpService {
+            server: config.auth.nts_ntp_server.clone(),
+            port: (ntp_port != 123).then_some(ntp_port),
+        },
+        rotate_every: config.auth.nts_rotate,
+        dump_dir: config.auth.nts_dump_dir.clone(),
+    };
+    let service = nts_ke_service::start(listeners, settings, Arc::clone(&keys))
+        .map_err(|source| StartError::Thread { shard: 0, source })?;
+    for addr in service.local_addrs() {
+        info!("NTS-KE serving on {addr}");
+    }
+    Ok(Some((service, keys)))
 }
 
 /// Decides the backend: io_uring when asked for and this kernel passes the self-test.
@@ -168,7 +251,12 @@ impl NtpService {
         };
 
         let precision = precision::measure(realtime_now);
-        let policy = Arc::new(PolicyCell::new(AnswerPolicy::of(config)));
+        let ntp_port = local_addrs.first().map_or(config.port, SocketAddr::port);
+        let (nts_ke, nts_keys) = match start_nts_ke(config, ntp_port)? {
+            Some((service, keys)) => (Some(service), Some(keys)),
+            None => (None, None),
+        };
+        let policy = Arc::new(PolicyCell::new(AnswerPolicy::of(config, load_keys(config))));
         let stop = Arc::new(AtomicBool::new(false));
         let mut service = NtpService {
             stop: Arc::clone(&stop),
@@ -179,6 +267,7 @@ impl NtpService {
             configured_addrs: configured_addresses(config),
             local_addrs,
             backend,
+            nts_ke,
         };
 
         // Each shard gets the i-th socket of every listener.
@@ -202,6 +291,9 @@ impl NtpService {
                 precision,
                 Arc::clone(&counters),
             );
+            if let Some(keys) = &nts_keys {
+                responder.serve_nts(Arc::clone(keys));
+            }
             let cpu = cpu_for_shard(&allowed_cpus, index);
             let moderation = WakeModeration {
                 interval: options.wake_interval,
@@ -259,7 +351,8 @@ impl NtpService {
 
     /// Answers with `config`'s allow/deny and ratelimit from each shard's next request on.
     pub fn reconfigure(&self, config: &NtpConfig) {
-        self.policy.publish(AnswerPolicy::of(config));
+        self.policy
+            .publish(AnswerPolicy::of(config, load_keys(config)));
     }
 
     /// Binds the addresses a reload's `config` listens on that the service does not, checking
@@ -347,8 +440,14 @@ impl NtpService {
     }
 
     /// Stops every thread and returns each shard's final counters.
+    /// Where the NTS-KE server listens, when it runs.
+    pub fn nts_ke_addrs(&self) -> Option<&[SocketAddr]> {
+        self.nts_ke.as_ref().map(KeService::local_addrs)
+    }
+
     pub fn stop(&mut self) -> Vec<NtpTotals> {
         self.stop.store(true, Ordering::Relaxed);
+        self.nts_ke = None;
         if let Some((handle, sender)) = self.refresher.take() {
             drop(sender);
             let _ = handle.join();

@@ -10,7 +10,6 @@ use tracing::warn;
 
 use super::client_log::ClientLogTap;
 use super::handover::{self, Slot, SocketHandover};
-use crate::ntp::packet::HEADER_LEN;
 use crate::ntp::reply;
 use crate::ntp::responder::Responder;
 use crate::shard::Backend;
@@ -76,19 +75,13 @@ impl WakeModeration {
 }
 
 fn answer(responder: &mut Responder, datagram: &Datagram<'_>, out: &mut [u8]) -> usize {
-    match out
-        .get_mut(..HEADER_LEN)
-        .and_then(|o| <&mut [u8; HEADER_LEN]>::try_from(o).ok())
-    {
-        Some(out) => responder.respond(
-            datagram.payload,
-            datagram.peer,
-            datagram.rx_time,
-            realtime_now,
-            out,
-        ),
-        None => 0,
-    }
+    responder.respond(
+        datagram.payload,
+        datagram.peer,
+        datagram.rx_time,
+        realtime_now,
+        out,
+    )
 }
 
 /// Work between batches, off the per-packet path: the limiter's eviction count for
@@ -176,6 +169,7 @@ impl Shard<'_> {
     ) -> io::Result<(Ended, Vec<UdpSocket>)> {
         let config = RingConfig {
             max_payload: MAX_REQUEST,
+            max_reply: responder.longest_reply(),
             ..RingConfig::default()
         };
         let mut ring = UdpRing::new(sockets, config)?;
@@ -219,7 +213,7 @@ impl Shard<'_> {
         let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
         let mut poller = ReadinessPoller::new(&fds);
         let mut received = RecvBatch::new(MMSG_BATCH, MAX_REQUEST);
-        let mut replies = SendBatch::new(MMSG_SEND_BATCH, HEADER_LEN);
+        let mut replies = SendBatch::new(MMSG_SEND_BATCH, responder.longest_reply());
         let mut next = NextLook::Block;
         loop {
             if let Some(ended) = self.ends() {

@@ -169,9 +169,11 @@ impl Responder {
             return drop(DropReason::RateLimited);
         }
         // chronyd sends nothing back for a failed check (not even a crypto-NAK).
+        // The cookie keys are locked (for reading) only for NTS requests.
         let nts_keys = self
             .nts
             .as_ref()
+            .filter(|_| request.auth == RequestAuth::Nts)
             .map(|keys| keys.read().unwrap_or_else(|e| e.into_inner()));
         let auth = match request.auth {
             RequestAuth::None => ReplyAuth::None,

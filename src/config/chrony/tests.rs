@@ -916,3 +916,11 @@ fn log_logdir_and_logbanner_are_read_as_chronyd_reads_them() {
         "test.conf:1: logbanner: expected a number of lines (0: no banner), found `often`"
     );
 }
+
+#[test]
+fn mapped_ipv4_subnet_lets_no_ipv4_client_in_as_chronyd() {
+    let config = parse("allow ::ffff:127.0.0.0/104");
+    assert!(!config.access.is_allowed(ip("127.0.0.1")));
+    assert!(!config.access.is_allowed(ip("::ffff:127.0.0.1")));
+    assert!(config.to_string().contains("allow ::ffff:127.0.0.0/104\n"));
+}

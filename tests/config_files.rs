@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{run_to_exit, TempDir};
+use common::{run_to_exit, Ringd, TempDir};
 
 fn check(flag: &str, conf: &Path) -> Output {
     run_to_exit(&["--check", flag, conf.to_str().unwrap()], b"")
@@ -208,4 +208,31 @@ fn a_users_file_with_an_empty_password_is_refused() {
     ));
     assert!(output.contains("has an empty password"), "{output}");
     assert_eq!(std::fs::read_to_string(&users).unwrap(), text);
+}
+
+#[test]
+fn without_an_allow_line_the_ntp_port_is_not_opened() {
+    let ringd = Ringd::start_ntp(
+        "port 0\nbindaddress 127.0.0.1\nbindaddress ::1\nlocal stratum 10\n",
+        &["--shards", "1"],
+        0,
+    );
+    let log = ringd.stop().join("\n");
+    assert!(
+        log.contains("NTP port not opened: no `allow` line lets a client in"),
+        "{log}"
+    );
+}
+
+#[test]
+fn only_the_families_an_allow_line_lets_in_are_opened() {
+    // As chronyd 4.3: a mapped subnet is an IPv6 rule, so no IPv4 port is opened for it.
+    let ringd = Ringd::start_ntp(
+        "port 0\nbindaddress 127.0.0.1\nbindaddress ::1\nallow ::ffff:127.0.0.0/104\n\
+         local stratum 10\n",
+        &["--shards", "1"],
+        1,
+    );
+    assert!(ringd.ntp_addrs.iter().all(|addr| addr.is_ipv6()));
+    ringd.stop();
 }

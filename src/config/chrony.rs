@@ -302,7 +302,7 @@ impl fmt::Display for NtpConfig {
             writeln!(f, "{} {subnet}", if allow { "allow" } else { "deny" })?;
         }
         if !any_rule {
-            writeln!(f, "# no allow directive: every NTP client is refused")?;
+            writeln!(f, "# no allow directive: the NTP port is not opened (as chronyd)")?;
         }
         if let Some(user) = &self.user {
             writeln!(f, "user {user}")?;

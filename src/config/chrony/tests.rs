@@ -626,7 +626,7 @@ fn display_prints_the_effective_settings() {
         "port 123\n\
              bindaddress 0.0.0.0\n\
              bindaddress ::\n\
-             # no allow directive: every NTP client is refused\n\
+             # no allow directive: the NTP port is not opened (as chronyd)\n\
              clientloglimit 524288\n"
     );
 }

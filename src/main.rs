@@ -483,8 +483,8 @@ fn main() -> ExitCode {
     let mut ntp = None;
     let mut sync = None;
     if let Some(config) = &plan.ntp {
-        if let Some(note) = config.upstream_note() {
-            warn!("{note}");
+        for warning in config.start_up_warnings() {
+            warn!("{warning}");
         }
         let options = ServiceOptions {
             shards,

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{run_to_exit, TempDir};
+use common::{run_to_exit, Ringd, TempDir};
 
 fn check(flag: &str, conf: &Path) -> Output {
     run_to_exit(&["--check", flag, conf.to_str().unwrap()], b"")
@@ -251,4 +251,401 @@ fn check_names_the_anon_root_to_create_and_passes() {
         )) && stdout.contains(&format!("mkdir -p {}", missing.display())),
         "{stdout}"
     );
+}
+
+#[test]
+fn without_an_allow_line_the_ntp_port_is_not_opened() {
+    let ringd = Ringd::start_ntp(
+        "port 0\nbindaddress 127.0.0.1\nbindaddress ::1\nlocal stratum 10\n",
+        &["--shards", "1"],
+        0,
+    );
+    let log = ringd.stop().join("\n");
+    assert!(
+        log.contains("NTP port not opened: no `allow` line lets a client in"),
+        "{log}"
+    );
+}
+
+#[test]
+fn only_the_families_an_allow_line_lets_in_are_opened() {
+    // As chronyd 4.3: a mapped subnet is an IPv6 rule, so no IPv4 port is opened for it.
+    let ringd = Ringd::start_ntp(
+        "port 0\nbindaddress 127.0.0.1\nbindaddress ::1\nallow ::ffff:127.0.0.0/104\n\
+         local stratum 10\n",
+        &["--shards", "1"],
+        1,
+    );
+    assert!(ringd.ntp_addrs.iter().all(|addr| addr.is_ipv6()));
+    ringd.stop();
+}
+
+/// What `ringd --check` must do with one chrony.conf line.
+enum Verdict {
+    /// Exit 0 with this text among the settings in effect.
+    Acted(&'static str),
+    /// Exit 0, listed as accepted and not acted on.
+    NotActedOn,
+    /// Exit 0 with this warning (a value clamped, an option not acted on) listed.
+    Warned(&'static str),
+    /// Exit 1 with this text in the error, which names the file and line.
+    Refused(&'static str),
+}
+
+/// Every line below was run through chronyd 4.3 (`chronyd -Q -t 1 -f FILE`, Debian's
+/// 4.3-2+deb12u3); the comment says what chronyd did with it where it was not a plain accept.
+const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
+    use Verdict::*;
+    &[
+        // Values chronyd clamps (clientlog.c, ntp_core.c, ntp_sources.c).
+        (
+            "ratelimit burst 100",
+            Acted("ratelimit interval 3 burst 100 leak 2 kod 0"),
+        ),
+        (
+            "ratelimit burst 300",
+            Warned("`burst 300` clamped to 255 as chronyd does"),
+        ),
+        (
+            "ratelimit interval -1 burst 0",
+            Warned("`burst 0` clamped to 1 as chronyd does"),
+        ),
+        (
+            "ratelimit leak 0",
+            Warned("`leak 0` clamped to 1 as chronyd does"),
+        ),
+        (
+            "ratelimit leak 8",
+            Warned("`leak 8` clamped to 4 as chronyd does"),
+        ),
+        (
+            "ratelimit interval 20",
+            Warned("`interval 20` clamped to 12 as chronyd does"),
+        ),
+        (
+            "ratelimit interval -20",
+            Warned("`interval -20` clamped to -19 as chronyd does"),
+        ),
+        ("makestep -1 3", Acted("makestep -1 3")),
+        ("makestep 1 -1", Acted("makestep 1 -1")),
+        (
+            "server 127.0.0.1 minpoll -8",
+            Warned("`minpoll -8` is below -7: 6 is used"),
+        ),
+        (
+            "server 127.0.0.1 maxpoll 25",
+            Warned("`maxpoll 25` clamped to 24 as chronyd does"),
+        ),
+        (
+            "server 127.0.0.1 minpoll 0 maxpoll -8",
+            Acted("minpoll 0 maxpoll 10"),
+        ),
+        (
+            "pool 127.0.0.1 maxsources 20",
+            Warned("`maxsources 20` clamped to 16"),
+        ),
+        (
+            "pool 127.0.0.1 maxsources 0",
+            Warned("`maxsources 0` clamped to 1"),
+        ),
+        (
+            "server 127.0.0.1 maxsources 20",
+            Warned("option `maxsources` is accepted and not"),
+        ),
+        // chronyd accepts NaN; a distance that is not a number means nothing, so ringd refuses.
+        (
+            "maxdistance NaN",
+            Refused("expected a finite distance in seconds"),
+        ),
+        (
+            "maxdistance inf",
+            Refused("expected a finite distance in seconds"),
+        ),
+        // Source options chronyd 4.3 accepts (cmdparse.c).
+        (
+            "server 127.0.0.1 iburst prefer noselect port 1123",
+            Acted("port 1123 minpoll 6 maxpoll 10 iburst prefer noselect"),
+        ),
+        (
+            "server 127.0.0.1 xleave",
+            Warned("option `xleave` is accepted and not acted on"),
+        ),
+        (
+            "server 127.0.0.1 maxdelay 0.1",
+            Warned("option `maxdelay` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 maxdelayratio 2",
+            Warned("option `maxdelayratio` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 maxdelaydevratio 10",
+            Warned("option `maxdelaydevratio` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 maxdelayquant 0.2",
+            Warned("option `maxdelayquant` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 mindelay 0.001",
+            Warned("option `mindelay` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 minstratum 3",
+            Warned("option `minstratum` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 offline",
+            Warned("option `offline` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 auto_offline",
+            Warned("option `auto_offline` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 filter 4",
+            Warned("option `filter` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 version 3",
+            Warned("option `version` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 burst",
+            Warned("option `burst` is accepted"),
+        ),
+        ("server 127.0.0.1 copy", Warned("option `copy` is accepted")),
+        (
+            "server 127.0.0.1 require",
+            Warned("option `require` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 trust",
+            Warned("option `trust` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 ntsport 4460",
+            Warned("option `ntsport` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 asymmetry 0.5",
+            Warned("option `asymmetry` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 extfield F323",
+            Warned("option `extfield` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 maxsamples 8",
+            Warned("option `maxsamples` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 minsamples 4",
+            Warned("option `minsamples` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 offset 0.001",
+            Warned("option `offset` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 polltarget 6",
+            Warned("option `polltarget` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 presend 9",
+            Warned("option `presend` is accepted"),
+        ),
+        (
+            "server 127.0.0.1 key 1",
+            Warned(
+                "option `key`: ringd cannot authenticate sources yet, so this source is not used",
+            ),
+        ),
+        (
+            "server 127.0.0.1 nts",
+            Warned("option `nts`: ringd cannot authenticate sources yet"),
+        ),
+        (
+            "server 127.0.0.1 certset 1",
+            Warned("option `certset`: ringd cannot authenticate"),
+        ),
+        // chronyd 4.3: "Could not parse server directive".
+        (
+            "server 127.0.0.1 interleave",
+            Refused("unknown option `interleave`, which chronyd 4.3 refuses too"),
+        ),
+        (
+            "server 127.0.0.1 stratum 3",
+            Refused("unknown option `stratum`"),
+        ),
+        (
+            "server 127.0.0.1 maxdelay fast",
+            Refused("expected a finite number after `maxdelay`"),
+        ),
+        // Directives chronyd 4.3 accepts (conf.c).
+        ("initstepslew 10 127.0.0.1", NotActedOn),
+        ("manual", NotActedOn),
+        ("smoothtime 400 0.001", NotActedOn),
+        ("smoothtime 400 0.001 leaponly", NotActedOn),
+        ("leapsecmode slew", NotActedOn),
+        ("user nobody", Acted("user nobody")),
+        ("pidfile /run/chronyd.pid", NotActedOn),
+        ("refclock SHM 0 refid GPS", NotActedOn),
+        ("binddevice eth0", NotActedOn),
+        ("dscp 46", NotActedOn),
+        ("maxslewrate 1000", NotActedOn),
+        ("acquisitionport 1123", NotActedOn),
+        ("bindacqaddress 0.0.0.0", NotActedOn),
+        ("bindacqdevice eth0", NotActedOn),
+        ("bindcmddevice eth0", NotActedOn),
+        ("broadcast 64 192.0.2.255", NotActedOn),
+        ("clockprecision 1e-6", NotActedOn),
+        ("cmdratelimit interval -4 burst 8", NotActedOn),
+        ("combinelimit 3", NotActedOn),
+        // chronyd: "commandkey directive is no longer supported", and runs on.
+        ("commandkey 1", NotActedOn),
+        ("generatecommandkey", NotActedOn),
+        ("linux_freq_scale 1", NotActedOn),
+        ("linux_hz 100", NotActedOn),
+        ("corrtimeratio 3", NotActedOn),
+        ("dumponexit", NotActedOn),
+        ("fallbackdrift 16 19", NotActedOn),
+        ("logchange 0.5", NotActedOn),
+        ("mailonchange root@localhost 0.5", NotActedOn),
+        ("maxchange 1000 1 2", NotActedOn),
+        ("maxclockerror 1", NotActedOn),
+        ("maxdrift 500000", NotActedOn),
+        ("maxjitter 1", NotActedOn),
+        (
+            "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nmaxntsconnections 100",
+            Acted("maxntsconnections 100\n"),
+        ),
+        ("maxsamples 10", NotActedOn),
+        ("minsamples 4", NotActedOn),
+        ("nocerttimecheck 1", NotActedOn),
+        ("nosystemcert", NotActedOn),
+        ("ntpsigndsocket /var/lib/samba/ntp_signd", NotActedOn),
+        ("ntscachedir /var/lib/chrony", NotActedOn),
+        (
+            "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsntpserver ntp.example",
+            Acted("ntsntpserver ntp.example\n"),
+        ),
+        (
+            "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsport 4460",
+            Acted("ntsport 4460\n"),
+        ),
+        (
+            "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsprocesses 2",
+            Acted("# ntsprocesses 2: one NTS-KE thread"),
+        ),
+        ("ntsratelimit interval 3", NotActedOn),
+        ("ntsrefresh 2419200", NotActedOn),
+        (
+            "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsrotate 3600",
+            Acted("ntsrotate 3600\n"),
+        ),
+        (
+            "ntsservercert /etc/ssl/x.crt",
+            Acted("# NTS-KE is not served: it needs both"),
+        ),
+        (
+            "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsport 4460",
+            Acted("ntsserverkey /etc/ssl/x.key\n"),
+        ),
+        ("ntstrustedcerts /etc/ssl/x.pem", NotActedOn),
+        ("ptpport 319", NotActedOn),
+        ("reselectdist 1e-4", NotActedOn),
+        ("rtcautotrim 30", NotActedOn),
+        ("rtcdevice /dev/rtc0", NotActedOn),
+        ("rtcfile /var/lib/chrony/rtc", NotActedOn),
+        ("stratumweight 0.001", NotActedOn),
+        (
+            "tempcomp /sys/class/hwmon/hwmon0/temp2_input 30 26000 0.0 0.000183 0.0",
+            NotActedOn,
+        ),
+        ("authselectmode require", NotActedOn),
+        ("bindcmdaddress 127.0.0.1", NotActedOn),
+        ("cmdallow 127.0.0.1", NotActedOn),
+        ("cmddeny 10.0.0.0/8", NotActedOn),
+        ("cmdport 0", NotActedOn),
+        ("dumpdir /var/lib/chrony", NotActedOn),
+        ("hwclockfile /etc/adjtime", NotActedOn),
+        ("hwtimestamp *", NotActedOn),
+        (
+            "keyfile /etc/chrony/chrony.keys",
+            Acted("keyfile /etc/chrony/chrony.keys\n"),
+        ),
+        ("lock_all", NotActedOn),
+        ("maxupdateskew 100", NotActedOn),
+        (
+            "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsdumpdir /var/lib/chrony",
+            Acted("ntsdumpdir /var/lib/chrony\n"),
+        ),
+        ("peer 127.0.0.2", NotActedOn),
+        ("rtconutc", NotActedOn),
+        ("sched_priority 1", NotActedOn),
+        (
+            "sourcedir /nonexistent/chrony-sources",
+            Acted("server 127.0.0.9 port 123"),
+        ),
+        // chronyd 4.3: "Invalid directive" (later chrony versions, or server options).
+        (
+            "hwtstimeout 0.001",
+            Refused("a directive of chrony 4.4 or later"),
+        ),
+        ("ntsaeads 30", Refused("a directive of chrony 4.4 or later")),
+        (
+            "opencommands activity",
+            Refused("a directive of chrony 4.4 or later"),
+        ),
+        ("ptpdomain 0", Refused("a directive of chrony 4.4 or later")),
+        (
+            "refresh 1209600",
+            Refused("a directive of chrony 4.4 or later"),
+        ),
+        (
+            "maxtxbuffers 100",
+            Refused("a directive of chrony 4.4 or later"),
+        ),
+        ("maxstratum 15", Refused("unknown directive")),
+        ("minstratum 2", Refused("unknown directive")),
+        // chronyd 4.3: "Could not parse local directive".
+        (
+            "local stratum 16",
+            Refused("expected an integer 1..15 after `stratum`"),
+        ),
+        ("local activate 0.5", Refused("option `activate`")),
+    ]
+};
+
+#[test]
+fn every_chronyd_4_3_line_is_accepted_clamped_or_refused_as_chronyd_does() {
+    let dir = TempDir::new("chrony-lines");
+    for (index, (line, verdict)) in CHRONYD_4_3_LINES.iter().enumerate() {
+        // A source after the line, so that the client side's settings are printed.
+        let conf = dir.write(
+            format!("{index}.conf"),
+            format!("{line}\nserver 127.0.0.9\n"),
+        );
+        let output = check("--ntp-conf", &conf);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let at_line = format!("{}:1: ", path(&conf));
+        let name = line.split(' ').next().unwrap();
+        let ok = output.status.code() == Some(0);
+        let (expected_ok, found) = match verdict {
+            Verdict::Acted(text) => (true, stdout.contains(text)),
+            Verdict::NotActedOn => (true, stdout.contains(&format!("#   {at_line}{name}\n"))),
+            Verdict::Warned(text) => (
+                true,
+                stdout.contains(&format!("#   {at_line}{name}: {text}")),
+            ),
+            Verdict::Refused(text) => (false, stderr.contains(&at_line) && stderr.contains(text)),
+        };
+        assert!(
+            ok == expected_ok && found,
+            "`{line}`: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            output.status.code()
+        );
+    }
 }

@@ -408,7 +408,7 @@ fn serves_ipv6_and_ipv4_side_by_side() {
 
 #[test]
 fn without_local_stratum_the_kernel_state_is_served() {
-    let conf = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nkeyfile /etc/chrony.keys\n";
+    let conf = "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\ndumpdir /var/lib/chrony\n";
     let ringd = Ringd::start_ntp(conf, &["--shards", "1"], 1);
     assert!(
         ringd

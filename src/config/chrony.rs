@@ -26,90 +26,88 @@ const MAIN_FILE: Expected = Expected::named_by("--ntp-conf", NO_ORIGINAL_LIMIT);
 const INCLUDED_FILE: Expected = Expected::named_by("include", NO_ORIGINAL_LIMIT);
 const CONFDIR_FILE: Expected =
     Expected::described("each *.conf file of a confdir", NO_ORIGINAL_LIMIT);
+const SOURCES_FILE: Expected =
+    Expected::described("each *.sources file of a sourcedir", NO_ORIGINAL_LIMIT);
 /// The longest word an error quotes as a directive name: chrony's longest name has 18
 /// characters (`generatecommandkey`), so a typo fits; keys and tokens are mostly longer.
 const MAX_QUOTED_NAME: usize = 20;
 const DEMO_ORIGIN: &str = "built-in demo";
 const DEMO_PORT: u16 = 1123;
 
-/// Directives of chrony's client side and of chronyd's housekeeping that stock files carry
-/// (Debian's and Rocky's included): accepted and listed, not acted on yet.
-const DEFERRED_DIRECTIVES: &[&str] = &[
-    "authselectmode",
-    "bindcmdaddress",
-    "cmdallow",
-    "cmddeny",
-    "cmdport",
-    "dumpdir",
-    "hwclockfile",
-    "hwtimestamp",
-    "lock_all",
-    "maxupdateskew",
-    "peer",
-    "rtconutc",
-    "sched_priority",
-    "sourcedir",
-];
-
-/// The rest of chronyd's directives (conf.c), so that they are reported as unsupported rather
-/// than as typos.
-const UNSUPPORTED_CHRONY_DIRECTIVES: &[&str] = &[
+/// chronyd 4.3's directives (conf.c) that ringd accepts without acting on them: its command
+/// port, hardware and reference clocks, NTS client, RTC and clock-control tuning. Each is
+/// accepted with one warning and listed by `--check`; their arguments are not checked.
+const NOT_ACTED_ON_DIRECTIVES: &[&str] = &[
     "acquisitionport",
+    "authselectmode",
     "bindacqaddress",
     "bindacqdevice",
+    "bindcmdaddress",
     "bindcmddevice",
     "binddevice",
     "broadcast",
     "clockprecision",
+    "cmdallow",
+    "cmddeny",
+    "cmdport",
     "cmdratelimit",
     "combinelimit",
     "commandkey",
     "corrtimeratio",
     "dscp",
+    "dumpdir",
     "dumponexit",
     "fallbackdrift",
     "generatecommandkey",
-    "hwtstimeout",
+    "hwclockfile",
+    "hwtimestamp",
     "initstepslew",
-    "leapseclist",
     "leapsecmode",
     "linux_freq_scale",
     "linux_hz",
+    "lock_all",
     "logchange",
     "mailonchange",
     "manual",
     "maxchange",
     "maxclockerror",
-    "maxdistance",
     "maxdrift",
     "maxjitter",
     "maxsamples",
     "maxslewrate",
-    "maxstratum",
-    "maxtxbuffers",
+    "maxupdateskew",
     "minsamples",
-    "minstratum",
     "nocerttimecheck",
     "nosystemcert",
     "ntpsigndsocket",
-    "ntsaeads",
     "ntscachedir",
     "ntsratelimit",
     "ntsrefresh",
     "ntstrustedcerts",
-    "opencommands",
+    "peer",
     "pidfile",
-    "ptpdomain",
     "ptpport",
     "refclock",
-    "refresh",
     "reselectdist",
     "rtcautotrim",
     "rtcdevice",
     "rtcfile",
+    "rtconutc",
+    "sched_priority",
     "smoothtime",
     "stratumweight",
     "tempcomp",
+];
+
+/// Directives of chrony 4.4 and later, which chronyd 4.3 refuses as invalid: refused with a
+/// fix rather than as typos.
+const LATER_CHRONY_DIRECTIVES: &[&str] = &[
+    "hwtstimeout",
+    "maxtxbuffers",
+    "ntsaeads",
+    "opencommands",
+    "ptpdomain",
+    "refresh",
 ];
 
 /// The NTP server's settings read from a chrony.conf.
@@ -144,6 +142,27 @@ pub struct NtpConfig {
     pub auth: AuthSettings,
     /// Directives recognised but not acted on yet, in file order.
     pub deferred: Vec<DeferredDirective>,
+    /// Values accepted with a warning (options not acted on, values clamped), in file order.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// A line accepted with a warning: `file:line: directive: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub file: String,
+    pub line: usize,
+    pub directive: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.directive, self.message
+        )
+    }
 }
 
 /// The `local` directive: serve time at this stratum even when not synchronised.
@@ -167,8 +186,8 @@ impl Default for LocalStratum {
 }
 
 /// The `ratelimit` directive. `interval` and `leak` are log2 values, as in chrony. Every value
-/// lies in the range chronyd actually applies (interval -19..12, burst 1..32, leak 1..4,
-/// kod 0..4): where chronyd would silently clamp a value, ringd refuses the line instead.
+/// lies in the range chronyd actually applies (interval -19..12, burst 1..255, leak 1..4):
+/// where chronyd clamps a value, ringd clamps it too, with a warning. `kod` is ringd's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitSettings {
     pub interval: i32,
@@ -248,7 +267,24 @@ impl NtpConfig {
             user: None,
             auth: AuthSettings::default(),
             deferred: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// The start-up log's warnings: one line per directive not acted on, per value clamped or
+    /// option not acted on, and what is served without upstream sources.
+    pub fn start_up_warnings(&self) -> Vec<String> {
+        let deferred = self.deferred.iter().map(|d| {
+            format!(
+                "{}:{}: {}: accepted, not acted on by ringd",
+                d.file, d.line, d.name
+            )
+        });
+        let warnings = self.warnings.iter().map(ConfigWarning::to_string);
+        let note = self
+            .upstream_note()
+            .filter(|_| self.upstream.sources.is_empty());
+        deferred.chain(warnings).chain(note).collect()
     }
 
     /// What the start-up log should say about directives ringd does not act on yet and, when
@@ -297,7 +333,10 @@ impl fmt::Display for NtpConfig {
             writeln!(f, "{} {subnet}", if allow { "allow" } else { "deny" })?;
         }
         if !any_rule {
-            writeln!(f, "# no allow directive: every NTP client is refused")?;
+            writeln!(
+                f,
+                "# no allow directive: the NTP port is not opened (as chronyd)"
+            )?;
         }
         if let Some(user) = &self.user {
             writeln!(f, "user {user}")?;
@@ -337,6 +376,12 @@ impl fmt::Display for NtpConfig {
                 )?;
             }
             writeln!(f, "# {note}")?;
+        }
+        if !self.warnings.is_empty() {
+            writeln!(f, "# accepted with a warning:")?;
+            for warning in &self.warnings {
+                writeln!(f, "#   {warning}")?;
+            }
         }
         Ok(())
     }

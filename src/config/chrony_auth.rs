@@ -70,6 +70,17 @@ impl AuthSettings {
     /// What is accepted but not acted on, for the start-up log and `--check`.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
+        let nts_directives = AuthSettings {
+            keyfile: None,
+            ..self.clone()
+        };
+        if self.nts_server().is_none() && nts_directives != AuthSettings::default() {
+            notes.push(
+                "NTS-KE is not served: it needs both ntsservercert and ntsserverkey; the other \
+                 NTS directives wait for them"
+                    .to_string(),
+            );
+        }
         if self.nts_certs.len() > 1 {
             notes.push(format!(
                 "ntsservercert: {} certificates given; NTS-KE serves the first to every client (no SNI selection)",
@@ -124,9 +135,18 @@ impl fmt::Display for AuthSettings {
         if let Some(path) = &self.keyfile {
             writeln!(f, "keyfile {}", path.display())?;
         }
-        if self.nts_server().is_none() {
-            return Ok(());
+        if self.nts_server().is_some() {
+            self.fmt_nts_server(f)?;
         }
+        for note in self.notes() {
+            writeln!(f, "# {note}")?;
+        }
+        Ok(())
+    }
+}
+
+impl AuthSettings {
+    fn fmt_nts_server(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for path in &self.nts_certs {
             writeln!(f, "ntsservercert {}", path.display())?;
         }
@@ -141,9 +161,6 @@ impl fmt::Display for AuthSettings {
         }
         if let Some(server) = &self.nts_ntp_server {
             writeln!(f, "ntsntpserver {server}")?;
-        }
-        for note in self.notes() {
-            writeln!(f, "# {note}")?;
         }
         Ok(())
     }

@@ -13,8 +13,6 @@ const DEFAULT_MIN_POLL: i8 = 6;
 const DEFAULT_MAX_POLL: i8 = 10;
 const DEFAULT_POOL_MAX_SOURCES: usize = 4;
 const NTP_PORT: u16 = 123;
-/// chrony accepts polls from 1/128 s to 36 hours.
-const POLL_RANGE: std::ops::RangeInclusive<i8> = -7..=17;
 
 /// One `server` or `pool` line.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,7 +88,87 @@ fn number<T: std::str::FromStr>(
         .ok_or_else(|| d.expected(&format!("{what} after `{option}`"), value))
 }
 
-fn parse_source(d: &Directive, pool: bool) -> Result<UpstreamSource, ConfigError> {
+/// What a source option chronyd 4.3 accepts but ringd does not act on takes after it.
+#[derive(Clone, Copy)]
+enum OptionValue {
+    None,
+    Integer,
+    Number,
+    Hex,
+}
+
+/// chronyd 4.3's source options (cmdparse.c) that ringd accepts without acting on them.
+const OPTIONS_NOT_ACTED_ON: &[(&str, OptionValue)] = &[
+    ("auto_offline", OptionValue::None),
+    ("burst", OptionValue::None),
+    ("copy", OptionValue::None),
+    ("offline", OptionValue::None),
+    ("require", OptionValue::None),
+    ("trust", OptionValue::None),
+    ("xleave", OptionValue::None),
+    ("asymmetry", OptionValue::Number),
+    ("extfield", OptionValue::Hex),
+    ("filter", OptionValue::Integer),
+    ("maxdelay", OptionValue::Number),
+    ("maxdelayratio", OptionValue::Number),
+    ("maxdelaydevratio", OptionValue::Number),
+    ("maxdelayquant", OptionValue::Number),
+    ("maxsamples", OptionValue::Integer),
+    ("mindelay", OptionValue::Number),
+    ("minsamples", OptionValue::Integer),
+    ("minstratum", OptionValue::Integer),
+    ("offset", OptionValue::Number),
+    ("polltarget", OptionValue::Integer),
+    ("presend", OptionValue::Integer),
+    ("version", OptionValue::Integer),
+    ("ntsport", OptionValue::Integer),
+];
+
+/// Options that ask for an authenticated source, which ringd cannot check yet.
+const AUTHENTICATION_OPTIONS: &[(&str, OptionValue)] = &[
+    ("key", OptionValue::Integer),
+    ("nts", OptionValue::None),
+    ("certset", OptionValue::Integer),
+];
+
+/// chronyd takes a poll exponent below this as "use the default" (ntp_core.c).
+const MIN_POLL: i8 = -7;
+/// chronyd clamps a poll exponent above this to it (ntp_core.c).
+const MAX_POLL: i8 = 24;
+/// chronyd clamps a pool's `maxsources` into 1..=this (ntp_sources.c).
+const MAX_POOL_SOURCES: usize = 16;
+
+/// The value an option takes, checked as chronyd's parser checks it.
+fn option_value<'a>(
+    d: &Directive,
+    option: &str,
+    kind: OptionValue,
+    value: Option<&'a str>,
+) -> Result<Option<&'a str>, ConfigError> {
+    let parses = |v: &str| match kind {
+        OptionValue::None => true,
+        OptionValue::Integer => v.parse::<i64>().is_ok(),
+        OptionValue::Number => v.parse::<f64>().is_ok_and(f64::is_finite),
+        OptionValue::Hex => u32::from_str_radix(v, 16).is_ok(),
+    };
+    let what = match kind {
+        OptionValue::None => return Ok(None),
+        OptionValue::Integer => "an integer",
+        OptionValue::Number => "a finite number",
+        OptionValue::Hex => "a hexadecimal number",
+    };
+    match value {
+        Some(v) if parses(v) => Ok(Some(v)),
+        _ => Err(d.expected(&format!("{what} after `{option}`"), value)),
+    }
+}
+
+/// A `server`, `pool` or `peer` line: the source (None when it cannot be used as asked) and
+/// one warning per option accepted but not acted on or clamped.
+pub(super) fn parse_source(
+    d: &Directive,
+    pool: bool,
+) -> Result<(Option<UpstreamSource>, Vec<String>), ConfigError> {
     let mut args = d.args.iter().copied();
     let host = args
         .next()
@@ -106,60 +184,114 @@ fn parse_source(d: &Directive, pool: bool) -> Result<UpstreamSource, ConfigError
         no_select: false,
         max_sources: if pool { DEFAULT_POOL_MAX_SOURCES } else { 1 },
     };
+    let mut warnings = Vec::new();
+    let mut authenticated = None;
     while let Some(option) = args.next() {
-        match option.to_ascii_lowercase().as_str() {
+        let lower = option.to_ascii_lowercase();
+        match lower.as_str() {
             "iburst" => source.iburst = true,
             "prefer" => source.prefer = true,
             "noselect" => source.no_select = true,
             "minpoll" | "maxpoll" => {
-                let poll: i8 = number(d, option, args.next(), "a poll exponent -7..17")?;
-                if !POLL_RANGE.contains(&poll) {
-                    return Err(d.error(format!(
-                        "`{option} {poll}` is out of range; chrony accepts -7..17"
-                    )));
-                }
-                if option.eq_ignore_ascii_case("minpoll") {
-                    source.min_poll = poll;
+                let poll: i32 = number(d, option, args.next(), "an integer poll exponent")?;
+                let default = if lower == "minpoll" {
+                    DEFAULT_MIN_POLL
                 } else {
-                    source.max_poll = poll;
+                    DEFAULT_MAX_POLL
+                };
+                let used = if poll < i32::from(MIN_POLL) {
+                    warnings.push(format!(
+                        "`{lower} {poll}` is below {MIN_POLL}: {default} is used, as chronyd does"
+                    ));
+                    default
+                } else if poll > i32::from(MAX_POLL) {
+                    warnings.push(format!(
+                        "`{lower} {poll}` clamped to {MAX_POLL} as chronyd does"
+                    ));
+                    MAX_POLL
+                } else {
+                    poll as i8
+                };
+                if lower == "minpoll" {
+                    source.min_poll = used;
+                } else {
+                    source.max_poll = used;
                 }
             }
             "port" => source.port = number(d, option, args.next(), "a port number")?,
-            "maxsources" if pool => {
-                source.max_sources = number(d, option, args.next(), "a number 1..16")?;
-                if !(1..=16).contains(&source.max_sources) {
-                    return Err(d.error("`maxsources` must be 1..16, as in chrony"));
+            "maxsources" => {
+                let wanted: i64 = number(d, option, args.next(), "an integer")?;
+                if !pool {
+                    warnings.push(
+                        "option `maxsources` is accepted and not acted on: only a pool uses it"
+                            .to_string(),
+                    );
+                    continue;
                 }
-            }
-            "key" | "nts" | "certset" => {
-                return Err(d.error(format!(
-                    "option `{option}` (authentication) is not supported by ringd yet; without \
-                     it the source would be used unauthenticated, so remove the line or the \
-                     option knowingly"
-                )));
+                let clamped = wanted.clamp(1, MAX_POOL_SOURCES as i64) as usize;
+                if clamped as i64 != wanted {
+                    warnings.push(format!(
+                        "`maxsources {wanted}` clamped to {clamped} as chronyd does"
+                    ));
+                }
+                source.max_sources = clamped;
             }
             _ => {
-                return Err(d.error(format!(
-                    "option `{option}` is not supported by ringd; it reads iburst, minpoll, \
-                     maxpoll, prefer, noselect, port{} (see docs/ntp-config.md)",
-                    if pool { ", maxsources" } else { "" }
-                )));
+                if let Some(&(name, kind)) = AUTHENTICATION_OPTIONS
+                    .iter()
+                    .find(|(name, _)| *name == lower)
+                {
+                    option_value(d, option, kind, args.next_if_value(kind))?;
+                    authenticated = Some(name);
+                } else if let Some(&(name, kind)) =
+                    OPTIONS_NOT_ACTED_ON.iter().find(|(name, _)| *name == lower)
+                {
+                    option_value(d, option, kind, args.next_if_value(kind))?;
+                    warnings.push(format!("option `{name}` is accepted and not acted on"));
+                } else {
+                    return Err(d.error(format!(
+                        "unknown option `{option}`, which chronyd 4.3 refuses too; remove it \
+                         (see docs/ntp-config.md for the options)"
+                    )));
+                }
             }
         }
     }
     if source.max_poll < source.min_poll {
         source.max_poll = source.min_poll;
     }
-    Ok(source)
+    if let Some(option) = authenticated {
+        warnings.push(format!(
+            "option `{option}`: ringd cannot authenticate sources yet, so this source is not \
+             used (using it unauthenticated would be weaker than the file asks)"
+        ));
+        return Ok((None, warnings));
+    }
+    Ok((Some(source), warnings))
+}
+
+/// Takes the next word only when the option takes a value.
+trait NextIfValue<'a> {
+    fn next_if_value(&mut self, kind: OptionValue) -> Option<&'a str>;
+}
+
+impl<'a, I: Iterator<Item = &'a str>> NextIfValue<'a> for I {
+    fn next_if_value(&mut self, kind: OptionValue) -> Option<&'a str> {
+        match kind {
+            OptionValue::None => None,
+            _ => self.next(),
+        }
+    }
 }
 
 fn parse_makestep(d: &Directive) -> Result<MakeStep, ConfigError> {
     match d.args[..] {
         [threshold, limit] => {
+            // A negative threshold steps at every update within the limit, as in chronyd.
             let threshold: f64 = threshold
                 .parse()
                 .ok()
-                .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+                .filter(|t: &f64| t.is_finite())
                 .ok_or_else(|| d.expected("a threshold in seconds", Some(threshold)))?;
             let limit: i64 = limit
                 .parse()
@@ -173,18 +305,26 @@ fn parse_makestep(d: &Directive) -> Result<MakeStep, ConfigError> {
     }
 }
 
-/// Applies one of [`DIRECTIVES`].
+/// Applies one of [`DIRECTIVES`]; returns a warning per value accepted but not acted on or
+/// clamped.
 pub(super) fn apply(
     config: &mut UpstreamConfig,
     name: &str,
     d: &Directive,
-) -> Result<(), ConfigError> {
+) -> Result<Vec<String>, ConfigError> {
     match name {
-        "server" => config.sources.push(parse_source(d, false)?),
-        "pool" => config.sources.push(parse_source(d, true)?),
+        "server" | "pool" => {
+            let (source, warnings) = parse_source(d, name == "pool")?;
+            config.sources.extend(source);
+            return Ok(warnings);
+        }
         "minsources" => config.min_sources = d.single("a number of sources")?,
         "maxdistance" => {
-            config.max_distance = d.single::<f64>("a distance in seconds")?;
+            let distance: f64 = d.single("a distance in seconds")?;
+            if !distance.is_finite() {
+                return Err(d.expected("a finite distance in seconds", d.args.first().copied()));
+            }
+            config.max_distance = distance;
         }
         "makestep" => config.makestep = Some(parse_makestep(d)?),
         "driftfile" => config.driftfile = Some(d.single::<PathBuf>("a file name")?),
@@ -203,7 +343,7 @@ pub(super) fn apply(
         }
         _ => unreachable!("only DIRECTIVES are dispatched here"),
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 /// The directives as `ringd --check` prints them.

@@ -10,6 +10,22 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// identical to chronyd's for the same file, including the order dependence chrony documents.
 const BITS_PER_LEVEL: u8 = 4;
 
+/// An address family, as the access table holds one set of rules for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn of(addr: IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
 /// An IPv4 or IPv6 subnet: the address with the host bits cleared, and the prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subnet {
@@ -19,8 +35,8 @@ pub struct Subnet {
 
 impl Subnet {
     /// The subnet of `prefix_len` leading bits of `addr`, or `None` when the prefix is longer
-    /// than the address. An IPv4-mapped IPv6 subnet (`::ffff:a.b.c.d/n`, n >= 96) becomes the
-    /// IPv4 subnet, because mapped addresses are looked up as IPv4.
+    /// than the address. An IPv4-mapped IPv6 subnet (`::ffff:a.b.c.d/n`) stays IPv6, as in
+    /// chronyd 4.3, whose IPv6 sockets are IPv6-only: it matches no IPv4 client.
     pub fn new(addr: IpAddr, prefix_len: u8) -> Option<Self> {
         (prefix_len <= address_width(addr)).then(|| Subnet { addr, prefix_len }.canonical())
     }
@@ -51,19 +67,10 @@ impl Subnet {
     }
 
     /// The fields are public, so `AccessTable::set` normalises whatever it is given: an
-    /// over-long prefix is cut to the address width, mapped IPv6 becomes IPv4, host bits are
-    /// cleared.
+    /// over-long prefix is cut to the address width, host bits are cleared.
     fn canonical(self) -> Self {
-        let mut addr = self.addr;
-        let mut prefix_len = self.prefix_len.min(address_width(addr));
-        if let IpAddr::V6(v6) = addr {
-            if prefix_len >= 96 {
-                if let Some(v4) = v6.to_ipv4_mapped() {
-                    addr = v4.into();
-                    prefix_len -= 96;
-                }
-            }
-        }
+        let addr = self.addr;
+        let prefix_len = self.prefix_len.min(address_width(addr));
         let width = address_width(addr);
         let network = address_bits(addr) & prefix_mask(width, prefix_len);
         Subnet {
@@ -169,8 +176,8 @@ impl AccessTable {
         }
     }
 
-    /// Whether a client at `addr` may be answered. IPv4-mapped IPv6 addresses are looked up as
-    /// IPv4. Called per packet: a scan of a short precomputed list, no allocation.
+    /// Whether a client at `addr` may be answered. An IPv4-mapped IPv6 address is an IPv4 client
+    /// (chronyd sees every IPv4 client as IPv4), so it is looked up among the IPv4 rules. Called per packet: a scan of a short precomputed list, no allocation.
     pub fn is_allowed(&self, addr: IpAddr) -> bool {
         let (entries, bits) = match addr {
             IpAddr::V4(v4) => (&self.v4, u128::from(u32::from(v4))),
@@ -183,6 +190,17 @@ impl AccessTable {
             .iter()
             .find(|entry| bits & entry.mask == entry.network)
             .is_some_and(|entry| entry.allow)
+    }
+
+    /// Whether any client of `family` may be answered: chronyd opens its server socket of a
+    /// family only then (ntp_core.c). An allow entry whose whole subnet later deny entries
+    /// cover still counts, a case chronyd's tree walk would not count.
+    pub fn any_allowed(&self, family: Family) -> bool {
+        let entries = match family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        };
+        entries.iter().any(|entry| entry.allow)
     }
 
     /// The rules still in effect, in the order they were set, as (subnet, allow). Setting them
@@ -403,11 +421,27 @@ mod tests {
         let v4_rule = table(&[("192.0.2.0/24", true, false), ("::/0", false, false)]);
         assert!(v4_rule.is_allowed(ip("::ffff:192.0.2.7")));
         assert!(!v4_rule.is_allowed(ip("::ffff:198.51.100.7")));
+    }
 
-        let mapped_rule = table(&[("::ffff:192.0.2.0/120", true, false)]);
-        assert!(mapped_rule.is_allowed(ip("192.0.2.7")));
-        assert!(mapped_rule.is_allowed(ip("::ffff:192.0.2.7")));
-        assert_eq!(listed(&mapped_rule), ["allow 192.0.2.0/24"]);
+    #[test]
+    fn mapped_subnet_matches_no_ipv4_client_as_in_chronyd() {
+        let mapped_rule = table(&[("::ffff:127.0.0.0/104", true, false)]);
+        assert!(!mapped_rule.is_allowed(ip("127.0.0.1")));
+        assert!(!mapped_rule.is_allowed(ip("::ffff:127.0.0.1")));
+        assert!(!mapped_rule.any_allowed(Family::V4));
+        assert!(mapped_rule.any_allowed(Family::V6));
+        assert_eq!(listed(&mapped_rule), ["allow ::ffff:127.0.0.0/104"]);
+    }
+
+    #[test]
+    fn any_allowed_per_family() {
+        assert!(!AccessTable::new().any_allowed(Family::V4));
+        assert!(!AccessTable::new().any_allowed(Family::V6));
+        let v4_only = table(&[("10.0.0.0/8", true, false)]);
+        assert!(v4_only.any_allowed(Family::V4));
+        assert!(!v4_only.any_allowed(Family::V6));
+        let denied_again = table(&[("10.0.0.0/8", true, false), ("10.0.0.0/8", false, false)]);
+        assert!(!denied_again.any_allowed(Family::V4));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! chrony.conf's `include` patterns and `confdir` directories: which files they name, in chronyd's order.
+//! chrony.conf's `include` patterns and `confdir`/`sourcedir` directories: which files they name, in chronyd's order.
 
 use super::*;
 
@@ -41,9 +41,10 @@ pub(super) fn expand_include_pattern(pattern: &str) -> Result<Vec<PathBuf>, Stri
     Ok(matches)
 }
 
-/// The `*.conf` files of `confdir DIR...`, ordered by file name; where several directories
-/// hold the same name, the one listed first wins. Missing directories add nothing, as for chronyd.
-pub(super) fn confdir_files(d: &Directive) -> Result<Vec<PathBuf>, ConfigError> {
+/// The files matching `pattern` (`*.conf` for `confdir DIR...`, `*.sources` for `sourcedir`),
+/// ordered by file name; where several directories hold the same name, the one listed first
+/// wins. Missing directories add nothing, as for chronyd.
+pub(super) fn directory_files(d: &Directive, pattern: &str) -> Result<Vec<PathBuf>, ConfigError> {
     if d.args.is_empty() || d.args.len() > MAX_CONFDIR_DIRECTORIES {
         return Err(d.error(format!(
             "expected 1 to {MAX_CONFDIR_DIRECTORIES} directories, found {}",
@@ -54,7 +55,7 @@ pub(super) fn confdir_files(d: &Directive) -> Result<Vec<PathBuf>, ConfigError> 
     for dir in d.args.iter().map(Path::new).filter(|dir| dir.is_dir()) {
         for name in list_dir(dir).map_err(|message| d.error(message))? {
             let path = dir.join(&name);
-            if matches_file_pattern("*.conf", &name) && !path.is_dir() {
+            if matches_file_pattern(pattern, &name) && !path.is_dir() {
                 by_name.entry(name).or_insert(path);
             }
         }

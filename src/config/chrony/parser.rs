@@ -71,7 +71,9 @@ impl Parser {
             "ratelimit" => {
                 // Like chronyd, a later `ratelimit` changes only the options it names.
                 let current = self.config.ratelimit.unwrap_or_default();
-                self.config.ratelimit = Some(parse_ratelimit(d, current)?);
+                let (settings, warnings) = parse_ratelimit(d, current)?;
+                self.config.ratelimit = Some(settings);
+                self.warn_all(d, warnings);
                 self.ratelimit_at = Some((d.file.to_string(), d.line));
             }
             "clientloglimit" => self.config.client_log_limit = d.single("a size in bytes")?,
@@ -95,12 +97,18 @@ impl Parser {
                 }
             }
             "confdir" => {
-                for path in confdir_files(d)? {
+                for path in directory_files(d, "*.conf")? {
                     self.read_included(d, &path, CONFDIR_FILE, depth)?;
                 }
             }
+            "sourcedir" => {
+                for path in directory_files(d, "*.sources")? {
+                    self.read_sources_file(&path);
+                }
+            }
             _ if chrony_upstream::DIRECTIVES.contains(&name.as_str()) => {
-                chrony_upstream::apply(&mut self.config.upstream, &name, d)?;
+                let warnings = chrony_upstream::apply(&mut self.config.upstream, &name, d)?;
+                self.warn_all(d, warnings);
             }
             _ if chrony_auth::DIRECTIVES.contains(&name.as_str()) => {
                 chrony_auth::apply(&mut self.config.auth, &name, d)?;
@@ -110,13 +118,13 @@ impl Parser {
                     self.defer(d, format!("log {option}"));
                 }
             }
-            _ if DEFERRED_DIRECTIVES.contains(&name.as_str()) => {
+            _ if NOT_ACTED_ON_DIRECTIVES.contains(&name.as_str()) => {
                 self.defer(d, name);
             }
-            _ if UNSUPPORTED_CHRONY_DIRECTIVES.contains(&name.as_str()) => {
+            _ if LATER_CHRONY_DIRECTIVES.contains(&name.as_str()) => {
                 return Err(d.error(
-                    "chrony directive that ringd does not support; remove it or comment it out \
-                     (see docs/ntp-config.md)",
+                    "a directive of chrony 4.4 or later, which chronyd 4.3 refuses too; \
+                     remove it or comment it out (see docs/ntp-config.md)",
                 ));
             }
             _ if crate::config::error::quotable_name(d.name, MAX_QUOTED_NAME) => {
@@ -134,6 +142,69 @@ impl Parser {
             }
         }
         Ok(())
+    }
+
+    fn warn_all(&mut self, d: &Directive, messages: Vec<String>) {
+        for message in messages {
+            self.config.warnings.push(ConfigWarning {
+                file: d.file.to_string(),
+                line: d.line,
+                directive: d.name.to_ascii_lowercase(),
+                message,
+            });
+        }
+    }
+
+    /// A `sourcedir`'s `*.sources` file: its `server`, `pool` and `peer` lines. As chronyd
+    /// does, a file that cannot be read or a line that cannot be used is skipped, not fatal;
+    /// ringd says so in a warning.
+    fn read_sources_file(&mut self, path: &Path) {
+        let file = path.display().to_string();
+        let text = match source_file::read_text(path, SOURCES_FILE) {
+            Ok(text) => text,
+            Err(err) => {
+                self.config.warnings.push(ConfigWarning {
+                    file: file.clone(),
+                    line: 0,
+                    directive: "sourcedir".to_string(),
+                    message: format!("skipped, as chronyd skips it: {err}"),
+                });
+                return;
+            }
+        };
+        for (index, line) in text.lines().enumerate() {
+            let mut words = line.split_whitespace();
+            let Some(name) = words.next() else {
+                continue;
+            };
+            if name.starts_with(['#', '!', ';', '%']) {
+                continue;
+            }
+            let d = Directive {
+                file: &file,
+                line: index + 1,
+                name,
+                args: words.collect(),
+            };
+            let kind = name.to_ascii_lowercase();
+            let result = match kind.as_str() {
+                "server" | "pool" => chrony_upstream::apply(&mut self.config.upstream, &kind, &d),
+                "peer" => {
+                    self.defer(&d, kind);
+                    Ok(Vec::new())
+                }
+                _ => Err(d.error("not a server, pool or peer line")),
+            };
+            match result {
+                Ok(warnings) => self.warn_all(&d, warnings),
+                Err(err) => self.config.warnings.push(ConfigWarning {
+                    file: file.clone(),
+                    line: index + 1,
+                    directive: "sourcedir".to_string(),
+                    message: format!("line skipped, as chronyd skips it: {err}"),
+                }),
+            }
+        }
     }
 
     fn defer(&mut self, d: &Directive, name: String) {

@@ -317,32 +317,12 @@ fn ratelimit() {
 #[test]
 fn ratelimit_errors() {
     assert_eq!(
-        error("ratelimit interval 13"),
-        "test.conf:1: ratelimit: expected an integer -19..12 after `interval`, found `13` \
-             (chronyd would silently use 12)"
-    );
-    assert_eq!(
-        error("ratelimit interval -20"),
-        "test.conf:1: ratelimit: expected an integer -19..12 after `interval`, found `-20` \
-             (chronyd would silently use -19)"
-    );
-    assert_eq!(
-        error("ratelimit burst 0"),
-        "test.conf:1: ratelimit: expected an integer 1..32 after `burst`, found `0` \
-             (chronyd would silently use 1)"
-    );
-    assert_eq!(
-        error("ratelimit burst 64"),
-        "test.conf:1: ratelimit: expected an integer 1..32 after `burst`, found `64`"
-    );
-    assert_eq!(
-        error("ratelimit leak 5"),
-        "test.conf:1: ratelimit: expected an integer 1..4 after `leak`, found `5` \
-             (chronyd would silently use 4)"
-    );
-    assert_eq!(
         error("ratelimit interval 1 kod"),
-        "test.conf:1: ratelimit: expected an integer 0..4 after `kod`, found nothing"
+        "test.conf:1: ratelimit: expected an integer after `kod`, found nothing"
+    );
+    assert_eq!(
+        error("ratelimit burst x"),
+        "test.conf:1: ratelimit: expected an integer after `burst`, found `x`"
     );
     assert_eq!(
         error("ratelimit rate 3"),
@@ -452,7 +432,6 @@ fn deferred_directives_are_recorded() {
         "hwtimestamp *",
         "maxupdateskew 100.0",
         "dumpdir /var/lib/chrony",
-        "sourcedir /run/chrony-dhcp",
         "rtconutc",
         "hwclockfile /etc/adjtime",
         "cmdallow 127.0.0.1",
@@ -529,18 +508,18 @@ fn client_side_directives_are_read() {
 #[test]
 fn bad_source_options_name_the_fix() {
     for (line, expected) in [
-        ("server a.example key 1", "authentication"),
         (
-            "server a.example xleave",
-            "option `xleave` is not supported",
+            "server a.example interleave",
+            "unknown option `interleave`, which chronyd 4.3 refuses too",
         ),
-        ("server a.example minpoll 40", "out of range"),
+        (
+            "server a.example maxdelay x",
+            "a finite number after `maxdelay`",
+        ),
+        ("server a.example minpoll", "an integer poll exponent"),
         ("server", "expected a host name"),
         ("makestep 1.0", "makestep THRESHOLD LIMIT"),
-        (
-            "server a.example maxsources 2",
-            "option `maxsources` is not supported",
-        ),
+        ("maxdistance NaN", "expected a finite distance"),
     ] {
         let err = parse_str(line, "test.conf").unwrap_err().to_string();
         assert!(err.contains("test.conf:1"), "{err}");
@@ -580,15 +559,11 @@ fn unknown_and_unsupported_directives() {
              (see docs/ntp-config.md)"
     );
     assert_eq!(
-        error("refclock PHC /dev/ptp0"),
-        "test.conf:1: refclock: chrony directive that ringd does not support; remove it or \
-             comment it out (see docs/ntp-config.md)"
+        error("ptpdomain 0"),
+        "test.conf:1: ptpdomain: a directive of chrony 4.4 or later, which chronyd 4.3 \
+             refuses too; remove it or comment it out (see docs/ntp-config.md)"
     );
-    assert_eq!(
-        error("LeapSecMode slew"),
-        "test.conf:1: LeapSecMode: chrony directive that ringd does not support; remove it \
-             or comment it out (see docs/ntp-config.md)"
-    );
+    assert_eq!(parse("LeapSecMode slew").deferred[0].name, "leapsecmode");
     assert_eq!(
         error("servr 192.0.2.1 iburst"),
         "test.conf:1: servr: unknown directive; ringd reads chrony.conf directives \
@@ -612,9 +587,9 @@ fn lines_that_are_not_configuration_are_not_quoted() {
         );
     }
     // Every chrony directive would be quoted, with room for a typo's extra letter.
-    let known = DEFERRED_DIRECTIVES
+    let known = NOT_ACTED_ON_DIRECTIVES
         .iter()
-        .chain(UNSUPPORTED_CHRONY_DIRECTIVES)
+        .chain(LATER_CHRONY_DIRECTIVES)
         .chain(chrony_upstream::DIRECTIVES);
     for name in known {
         assert!(
@@ -668,7 +643,7 @@ fn display_prints_the_effective_settings() {
         "port 123\n\
              bindaddress 0.0.0.0\n\
              bindaddress ::\n\
-             # no allow directive: every NTP client is refused\n\
+             # no allow directive: the NTP port is not opened (as chronyd)\n\
              clientloglimit 524288\n"
     );
 }
@@ -849,10 +824,7 @@ fn stock_debian_file_with_server_lines_loads() {
         .filter(|d| d.file == file)
         .map(|d| (d.line, d.name.as_str()))
         .collect();
-    assert_eq!(
-        ours,
-        [(11, "sourcedir"), (14, "sourcedir"), (34, "maxupdateskew"),]
-    );
+    assert_eq!(ours, [(34, "maxupdateskew")]);
     let upstream = &config.upstream;
     assert_eq!(upstream.sources[0].host, "2.debian.pool.ntp.org");
     assert!(upstream.sources[0].pool && upstream.sources[0].iburst);
@@ -863,7 +835,7 @@ fn stock_debian_file_with_server_lines_loads() {
     assert_eq!(config.local.map(|local| local.stratum), Some(10));
     assert_eq!(
         config.upstream_note().unwrap(),
-        "recognised but not acted on yet: sourcedir, sourcedir, maxupdateskew"
+        "recognised but not acted on yet: maxupdateskew"
     );
     assert_eq!(
         config.logs.dir.as_deref(),
@@ -876,7 +848,7 @@ fn stock_debian_file_with_server_lines_loads() {
 fn stock_rocky_file_with_server_lines_loads() {
     let config = parse_file(&data_file("rocky-server.conf")).unwrap();
     let names: Vec<_> = config.deferred.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["sourcedir"]);
+    assert!(names.is_empty(), "{names:?}");
     assert_eq!(
         config.auth.keyfile.as_deref(),
         Some(Path::new("/etc/chrony.keys"))
@@ -954,4 +926,70 @@ fn log_logdir_and_logbanner_are_read_as_chronyd_reads_them() {
         error("logbanner often"),
         "test.conf:1: logbanner: expected a number of lines (0: no banner), found `often`"
     );
+}
+
+#[test]
+fn mapped_ipv4_subnet_lets_no_ipv4_client_in_as_chronyd() {
+    let config = parse("allow ::ffff:127.0.0.0/104");
+    assert!(!config.access.is_allowed(ip("127.0.0.1")));
+    assert!(!config.access.is_allowed(ip("::ffff:127.0.0.1")));
+    assert!(config.to_string().contains("allow ::ffff:127.0.0.0/104\n"));
+}
+
+#[test]
+fn sourcedir_adds_the_sources_of_its_files_and_skips_what_chronyd_skips() {
+    let dir = TempDir::new("chrony-sources");
+    dir.write("dhcp/eth0.sources", "server 192.0.2.1 iburst\n");
+    dir.write(
+        "sources.d/a.sources",
+        "# local servers\npool pool.example maxsources 2\npeer 192.0.2.9\nallow 10/8\n\
+         server 192.0.2.2 bogus\nserver 192.0.2.3 xleave\n",
+    );
+    dir.write("sources.d/a.conf", "server 192.0.2.99\n");
+    let config = parse(&format!(
+        "sourcedir {}\nsourcedir {}\nsourcedir {}",
+        shown(dir.join("dhcp")),
+        shown(dir.join("missing")),
+        shown(dir.join("sources.d"))
+    ));
+    let hosts: Vec<_> = config
+        .upstream
+        .sources
+        .iter()
+        .map(|s| s.host.as_str())
+        .collect();
+    assert_eq!(hosts, ["192.0.2.1", "pool.example", "192.0.2.3"]);
+    assert!(config.upstream.sources[0].iburst);
+    assert_eq!(config.upstream.sources[1].max_sources, 2);
+    assert!(!config.access.is_allowed(ip("10.0.0.1")));
+    let sources_file = shown(dir.join("sources.d/a.sources"));
+    assert_eq!(config.deferred[0].file, sources_file);
+    assert_eq!(config.deferred[0].text, "peer 192.0.2.9");
+    let warnings: Vec<_> = config.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(warnings[0].starts_with(&format!(
+        "{sources_file}:4: sourcedir: line skipped, as chronyd skips it: {sources_file}:4: allow: \
+         not a server, pool or peer line"
+    )));
+    assert!(warnings[1].contains(":5: sourcedir: line skipped") && warnings[1].contains("bogus"));
+    assert_eq!(
+        warnings[2],
+        format!("{sources_file}:6: server: option `xleave` is accepted and not acted on")
+    );
+}
+
+#[test]
+fn start_up_log_has_one_warning_line_per_line_not_acted_on_or_clamped() {
+    let config = parse("refclock SHM 0\nratelimit burst 300 leak 0\nlocal stratum 10\n");
+    assert_eq!(
+        config.start_up_warnings(),
+        [
+            "test.conf:1: refclock: accepted, not acted on by ringd",
+            "test.conf:2: ratelimit: `burst 300` clamped to 255 as chronyd does",
+            "test.conf:2: ratelimit: `leak 0` clamped to 1 as chronyd does",
+            "no `server` or `pool` line: ringd does not synchronise upstream and serves the \
+             system clock at local stratum 10",
+        ]
+    );
+    assert_eq!(config.ratelimit.map(|r| (r.burst, r.leak)), Some((255, 1)));
 }

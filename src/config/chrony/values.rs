@@ -41,19 +41,18 @@ pub(super) fn parse_local(d: &Directive) -> Result<LocalStratum, ConfigError> {
     Ok(local)
 }
 
-/// `ratelimit [interval I] [burst B] [leak L] [kod K]` on top of `current`.
+/// `ratelimit [interval I] [burst B] [leak L] [kod K]` on top of `current`, and a warning per
+/// value clamped into the range chronyd applies (clientlog.c); `kod` is ringd's own option.
 pub(super) fn parse_ratelimit(
     d: &Directive,
     mut current: RateLimitSettings,
-) -> Result<RateLimitSettings, ConfigError> {
-    /// chronyd parses every value in this range and rejects the line otherwise.
-    const PARSED: std::ops::RangeInclusive<i32> = -32..=32;
+) -> Result<(RateLimitSettings, Vec<String>), ConfigError> {
+    let mut warnings = Vec::new();
     let mut args = d.args.iter().copied();
     while let Some(option) = args.next() {
-        // The ranges chronyd clamps to (clientlog.c); burst's 255 is out of reach of the parser.
         let (field, min, max) = match option.to_ascii_lowercase().as_str() {
             "interval" => (&mut current.interval, -19, 12),
-            "burst" => (&mut current.burst, 1, 32),
+            "burst" => (&mut current.burst, 1, 255),
             "leak" => (&mut current.leak, 1, 4),
             "kod" => (&mut current.kod, 0, 4),
             _ => {
@@ -63,21 +62,17 @@ pub(super) fn parse_ratelimit(
                 )));
             }
         };
-        let what = format!("an integer {min}..{max} after `{option}`");
         let text = args.next();
-        match text
-            .and_then(|t| t.parse::<i32>().ok())
-            .filter(|v| PARSED.contains(v))
-        {
-            Some(value) if (min..=max).contains(&value) => *field = value,
-            Some(value) => {
-                return Err(d.error(format!(
-                    "expected {what}, found `{value}` (chronyd would silently use {})",
-                    value.clamp(min, max)
-                )));
-            }
-            None => return Err(d.expected(&what, text)),
+        let value: i32 = text
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| d.expected(&format!("an integer after `{option}`"), text))?;
+        *field = value.clamp(min, max);
+        if *field != value {
+            warnings.push(format!(
+                "`{option} {value}` clamped to {} as chronyd does",
+                *field
+            ));
         }
     }
-    Ok(current)
+    Ok((current, warnings))
 }

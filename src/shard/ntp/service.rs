@@ -18,6 +18,7 @@ use super::{clock_refresh, sockets};
 use crate::config::source_file::{self, Expected, NO_ORIGINAL_LIMIT};
 use crate::config::NtpConfig;
 use crate::metrics::{NtpCounters, NtpTotals};
+use crate::ntp::access::Family;
 use crate::ntp::answer_policy::{AnswerPolicy, PolicyCell, PolicyFollower, SharedServerKeys};
 use crate::ntp::clock_state::{ClockCell, ClockSnapshot};
 use crate::ntp::nts_ke::NtpService as KeNtpService;
@@ -102,10 +103,13 @@ pub struct Rebind {
 /// How long shards are given to take up new sockets; an idle shard looks every 100 ms.
 const HANDOVER_WAIT: Duration = Duration::from_secs(2);
 
+/// The addresses to listen on: like chronyd (ntp_core.c), a family's port is opened only when
+/// an `allow` lets some client of that family in.
 fn configured_addresses(config: &NtpConfig) -> Vec<SocketAddr> {
     config
         .bind_addresses
         .iter()
+        .filter(|ip| config.access.any_allowed(Family::of(**ip)))
         .map(|ip| SocketAddr::new(*ip, config.port))
         .collect()
 }
@@ -197,8 +201,7 @@ impl NtpService {
     /// Refuses ports another process holds, naming it: run before ringd confines itself, while
     /// it may still look at other processes' sockets.
     pub fn claim_ports(config: &NtpConfig) -> Result<(), StartError> {
-        for ip in &config.bind_addresses {
-            let addr = SocketAddr::new(*ip, config.port);
+        for addr in configured_addresses(config) {
             listen_port::ensure_free(addr, Transport::Udp, sockets::PORT_OPTION)
                 .map_err(|source| StartError::Bind { addr, source })?;
         }
@@ -217,8 +220,8 @@ impl NtpService {
         }
 
         let mut listeners = Vec::new();
-        for ip in &config.bind_addresses {
-            let listener = sockets::bind(*ip, config.port, shard_count)
+        for addr in configured_addresses(config) {
+            let listener = sockets::bind(addr.ip(), addr.port(), shard_count)
                 .map_err(|(addr, source)| StartError::Bind { addr, source })?;
             listeners.push(listener);
         }
@@ -339,6 +342,9 @@ impl NtpService {
                     return Err(err);
                 }
             }
+        }
+        if service.local_addrs.is_empty() {
+            info!("NTP port not opened: no `allow` line lets a client in (as chronyd)");
         }
         for addr in &service.local_addrs {
             info!(

@@ -144,19 +144,26 @@ fn every_command_over_the_control_socket() {
     assert_eq!(json[0]["address"], "127.0.0.1");
     assert_eq!(json[0]["ntp_hits"], 5);
 
-    // No `server` line: nothing to synchronise to, shown as chronyc shows it.
+    // No `server` line: the local reference is served (`local stratum 10`), and tracking
+    // says what the replies say, as chronyc does for chronyd.
     let tracking = stdout(&socket, &["tracking"]);
     assert!(
-        tracking.starts_with("Reference ID    : 00000000 ()\nStratum         : 0\n"),
+        tracking.starts_with("Reference ID    : 7F7F0101 ()\nStratum         : 10\n"),
         "{tracking}"
     );
     assert!(
-        tracking.ends_with("Leap status     : Not synchronised\n"),
+        tracking.contains("\nSystem time     : 0.000000000 seconds fast of NTP time\n"),
+        "{tracking}"
+    );
+    assert!(
+        tracking.ends_with("Leap status     : Normal\n"),
         "{tracking}"
     );
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&socket, &["--json", "tracking"])).unwrap();
-    assert_eq!(json["leap_status"], "Not synchronised");
+    assert_eq!(json["leap_status"], "Normal");
+    assert_eq!(json["stratum"], 10);
+    assert_eq!(json["reference_id"], 0x7F7F_0101);
     assert_eq!(
         stdout(&socket, &["sources"]),
         format!(

@@ -7,6 +7,8 @@ use super::server_stats::{ServerStats, ServerStatsReport};
 use super::{chronyc_csv, chronyc_format};
 use crate::ftp::registry::SessionInfo;
 use crate::metrics::NtpTotals;
+use crate::ntp::clock_state::ClockSnapshot;
+use crate::ntp::packet::UnixTime;
 use crate::ntp::ratelimit::ClientRecord;
 use crate::sync::report::{NtpDataReport, SyncStatus, TrackingReport};
 
@@ -15,17 +17,59 @@ const NO_FTP: &str = "ringd serves no FTP (it was started with --ntp-conf alone)
 const NO_SOURCES: &str = "makestep: ringd has no time sources (no `server` or `pool` line in \
                           its chrony.conf), so there is nothing to step the clock to";
 
-/// `tracking`; without a sync service, what chronyc shows for a chronyd with no sources.
-pub fn tracking(status: Option<&SyncStatus>) -> Reply {
-    let report = match status {
-        Some(status) => status.tracking.clone(),
-        None => TrackingReport {
-            leap_status: "Not synchronised".into(),
-            ..TrackingReport::default()
-        },
-    };
+/// The clock the shards serve, read at one moment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServedClock {
+    pub snapshot: ClockSnapshot,
+    /// The system clock's reading at that moment.
+    pub system_clock: UnixTime,
+}
+
+/// `tracking`: what the NTP replies say (reference ID, stratum, leap, root delay and
+/// dispersion, reference time) beside the sync engine's statistics, so that monitoring sees
+/// what clients see; without NTP, what chronyc shows for a chronyd with no sources.
+pub fn tracking(status: Option<&SyncStatus>, served: Option<ServedClock>) -> Reply {
+    let report = tracking_report(status.map(|status| &status.tracking), served);
     Reply::report(&report, chronyc_format::tracking(&report))
         .with_csv(chronyc_csv::tracking(&report))
+}
+
+fn tracking_report(engine: Option<&TrackingReport>, served: Option<ServedClock>) -> TrackingReport {
+    let mut report = engine.cloned().unwrap_or_else(|| TrackingReport {
+        leap_status: chronyc_format::leap_name(ClockSnapshot::UNSYNCHRONISED.leap).into(),
+        ..TrackingReport::default()
+    });
+    let Some(ServedClock {
+        snapshot,
+        system_clock,
+    }) = served
+    else {
+        return report;
+    };
+    if snapshot.reference_id != report.reference_id {
+        // The local reference (or the kernel's state) has taken over: chronyc names neither.
+        report.reference_name.clear();
+    }
+    report.reference_id = snapshot.reference_id;
+    report.stratum = snapshot.stratum;
+    report.leap_status = chronyc_format::leap_name(snapshot.leap).into();
+    report.root_delay = snapshot.root_delay.to_seconds();
+    report.root_dispersion = snapshot.root_dispersion.to_seconds();
+    report.reference_time = if snapshot.reference_time.is_zero() {
+        0.0
+    } else {
+        let reference = snapshot.reference_time.to_unix_near(system_clock);
+        reference.as_nanos() as f64 * 1e-9
+    };
+    // Steering the clock, the engine's estimate is what the clock still has to be corrected
+    // by; observing, the system clock stays where it is and its distance from the time
+    // served is the correction the shards add, with the opposite sign.
+    if !report.controls_clock {
+        let served_time = snapshot.correction.apply(system_clock);
+        report.system_time_offset =
+            (system_clock.as_nanos() - served_time.as_nanos()) as f64 * 1e-9;
+    }
+    report
 }
 
 /// `sources`: no lines without a sync service.
@@ -134,6 +178,8 @@ pub fn ftp_sessions(sessions: Option<Vec<SessionInfo>>) -> Reply {
 mod tests {
     use super::*;
     use crate::ftp::registry::SessionState;
+    use crate::ntp::clock_state::ClockCorrection;
+    use crate::ntp::packet::{NtpShort, NtpTimestamp};
     use crate::sync::report::SourceReport;
 
     fn text(reply: &Reply) -> &str {
@@ -159,7 +205,7 @@ mod tests {
 
     #[test]
     fn without_sync_the_clock_is_not_synchronised_and_has_no_sources() {
-        let reply = tracking(None);
+        let reply = tracking(None, None);
         assert!(text(&reply).starts_with("Reference ID    : 00000000 ()\nStratum         : 0\n"));
         assert!(text(&reply).ends_with("Leap status     : Not synchronised\n"));
         assert_eq!(data(&reply)["stratum"], 0);
@@ -195,7 +241,7 @@ mod tests {
             ntp_data: vec![super::super::chronyc_format::ntp_data_seen_from_chronyd()],
             unresolved_sources: 1,
         };
-        assert!(text(&tracking(Some(&status))).contains("Stratum         : 3\n"));
+        assert!(text(&tracking(Some(&status), None)).contains("Stratum         : 3\n"));
         let activity = activity(Some(&status));
         assert!(text(&activity).starts_with("200 OK\n1 sources online\n0 sources offline\n"));
         assert!(text(&activity).ends_with("1 sources with unknown address\n"));
@@ -233,6 +279,148 @@ mod tests {
             "200 OK (clock stepped by -0.250000000 seconds)\n"
         );
         assert_eq!(data(&stepped)["step"], -0.25);
+    }
+
+    const NOW: UnixTime = UnixTime {
+        secs: 1_796_506_493,
+        nanos: 184_446_994,
+    };
+
+    fn served(snapshot: ClockSnapshot) -> Option<ServedClock> {
+        Some(ServedClock {
+            snapshot,
+            system_clock: NOW,
+        })
+    }
+
+    fn local_reference(stratum: u8) -> ClockSnapshot {
+        ClockSnapshot {
+            leap: crate::ntp::packet::leap::NONE,
+            stratum,
+            reference_id: crate::ntp::packet::REFID_LOCAL,
+            reference_time: NtpTimestamp::from_unix(UnixTime {
+                secs: NOW.secs - 1,
+                nanos: NOW.nanos,
+            }),
+            root_delay: NtpShort(0),
+            root_dispersion: NtpShort(0),
+            correction: ClockCorrection::NONE,
+        }
+    }
+
+    fn csv(reply: &Reply) -> Vec<String> {
+        match reply {
+            Reply::Ok { csv: Some(csv), .. } => {
+                csv.trim_end().split(',').map(str::to_string).collect()
+            }
+            other => panic!("no CSV in {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_local_reference_is_tracked_as_chronyd_shows_it() {
+        // What chronyc 4.3 printed for `local stratum 10` with a source that never answered.
+        let reply = tracking(None, served(local_reference(10)));
+        assert!(
+            text(&reply).starts_with(
+                "Reference ID    : 7F7F0101 ()\nStratum         : 10\n\
+                 Ref time (UTC)  : Sat Dec 05 21:34:52 2026\n\
+                 System time     : 0.000000000 seconds fast of NTP time\n"
+            ),
+            "{}",
+            text(&reply)
+        );
+        assert!(text(&reply).ends_with("Leap status     : Normal\n"));
+        assert_eq!(data(&reply)["reference_id"], 0x7F7F_0101);
+        assert_eq!(data(&reply)["stratum"], 10);
+        assert_eq!(data(&reply)["leap_status"], "Normal");
+        let fields = csv(&reply);
+        assert_eq!(fields[..3], ["7F7F0101", "", "10"]);
+        assert_eq!(fields[13], "Normal");
+
+        // The engine's source lost to the local reference (its distance is over `local
+        // distance`): the wire says local, and so does tracking.
+        let engine = SyncStatus {
+            tracking: TrackingReport {
+                reference_id: 0xC000_0201,
+                reference_name: "192.0.2.1".into(),
+                stratum: 3,
+                leap_status: "Normal".into(),
+                last_offset: 1e-3,
+                ..TrackingReport::default()
+            },
+            ..SyncStatus::default()
+        };
+        let reply = tracking(Some(&engine), served(local_reference(10)));
+        assert!(text(&reply).starts_with("Reference ID    : 7F7F0101 ()\nStratum         : 10\n"));
+        assert!(text(&reply).contains("Last offset     : +0.001000000 seconds\n"));
+        assert_eq!(data(&reply)["reference_name"], "");
+    }
+
+    #[test]
+    fn an_unsynchronised_server_says_so_as_its_replies_do() {
+        let reply = tracking(None, served(ClockSnapshot::UNSYNCHRONISED));
+        assert!(text(&reply).starts_with(
+            "Reference ID    : 00000000 ()\nStratum         : 0\n\
+             Ref time (UTC)  : Thu Jan 01 00:00:00 1970\n"
+        ));
+        assert!(text(&reply).contains("Root delay      : 1.000000000 seconds\n"));
+        assert!(text(&reply).ends_with("Leap status     : Not synchronised\n"));
+    }
+
+    #[test]
+    fn system_time_is_the_system_clock_against_the_time_served() {
+        let engine = |controls_clock| SyncStatus {
+            tracking: TrackingReport {
+                reference_id: 0xC000_0201,
+                reference_name: "192.0.2.1".into(),
+                stratum: 3,
+                system_time_offset: 0.25,
+                controls_clock,
+                leap_status: "Normal".into(),
+                ..TrackingReport::default()
+            },
+            ..SyncStatus::default()
+        };
+        // The shards add 2.5 ms to the system clock's readings: it is 2.5 ms slow.
+        let observing = ClockSnapshot {
+            stratum: 3,
+            reference_id: 0xC000_0201,
+            correction: ClockCorrection {
+                at_ns: NOW.as_nanos() as i64 - 1_000_000_000,
+                offset_ns: 2_500_000,
+                rate_ps_per_s: 0,
+            },
+            ..local_reference(3)
+        };
+        let reply = tracking(Some(&engine(false)), served(observing));
+        assert!(
+            text(&reply).contains("System time     : 0.002500000 seconds slow of NTP time\n"),
+            "{}",
+            text(&reply)
+        );
+        assert_eq!(data(&reply)["system_time_offset"], -0.0025);
+        assert_eq!(data(&reply)["reference_name"], "192.0.2.1");
+        assert_eq!(csv(&reply)[4], "0.002500000", "chronyc -c's correction");
+        // A correction growing at 10 ppm for 1 s adds 10 us.
+        let drifting = ClockSnapshot {
+            correction: ClockCorrection {
+                rate_ps_per_s: 10_000_000,
+                ..observing.correction
+            },
+            ..observing
+        };
+        let reply = tracking(Some(&engine(false)), served(drifting));
+        assert_eq!(data(&reply)["system_time_offset"], -0.00251);
+        // Steering the clock, the system clock is what is served; what is left to correct is
+        // the engine's estimate.
+        let steering = ClockSnapshot {
+            correction: ClockCorrection::NONE,
+            ..observing
+        };
+        let reply = tracking(Some(&engine(true)), served(steering));
+        assert!(text(&reply).contains("System time     : 0.250000000 seconds fast of NTP time\n"));
+        assert_eq!(data(&reply)["system_time_offset"], 0.25);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use super::json_view::{SourceJson, SourceStatsJson};
 use super::protocol::Reply;
 use super::server_stats::{ServerStats, ServerStatsReport};
 use super::{chronyc_csv, chronyc_format};
@@ -10,7 +11,7 @@ use crate::metrics::NtpTotals;
 use crate::ntp::clock_state::ClockSnapshot;
 use crate::ntp::packet::UnixTime;
 use crate::ntp::ratelimit::ClientRecord;
-use crate::sync::report::{NtpDataReport, SyncStatus, TrackingReport};
+use crate::sync::report::{NtpDataReport, SourceStatsReport, SyncStatus, TrackingReport};
 
 const NO_NTP: &str = "ringd serves no NTP (it was started with --ftp-conf alone)";
 const NO_FTP: &str = "ringd serves no FTP (it was started with --ntp-conf alone)";
@@ -75,16 +76,39 @@ fn tracking_report(engine: Option<&TrackingReport>, served: Option<ServedClock>)
 /// `sources`: no lines without a sync service.
 pub fn sources(status: Option<&SyncStatus>, verbose: bool) -> Reply {
     let sources = status.map_or(&[][..], |status| &status.sources);
-    Reply::report(&sources, chronyc_format::sources(sources, verbose))
+    let json: Vec<SourceJson> = sources.iter().map(SourceJson::from).collect();
+    Reply::report(&json, chronyc_format::sources(sources, verbose))
         .with_csv(chronyc_csv::sources(sources))
 }
 
 /// `sourcestats`: no lines without a sync service.
 pub fn source_stats(status: Option<&SyncStatus>, verbose: bool) -> Reply {
-    let stats = status.map_or(&[][..], |status| &status.source_stats);
-    Reply::report(&stats, chronyc_format::source_stats(stats, verbose))
-        .with_csv(chronyc_csv::source_stats(stats))
+    let stats: Vec<SourceStatsReport> = status
+        .map_or(&[][..], |status| &status.source_stats)
+        .iter()
+        .map(as_chronyd_reports)
+        .collect();
+    let json: Vec<SourceStatsJson> = stats.iter().map(SourceStatsJson::from).collect();
+    Reply::report(&json, chronyc_format::source_stats(&stats, verbose))
+        .with_csv(chronyc_csv::source_stats(&stats))
 }
+
+/// Before its first sample chronyd knows nothing of a source and says so with its
+/// worst-case bounds (sourcestats.c's initial values): a skew of 2000 ppm and a standard
+/// deviation of 4 s, where ringd's filter has its own starting values.
+fn as_chronyd_reports(stats: &SourceStatsReport) -> SourceStatsReport {
+    if stats.samples > 0 {
+        return stats.clone();
+    }
+    SourceStatsReport {
+        frequency_skew_ppm: NO_SAMPLE_SKEW_PPM,
+        std_dev: NO_SAMPLE_STD_DEV,
+        ..stats.clone()
+    }
+}
+
+const NO_SAMPLE_SKEW_PPM: f64 = 2000.0;
+const NO_SAMPLE_STD_DEV: f64 = 4.0;
 
 /// `ntpdata`: every source, or the one at `address`; no blocks without a sync service.
 pub fn ntp_data(status: Option<&SyncStatus>, address: Option<IpAddr>) -> Reply {
@@ -421,6 +445,103 @@ mod tests {
         let reply = tracking(Some(&engine(true)), served(steering));
         assert!(text(&reply).contains("System time     : 0.250000000 seconds fast of NTP time\n"));
         assert_eq!(data(&reply)["system_time_offset"], 0.25);
+    }
+
+    #[test]
+    fn json_offsets_have_the_signs_of_the_text_columns() {
+        // The source is 1 ms ahead of the local clock: chronyc's columns say -1000us.
+        let status = SyncStatus {
+            sources: vec![SourceReport {
+                state: '*',
+                name: "192.0.2.1".into(),
+                stratum: 2,
+                poll: 6,
+                reach: 0o377,
+                last_rx: Some(3.0),
+                adjusted_offset: 0.001,
+                measured_offset: 0.002,
+                error: 1e-4,
+                stopped_by: None,
+            }],
+            source_stats: vec![SourceStatsReport {
+                name: "192.0.2.1".into(),
+                samples: 8,
+                runs: 4,
+                span: 448.0,
+                frequency_ppm: 0.5,
+                frequency_skew_ppm: 0.1,
+                offset: 0.003,
+                std_dev: 1e-5,
+            }],
+            ..SyncStatus::default()
+        };
+        let reply = sources(Some(&status), false);
+        let row = text(&reply).lines().nth(2).unwrap().to_string();
+        assert!(row.ends_with("-1000us[-2000us] +/-  100us"), "{row}");
+        assert_eq!(data(&reply)[0]["adjusted_offset"], -0.001);
+        assert_eq!(data(&reply)[0]["measured_offset"], -0.002);
+        assert_eq!(csv(&reply)[7..9], ["-0.001000000", "-0.002000000"]);
+        let reply = source_stats(Some(&status), false);
+        let row = text(&reply).lines().nth(2).unwrap().to_string();
+        assert!(row.contains(" -3000us "), "{row}");
+        assert_eq!(data(&reply)[0]["offset"], -0.003);
+        assert_eq!(csv(&reply)[6], "-0.003000000");
+    }
+
+    #[test]
+    fn a_source_without_samples_is_shown_as_chronyc_shows_it() {
+        let status = SyncStatus {
+            sources: vec![SourceReport {
+                state: '?',
+                name: "127.0.0.1".into(),
+                stratum: 0,
+                poll: 6,
+                reach: 0,
+                last_rx: None,
+                adjusted_offset: 0.0,
+                measured_offset: 0.0,
+                error: 0.0,
+                stopped_by: None,
+            }],
+            source_stats: vec![SourceStatsReport {
+                name: "127.0.0.1".into(),
+                samples: 0,
+                runs: 0,
+                span: 0.0,
+                frequency_ppm: 0.0,
+                frequency_skew_ppm: 0.017,
+                offset: 0.0,
+                std_dev: 0.0,
+            }],
+            ..SyncStatus::default()
+        };
+        // Each line as chronyc 4.3 printed it for a server that never answered (with its
+        // name, `localhost`, replaced by the address ringd shows).
+        let reply = sources(Some(&status), false);
+        assert_eq!(
+            text(&reply).lines().nth(2).unwrap(),
+            "^? 127.0.0.1                     0   6     0     -     +0ns[   +0ns] +/-    0ns"
+        );
+        assert_eq!(
+            csv(&reply),
+            "^,?,127.0.0.1,0,6,0,4294967295,0.000000000,0.000000000,0.000000000"
+                .split(',')
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(data(&reply)[0]["last_rx"], serde_json::Value::Null);
+        let reply = source_stats(Some(&status), false);
+        assert_eq!(
+            text(&reply).lines().nth(2).unwrap(),
+            "127.0.0.1                   0   0     0     +0.000   2000.000     +0ns  4000ms"
+        );
+        assert_eq!(
+            csv(&reply),
+            "127.0.0.1,0,0,0,0.000,2000.000,0.000000000,4.000000000"
+                .split(',')
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(data(&reply)[0]["frequency_skew_ppm"], 2000.0);
+        assert_eq!(data(&reply)[0]["std_dev"], 4.0);
     }
 
     #[test]

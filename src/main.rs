@@ -134,6 +134,7 @@ fn start_control(
     });
     let state = ControlState {
         sync: sync.map(|service| Arc::new(service.handle()) as Arc<dyn SyncControl + Send + Sync>),
+        served_clock: ntp.map(NtpService::clock),
         ntp_counters: ntp.map(NtpService::counters).unwrap_or_default(),
         client_logs: ntp.map(NtpService::client_logs).unwrap_or_default(),
         ftp_sessions: ftp.map(FtpService::sessions),

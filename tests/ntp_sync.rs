@@ -145,13 +145,14 @@ fn waitsync_returns_once_synchronised_and_csv_and_ntpdata_are_chronycs() {
         &["--shards", "1"],
         1,
     );
-    // A ringd with no source never counts as synchronised: two tries, then exit 1.
+    // A ringd serving its local reference (refid LOCAL, as chronyd's) never counts as
+    // synchronised: two tries, then exit 1.
     let unsynchronised = upstream.ringctl(&["waitsync", "2", "0", "0", "0.1"]);
     assert_eq!(unsynchronised.status.code(), Some(1), "{unsynchronised:?}");
     let tries = String::from_utf8(unsynchronised.stdout).unwrap();
     assert_eq!(tries.lines().count(), 2, "{tries}");
     assert!(
-        tries.starts_with("try: 1, refid: 00000000, correction: "),
+        tries.starts_with("try: 1, refid: 7F7F0101, correction: "),
         "{tries}"
     );
 

@@ -7,9 +7,14 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use common::{Ringd, TempDir};
+use ringd::ntp::packet::{Header, NtpShort, NtpTimestamp, UnixTime, MODE_CLIENT, MODE_SERVER};
+use ringd::sys::clock::realtime_now;
 
 const WAIT: Duration = Duration::from_secs(20);
 const NTP_CONF: &str =
@@ -144,19 +149,26 @@ fn every_command_over_the_control_socket() {
     assert_eq!(json[0]["address"], "127.0.0.1");
     assert_eq!(json[0]["ntp_hits"], 5);
 
-    // No `server` line: nothing to synchronise to, shown as chronyc shows it.
+    // No `server` line: the local reference is served (`local stratum 10`), and tracking
+    // says what the replies say, as chronyc does for chronyd.
     let tracking = stdout(&socket, &["tracking"]);
     assert!(
-        tracking.starts_with("Reference ID    : 00000000 ()\nStratum         : 0\n"),
+        tracking.starts_with("Reference ID    : 7F7F0101 ()\nStratum         : 10\n"),
         "{tracking}"
     );
     assert!(
-        tracking.ends_with("Leap status     : Not synchronised\n"),
+        tracking.contains("\nSystem time     : 0.000000000 seconds fast of NTP time\n"),
+        "{tracking}"
+    );
+    assert!(
+        tracking.ends_with("Leap status     : Normal\n"),
         "{tracking}"
     );
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&socket, &["--json", "tracking"])).unwrap();
-    assert_eq!(json["leap_status"], "Not synchronised");
+    assert_eq!(json["leap_status"], "Normal");
+    assert_eq!(json["stratum"], 10);
+    assert_eq!(json["reference_id"], 0x7F7F_0101);
     assert_eq!(
         stdout(&socket, &["sources"]),
         format!(
@@ -344,4 +356,198 @@ fn an_unknown_control_group_stops_ringd_at_start_saying_what_to_do() {
         ),
         "{log}"
     );
+}
+
+/// A stratum-1 NTP server on loopback whose clock is `ahead` of the system clock by a fixed
+/// amount; it answers until dropped.
+struct ShiftedServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ShiftedServer {
+    fn start(ahead: Duration) -> ShiftedServer {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let shifted_now = move || {
+            let now = realtime_now().as_nanos() + ahead.as_nanos() as i128;
+            NtpTimestamp::from_unix(UnixTime {
+                secs: now.div_euclid(1_000_000_000) as i64,
+                nanos: now.rem_euclid(1_000_000_000) as u32,
+            })
+        };
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut request = [0u8; 64];
+            while !stopping.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((len, client)) = socket.recv_from(&mut request) else {
+                    continue;
+                };
+                let Some(asked) = Header::parse(&request[..len]) else {
+                    continue;
+                };
+                let receive = shifted_now();
+                let reply = Header {
+                    leap: 0,
+                    version: 4,
+                    mode: MODE_SERVER,
+                    stratum: 1,
+                    poll: asked.poll,
+                    precision: -20,
+                    root_delay: NtpShort(0),
+                    root_dispersion: NtpShort::from_micros(10),
+                    reference_id: u32::from_be_bytes(*b"GPS\0"),
+                    reference: receive,
+                    origin: asked.transmit,
+                    receive,
+                    transmit: shifted_now(),
+                };
+                let _ = socket.send_to(&reply.to_bytes(), client);
+            }
+        });
+        ShiftedServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ShiftedServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How well one loopback exchange measures the served clock against the system clock.
+const MEASURING_ERROR: f64 = 0.001;
+
+/// The served time minus the system clock, by one NTP exchange with the server at `server`.
+fn served_minus_system(server: SocketAddr) -> f64 {
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let t1 = NtpTimestamp::from_unix(realtime_now());
+    let request = Header {
+        version: 4,
+        mode: MODE_CLIENT,
+        transmit: t1,
+        ..Header::default()
+    };
+    client.send_to(&request.to_bytes(), server).unwrap();
+    let mut buf = [0u8; 64];
+    let (len, _) = client.recv_from(&mut buf).expect("a reply");
+    let t4 = NtpTimestamp::from_unix(realtime_now());
+    let reply = Header::parse(&buf[..len]).unwrap();
+    (reply.receive.nanos_since(t1) + reply.transmit.nanos_since(t4)) as f64 / 2e9
+}
+
+/// The number in `System time     : 0.500012000 seconds slow of NTP time`, signed as the
+/// JSON has it (positive: fast).
+fn system_time(tracking: &str) -> f64 {
+    let line = tracking
+        .lines()
+        .find(|line| line.starts_with("System time     : "))
+        .unwrap_or_else(|| panic!("no System time in:\n{tracking}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let magnitude: f64 = words[3].parse().unwrap();
+    match words[5] {
+        "fast" => magnitude,
+        "slow" => -magnitude,
+        other => panic!("{other} in {line}"),
+    }
+}
+
+#[test]
+fn observing_a_server_half_a_second_ahead_shows_the_system_clock_slow() {
+    let upstream = ShiftedServer::start(Duration::from_millis(500));
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let conf = format!(
+        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n\
+         server 127.0.0.1 port {} iburst minpoll -3 maxpoll -3\n\
+         server 127.0.0.2 port {} minpoll -3 maxpoll -3\n",
+        upstream.addr.port(),
+        dead.local_addr().unwrap().port(),
+    );
+    let mut ringd = Ringd::start_ntp(&conf, &["--shards", "1"], 1);
+    ringd.wait_for_line("synchronised to 127.0.0.1", WAIT);
+    let served = ringd.ntp_addrs[0];
+
+    // The sample: the local clock (as served, still about 0.5 s behind) against the source,
+    // the same sign in the text's column and in the JSON.
+    let sources = String::from_utf8(ringd.ringctl(&["sources"]).stdout).unwrap();
+    let row = sources
+        .lines()
+        .find(|line| line.starts_with("^* 127.0.0.1 "))
+        .unwrap_or_else(|| panic!("no selected 127.0.0.1 in:\n{sources}"));
+    let measured = row.split('[').nth(1).unwrap().split(']').next().unwrap();
+    assert!(measured.trim().starts_with('-'), "{row}");
+    assert!(measured.ends_with("ms"), "{row}");
+    let json = ringd.ringctl_json(&["sources"]);
+    assert!(
+        json[0]["measured_offset"].as_f64().unwrap() < -0.3,
+        "{json}"
+    );
+
+    // Observing, ringd slews the time it serves towards the upstream's and leaves the system
+    // clock behind: chronyc's "System time" is that distance, slow. It grows while the slew
+    // goes on, so each reading must lie between the served clock's offsets measured just
+    // before and just after it.
+    let deadline = Instant::now() + WAIT;
+    while served_minus_system(served) < 0.01 {
+        assert!(
+            Instant::now() < deadline,
+            "the served time never moved ahead"
+        );
+    }
+    let before = served_minus_system(served);
+    let tracking = String::from_utf8(ringd.ringctl(&["tracking"]).stdout).unwrap();
+    let after = served_minus_system(served);
+    assert!(
+        tracking.starts_with("Reference ID    : 7F000001 (127.0.0.1)\nStratum         : 2\n"),
+        "{tracking}"
+    );
+    let slow = -system_time(&tracking);
+    assert!(
+        before - MEASURING_ERROR <= slow && slow <= after + MEASURING_ERROR,
+        "{before} <= {slow} <= {after}:\n{tracking}"
+    );
+    let before = served_minus_system(served);
+    let json = ringd.ringctl_json(&["tracking"]);
+    let after = served_minus_system(served);
+    let slow = -json["system_time_offset"].as_f64().unwrap();
+    assert!(
+        before - MEASURING_ERROR <= slow && slow <= after + MEASURING_ERROR,
+        "{before} <= {slow} <= {after}: {json}"
+    );
+
+    // The second source never answers: chronyc's sample-less line.
+    let silent = sources
+        .lines()
+        .find(|line| line.starts_with("^? 127.0.0.2 "))
+        .unwrap_or_else(|| panic!("no 127.0.0.2 in:\n{sources}"));
+    assert!(
+        silent.ends_with("  0  -3     0     -     +0ns[   +0ns] +/-    0ns"),
+        "{silent}"
+    );
+    let stats = String::from_utf8(ringd.ringctl(&["sourcestats"]).stdout).unwrap();
+    let silent = stats
+        .lines()
+        .find(|line| line.starts_with("127.0.0.2 "))
+        .unwrap_or_else(|| panic!("no 127.0.0.2 in:\n{stats}"));
+    assert!(
+        silent.ends_with("0   0     0     +0.000   2000.000     +0ns  4000ms"),
+        "{silent}"
+    );
+    ringd.stop();
 }

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::answers;
+use super::answers::{self, ServedClock};
 use super::protocol::{Reply, Request};
 use crate::ftp::registry::SessionRegistry;
 use crate::metrics::NtpCounters;
+use crate::ntp::clock_state::ClockCell;
 use crate::shard::ntp::client_log::ClientLogTap;
 use crate::sync::report::SyncStatus;
+use crate::sys::clock::realtime_now;
 
 /// How long `clients` waits for the shards to copy their client logs. An idle shard looks
 /// every 100 ms; a busy one between two batches.
@@ -38,6 +40,8 @@ pub type LifecycleHandler = Arc<dyn Fn(Lifecycle) -> Result<String, String> + Se
 #[derive(Clone, Default)]
 pub struct ControlState {
     pub sync: Option<Arc<dyn SyncControl + Send + Sync>>,
+    /// The state NTP replies are built from.
+    pub served_clock: Option<Arc<ClockCell>>,
     /// One per NTP shard.
     pub ntp_counters: Vec<Arc<NtpCounters>>,
     /// One per NTP shard.
@@ -51,7 +55,13 @@ impl ControlState {
     pub fn answer(&self, request: Request) -> Reply {
         let status = || self.sync.as_ref().map(|sync| sync.status());
         match request {
-            Request::Tracking => answers::tracking(status().as_ref()),
+            Request::Tracking => {
+                let served = self.served_clock.as_ref().map(|cell| ServedClock {
+                    system_clock: realtime_now(),
+                    snapshot: cell.read(),
+                });
+                answers::tracking(status().as_ref(), served)
+            }
             Request::Sources { verbose } => answers::sources(status().as_ref(), verbose),
             Request::SourceStats { verbose } => answers::source_stats(status().as_ref(), verbose),
             Request::NtpData { address } => answers::ntp_data(status().as_ref(), address),
@@ -85,6 +95,7 @@ impl ControlState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ntp::served_clock::{self, ClockSource};
     use crate::sync::report::TrackingReport;
 
     struct Steady;
@@ -120,8 +131,14 @@ mod tests {
         let registry = Arc::new(SessionRegistry::default());
         let session = registry.open("192.0.2.4:3000".parse().unwrap(), std::time::Instant::now());
         session.logged_in(b"alice");
+        let local_reference = served_clock::snapshot(
+            ClockSource::LocalReference { stratum: 10 },
+            None,
+            realtime_now(),
+        );
         let state = ControlState {
             sync: Some(Arc::new(Steady)),
+            served_clock: Some(Arc::new(ClockCell::new(local_reference))),
             ntp_counters: vec![counters],
             client_logs: Vec::new(),
             ftp_sessions: Some(Arc::clone(&registry)),
@@ -130,7 +147,9 @@ mod tests {
                 Lifecycle::CycleLogs => Ok("2 log file(s) reopened".to_string()),
             })),
         };
-        assert!(text(state.answer(Request::Tracking)).contains("Stratum         : 2\n"));
+        // The engine says stratum 2, but the shards serve the local reference.
+        assert!(text(state.answer(Request::Tracking))
+            .starts_with("Reference ID    : 7F7F0101 ()\nStratum         : 10\n"));
         assert_eq!(
             text(state.answer(Request::MakeStep)),
             "error: makestep needs --control-clock"

@@ -258,7 +258,9 @@ impl BeforeLogin {
             epsv_all: false,
             restart_offset: 0,
             rename_from: None,
-            ascii: false,
+            // RFC 959's default, and vsftpd's: the transfers convert only where
+            // ascii_download_enable/ascii_upload_enable say so.
+            ascii: true,
             transfer: None,
             upload: None,
             awaiting_lock: None,

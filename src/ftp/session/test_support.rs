@@ -493,7 +493,7 @@ pub(crate) fn server_with_user_list(config: &str) -> Client {
 
 pub(crate) const ANONYMOUS_STATUS: &str =
     "211-FTP server status:\r\n     Connected to 192.0.2.10\r\n     \
-                                Logged in as ftp\r\n     TYPE: BINARY\r\n     \
+                                Logged in as ftp\r\n     TYPE: ASCII\r\n     \
                                 No session bandwidth limit\r\n     \
                                 Session timeout in seconds is 300\r\n     \
                                 Control connection is plain text\r\n     \

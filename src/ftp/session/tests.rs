@@ -162,10 +162,10 @@ fn opts_utf8_on_and_unknown_options() {
 fn stat_reports_the_session() {
     let mut client = anonymous_session("");
     assert_eq!(client.send("STAT"), ANONYMOUS_STATUS);
-    client.send("TYPE A");
+    client.send("TYPE I");
     assert_eq!(
         client.send("STAT"),
-        ANONYMOUS_STATUS.replace("TYPE: BINARY", "TYPE: ASCII")
+        ANONYMOUS_STATUS.replace("TYPE: ASCII", "TYPE: BINARY")
     );
     let mut client = alice_session("idle_session_timeout=0\n");
     let status = client.send("STAT");

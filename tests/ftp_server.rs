@@ -667,6 +667,49 @@ fn ascii_mode_converts_line_ends_both_ways() {
     ringd.stop();
 }
 
+#[test]
+fn use_localtime_shows_times_in_the_zone_ringd_runs_in() {
+    let dir = TempDir::new("localtime");
+    let root = make_root(&dir);
+    // 20:00 UTC on 14 July 2020 is 01:30 on 15 July in India (5 h 30 min east, no summer time).
+    let file = std::fs::File::options()
+        .write(true)
+        .open(root.join("pub/hello.txt"))
+        .unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_594_756_800))
+        .unwrap();
+    let start = |extra: &str| {
+        let dir = TempDir::new("localtime-ringd");
+        let path = dir.write("vsftpd.conf", anonymous_conf(&root, extra));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+        command.arg("--ftp-conf").arg(&path);
+        command.arg("--control-socket").arg(dir.join("ringd.sock"));
+        // A POSIX zone string: no tzdata needed.
+        command.env("TZ", "IST-5:30");
+        Ringd::spawn(command, dir, 1)
+    };
+
+    let ringd = start("use_localtime=YES\n");
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
+    assert_eq!(
+        control.command("MDTM pub/hello.txt"),
+        "213 20200715013000\r\n"
+    );
+    let status = control.command("STAT pub/hello.txt");
+    assert!(status.contains(" Jul 15  2020 hello.txt\r\n"), "{status}");
+    ringd.stop();
+
+    let ringd = start("");
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
+    assert_eq!(
+        control.command("MDTM pub/hello.txt"),
+        "213 20200714200000\r\n",
+        "GMT without use_localtime, whatever ringd's zone"
+    );
+    ringd.stop();
+    drop(dir);
+}
+
 /// A small tmpfs mounted by the test (needs root), unmounted on drop.
 struct SmallDisk(PathBuf);
 

@@ -27,6 +27,7 @@ impl LoggedIn {
             },
             recursive,
             now: now.secs,
+            utc_offset: self.context.listing_utc_offset(config),
             owners: listing::Owners::from_config(config),
             hide_file: config.hide_file.clone(),
             facts: self.facts,

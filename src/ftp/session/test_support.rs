@@ -225,10 +225,23 @@ impl Client {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Client {
+        Client::connect_in_zone(tree, config_text, root, peer, local, 0)
+    }
+
+    /// [`Client::connect`] on a machine whose local time is `utc_offset` seconds east of UTC.
+    pub(crate) fn connect_in_zone(
+        tree: Tree,
+        config_text: &str,
+        root: &str,
+        peer: SocketAddr,
+        local: SocketAddr,
+        utc_offset: i32,
+    ) -> Client {
         let config = vsftpd::parse_str(config_text, "test")
             .unwrap_or_else(|error| panic!("{config_text}\n{error}"));
         let context = Arc::new(
-            SessionContext::load(config).unwrap_or_else(|error| panic!("{config_text}\n{error}")),
+            SessionContext::load_in_zone(config, utc_offset)
+                .unwrap_or_else(|error| panic!("{config_text}\n{error}")),
         );
         Client {
             session: Session::new(Arc::clone(&context), peer, local),
@@ -441,6 +454,25 @@ pub(crate) fn anonymous_server(config: &str) -> Client {
     Client::connect(tree, &text, "root", client_address(), server_address())
 }
 
+/// An anonymous session on a machine whose local time is `utc_offset` seconds east of UTC.
+pub(crate) fn anonymous_session_in_zone(config: &str, utc_offset: i32) -> Client {
+    let tree = Tree::new();
+    let text = format!("{}{config}", tree.base_config());
+    let mut client = Client::connect_in_zone(
+        tree,
+        &text,
+        "root",
+        client_address(),
+        server_address(),
+        utc_offset,
+    );
+    assert_eq!(
+        client.login("anonymous", "guest@example.com"),
+        LOGIN_SUCCESSFUL
+    );
+    client
+}
+
 pub(crate) fn anonymous_session(config: &str) -> Client {
     let mut client = anonymous_server(config);
     assert_eq!(
@@ -472,6 +504,26 @@ pub(crate) fn virtual_server_at(
         tree.virtual_users_config()
     );
     Client::connect(tree, &text, "home/alice", peer, local)
+}
+
+/// alice's session on a machine whose local time is `utc_offset` seconds east of UTC.
+pub(crate) fn alice_session_in_zone(config: &str, utc_offset: i32) -> Client {
+    let tree = Tree::new();
+    let text = format!(
+        "{}{}{config}",
+        tree.base_config(),
+        tree.virtual_users_config()
+    );
+    let mut client = Client::connect_in_zone(
+        tree,
+        &text,
+        "home/alice",
+        client_address(),
+        server_address(),
+        utc_offset,
+    );
+    assert_eq!(client.login("alice", ALICE_PASSWORD), LOGIN_SUCCESSFUL);
+    client
 }
 
 pub(crate) fn alice_session(config: &str) -> Client {

@@ -190,6 +190,28 @@ fn mdtm_reports_the_modification_time_in_utc() {
     );
 }
 
+/// India: 5 h 30 min east of UTC, no summer time.
+const INDIA: i32 = 19_800;
+
+#[test]
+fn mdtm_with_use_localtime_reads_and_sets_local_time() {
+    let mut client = alice_session_in_zone("write_enable=YES\nuse_localtime=YES\n", INDIA);
+    let path = client.file("a.txt", "hello");
+    assert_eq!(client.send("MDTM a.txt"), "213 20200714180800\r\n");
+    assert_eq!(
+        client.send("MDTM 20210101053000 a.txt"),
+        "213 File modification time set.\r\n"
+    );
+    assert_eq!(fs::metadata(&path).unwrap().mtime(), 1_609_459_200);
+    let mut in_utc = alice_session_in_zone("", INDIA);
+    in_utc.file("a.txt", "hello");
+    assert_eq!(
+        in_utc.send("MDTM a.txt"),
+        "213 20200714123800\r\n",
+        "GMT without use_localtime, whatever the machine's zone"
+    );
+}
+
 #[test]
 fn mdtm_with_a_time_sets_it_for_writers_only() {
     let mut client = alice_session("write_enable=YES\n");

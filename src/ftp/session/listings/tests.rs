@@ -194,3 +194,31 @@ fn list_and_nlst_send_the_listing() {
     assert!(client.listing("LIST -a").contains(" .dotfile\r\n"));
     assert!(client.listing("MLSD").contains("type=file;size=5;"));
 }
+
+#[test]
+fn use_localtime_shows_listing_times_in_the_local_zone() {
+    // 14 hours west of UTC: the file's 12:38 UTC on 14 July is 22:38 on 13 July there.
+    let west = -14 * 3600;
+    let mut client = anonymous_session_in_zone("hide_ids=YES\nuse_localtime=YES\n", west);
+    client.file("a.txt", "hello");
+    assert_eq!(
+        client.listing("LIST"),
+        "-rw-r--r--    1 ftp      ftp             5 Jul 13  2020 a.txt\r\n"
+    );
+    assert!(
+        client
+            .send("STAT a.txt")
+            .contains(" Jul 13  2020 a.txt\r\n"),
+        "STAT of a path lists as LIST does"
+    );
+    assert!(
+        client.listing("MLSD").contains(";modify=20200714123800;"),
+        "MLSD keeps UTC, as RFC 3659 says"
+    );
+    let mut client = anonymous_session_in_zone("hide_ids=YES\n", west);
+    client.file("a.txt", "hello");
+    assert!(
+        client.listing("LIST").contains(" Jul 14  2020 a.txt\r\n"),
+        "GMT without use_localtime"
+    );
+}

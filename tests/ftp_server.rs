@@ -601,6 +601,38 @@ fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
 }
 
 #[test]
+fn a_download_that_fails_to_open_is_logged_as_failed() {
+    let dir = TempDir::new("failed-download-log");
+    let root = make_root(&dir);
+    let (xferlog, vsftpd_log) = (dir.join("xferlog"), dir.join("vsftpd.log"));
+    let options = format!(
+        "dual_log_enable=YES\nxferlog_file={}\nvsftpd_log_file={}\n",
+        xferlog.display(),
+        vsftpd_log.display()
+    );
+    let ringd = Ringd::start_ftp(dir, &anonymous_conf(&root, &options), &[], 1);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
+    control.passive();
+    assert_eq!(
+        control.command("RETR pub/missing.txt"),
+        "550 Failed to open file.\r\n"
+    );
+    // The session answers the next command only after its log lines are written.
+    assert_eq!(control.command("NOOP"), "200 NOOP ok.\r\n");
+    let transfers = std::fs::read_to_string(&xferlog).unwrap();
+    assert!(
+        transfers.ends_with(" 127.0.0.1 0 /pub/missing.txt a _ o a guest@ ftp 0 * i\n"),
+        "{transfers}"
+    );
+    let events = std::fs::read_to_string(&vsftpd_log).unwrap();
+    assert!(
+        events.contains("FAIL DOWNLOAD: Client \"127.0.0.1\", \"/pub/missing.txt\", 0.00Kbyte/sec"),
+        "{events}"
+    );
+    ringd.stop();
+}
+
+#[test]
 fn dual_log_writes_both_logs_with_the_protocol_and_failed_logins_reach_ringds_log() {
     let logs = TempDir::new("dual-log");
     let (xferlog, vsftpd_log) = (logs.join("xferlog"), logs.join("vsftpd.log"));

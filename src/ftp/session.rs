@@ -501,7 +501,7 @@ impl LoggedIn {
                 say(replies::BAD_EPRT_PROTOCOL)
             }
             Command::Eprt(addr) => self.set_active(addr, replies::EPRT_OK, replies::ILLEGAL_EPRT),
-            Command::Retr(arg) => self.retrieve(&arg, fs),
+            Command::Retr(arg) => self.retrieve(&arg, now, fs),
             Command::Stor(arg) => self.store(&arg, false, fs),
             Command::Appe(arg) => self.store(&arg, true, fs),
             Command::Stou(base) => self.store_unique(&base, fs),

@@ -489,3 +489,42 @@ fn transfer_outcomes_get_vsftpds_replies() {
         assert!(client.finish(outcome).is_empty(), "reported once");
     }
 }
+
+#[test]
+fn a_download_that_cannot_start_is_logged_as_failed() {
+    use crate::ftp::transfer_log::{vsftpd_event_message, xferlog_line, LogEvent};
+    let mut client = anonymous_session("deny_file=*.secret\n");
+    client.file("top.secret", "classified");
+    client.passive();
+    for (line, reply, path) in [
+        ("RETR missing", FAILED_TO_OPEN, "/missing"),
+        ("RETR top.secret", NO_PERMISSION, "/top.secret"),
+    ] {
+        let actions = client.actions(line);
+        assert_eq!(reply_text(&actions), reply, "{line}");
+        let logged: Vec<&LogEvent> = actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Log(event) => Some(&**event),
+                _ => None,
+            })
+            .collect();
+        let [event @ LogEvent::Transfer(record)] = logged[..] else {
+            panic!("{line}: one transfer logged, got {logged:?}");
+        };
+        assert_eq!(
+            vsftpd_event_message(event),
+            format!("[ftp] FAIL DOWNLOAD: Client \"192.0.2.10\", \"{path}\", 0.00Kbyte/sec")
+        );
+        assert!(
+            xferlog_line(record, 0)
+                .ends_with(&format!(" 0 {path} a _ o a guest@example.com ftp 0 * i")),
+            "{}",
+            xferlog_line(record, 0)
+        );
+    }
+    // Refused before vsftpd starts its log entry (an ASCII resume): nothing logged.
+    client.send("REST 1");
+    let actions = client.actions("RETR missing");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Log(_))));
+}

@@ -180,6 +180,10 @@ impl LoggedIn {
         // Opening first and checking what was opened is one lookup fewer, and a file opened
         // but refused is closed unread.
         let Ok(download) = fs.open_download(&path) else {
+            // vsftpd drops the log entry of a RETR of a directory (browsers send them).
+            if fs.is_dir(&path) {
+                return say(replies::FAILED_TO_OPEN_FILE);
+            }
             return self.failed_download(arg, now, replies::FAILED_TO_OPEN_FILE);
         };
         let world_readable = download.mode & 0o004 != 0;

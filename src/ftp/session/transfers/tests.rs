@@ -523,7 +523,12 @@ fn a_download_that_cannot_start_is_logged_as_failed() {
             xferlog_line(record, 0)
         );
     }
-    // Refused before vsftpd starts its log entry (an ASCII resume): nothing logged.
+    // Refused before vsftpd starts its log entry (an ASCII resume), or a directory, whose
+    // entry vsftpd drops: nothing logged.
+    client.dir("sub");
+    let actions = client.actions("RETR sub");
+    assert_eq!(reply_text(&actions), FAILED_TO_OPEN);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Log(_))));
     client.send("REST 1");
     let actions = client.actions("RETR missing");
     assert!(!actions.iter().any(|a| matches!(a, Action::Log(_))));

@@ -209,7 +209,8 @@ fn features(config: &FtpConfig, facts: FactSet) -> Vec<Action> {
 
 /// OPTS, the same before and after login.
 fn set_option(facts: &mut FactSet, option: &str, value: &str) -> Vec<Action> {
-    if option == "UTF8" && (value.eq_ignore_ascii_case("ON") || value.is_empty()) {
+    // vsftpd takes exactly `UTF8 ON`: a bare `OPTS UTF8` is not understood.
+    if option == "UTF8" && value.eq_ignore_ascii_case("ON") {
         return say(replies::ALWAYS_UTF8);
     }
     if option == "MLST" {

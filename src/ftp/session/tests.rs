@@ -152,6 +152,11 @@ fn opts_utf8_on_and_unknown_options() {
     assert_eq!(client.send("OPTS UTF8 ON"), "200 Always in UTF8 mode.\r\n");
     assert_eq!(client.send("opts utf8 on"), "200 Always in UTF8 mode.\r\n");
     assert_eq!(client.send("OPTS FROB 1"), "501 Option not understood.\r\n");
+    assert_eq!(client.send("OPTS UTF8"), "501 Option not understood.\r\n");
+    assert_eq!(
+        client.send("OPTS UTF8 OFF"),
+        "501 Option not understood.\r\n"
+    );
     assert_eq!(
         client.send("OPTS MLST type;size;"),
         "200 MLST OPTS type;size;\r\n"

@@ -222,3 +222,49 @@ fn use_localtime_shows_listing_times_in_the_local_zone() {
         "GMT without use_localtime"
     );
 }
+
+#[test]
+fn mlsd_of_a_missing_directory_or_a_file_is_550() {
+    let mut client = anonymous_session("");
+    client.file("a.txt", "hello");
+    client.passive();
+    for line in ["MLSD missing", "MLSD a.txt"] {
+        assert_eq!(
+            client.send(line),
+            "550 Could not list directory.\r\n",
+            "{line}"
+        );
+    }
+    assert!(
+        client.listing("MLSD").contains("; a.txt\r\n"),
+        "the passive connection is still there for a good MLSD"
+    );
+}
+
+#[test]
+fn nlst_takes_the_long_and_recursive_flags_as_vsftpd() {
+    let mut client = anonymous_session("hide_ids=YES\nls_recurse_enable=YES\n");
+    client.file("a.txt", "hello");
+    client.dir("sub");
+    client.file("sub/b.txt", "hello");
+    assert_eq!(
+        client.listing("NLST -l a.txt"),
+        "-rw-r--r--    1 ftp      ftp             5 Jul 14  2020 a.txt\r\n"
+    );
+    assert_eq!(
+        client.listing("NLST -R"),
+        ".:\r\na.txt\r\nsub\r\n\r\n./sub:\r\n./sub/b.txt\r\n"
+    );
+    let long = client.listing("NLST -lR sub");
+    let lines = lines(&long);
+    assert_eq!(lines[0], "sub:", "{long}");
+    assert!(lines[1].ends_with(" 5 Jul 14  2020 b.txt"), "{long}");
+    let mut client = anonymous_session("");
+    client.dir("sub");
+    client.file("sub/b.txt", "hello");
+    assert_eq!(
+        client.listing("NLST -R"),
+        "sub\r\n",
+        "no recursion without ls_recurse_enable"
+    );
+}

@@ -48,6 +48,8 @@ struct User {
     /// The password an anonymous user gave: xferlog's user field.
     anon_password: Vec<u8>,
     cwd: String,
+    /// The working directory at login: what `~` names.
+    home: String,
     umask: u32,
     messages_shown: HashSet<String>,
 }
@@ -477,7 +479,54 @@ impl LoggedIn {
         }
     }
 
+    /// vsftpd's `~`: in the commands vsftpd resolves it for, a path that is `~` or starts
+    /// with `~/` has the login directory put in its place, joined as vsftpd joins it (`~/x`
+    /// at home `/` is `//x`). MDTM is not among them: vsftpd looks its file up before.
+    fn resolve_tilde(&self, command: Command) -> Command {
+        let home = |arg: Vec<u8>| match arg.as_slice() {
+            [b'~'] | [b'~', b'/', ..] => {
+                let mut path = self.user.home.clone().into_bytes();
+                path.extend_from_slice(&arg[1..]);
+                path
+            }
+            _ => arg,
+        };
+        // LIST, NLST and STAT: the path comes after the flags, if any.
+        let listed = |args: Vec<u8>| match args.strip_prefix(b"-") {
+            Some(rest) => match rest.iter().position(|&byte| byte == b' ') {
+                Some(space) => {
+                    let mut resolved = args[..space + 2].to_vec();
+                    resolved.extend(home(rest[space + 1..].to_vec()));
+                    resolved
+                }
+                None => args,
+            },
+            None => home(args),
+        };
+        match command {
+            Command::Cwd(arg) => Command::Cwd(home(arg)),
+            Command::Retr(arg) => Command::Retr(home(arg)),
+            Command::Stor(arg) => Command::Stor(home(arg)),
+            Command::Appe(arg) => Command::Appe(home(arg)),
+            Command::Stou(arg) => Command::Stou(home(arg)),
+            Command::Mkd(arg) => Command::Mkd(home(arg)),
+            Command::Rmd(arg) => Command::Rmd(home(arg)),
+            Command::Dele(arg) => Command::Dele(home(arg)),
+            Command::Rnfr(arg) => Command::Rnfr(home(arg)),
+            Command::Rnto(arg) => Command::Rnto(home(arg)),
+            Command::Size(arg) => Command::Size(home(arg)),
+            Command::Site(SiteCommand::Chmod(mode, arg)) => {
+                Command::Site(SiteCommand::Chmod(mode, home(arg)))
+            }
+            Command::List(args) => Command::List(listed(args)),
+            Command::Nlst(args) => Command::Nlst(listed(args)),
+            Command::Stat(Some(args)) => Command::Stat(Some(listed(args))),
+            other => other,
+        }
+    }
+
     fn dispatch(&mut self, command: Command, now: UnixTime, fs: &dyn SessionFs) -> Vec<Action> {
+        let command = self.resolve_tilde(command);
         match command {
             Command::Empty => Vec::new(),
             Command::Quit => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],

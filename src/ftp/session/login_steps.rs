@@ -251,6 +251,7 @@ impl BeforeLogin {
                 access: plan.access,
                 anon_password: pending.anon_password.clone(),
                 cwd: cwd.clone(),
+                home: cwd.clone(),
                 umask,
                 messages_shown: HashSet::new(),
             },

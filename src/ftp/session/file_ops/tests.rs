@@ -426,3 +426,39 @@ fn cwd_through_a_symlink_stays_inside_the_root() {
     assert_eq!(client.send("RETR secret.txt"), FAILED_TO_OPEN);
     assert_eq!(client.send("RETR ../outside/secret.txt"), FAILED_TO_OPEN);
 }
+
+#[test]
+fn tilde_names_the_login_directory_where_vsftpd_resolves_it() {
+    let mut client = anonymous_session("");
+    client.file("a.txt", "hello");
+    client.dir("sub");
+    client.file("sub/b.txt", "hi");
+    assert_eq!(
+        client.send("CWD ~/sub"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(
+        client.send("PWD"),
+        "257 \"/sub\" is the current directory\r\n"
+    );
+    assert_eq!(client.send("SIZE ~/a.txt"), "213 5\r\n");
+    assert_eq!(
+        client.send("MDTM ~/a.txt"),
+        "550 Could not get file modification time.\r\n",
+        "vsftpd looks MDTM's file up before resolving ~"
+    );
+    let (_, contents) = client.download("RETR ~/a.txt");
+    assert_eq!(contents, "hello");
+    assert_eq!(client.listing("NLST ~"), "/a.txt\r\n/sub\r\n");
+    assert_eq!(listed_names(&client.listing("LIST -l ~/sub")), ["b.txt"]);
+    assert_eq!(
+        client.listing("NLST ~sub"),
+        "",
+        "only ~ and ~/ are resolved"
+    );
+    assert_eq!(
+        client.send("CWD ~"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(client.send("PWD"), "257 \"/\" is the current directory\r\n");
+}

@@ -700,6 +700,25 @@ fn ascii_mode_converts_line_ends_both_ways() {
 }
 
 #[test]
+fn stat_counts_the_clients_open_when_the_session_started() {
+    let ringd = start_anonymous("");
+    let addr = ringd.ftp_addrs[0];
+    let mut first = Control::anonymous(addr);
+    let mut second = Control::anonymous(addr);
+    let status = second.command("STAT");
+    assert!(
+        status.contains("\r\n     At session startup, client count was 2\r\n"),
+        "{status}"
+    );
+    let status = first.command("STAT");
+    assert!(
+        status.contains("\r\n     At session startup, client count was 1\r\n"),
+        "{status}"
+    );
+    ringd.stop();
+}
+
+#[test]
 fn use_localtime_shows_times_in_the_zone_ringd_runs_in() {
     let dir = TempDir::new("localtime");
     let root = make_root(&dir);

@@ -124,6 +124,8 @@ struct BeforeLogin {
     /// Boxed: it exists only for the moment of a login.
     login: Option<Box<PendingLogin>>,
     login_failures: u32,
+    /// Sessions open when this one was accepted, itself included (STAT's client count).
+    clients_at_start: u32,
 }
 
 /// A logged-in session: its user, and what its commands set up for the next ones.
@@ -142,6 +144,7 @@ struct LoggedIn {
     restart_offset: u64,
     rename_from: Option<String>,
     ascii: bool,
+    clients_at_start: u32,
     transfer: Option<TransferKind>,
     /// Boxed: it is there only while an upload is in progress, and every idle session would
     /// otherwise carry room for it.
@@ -223,7 +226,14 @@ fn set_option(facts: &mut FactSet, option: &str, value: &str) -> Vec<Action> {
 }
 
 impl Session {
-    pub fn new(context: Arc<SessionContext>, peer: SocketAddr, local: SocketAddr) -> Session {
+    /// A session accepted from `peer` on `local`, when `clients_at_start` sessions were open
+    /// (itself included).
+    pub fn new(
+        context: Arc<SessionContext>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        clients_at_start: u32,
+    ) -> Session {
         Session {
             phase: Phase::BeforeLogin(BeforeLogin {
                 config: Arc::clone(&context.config),
@@ -235,6 +245,7 @@ impl Session {
                 pending_user: None,
                 login: None,
                 login_failures: 0,
+                clients_at_start,
             }),
         }
     }
@@ -619,7 +630,7 @@ impl LoggedIn {
                 config.local_max_rate
             }),
             idle_timeout: u64::from(config.idle_session_timeout),
-            clients_at_start: 0,
+            clients_at_start: u64::from(self.clients_at_start),
             control_encrypted: self.security.control,
             data_encrypted: self.security.data,
         })

@@ -262,6 +262,7 @@ impl BeforeLogin {
             // RFC 959's default, and vsftpd's: the transfers convert only where
             // ascii_download_enable/ascii_upload_enable say so.
             ascii: true,
+            clients_at_start: self.clients_at_start,
             transfer: None,
             upload: None,
             awaiting_lock: None,

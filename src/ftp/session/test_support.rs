@@ -244,7 +244,7 @@ impl Client {
                 .unwrap_or_else(|error| panic!("{config_text}\n{error}")),
         );
         Client {
-            session: Session::new(Arc::clone(&context), peer, local),
+            session: Session::new(Arc::clone(&context), peer, local, 1),
             context,
             fs: Box::new(NoFilesystem),
             root: tree.path(root),
@@ -549,7 +549,8 @@ pub(crate) const ANONYMOUS_STATUS: &str =
                                 No session bandwidth limit\r\n     \
                                 Session timeout in seconds is 300\r\n     \
                                 Control connection is plain text\r\n     \
-                                Data connections will be plain text\r\n     ringd\r\n\
+                                Data connections will be plain text\r\n     \
+                                At session startup, client count was 1\r\n     ringd\r\n\
                                 211 End of status\r\n";
 
 /// alice with write access, a.txt, top.secret and the directory private/ in her root.

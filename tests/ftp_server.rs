@@ -601,6 +601,38 @@ fn transfers_are_logged_in_xferlog_and_vsftpd_formats() {
 }
 
 #[test]
+fn a_download_that_fails_to_open_is_logged_as_failed() {
+    let dir = TempDir::new("failed-download-log");
+    let root = make_root(&dir);
+    let (xferlog, vsftpd_log) = (dir.join("xferlog"), dir.join("vsftpd.log"));
+    let options = format!(
+        "dual_log_enable=YES\nxferlog_file={}\nvsftpd_log_file={}\n",
+        xferlog.display(),
+        vsftpd_log.display()
+    );
+    let ringd = Ringd::start_ftp(dir, &anonymous_conf(&root, &options), &[], 1);
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
+    control.passive();
+    assert_eq!(
+        control.command("RETR pub/missing.txt"),
+        "550 Failed to open file.\r\n"
+    );
+    // The session answers the next command only after its log lines are written.
+    assert_eq!(control.command("NOOP"), "200 NOOP ok.\r\n");
+    let transfers = std::fs::read_to_string(&xferlog).unwrap();
+    assert!(
+        transfers.ends_with(" 127.0.0.1 0 /pub/missing.txt a _ o a guest@ ftp 0 * i\n"),
+        "{transfers}"
+    );
+    let events = std::fs::read_to_string(&vsftpd_log).unwrap();
+    assert!(
+        events.contains("FAIL DOWNLOAD: Client \"127.0.0.1\", \"/pub/missing.txt\", 0.00Kbyte/sec"),
+        "{events}"
+    );
+    ringd.stop();
+}
+
+#[test]
 fn dual_log_writes_both_logs_with_the_protocol_and_failed_logins_reach_ringds_log() {
     let logs = TempDir::new("dual-log");
     let (xferlog, vsftpd_log) = (logs.join("xferlog"), logs.join("vsftpd.log"));
@@ -665,6 +697,68 @@ fn ascii_mode_converts_line_ends_both_ways() {
     );
     run_client("ascii_mode", ringd.ftp_addrs[0], &["alice", "wonder land"]);
     ringd.stop();
+}
+
+#[test]
+fn stat_counts_the_clients_open_when_the_session_started() {
+    let ringd = start_anonymous("");
+    let addr = ringd.ftp_addrs[0];
+    let mut first = Control::anonymous(addr);
+    let mut second = Control::anonymous(addr);
+    let status = second.command("STAT");
+    assert!(
+        status.contains("\r\n     At session startup, client count was 2\r\n"),
+        "{status}"
+    );
+    let status = first.command("STAT");
+    assert!(
+        status.contains("\r\n     At session startup, client count was 1\r\n"),
+        "{status}"
+    );
+    ringd.stop();
+}
+
+#[test]
+fn use_localtime_shows_times_in_the_zone_ringd_runs_in() {
+    let dir = TempDir::new("localtime");
+    let root = make_root(&dir);
+    // 20:00 UTC on 14 July 2020 is 01:30 on 15 July in India (5 h 30 min east, no summer time).
+    let file = std::fs::File::options()
+        .write(true)
+        .open(root.join("pub/hello.txt"))
+        .unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_594_756_800))
+        .unwrap();
+    let start = |extra: &str| {
+        let dir = TempDir::new("localtime-ringd");
+        let path = dir.write("vsftpd.conf", anonymous_conf(&root, extra));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+        command.arg("--ftp-conf").arg(&path);
+        command.arg("--control-socket").arg(dir.join("ringd.sock"));
+        // A POSIX zone string: no tzdata needed.
+        command.env("TZ", "IST-5:30");
+        Ringd::spawn(command, dir, 1)
+    };
+
+    let ringd = start("use_localtime=YES\n");
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
+    assert_eq!(
+        control.command("MDTM pub/hello.txt"),
+        "213 20200715013000\r\n"
+    );
+    let status = control.command("STAT pub/hello.txt");
+    assert!(status.contains(" Jul 15  2020 hello.txt\r\n"), "{status}");
+    ringd.stop();
+
+    let ringd = start("");
+    let mut control = Control::anonymous(ringd.ftp_addrs[0]);
+    assert_eq!(
+        control.command("MDTM pub/hello.txt"),
+        "213 20200714200000\r\n",
+        "GMT without use_localtime, whatever ringd's zone"
+    );
+    ringd.stop();
+    drop(dir);
 }
 
 /// A small tmpfs mounted by the test (needs root), unmounted on drop.

@@ -64,6 +64,9 @@ pub struct SessionContext {
     guest_home: Option<PathBuf>,
     /// The files read for this context, which a reload reads again.
     files_read: Vec<PathBuf>,
+    /// Seconds east of UTC, taken once at load as vsftpd takes it at start-up: its logs are
+    /// always in local time, listings and MDTM with `use_localtime=YES`.
+    utc_offset_secs: i32,
 }
 
 /// vsftpd reads `banner_file` and its name lists up to `VSFTP_CONF_FILE_MAX`.
@@ -150,6 +153,15 @@ impl SessionContext {
     /// Reads everything the configuration names; a missing or unreadable required file is an
     /// error that names it.
     pub fn load(config: FtpConfig) -> Result<SessionContext, ContextError> {
+        let now = crate::sys::clock::realtime_now().secs;
+        Self::load_in_zone(config, crate::sys::clock::local_utc_offset(now))
+    }
+
+    /// [`SessionContext::load`] for a machine whose local time is `utc_offset_secs` east of UTC.
+    pub(crate) fn load_in_zone(
+        config: FtpConfig,
+        utc_offset_secs: i32,
+    ) -> Result<SessionContext, ContextError> {
         let mut files_read = Vec::new();
         let mut reading = |path: &Path| {
             files_read.push(path.to_path_buf());
@@ -222,11 +234,6 @@ impl SessionContext {
             Some(address) => Some(resolve_passive_address(address, config.pasv_addr_resolve)?),
             None => None,
         };
-        if config.use_localtime {
-            return Err(ContextError::Invalid(
-                "use_localtime=YES is not supported yet: ringd lists times in UTC (vsftpd's default); remove the line".into(),
-            ));
-        }
         let chown_uid = if config.chown_uploads {
             let owner = accounts::user_by_name(&config.chown_username)
                 .ok()
@@ -298,6 +305,7 @@ impl SessionContext {
             anonymous_root,
             guest_home,
             files_read,
+            utc_offset_secs,
         })
     }
 
@@ -308,6 +316,16 @@ impl SessionContext {
     /// The home of `guest_username`, if it is a user of this system.
     pub fn guest_home(&self) -> Option<&Path> {
         self.guest_home.as_deref()
+    }
+
+    /// How far listings and MDTM shift file times under `config`: the local zone's offset with
+    /// `use_localtime=YES`, none otherwise (vsftpd shows GMT).
+    pub fn listing_utc_offset(&self, config: &FtpConfig) -> i64 {
+        if config.use_localtime {
+            i64::from(self.utc_offset_secs)
+        } else {
+            0
+        }
     }
 
     /// The files the configuration named and this context read (banner, user lists, users
@@ -349,11 +367,11 @@ impl SessionContext {
                 event,
                 std::process::id(),
                 now,
-                0,
+                self.utc_offset_secs,
             ));
         }
         if let (Some(log), LogEvent::Transfer(record)) = (&self.xferlog, event) {
-            let _ = log.append(&transfer_log::xferlog_line(record, 0));
+            let _ = log.append(&transfer_log::xferlog_line(record, self.utc_offset_secs));
         }
     }
 

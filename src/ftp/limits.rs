@@ -31,6 +31,7 @@ pub struct ConnectionLimits {
 pub struct Admission {
     address: IpAddr,
     counts: Arc<Counts>,
+    clients: u32,
 }
 
 impl ConnectionLimits {
@@ -80,6 +81,7 @@ impl ConnectionLimits {
         Ok(Admission {
             address,
             counts: Arc::clone(&self.counts),
+            clients: total + 1,
         })
     }
 
@@ -92,6 +94,14 @@ impl ConnectionLimits {
 impl crate::metrics::exposition::FtpGauges for ConnectionLimits {
     fn sessions_open(&self) -> u64 {
         self.active().into()
+    }
+}
+
+impl Admission {
+    /// Connections admitted, this one included, when it was admitted: vsftpd's client count
+    /// at session startup.
+    pub fn clients_at_admission(&self) -> u32 {
+        self.clients
     }
 }
 
@@ -125,6 +135,8 @@ mod tests {
         let limits = ConnectionLimits::new(3, 0);
         let held: Vec<Admission> = (1..=3).map(|n| limits.admit(ip(n)).unwrap()).collect();
         assert_eq!(limits.admit(ip(9)).unwrap_err(), Refusal::TooManyClients);
+        let counted: Vec<u32> = held.iter().map(Admission::clients_at_admission).collect();
+        assert_eq!(counted, [1, 2, 3]);
         drop(held);
         assert_eq!(limits.active(), 0);
         assert!(limits.admit(ip(9)).is_ok());

@@ -45,6 +45,9 @@ pub struct ListingSettings {
     pub recursive: bool,
     /// Unix seconds, for the `ls -l` choice between a time and a year.
     pub now: i64,
+    /// Seconds added to file times in `ls -l` lines (`use_localtime=YES`); MLSD stays in UTC
+    /// as RFC 3659 says.
+    pub utc_offset: i64,
     pub owners: listing::Owners,
     pub hide_file: Option<String>,
     pub facts: FactSet,
@@ -183,7 +186,7 @@ impl ListingJob {
                 {
                     frame.subdirectories.push(entry.name.clone());
                 }
-                self.render(&entry, &frame.shown, out);
+                self.render(entry, &frame.shown, out);
             }
             self.stack.push(Step::List(frame));
         }
@@ -304,7 +307,7 @@ impl ListingJob {
             .is_some_and(|pattern| listing::matches_pattern(pattern.as_bytes(), name))
     }
 
-    fn render(&self, entry: &EntryInfo, listed_dir: &[u8], out: &mut Vec<u8>) {
+    fn render(&self, mut entry: EntryInfo, listed_dir: &[u8], out: &mut Vec<u8>) {
         let settings = &self.settings;
         let mut line = Vec::with_capacity(80 + entry.name.len());
         match settings.format {
@@ -314,16 +317,20 @@ impl ListingJob {
                 } else {
                     &settings.file_perm
                 };
-                line = listing::mlsx_facts(entry, perm, settings.facts);
+                line = listing::mlsx_facts(&entry, perm, settings.facts);
             }
-            ListFormat::Long | ListFormat::Names => listing::push_list_line(
-                &mut line,
-                entry,
-                &settings.options,
-                listed_dir,
-                settings.now,
-                settings.owners,
-            ),
+            ListFormat::Long | ListFormat::Names => {
+                // Both shifted: the time-or-year choice compares the true times, as vsftpd's.
+                entry.mtime = entry.mtime.saturating_add(settings.utc_offset);
+                listing::push_list_line(
+                    &mut line,
+                    &entry,
+                    &settings.options,
+                    listed_dir,
+                    settings.now.saturating_add(settings.utc_offset),
+                    settings.owners,
+                );
+            }
         }
         self.push_line(out, &line);
     }

@@ -48,6 +48,8 @@ struct User {
     /// The password an anonymous user gave: xferlog's user field.
     anon_password: Vec<u8>,
     cwd: String,
+    /// The working directory at login: what `~` names.
+    home: String,
     umask: u32,
     messages_shown: HashSet<String>,
 }
@@ -122,6 +124,8 @@ struct BeforeLogin {
     /// Boxed: it exists only for the moment of a login.
     login: Option<Box<PendingLogin>>,
     login_failures: u32,
+    /// Sessions open when this one was accepted, itself included (STAT's client count).
+    clients_at_start: u32,
 }
 
 /// A logged-in session: its user, and what its commands set up for the next ones.
@@ -140,6 +144,7 @@ struct LoggedIn {
     restart_offset: u64,
     rename_from: Option<String>,
     ascii: bool,
+    clients_at_start: u32,
     transfer: Option<TransferKind>,
     /// Boxed: it is there only while an upload is in progress, and every idle session would
     /// otherwise carry room for it.
@@ -209,7 +214,8 @@ fn features(config: &FtpConfig, facts: FactSet) -> Vec<Action> {
 
 /// OPTS, the same before and after login.
 fn set_option(facts: &mut FactSet, option: &str, value: &str) -> Vec<Action> {
-    if option == "UTF8" && (value.eq_ignore_ascii_case("ON") || value.is_empty()) {
+    // vsftpd takes exactly `UTF8 ON`: a bare `OPTS UTF8` is not understood.
+    if option == "UTF8" && value.eq_ignore_ascii_case("ON") {
         return say(replies::ALWAYS_UTF8);
     }
     if option == "MLST" {
@@ -220,7 +226,14 @@ fn set_option(facts: &mut FactSet, option: &str, value: &str) -> Vec<Action> {
 }
 
 impl Session {
-    pub fn new(context: Arc<SessionContext>, peer: SocketAddr, local: SocketAddr) -> Session {
+    /// A session accepted from `peer` on `local`, when `clients_at_start` sessions were open
+    /// (itself included).
+    pub fn new(
+        context: Arc<SessionContext>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        clients_at_start: u32,
+    ) -> Session {
         Session {
             phase: Phase::BeforeLogin(BeforeLogin {
                 config: Arc::clone(&context.config),
@@ -232,6 +245,7 @@ impl Session {
                 pending_user: None,
                 login: None,
                 login_failures: 0,
+                clients_at_start,
             }),
         }
     }
@@ -476,7 +490,54 @@ impl LoggedIn {
         }
     }
 
+    /// vsftpd's `~`: in the commands vsftpd resolves it for, a path that is `~` or starts
+    /// with `~/` has the login directory put in its place, joined as vsftpd joins it (`~/x`
+    /// at home `/` is `//x`). MDTM is not among them: vsftpd looks its file up before.
+    fn resolve_tilde(&self, command: Command) -> Command {
+        let home = |arg: Vec<u8>| match arg.as_slice() {
+            [b'~'] | [b'~', b'/', ..] => {
+                let mut path = self.user.home.clone().into_bytes();
+                path.extend_from_slice(&arg[1..]);
+                path
+            }
+            _ => arg,
+        };
+        // LIST, NLST and STAT: the path comes after the flags, if any.
+        let listed = |args: Vec<u8>| match args.strip_prefix(b"-") {
+            Some(rest) => match rest.iter().position(|&byte| byte == b' ') {
+                Some(space) => {
+                    let mut resolved = args[..space + 2].to_vec();
+                    resolved.extend(home(rest[space + 1..].to_vec()));
+                    resolved
+                }
+                None => args,
+            },
+            None => home(args),
+        };
+        match command {
+            Command::Cwd(arg) => Command::Cwd(home(arg)),
+            Command::Retr(arg) => Command::Retr(home(arg)),
+            Command::Stor(arg) => Command::Stor(home(arg)),
+            Command::Appe(arg) => Command::Appe(home(arg)),
+            Command::Stou(arg) => Command::Stou(home(arg)),
+            Command::Mkd(arg) => Command::Mkd(home(arg)),
+            Command::Rmd(arg) => Command::Rmd(home(arg)),
+            Command::Dele(arg) => Command::Dele(home(arg)),
+            Command::Rnfr(arg) => Command::Rnfr(home(arg)),
+            Command::Rnto(arg) => Command::Rnto(home(arg)),
+            Command::Size(arg) => Command::Size(home(arg)),
+            Command::Site(SiteCommand::Chmod(mode, arg)) => {
+                Command::Site(SiteCommand::Chmod(mode, home(arg)))
+            }
+            Command::List(args) => Command::List(listed(args)),
+            Command::Nlst(args) => Command::Nlst(listed(args)),
+            Command::Stat(Some(args)) => Command::Stat(Some(listed(args))),
+            other => other,
+        }
+    }
+
     fn dispatch(&mut self, command: Command, now: UnixTime, fs: &dyn SessionFs) -> Vec<Action> {
+        let command = self.resolve_tilde(command);
         match command {
             Command::Empty => Vec::new(),
             Command::Quit => vec![Action::Reply(replies::GOODBYE.reply()), Action::Close],
@@ -501,7 +562,7 @@ impl LoggedIn {
                 say(replies::BAD_EPRT_PROTOCOL)
             }
             Command::Eprt(addr) => self.set_active(addr, replies::EPRT_OK, replies::ILLEGAL_EPRT),
-            Command::Retr(arg) => self.retrieve(&arg, fs),
+            Command::Retr(arg) => self.retrieve(&arg, now, fs),
             Command::Stor(arg) => self.store(&arg, false, fs),
             Command::Appe(arg) => self.store(&arg, true, fs),
             Command::Stou(base) => self.store_unique(&base, fs),
@@ -569,7 +630,7 @@ impl LoggedIn {
                 config.local_max_rate
             }),
             idle_timeout: u64::from(config.idle_session_timeout),
-            clients_at_start: 0,
+            clients_at_start: u64::from(self.clients_at_start),
             control_encrypted: self.security.control,
             data_encrypted: self.security.data,
         })

@@ -86,12 +86,13 @@ impl Control {
     }
 
     /// Where the first complete reply in `received` ends: after its final line, the one whose
-    /// code is followed by a space.
+    /// code is followed by a space (middle lines, such as STAT's, may start with spaces).
     fn final_line_end(&self) -> Option<usize> {
         let mut start = 0;
         while let Some(at) = self.received[start..].windows(2).position(|w| w == b"\r\n") {
             let end = start + at + 2;
-            if self.received[start..].get(3) == Some(&b' ') {
+            let line = &self.received[start..end];
+            if line.len() > 4 && line[..3].iter().all(u8::is_ascii_digit) && line[3] == b' ' {
                 return Some(end);
             }
             start = end;

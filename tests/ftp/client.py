@@ -218,7 +218,16 @@ def upload(host, port, user, password, name, expected):
 
 
 def ascii_mode(host, port, user, password):
-    """TYPE A converts line ends both ways when ascii_*_enable says so; TYPE I never does."""
+    """TYPE A converts line ends both ways when ascii_*_enable says so; TYPE I never does.
+    Sessions start in TYPE A, as RFC 959 and vsftpd say."""
+    fresh = connect(host, port, user, password)
+    status = fresh.sendcmd("STAT")
+    assert "TYPE: ASCII" in status, status
+    with fresh.transfercmd("STOR fresh.txt") as conn:
+        conn.sendall(b"x\r\ny\r\n")
+    fresh.voidresp()
+    assert download(fresh, "fresh.txt") == b"x\ny\n"
+    fresh.quit()
     ftp = connect(host, port, user, password)
     ftp.storbinary("STOR unix.txt", io.BytesIO(b"one\ntwo\n"))
     # ftplib's retrbinary/storbinary send TYPE I, so TYPE A transfers are driven by hand.

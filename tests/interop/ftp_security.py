@@ -168,6 +168,27 @@ class Log:
 
 
 @dataclass
+class Listing:
+    """PASV, `verb args` (LIST or NLST), the final reply and the lines received, in order."""
+
+    verb: str
+    path: str
+    expect: str | None = None
+    expect_end: str | None = None
+    expect_tls: str | None = None
+
+
+@dataclass
+class ServerStatus:
+    """STAT without a path, its last status line (the server's name: vsftpd names its
+    version, ringd names none) shown as <server>, and the client count as <n> when it is 1 or
+    2: vsftpd may still count the harness's readiness probe, whose process it has not reaped
+    yet."""
+
+    expect: str | None = None
+
+
+@dataclass
 class Scenario:
     name: str
     conf: list[str]
@@ -177,6 +198,8 @@ class Scenario:
     # connection starts with the handshake (implicit_ssl=YES).
     tls_version: str = "1.3"
     implicit: bool = False
+    # The servers' TZ, for use_localtime (a POSIX zone string: no tzdata needed).
+    tz: str | None = None
 
 
 def anonymous():
@@ -671,7 +694,7 @@ def scenarios():
                 ],
             ],
         ),
-    ] + tls_scenarios()
+    ] + tls_scenarios() + session_scenarios()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1097,6 +1120,122 @@ def tls_scenarios():
 
 
 # --------------------------------------------------------------------------------------------
+# Session behaviour: the TYPE a session starts in, STAT, OPTS, logs of failed downloads,
+# listings with their flags, use_localtime and ~.
+
+# 14 July 2020 20:00 UTC: 15 July 01:30 in India (IST, 5 h 30 min east, no summer time).
+A_TXT_MTIME = 1_594_756_800
+INDIA = "IST-5:30"
+
+
+def listing_tree(t, env):
+    """anon/ with a.txt, ftp-owned.txt (the ftp account's, listed with numeric ids), sub/b.txt
+    and sub/deep/c.txt; every time fixed and older than six months, so listings show years and
+    do not depend on when the suite runs."""
+    anon = t / "anon"
+    make_dir(anon, 0o755)
+    make_file(anon / "a.txt", WORLD, 0o644)
+    make_file(anon / "ftp-owned.txt", WORLD, 0o644, pwd.getpwnam("ftp").pw_uid, env.ftp_gid)
+    make_dir(anon / "sub", 0o755)
+    make_file(anon / "sub" / "b.txt", WORLD, 0o644)
+    make_dir(anon / "sub" / "deep", 0o755)
+    make_file(anon / "sub" / "deep" / "c.txt", WORLD, 0o644)
+    times = [
+        ("a.txt", A_TXT_MTIME),
+        ("ftp-owned.txt", 1_600_000_000),
+        ("sub/b.txt", 1_614_556_800),
+        ("sub/deep/c.txt", 1_546_300_800),
+        ("sub/deep", 1_559_347_200),
+        ("sub", 1_617_235_200),
+        (".", 1_640_995_200),
+    ]
+    for name, when in times:
+        os.utime(anon / name, (when, when))
+
+
+SERVER_STATUS = (
+    "211-FTP server status:\\r\\n     Connected to 127.0.0.1\\r\\n     Logged in as ftp\\r\\n"
+    "     TYPE: ASCII\\r\\n     No session bandwidth limit\\r\\n"
+    "     Session timeout in seconds is 300\\r\\n     Control connection is plain text\\r\\n"
+    "     Data connections will be plain text\\r\\n"
+    "     At session startup, client count was <n>\\r\\n     <server>\\r\\n211 End of status"
+)
+
+
+def session_scenarios():
+    return [
+        Scenario(
+            "30-session-type-stat-logs",
+            ANON_WRITE
+            + [
+                "ascii_upload_enable=YES",
+                "ascii_download_enable=YES",
+                "dual_log_enable=YES",
+                "xferlog_file={t}/xferlog",
+                "vsftpd_log_file={t}/vsftpd.log",
+            ],
+            lambda t, env: anon_tree(t, env, upload=True),
+            [
+                anonymous()
+                + [
+                    # Sessions start in TYPE A: the upload is converted, the download too.
+                    ServerStatus(SERVER_STATUS),
+                    Cmd("OPTS UTF8", "501 Option not understood."),
+                    Cmd("OPTS UTF8 ON", "200 Always in UTF8 mode."),
+                    Cmd("MDTM upload", "550 Could not get file modification time."),
+                    Stor("upload/crlf.txt", "one\r\ntwo\r\n", STOR_OK, DONE),
+                    Stat(
+                        "{t}/anon/upload/crlf.txt",
+                        "uid=ftp gid=ftp mode=0600 size=8 same bytes",
+                        "one\ntwo\n",
+                    ),
+                    Retr(
+                        "world.txt",
+                        "150 Opening ASCII mode data connection for world.txt (15 bytes).",
+                        DONE,
+                        "world-readable\r\n",
+                    ),
+                    Retr("nosuch.txt", CANNOT_OPEN),
+                    Retr("upload", CANNOT_OPEN),
+                    QUIT,
+                    Log("{t}/xferlog"),
+                    Log("{t}/vsftpd.log"),
+                ]
+            ],
+        ),
+        Scenario(
+            "31-listing-flags-localtime-tilde",
+            ANON + ["ls_recurse_enable=YES", "use_localtime=YES"],
+            listing_tree,
+            [
+                anonymous()
+                + [
+                    Listing("LIST", "", LISTING, LISTED),
+                    Listing("NLST", "-l", LISTING, LISTED),
+                    Listing("NLST", "-t", LISTING, LISTED),
+                    Listing("NLST", "-R", LISTING, LISTED),
+                    Listing("NLST", "-lR sub", LISTING, LISTED),
+                    Listing("LIST", "-R", LISTING, LISTED),
+                    Cmd("STAT -R"),
+                    Cmd("STAT sub"),
+                    Cmd("MDTM a.txt", "213 20200715013000"),
+                    Listing("NLST", "~", LISTING, LISTED),
+                    Listing("LIST", "-l ~/sub", LISTING, LISTED),
+                    Cmd("CWD ~/sub", CWD_OK),
+                    Cmd("PWD", pwd_is("/sub")),
+                    Cmd("SIZE ~/a.txt", f"213 {len(WORLD)}"),
+                    Cmd("MDTM ~/a.txt", "550 Could not get file modification time."),
+                    Cmd("CWD ~", CWD_OK),
+                    Cmd("PWD", pwd_is("/")),
+                    QUIT,
+                ]
+            ],
+            tz=INDIA,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
 # Accounts, the PAM service and the work directory.
 
 
@@ -1343,9 +1482,10 @@ class Server:
 
     RINGD_READY = re.compile(r"ready: .* ftp=127\.0\.0\.1:(\d+)")
 
-    def __init__(self, kind, program, conf_path, implicit=False):
+    def __init__(self, kind, program, conf_path, implicit=False, tz=None):
         self.kind = kind
         self.implicit = implicit
+        self.tz = tz
         self.program = program
         self.conf_path = conf_path
         self.process = None
@@ -1369,6 +1509,7 @@ class Server:
             stderr=subprocess.PIPE,
             cwd=self.conf_path.parent,
             start_new_session=True,
+            env={**os.environ, "TZ": self.tz} if self.tz else None,
         )
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
@@ -1604,7 +1745,9 @@ class Runner:
         scenario.build(t, self.env)
         real, shown = self.env.real(t), self.env.shown(t)
         conf = base_conf(self.env) + [line.format(**real) for line in scenario.conf]
-        server = Server(self.server_kind, self.program, t / "vsftpd.conf", scenario.implicit)
+        server = Server(
+            self.server_kind, self.program, t / "vsftpd.conf", scenario.implicit, scenario.tz
+        )
         run = ScenarioRun(self, scenario.name, real, shown)
         run.tls_version, run.implicit = scenario.tls_version, scenario.implicit
         try:
@@ -1849,11 +1992,11 @@ class ScenarioRun:
         """PASV + VERB path: the first reply, the final one ("-" if the first was no 1xx), and
         the bytes read from the data connection (None if there was no transfer)."""
         data = self.pasv()
-        shown = f"{verb} {item.path.format(**self.shown)}"
+        shown = f"{verb} {item.path.format(**self.shown)}".rstrip()
         received = None
         tls = None
         try:
-            first = self.command(f"{verb} {item.path}")
+            first = self.command(f"{verb} {item.path}".rstrip())
             self.emit(shown, first, item.expect)
             if first.startswith("1"):
                 if self.prot:
@@ -1915,6 +2058,24 @@ class ScenarioRun:
             listed = sorted(n for n in received.decode("latin-1").split("\r\n") if n)
             names = "names: " + (", ".join(listed) if listed else "(none)")
         self.emit(f"{shown} (data)", names)
+
+    def listing(self, item):
+        shown, received = self.transfer(item.verb, item)
+        if received is None:
+            lines = "-"
+        else:
+            text = received.decode("latin-1")
+            lines = "lines: " + (" \\n ".join(text.split("\r\n")) if text else "(none)")
+        self.emit(f"{shown} (data)", lines)
+
+    def serverstatus(self, item):
+        reply = re.sub(
+            r"\\r\\n     (vsFTPd 3\.0\.3 - secure, fast, stable|ringd)\\r\\n211 End of status$",
+            r"\\r\\n     <server>\\r\\n211 End of status",
+            self.command("STAT"),
+        )
+        reply = re.sub(r"client count was [12]\\r", r"client count was <n>\\r", reply)
+        self.emit("STAT", reply, item.expect)
 
     def stat(self, item):
         path = Path(item.path.format(**self.real))

@@ -1,4 +1,4 @@
-//! Clock reads: the realtime clock and the kernel's NTP state (adjtimex in read-only mode).
+//! Clock reads: the realtime clock, the local time zone's offset and the kernel's NTP state (adjtimex in read-only mode).
 
 use std::io;
 
@@ -17,6 +17,20 @@ pub fn realtime_now() -> UnixTime {
         secs: ts.tv_sec,
         nanos: ts.tv_nsec as u32,
     }
+}
+
+/// Seconds east of UTC of the local time zone (`TZ`, else /etc/localtime) at Unix time `at`,
+/// as localtime(3) gives it (which reads the zone the first time); 0 if it cannot be read.
+pub fn local_utc_offset(at: i64) -> i32 {
+    // SAFETY: an all-zero tm is a valid value of this plain C struct.
+    let mut local: libc::tm = unsafe { std::mem::zeroed() };
+    let time: libc::time_t = at;
+    // SAFETY: both pointers are valid for the call; localtime_r writes only `local`.
+    let filled = unsafe { libc::localtime_r(&time, &mut local) };
+    if filled.is_null() {
+        return 0;
+    }
+    i32::try_from(local.tm_gmtoff).unwrap_or(0)
 }
 
 /// Nanoseconds on one monotonic scale shared by the whole process (bandwidth buckets).

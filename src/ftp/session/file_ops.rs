@@ -53,8 +53,11 @@ impl LoggedIn {
         if self.denied(&resolved) {
             return say(replies::NO_PERMISSION);
         }
+        let utc_offset = self.context.listing_utc_offset(&self.config);
         if let Some(info) = self.regular_file(&resolved, fs) {
-            return send(replies::modification_time(info.mtime));
+            return send(replies::modification_time(
+                info.mtime.saturating_add(utc_offset),
+            ));
         }
         let config = &self.config;
         let writable = config.write_enable && config.mdtm_write && !self.user.anonymous;
@@ -66,7 +69,7 @@ impl LoggedIn {
                 if self.denied(&target) {
                     return say(replies::NO_PERMISSION);
                 }
-                match fs.set_mtime(&target, set.unix_time) {
+                match fs.set_mtime(&target, set.unix_time.saturating_sub(utc_offset)) {
                     Ok(()) => say(replies::MDTM_SET),
                     Err(_) => say(replies::COULD_NOT_SET_MDTM),
                 }

@@ -13,10 +13,13 @@ impl LoggedIn {
     ) -> ListingSettings {
         let config = &self.config;
         let mut options = listing::parse_list_args(args, kind);
-        if format != ListFormat::Long {
+        // vsftpd's NLST takes LIST's flags (`NLST -l` lists long, `NLST -R` recurses); MLSD
+        // has facts instead.
+        if format == ListFormat::Machine {
             options.long = false;
         }
-        let recursive = options.recursive && config.ls_recurse_enable && format == ListFormat::Long;
+        let recursive =
+            options.recursive && config.ls_recurse_enable && format != ListFormat::Machine;
         ListingSettings {
             options,
             format,
@@ -27,6 +30,7 @@ impl LoggedIn {
             },
             recursive,
             now: now.secs,
+            utc_offset: self.context.listing_utc_offset(config),
             owners: listing::Owners::from_config(config),
             hide_file: config.hide_file.clone(),
             facts: self.facts,
@@ -109,6 +113,10 @@ impl LoggedIn {
     ) -> Vec<Action> {
         if let Some(refusal) = self.data_refusal() {
             return say(refusal);
+        }
+        // RFC 3659: MLSD names a directory; anything else is an error, not an empty listing.
+        if format == ListFormat::Machine && !fs.is_dir(&self.resolve(args)) {
+            return send(Reply::new(550, "Could not list directory."));
         }
         let kind = if format == ListFormat::Names {
             ListKind::Nlst

@@ -251,6 +251,7 @@ impl BeforeLogin {
                 access: plan.access,
                 anon_password: pending.anon_password.clone(),
                 cwd: cwd.clone(),
+                home: cwd.clone(),
                 umask,
                 messages_shown: HashSet::new(),
             },
@@ -258,7 +259,10 @@ impl BeforeLogin {
             epsv_all: false,
             restart_offset: 0,
             rename_from: None,
-            ascii: false,
+            // RFC 959's default, and vsftpd's: the transfers convert only where
+            // ascii_download_enable/ascii_upload_enable say so.
+            ascii: true,
+            clients_at_start: self.clients_at_start,
             transfer: None,
             upload: None,
             awaiting_lock: None,

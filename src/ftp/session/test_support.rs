@@ -225,13 +225,26 @@ impl Client {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Client {
+        Client::connect_in_zone(tree, config_text, root, peer, local, 0)
+    }
+
+    /// [`Client::connect`] on a machine whose local time is `utc_offset` seconds east of UTC.
+    pub(crate) fn connect_in_zone(
+        tree: Tree,
+        config_text: &str,
+        root: &str,
+        peer: SocketAddr,
+        local: SocketAddr,
+        utc_offset: i32,
+    ) -> Client {
         let config = vsftpd::parse_str(config_text, "test")
             .unwrap_or_else(|error| panic!("{config_text}\n{error}"));
         let context = Arc::new(
-            SessionContext::load(config).unwrap_or_else(|error| panic!("{config_text}\n{error}")),
+            SessionContext::load_in_zone(config, utc_offset)
+                .unwrap_or_else(|error| panic!("{config_text}\n{error}")),
         );
         Client {
-            session: Session::new(Arc::clone(&context), peer, local),
+            session: Session::new(Arc::clone(&context), peer, local, 1),
             context,
             fs: Box::new(NoFilesystem),
             root: tree.path(root),
@@ -441,6 +454,25 @@ pub(crate) fn anonymous_server(config: &str) -> Client {
     Client::connect(tree, &text, "root", client_address(), server_address())
 }
 
+/// An anonymous session on a machine whose local time is `utc_offset` seconds east of UTC.
+pub(crate) fn anonymous_session_in_zone(config: &str, utc_offset: i32) -> Client {
+    let tree = Tree::new();
+    let text = format!("{}{config}", tree.base_config());
+    let mut client = Client::connect_in_zone(
+        tree,
+        &text,
+        "root",
+        client_address(),
+        server_address(),
+        utc_offset,
+    );
+    assert_eq!(
+        client.login("anonymous", "guest@example.com"),
+        LOGIN_SUCCESSFUL
+    );
+    client
+}
+
 pub(crate) fn anonymous_session(config: &str) -> Client {
     let mut client = anonymous_server(config);
     assert_eq!(
@@ -474,6 +506,26 @@ pub(crate) fn virtual_server_at(
     Client::connect(tree, &text, "home/alice", peer, local)
 }
 
+/// alice's session on a machine whose local time is `utc_offset` seconds east of UTC.
+pub(crate) fn alice_session_in_zone(config: &str, utc_offset: i32) -> Client {
+    let tree = Tree::new();
+    let text = format!(
+        "{}{}{config}",
+        tree.base_config(),
+        tree.virtual_users_config()
+    );
+    let mut client = Client::connect_in_zone(
+        tree,
+        &text,
+        "home/alice",
+        client_address(),
+        server_address(),
+        utc_offset,
+    );
+    assert_eq!(client.login("alice", ALICE_PASSWORD), LOGIN_SUCCESSFUL);
+    client
+}
+
 pub(crate) fn alice_session(config: &str) -> Client {
     let mut client = virtual_server(config);
     assert_eq!(client.login("alice", ALICE_PASSWORD), LOGIN_SUCCESSFUL);
@@ -493,11 +545,12 @@ pub(crate) fn server_with_user_list(config: &str) -> Client {
 
 pub(crate) const ANONYMOUS_STATUS: &str =
     "211-FTP server status:\r\n     Connected to 192.0.2.10\r\n     \
-                                Logged in as ftp\r\n     TYPE: BINARY\r\n     \
+                                Logged in as ftp\r\n     TYPE: ASCII\r\n     \
                                 No session bandwidth limit\r\n     \
                                 Session timeout in seconds is 300\r\n     \
                                 Control connection is plain text\r\n     \
-                                Data connections will be plain text\r\n     ringd\r\n\
+                                Data connections will be plain text\r\n     \
+                                At session startup, client count was 1\r\n     ringd\r\n\
                                 211 End of status\r\n";
 
 /// alice with write access, a.txt, top.secret and the directory private/ in her root.

@@ -152,6 +152,11 @@ fn opts_utf8_on_and_unknown_options() {
     assert_eq!(client.send("OPTS UTF8 ON"), "200 Always in UTF8 mode.\r\n");
     assert_eq!(client.send("opts utf8 on"), "200 Always in UTF8 mode.\r\n");
     assert_eq!(client.send("OPTS FROB 1"), "501 Option not understood.\r\n");
+    assert_eq!(client.send("OPTS UTF8"), "501 Option not understood.\r\n");
+    assert_eq!(
+        client.send("OPTS UTF8 OFF"),
+        "501 Option not understood.\r\n"
+    );
     assert_eq!(
         client.send("OPTS MLST type;size;"),
         "200 MLST OPTS type;size;\r\n"
@@ -162,10 +167,10 @@ fn opts_utf8_on_and_unknown_options() {
 fn stat_reports_the_session() {
     let mut client = anonymous_session("");
     assert_eq!(client.send("STAT"), ANONYMOUS_STATUS);
-    client.send("TYPE A");
+    client.send("TYPE I");
     assert_eq!(
         client.send("STAT"),
-        ANONYMOUS_STATUS.replace("TYPE: BINARY", "TYPE: ASCII")
+        ANONYMOUS_STATUS.replace("TYPE: ASCII", "TYPE: BINARY")
     );
     let mut client = alice_session("idle_session_timeout=0\n");
     let status = client.send("STAT");

@@ -21,6 +21,20 @@ impl LoggedIn {
         }
     }
 
+    /// A RETR refused once vsftpd has begun its log entry (after the data connection and
+    /// ASCII-resume checks): logged as a failed download, `FAIL DOWNLOAD` with no bytes and
+    /// xferlog's `i`, as vsftpd logs it.
+    fn failed_download(&self, arg: &[u8], now: UnixTime, reply: FixedReply) -> Vec<Action> {
+        let record = TransferRecord {
+            start: now,
+            ..self.transfer_record(arg, Direction::Outgoing)
+        };
+        vec![
+            Action::Reply(reply.reply()),
+            Action::Log(Box::new(LogEvent::Transfer(record))),
+        ]
+    }
+
     /// Takes the data setup for one transfer: vsftpd wants a new PASV or PORT for each.
     pub(super) fn start_transfer(
         &mut self,
@@ -144,7 +158,12 @@ impl LoggedIn {
         }
     }
 
-    pub(super) fn retrieve(&mut self, arg: &[u8], fs: &dyn SessionFs) -> Vec<Action> {
+    pub(super) fn retrieve(
+        &mut self,
+        arg: &[u8],
+        now: UnixTime,
+        fs: &dyn SessionFs,
+    ) -> Vec<Action> {
         let offset = std::mem::take(&mut self.restart_offset);
         if let Some(refusal) = self.data_refusal() {
             return say(refusal);
@@ -153,19 +172,23 @@ impl LoggedIn {
             return say(replies::NO_ASCII_RESUME);
         }
         let Some(path) = self.path_argument(arg) else {
-            return say(replies::FAILED_TO_OPEN_FILE);
+            return self.failed_download(arg, now, replies::FAILED_TO_OPEN_FILE);
         };
         if self.denied(&path) {
-            return say(replies::NO_PERMISSION);
+            return self.failed_download(arg, now, replies::NO_PERMISSION);
         }
         // Opening first and checking what was opened is one lookup fewer, and a file opened
         // but refused is closed unread.
         let Ok(download) = fs.open_download(&path) else {
-            return say(replies::FAILED_TO_OPEN_FILE);
+            // vsftpd drops the log entry of a RETR of a directory (browsers send them).
+            if fs.is_dir(&path) {
+                return say(replies::FAILED_TO_OPEN_FILE);
+            }
+            return self.failed_download(arg, now, replies::FAILED_TO_OPEN_FILE);
         };
         let world_readable = download.mode & 0o004 != 0;
         if self.user.anonymous && self.config.anon_world_readable_only && !world_readable {
-            return say(replies::FAILED_TO_OPEN_FILE);
+            return self.failed_download(arg, now, replies::FAILED_TO_OPEN_FILE);
         }
         let ascii = self.ascii && self.config.ascii_download_enable;
         let record = self.transfer_record(arg, Direction::Outgoing);

@@ -100,7 +100,12 @@ impl ControlSession {
         // Synch): keep it in the stream so the command arrives whole.
         let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);
         Some(ControlSession {
-            session: Session::new(Arc::clone(&shared.context), peer, local),
+            session: Session::new(
+                Arc::clone(&shared.context),
+                peer,
+                local,
+                admission.clients_at_admission(),
+            ),
             connection: Connection {
                 control,
                 peer,

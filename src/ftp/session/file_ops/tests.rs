@@ -190,6 +190,28 @@ fn mdtm_reports_the_modification_time_in_utc() {
     );
 }
 
+/// India: 5 h 30 min east of UTC, no summer time.
+const INDIA: i32 = 19_800;
+
+#[test]
+fn mdtm_with_use_localtime_reads_and_sets_local_time() {
+    let mut client = alice_session_in_zone("write_enable=YES\nuse_localtime=YES\n", INDIA);
+    let path = client.file("a.txt", "hello");
+    assert_eq!(client.send("MDTM a.txt"), "213 20200714180800\r\n");
+    assert_eq!(
+        client.send("MDTM 20210101053000 a.txt"),
+        "213 File modification time set.\r\n"
+    );
+    assert_eq!(fs::metadata(&path).unwrap().mtime(), 1_609_459_200);
+    let mut in_utc = alice_session_in_zone("", INDIA);
+    in_utc.file("a.txt", "hello");
+    assert_eq!(
+        in_utc.send("MDTM a.txt"),
+        "213 20200714123800\r\n",
+        "GMT without use_localtime, whatever the machine's zone"
+    );
+}
+
 #[test]
 fn mdtm_with_a_time_sets_it_for_writers_only() {
     let mut client = alice_session("write_enable=YES\n");
@@ -403,4 +425,40 @@ fn cwd_through_a_symlink_stays_inside_the_root() {
     client.passive();
     assert_eq!(client.send("RETR secret.txt"), FAILED_TO_OPEN);
     assert_eq!(client.send("RETR ../outside/secret.txt"), FAILED_TO_OPEN);
+}
+
+#[test]
+fn tilde_names_the_login_directory_where_vsftpd_resolves_it() {
+    let mut client = anonymous_session("");
+    client.file("a.txt", "hello");
+    client.dir("sub");
+    client.file("sub/b.txt", "hi");
+    assert_eq!(
+        client.send("CWD ~/sub"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(
+        client.send("PWD"),
+        "257 \"/sub\" is the current directory\r\n"
+    );
+    assert_eq!(client.send("SIZE ~/a.txt"), "213 5\r\n");
+    assert_eq!(
+        client.send("MDTM ~/a.txt"),
+        "550 Could not get file modification time.\r\n",
+        "vsftpd looks MDTM's file up before resolving ~"
+    );
+    let (_, contents) = client.download("RETR ~/a.txt");
+    assert_eq!(contents, "hello");
+    assert_eq!(client.listing("NLST ~"), "/a.txt\r\n/sub\r\n");
+    assert_eq!(listed_names(&client.listing("LIST -l ~/sub")), ["b.txt"]);
+    assert_eq!(
+        client.listing("NLST ~sub"),
+        "",
+        "only ~ and ~/ are resolved"
+    );
+    assert_eq!(
+        client.send("CWD ~"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(client.send("PWD"), "257 \"/\" is the current directory\r\n");
 }

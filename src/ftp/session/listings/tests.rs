@@ -194,3 +194,77 @@ fn list_and_nlst_send_the_listing() {
     assert!(client.listing("LIST -a").contains(" .dotfile\r\n"));
     assert!(client.listing("MLSD").contains("type=file;size=5;"));
 }
+
+#[test]
+fn use_localtime_shows_listing_times_in_the_local_zone() {
+    // 14 hours west of UTC: the file's 12:38 UTC on 14 July is 22:38 on 13 July there.
+    let west = -14 * 3600;
+    let mut client = anonymous_session_in_zone("hide_ids=YES\nuse_localtime=YES\n", west);
+    client.file("a.txt", "hello");
+    assert_eq!(
+        client.listing("LIST"),
+        "-rw-r--r--    1 ftp      ftp             5 Jul 13  2020 a.txt\r\n"
+    );
+    assert!(
+        client
+            .send("STAT a.txt")
+            .contains(" Jul 13  2020 a.txt\r\n"),
+        "STAT of a path lists as LIST does"
+    );
+    assert!(
+        client.listing("MLSD").contains(";modify=20200714123800;"),
+        "MLSD keeps UTC, as RFC 3659 says"
+    );
+    let mut client = anonymous_session_in_zone("hide_ids=YES\n", west);
+    client.file("a.txt", "hello");
+    assert!(
+        client.listing("LIST").contains(" Jul 14  2020 a.txt\r\n"),
+        "GMT without use_localtime"
+    );
+}
+
+#[test]
+fn mlsd_of_a_missing_directory_or_a_file_is_550() {
+    let mut client = anonymous_session("");
+    client.file("a.txt", "hello");
+    client.passive();
+    for line in ["MLSD missing", "MLSD a.txt"] {
+        assert_eq!(
+            client.send(line),
+            "550 Could not list directory.\r\n",
+            "{line}"
+        );
+    }
+    assert!(
+        client.listing("MLSD").contains("; a.txt\r\n"),
+        "the passive connection is still there for a good MLSD"
+    );
+}
+
+#[test]
+fn nlst_takes_the_long_and_recursive_flags_as_vsftpd() {
+    let mut client = anonymous_session("hide_ids=YES\nls_recurse_enable=YES\n");
+    client.file("a.txt", "hello");
+    client.dir("sub");
+    client.file("sub/b.txt", "hello");
+    assert_eq!(
+        client.listing("NLST -l a.txt"),
+        "-rw-r--r--    1 ftp      ftp             5 Jul 14  2020 a.txt\r\n"
+    );
+    assert_eq!(
+        client.listing("NLST -R"),
+        ".:\r\na.txt\r\nsub\r\n\r\n./sub:\r\n./sub/b.txt\r\n"
+    );
+    let long = client.listing("NLST -lR sub");
+    let lines = lines(&long);
+    assert_eq!(lines[0], "sub:", "{long}");
+    assert!(lines[1].ends_with(" 5 Jul 14  2020 b.txt"), "{long}");
+    let mut client = anonymous_session("");
+    client.dir("sub");
+    client.file("sub/b.txt", "hello");
+    assert_eq!(
+        client.listing("NLST -R"),
+        "sub\r\n",
+        "no recursion without ls_recurse_enable"
+    );
+}

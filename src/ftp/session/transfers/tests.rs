@@ -6,6 +6,7 @@ use crate::ftp::session::test_support::*;
 fn rest_applies_to_the_next_transfer_only() {
     let mut client = anonymous_session("");
     client.file("a.txt", "0123456789");
+    client.send("TYPE I");
     assert_eq!(
         client.send("REST 4"),
         "350 Restart position accepted (4).\r\n"
@@ -330,7 +331,7 @@ fn retr_sends_the_file_through_the_passive_listener() {
         "150 Opening BINARY mode data connection for sub/b.txt (8 bytes).\r\n"
     );
     assert_eq!(contents, "hi there");
-    client.send("TYPE A");
+    assert!(client.send("STAT").contains("TYPE: ASCII"), "the default");
     let (opening, _) = client.download("RETR a.txt");
     assert_eq!(
         opening, "150 Opening BINARY mode data connection for a.txt (5 bytes).\r\n",
@@ -352,19 +353,39 @@ fn retr_of_a_directory_or_missing_file_fails_to_open() {
 fn ascii_download_enable_makes_type_a_downloads_ascii() {
     let mut client = anonymous_session("ascii_download_enable=YES\n");
     client.file("a.txt", "hello");
-    client.send("TYPE A");
+    let (opening, _) = client.download("RETR a.txt");
+    assert_eq!(
+        opening, "150 Opening ASCII mode data connection for a.txt (5 bytes).\r\n",
+        "sessions start in TYPE A"
+    );
+    client.send("TYPE I");
     let (opening, _) = client.download("RETR a.txt");
     assert_eq!(
         opening,
-        "150 Opening ASCII mode data connection for a.txt (5 bytes).\r\n"
+        "150 Opening BINARY mode data connection for a.txt (5 bytes).\r\n"
     );
+}
+
+#[test]
+fn ascii_upload_enable_converts_uploads_from_the_start() {
+    let mut client = alice_session("write_enable=YES\nascii_upload_enable=YES\n");
+    client.passive();
+    let transfer = client.transfer("STOR crlf.txt");
+    assert!(
+        matches!(transfer.job, DataJob::Upload { ascii: true, .. }),
+        "sessions start in TYPE A"
+    );
+    client.finish(TransferOutcome::Complete { bytes: 0 });
+    client.send("TYPE I");
+    client.passive();
+    let transfer = client.transfer("STOR raw.txt");
+    assert!(matches!(transfer.job, DataJob::Upload { ascii: false, .. }));
 }
 
 #[test]
 fn ascii_resume_is_refused() {
     let mut client = anonymous_session("");
     client.file("a.txt", "hello");
-    client.send("TYPE A");
     client.send("REST 3");
     client.passive();
     assert_eq!(
@@ -467,4 +488,48 @@ fn transfer_outcomes_get_vsftpds_replies() {
         assert_eq!(client.finish(outcome), expected, "{line} {outcome:?}");
         assert!(client.finish(outcome).is_empty(), "reported once");
     }
+}
+
+#[test]
+fn a_download_that_cannot_start_is_logged_as_failed() {
+    use crate::ftp::transfer_log::{vsftpd_event_message, xferlog_line, LogEvent};
+    let mut client = anonymous_session("deny_file=*.secret\n");
+    client.file("top.secret", "classified");
+    client.passive();
+    for (line, reply, path) in [
+        ("RETR missing", FAILED_TO_OPEN, "/missing"),
+        ("RETR top.secret", NO_PERMISSION, "/top.secret"),
+    ] {
+        let actions = client.actions(line);
+        assert_eq!(reply_text(&actions), reply, "{line}");
+        let logged: Vec<&LogEvent> = actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Log(event) => Some(&**event),
+                _ => None,
+            })
+            .collect();
+        let [event @ LogEvent::Transfer(record)] = logged[..] else {
+            panic!("{line}: one transfer logged, got {logged:?}");
+        };
+        assert_eq!(
+            vsftpd_event_message(event),
+            format!("[ftp] FAIL DOWNLOAD: Client \"192.0.2.10\", \"{path}\", 0.00Kbyte/sec")
+        );
+        assert!(
+            xferlog_line(record, 0)
+                .ends_with(&format!(" 0 {path} a _ o a guest@example.com ftp 0 * i")),
+            "{}",
+            xferlog_line(record, 0)
+        );
+    }
+    // Refused before vsftpd starts its log entry (an ASCII resume), or a directory, whose
+    // entry vsftpd drops: nothing logged.
+    client.dir("sub");
+    let actions = client.actions("RETR sub");
+    assert_eq!(reply_text(&actions), FAILED_TO_OPEN);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Log(_))));
+    client.send("REST 1");
+    let actions = client.actions("RETR missing");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Log(_))));
 }

@@ -586,6 +586,8 @@ mod protocol_log;
 mod transfers;
 
 #[cfg(test)]
+mod byte_names;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;

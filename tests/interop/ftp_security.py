@@ -6,9 +6,10 @@ text: anonymous sessions act as ftp_username, system accounts log in through PAM
 themselves. The FTPS scenarios (20 on) run the same sessions over TLS 1.2 and 1.3, with
 python's ssl, curl and lftp as clients, from certificates made with openssl for the run.
 Scenario 30 names files in EUC-KR and Latin-1 (file names are bytes). Prints one line per
-step, `scenario #n | command | reply`, with random names, passwords, the work directory and passive ports normalised, then a JSON summary line; the
-owner and mode of every uploaded file are read back from disk. tests/interop/ftp-vs-vsftpd.sh
-runs it for both servers and compares the transcripts.
+step, `scenario #n | command | reply`, with random names, passwords, the work directory and
+passive ports normalised, then a JSON summary line; the owner and mode of every uploaded file
+are read back from disk. tests/interop/ftp-vs-vsftpd.sh runs it for both servers and compares
+the transcripts.
 
 Needs root: it creates system accounts, a group and a PAM service file, and removes them (and
 its work directory) at the end, also on failure or on SIGINT/SIGTERM/SIGHUP. Exit status: 0

@@ -177,3 +177,19 @@ fn directories_are_made_entered_and_quoted_by_their_bytes() {
         b"257 \"/caf\xe9 \"\"\xff\xff\"\"\" is the current directory\r\n"
     );
 }
+
+#[test]
+fn deny_file_and_hide_file_match_names_by_their_bytes() {
+    // Latin-1's "é" (0xE9) starts no UTF-8 character: one byte, one `?`.
+    let mut client = alice_session("deny_file={*.txt}\nhide_file={caf?}\n");
+    file_named(&client, HANGUL, "hello");
+    fs::create_dir(client.root.join(OsStr::from_bytes(CAFE))).unwrap();
+    let size = client.actions_for_bytes(&line("SIZE", HANGUL));
+    assert_eq!(replies(&size), b"550 Permission denied.\r\n");
+
+    client.passive();
+    let transfer = client.transfer("NLST");
+    assert_eq!(client.sent_bytes(transfer.job), b"\xc7\xd1\xb1\xdb.txt\r\n");
+    let cwd = client.actions_for_bytes(&line("CWD", CAFE));
+    assert_eq!(replies(&cwd), DIRECTORY_CHANGED.as_bytes());
+}

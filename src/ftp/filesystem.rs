@@ -48,7 +48,7 @@ pub struct StagedUpload {
 #[derive(Debug)]
 pub struct Staging {
     /// The virtual path the upload is for.
-    pub target: String,
+    pub target: Vec<u8>,
     /// A second descriptor of the staged file: an unnamed file (`O_TMPFILE`) gets its name
     /// through it when complete.
     pub file: FileHandle,
@@ -65,44 +65,49 @@ pub struct Staging {
 /// Everything a session does to files, with its credentials, inside its root.
 pub trait SessionFs {
     /// Like lstat(2): a final symlink is described, not followed.
-    fn stat(&self, vpath: &str) -> io::Result<EntryInfo>;
+    fn stat(&self, vpath: &[u8]) -> io::Result<EntryInfo>;
     /// Like stat(2): a final symlink is followed, inside the root.
-    fn stat_follow(&self, vpath: &str) -> io::Result<EntryInfo>;
+    fn stat_follow(&self, vpath: &[u8]) -> io::Result<EntryInfo>;
     /// Whether `vpath` is a directory the session can enter (CWD).
-    fn is_dir(&self, vpath: &str) -> bool;
+    fn is_dir(&self, vpath: &[u8]) -> bool;
     /// The names in directory `vpath`, without `.` and `..`, in no particular order.
-    fn read_dir_names(&self, vpath: &str) -> io::Result<Vec<Vec<u8>>>;
+    fn read_dir_names(&self, vpath: &[u8]) -> io::Result<Vec<Vec<u8>>>;
     /// lstat of each of `names` in directory `dir`; names that vanished meanwhile or cannot be
     /// described are left out, as vsftpd does.
-    fn stat_entries(&self, dir: &str, names: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>>;
+    fn stat_entries(&self, dir: &[u8], names: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>>;
     /// The first `max` bytes of a regular file, or `None` (missing, not regular, no right).
-    fn read_small(&self, vpath: &str, max: usize) -> Option<Vec<u8>>;
+    fn read_small(&self, vpath: &[u8], max: usize) -> Option<Vec<u8>>;
     /// Opens a regular file for reading (RETR).
-    fn open_download(&self, vpath: &str) -> io::Result<Download>;
+    fn open_download(&self, vpath: &[u8]) -> io::Result<Download>;
     /// Opens a regular file for writing (STOR, APPE); a new one gets exactly `mode`.
-    fn open_upload(&self, vpath: &str, how: WriteHow, mode: u32) -> io::Result<FileHandle>;
+    fn open_upload(&self, vpath: &[u8], how: WriteHow, mode: u32) -> io::Result<FileHandle>;
     /// STOU: creates `base`, else `base.1`, `base.2`, ... in `dir`, as vsftpd names them;
     /// the file and its virtual path.
-    fn create_unique(&self, dir: &str, base: &str, mode: u32) -> io::Result<(FileHandle, String)>;
+    fn create_unique(
+        &self,
+        dir: &[u8],
+        base: &[u8],
+        mode: u32,
+    ) -> io::Result<(FileHandle, Vec<u8>)>;
     /// An atomic upload to `target` (see [`StagedUpload`]). With `replace` false an existing
     /// target is refused now and at commit time.
-    fn stage_upload(&self, target: &str, mode: u32, replace: bool) -> io::Result<StagedUpload>;
+    fn stage_upload(&self, target: &[u8], mode: u32, replace: bool) -> io::Result<StagedUpload>;
     /// Puts a complete staged upload in its place.
     fn commit_upload(&self, staging: Staging) -> io::Result<()>;
     /// Removes what an incomplete staged upload wrote.
     fn discard_upload(&self, staging: Staging);
     /// MKD: a directory with exactly `mode`.
-    fn mkdir(&self, vpath: &str, mode: u32) -> io::Result<()>;
+    fn mkdir(&self, vpath: &[u8], mode: u32) -> io::Result<()>;
     /// RMD: removes an empty directory.
-    fn rmdir(&self, vpath: &str) -> io::Result<()>;
+    fn rmdir(&self, vpath: &[u8]) -> io::Result<()>;
     /// DELE: removes a file or a symlink (not its target).
-    fn unlink(&self, vpath: &str) -> io::Result<()>;
+    fn unlink(&self, vpath: &[u8]) -> io::Result<()>;
     /// RNFR/RNTO: renames, replacing an existing target as rename(2) does.
-    fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+    fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()>;
     /// SITE CHMOD.
-    fn chmod(&self, vpath: &str, mode: u32) -> io::Result<()>;
+    fn chmod(&self, vpath: &[u8], mode: u32) -> io::Result<()>;
     /// MDTM with a time: sets access and modification time.
-    fn set_mtime(&self, vpath: &str, unix_secs: i64) -> io::Result<()>;
+    fn set_mtime(&self, vpath: &[u8], unix_secs: i64) -> io::Result<()>;
     /// `chown_uploads`: gives an upload just created to `uid` with permission bits `mode`, as
     /// vsftpd's privileged process does (the group is left as it is).
     fn give_away(&self, file: &FileHandle, uid: u32, mode: u32) -> io::Result<()>;
@@ -115,13 +120,14 @@ pub trait SessionFs {
 /// Normalises an FTP path argument against the session's virtual cwd ("/" = the root): an
 /// absolute `arg` starts at "/", a relative one at `cwd`; empty components and "." are
 /// dropped, ".." removes the previous component and never goes above "/". The result is
-/// absolute, has no trailing slash (except "/" itself) and no "." or ".." components.
-pub fn resolve(cwd: &str, arg: &str) -> String {
-    fn push<'a>(parts: &mut Vec<&'a str>, path: &'a str) {
-        for component in path.split('/') {
+/// absolute, has no trailing slash (except "/" itself) and no "." or ".." components. Names are
+/// bytes, as the kernel and vsftpd take them: only `/` separates.
+pub fn resolve(cwd: &[u8], arg: &[u8]) -> Vec<u8> {
+    fn push<'a>(parts: &mut Vec<&'a [u8]>, path: &'a [u8]) {
+        for component in path.split(|&byte| byte == b'/') {
             match component {
-                "" | "." => {}
-                ".." => {
+                b"" | b"." => {}
+                b".." => {
                     parts.pop();
                 }
                 name => parts.push(name),
@@ -129,17 +135,17 @@ pub fn resolve(cwd: &str, arg: &str) -> String {
         }
     }
     let mut parts = Vec::new();
-    if !arg.starts_with('/') {
+    if !arg.starts_with(b"/") {
         push(&mut parts, cwd);
     }
     push(&mut parts, arg);
     if parts.is_empty() {
-        return "/".to_owned();
+        return b"/".to_vec();
     }
-    let mut out = String::with_capacity(arg.len() + cwd.len() + 1);
+    let mut out = Vec::with_capacity(arg.len() + cwd.len() + 1);
     for part in parts {
-        out.push('/');
-        out.push_str(part);
+        out.push(b'/');
+        out.extend_from_slice(part);
     }
     out
 }
@@ -198,8 +204,22 @@ mod tests {
             ("/", "/./.././", "/"),
         ];
         for (cwd, arg, expected) in cases {
-            assert_eq!(resolve(cwd, arg), expected, "resolve({cwd:?}, {arg:?})");
+            assert_eq!(
+                resolve(cwd.as_bytes(), arg.as_bytes()),
+                expected.as_bytes(),
+                "resolve({cwd:?}, {arg:?})"
+            );
         }
+    }
+
+    #[test]
+    fn resolve_keeps_names_that_are_not_utf8() {
+        // EUC-KR for "한글", and Latin-1 "café".
+        assert_eq!(
+            resolve(b"/\xc7\xd1", b"\xb1\xdb.txt"),
+            b"/\xc7\xd1/\xb1\xdb.txt"
+        );
+        assert_eq!(resolve(b"/", b"caf\xe9/../x\xff"), b"/x\xff");
     }
 
     #[test]

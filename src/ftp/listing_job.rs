@@ -61,7 +61,7 @@ pub struct ListingSettings {
 
 /// A directory being listed.
 struct Frame {
-    dir: String,
+    dir: Vec<u8>,
     /// The directory as the listing names it (`-R` headings, NLST prefixes).
     shown: Vec<u8>,
     depth: usize,
@@ -73,7 +73,7 @@ struct Frame {
 
 /// A directory `-R` will list once the ones before it are done.
 struct Pending {
-    dir: String,
+    dir: Vec<u8>,
     shown: Vec<u8>,
     depth: usize,
 }
@@ -103,7 +103,7 @@ impl ListingJob {
     pub fn directory(
         fs: &dyn SessionFs,
         settings: ListingSettings,
-        dir: &str,
+        dir: &[u8],
         shown: Vec<u8>,
     ) -> Option<ListingJob> {
         Self::start(fs, settings, dir, shown, None)
@@ -114,7 +114,7 @@ impl ListingJob {
     pub fn matching(
         fs: &dyn SessionFs,
         mut settings: ListingSettings,
-        dir: &str,
+        dir: &[u8],
         pattern: Option<Vec<u8>>,
     ) -> Option<ListingJob> {
         settings.recursive = false;
@@ -124,7 +124,7 @@ impl ListingJob {
     fn start(
         fs: &dyn SessionFs,
         settings: ListingSettings,
-        dir: &str,
+        dir: &[u8],
         shown: Vec<u8>,
         pattern: Option<Vec<u8>>,
     ) -> Option<ListingJob> {
@@ -138,7 +138,7 @@ impl ListingJob {
         let frame = job.open(
             fs,
             Pending {
-                dir: dir.to_owned(),
+                dir: dir.to_vec(),
                 shown,
                 depth: 0,
             },
@@ -235,7 +235,7 @@ impl ListingJob {
 
     /// vsftpd's order: by name, byte by byte (`-r` reverses); with `-t` by modification time,
     /// newest first, which needs every entry's time before the first line.
-    fn order(&self, fs: &dyn SessionFs, dir: &str, mut names: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    fn order(&self, fs: &dyn SessionFs, dir: &[u8], mut names: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         let options = &self.settings.options;
         if !options.by_time {
             names.sort_unstable();
@@ -250,7 +250,7 @@ impl ListingJob {
     }
 
     /// lstat of each name; `.` and `..` are the directory itself and its parent, followed.
-    fn stat_names(&self, fs: &dyn SessionFs, dir: &str, names: Vec<Vec<u8>>) -> Vec<EntryInfo> {
+    fn stat_names(&self, fs: &dyn SessionFs, dir: &[u8], names: Vec<Vec<u8>>) -> Vec<EntryInfo> {
         let dots = |name: &[u8]| name == b"." || name == b"..";
         if !names.iter().any(|name| dots(name)) {
             return fs.stat_entries(dir, &names).unwrap_or_default();
@@ -273,7 +273,7 @@ impl ListingJob {
             let described = if name == b"." {
                 this
             } else {
-                fs.stat_follow(&resolve(dir, "..")).or(this)
+                fs.stat_follow(&resolve(dir, b"..")).or(this)
             };
             if let Ok(entry) = described {
                 out.push(EntryInfo { name, ..entry });
@@ -293,7 +293,7 @@ impl ListingJob {
             shown.push(b'/');
             shown.extend_from_slice(&name);
             self.stack.push(Step::Open(Pending {
-                dir: resolve(&frame.dir, &String::from_utf8_lossy(&name)),
+                dir: resolve(&frame.dir, &name),
                 shown,
                 depth: frame.depth + 1,
             }));

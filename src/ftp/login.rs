@@ -1,6 +1,7 @@
 //! Who a login becomes, as vsftpd decides it: the checks on the name and password before any is verified, what the shell is asked to verify, and the root, starting directory and credentials of the session that follows (chroot rules, `local_root`, `user_sub_token`, `passwd_chroot_enable`, guests).
 
 use std::net::IpAddr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -120,10 +121,10 @@ pub struct OpenRoot {
 pub struct LoginPlan {
     pub open: OpenRoot,
     /// Where the session starts, inside the root; `/` when jailed.
-    pub cwd: String,
+    pub cwd: Vec<u8>,
     /// Where a session that is not jailed falls back to when `cwd` (its `local_root`) cannot be
     /// entered, as vsftpd silently stays in the home directory; `None` when jailed.
-    pub fallback_cwd: Option<String>,
+    pub fallback_cwd: Option<Vec<u8>>,
     /// vsftpd's `is_anonymous`: the `anon_*` switches, umask and rate apply.
     pub anonymous_privileges: bool,
     pub access: AccessMode,
@@ -192,8 +193,9 @@ fn passwd_chroot_split(config: &FtpConfig, home: &Path) -> Option<(PathBuf, Stri
     ))
 }
 
-fn path_text(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+/// A host path as a session's starting directory: bytes, as the kernel gave them.
+fn path_bytes(path: &Path) -> Vec<u8> {
+    path.as_os_str().as_bytes().to_vec()
 }
 
 /// Decides root, starting directory and privileges for a login, as vsftpd's
@@ -214,7 +216,7 @@ pub fn plan(
                     identity: SessionIdentity::Anonymous,
                     as_session: false,
                 },
-                cwd: "/".into(),
+                cwd: b"/".to_vec(),
                 fallback_cwd: None,
                 anonymous_privileges: true,
                 access: AccessMode::Anonymous,
@@ -249,7 +251,7 @@ pub fn plan(
                     identity: SessionIdentity::Guest,
                     as_session: !anonymous_privileges,
                 },
-                cwd: "/".into(),
+                cwd: b"/".to_vec(),
                 fallback_cwd: None,
                 anonymous_privileges,
                 access: if config.guest_enable {
@@ -306,14 +308,14 @@ fn system_account_plan(
     };
     let (root, cwd, fallback_cwd) = if jailed {
         match split {
-            Some((base, tail)) => (base, tail, None),
-            None => (local_root.unwrap_or(home), "/".to_owned(), None),
+            Some((base, tail)) => (base, tail.into_bytes(), None),
+            None => (local_root.unwrap_or(home), b"/".to_vec(), None),
         }
     } else {
-        let home_text = path_text(&home);
+        let home_bytes = path_bytes(&home);
         match local_root {
-            Some(root) => (PathBuf::from("/"), path_text(&root), Some(home_text)),
-            None => (PathBuf::from("/"), home_text, None),
+            Some(root) => (PathBuf::from("/"), path_bytes(&root), Some(home_bytes)),
+            None => (PathBuf::from("/"), home_bytes, None),
         }
     };
     Ok(LoginPlan {
@@ -322,8 +324,8 @@ fn system_account_plan(
             identity,
             as_session: !anonymous_privileges,
         },
-        cwd: super::filesystem::resolve("/", &cwd),
-        fallback_cwd: fallback_cwd.map(|cwd| super::filesystem::resolve("/", &cwd)),
+        cwd: super::filesystem::resolve(b"/", &cwd),
+        fallback_cwd: fallback_cwd.map(|cwd| super::filesystem::resolve(b"/", &cwd)),
         anonymous_privileges,
         access,
         shown_name: name.as_bytes().to_vec(),
@@ -370,7 +372,10 @@ mod tests {
     }
 
     fn where_(plan: &LoginPlan) -> (String, String) {
-        (path_text(&plan.open.root), plan.cwd.clone())
+        (
+            plan.open.root.to_string_lossy().into_owned(),
+            String::from_utf8(plan.cwd.clone()).unwrap(),
+        )
     }
 
     #[test]
@@ -430,7 +435,7 @@ mod tests {
         let text = "local_root=/srv/ftp/$USER\nuser_sub_token=$USER\n";
         let free = plan_for(text, &[], "/home/bob").unwrap();
         assert_eq!(where_(&free), ("/".into(), "/srv/ftp/bob".into()));
-        assert_eq!(free.fallback_cwd.as_deref(), Some("/home/bob"));
+        assert_eq!(free.fallback_cwd.as_deref(), Some(&b"/home/bob"[..]));
         let jailed = plan_for(&format!("{text}chroot_local_user=YES\n"), &[], "/home/bob").unwrap();
         assert_eq!(where_(&jailed), ("/srv/ftp/bob".into(), "/".into()));
         assert_eq!(jailed.fallback_cwd, None);

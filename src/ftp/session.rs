@@ -47,11 +47,11 @@ struct User {
     access: AccessMode,
     /// The password an anonymous user gave: xferlog's user field.
     anon_password: Vec<u8>,
-    cwd: String,
+    cwd: Vec<u8>,
     /// The working directory at login: what `~` names.
-    home: String,
+    home: Vec<u8>,
     umask: u32,
-    messages_shown: HashSet<String>,
+    messages_shown: HashSet<Vec<u8>>,
 }
 
 /// A login between PASS and `230`: verified by the shell, then its root opened.
@@ -142,7 +142,7 @@ struct LoggedIn {
     data: DataSetup,
     epsv_all: bool,
     restart_offset: u64,
-    rename_from: Option<String>,
+    rename_from: Option<Vec<u8>>,
     ascii: bool,
     clients_at_start: u32,
     transfer: Option<TransferKind>,
@@ -158,7 +158,7 @@ struct LoggedIn {
 struct PendingUpload {
     /// An atomic upload, put in place by the filesystem when complete.
     staging: Option<Staging>,
-    target: String,
+    target: Vec<u8>,
 }
 
 /// A file transfer whose file the shell is locking (`lock_upload_files`): what to start once
@@ -193,10 +193,10 @@ fn send(reply: Reply) -> Vec<Action> {
     vec![Action::Reply(reply)]
 }
 
-/// FTP paths as the filesystem takes them. Names that are not UTF-8 are read lossily: RFC 2640
-/// clients send UTF-8.
-fn text(path: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(path)
+/// A user name or password as the account files and the login threads compare it (file names
+/// stay bytes).
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
 }
 
 /// vsftpd's fatal reply (`500 OOPS: ...`), then the end of the session.
@@ -463,30 +463,31 @@ impl LoggedIn {
 
     /// A path as vsftpd's logs show it: the argument, made absolute with the working directory.
     fn log_path(&self, arg: &[u8]) -> Vec<u8> {
-        transfer_log::vsftpd_log_path(self.user.cwd.as_bytes(), arg)
+        transfer_log::vsftpd_log_path(&self.user.cwd, arg)
     }
 
-    fn resolve(&self, arg: &[u8]) -> String {
-        resolve(&self.user.cwd, &text(arg))
+    fn resolve(&self, arg: &[u8]) -> Vec<u8> {
+        resolve(&self.user.cwd, arg)
     }
 
     /// The path a command's argument names; `None` for an empty one, which names no file
     /// (vsftpd passes `""` to the system call, which finds none): `RNFR` with nothing after it
     /// must not rename the working directory.
-    fn path_argument(&self, arg: &[u8]) -> Option<String> {
+    fn path_argument(&self, arg: &[u8]) -> Option<Vec<u8>> {
         (!arg.is_empty()).then(|| self.resolve(arg))
     }
 
     /// `deny_file`: no command may touch a path with a component that matches; nor one of a
     /// staged upload's hidden files.
-    fn denied(&self, vpath: &str) -> bool {
-        let mut parts = vpath.split('/').filter(|part| !part.is_empty());
+    fn denied(&self, vpath: &[u8]) -> bool {
+        let mut parts = vpath
+            .split(|&byte| byte == b'/')
+            .filter(|part| !part.is_empty());
         match &self.config.deny_file {
             Some(pattern) => parts.any(|part| {
-                is_staging_name(part.as_bytes())
-                    || listing::matches_pattern(pattern.as_bytes(), part.as_bytes())
+                is_staging_name(part) || listing::matches_pattern(pattern.as_bytes(), part)
             }),
-            None => parts.any(|part| is_staging_name(part.as_bytes())),
+            None => parts.any(is_staging_name),
         }
     }
 
@@ -496,7 +497,7 @@ impl LoggedIn {
     fn resolve_tilde(&self, command: Command) -> Command {
         let home = |arg: Vec<u8>| match arg.as_slice() {
             [b'~'] | [b'~', b'/', ..] => {
-                let mut path = self.user.home.clone().into_bytes();
+                let mut path = self.user.home.clone();
                 path.extend_from_slice(&arg[1..]);
                 path
             }
@@ -547,7 +548,7 @@ impl LoggedIn {
                 Action::Reply(replies::HTTP_NOT_ALLOWED.reply()),
                 Action::Close,
             ],
-            Command::Pwd => send(replies::current_directory(self.user.cwd.as_bytes())),
+            Command::Pwd => send(replies::current_directory(&self.user.cwd)),
             Command::Cwd(arg) => self.change_directory(&arg, fs),
             Command::Cdup => self.change_directory(b"..", fs),
             Command::Pasv => self.start_passive(false),
@@ -645,6 +646,8 @@ mod protection;
 mod protocol_log;
 mod transfers;
 
+#[cfg(test)]
+mod byte_names;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

@@ -61,11 +61,24 @@ impl Control {
 
     /// The next reply (all its lines), or `None` if none is complete within `wait`.
     pub fn reply_within(&mut self, wait: Duration) -> Option<String> {
+        self.raw_reply_within(wait)
+            .map(|reply| String::from_utf8(reply).unwrap())
+    }
+
+    /// Sends one command line, bytes that need not be UTF-8 (file names), and returns its
+    /// reply as sent.
+    pub fn raw_command(&mut self, line: &[u8]) -> Vec<u8> {
+        self.send(&[line, b"\r\n"].concat());
+        self.raw_reply_within(PROMPT)
+            .unwrap_or_else(|| panic!("no reply within {PROMPT:?}"))
+    }
+
+    /// [`Control::reply_within`] as bytes: replies quote file names, which need not be UTF-8.
+    pub fn raw_reply_within(&mut self, wait: Duration) -> Option<Vec<u8>> {
         let deadline = Instant::now() + wait;
         loop {
             if let Some(end) = self.final_line_end() {
-                let reply = self.received.drain(..end).collect::<Vec<u8>>();
-                return Some(String::from_utf8(reply).unwrap());
+                return Some(self.received.drain(..end).collect());
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

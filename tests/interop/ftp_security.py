@@ -4,10 +4,12 @@
 Runs the same scenarios against vsftpd 3.0.3 or ringd (--server), each from one vsftpd.conf
 text: anonymous sessions act as ftp_username, system accounts log in through PAM and act as
 themselves. The FTPS scenarios (20 on) run the same sessions over TLS 1.2 and 1.3, with
-python's ssl, curl and lftp as clients, from certificates made with openssl for the run. Prints one line per step, `scenario #n | command | reply`, with random names,
-passwords, the work directory and passive ports normalised, then a JSON summary line; the
-owner and mode of every uploaded file are read back from disk. tests/interop/ftp-vs-vsftpd.sh
-runs it for both servers and compares the transcripts.
+python's ssl, curl and lftp as clients, from certificates made with openssl for the run.
+Scenario 30 names files in EUC-KR and Latin-1 (file names are bytes). Prints one line per
+step, `scenario #n | command | reply`, with random names, passwords, the work directory and
+passive ports normalised, then a JSON summary line; the owner and mode of every uploaded file
+are read back from disk. tests/interop/ftp-vs-vsftpd.sh runs it for both servers and compares
+the transcripts.
 
 Needs root: it creates system accounts, a group and a PAM service file, and removes them (and
 its work directory) at the end, also on failure or on SIGINT/SIGTERM/SIGHUP. Exit status: 0
@@ -694,7 +696,7 @@ def scenarios():
                 ],
             ],
         ),
-    ] + tls_scenarios() + session_scenarios()
+    ] + tls_scenarios() + session_scenarios() + byte_name_scenarios()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1231,6 +1233,76 @@ def session_scenarios():
                 ]
             ],
             tz=INDIA,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# File names are bytes (issue 15): names that are not UTF-8 are listed, downloaded, renamed,
+# uploaded and logged as the bytes on disk. Step texts are the bytes on the wire, one latin-1
+# character a byte.
+
+HANGUL = b"\xc7\xd1\xb1\xdb.txt".decode("latin-1")  # "한글.txt" in EUC-KR (and CP949)
+CAFE = b"caf\xe9".decode("latin-1")  # "café" in Latin-1
+NAMED = "named in EUC-KR\n"
+NAMED_MTIME = 1_594_730_280  # 2020-07-14 12:38:00 UTC
+
+
+def escaped(reply):
+    """An expected reply as the transcript shows it (bytes above 0x7e escaped)."""
+    return show(reply.encode("latin-1") + b"\r\n")
+
+
+def byte_names_tree(t, env):
+    """anon_tree with upload/, plus pub/ holding 한글.txt (EUC-KR) and café/ (Latin-1)."""
+    anon_tree(t, env, upload=True)
+    pub = t / "anon" / "pub"
+    make_dir(pub, 0o755)
+    make_file(disk_path(f"{pub}/{HANGUL}"), NAMED, 0o644)
+    os.utime(disk_path(f"{pub}/{HANGUL}"), (NAMED_MTIME, NAMED_MTIME))
+    make_dir(disk_path(f"{pub}/{CAFE}"), 0o755)
+
+
+def byte_name_scenarios():
+    return [
+        Scenario(
+            "32-byte-names",
+            ANON_WRITE
+            + [
+                "anon_other_write_enable=YES",
+                "xferlog_enable=YES",
+                "dual_log_enable=YES",
+                "xferlog_file={t}/xferlog",
+                "vsftpd_log_file={t}/vsftpd.log",
+            ],
+            byte_names_tree,
+            [
+                anonymous()
+                + [
+                    TYPE_I,
+                    Cmd("CWD pub", CWD_OK),
+                    Nlst(".", LISTING, LISTED),
+                    Cmd(f"SIZE {HANGUL}", f"213 {len(NAMED)}"),
+                    Cmd(f"MDTM {HANGUL}", "213 20200714123800"),
+                    Retr(HANGUL, escaped(opening(HANGUL, len(NAMED))), DONE, NAMED),
+                    Cmd(f"CWD {CAFE}", CWD_OK),
+                    Cmd("PWD", escaped(pwd_is(f"/pub/{CAFE}"))),
+                    Cmd("CWD /upload", CWD_OK),
+                    Stor(HANGUL, UPLOAD, STOR_OK, DONE),
+                    uploaded(f"{{t}}/anon/upload/{HANGUL}", "ftp", "ftp", "0600"),
+                    Cmd(f"RNFR {HANGUL}", "350 Ready for RNTO."),
+                    Cmd(f"RNTO {CAFE}", "250 Rename successful."),
+                    Stat(f"{{t}}/anon/upload/{HANGUL}", "absent"),
+                    uploaded(f"{{t}}/anon/upload/{CAFE}", "ftp", "ftp", "0600"),
+                    Cmd(f"DELE {CAFE}", "250 Delete operation successful."),
+                    Stat(f"{{t}}/anon/upload/{CAFE}", "absent"),
+                    Cmd(f"MKD {CAFE}", escaped(f'257 "/upload/{CAFE}" created')),
+                    Stat(f"{{t}}/anon/upload/{CAFE}", "dir uid=ftp gid=ftp mode=0700"),
+                    QUIT,
+                    Log("{t}/xferlog"),
+                    Log("{t}/vsftpd.log"),
+                ]
+            ],
         ),
     ]
 
@@ -2078,10 +2150,16 @@ class ScenarioRun:
         self.emit("STAT", reply, item.expect)
 
     def stat(self, item):
-        path = Path(item.path.format(**self.real))
+        path = disk_path(item.path.format(**self.real))
         expect = item.expect.format(**self.shown) if item.expect else None
         found = describe_file(path, item.content, self.real)
         self.emit(f"stat {item.path.format(**self.shown)}", found, expect)
+
+
+def disk_path(text):
+    """A step's path on disk: its text read as the bytes a command carries (latin-1, one
+    character a byte), so a name that is not UTF-8 names the same file on the wire and here."""
+    return Path(os.fsdecode(text.encode("latin-1")))
 
 
 def client_context(env, version, cert=None):

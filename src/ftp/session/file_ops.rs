@@ -20,7 +20,7 @@ impl LoggedIn {
 
     pub(super) fn regular_file(
         &self,
-        path: &str,
+        path: &[u8],
         fs: &dyn SessionFs,
     ) -> Option<listing::EntryInfo> {
         fs.stat_follow(path)
@@ -84,9 +84,9 @@ impl LoggedIn {
     pub(super) fn logged_operation(
         &self,
         arg: &[u8],
-        operate: impl FnOnce(&str) -> std::io::Result<()>,
+        operate: impl FnOnce(&[u8]) -> std::io::Result<()>,
         event: fn(bool, IpAddr, Vec<u8>, Vec<u8>) -> LogEvent,
-        done: impl FnOnce(&str) -> Reply,
+        done: impl FnOnce(&[u8]) -> Reply,
         failed: FixedReply,
     ) -> Vec<Action> {
         let path = self.path_argument(arg);
@@ -118,7 +118,7 @@ impl LoggedIn {
                 user,
                 path,
             },
-            |path| replies::directory_created(path.as_bytes()),
+            replies::directory_created,
             replies::MKDIR_FAILED,
         )
     }
@@ -181,7 +181,7 @@ impl LoggedIn {
             ok: renamed,
             remote_ip: self.peer.ip(),
             user: self.user.shown_name.clone(),
-            from: from.into_bytes(),
+            from,
             to: Some(self.log_path(arg)),
         }));
         let reply = if renamed {

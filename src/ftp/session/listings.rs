@@ -140,13 +140,13 @@ impl LoggedIn {
         let Ok(mut entry) = fs.stat(&path) else {
             return send(Reply::new(550, "Could not list file."));
         };
-        entry.name = path.clone().into_bytes();
+        entry.name = path.clone();
         let facts = listing::mlsx_facts(
             &entry,
             &self.permission_facts(entry.kind.clone()),
             self.facts,
         );
-        send(replies::mlst(path.as_bytes(), &facts))
+        send(replies::mlst(&path, &facts))
     }
 
     /// `STAT path`: the listing on the control connection, streamed like LIST's.

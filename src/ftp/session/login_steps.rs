@@ -1,5 +1,7 @@
 //! Logging in: USER and PASS, the verdict the shell brings back from the login threads, and entering the session's root.
 
+use std::os::unix::ffi::OsStrExt;
+
 use super::*;
 
 impl BeforeLogin {
@@ -224,12 +226,18 @@ impl BeforeLogin {
             // Not jailed: local_root if it can be entered, else the home, as vsftpd does.
             Some(home) if !fs.is_dir(&plan.cwd) => {
                 if !fs.is_dir(home) {
-                    return Err(oops(&format!("cannot change directory:{home}")));
+                    return Err(oops(&format!(
+                        "cannot change directory:{}",
+                        String::from_utf8_lossy(home)
+                    )));
                 }
                 home.clone()
             }
-            None if plan.cwd != "/" && !fs.is_dir(&plan.cwd) => {
-                return Err(oops(&format!("cannot change directory:{}", plan.cwd)));
+            None if plan.cwd != b"/" && !fs.is_dir(&plan.cwd) => {
+                return Err(oops(&format!(
+                    "cannot change directory:{}",
+                    String::from_utf8_lossy(&plan.cwd)
+                )));
             }
             _ => plan.cwd.clone(),
         };
@@ -283,11 +291,11 @@ impl BeforeLogin {
 
 impl LoggedIn {
     /// The `message_file` of `dir`, once per directory per session, as vsftpd shows it.
-    pub(super) fn directory_message(&mut self, dir: &str, fs: &dyn SessionFs) -> Vec<u8> {
-        if !self.config.dirmessage_enable || !self.user.messages_shown.insert(dir.to_string()) {
+    pub(super) fn directory_message(&mut self, dir: &[u8], fs: &dyn SessionFs) -> Vec<u8> {
+        if !self.config.dirmessage_enable || !self.user.messages_shown.insert(dir.to_vec()) {
             return Vec::new();
         }
-        let path = resolve(dir, &self.config.message_file.to_string_lossy());
+        let path = resolve(dir, self.config.message_file.as_os_str().as_bytes());
         fs.read_small(&path, replies::MESSAGE_FILE_MAX_BYTES)
             .unwrap_or_default()
     }

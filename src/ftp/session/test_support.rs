@@ -256,9 +256,12 @@ impl Client {
     /// opening the root with the process's credentials) carried out and their results
     /// appended.
     pub(crate) fn actions(&mut self, line: &str) -> Vec<Action> {
-        let actions = self
-            .session
-            .on_line(Ok(line.as_bytes().to_vec()), now(), &*self.fs);
+        self.actions_for_bytes(line.as_bytes())
+    }
+
+    /// [`Client::actions`] for a line that need not be UTF-8 (file names are bytes).
+    pub(crate) fn actions_for_bytes(&mut self, line: &[u8]) -> Vec<Action> {
+        let actions = self.session.on_line(Ok(line.to_vec()), now(), &*self.fs);
         self.perform_shell_steps(actions)
     }
 
@@ -379,14 +382,22 @@ impl Client {
     /// The one Transfer action `line` must produce, once the shell has locked its file if
     /// it asks for that.
     pub(crate) fn transfer(&mut self, line: &str) -> Transfer {
-        let mut actions = match <[Action; 1]>::try_from(self.actions(line)) {
+        self.transfer_for_bytes(line.as_bytes())
+    }
+
+    /// [`Client::transfer`] for a line that need not be UTF-8.
+    pub(crate) fn transfer_for_bytes(&mut self, line: &[u8]) -> Transfer {
+        let mut actions = match <[Action; 1]>::try_from(self.actions_for_bytes(line)) {
             Ok([Action::Lock(request)]) => self.file_locked(request, true),
             Ok(action) => action.into(),
             Err(actions) => actions,
         };
         match (actions.pop(), actions.is_empty()) {
             (Some(Action::Transfer(transfer)), true) => *transfer,
-            (last, _) => panic!("{line}: expected one transfer, got {actions:?} then {last:?}"),
+            (last, _) => panic!(
+                "{}: expected one transfer, got {actions:?} then {last:?}",
+                String::from_utf8_lossy(line)
+            ),
         }
     }
 

@@ -387,21 +387,25 @@ impl LoggedIn {
         if !base.is_empty() && self.denied(&self.resolve(base)) {
             return say(replies::NO_PERMISSION);
         }
-        let Ok((file, vpath)) = fs.create_unique(&cwd, &text(base), self.file_mode()) else {
+        let Ok((file, vpath)) = fs.create_unique(&cwd, base, self.file_mode()) else {
             return say(replies::COULD_NOT_CREATE_FILE);
         };
         if !self.give_upload_away(&file, fs) {
             let _ = fs.unlink(&vpath);
             return say(replies::COULD_NOT_CREATE_FILE);
         }
-        let name = vpath.rsplit('/').next().unwrap_or(&vpath).to_string();
+        let name = vpath
+            .rsplit(|&byte| byte == b'/')
+            .next()
+            .unwrap_or(&vpath)
+            .to_vec();
         self.upload = Some(Box::new(PendingUpload {
             staging: None,
             target: vpath.clone(),
         }));
-        let record = self.transfer_record(name.as_bytes(), Direction::Incoming);
+        let record = self.transfer_record(&name, Direction::Incoming);
         let start = FileTransfer::Upload {
-            opening: replies::unique_file(name.as_bytes()),
+            opening: replies::unique_file(&name),
             truncate: false,
             ascii: self.ascii && self.config.ascii_upload_enable,
             sync: false,

@@ -35,7 +35,8 @@ pub struct Staged {
 /// (absolute or relative) are resolved as if the root were `/`: nothing outside it can be named.
 ///
 /// Virtual paths ("vpaths") are the absolute FTP-side paths `ftp::filesystem::resolve` produces, `/`
-/// being the root; any `&str` is accepted and normalised the same way first.
+/// being the root; any bytes are accepted and normalised the same way first. Names are bytes, as
+/// the kernel takes them: a name need not be UTF-8.
 ///
 /// Mode arguments are applied exactly: the caller passes the mode with the session's umask
 /// (`local_umask`/`anon_umask`) already taken off, and the jail sets it after creating, so the
@@ -98,8 +99,8 @@ impl Jail {
 
     /// Like lstat(2): a final symlink is described, not followed (LIST shows it as a link);
     /// symlinks before the final component are followed inside the root. The root's name is "/".
-    pub fn stat(&self, vpath: &str) -> io::Result<EntryInfo> {
-        match split(vpath) {
+    pub fn stat(&self, vpath: impl AsRef<[u8]>) -> io::Result<EntryInfo> {
+        match split(vpath.as_ref()) {
             None => {
                 let st = sysfs::fstat(self.root.as_fd())?;
                 Ok(self.entry(b"/".to_vec(), &st, None))
@@ -118,11 +119,11 @@ impl Jail {
     }
 
     /// Like stat(2): a final symlink is followed, inside the root (SIZE, MDTM, MLST).
-    pub fn stat_follow(&self, vpath: &str) -> io::Result<EntryInfo> {
-        let rel = rel_path(vpath);
+    pub fn stat_follow(&self, vpath: impl AsRef<[u8]>) -> io::Result<EntryInfo> {
+        let rel = rel_path(vpath.as_ref());
         let fd = self.open_at(&rel, OFlags::PATH, 0)?;
         let st = sysfs::fstat(fd.as_fd())?;
-        let name = match split(vpath) {
+        let name = match split(vpath.as_ref()) {
             None => b"/".to_vec(),
             Some((_, name)) => name.into_vec(),
         };
@@ -132,23 +133,28 @@ impl Jail {
     /// Whether `vpath` is a directory the caller may enter, following symlinks inside the
     /// root (CWD). Opening it `O_PATH` checks only the directories above it; looking `.` up in
     /// it checks search permission on the directory itself, as chdir(2) does.
-    pub fn is_dir(&self, vpath: &str) -> bool {
-        self.open_dir_path(&rel_path(vpath)).is_ok_and(|dir| {
-            sysfs::openat2(
-                dir.as_fd(),
-                Path::new("."),
-                OFlags::PATH | OFlags::DIRECTORY,
-                Mode::empty(),
-                sysfs::RESOLVE_JAIL,
-            )
-            .is_ok()
-        })
+    pub fn is_dir(&self, vpath: impl AsRef<[u8]>) -> bool {
+        self.open_dir_path(&rel_path(vpath.as_ref()))
+            .is_ok_and(|dir| {
+                sysfs::openat2(
+                    dir.as_fd(),
+                    Path::new("."),
+                    OFlags::PATH | OFlags::DIRECTORY,
+                    Mode::empty(),
+                    sysfs::RESOLVE_JAIL,
+                )
+                .is_ok()
+            })
     }
 
     /// The names in directory `vpath` (a symlink to a directory is followed, inside the
     /// root), without "." and "..", unsorted. A non-directory gives ENOTDIR.
-    pub fn read_dir_names(&self, vpath: &str) -> io::Result<Vec<Vec<u8>>> {
-        let dir = self.open_at(&rel_path(vpath), OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+    pub fn read_dir_names(&self, vpath: impl AsRef<[u8]>) -> io::Result<Vec<Vec<u8>>> {
+        let dir = self.open_at(
+            &rel_path(vpath.as_ref()),
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            0,
+        )?;
         Ok(sysfs::read_dir(dir.as_fd())?
             .into_iter()
             .map(|entry| entry.name.into_vec())
@@ -157,10 +163,17 @@ impl Jail {
 
     /// lstat of each of `names` in directory `vpath`, in the order given. Names that vanish
     /// or cannot be described are left out, as vsftpd does; names with a `/` name nothing in
-    /// the directory and are left out too. Names that are not UTF-8 are shown lossily
-    /// (U+FFFD) where `EntryInfo` holds text.
-    pub fn stat_entries(&self, vpath: &str, names: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>> {
-        let dir = self.open_at(&rel_path(vpath), OFlags::PATH | OFlags::DIRECTORY, 0)?;
+    /// the directory and are left out too.
+    pub fn stat_entries(
+        &self,
+        vpath: impl AsRef<[u8]>,
+        names: &[Vec<u8>],
+    ) -> io::Result<Vec<EntryInfo>> {
+        let dir = self.open_at(
+            &rel_path(vpath.as_ref()),
+            OFlags::PATH | OFlags::DIRECTORY,
+            0,
+        )?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             if name.contains(&b'/') || name.is_empty() {
@@ -183,15 +196,15 @@ impl Jail {
     /// Opens a regular file for reading (RETR), following symlinks inside the root. A directory
     /// gives EISDIR, any other non-regular file (FIFO, device, socket) an `InvalidInput` error;
     /// opening does not block on a FIFO.
-    pub fn open_read(&self, vpath: &str) -> io::Result<File> {
+    pub fn open_read(&self, vpath: impl AsRef<[u8]>) -> io::Result<File> {
         self.open_download(vpath).map(|(file, _)| file)
     }
 
     /// Like [`Jail::open_read`], also giving the file's permission bits (from the same fstat,
     /// so the checks a download needs cost no second lookup).
-    pub fn open_download(&self, vpath: &str) -> io::Result<(File, u32)> {
+    pub fn open_download(&self, vpath: impl AsRef<[u8]>) -> io::Result<(File, u32)> {
         let fd = self.open_at(
-            &rel_path(vpath),
+            &rel_path(vpath.as_ref()),
             OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
             0,
         )?;
@@ -200,7 +213,7 @@ impl Jail {
 
     /// The first `max` bytes of a regular file (the `message_file` of `dirmessage_enable`), or
     /// `None` if it cannot be read (missing, not a regular file, no permission, ...).
-    pub fn read_small(&self, vpath: &str, max: usize) -> Option<Vec<u8>> {
+    pub fn read_small(&self, vpath: impl AsRef<[u8]>, max: usize) -> Option<Vec<u8>> {
         let file = self.open_read(vpath).ok()?;
         let mut out = Vec::new();
         file.take(max as u64).read_to_end(&mut out).ok()?;
@@ -211,11 +224,16 @@ impl Jail {
     /// symlink's target is created, inside the root, as open(2) would in a chroot). A new file
     /// gets exactly `mode` (permission bits). Only regular files are written: a directory gives
     /// EISDIR, anything else `InvalidInput`, and nothing is truncated before that check.
-    pub fn open_write(&self, vpath: &str, how: WriteHow, mode: u32) -> io::Result<File> {
-        let Some(_) = split(vpath) else {
+    pub fn open_write(
+        &self,
+        vpath: impl AsRef<[u8]>,
+        how: WriteHow,
+        mode: u32,
+    ) -> io::Result<File> {
+        let Some(_) = split(vpath.as_ref()) else {
             return Err(io::Error::from(Errno::ISDIR));
         };
-        let rel = rel_path(vpath);
+        let rel = rel_path(vpath.as_ref());
         let mut flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
         if how == WriteHow::Append {
             flags |= OFlags::APPEND;
@@ -268,12 +286,16 @@ impl Jail {
     /// writing with exactly `mode`, and its vpath.
     pub fn create_unique(
         &self,
-        dir_vpath: &str,
-        base: &str,
+        dir_vpath: impl AsRef<[u8]>,
+        base: impl AsRef<[u8]>,
         mode: u32,
-    ) -> io::Result<(File, String)> {
-        let stem = resolve(dir_vpath, if base.is_empty() { "STOU" } else { base });
-        if stem == "/" {
+    ) -> io::Result<(File, Vec<u8>)> {
+        let base = base.as_ref();
+        let stem = resolve(
+            dir_vpath.as_ref(),
+            if base.is_empty() { b"STOU" } else { base },
+        );
+        if stem == b"/" {
             return Err(io::Error::from(Errno::ISDIR));
         }
         let first = if base.is_empty() { 1 } else { 0 };
@@ -281,7 +303,7 @@ impl Jail {
             let candidate = if suffix == 0 {
                 stem.clone()
             } else {
-                format!("{stem}.{suffix}")
+                [stem.as_slice(), format!(".{suffix}").as_bytes()].concat()
             };
             let flags =
                 OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CREATE | OFlags::EXCL;
@@ -299,8 +321,8 @@ impl Jail {
     }
 
     /// MKD: creates a directory with exactly `mode`. The root gives EEXIST.
-    pub fn mkdir(&self, vpath: &str, mode: u32) -> io::Result<()> {
-        let Some((parent, name)) = split(vpath) else {
+    pub fn mkdir(&self, vpath: impl AsRef<[u8]>, mode: u32) -> io::Result<()> {
+        let Some((parent, name)) = split(vpath.as_ref()) else {
             return Err(io::Error::from(Errno::EXIST));
         };
         let dir = self.open_dir_path(&parent)?;
@@ -317,8 +339,8 @@ impl Jail {
     }
 
     /// RMD: removes an empty directory (a symlink is not followed: ENOTDIR). The root gives EBUSY.
-    pub fn rmdir(&self, vpath: &str) -> io::Result<()> {
-        let Some((parent, name)) = split(vpath) else {
+    pub fn rmdir(&self, vpath: impl AsRef<[u8]>) -> io::Result<()> {
+        let Some((parent, name)) = split(vpath.as_ref()) else {
             return Err(io::Error::from(Errno::BUSY));
         };
         let dir = self.open_dir_path(&parent)?;
@@ -326,8 +348,8 @@ impl Jail {
     }
 
     /// DELE: removes a file or a symlink (the link, not its target). A directory gives EISDIR.
-    pub fn unlink(&self, vpath: &str) -> io::Result<()> {
-        let Some((parent, name)) = split(vpath) else {
+    pub fn unlink(&self, vpath: impl AsRef<[u8]>) -> io::Result<()> {
+        let Some((parent, name)) = split(vpath.as_ref()) else {
             return Err(io::Error::from(Errno::ISDIR));
         };
         let dir = self.open_dir_path(&parent)?;
@@ -336,8 +358,9 @@ impl Jail {
 
     /// RNFR/RNTO: renames like rename(2), replacing an existing target as vsftpd does (the final
     /// components themselves are renamed, symlinks are not followed). The root gives EBUSY.
-    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        let (Some((from_parent, from_name)), Some((to_parent, to_name))) = (split(from), split(to))
+    pub fn rename(&self, from: impl AsRef<[u8]>, to: impl AsRef<[u8]>) -> io::Result<()> {
+        let (Some((from_parent, from_name)), Some((to_parent, to_name))) =
+            (split(from.as_ref()), split(to.as_ref()))
         else {
             return Err(io::Error::from(Errno::BUSY));
         };
@@ -358,12 +381,12 @@ impl Jail {
     /// and its hidden name, if any. When `target` exists it must be writable by the caller: a
     /// plain STOR would rewrite it, and an atomic one must not replace what a plain one could
     /// not; its owner, group and mode are returned for the new file.
-    pub fn stage(&self, target: &str, mode: u32) -> io::Result<Staged> {
-        let Some((parent, _)) = split(target) else {
+    pub fn stage(&self, target: impl AsRef<[u8]>, mode: u32) -> io::Result<Staged> {
+        let Some((parent, _)) = split(target.as_ref()) else {
             return Err(io::Error::from(Errno::ISDIR));
         };
         let replaced = match self.open_at(
-            &rel_path(target),
+            &rel_path(target.as_ref()),
             OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
             0,
         ) {
@@ -380,7 +403,7 @@ impl Jail {
             Ok(fd) => (fd, None),
             Err(e) if unnamed_files_unsupported(&e) => {
                 let name = hidden_name()?;
-                let path = rel_path(&resolve(&format!("/{}", parent.display()), &name));
+                let path = parent.join(&name);
                 let fd = self.open_at(
                     &path,
                     OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOCTTY,
@@ -407,10 +430,10 @@ impl Jail {
         &self,
         file: &File,
         hidden: Option<&str>,
-        target: &str,
+        target: impl AsRef<[u8]>,
         replace: bool,
     ) -> io::Result<()> {
-        let Some((parent, name)) = split(target) else {
+        let Some((parent, name)) = split(target.as_ref()) else {
             return Err(io::Error::from(Errno::ISDIR));
         };
         let dir = self.open_dir_path(&parent)?;
@@ -434,8 +457,8 @@ impl Jail {
 
     /// Removes the hidden name of a staged upload that will not be completed (an unnamed one
     /// goes with its last descriptor).
-    pub fn discard(&self, target: &str, hidden: &str) {
-        if let Some((parent, _)) = split(target) {
+    pub fn discard(&self, target: impl AsRef<[u8]>, hidden: &str) {
+        if let Some((parent, _)) = split(target.as_ref()) {
             if let Ok(dir) = self.open_dir_path(&parent) {
                 let _ = sysfs::unlinkat(dir.as_fd(), OsStr::new(hidden), false);
             }
@@ -446,23 +469,23 @@ impl Jail {
     /// does. Uses fchmodat2(AT_EMPTY_PATH) on an O_PATH descriptor (Linux 6.6); on older kernels
     /// it reopens regular files and directories for reading to fchmod them (so it then needs
     /// read permission, and other file types are refused with EPERM).
-    pub fn chmod(&self, vpath: &str, mode: u32) -> io::Result<()> {
-        let rel = rel_path(vpath);
+    pub fn chmod(&self, vpath: impl AsRef<[u8]>, mode: u32) -> io::Result<()> {
+        let rel = rel_path(vpath.as_ref());
         let fd = self.open_at(&rel, OFlags::PATH, 0)?;
         set_mode(fd.as_fd(), self.root.as_fd(), &rel, mode)
     }
 
     /// Sets owner and group (`chown_uploads`), following symlinks inside the root. For a file
     /// just created prefer `std::os::unix::fs::fchown` on the open `File`: no path, no race.
-    pub fn chown(&self, vpath: &str, uid: u32, gid: u32) -> io::Result<()> {
-        let fd = self.open_at(&rel_path(vpath), OFlags::PATH, 0)?;
+    pub fn chown(&self, vpath: impl AsRef<[u8]>, uid: u32, gid: u32) -> io::Result<()> {
+        let fd = self.open_at(&rel_path(vpath.as_ref()), OFlags::PATH, 0)?;
         sysfs::fchown_fd(fd.as_fd(), Some(uid), Some(gid))
     }
 
     /// MDTM with a time argument (vsftpd's mdtm_write): sets access and modification time to
     /// `unix_secs`, following symlinks inside the root, as utime(2) does for vsftpd.
-    pub fn set_mtime(&self, vpath: &str, unix_secs: i64) -> io::Result<()> {
-        let rel = rel_path(vpath);
+    pub fn set_mtime(&self, vpath: impl AsRef<[u8]>, unix_secs: i64) -> io::Result<()> {
+        let rel = rel_path(vpath.as_ref());
         let fd = self.open_at(&rel, OFlags::PATH, 0)?;
         let time = sysfs::Timespec {
             secs: unix_secs,
@@ -493,14 +516,12 @@ impl Jail {
             FileType::Regular => EntryKind::File,
             FileType::Directory => EntryKind::Dir,
             FileType::Symlink => EntryKind::Symlink {
-                target: FromNameBytes::from_name_bytes(
-                    target.map(OsString::into_vec).unwrap_or_default(),
-                ),
+                target: target.map(OsString::into_vec).unwrap_or_default(),
             },
             _ => EntryKind::Other,
         };
         EntryInfo {
-            name: FromNameBytes::from_name_bytes(name),
+            name,
             kind,
             mode: st.mode,
             nlink: st.nlink,
@@ -517,48 +538,30 @@ impl Jail {
 }
 
 /// The path below the root that `vpath` names ("." for the root itself).
-fn rel_path(vpath: &str) -> PathBuf {
-    let norm = resolve("/", vpath);
-    if norm == "/" {
+fn rel_path(vpath: &[u8]) -> PathBuf {
+    let norm = resolve(b"/", vpath);
+    if norm == b"/" {
         PathBuf::from(".")
     } else {
-        PathBuf::from(&norm[1..])
+        PathBuf::from(OsStr::from_bytes(&norm[1..]))
     }
 }
 
 /// `vpath` as (path of its parent below the root, final component); `None` for the root.
 /// The final component is never empty, "." or "..".
-fn split(vpath: &str) -> Option<(PathBuf, OsString)> {
-    let norm = resolve("/", vpath);
-    let (parent, name) = norm.rsplit_once('/')?;
+fn split(vpath: &[u8]) -> Option<(PathBuf, OsString)> {
+    let norm = resolve(b"/", vpath);
+    let slash = norm.iter().rposition(|&byte| byte == b'/')?;
+    let (parent, name) = (&norm[..slash], &norm[slash + 1..]);
     if name.is_empty() {
         return None;
     }
     let parent = if parent.is_empty() {
         PathBuf::from(".")
     } else {
-        PathBuf::from(&parent[1..])
+        PathBuf::from(OsStr::from_bytes(&parent[1..]))
     };
-    Some((parent, OsString::from(name)))
-}
-
-/// Fills `EntryInfo`'s name and symlink-target fields from the bytes the kernel gave: as bytes,
-/// or as text (non-UTF-8 shown lossily, U+FFFD), whichever `crate::ftp::listing` declares.
-trait FromNameBytes {
-    fn from_name_bytes(bytes: Vec<u8>) -> Self;
-}
-
-impl FromNameBytes for Vec<u8> {
-    fn from_name_bytes(bytes: Vec<u8>) -> Vec<u8> {
-        bytes
-    }
-}
-
-impl FromNameBytes for String {
-    fn from_name_bytes(bytes: Vec<u8>) -> String {
-        String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    }
+    Some((parent, OsStr::from_bytes(name).to_os_string()))
 }
 
 /// Whether `O_TMPFILE` failed because this file system (or kernel) has no unnamed files.
@@ -720,7 +723,7 @@ mod tests {
         }
     }
 
-    /// A name or link target as text, whether listing declares it as bytes or as a String.
+    /// A name or link target as text (the tree's names are ASCII).
     fn text<T: AsRef<[u8]>>(field: &T) -> &str {
         std::str::from_utf8(field.as_ref()).unwrap()
     }
@@ -751,15 +754,18 @@ mod tests {
 
     #[test]
     fn split_never_yields_dot_names() {
-        assert!(split("/").is_none());
-        assert!(split("/..").is_none());
-        assert!(split("").is_none());
-        let (parent, name) = split("/a/b/../c/.").unwrap();
+        assert!(split(b"/").is_none());
+        assert!(split(b"/..").is_none());
+        assert!(split(b"").is_none());
+        let (parent, name) = split(b"/a/b/../c/.").unwrap();
         assert_eq!((parent, name), (PathBuf::from("a"), OsString::from("c")));
-        let (parent, name) = split("x").unwrap();
+        let (parent, name) = split(b"x").unwrap();
         assert_eq!((parent, name), (PathBuf::from("."), OsString::from("x")));
-        assert_eq!(rel_path("/"), PathBuf::from("."));
-        assert_eq!(rel_path("/a//b/"), PathBuf::from("a/b"));
+        assert_eq!(rel_path(b"/"), PathBuf::from("."));
+        assert_eq!(rel_path(b"/a//b/"), PathBuf::from("a/b"));
+        let (parent, name) = split(b"/\xc7\xd1/\xb1\xdb.txt").unwrap();
+        assert_eq!(parent.as_os_str().as_bytes(), b"\xc7\xd1");
+        assert_eq!(name.as_bytes(), b"\xb1\xdb.txt");
     }
 
     #[test]
@@ -814,7 +820,7 @@ mod tests {
         assert!(!j.is_dir("/pub/file.txt"));
         assert!(!j.is_dir("/link_out"));
         assert!(!j.is_dir("/link_rel_out"));
-        assert!(!j.is_dir(&t.base.join("outside").to_string_lossy()));
+        assert!(!j.is_dir(t.base.join("outside").as_os_str().as_bytes()));
         assert!(!j.is_dir("/proc/self/root"));
     }
 
@@ -1145,10 +1151,13 @@ mod tests {
         let mut got = Vec::new();
         for _ in 0..3 {
             let (mut f, vpath) = j.create_unique("/pub", "up.bin", 0o640).unwrap();
-            f.write_all(vpath.as_bytes()).unwrap();
+            f.write_all(&vpath).unwrap();
             got.push(vpath);
         }
-        assert_eq!(got, ["/pub/up.bin", "/pub/up.bin.1", "/pub/up.bin.2"]);
+        assert_eq!(
+            got,
+            [&b"/pub/up.bin"[..], b"/pub/up.bin.1", b"/pub/up.bin.2"]
+        );
         assert_eq!(
             fs::read(t.root().join("pub/up.bin.1")).unwrap(),
             b"/pub/up.bin.1"
@@ -1158,23 +1167,23 @@ mod tests {
 
         let a = j.create_unique("/pub", "", 0o600).unwrap().1;
         let b = j.create_unique("/pub", "", 0o600).unwrap().1;
-        assert_eq!((a.as_str(), b.as_str()), ("/pub/STOU.1", "/pub/STOU.2"));
+        assert_eq!((&a[..], &b[..]), (&b"/pub/STOU.1"[..], &b"/pub/STOU.2"[..]));
         // An existing name of any type counts as taken (a directory, a symlink).
-        assert_eq!(j.create_unique("/", "pub", 0o600).unwrap().1, "/pub.1");
+        assert_eq!(j.create_unique("/", "pub", 0o600).unwrap().1, b"/pub.1");
         assert_eq!(
             j.create_unique("/", "link_out", 0o600).unwrap().1,
-            "/link_out.1"
+            b"/link_out.1"
         );
         // A gap is reused, as vsftpd's first-free probe does.
         fs::remove_file(t.root().join("pub/up.bin.1")).unwrap();
         assert_eq!(
             j.create_unique("/pub", "up.bin", 0o600).unwrap().1,
-            "/pub/up.bin.1"
+            b"/pub/up.bin.1"
         );
         // A path in `base` works relative to the directory.
         assert_eq!(
             j.create_unique("/pub", "../etc/x", 0o600).unwrap().1,
-            "/etc/x"
+            b"/etc/x"
         );
         assert_eq!(errno(j.create_unique("/", "..", 0o600)), Some(Errno::ISDIR));
         assert_eq!(
@@ -1239,6 +1248,55 @@ mod tests {
         assert_eq!(errno(j.unlink("/pub")), Some(Errno::ISDIR));
         assert_eq!(errno(j.unlink("/")), Some(Errno::ISDIR));
         assert_eq!(errno(j.unlink("/missing")), Some(Errno::NOENT));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_kept_as_bytes() {
+        let t = Tree::new("bytes");
+        let j = t.jail();
+        // EUC-KR for "한글" as a directory, Latin-1 "café" inside it.
+        let dir = OsStr::from_bytes(b"\xc7\xd1\xb1\xdb");
+        fs::create_dir(t.root().join(dir)).unwrap();
+        fs::write(t.root().join(dir).join(OsStr::from_bytes(b"caf\xe9")), b"x").unwrap();
+        assert!(j.is_dir(b"/\xc7\xd1\xb1\xdb"));
+        let names = j.read_dir_names(b"/\xc7\xd1\xb1\xdb").unwrap();
+        assert_eq!(names, vec![b"caf\xe9".to_vec()]);
+        let entries = j.stat_entries(b"/\xc7\xd1\xb1\xdb", &names).unwrap();
+        assert_eq!(entries[0].name, b"caf\xe9");
+        assert_eq!(j.stat(b"/\xc7\xd1\xb1\xdb/caf\xe9").unwrap().size, 1);
+        j.rename(
+            b"/\xc7\xd1\xb1\xdb/caf\xe9",
+            b"/\xc7\xd1\xb1\xdb/caf\xe9\xff",
+        )
+        .unwrap();
+        assert!(t
+            .root()
+            .join(dir)
+            .join(OsStr::from_bytes(b"caf\xe9\xff"))
+            .is_file());
+        let (_, vpath) = j
+            .create_unique(b"/\xc7\xd1\xb1\xdb", b"caf\xe9\xff", 0o644)
+            .unwrap();
+        assert_eq!(vpath, b"/\xc7\xd1\xb1\xdb/caf\xe9\xff.1");
+        let staged = j.stage(b"/\xc7\xd1\xb1\xdb/new\xe9", 0o644).unwrap();
+        j.commit(
+            &staged.file,
+            staged.hidden_name.as_deref(),
+            b"/\xc7\xd1\xb1\xdb/new\xe9",
+            false,
+        )
+        .unwrap();
+        assert!(t
+            .root()
+            .join(dir)
+            .join(OsStr::from_bytes(b"new\xe9"))
+            .is_file());
+        j.unlink(b"/\xc7\xd1\xb1\xdb/caf\xe9\xff").unwrap();
+        assert!(!t
+            .root()
+            .join(dir)
+            .join(OsStr::from_bytes(b"caf\xe9\xff"))
+            .exists());
     }
 
     #[test]

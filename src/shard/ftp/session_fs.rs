@@ -75,31 +75,31 @@ fn handle(file: File) -> FileHandle {
 }
 
 impl SessionFs for SessionFilesystem {
-    fn stat(&self, vpath: &str) -> io::Result<EntryInfo> {
+    fn stat(&self, vpath: &[u8]) -> io::Result<EntryInfo> {
         self.enter()?.stat(vpath)
     }
 
-    fn stat_follow(&self, vpath: &str) -> io::Result<EntryInfo> {
+    fn stat_follow(&self, vpath: &[u8]) -> io::Result<EntryInfo> {
         self.enter()?.stat_follow(vpath)
     }
 
-    fn is_dir(&self, vpath: &str) -> bool {
+    fn is_dir(&self, vpath: &[u8]) -> bool {
         self.enter().is_ok_and(|jail| jail.is_dir(vpath))
     }
 
-    fn read_dir_names(&self, vpath: &str) -> io::Result<Vec<Vec<u8>>> {
+    fn read_dir_names(&self, vpath: &[u8]) -> io::Result<Vec<Vec<u8>>> {
         self.enter()?.read_dir_names(vpath)
     }
 
-    fn stat_entries(&self, dir: &str, names: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>> {
+    fn stat_entries(&self, dir: &[u8], names: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>> {
         self.enter()?.stat_entries(dir, names)
     }
 
-    fn read_small(&self, vpath: &str, max: usize) -> Option<Vec<u8>> {
+    fn read_small(&self, vpath: &[u8], max: usize) -> Option<Vec<u8>> {
         self.enter().ok()?.read_small(vpath, max)
     }
 
-    fn open_download(&self, vpath: &str) -> io::Result<Download> {
+    fn open_download(&self, vpath: &[u8]) -> io::Result<Download> {
         let (file, mode) = self.enter()?.open_download(vpath)?;
         Ok(Download {
             file: handle(file),
@@ -107,16 +107,21 @@ impl SessionFs for SessionFilesystem {
         })
     }
 
-    fn open_upload(&self, vpath: &str, how: WriteHow, mode: u32) -> io::Result<FileHandle> {
+    fn open_upload(&self, vpath: &[u8], how: WriteHow, mode: u32) -> io::Result<FileHandle> {
         self.enter()?.open_write(vpath, how, mode).map(handle)
     }
 
-    fn create_unique(&self, dir: &str, base: &str, mode: u32) -> io::Result<(FileHandle, String)> {
+    fn create_unique(
+        &self,
+        dir: &[u8],
+        base: &[u8],
+        mode: u32,
+    ) -> io::Result<(FileHandle, Vec<u8>)> {
         let (file, vpath) = self.enter()?.create_unique(dir, base, mode)?;
         Ok((handle(file), vpath))
     }
 
-    fn stage_upload(&self, target: &str, mode: u32, replace: bool) -> io::Result<StagedUpload> {
+    fn stage_upload(&self, target: &[u8], mode: u32, replace: bool) -> io::Result<StagedUpload> {
         let jail = self.enter()?;
         let Staged {
             file,
@@ -133,7 +138,7 @@ impl SessionFs for SessionFilesystem {
         Ok(StagedUpload {
             file: handle(file),
             staging: Staging {
-                target: target.to_owned(),
+                target: target.to_vec(),
                 file: handle(kept),
                 hidden_name,
                 replace,
@@ -167,27 +172,27 @@ impl SessionFs for SessionFilesystem {
         }
     }
 
-    fn mkdir(&self, vpath: &str, mode: u32) -> io::Result<()> {
+    fn mkdir(&self, vpath: &[u8], mode: u32) -> io::Result<()> {
         self.enter()?.mkdir(vpath, mode)
     }
 
-    fn rmdir(&self, vpath: &str) -> io::Result<()> {
+    fn rmdir(&self, vpath: &[u8]) -> io::Result<()> {
         self.enter()?.rmdir(vpath)
     }
 
-    fn unlink(&self, vpath: &str) -> io::Result<()> {
+    fn unlink(&self, vpath: &[u8]) -> io::Result<()> {
         self.enter()?.unlink(vpath)
     }
 
-    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+    fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()> {
         self.enter()?.rename(from, to)
     }
 
-    fn chmod(&self, vpath: &str, mode: u32) -> io::Result<()> {
+    fn chmod(&self, vpath: &[u8], mode: u32) -> io::Result<()> {
         self.enter()?.chmod(vpath, mode)
     }
 
-    fn set_mtime(&self, vpath: &str, unix_secs: i64) -> io::Result<()> {
+    fn set_mtime(&self, vpath: &[u8], unix_secs: i64) -> io::Result<()> {
         self.enter()?.set_mtime(vpath, unix_secs)
     }
 
@@ -215,56 +220,56 @@ fn nothing<T>() -> io::Result<T> {
 }
 
 impl SessionFs for NoFilesystem {
-    fn stat(&self, _: &str) -> io::Result<EntryInfo> {
+    fn stat(&self, _: &[u8]) -> io::Result<EntryInfo> {
         nothing()
     }
-    fn stat_follow(&self, _: &str) -> io::Result<EntryInfo> {
+    fn stat_follow(&self, _: &[u8]) -> io::Result<EntryInfo> {
         nothing()
     }
-    fn is_dir(&self, _: &str) -> bool {
+    fn is_dir(&self, _: &[u8]) -> bool {
         false
     }
-    fn read_dir_names(&self, _: &str) -> io::Result<Vec<Vec<u8>>> {
+    fn read_dir_names(&self, _: &[u8]) -> io::Result<Vec<Vec<u8>>> {
         nothing()
     }
-    fn stat_entries(&self, _: &str, _: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>> {
+    fn stat_entries(&self, _: &[u8], _: &[Vec<u8>]) -> io::Result<Vec<EntryInfo>> {
         nothing()
     }
-    fn read_small(&self, _: &str, _: usize) -> Option<Vec<u8>> {
+    fn read_small(&self, _: &[u8], _: usize) -> Option<Vec<u8>> {
         None
     }
-    fn open_download(&self, _: &str) -> io::Result<Download> {
+    fn open_download(&self, _: &[u8]) -> io::Result<Download> {
         nothing()
     }
-    fn open_upload(&self, _: &str, _: WriteHow, _: u32) -> io::Result<FileHandle> {
+    fn open_upload(&self, _: &[u8], _: WriteHow, _: u32) -> io::Result<FileHandle> {
         nothing()
     }
-    fn create_unique(&self, _: &str, _: &str, _: u32) -> io::Result<(FileHandle, String)> {
+    fn create_unique(&self, _: &[u8], _: &[u8], _: u32) -> io::Result<(FileHandle, Vec<u8>)> {
         nothing()
     }
-    fn stage_upload(&self, _: &str, _: u32, _: bool) -> io::Result<StagedUpload> {
+    fn stage_upload(&self, _: &[u8], _: u32, _: bool) -> io::Result<StagedUpload> {
         nothing()
     }
     fn commit_upload(&self, _: Staging) -> io::Result<()> {
         nothing()
     }
     fn discard_upload(&self, _: Staging) {}
-    fn mkdir(&self, _: &str, _: u32) -> io::Result<()> {
+    fn mkdir(&self, _: &[u8], _: u32) -> io::Result<()> {
         nothing()
     }
-    fn rmdir(&self, _: &str) -> io::Result<()> {
+    fn rmdir(&self, _: &[u8]) -> io::Result<()> {
         nothing()
     }
-    fn unlink(&self, _: &str) -> io::Result<()> {
+    fn unlink(&self, _: &[u8]) -> io::Result<()> {
         nothing()
     }
-    fn rename(&self, _: &str, _: &str) -> io::Result<()> {
+    fn rename(&self, _: &[u8], _: &[u8]) -> io::Result<()> {
         nothing()
     }
-    fn chmod(&self, _: &str, _: u32) -> io::Result<()> {
+    fn chmod(&self, _: &[u8], _: u32) -> io::Result<()> {
         nothing()
     }
-    fn set_mtime(&self, _: &str, _: i64) -> io::Result<()> {
+    fn set_mtime(&self, _: &[u8], _: i64) -> io::Result<()> {
         nothing()
     }
     fn give_away(&self, _: &FileHandle, _: u32, _: u32) -> io::Result<()> {

@@ -180,7 +180,8 @@ fn read_leap_table(path: &Path, tzif: bool) -> Result<LeapTable, LeapTableError>
     }
 }
 
-fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
+/// The leap seconds `source` names, an empty table when none or unreadable (logged).
+pub(crate) fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
     let (path, loaded) = match source {
         None => return LeapTable::default(),
         Some(LeapSecondSource::TimeZone(path)) => (path, read_leap_table(path, true)),
@@ -188,7 +189,11 @@ fn load_leaps(source: &Option<LeapSecondSource>) -> LeapTable {
     };
     match loaded {
         Ok(table) => {
-            info!("{} leap seconds known from {}", table.len(), path.display());
+            info!(
+                "leap seconds known from {}: {}",
+                path.display(),
+                table.len()
+            );
             table
         }
         Err(err) => {
@@ -801,6 +806,7 @@ impl Shell {
         let snapshot = served_clock::upstream_snapshot(
             synchronised,
             self.local,
+            self.engine.leaps(),
             correction,
             correction.apply(raw_time),
         );

@@ -430,6 +430,37 @@ fn without_local_stratum_the_kernel_state_is_served() {
     ringd.stop();
 }
 
+#[test]
+fn local_only_mode_reads_the_leap_seconds_list_and_reports_its_expiry() {
+    let dir = TempDir::new("ntp-leap-list");
+    // 2017-01-01 (NTP 3692217600) was the last leap; the list expired on 2017-06-28.
+    let list = dir.write(
+        "leap-seconds.list",
+        "#@\t3707596800\n3644697600\t36\n3692217600\t37\n",
+    );
+    let conf = format!(
+        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\nleapseclist {}\n",
+        list.display()
+    );
+    let ringd = Ringd::start_ntp(&conf, &["--shards", "1"], 1);
+    let log = ringd.log.join("\n");
+    assert!(
+        log.contains(&format!("leap seconds known from {}: 1", list.display())),
+        "{log}"
+    );
+    assert!(
+        log.contains("Leap second list needs update: it expired on 2017-06-28"),
+        "{log}"
+    );
+    let (_, reply, _) = query(&client("127.0.0.1"), ringd.ntp_addrs[0], 4);
+    assert_eq!(
+        (reply.leap, reply.stratum),
+        (0, 10),
+        "today is not a leap day"
+    );
+    ringd.stop();
+}
+
 /// Output of a ringd that serves NTP on 127.0.0.1:`port` and must refuse to start.
 fn refused_start_on(port: u16) -> String {
     let dir = TempDir::new("ntp-port-held");

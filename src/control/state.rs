@@ -134,6 +134,7 @@ mod tests {
         let local_reference = served_clock::snapshot(
             ClockSource::LocalReference { stratum: 10 },
             None,
+            &crate::sync::leap::LeapTable::default(),
             realtime_now(),
         );
         let state = ControlState {

@@ -4,6 +4,7 @@ use super::clock_state::{ClockCorrection, ClockSnapshot};
 use super::packet::{leap, NtpShort, NtpTimestamp, UnixTime, REFID_LOCAL};
 use crate::config::LocalStratum;
 use crate::sync::engine::ServedState;
+use crate::sync::leap::{LeapStatus, LeapTable};
 use crate::sys::clock::KernelNtpState;
 
 /// The stratum announced while a daemon beside ringd (chronyd, ntpd) disciplines the clock.
@@ -33,10 +34,21 @@ fn kernel_leap(state: &KernelNtpState) -> u8 {
     }
 }
 
-/// The state to publish at `now`, given what adjtimex returned (`None` when it could not be read).
+/// The local reference's leap indicator: the leap second `leapsectz` or `leapseclist` puts at
+/// the end of today, else what the kernel was told by whatever disciplines the clock.
+fn local_leap(leaps: &LeapTable, kernel: Option<&KernelNtpState>, now: UnixTime) -> u8 {
+    match leaps.announced_at(now.secs as f64) {
+        LeapStatus::None => kernel.map_or(leap::NONE, kernel_leap),
+        status => status.indicator(),
+    }
+}
+
+/// The state to publish at `now`, given what adjtimex returned (`None` when it could not be
+/// read) and the leap seconds the configuration names.
 pub fn snapshot(
     source: ClockSource,
     kernel: Option<KernelNtpState>,
+    leaps: &LeapTable,
     now: UnixTime,
 ) -> ClockSnapshot {
     // The reference time trails `now` by a second, as chrony's local reference does, so that no
@@ -47,7 +59,7 @@ pub fn snapshot(
     });
     match (source, kernel) {
         (ClockSource::LocalReference { stratum }, kernel) => ClockSnapshot {
-            leap: kernel.as_ref().map_or(leap::NONE, kernel_leap),
+            leap: local_leap(leaps, kernel.as_ref(), now),
             stratum,
             reference_id: REFID_LOCAL,
             reference_time,
@@ -88,6 +100,7 @@ pub fn followed_upstream(
 pub fn upstream_snapshot(
     followed: Option<ServedState>,
     local: Option<LocalStratum>,
+    leaps: &LeapTable,
     correction: ClockCorrection,
     now: UnixTime,
 ) -> ClockSnapshot {
@@ -114,6 +127,7 @@ pub fn upstream_snapshot(
                     stratum: local.stratum,
                 },
                 None,
+                leaps,
                 now,
             )
         },
@@ -143,6 +157,7 @@ mod tests {
         let s = snapshot(
             ClockSource::LocalReference { stratum: 10 },
             kernel(libc::STA_INS, 0),
+            &LeapTable::default(),
             NOW,
         );
         assert_eq!(s.stratum, 10);
@@ -157,6 +172,7 @@ mod tests {
         let unsynced_kernel = snapshot(
             ClockSource::LocalReference { stratum: 5 },
             kernel(libc::STA_UNSYNC, 16_000_000),
+            &LeapTable::default(),
             NOW,
         );
         assert_eq!(
@@ -167,18 +183,69 @@ mod tests {
         assert_eq!(unsynced_kernel.stratum, 5);
     }
 
+    /// 2015-06-30 12:00 UTC; 2015's leap second was inserted at the end of that day.
+    const LEAP_DAY_NOON: UnixTime = UnixTime {
+        secs: 1_435_665_600,
+        nanos: 0,
+    };
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn local_reference_announces_the_leap_seconds_table_on_the_leap_day() {
+        let leaps = LeapTable::new(vec![(LEAP_DAY_NOON.secs + DAY / 2, 1)]);
+        let local = ClockSource::LocalReference { stratum: 10 };
+        let at = |secs| UnixTime { secs, nanos: 0 };
+        let unsynced_kernel = kernel(libc::STA_UNSYNC, 16_000_000);
+        assert_eq!(
+            snapshot(local, unsynced_kernel, &leaps, LEAP_DAY_NOON).leap,
+            leap::INSERT_SECOND,
+            "leapsectz applies in local-only mode, whatever the kernel says"
+        );
+        assert_eq!(
+            snapshot(local, None, &leaps, at(LEAP_DAY_NOON.secs - DAY)).leap,
+            leap::NONE,
+            "announced on the last day only"
+        );
+        let deleted = LeapTable::new(vec![(LEAP_DAY_NOON.secs + DAY / 2, -1)]);
+        assert_eq!(
+            snapshot(local, None, &deleted, LEAP_DAY_NOON).leap,
+            leap::DELETE_SECOND
+        );
+        // A table that puts a leap at the end of 30 April is not followed, as in chronyd.
+        let april_30_noon = LEAP_DAY_NOON.secs - 61 * DAY;
+        let off_day = LeapTable::new(vec![(april_30_noon + DAY / 2, 1)]);
+        assert_eq!(
+            snapshot(local, None, &off_day, at(april_30_noon)).leap,
+            leap::NONE
+        );
+        let fallback = upstream_snapshot(
+            None,
+            Some(LocalStratum::default()),
+            &leaps,
+            ClockCorrection::NONE,
+            LEAP_DAY_NOON,
+        );
+        assert_eq!(fallback.leap, leap::INSERT_SECOND);
+        assert_eq!(
+            snapshot(ClockSource::Kernel, unsynced_kernel, &leaps, LEAP_DAY_NOON).leap,
+            leap::UNSYNCHRONISED,
+            "serving the kernel's state, the kernel's leap bits are served"
+        );
+    }
+
     #[test]
     fn unsynchronised_kernel_is_leap_3_stratum_0() {
         let s = snapshot(
             ClockSource::Kernel,
             kernel(libc::STA_UNSYNC, 16_000_000),
+            &LeapTable::default(),
             NOW,
         );
         assert_eq!(s.leap, leap::UNSYNCHRONISED);
         assert_eq!(s.stratum, 0);
         assert_eq!(s.root_dispersion, NtpShort::from_seconds(16.0));
         assert_eq!(
-            snapshot(ClockSource::Kernel, None, NOW),
+            snapshot(ClockSource::Kernel, None, &LeapTable::default(), NOW),
             ClockSnapshot::UNSYNCHRONISED
         );
     }
@@ -188,6 +255,7 @@ mod tests {
         let s = snapshot(
             ClockSource::Kernel,
             kernel(libc::STA_PLL | libc::STA_DEL, 1500),
+            &LeapTable::default(),
             NOW,
         );
         assert_eq!(s.leap, leap::DELETE_SECOND);
@@ -233,7 +301,8 @@ mod tests {
             offset_ns: -250,
             rate_ps_per_s: 7,
         };
-        let synced = upstream_snapshot(Some(upstream(0.002, 0.001)), None, correction, NOW);
+        let none = LeapTable::default();
+        let synced = upstream_snapshot(Some(upstream(0.002, 0.001)), None, &none, correction, NOW);
         assert_eq!((synced.leap, synced.stratum), (leap::NONE, 3));
         assert_eq!(synced.reference_id, 0xC000_0201);
         assert_eq!(
@@ -246,11 +315,11 @@ mod tests {
         assert_eq!(synced.root_delay, NtpShort::from_seconds(0.002));
         assert_eq!(synced.correction, correction);
         let local = Some(LocalStratum::default());
-        let fallback = upstream_snapshot(None, local, correction, NOW);
+        let fallback = upstream_snapshot(None, local, &none, correction, NOW);
         assert_eq!((fallback.stratum, fallback.reference_id), (10, REFID_LOCAL));
         assert_eq!(fallback.correction, correction);
         assert_eq!(
-            upstream_snapshot(None, None, correction, NOW),
+            upstream_snapshot(None, None, &none, correction, NOW),
             ClockSnapshot::UNSYNCHRONISED
         );
     }

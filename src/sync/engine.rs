@@ -806,15 +806,10 @@ impl Engine {
     }
 
     fn update_leap(&mut self, now: LocalTime, out: &mut Vec<Action>) {
-        let expiry = self.config.leaps.expires_at();
-        if let Some(expiry) = expiry.filter(|_| !self.leap_list_expiry_reported) {
-            if self.config.leaps.is_expired(self.posix(now)) {
+        if !self.leap_list_expiry_reported {
+            if let Some(warning) = self.config.leaps.expiry_warning(self.posix(now)) {
                 self.leap_list_expiry_reported = true;
-                warn!(
-                    "Leap second list needs update: it expired on {} UTC, later leap \
-                     seconds are known only from the sources",
-                    crate::calendar::date_time(expiry)
-                );
+                warn!("{warning}, later leap seconds are known only from the sources");
             }
         }
         let status = if self.sync.is_some() {
@@ -846,6 +841,11 @@ impl Engine {
         }
     }
 
+    /// The leap seconds of `leapsectz` or `leapseclist`.
+    pub fn leaps(&self) -> &LeapTable {
+        &self.config.leaps
+    }
+
     pub fn is_synchronised(&self) -> bool {
         self.sync.is_some()
     }
@@ -853,13 +853,8 @@ impl Engine {
     /// What ringd's own clients are told at `now`; `None` while unsynchronised.
     pub fn served(&self, now: LocalTime) -> Option<ServedState> {
         let sync = self.sync.as_ref()?;
-        let leap = match self.leap_status(now) {
-            LeapStatus::None => packet::leap::NONE,
-            LeapStatus::Insert => packet::leap::INSERT_SECOND,
-            LeapStatus::Delete => packet::leap::DELETE_SECOND,
-        };
         Some(ServedState {
-            leap,
+            leap: self.leap_status(now).indicator(),
             stratum: sync.stratum,
             reference_id: sync.reference_id,
             reference_time: self.posix(sync.updated_at),

@@ -71,6 +71,17 @@ pub fn majority(votes: impl IntoIterator<Item = LeapStatus>) -> LeapStatus {
     }
 }
 
+impl LeapStatus {
+    /// The NTP leap indicator that announces this status.
+    pub fn indicator(self) -> u8 {
+        match self {
+            LeapStatus::None => crate::ntp::packet::leap::NONE,
+            LeapStatus::Insert => crate::ntp::packet::leap::INSERT_SECOND,
+            LeapStatus::Delete => crate::ntp::packet::leap::DELETE_SECOND,
+        }
+    }
+}
+
 /// A source's leap indicator as a vote.
 pub fn announced(leap_indicator: u8) -> LeapStatus {
     match leap_indicator {
@@ -102,6 +113,15 @@ impl LeapTable {
     /// vouches that no leap second is due, so a newer list is needed.
     pub fn is_expired(&self, posix_seconds: f64) -> bool {
         self.expires_at.is_some_and(|at| posix_seconds >= at as f64)
+    }
+
+    /// chronyd's warning once the list has expired at `posix_seconds`; `None` before.
+    pub fn expiry_warning(&self, posix_seconds: f64) -> Option<String> {
+        let expiry = self.expires_at.filter(|_| self.is_expired(posix_seconds))?;
+        Some(format!(
+            "Leap second list needs update: it expired on {} UTC",
+            crate::calendar::date_time(expiry)
+        ))
     }
 
     pub fn len(&self) -> usize {
@@ -198,6 +218,16 @@ impl LeapTable {
             .take_while(|&&(at, _)| at as f64 <= posix_seconds)
             .map(|&(_, change)| change)
             .sum()
+    }
+
+    /// What the table alone announces at `posix_seconds`: its leap second at the end of that
+    /// UTC day, when the day may end with one (see [`is_leap_second_day`]).
+    pub fn announced_at(&self, posix_seconds: f64) -> LeapStatus {
+        if is_leap_second_day(posix_seconds) {
+            self.status_at(posix_seconds)
+        } else {
+            LeapStatus::None
+        }
     }
 
     /// The leap second the table puts at the end of the UTC day containing `posix_seconds`.

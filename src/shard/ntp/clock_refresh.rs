@@ -8,32 +8,66 @@ use tracing::warn;
 
 use crate::ntp::clock_state::ClockCell;
 use crate::ntp::served_clock::{self, ClockSource};
+use crate::sync::leap::LeapTable;
 use crate::sys::clock::{read_kernel_ntp_state, realtime_now};
 
 const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Publishes a fresh state now.
-pub fn refresh(cell: &ClockCell, source: ClockSource, warned: &mut bool) {
-    let kernel = match read_kernel_ntp_state() {
-        Ok(state) => Some(state),
-        Err(err) => {
-            if !*warned {
-                warn!("cannot read the kernel's clock state with adjtimex ({err}); serving it as unsynchronised");
-                *warned = true;
-            }
-            None
-        }
-    };
-    cell.publish(served_clock::snapshot(source, kernel, realtime_now()));
+/// What the served state is made of without upstream sources, and which problems were
+/// already reported (each once).
+pub struct Refresher {
+    cell: Arc<ClockCell>,
+    source: ClockSource,
+    leaps: LeapTable,
+    kernel_unreadable_reported: bool,
+    leap_list_expiry_reported: bool,
 }
 
-/// Refreshes until the sending side of `shutdown` is dropped; `warned` carries over whether
-/// an unreadable kernel state was already reported.
-pub fn run(cell: Arc<ClockCell>, source: ClockSource, shutdown: Receiver<()>, mut warned: bool) {
-    loop {
-        match shutdown.recv_timeout(REFRESH_INTERVAL) {
-            Err(RecvTimeoutError::Timeout) => refresh(&cell, source, &mut warned),
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+impl Refresher {
+    pub fn new(cell: Arc<ClockCell>, source: ClockSource, leaps: LeapTable) -> Self {
+        Refresher {
+            cell,
+            source,
+            leaps,
+            kernel_unreadable_reported: false,
+            leap_list_expiry_reported: false,
+        }
+    }
+
+    /// Publishes a fresh state now.
+    pub fn refresh(&mut self) {
+        let now = realtime_now();
+        let kernel = match read_kernel_ntp_state() {
+            Ok(state) => Some(state),
+            Err(err) => {
+                if !self.kernel_unreadable_reported {
+                    warn!("cannot read the kernel's clock state with adjtimex ({err}); serving it as unsynchronised");
+                    self.kernel_unreadable_reported = true;
+                }
+                None
+            }
+        };
+        if !self.leap_list_expiry_reported {
+            if let Some(warning) = self.leaps.expiry_warning(now.secs as f64) {
+                warn!("{warning}: no later leap second is announced");
+                self.leap_list_expiry_reported = true;
+            }
+        }
+        self.cell.publish(served_clock::snapshot(
+            self.source,
+            kernel,
+            &self.leaps,
+            now,
+        ));
+    }
+
+    /// Refreshes until the sending side of `shutdown` is dropped.
+    pub fn run(mut self, shutdown: Receiver<()>) {
+        loop {
+            match shutdown.recv_timeout(REFRESH_INTERVAL) {
+                Err(RecvTimeoutError::Timeout) => self.refresh(),
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
         }
     }
 }

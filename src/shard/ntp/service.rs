@@ -12,9 +12,10 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::client_log::ClientLogTap;
+use super::clock_refresh::Refresher;
 use super::handover::{Slot, SocketHandover};
 use super::shard_loop::{self, WakeModeration};
-use super::{clock_refresh, sockets};
+use super::sockets;
 use crate::config::source_file::{self, Expected, NO_ORIGINAL_LIMIT};
 use crate::config::NtpConfig;
 use crate::metrics::{NtpCounters, NtpTotals};
@@ -237,15 +238,15 @@ impl NtpService {
         // With `server` or `pool` lines the sync service publishes the state; until it starts,
         // the clock is served as unsynchronised.
         let refresher = if config.upstream.sources.is_empty() {
-            let mut warned = false;
-            clock_refresh::refresh(&clock, source, &mut warned);
+            let leaps = crate::sync_service::load_leaps(&config.upstream.leap_seconds);
+            let mut refresher = Refresher::new(Arc::clone(&clock), source, leaps);
+            refresher.refresh();
             let (refresh_tx, refresh_rx) = mpsc::channel();
-            let clock = Arc::clone(&clock);
             let thread = std::thread::Builder::new()
                 .name("ntp-clock".into())
                 .spawn(move || {
                     crate::privileges::enter_or_warn(crate::privileges::Role::Clock);
-                    clock_refresh::run(clock, source, refresh_rx, warned)
+                    refresher.run(refresh_rx)
                 })
                 .map_err(|source| StartError::Thread { shard: 0, source })?;
             Some((thread, refresh_tx))

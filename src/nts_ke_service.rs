@@ -148,30 +148,43 @@ fn new_key_material() -> KeyMaterial {
 /// The keys saved in `dump_dir`, or new ones when there are none (or they cannot be read,
 /// which is logged): what chronyd does at start.
 pub fn initial_keys(dump_dir: Option<&Path>) -> ServerKeys {
-    let Some(dir) = dump_dir else {
-        return ServerKeys::generate(new_key_material);
-    };
-    let path = dir.join(DUMP_FILE_NAME);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => match ServerKeys::from_dump(&text, new_key_material) {
-            Ok(keys) => {
-                info!("Loaded NTS server keys from {}", path.display());
-                keys
-            }
-            Err(err) => {
-                warn!("{}: {err}; new NTS server keys made", path.display());
-                ServerKeys::generate(new_key_material)
-            }
-        },
-        Err(err) if err.kind() == io::ErrorKind::NotFound => ServerKeys::generate(new_key_material),
-        Err(err) => {
-            warn!(
-                "cannot read {}: {err}; new NTS server keys made",
-                path.display()
-            );
-            ServerKeys::generate(new_key_material)
+    let saved = match dump_dir.map(read_saved_keys) {
+        Some(Ok(saved)) => saved,
+        Some(Err(why)) => {
+            warn!("{why}; new NTS server keys made");
+            None
         }
+        None => None,
+    };
+    saved.unwrap_or_else(|| ServerKeys::generate(new_key_material))
+}
+
+/// Replaces the served keys with those saved in `dump_dir`, for a reload: how the servers of a
+/// fleet that share one node's keys (`ntsrotate 0` on the others) take up a rotation. The
+/// keys served stay when the file is missing or unreadable, which is logged.
+pub fn reload_keys(dump_dir: &Path, keys: &SharedServerKeys) {
+    match read_saved_keys(dump_dir) {
+        Ok(Some(saved)) => *keys.write().unwrap_or_else(|e| e.into_inner()) = saved,
+        Ok(None) => warn!(
+            "{}: no saved NTS server keys; the keys served stay",
+            dump_dir.join(DUMP_FILE_NAME).display()
+        ),
+        Err(why) => warn!("{why}; the NTS server keys served stay"),
     }
+}
+
+/// The keys in `dump_dir`'s file; `None` when there is no such file.
+fn read_saved_keys(dump_dir: &Path) -> Result<Option<ServerKeys>, String> {
+    let path = dump_dir.join(DUMP_FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(format!("cannot read {}: {err}", path.display())),
+    };
+    let keys = ServerKeys::from_dump(&text, new_key_material)
+        .map_err(|err| format!("{}: {err}", path.display()))?;
+    info!("Loaded NTS server keys from {}", path.display());
+    Ok(Some(keys))
 }
 
 fn save_keys(dir: &Path, keys: &ServerKeys, current_age: Duration) {
@@ -191,6 +204,13 @@ pub fn start(
         .iter()
         .map(std::net::TcpListener::local_addr)
         .collect::<io::Result<Vec<_>>>()?;
+    if let Some(dir) = settings.dump_dir.as_deref() {
+        // Saved before ringd says it is ready, so that other servers can copy the file then.
+        if !settings.rotate_every.is_zero() {
+            let keys = keys.read().unwrap_or_else(|e| e.into_inner());
+            save_keys(dir, &keys, keys.current_age());
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let stop = Arc::clone(&stop);
@@ -248,13 +268,6 @@ async fn rotate_keys(settings: &KeSettings, keys: &SharedServerKeys, stop: &Atom
             compio::time::sleep(TICK).await;
         }
         return;
-    }
-    if let Some(dir) = &settings.dump_dir {
-        save_keys(
-            dir,
-            &keys.read().unwrap_or_else(|e| e.into_inner()),
-            start_age,
-        );
     }
     while !stop.load(Ordering::Relaxed) {
         compio::time::sleep(TICK).await;

@@ -161,12 +161,18 @@ fn nts_exchange(
 }
 
 fn start_nts_server(dir: &TempDir) -> Ringd {
+    start_nts_node(dir, "dump", "")
+}
+
+/// A ringd serving NTS with `dir`'s certificate and its keys in `dir/dump_dir`, plus `extra`
+/// lines of chrony.conf.
+fn start_nts_node(dir: &TempDir, dump_dir: &str, extra: &str) -> Ringd {
     let conf = format!(
         "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n\
-         ntsport 0\nntsservercert {}\nntsserverkey {}\nntsdumpdir {}\n",
+         ntsport 0\nntsservercert {}\nntsserverkey {}\nntsdumpdir {}\n{extra}",
         dir.join("cert.pem").display(),
         dir.join("key.pem").display(),
-        dir.join("dump").display()
+        dir.join(dump_dir).display()
     );
     let conf_dir = TempDir::new("nts-conf");
     let path = conf_dir.write("chrony.conf", &conf);
@@ -179,14 +185,20 @@ fn start_nts_server(dir: &TempDir) -> Ringd {
     Ringd::spawn(command, conf_dir, 1)
 }
 
-#[test]
-fn an_nts_client_is_served_authentic_time_and_its_cookies_outlive_a_restart() {
-    let dir = TempDir::new("nts");
+/// A directory with a certificate for `localhost`, its key and an empty `dump/`; the
+/// certificate is returned as the client's trust anchor.
+fn nts_certificate(tag: &str) -> (TempDir, rustls::pki_types::CertificateDer<'static>) {
+    let dir = TempDir::new(tag);
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     dir.write("cert.pem", made.cert.pem());
     dir.write("key.pem", made.signing_key.serialize_pem());
     std::fs::create_dir(dir.join("dump")).unwrap();
-    let ca = made.cert.der().clone();
+    (dir, made.cert.der().clone())
+}
+
+#[test]
+fn an_nts_client_is_served_authentic_time_and_its_cookies_outlive_a_restart() {
+    let (dir, ca) = nts_certificate("nts");
 
     let ringd = start_nts_server(&dir);
     let server = ringd.ntp_addrs[0];
@@ -224,5 +236,63 @@ fn an_nts_client_is_served_authentic_time_and_its_cookies_outlive_a_restart() {
     assert_eq!(
         nts_ntp::open_reply(&reply, &UNIQUE_ID, &keys.s2c, |_| {}),
         Ok(())
+    );
+}
+
+#[test]
+fn servers_sharing_the_saved_keys_accept_each_others_cookies_and_take_up_a_rotation() {
+    let (dir, ca) = nts_certificate("nts-fleet");
+    let keys_file = |dump: &str| dir.join(dump).join("ntskeys");
+    // Node A rotates and saves its keys; node B serves copies of them (`ntsrotate 0`).
+    let node_a = start_nts_node(&dir, "dump", "");
+    std::fs::create_dir(dir.join("dump-b")).unwrap();
+    std::fs::copy(keys_file("dump"), keys_file("dump-b")).unwrap();
+    let node_b = start_nts_node(&dir, "dump-b", "ntsrotate 0\n");
+    let (keys, answer) = key_exchange(node_a.nts_ke_addrs[0], &ca);
+    let socket = client();
+    let reply = nts_exchange(
+        &socket,
+        node_b.ntp_addrs[0],
+        &keys,
+        &answer.cookies[0],
+        0x10,
+    );
+    assert_eq!(
+        nts_ntp::open_reply(&reply, &UNIQUE_ID, &keys.s2c, |_| {}),
+        Ok(()),
+        "node B answers a cookie node A issued"
+    );
+
+    // Node A's keys change (as at its rotation: here a restart without its file); until B
+    // takes up the new file, A's new cookies get an NTS NAK from B, then they are served.
+    drop(node_a);
+    std::fs::remove_file(keys_file("dump")).unwrap();
+    let node_a = start_nts_node(&dir, "dump", "");
+    let (keys, answer) = key_exchange(node_a.nts_ke_addrs[0], &ca);
+    let nak = nts_exchange(
+        &socket,
+        node_b.ntp_addrs[0],
+        &keys,
+        &answer.cookies[0],
+        0x20,
+    );
+    assert_eq!(
+        nts_ntp::open_reply(&nak, &UNIQUE_ID, &keys.s2c, |_| {}),
+        Err(ReplyProblem::Nak)
+    );
+    std::fs::copy(keys_file("dump"), keys_file("dump-b")).unwrap();
+    let reloaded = node_b.ringctl(&["reload"]);
+    assert!(reloaded.status.success(), "{reloaded:?}");
+    let reply = nts_exchange(
+        &socket,
+        node_b.ntp_addrs[0],
+        &keys,
+        &answer.cookies[1],
+        0x30,
+    );
+    assert_eq!(
+        nts_ntp::open_reply(&reply, &UNIQUE_ID, &keys.s2c, |_| {}),
+        Ok(()),
+        "after its reload node B serves node A's new cookies"
     );
 }

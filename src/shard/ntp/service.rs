@@ -92,6 +92,8 @@ pub struct NtpService {
     pub backend: Backend,
     /// The NTS-KE server, when `ntsserverkey` and `ntsservercert` are given.
     nts_ke: Option<KeService>,
+    /// The cookie keys the KE server and the shards share.
+    nts_keys: Option<SharedServerKeys>,
 }
 
 /// Sockets bound for a reload's listening addresses, not yet served by the shards.
@@ -272,6 +274,7 @@ impl NtpService {
             local_addrs,
             backend,
             nts_ke,
+            nts_keys: nts_keys.clone(),
         };
 
         // Each shard gets the i-th socket of every listener.
@@ -360,6 +363,15 @@ impl NtpService {
     pub fn reconfigure(&self, config: &NtpConfig) {
         self.policy
             .publish(AnswerPolicy::of(config, load_keys(config)));
+        // With rotation off the keys are the admin's: a copy from the node that rotates.
+        let shared_dump_dir = config
+            .auth
+            .nts_dump_dir
+            .as_deref()
+            .filter(|_| config.auth.nts_rotate.is_zero());
+        if let (Some(keys), Some(dir)) = (&self.nts_keys, shared_dump_dir) {
+            nts_ke_service::reload_keys(dir, keys);
+        }
     }
 
     /// Binds the addresses a reload's `config` listens on that the service does not, checking

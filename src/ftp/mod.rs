@@ -10,6 +10,7 @@ pub mod limits;
 pub mod listing;
 pub mod listing_job;
 pub mod login;
+pub mod proxy_header;
 pub mod registry;
 pub mod replies;
 pub mod session;

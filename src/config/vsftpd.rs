@@ -7,6 +7,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, LineError};
+use crate::ntp::access::Subnet;
 
 const DEMO_ORIGIN: &str = "built-in demo";
 const DEFAULTS_ORIGIN: &str = "compiled-in defaults";
@@ -129,6 +130,13 @@ supported_options! {
     hosts_allow_file: PathBuf = File(PathBuf::from("/etc/hosts.allow"));
     /// ringd extension: the tcp_wrappers deny file.
     hosts_deny_file: PathBuf = File(PathBuf::from("/etc/hosts.deny"));
+    /// ringd extension: connections from `proxy_protocol_from` start with a PROXY protocol
+    /// header (v1 or v2, HAProxy's `send-proxy`/`send-proxy-v2`) naming the real client, which
+    /// then counts everywhere the client's address does.
+    proxy_protocol: bool = YesNo(false);
+    /// ringd extension: the load balancers whose connections carry a PROXY header: addresses
+    /// and subnets, comma-separated. Anyone else is served as a direct client.
+    proxy_protocol_from: Vec<Subnet> = Subnets(Vec::new());
 
     // Timeouts, in seconds
     /// Idle control connection limit (`421 Timeout.`); 0 = none.

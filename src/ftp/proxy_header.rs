@@ -10,6 +10,8 @@ const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
 const V2_FIXED_LEN: usize = 16;
 /// The longest v1 line, "\r\n" included, as the specification bounds it.
 const V1_MAX_LEN: usize = 107;
+/// The shortest header: `PROXY UNKNOWN\r\n` (v2's is 16 bytes).
+const MIN_HEADER_LEN: usize = 15;
 /// The longest v2 address block and TLVs taken. The specification allows 65535 bytes; the
 /// addresses need at most 216 and balancers add a few short TLVs, so more is refused rather
 /// than buffered for every connection.
@@ -20,8 +22,9 @@ pub const MAX_HEADER_LEN: usize = V2_FIXED_LEN + V2_MAX_BODY;
 /// What the first bytes of a connection say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyHeader {
-    /// More bytes are needed to decide.
-    Incomplete,
+    /// At least `needed` more bytes are needed to decide, and that many can be read without
+    /// reading past the header.
+    Incomplete { needed: usize },
     /// A whole header of `len` bytes; the client's bytes follow it.
     Complete {
         len: usize,
@@ -53,10 +56,17 @@ pub enum ProxyHeaderError {
 
 /// Reads a PROXY header at the start of `received`, the connection's bytes so far.
 pub fn parse(received: &[u8]) -> Result<ProxyHeader, ProxyHeaderError> {
+    if received.is_empty() {
+        return Ok(ProxyHeader::Incomplete {
+            needed: MIN_HEADER_LEN,
+        });
+    }
     let prefix = received.len().min(V2_SIGNATURE.len());
     if received[..prefix] == V2_SIGNATURE[..prefix] {
         return if received.len() < V2_FIXED_LEN {
-            Ok(ProxyHeader::Incomplete)
+            Ok(ProxyHeader::Incomplete {
+                needed: V2_FIXED_LEN - received.len(),
+            })
         } else {
             parse_v2(received)
         };
@@ -74,7 +84,9 @@ fn parse_v1(received: &[u8]) -> Result<ProxyHeader, ProxyHeaderError> {
         return if received.len() >= V1_MAX_LEN {
             Err(ProxyHeaderError::BadV1("no CRLF within 107 bytes"))
         } else {
-            Ok(ProxyHeader::Incomplete)
+            Ok(ProxyHeader::Incomplete {
+                needed: MIN_HEADER_LEN.saturating_sub(received.len()).max(1),
+            })
         };
     };
     let line =
@@ -153,7 +165,9 @@ fn parse_v2(received: &[u8]) -> Result<ProxyHeader, ProxyHeaderError> {
     }
     let len = V2_FIXED_LEN + body_len;
     let Some(body) = received.get(V2_FIXED_LEN..len) else {
-        return Ok(ProxyHeader::Incomplete);
+        return Ok(ProxyHeader::Incomplete {
+            needed: len - received.len(),
+        });
     };
     if local {
         return Ok(ProxyHeader::Complete {
@@ -215,7 +229,7 @@ mod tests {
                 len,
                 addresses.map(|a| (a.client.to_string(), a.server.to_string())),
             ),
-            ProxyHeader::Incomplete => panic!("incomplete: {received:?}"),
+            ProxyHeader::Incomplete { .. } => panic!("incomplete: {received:?}"),
         }
     }
 
@@ -236,14 +250,34 @@ mod tests {
         );
         assert_eq!(complete(b"PROXY UNKNOWN whatever follows\r\n"), (32, None));
         assert_eq!(complete(b"PROXY UNKNOWN\r\n"), (15, None));
+        assert_reads_never_overshoot(b"PROXY UNKNOWN\r\n");
+        assert_reads_never_overshoot(b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 2121\r\n");
+    }
+
+    /// Reading `needed` bytes at a time, as a caller does, reaches the end of `header` exactly.
+    fn assert_reads_never_overshoot(header: &[u8]) {
+        let mut read = 0;
+        loop {
+            match parse(&header[..read]).unwrap() {
+                ProxyHeader::Incomplete { needed } => {
+                    assert!(
+                        needed >= 1 && read + needed <= header.len(),
+                        "{read} + {needed}"
+                    );
+                    read += needed;
+                }
+                ProxyHeader::Complete { len, .. } => {
+                    assert_eq!((read, len), (header.len(), header.len()));
+                    return;
+                }
+            }
+        }
     }
 
     #[test]
     fn partial_headers_ask_for_more_and_nothing_is_read_beyond_the_bounds() {
         let line = b"PROXY TCP4 192.0.2.7 198.51.100.1 56324 21\r\n";
-        for cut in 0..line.len() {
-            assert_eq!(parse(&line[..cut]), Ok(ProxyHeader::Incomplete), "{cut}");
-        }
+        assert_reads_never_overshoot(line);
         let endless = [b'P', b'R', b'O', b'X', b'Y', b' '].repeat(20);
         assert_eq!(
             parse(&endless),
@@ -309,9 +343,7 @@ mod tests {
         );
         header.extend_from_slice(b"USER a\r\n");
         assert_eq!(complete(&header).0, 34);
-        for cut in 0..34 {
-            assert_eq!(parse(&header[..cut]), Ok(ProxyHeader::Incomplete), "{cut}");
-        }
+        assert_reads_never_overshoot(&header[..34]);
         let mut v6 = vec![0x20, 0x01, 0x0d, 0xb8];
         v6.extend_from_slice(&[0; 11]);
         v6.push(7);
@@ -328,6 +360,7 @@ mod tests {
     #[test]
     fn v2_local_and_unspec_mean_the_connections_own_addresses() {
         assert_eq!(complete(&v2(0, 0x00, &[])), (16, None));
+        assert_reads_never_overshoot(&v2(0, 0x00, &[]));
         assert_eq!(complete(&v2(0, 0x11, &[0; 12])), (28, None));
         assert_eq!(complete(&v2(1, 0x00, &[])), (16, None));
     }

@@ -66,6 +66,15 @@ impl Subnet {
         }
     }
 
+    /// Whether `addr` is in the subnet; an IPv4-mapped IPv6 address counts as its IPv4
+    /// address, as the peer of a dual-stack socket is one.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let addr = addr.to_canonical();
+        let width = address_width(self.addr);
+        address_width(addr) == width
+            && address_bits(addr) & prefix_mask(width, self.prefix_len) == address_bits(self.addr)
+    }
+
     /// The fields are public, so `AccessTable::set` normalises whatever it is given: an
     /// over-long prefix is cut to the address width, host bits are cleared.
     fn canonical(self) -> Self {
@@ -76,6 +85,34 @@ impl Subnet {
         Subnet {
             addr: bits_to_address(addr, network),
             prefix_len,
+        }
+    }
+}
+
+/// `ADDRESS` or `ADDRESS/PREFIX-LENGTH`, IPv4 or IPv6.
+impl std::str::FromStr for Subnet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (addr, prefix_len) = match text.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IP address or ADDRESS/PREFIX-LENGTH"))?;
+        match prefix_len {
+            None => Ok(Subnet::host(addr)),
+            Some(len) => len
+                .parse()
+                .ok()
+                .and_then(|len| Subnet::new(addr, len))
+                .ok_or_else(|| {
+                    format!(
+                        "`{text}`: the prefix length must be 0..{}",
+                        address_width(addr)
+                    )
+                }),
         }
     }
 }
@@ -248,6 +285,21 @@ fn prefix_mask(width: u8, prefix_len: u8) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnets_parse_and_contain_their_addresses() {
+        let lan: Subnet = "192.0.2.0/24".parse().unwrap();
+        assert!(lan.contains("192.0.2.77".parse().unwrap()));
+        assert!(lan.contains("::ffff:192.0.2.77".parse().unwrap()));
+        assert!(!lan.contains("192.0.3.1".parse().unwrap()));
+        assert!(!lan.contains("2001:db8::1".parse().unwrap()));
+        let host: Subnet = "2001:db8::1".parse().unwrap();
+        assert!(host.contains("2001:db8::1".parse().unwrap()));
+        assert!(!host.contains("2001:db8::2".parse().unwrap()));
+        assert_eq!(host.to_string(), "2001:db8::1");
+        assert!("192.0.2.0/33".parse::<Subnet>().is_err());
+        assert!("balancer".parse::<Subnet>().is_err());
+    }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()

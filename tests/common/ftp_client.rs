@@ -28,6 +28,26 @@ impl Control {
         control
     }
 
+    /// Connects from `source` (a loopback address other than 127.0.0.1 is another host),
+    /// sends `before_greeting` (a PROXY header, say), and reads the first reply: the greeting,
+    /// or a refusal.
+    pub fn connect_from(source: Ipv4Addr, server: SocketAddr, before_greeting: &[u8]) -> Control {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::new(source.into(), 0).into())
+            .unwrap();
+        socket.connect_timeout(&server.into(), PROMPT).unwrap();
+        let mut control = Control {
+            stream: socket.into(),
+            greeting: String::new(),
+            received: Vec::new(),
+        };
+        control.send(before_greeting);
+        control.greeting = control.reply();
+        control
+    }
+
     /// Connects, logs in anonymously and returns the session.
     pub fn anonymous(server: SocketAddr) -> Control {
         Control::login(server, "anonymous", "guest@")

@@ -265,6 +265,14 @@ impl<'a> Parser<'a> {
                     .to_string(),
             );
         }
+        if c.proxy_protocol && c.proxy_protocol_from.is_empty() {
+            self.combination_error(
+                &["proxy_protocol", "proxy_protocol_from"],
+                "proxy_protocol=YES without proxy_protocol_from: any client could then claim any \
+                 address; list the load balancers' addresses, e.g. proxy_protocol_from=10.0.0.5"
+                    .to_string(),
+            );
+        }
         if !c.anonymous_enable && !c.local_enable {
             self.combination_error(
                 &["anonymous_enable", "local_enable"],

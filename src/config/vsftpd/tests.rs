@@ -177,6 +177,8 @@ const EXTENSIONS: &[&str] = &[
     "max_rate_total",
     "atomic_uploads",
     "zero_copy_method",
+    "proxy_protocol",
+    "proxy_protocol_from",
 ];
 
 /// The TLS version switches Fedora's and openSUSE's vsftpd 3.0.3 add (vsftpd 3.0.5 has them
@@ -544,6 +546,31 @@ fn ringd_extensions() {
     assert_eq!(c.hosts_deny_file, Path::new("/tmp/deny"));
     assert_eq!(c.max_rate_total, 10_000_000);
     assert!(c.atomic_uploads);
+}
+
+#[test]
+fn proxy_protocol_needs_the_balancers_listed() {
+    let c = parse("proxy_protocol=YES\nproxy_protocol_from=10.0.0.5, 2001:db8::/64,192.0.2.0/24");
+    assert!(c.proxy_protocol);
+    let listed: Vec<String> = c
+        .proxy_protocol_from
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(listed, ["10.0.0.5", "2001:db8::/64", "192.0.2.0/24"]);
+    assert!(c
+        .to_string()
+        .contains("proxy_protocol_from=10.0.0.5,2001:db8::/64,192.0.2.0/24\n"));
+    assert!(
+        error("proxy_protocol=YES").contains("proxy_protocol=YES without proxy_protocol_from"),
+        "{}",
+        error("proxy_protocol=YES")
+    );
+    assert_eq!(
+        error("proxy_protocol_from=haproxy.example"),
+        "test.conf:1: proxy_protocol_from: `haproxy.example` is not an IP address or \
+         ADDRESS/PREFIX-LENGTH"
+    );
 }
 
 #[test]

@@ -44,6 +44,8 @@ pub(super) struct V4;
 pub(super) struct V6;
 /// `sendfile` or `splice`, in any case.
 pub(super) struct ZeroCopy;
+/// A comma-separated list of addresses and `ADDRESS/PREFIX-LENGTH` subnets, IPv4 or IPv6.
+pub(super) struct Subnets;
 
 pub(super) fn yes_no(value: bool) -> String {
     if value { "YES" } else { "NO" }.to_string()
@@ -342,5 +344,21 @@ impl Kind for ZeroCopy {
             ZeroCopyMethod::Splice => "splice",
         }
         .to_string()
+    }
+}
+
+impl Kind for Subnets {
+    type Value = Vec<Subnet>;
+    fn parse(value: &str) -> Result<Vec<Subnet>, String> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::parse)
+            .collect()
+    }
+    fn show(value: &Vec<Subnet>) -> String {
+        let items: Vec<String> = value.iter().map(Subnet::to_string).collect();
+        items.join(",")
     }
 }

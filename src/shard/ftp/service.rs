@@ -9,7 +9,8 @@ use std::sync::{mpsc, Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use compio::io::AsyncWriteExt;
+use compio::buf::{BufResult, IntoInner, IoBuf};
+use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::future::{select, Either};
@@ -25,6 +26,7 @@ use super::roots::SharedRoots;
 use super::session_fs::SessionIdentities;
 use crate::ftp::context::{SessionContext, DAEMON_NAMES};
 use crate::ftp::limits::{ConnectionLimits, Refusal};
+use crate::ftp::proxy_header::{self, ProxiedAddresses, ProxyHeader};
 use crate::ftp::registry::SessionRegistry;
 use crate::ftp::replies::{self, Reply};
 use crate::ftp::transfer_log::{ConnectRefusal, LogEvent};
@@ -589,68 +591,127 @@ async fn accept_loop(
         };
         // The configuration as it is now: a reload since the last connection counts.
         let shared = Arc::clone(&current.read().unwrap_or_else(|e| e.into_inner()));
-        let context = &shared.context;
-        let admission = match shared.limits.admit(peer.ip()) {
-            Ok(admission) => admission,
-            Err(refusal) => {
-                let (reply, logged) = match refusal {
-                    Refusal::TooManyClients => {
-                        (replies::TOO_MANY_USERS, ConnectRefusal::TooManyClients)
+        let config = &shared.context.config;
+        if config.proxy_protocol
+            && config
+                .proxy_protocol_from
+                .iter()
+                .any(|balancer| balancer.contains(peer.ip()))
+        {
+            let sessions = Arc::clone(&sessions);
+            compio::runtime::spawn(async move {
+                let mut stream = stream;
+                match read_proxy_header(&mut stream).await {
+                    Ok(addresses) => {
+                        let client = addresses.map_or(peer, |a| a.client);
+                        start_session(&shared, &sessions, stream, client);
                     }
-                    Refusal::TooManyFromAddress => {
-                        (replies::TOO_MANY_FROM_ADDRESS, ConnectRefusal::TooManyPerIp)
-                    }
-                };
-                compio::runtime::spawn(refuse(stream, reply.reply())).detach();
-                context.log(
-                    &LogEvent::Connect {
-                        remote_ip: peer.ip(),
-                        refused: Some(logged),
-                    },
-                    realtime_now(),
-                );
-                continue;
-            }
-        };
-        let local = stream.local_addr().ok();
-        let session_shared = match shared.for_connection(peer, local) {
-            Ok(session_shared) => session_shared,
-            Err(Refused::Host) => {
-                compio::runtime::spawn(refuse(stream, replies::SERVICE_NOT_AVAILABLE.reply()))
-                    .detach();
-                drop(admission);
-                context.log(
-                    &LogEvent::Connect {
-                        remote_ip: peer.ip(),
-                        refused: Some(ConnectRefusal::TcpWrappers),
-                    },
-                    realtime_now(),
-                );
-                continue;
-            }
-            Err(Refused::BrokenHostConfig(oops)) => {
-                compio::runtime::spawn(refuse(stream, oops)).detach();
-                drop(admission);
-                continue;
-            }
-        };
-        context.log(
-            &LogEvent::Connect {
-                remote_ip: peer.ip(),
-                refused: None,
-            },
-            realtime_now(),
-        );
-        let session = ControlSession::new(
-            stream,
-            peer,
-            session_shared,
-            admission,
-            sessions.open(peer, Instant::now()),
-        );
-        if let Some(session) = session {
-            compio::runtime::spawn(session.serve()).detach();
+                    Err(why) => info!("FTP connection from balancer {peer} closed: {why}"),
+                }
+            })
+            .detach();
+            continue;
         }
+        start_session(&shared, &sessions, stream, peer);
+    }
+}
+
+/// How long a load balancer may take to send the PROXY header: it sends it at once.
+const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the PROXY protocol header at the start of `stream`, and not a byte more: what
+/// follows may be a TLS handshake (implicit FTPS) the session reads itself.
+async fn read_proxy_header(stream: &mut TcpStream) -> Result<Option<ProxiedAddresses>, String> {
+    let reading = async {
+        let mut received = Vec::with_capacity(proxy_header::MAX_HEADER_LEN);
+        loop {
+            match proxy_header::parse(&received).map_err(|err| err.to_string())? {
+                ProxyHeader::Complete { addresses, .. } => return Ok(addresses),
+                ProxyHeader::Incomplete { needed } => {
+                    let start = received.len();
+                    let BufResult(read, buffer) = stream
+                        .read_exact(received.slice(start..start + needed))
+                        .await;
+                    received = buffer.into_inner();
+                    read.map_err(|err| format!("before a whole PROXY header: {err}"))?;
+                }
+            }
+        }
+    };
+    let timeout = compio::time::timeout(PROXY_HEADER_TIMEOUT, reading);
+    timeout
+        .await
+        .unwrap_or_else(|_| Err("no PROXY header within 10 s".to_string()))
+}
+
+/// Admits a connection from `peer` (the real client, a PROXY header's when there is one) under
+/// the limits and tcp_wrappers, and starts its session or sends the refusal.
+fn start_session(
+    shared: &Arc<FtpShared>,
+    sessions: &Arc<SessionRegistry>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let context = &shared.context;
+    let admission = match shared.limits.admit(peer.ip()) {
+        Ok(admission) => admission,
+        Err(refusal) => {
+            let (reply, logged) = match refusal {
+                Refusal::TooManyClients => {
+                    (replies::TOO_MANY_USERS, ConnectRefusal::TooManyClients)
+                }
+                Refusal::TooManyFromAddress => {
+                    (replies::TOO_MANY_FROM_ADDRESS, ConnectRefusal::TooManyPerIp)
+                }
+            };
+            compio::runtime::spawn(refuse(stream, reply.reply())).detach();
+            context.log(
+                &LogEvent::Connect {
+                    remote_ip: peer.ip(),
+                    refused: Some(logged),
+                },
+                realtime_now(),
+            );
+            return;
+        }
+    };
+    let local = stream.local_addr().ok();
+    let session_shared = match shared.for_connection(peer, local) {
+        Ok(session_shared) => session_shared,
+        Err(Refused::Host) => {
+            compio::runtime::spawn(refuse(stream, replies::SERVICE_NOT_AVAILABLE.reply())).detach();
+            drop(admission);
+            context.log(
+                &LogEvent::Connect {
+                    remote_ip: peer.ip(),
+                    refused: Some(ConnectRefusal::TcpWrappers),
+                },
+                realtime_now(),
+            );
+            return;
+        }
+        Err(Refused::BrokenHostConfig(oops)) => {
+            compio::runtime::spawn(refuse(stream, oops)).detach();
+            drop(admission);
+            return;
+        }
+    };
+    context.log(
+        &LogEvent::Connect {
+            remote_ip: peer.ip(),
+            refused: None,
+        },
+        realtime_now(),
+    );
+    let session = ControlSession::new(
+        stream,
+        peer,
+        session_shared,
+        admission,
+        sessions.open(peer, Instant::now()),
+    );
+    if let Some(session) = session {
+        compio::runtime::spawn(session.serve()).detach();
     }
 }
 

@@ -606,7 +606,9 @@ async fn accept_loop(
                         let client = addresses.map_or(peer, |a| a.client);
                         start_session(&shared, &sessions, stream, client);
                     }
-                    Err(why) => info!("FTP connection from balancer {peer} closed: {why}"),
+                    // A health check that connects and closes says nothing: no log line.
+                    Err(None) => {}
+                    Err(Some(why)) => info!("FTP connection from balancer {peer} closed: {why}"),
                 }
             })
             .detach();
@@ -621,11 +623,14 @@ const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads the PROXY protocol header at the start of `stream`, and not a byte more: what
 /// follows may be a TLS handshake (implicit FTPS) the session reads itself.
-async fn read_proxy_header(stream: &mut TcpStream) -> Result<Option<ProxiedAddresses>, String> {
+/// `Err(None)`: the balancer closed without sending a byte (a TCP health check).
+async fn read_proxy_header(
+    stream: &mut TcpStream,
+) -> Result<Option<ProxiedAddresses>, Option<String>> {
     let reading = async {
         let mut received = Vec::with_capacity(proxy_header::MAX_HEADER_LEN);
         loop {
-            match proxy_header::parse(&received).map_err(|err| err.to_string())? {
+            match proxy_header::parse(&received).map_err(|err| Some(err.to_string()))? {
                 ProxyHeader::Complete { addresses, .. } => return Ok(addresses),
                 ProxyHeader::Incomplete { needed } => {
                     let start = received.len();
@@ -633,7 +638,13 @@ async fn read_proxy_header(stream: &mut TcpStream) -> Result<Option<ProxiedAddre
                         .read_exact(received.slice(start..start + needed))
                         .await;
                     received = buffer.into_inner();
-                    read.map_err(|err| format!("before a whole PROXY header: {err}"))?;
+                    if let Err(err) = read {
+                        let nothing_sent =
+                            received.is_empty() && err.kind() == io::ErrorKind::UnexpectedEof;
+                        return Err(
+                            (!nothing_sent).then(|| format!("before a whole PROXY header: {err}"))
+                        );
+                    }
                 }
             }
         }
@@ -641,7 +652,7 @@ async fn read_proxy_header(stream: &mut TcpStream) -> Result<Option<ProxiedAddre
     let timeout = compio::time::timeout(PROXY_HEADER_TIMEOUT, reading);
     timeout
         .await
-        .unwrap_or_else(|_| Err("no PROXY header within 10 s".to_string()))
+        .unwrap_or_else(|_| Err(Some("no PROXY header within 10 s".to_string())))
 }
 
 /// Admits a connection from `peer` (the real client, a PROXY header's when there is one) under

@@ -602,10 +602,12 @@ async fn accept_loop(
             compio::runtime::spawn(async move {
                 let mut stream = stream;
                 match read_proxy_header(&mut stream).await {
-                    Ok(addresses) => {
-                        let client = addresses.map_or(peer, |a| a.client);
-                        start_session(&shared, &sessions, stream, client);
+                    Ok(Some(addresses)) => {
+                        start_session(&shared, &sessions, stream, addresses.client, true);
                     }
+                    // LOCAL (HAProxy's health checks send it): the balancer's own connection,
+                    // served but not logged as a client's.
+                    Ok(None) => start_session(&shared, &sessions, stream, peer, false),
                     // A health check that connects and closes says nothing: no log line.
                     Err(None) => {}
                     Err(Some(why)) => info!("FTP connection from balancer {peer} closed: {why}"),
@@ -614,7 +616,7 @@ async fn accept_loop(
             .detach();
             continue;
         }
-        start_session(&shared, &sessions, stream, peer);
+        start_session(&shared, &sessions, stream, peer, true);
     }
 }
 
@@ -656,12 +658,14 @@ async fn read_proxy_header(
 }
 
 /// Admits a connection from `peer` (the real client, a PROXY header's when there is one) under
-/// the limits and tcp_wrappers, and starts its session or sends the refusal.
+/// the limits and tcp_wrappers, and starts its session or sends the refusal. `log_connect`:
+/// whether an admitted connection gets its CONNECT line in vsftpd.log.
 fn start_session(
     shared: &Arc<FtpShared>,
     sessions: &Arc<SessionRegistry>,
     stream: TcpStream,
     peer: SocketAddr,
+    log_connect: bool,
 ) {
     let context = &shared.context;
     let admission = match shared.limits.admit(peer.ip()) {
@@ -707,13 +711,15 @@ fn start_session(
             return;
         }
     };
-    context.log(
-        &LogEvent::Connect {
-            remote_ip: peer.ip(),
-            refused: None,
-        },
-        realtime_now(),
-    );
+    if log_connect {
+        context.log(
+            &LogEvent::Connect {
+                remote_ip: peer.ip(),
+                refused: None,
+            },
+            realtime_now(),
+        );
+    }
     let session = ControlSession::new(
         stream,
         peer,

@@ -11,17 +11,23 @@ const BALANCER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 const DIRECT_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const TOO_MANY: &str = "421 There are too many connections from your internet address.\r\n";
 
-/// ringd with 127.0.0.1 as its balancer, `max_per_ip=1`, and vsftpd.log in its directory.
+/// ringd with 127.0.0.1 as its balancer, `max_per_ip=1`, vsftpd.log in its directory, and
+/// tcp_wrappers denying 192.0.2.66.
 fn start_behind_balancer() -> Ringd {
     let dir = TempDir::new("ftp-proxy");
+    let allow = dir.write("hosts.allow", "");
+    let deny = dir.write("hosts.deny", "vsftpd: 192.0.2.66\n");
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     let conf = format!(
         "listen=YES\nlisten_port=0\nanonymous_enable=YES\nlocal_enable=NO\nanon_root={}\n\
          max_per_ip=1\nxferlog_enable=YES\nvsftpd_log_file={}\n\
-         proxy_protocol=YES\nproxy_protocol_from={BALANCER}\n{SESSION_USER_CONF}",
+         proxy_protocol=YES\nproxy_protocol_from={BALANCER}\ntcp_wrappers=YES\n\
+         hosts_allow_file={}\nhosts_deny_file={}\n{SESSION_USER_CONF}",
         root.display(),
-        dir.join("vsftpd.log").display()
+        dir.join("vsftpd.log").display(),
+        allow.display(),
+        deny.display()
     );
     Ringd::start_ftp(dir, &conf, &["--shards", "2"], 1)
 }
@@ -48,6 +54,9 @@ fn the_proxied_client_address_counts_for_limits_stat_and_the_log() {
     assert!(first.command("PASS guest@").starts_with("230"));
     let status = first.command("STAT");
     assert!(status.contains("Connected to 192.0.2.9"), "{status}");
+    let listed = ringd.ringctl(&["ftp", "sessions"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("192.0.2.9:40000"), "{listed}");
 
     // max_per_ip=1 holds per real client, though every connection comes from the balancer.
     let same_client = Control::connect_from(BALANCER, server, &v2_header([192, 0, 2, 9], 40001));

@@ -2,7 +2,8 @@
 # FTP security interop: the same scenarios (ftp_security.py) against vsftpd 3.0.3 and ringd, from
 # the same vsftpd.conf texts, in plain FTP and over TLS (FTPS, with python's ssl, curl and lftp
 # as clients); every reply and every uploaded file's owner and mode must match, except in the
-# scenarios listed in RINGD_PENDING. Needs root (system accounts, a PAM service file); installs
+# scenarios listed in RINGD_PENDING. Needs root (system accounts, a PAM service file, and
+# /etc/hosts.allow replaced for the tcp_wrappers scenarios, then restored); installs
 # vsftpd, curl, lftp and openssl if they are missing.
 set -euo pipefail
 
@@ -61,6 +62,10 @@ RINGD_PENDING=(
     # the ABOR before its next write fails it answers 426 and "226 ABOR successful." Which one
     # ringd gives depends on timing: the run may say it matches.
     26b-ftps-abor
+    # A per-host file (tcp_wrappers setenv VSFTPD_LOAD_CONF) that turns uploads on: ringd's
+    # Landlock rules are made from the main file alone, so the kernel refuses the upload into
+    # the per-host anon_root (553 Could not create file.) where vsftpd stores it.
+    34b-tcp-wrappers-per-host-write
 )
 
 # Both transcripts send the same commands in the same order, so line N of one is step N of the

@@ -5,16 +5,20 @@ Runs the same scenarios against vsftpd 3.0.3 or ringd (--server), each from one 
 text: anonymous sessions act as ftp_username, system accounts log in through PAM and act as
 themselves. The FTPS scenarios (20 on) run the same sessions over TLS 1.2 and 1.3, with
 python's ssl, curl and lftp as clients, from certificates made with openssl for the run.
-Scenario 30 names files in EUC-KR and Latin-1 (file names are bytes). Prints one line per
-step, `scenario #n | command | reply`, with random names, passwords, the work directory and
-passive ports normalised, then a JSON summary line; the owner and mode of every uploaded file
-are read back from disk. tests/interop/ftp-vs-vsftpd.sh runs it for both servers and compares
-the transcripts.
+Scenario 32 names files in EUC-KR and Latin-1 (file names are bytes). Scenario 33 listens as
+Debian's stock file does (listen=NO, listen_ipv6=YES: one dual-stack socket) and has an IPv4
+and an IPv6 client; 34 and 34b give clients from 127.0.0.2 a configuration of their own and
+refuse 127.0.0.3 through tcp_wrappers rules in /etc/hosts.allow. Prints one line per step,
+`scenario #n | command | reply`, with random names, passwords, the work directory and passive
+ports normalised, then a JSON summary line; the owner and mode of every uploaded file are read
+back from disk. tests/interop/ftp-vs-vsftpd.sh runs it for both servers and compares the
+transcripts.
 
 Needs root: it creates system accounts, a group and a PAM service file, and removes them (and
-its work directory) at the end, also on failure or on SIGINT/SIGTERM/SIGHUP. Exit status: 0
-when every documented reply held, 1 when some did not or a server did not start, 2 when the
-harness itself failed.
+its work directory) at the end, also on failure or on SIGINT/SIGTERM/SIGHUP; /etc/hosts.allow
+(the one vsftpd reads) is replaced while scenarios 34 and 34b run and put back as it was
+(content, owner, mode, times) on each of those ways out. Exit status: 0 when every documented
+reply held, 1 when some did not or a server did not start, 2 when the harness itself failed.
 """
 
 import argparse
@@ -191,6 +195,26 @@ class ServerStatus:
 
 
 @dataclass
+class Connect:
+    """How a session's control connection is made, as its first step: from `source` to
+    127.0.0.1 (any address of 127.0.0.0/8: tcp_wrappers rules and per-host files tell clients
+    apart by it), or with `source` "::1" over IPv6 to ::1; and the greeting expected. Data
+    connections come from the same address (vsftpd's pasv_promiscuous=NO checks it)."""
+
+    source: str = "127.0.0.1"
+    expect: str = f"220 {BANNER}"
+
+
+@dataclass
+class DataVia:
+    """How the following data connections are made: "PASV" (the default), "EPSV" (the
+    server's port from its 229 reply, on the control connection's address) or "EPRT" (the
+    server connects to a port the client listens on, at the control connection's address)."""
+
+    command: str
+
+
+@dataclass
 class Scenario:
     name: str
     conf: list[str]
@@ -202,6 +226,11 @@ class Scenario:
     implicit: bool = False
     # The servers' TZ, for use_localtime (a POSIX zone string: no tzdata needed).
     tz: str | None = None
+    # listen=NO and listen_ipv6=YES, as Debian's and Rocky's stock files: one socket on every
+    # address, IPv6 and IPv4 (mapped) clients alike; otherwise listen=YES on 127.0.0.1.
+    dual_stack: bool = False
+    # /etc/hosts.allow's lines (templates) while the scenario runs: vsftpd reads no other file.
+    hosts_allow: list[str] | None = None
 
 
 def anonymous():
@@ -696,7 +725,7 @@ def scenarios():
                 ],
             ],
         ),
-    ] + tls_scenarios() + session_scenarios() + byte_name_scenarios()
+    ] + tls_scenarios() + session_scenarios() + byte_name_scenarios() + stock_file_scenarios()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1308,6 +1337,135 @@ def byte_name_scenarios():
 
 
 # --------------------------------------------------------------------------------------------
+# Stock files (issue 15): Debian's and Rocky's listen lines (listen=NO, listen_ipv6=YES: one
+# dual-stack socket), and tcp_wrappers rules that give some hosts a configuration of their own
+# (setenv VSFTPD_LOAD_CONF) or refuse them.
+
+LOGS = [
+    "xferlog_enable=YES",
+    "dual_log_enable=YES",
+    "xferlog_file={t}/xferlog",
+    "vsftpd_log_file={t}/vsftpd.log",
+]
+PORT_OK = "200 PORT command successful. Consider using PASV."
+PORT_ILLEGAL = "500 Illegal PORT command."
+HOST_BANNER = "per-host configuration"
+HOST_FILE = "served to 127.0.0.2\n"
+HOST_RULES = [
+    "vsftpd: 127.0.0.2: setenv VSFTPD_LOAD_CONF {t}/host.conf",
+    "vsftpd: 127.0.0.3: DENY",
+]
+
+
+def dual_stack_session(source):
+    """Log in from `source` and move files through every way of opening a data connection
+    the session's address family allows."""
+    ipv6 = source == "::1"
+    name = "v6" if ipv6 else "v4"
+    mapped = source if ipv6 else f"::ffff:{source}"
+    world = Retr("world.txt", opening("world.txt", len(WORLD)), DONE, WORLD)
+    return (
+        [Connect(source)]
+        + anonymous()
+        + [
+            # vsftpd names an IPv4 client of its IPv6 socket by the mapped address, in STAT
+            # as in its logs.
+            ServerStatus(SERVER_STATUS.replace("127.0.0.1", mapped)),
+            TYPE_I,
+        ]
+        # PASV can only name an IPv4 address: to an IPv6 client vsftpd names 0.0.0.0.
+        + ([Cmd("PASV", "227 Entering Passive Mode (0,0,0,0,<port>).")] if ipv6 else [world])
+        + [
+            DataVia("EPSV"),
+            world,
+            Stor(f"upload/{name}.txt", UPLOAD, STOR_OK, DONE),
+            uploaded(f"{{t}}/anon/upload/{name}.txt", "ftp", "ftp", "0600"),
+            Nlst("upload", LISTING, LISTED),
+            DataVia("EPRT"),
+            world,
+            # PORT names an IPv4 address, which is not an IPv6 client's.
+            Cmd("PORT 127,0,0,1,4,1", PORT_ILLEGAL if ipv6 else PORT_OK),
+            QUIT,
+        ]
+    )
+
+
+def host_conf_tree(t, env):
+    """anon/ (as anon_tree) for the main configuration; host-anon/ with hello.txt and an
+    upload/ 0777 directory, and host.conf naming it, for 127.0.0.2."""
+    anon_tree(t, env)
+    host = t / "host-anon"
+    make_dir(host, 0o755)
+    make_file(host / "hello.txt", HOST_FILE, 0o644)
+    make_dir(host / "upload", 0o777)
+    lines = [
+        f"ftpd_banner={HOST_BANNER}",
+        f"anon_root={host}",
+        "write_enable=YES",
+        "anon_upload_enable=YES",
+    ]
+    make_file(t / "host.conf", "".join(f"{line}\n" for line in lines), 0o644)
+
+
+def stock_file_scenarios():
+    return [
+        Scenario(
+            "33-dual-stack-listen-ipv6",
+            ANON_WRITE + LOGS,
+            lambda t, env: anon_tree(t, env, upload=True),
+            [
+                dual_stack_session("127.0.0.1"),
+                dual_stack_session("::1") + [Log("{t}/xferlog"), Log("{t}/vsftpd.log")],
+            ],
+            dual_stack=True,
+        ),
+        Scenario(
+            "34-tcp-wrappers-per-host-conf",
+            ANON + ["tcp_wrappers=YES"],
+            host_conf_tree,
+            [
+                [Connect("127.0.0.1")]
+                + anonymous()
+                + [
+                    TYPE_I,
+                    Nlst(".", LISTING, LISTED),
+                    Retr("hello.txt", CANNOT_OPEN),
+                    Stor("upload/from-main.txt", UPLOAD, PERMISSION_DENIED),
+                    QUIT,
+                ],
+                [Connect("127.0.0.2", f"220 {HOST_BANNER}")]
+                + anonymous()
+                + [
+                    TYPE_I,
+                    Nlst(".", LISTING, LISTED),
+                    Retr("hello.txt", opening("hello.txt", len(HOST_FILE)), DONE, HOST_FILE),
+                    QUIT,
+                ],
+                [Connect("127.0.0.3", "421 Service not available."), Read("<connection closed>")],
+            ],
+            hosts_allow=HOST_RULES,
+        ),
+        # The per-host file turns uploads on where the main file has them off.
+        Scenario(
+            "34b-tcp-wrappers-per-host-write",
+            ANON + ["tcp_wrappers=YES"],
+            host_conf_tree,
+            [
+                [Connect("127.0.0.2", f"220 {HOST_BANNER}")]
+                + anonymous()
+                + [
+                    TYPE_I,
+                    Stor("upload/from-host.txt", UPLOAD, STOR_OK, DONE),
+                    uploaded("{t}/host-anon/upload/from-host.txt", "ftp", "ftp", "0600"),
+                    QUIT,
+                ],
+            ],
+            hosts_allow=HOST_RULES,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
 # Accounts, the PAM service and the work directory.
 
 
@@ -1332,6 +1490,9 @@ class Env:
     created_users: list = field(default_factory=list)
     created_group: str = ""
     pam_file: Path | None = None
+    # /etc/hosts.allow as it was before a scenario replaced it: (bytes, mode, uid, gid,
+    # (atime, mtime) in ns), or None while it is the machine's own.
+    hosts_allow_saved: tuple | None = None
 
     def real(self, t):
         values = {"tmp": str(self.tmp), "t": str(t)}
@@ -1461,8 +1622,55 @@ def create_pam_service(env):
     env.pam_file = path
 
 
+HOSTS_ALLOW = Path("/etc/hosts.allow")
+
+
+def replace_file(path, content, mode, uid, gid, times=None):
+    """`path` replaced whole by `content` (written beside it, then renamed over it), so a
+    program reading it meanwhile sees the old file or the new, never a part; with `times`
+    (atime, mtime in ns) as they were."""
+    partial = path.with_name(f".{path.name}.ringd-interop-{os.getpid()}")
+    try:
+        partial.write_bytes(content)
+        os.chown(partial, uid, gid)
+        os.chmod(partial, mode)
+        if times is not None:
+            os.utime(partial, ns=times)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def install_hosts_allow(env, lines):
+    """/etc/hosts.allow replaced by `lines`, the original kept in `env` for
+    restore_hosts_allow (which every way out of the suite runs)."""
+    if env.hosts_allow_saved is None:
+        info = os.stat(HOSTS_ALLOW)
+        env.hosts_allow_saved = (
+            HOSTS_ALLOW.read_bytes(),
+            info.st_mode & 0o7777,
+            info.st_uid,
+            info.st_gid,
+            (info.st_atime_ns, info.st_mtime_ns),
+        )
+    header = "# ringd's FTP interop suite (tests/interop/ftp_security.py), for one scenario.\n"
+    _, mode, uid, gid, _ = env.hosts_allow_saved
+    text = header + "".join(f"{line}\n" for line in lines)
+    replace_file(HOSTS_ALLOW, text.encode(), mode, uid, gid)
+
+
+def restore_hosts_allow(env):
+    if env.hosts_allow_saved is not None:
+        replace_file(HOSTS_ALLOW, *env.hosts_allow_saved)
+        env.hosts_allow_saved = None
+
+
 def remove_everything(env):
     problems = []
+    try:
+        restore_hosts_allow(env)
+    except OSError as err:
+        problems.append(f"{HOSTS_ALLOW} not restored: {err}")
     for name in env.created_users:
         try:
             home = Path(pwd.getpwnam(name).pw_dir)
@@ -1552,7 +1760,7 @@ def descendants(pid):
 class Server:
     """vsftpd or ringd on 127.0.0.1, started from a vsftpd.conf, stopped by PID."""
 
-    RINGD_READY = re.compile(r"ready: .* ftp=127\.0\.0\.1:(\d+)")
+    RINGD_READY = re.compile(r"ready: .* ftp=(?:127\.0\.0\.1|\[::\]):(\d+)")
 
     def __init__(self, kind, program, conf_path, implicit=False, tz=None):
         self.kind = kind
@@ -1690,8 +1898,11 @@ class Closed(Exception):
 
 
 class Control:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=REPLY_TIMEOUT)
+    def __init__(self, port, source="127.0.0.1"):
+        server = "::1" if source == "::1" else "127.0.0.1"
+        self.sock = socket.create_connection(
+            (server, port), timeout=REPLY_TIMEOUT, source_address=(source, 0)
+        )
         self.buffer = b""
         self.closed = False
 
@@ -1779,6 +1990,9 @@ def show(raw):
 
 PASV_SHOWN = "227 Entering Passive Mode (127,0,0,1,<port>)."
 PASV_REPLY = re.compile(r"^227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)\.")
+EPSV_SHOWN = "229 Entering Extended Passive Mode (|||<port>|)"
+EPSV_REPLY = re.compile(r"^229 Entering Extended Passive Mode \(\|\|\|(\d+)\|\)")
+EPRT_OK = "200 EPRT command successful. Consider using EPSV."
 
 
 class Runner:
@@ -1800,14 +2014,22 @@ class Runner:
             )
 
     def normalise_pasv(self, text):
+        """A PASV or EPSV reply with its port shown as <port> when in pasv_min_port and
+        pasv_max_port's range."""
+        low, high = self.env.pasv_range
+
+        def where(port):
+            return "<port>" if low <= port <= high else f"<port {port} outside {low}-{high}>"
+
+        if match := EPSV_REPLY.match(text):
+            port = int(match.group(1))
+            return f"229 Entering Extended Passive Mode (|||{where(port)}|)" + text[match.end() :]
         match = PASV_REPLY.match(text)
         if not match:
             return text
         port = int(match.group(5)) * 256 + int(match.group(6))
-        low, high = self.env.pasv_range
-        where = "<port>" if low <= port <= high else f"<port {port} outside {low}-{high}>"
         host = ",".join(match.group(i) for i in range(1, 5))
-        return f"227 Entering Passive Mode ({host},{where})." + text[match.end() :]
+        return f"227 Entering Passive Mode ({host},{where(port)})." + text[match.end() :]
 
     # One scenario --------------------------------------------------------------------------
 
@@ -1816,7 +2038,8 @@ class Runner:
         make_dir(t, 0o755)
         scenario.build(t, self.env)
         real, shown = self.env.real(t), self.env.shown(t)
-        conf = base_conf(self.env) + [line.format(**real) for line in scenario.conf]
+        conf = base_conf(self.env, scenario.dual_stack)
+        conf += [line.format(**real) for line in scenario.conf]
         server = Server(
             self.server_kind, self.program, t / "vsftpd.conf", scenario.implicit, scenario.tz
         )
@@ -1824,6 +2047,9 @@ class Runner:
         run.tls_version, run.implicit = scenario.tls_version, scenario.implicit
         try:
             port = None
+            if scenario.hosts_allow is not None:
+                lines = [line.format(**real) for line in scenario.hosts_allow]
+                install_hosts_allow(self.env, lines)
             try:
                 server.start("\n".join(conf) + "\n")
                 port = server.port
@@ -1836,6 +2062,7 @@ class Runner:
                 run.session(port, session)
         finally:
             server.stop()
+            restore_hosts_allow(self.env)
 
 
 class ScenarioRun:
@@ -1857,6 +2084,7 @@ class ScenarioRun:
         self.prot = False
         self.data_mode = "reuse"
         self.last_session = None
+        self.data_via = "PASV"
 
     def emit(self, command, reply, expect=None):
         self.number += 1
@@ -1869,9 +2097,15 @@ class ScenarioRun:
         self.control = None
         self.context, self.prot, self.data_mode = None, False, "reuse"
         self.last_session = None
+        self.data_via = "PASV"
+        connect, label = Connect(), "<connect>"
+        if steps and isinstance(steps[0], Connect):
+            connect, steps = steps[0], steps[1:]
+            ipv6 = connect.source == "::1"
+            label = "<connect to ::1>" if ipv6 else f"<connect from {connect.source}>"
         if port:
             try:
-                self.control = Control(port)
+                self.control = Control(port, connect.source)
                 if self.implicit:
                     self.context = client_context(self.runner.env, self.tls_version)
                     outcome = self.control.starttls(self.context)
@@ -1883,7 +2117,7 @@ class ScenarioRun:
                 self.dead = greeting
         else:
             greeting = self.dead
-        self.emit("<connect>", greeting, f"220 {BANNER}")
+        self.emit(label, greeting, connect.expect)
         try:
             for item in steps:
                 getattr(self, type(item).__name__.lower())(item)
@@ -1911,7 +2145,7 @@ class ScenarioRun:
             return self.dead
 
     def cmd(self, item):
-        reply = self.command(item.text)
+        reply = self.runner.normalise_pasv(self.command(item.text))
         self.emit(item.text.format(**self.shown), reply, item.expect)
         if item.text.startswith("PROT ") and reply.startswith("200"):
             self.prot = item.text == "PROT P"
@@ -1936,6 +2170,9 @@ class ScenarioRun:
 
     def datatls(self, item):
         self.data_mode = item.mode
+
+    def datavia(self, item):
+        self.data_via = item.command
 
     def secure(self, data):
         """The TLS handshake on a data connection after its 1xx reply, as RFC 4217 clients do
@@ -1969,6 +2206,8 @@ class ScenarioRun:
         shown = f"RETR {item.path.format(**self.shown)}"
         first = self.command(f"RETR {item.path}")
         self.emit(shown, first, item.expect)
+        if first.startswith("1"):
+            data = self.data_socket(data)
         if first.startswith("1") and data is not None:
             tls = None
             if self.prot:
@@ -2047,18 +2286,68 @@ class ScenarioRun:
         self.emit(shown, " \\n ".join(lines) if lines else "(empty)", item.expect)
 
     def pasv(self):
-        """PASV, then connect to the port it names: the data socket, or None."""
-        reply = self.command("PASV")
-        self.emit("PASV", self.runner.normalise_pasv(reply), PASV_SHOWN)
-        match = PASV_REPLY.match(reply)
-        if not match:
-            return None
-        host = ".".join(match.group(i) for i in range(1, 5))
-        port = int(match.group(5)) * 256 + int(match.group(6))
+        """The data connection's set-up as `data_via` says: for PASV and EPSV the socket
+        connected to the port the reply names, for EPRT the socket listening for the server
+        (`data_socket` accepts on it after the 1xx reply); None if there is none."""
+        if self.data_via == "EPRT":
+            return self.eprt()
+        reply = self.command(self.data_via)
+        if self.data_via == "EPSV":
+            self.emit("EPSV", self.runner.normalise_pasv(reply), EPSV_SHOWN)
+            match = EPSV_REPLY.match(reply)
+            if not match or self.dead:
+                return None
+            host, port = self.control.sock.getpeername()[0], int(match.group(1))
+        else:
+            self.emit("PASV", self.runner.normalise_pasv(reply), PASV_SHOWN)
+            match = PASV_REPLY.match(reply)
+            if not match:
+                return None
+            host = ".".join(match.group(i) for i in range(1, 5))
+            port = int(match.group(5)) * 256 + int(match.group(6))
         try:
-            return socket.create_connection((host, port), timeout=REPLY_TIMEOUT)
+            return socket.create_connection(
+                (host, port), timeout=REPLY_TIMEOUT, source_address=(self.client_address(), 0)
+            )
         except OSError:
             return None
+
+    def client_address(self):
+        return self.control.sock.getsockname()[0]
+
+    def eprt(self):
+        """A socket listening on the control connection's address, announced with EPRT."""
+        if self.dead:
+            self.emit("EPRT", self.dead, EPRT_OK)
+            return None
+        address = self.client_address()
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.settimeout(REPLY_TIMEOUT)
+        listener.bind((address, 0))
+        listener.listen(1)
+        proto = 2 if family == socket.AF_INET6 else 1
+        port = listener.getsockname()[1]
+        reply = self.command(f"EPRT |{proto}|{address}|{port}|")
+        self.emit(f"EPRT |{proto}|{address}|<port>|", reply, EPRT_OK)
+        if not reply.startswith("200"):
+            listener.close()
+            return None
+        return listener
+
+    def data_socket(self, data):
+        """After a 1xx reply: the data connection (for EPRT, the server's, accepted; None
+        if it did not come)."""
+        if data is None or self.data_via != "EPRT":
+            return data
+        try:
+            accepted, _ = data.accept()
+            accepted.settimeout(REPLY_TIMEOUT)
+            return accepted
+        except OSError:
+            return None
+        finally:
+            data.close()
 
     def transfer(self, verb, item, send=None):
         """PASV + VERB path: the first reply, the final one ("-" if the first was no 1xx), and
@@ -2071,6 +2360,7 @@ class ScenarioRun:
             first = self.command(f"{verb} {item.path}".rstrip())
             self.emit(shown, first, item.expect)
             if first.startswith("1"):
+                data = self.data_socket(data)
                 if self.prot:
                     tls = "no data connection"
                     if data is not None:
@@ -2223,13 +2513,18 @@ def describe_file(path, content, real):
     return text
 
 
-def base_conf(env):
+def base_conf(env, dual_stack=False):
     """The lines every scenario starts from: options vsftpd needs to run here, understood
-    (or accepted without effect) by ringd too. listen_port=PORT is filled in per server."""
+    (or accepted without effect) by ringd too. listen_port=PORT is filled in per server.
+    `dual_stack`: Debian's stock listen lines, whose socket listens on every address (a
+    dual-stack socket cannot be bound to loopback alone); the suite connects only to
+    loopback, and the server runs only while the scenario does."""
     low, high = env.pasv_range
-    return [
-        "listen=YES",
-        "listen_address=127.0.0.1",
+    if dual_stack:
+        listen = ["listen=NO", "listen_ipv6=YES"]
+    else:
+        listen = ["listen=YES", "listen_address=127.0.0.1"]
+    return listen + [
         "listen_port=PORT",
         "background=NO",
         "seccomp_sandbox=NO",

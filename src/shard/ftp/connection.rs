@@ -710,6 +710,10 @@ impl Connection {
 }
 
 async fn connect_from(source: SocketAddr, target: SocketAddr) -> io::Result<TcpStream> {
+    // An IPv4 client of a dual-stack listener (`listen_ipv6=YES`) reached us at an IPv4-mapped
+    // address, but PORT and EPRT |1| name a plain IPv4 target, which an IPv6 socket cannot
+    // reach: the data connection is IPv4 from the same address, as vsftpd's is.
+    let (source, target) = (unmapped(source), unmapped(target));
     let socket = if source.is_ipv6() {
         TcpSocket::new_v6().await?
     } else {
@@ -718,6 +722,10 @@ async fn connect_from(source: SocketAddr, target: SocketAddr) -> io::Result<TcpS
     socket.set_reuseaddr(true)?;
     socket.bind(source).await?;
     socket.connect(target).await
+}
+
+fn unmapped(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 fn same_host(a: IpAddr, b: IpAddr) -> bool {
@@ -752,4 +760,32 @@ fn bind_in_range(ip: IpAddr, ports: RangeInclusive<u16>) -> Option<(std::net::Tc
     let span = last - first + 1;
     let start = realtime_now().nanos % span;
     (0..span).find_map(|i| try_port((first + (start + i) % span) as u16))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_active_connection_from_an_ipv4_mapped_address_reaches_an_ipv4_client() {
+        let client = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = client.local_addr().unwrap();
+        let source: SocketAddr = "[::ffff:127.0.0.1]:0".parse().unwrap();
+        let connected = compio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async { connect_from(source, target).await.map(|s| s.peer_addr()) });
+        assert_eq!(connected.unwrap().unwrap(), target);
+        let (_, from) = client.accept().unwrap();
+        assert_eq!(from.ip(), IpAddr::from([127, 0, 0, 1]));
+    }
+
+    #[test]
+    fn only_ipv4_mapped_addresses_are_unmapped() {
+        let mapped: SocketAddr = "[::ffff:192.0.2.7]:20".parse().unwrap();
+        assert_eq!(unmapped(mapped), "192.0.2.7:20".parse().unwrap());
+        for kept in ["[::1]:20", "[2001:db8::7]:20", "127.0.0.1:20"] {
+            let addr: SocketAddr = kept.parse().unwrap();
+            assert_eq!(unmapped(addr), addr);
+        }
+    }
 }

@@ -50,13 +50,14 @@ const PAM_FILES: &[(&str, Access)] = &[
 ];
 
 /// The rules for a ringd serving `ntp` and `ftp`, with its control socket at
-/// `control_socket`. `anonymous_root` and `guest_home` are the FTP context's. `reread` are the
+/// `control_socket`. `ftp` holds the main FTP context's roots and those of each per-host
+/// configuration (tcp_wrappers' `setenv VSFTPD_LOAD_CONF`). `reread` are the
 /// files a reload reads again (the configuration files and those they name): their
 /// directories, since editors replace a file by renaming a new one over it, and a rule on the
 /// old file would not cover the new one.
 pub fn rules(
     ntp: Option<&NtpConfig>,
-    ftp: Option<FtpRoots<'_>>,
+    ftp: &[FtpRoots<'_>],
     control_socket: Option<&Path>,
     reread: &[PathBuf],
     notify_socket: Option<&Path>,
@@ -119,8 +120,8 @@ pub fn rules(
             }
         }
     }
-    if let Some(ftp) = ftp {
-        ftp_rules(&ftp, &mut add);
+    for roots in ftp {
+        ftp_rules(roots, &mut add);
     }
     rules
 }
@@ -239,7 +240,7 @@ mod tests {
             anonymous_root: Some(Path::new("/srv/ftp")),
             guest_home: Some(Path::new("/home/ftp")),
         };
-        rules(None, Some(roots), None, &[], None)
+        rules(None, &[roots], None, &[], None)
             .into_iter()
             .filter(|rule| {
                 !SYSTEM_FILES

@@ -27,6 +27,7 @@ use ringd::metrics::NtpTotals;
 use ringd::output_files;
 use ringd::privileges::{self, Needs, Role};
 use ringd::service_manager::{self, Notification, NotifySocket};
+use ringd::shard::ftp::host_configs;
 use ringd::shard::ftp::service::{FtpService, FtpStartError};
 use ringd::shard::listen_port::ListenError;
 use ringd::shard::ntp::service::{NtpService, ServiceOptions, StartError};
@@ -243,14 +244,19 @@ fn confinement_rules(
     ftp: Option<&SessionContext>,
     control_socket: Option<&Path>,
 ) -> Vec<Rule> {
-    let roots = ftp.map(|context| FtpRoots {
-        config: &context.config,
-        anonymous_root: context.anonymous_root(),
-        guest_home: context.guest_home(),
-    });
+    let per_host = ftp.map(host_configs::usable).unwrap_or_default();
+    let roots: Vec<FtpRoots> = ftp
+        .into_iter()
+        .chain(&per_host)
+        .map(|context| FtpRoots {
+            config: &context.config,
+            anonymous_root: context.anonymous_root(),
+            guest_home: context.guest_home(),
+        })
+        .collect();
     confinement::rules(
         plan.ntp.as_ref(),
-        roots,
+        &roots,
         control_socket,
         &reread_files(cli, ftp),
         NotifySocket::from_env()

@@ -62,10 +62,6 @@ RINGD_PENDING=(
     # the ABOR before its next write fails it answers 426 and "226 ABOR successful." Which one
     # ringd gives depends on timing: the run may say it matches.
     26b-ftps-abor
-    # A per-host file (tcp_wrappers setenv VSFTPD_LOAD_CONF) that turns uploads on: ringd's
-    # Landlock rules are made from the main file alone, so the kernel refuses the upload into
-    # the per-host anon_root (553 Could not create file.) where vsftpd stores it.
-    34b-tcp-wrappers-per-host-write
 )
 
 # Both transcripts send the same commands in the same order, so line N of one is step N of the

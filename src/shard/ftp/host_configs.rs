@@ -23,29 +23,49 @@ pub type HostContext = Result<SessionContext, Reply>;
 /// cannot be used does not stop ringd (vsftpd starts too): its hosts are answered with the
 /// `500 OOPS` vsftpd sends them, and the reason is logged now.
 pub fn load_all(main: &SessionContext) -> Vec<(PathBuf, HostContext)> {
-    let Some(hosts) = &main.hosts else {
-        return Vec::new();
-    };
-    hosts
-        .load_conf_files()
-        .into_iter()
-        .map(|file| (file.to_path_buf(), load_one(main, file)))
+    read_all(main)
+        .map(|(file, read)| {
+            let context = read.map_err(|(why, reply)| {
+                warn!("tcp_wrappers setenv VSFTPD_LOAD_CONF: {why}; its clients get \"500 OOPS\"");
+                reply
+            });
+            (file, context)
+        })
         .collect()
 }
 
-fn load_one(main: &SessionContext, file: &Path) -> HostContext {
+/// The contexts of the usable per-host files, read without a word: what Landlock must let
+/// their sessions reach. [`load_all`] reports the others when the service loads them.
+pub fn usable(main: &SessionContext) -> Vec<SessionContext> {
+    read_all(main).filter_map(|(_, read)| read.ok()).collect()
+}
+
+/// Each file and its context, or why it cannot be used and the reply its clients get.
+fn read_all(
+    main: &SessionContext,
+) -> impl Iterator<Item = (PathBuf, Result<SessionContext, (String, Reply)>)> + '_ {
+    let files = main
+        .hosts
+        .as_ref()
+        .map(|hosts| hosts.load_conf_files())
+        .unwrap_or_default();
+    files
+        .into_iter()
+        .map(move |file| (file.to_path_buf(), read_one(main, file)))
+}
+
+fn read_one(main: &SessionContext, file: &Path) -> Result<SessionContext, (String, Reply)> {
     let shown = file.display();
     let text = read_text(file, LOAD_CONF_FILE).map_err(|err| {
-        warn!("tcp_wrappers setenv VSFTPD_LOAD_CONF: {err}; its clients get \"500 OOPS\"");
-        oops(format!("cannot read config file: {shown}"))
+        (
+            err.to_string(),
+            oops(format!("cannot read config file: {shown}")),
+        )
     })?;
-    let unusable = |err: &dyn std::fmt::Display| {
-        warn!("tcp_wrappers setenv VSFTPD_LOAD_CONF: {err}; its clients get \"500 OOPS\"");
-        oops(format!("cannot use config file: {shown}"))
-    };
+    let unusable = |why: String| (why, oops(format!("cannot use config file: {shown}")));
     let config = vsftpd::apply_user_options(&main.config, &text, &shown.to_string())
-        .map_err(|err| unusable(&err))?;
-    SessionContext::load(config).map_err(|err| unusable(&format!("{shown}: {err}")))
+        .map_err(|err| unusable(err.to_string()))?;
+    SessionContext::load(config).map_err(|err| unusable(format!("{shown}: {err}")))
 }
 
 fn oops(text: String) -> Reply {

@@ -484,9 +484,9 @@ impl LoggedIn {
             .split(|&byte| byte == b'/')
             .filter(|part| !part.is_empty());
         match &self.config.deny_file {
-            Some(pattern) => parts.any(|part| {
-                is_staging_name(part) || listing::matches_pattern(pattern.as_bytes(), part)
-            }),
+            Some(pattern) => {
+                parts.any(|part| is_staging_name(part) || listing::matches_pattern(pattern, part))
+            }
             None => parts.any(is_staging_name),
         }
     }

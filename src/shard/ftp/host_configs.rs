@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
-use crate::config::source_file::{read_text, Expected, VSFTPD_FILE_MAX};
+use crate::config::source_file::{read, Expected, VSFTPD_FILE_MAX};
 use crate::config::vsftpd;
 use crate::ftp::context::SessionContext;
 use crate::ftp::replies::Reply;
@@ -35,7 +35,7 @@ pub fn load_all(main: &SessionContext) -> Vec<(PathBuf, HostContext)> {
 
 fn load_one(main: &SessionContext, file: &Path) -> HostContext {
     let shown = file.display();
-    let text = read_text(file, LOAD_CONF_FILE).map_err(|err| {
+    let text = read(file, LOAD_CONF_FILE).map_err(|err| {
         warn!("tcp_wrappers setenv VSFTPD_LOAD_CONF: {err}; its clients get \"500 OOPS\"");
         oops(format!("cannot read config file: {shown}"))
     })?;
@@ -86,7 +86,7 @@ mod tests {
         let (file, context) = &loaded[0];
         assert_eq!(file, &special);
         let context = context.as_ref().unwrap();
-        assert_eq!(context.config.ftpd_banner.as_deref(), Some("special"));
+        assert_eq!(context.config.ftpd_banner.as_deref(), Some(&b"special"[..]));
         assert_eq!(context.config.max_clients, 1);
         // Everything the per-host file does not set is the main file's.
         assert_eq!(context.config.anon_root.as_deref(), Some(dir.path()));

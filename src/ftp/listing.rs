@@ -461,6 +461,14 @@ fn matches_with_braces(pattern: &[u8], name: &[u8], budget: &mut u32) -> bool {
     false
 }
 
+/// vsftpd's `deny_file` and `hide_file` test (access.c): `name` is caught when `pattern`
+/// matches it ([`matches_pattern`]) or when the pattern's text occurs in it as written, so
+/// `deny_file=secret` also catches `topsecret.txt`.
+pub fn caught_by_filter(pattern: &[u8], name: &[u8]) -> bool {
+    matches_pattern(pattern, name)
+        || (!pattern.is_empty() && name.windows(pattern.len()).any(|part| part == pattern))
+}
+
 /// The RFC 3659 facts ringd offers, and which of them a session shows (`OPTS MLST`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FactSet(u8);
@@ -1126,6 +1134,17 @@ mod tests {
         assert!(matches_pattern(b"a?b", b"a/b"));
         assert!(matches_pattern(b"{private/*,x}", b"private/notes"));
         assert!(!matches_pattern(b"{private}", b"private/notes"));
+    }
+
+    #[test]
+    fn the_filter_also_catches_the_patterns_text_anywhere_in_a_name() {
+        assert!(caught_by_filter(b"secret", b"topsecret.txt"));
+        assert!(!matches_pattern(b"secret", b"topsecret.txt"));
+        assert!(caught_by_filter(b"{*.mp3}", b"a.mp3"));
+        assert!(caught_by_filter(b"{*.mp3}", b"odd{*.mp3}name"));
+        assert!(!caught_by_filter(b"{*.mp3}", b"a.mp4"));
+        assert!(caught_by_filter(b"caf\xe9", b"old-caf\xe9-menu"));
+        assert!(!caught_by_filter(b"caf\xe9", "café".as_bytes()));
     }
 
     #[test]

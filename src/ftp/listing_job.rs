@@ -304,7 +304,7 @@ impl ListingJob {
         self.settings
             .hide_file
             .as_ref()
-            .is_some_and(|pattern| listing::matches_pattern(pattern, name))
+            .is_some_and(|pattern| listing::caught_by_filter(pattern, name))
     }
 
     fn render(&self, mut entry: EntryInfo, listed_dir: &[u8], out: &mut Vec<u8>) {

@@ -701,7 +701,14 @@ fn a_blank_after_listen_port_and_an_euc_kr_greeting_serve_as_in_vsftpd() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
     command.arg("--ftp-conf").arg(&conf).args(["--shards", "1"]);
     command.arg("--control-socket").arg(dir.join("ringd.sock"));
-    let ringd = Ringd::spawn(command, dir, 1);
+    let mut ringd = Ringd::spawn(command, dir, 1);
+    let warning = ringd.wait_for_line("max_clients=12abc", std::time::Duration::from_secs(10));
+    assert!(
+        warning.contains("WARN")
+            && warning.contains(&format!("{}:4: ", conf.display()))
+            && warning.contains("12 is used"),
+        "{warning}"
+    );
     let mut control = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
     control
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))

@@ -494,6 +494,20 @@ pub fn demo(root: &Path) -> FtpConfig {
 }
 
 impl FtpConfig {
+    /// What `ringd --check` notes about the file, one log line each naming file and line:
+    /// values read as vsftpd reads them that were surely not meant so, options not acted on.
+    pub fn start_up_warnings(&self) -> Vec<String> {
+        self.notes
+            .iter()
+            .map(|note| {
+                format!(
+                    "{}:{}: {}={}: {}",
+                    self.origin, note.line, note.option, note.value, note.note
+                )
+            })
+            .collect()
+    }
+
     /// The passive ports actually used, as vsftpd 3.0.3 computes them: `pasv_min_port` counts
     /// only above 1024, `pasv_max_port` only from the minimum up to 65534 (0 means 65535).
     pub fn pasv_ports(&self) -> RangeInclusive<u16> {

@@ -1161,6 +1161,11 @@ fn numbers_with_garbage_take_vsftpds_value_with_a_note() {
     assert!(c
         .to_string()
         .contains("# line 1: max_clients=12abc: vsftpd reads the number"));
+    assert_eq!(
+        c.start_up_warnings()[0],
+        "test.conf:1: max_clients=12abc: vsftpd reads the number up to the first byte that is \
+         not a digit, ignoring `abc`: 12 is used"
+    );
     // vsftpd 3.0.3 listens on an ephemeral port for each of these.
     for value in ["abc", "089", "   ", "0x10"] {
         let c = parse(&format!("listen_port={value}"));

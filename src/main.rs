@@ -518,6 +518,9 @@ fn main() -> ExitCode {
     }
     let mut ftp = None;
     if let Some(context) = &ftp_context {
+        for warning in context.config.start_up_warnings() {
+            warn!("{warning}");
+        }
         match FtpService::start(Arc::clone(context), shards) {
             Ok(service) => ftp = Some(service),
             Err(err) => {

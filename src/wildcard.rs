@@ -1,9 +1,21 @@
 //! `*` and `?` wildcards, the one matcher behind vsftpd's globs, tcp_wrappers' host patterns and chrony's `include` patterns.
 
 /// Whether all of `name` matches `pattern`: `*` any run, `?` one UTF-8 character (one byte
-/// where the bytes are not UTF-8), every other byte itself. Backtracks to the last `*`, so it
-/// takes at most len(pattern) * len(name) steps.
+/// where the bytes are not UTF-8), every other byte itself.
 pub fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    matches_by(pattern, name, char_len)
+}
+
+/// Like [`matches`], but `?` is always one byte, as in vsftpd, which knows nothing of
+/// encodings: `caf?` matches `caf\xe9` (Latin-1) but not `café` in UTF-8 (two bytes after
+/// `caf`), which takes `caf??`.
+pub fn matches_bytes(pattern: &[u8], name: &[u8]) -> bool {
+    matches_by(pattern, name, |_| 1)
+}
+
+/// The matcher, with `unit` the length of what `?` takes at the start of its argument.
+/// Backtracks to the last `*`, so it takes at most len(pattern) * len(name) steps.
+fn matches_by(pattern: &[u8], name: &[u8], unit: fn(&[u8]) -> usize) -> bool {
     let (mut at_pattern, mut at_name) = (0, 0);
     // Where the last `*` was, and where in the name it would next resume.
     let mut last_star: Option<(usize, usize)> = None;
@@ -16,7 +28,7 @@ pub fn matches(pattern: &[u8], name: &[u8]) -> bool {
             }
             Some(b'?') => {
                 at_pattern += 1;
-                at_name += char_len(&name[at_name..]);
+                at_name += unit(&name[at_name..]);
                 continue;
             }
             Some(&byte) if byte == name[at_name] => {
@@ -29,8 +41,8 @@ pub fn matches(pattern: &[u8], name: &[u8]) -> bool {
         let Some((star, resume)) = last_star else {
             return false;
         };
-        // Let the last `*` swallow one more character and retry from there.
-        let resume = resume + char_len(&name[resume..]);
+        // Let the last `*` swallow one more unit and retry from there.
+        let resume = resume + unit(&name[resume..]);
         last_star = Some((star, resume));
         at_pattern = star + 1;
         at_name = resume;
@@ -72,5 +84,18 @@ mod tests {
         assert!(matches(b"a*b*c", b"axxbyyc"));
         assert!(!matches(b"a*b*c", b"axxbyy"));
         assert!(!matches(b"?", b""));
+    }
+
+    #[test]
+    fn byte_question_marks_take_one_byte_of_a_multi_byte_character() {
+        let cafe = "café".as_bytes();
+        assert!(!matches_bytes(b"caf?", cafe));
+        assert!(matches_bytes(b"caf??", cafe));
+        assert!(matches(b"caf?", cafe));
+        assert!(!matches(b"caf??", cafe));
+        assert!(matches_bytes(b"caf?", b"caf\xe9"));
+        // A star backtracks a byte at a time, so it can stop inside a character.
+        assert!(matches_bytes(b"*\xa9", cafe));
+        assert!(!matches(b"*\xa9", cafe));
     }
 }

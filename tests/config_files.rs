@@ -649,3 +649,73 @@ fn every_chronyd_4_3_line_is_accepted_clamped_or_refused_as_chronyd_does() {
         );
     }
 }
+
+/// "환영합니다" (welcome) in EUC-KR: not UTF-8.
+const EUC_KR_WELCOME: &[u8] = b"\xc8\xaf\xbf\xb5\xc7\xd5\xb4\xcf\xb4\xd9";
+
+/// A vsftpd.conf, as bytes, whose numbers are written as vsftpd 3.0.3 still reads them (a
+/// blank after `=`, letters after the digits) and whose greeting is in EUC-KR.
+fn conf_vsftpd_reads_loosely(root: &Path) -> Vec<u8> {
+    [
+        format!(
+            "listen=YES\nlisten_address=127.0.0.1\nlisten_port= 0\nmax_clients=12abc\n\
+             anonymous_enable=YES\nanon_root={}\npasv_min_port=0\n{}ftpd_banner=",
+            root.display(),
+            common::SESSION_USER_CONF
+        )
+        .as_bytes(),
+        EUC_KR_WELCOME,
+        b"\n",
+    ]
+    .concat()
+}
+
+#[test]
+fn check_shows_loosely_written_numbers_and_euc_kr_values() {
+    let dir = TempDir::new("conf-loose-values");
+    let conf = dir.write("vsftpd.conf", conf_vsftpd_reads_loosely(dir.path()));
+    let output = check("--ftp-conf", &conf);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "vsftpd starts with it: {stdout}"
+    );
+    for expected in [
+        "max_clients=12\n",
+        "# line 4: max_clients=12abc: vsftpd reads the number up to the first byte that is \
+         not a digit, ignoring `abc`: 12 is used\n",
+        "ftpd_banner=\\xc8\\xaf\\xbf\\xb5\\xc7\\xd5\\xb4\\xcf\\xb4\\xd9\n",
+    ] {
+        assert!(stdout.contains(expected), "{expected} not in:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_blank_after_listen_port_and_an_euc_kr_greeting_serve_as_in_vsftpd() {
+    use std::io::Read;
+    let dir = TempDir::new("ftp-loose-values");
+    let root = dir.join("root");
+    std::fs::create_dir(&root).unwrap();
+    let conf = dir.write("vsftpd.conf", conf_vsftpd_reads_loosely(&root));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ringd"));
+    command.arg("--ftp-conf").arg(&conf).args(["--shards", "1"]);
+    command.arg("--control-socket").arg(dir.join("ringd.sock"));
+    let mut ringd = Ringd::spawn(command, dir, 1);
+    let warning = ringd.wait_for_line("max_clients=12abc", std::time::Duration::from_secs(10));
+    assert!(
+        warning.contains("WARN")
+            && warning.contains(&format!("{}:4: ", conf.display()))
+            && warning.contains("12 is used"),
+        "{warning}"
+    );
+    let mut control = std::net::TcpStream::connect(ringd.ftp_addrs[0]).unwrap();
+    control
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let expected = [b"220 ".as_slice(), EUC_KR_WELCOME, b"\r\n"].concat();
+    let mut greeting = vec![0; expected.len()];
+    control.read_exact(&mut greeting).unwrap();
+    assert_eq!(greeting, expected);
+    ringd.stop();
+}

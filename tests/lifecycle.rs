@@ -89,15 +89,8 @@ fn sighup_changes_the_banner_for_new_sessions_while_an_old_one_goes_on() {
 fn a_broken_file_on_reload_is_refused_and_the_running_configuration_stays() {
     let (ringd, conf) = start_ftp("ftpd_banner=Good.\n");
     let addr = ringd.ftp_addrs[0];
-    let broken = ftp_conf(
-        &root_of(&conf),
-        "ftpd_banner=Never shown.\nmax_clients=lots\n",
-    );
-    let line = broken
-        .lines()
-        .position(|l| l == "max_clients=lots")
-        .unwrap()
-        + 1;
+    let broken = ftp_conf(&root_of(&conf), "ftpd_banner=Never shown.\nmax_clients=\n");
+    let line = broken.lines().position(|l| l == "max_clients=").unwrap() + 1;
     rewrite(&conf, &broken);
     let refused = ringd.ringctl(&["reload"]);
     assert!(!refused.status.success());

@@ -76,7 +76,7 @@ macro_rules! supported_options {
             fn set_supported(
                 &mut self,
                 name: &str,
-                value: &str,
+                value: &[u8],
             ) -> Option<Result<Option<String>, String>> {
                 $(
                     if name == stringify!($name) {
@@ -88,6 +88,16 @@ macro_rules! supported_options {
                     }
                 )*
                 None
+            }
+
+            /// Whether `name` is a supported option whose value is a number.
+            fn is_numeric(name: &str) -> bool {
+                $(
+                    if name == stringify!($name) {
+                        return <$kind as Kind>::NUMERIC;
+                    }
+                )*
+                false
             }
 
             /// `(name, value)` of every option that differs from the defaults of the file's
@@ -150,7 +160,7 @@ supported_options! {
 
     // Greeting and messages
     /// One-line greeting instead of the default `220 (vsFTPd 3.0.3)`-style one.
-    ftpd_banner: Option<String> = Banner(None);
+    ftpd_banner: Option<Vec<u8>> = Banner(None);
     /// File whose lines make a multi-line `220-` greeting; wins over `ftpd_banner`.
     banner_file: Option<PathBuf> = OptFile(None);
     /// Show `message_file` of a directory when a session enters it.
@@ -274,9 +284,9 @@ supported_options! {
     /// instead of showing their ids.
     text_userdb_names: bool = YesNo(false);
     /// Names hidden from listings, vsftpd's `{a,b*}` pattern syntax.
-    hide_file: Option<String> = OptText(None);
+    hide_file: Option<Vec<u8>> = Pattern(None);
     /// Names no command may touch, vsftpd's pattern syntax.
-    deny_file: Option<String> = OptText(None);
+    deny_file: Option<Vec<u8>> = Pattern(None);
     /// Only these commands are allowed (upper case); empty = no restriction.
     cmds_allowed: Vec<String> = Commands(Vec::new());
     /// These commands are refused (upper case).
@@ -396,7 +406,7 @@ supported_options! {
 pub struct OptionNote {
     pub line: usize,
     pub option: String,
-    /// The value as written.
+    /// The value as written, bytes that are not UTF-8 shown as `\xNN`.
     pub value: String,
     pub note: String,
 }
@@ -405,8 +415,8 @@ pub struct OptionNote {
 /// file, cutting its last line; ringd refuses it.
 /// Every error of the file is reported, not only the first.
 pub fn parse_file(path: &Path) -> Result<FtpConfig, ConfigError> {
-    use super::source_file::{read_text, Expected, VSFTPD_FILE_MAX};
-    let text = read_text(path, Expected::named_by("--ftp-conf", VSFTPD_FILE_MAX))?;
+    use super::source_file::{read, Expected, VSFTPD_FILE_MAX};
+    let text = read(path, Expected::named_by("--ftp-conf", VSFTPD_FILE_MAX))?;
     let origin = path.display().to_string();
     let mut parser = Parser::new(&origin, starting_from(&origin, defaults_for(path)));
     parser.read(&text);
@@ -416,10 +426,11 @@ pub fn parse_file(path: &Path) -> Result<FtpConfig, ConfigError> {
     Ok(parser.config)
 }
 
-/// Read vsftpd.conf text over upstream's defaults; `origin` names it in errors.
-pub fn parse_str(text: &str, origin: &str) -> Result<FtpConfig, ConfigError> {
+/// Read vsftpd.conf text (bytes, in whatever encoding the file has) over upstream's
+/// defaults; `origin` names it in errors.
+pub fn parse_str(text: impl AsRef<[u8]>, origin: &str) -> Result<FtpConfig, ConfigError> {
     let mut parser = Parser::new(origin, starting_from(origin, FtpConfig::default()));
-    parser.read(text);
+    parser.read(text.as_ref());
     parser.check();
     ConfigError::from_all(parser.errors)?;
     Ok(parser.config)
@@ -460,7 +471,7 @@ pub fn defaults_for(config_file: &Path) -> FtpConfig {
 /// names the file in errors.
 pub fn apply_user_options(
     base: &FtpConfig,
-    text: &str,
+    text: &[u8],
     origin: &str,
 ) -> Result<FtpConfig, ConfigError> {
     let mut parser = Parser::new(origin, base.clone());
@@ -491,6 +502,20 @@ pub fn demo(root: &Path) -> FtpConfig {
 }
 
 impl FtpConfig {
+    /// What `ringd --check` notes about the file, one log line each naming file and line:
+    /// values read as vsftpd reads them that were surely not meant so, options not acted on.
+    pub fn start_up_warnings(&self) -> Vec<String> {
+        self.notes
+            .iter()
+            .map(|note| {
+                format!(
+                    "{}:{}: {}={}: {}",
+                    self.origin, note.line, note.option, note.value, note.note
+                )
+            })
+            .collect()
+    }
+
     /// The passive ports actually used, as vsftpd 3.0.3 computes them: `pasv_min_port` counts
     /// only above 1024, `pasv_max_port` only from the minimum up to 65534 (0 means 65535).
     pub fn pasv_ports(&self) -> RangeInclusive<u16> {
@@ -532,8 +557,8 @@ mod value_kinds;
 
 use parser::*;
 use recognised::*;
-pub use value_kinds::ZeroCopyMethod;
 use value_kinds::*;
+pub use value_kinds::{shown, ZeroCopyMethod};
 
 #[cfg(test)]
 mod tests;

@@ -420,14 +420,17 @@ impl CivilTime {
 }
 
 /// Whether `name` matches `pattern`, vsftpd's globbing (also what `deny_file` and `hide_file`
-/// use): `*` any run, `?` one character, `{a,b}` alternatives (not nested); every other byte,
-/// an unclosed `{` included, is literal. Matching is over the whole name, `/` included.
+/// use), over bytes as vsftpd's `vsf_filename_passes_filter`: `*` any run of bytes, `?` exactly
+/// one byte (so a two-byte UTF-8 `é` takes `??`), `{a,b}` alternatives, each followed by the
+/// rest of the pattern (not nested: the first `}` closes); every other byte, an unclosed `{`
+/// included, is literal. `/` is an ordinary byte: `*` runs over it. Matching is over the whole
+/// name.
 ///
 /// Unlike vsftpd's matcher, which never backtracks, this is a true glob: vsftpd finds no
-/// match of `*.mp3` in `a.mp3.mp3`, so such a name slipped past `deny_file={*.mp3}`. Also
-/// `?` takes one UTF-8 character rather than one byte, and an empty alternative matches the
-/// empty string (`file{,.bak}`). Like vsftpd, a pattern needing more than 1000 alternatives
-/// matches nothing.
+/// match of `*.mp3` in `a.mp3.mp3`, so such a name slipped past `deny_file={*.mp3}`. And
+/// vsftpd stops reading alternatives at an empty one (`file{,.bak}` matches nothing there);
+/// here an empty alternative matches the empty string. Both only ever match more. Like
+/// vsftpd, a pattern needing more than 1000 alternatives matches nothing.
 pub fn matches_pattern(pattern: &[u8], name: &[u8]) -> bool {
     let mut budget = PATTERN_BUDGET;
     matches_with_braces(pattern, name, &mut budget)
@@ -442,7 +445,7 @@ fn matches_with_braces(pattern: &[u8], name: &[u8], budget: &mut u32) -> bool {
             .map(|at| open + at)
     });
     let (Some(open), Some(close)) = (open, close) else {
-        return wildcard::matches(pattern, name);
+        return wildcard::matches_bytes(pattern, name);
     };
     let (prefix, rest) = (&pattern[..open], &pattern[close + 1..]);
     for alternative in pattern[open + 1..close].split(|&byte| byte == b',') {
@@ -456,6 +459,14 @@ fn matches_with_braces(pattern: &[u8], name: &[u8], budget: &mut u32) -> bool {
         }
     }
     false
+}
+
+/// vsftpd's `deny_file` and `hide_file` test (access.c): `name` is caught when `pattern`
+/// matches it ([`matches_pattern`]) or when the pattern's text occurs in it as written, so
+/// `deny_file=secret` also catches `topsecret.txt`.
+pub fn caught_by_filter(pattern: &[u8], name: &[u8]) -> bool {
+    matches_pattern(pattern, name)
+        || (!pattern.is_empty() && name.windows(pattern.len()).any(|part| part == pattern))
 }
 
 /// The RFC 3659 facts ringd offers, and which of them a session shows (`OPTS MLST`).
@@ -1098,11 +1109,42 @@ mod tests {
     }
 
     #[test]
-    fn question_mark_takes_a_whole_utf8_character() {
-        assert!(matches_pattern("caf?".as_bytes(), "café".as_bytes()));
-        assert!(matches_pattern("*?".as_bytes(), "é".as_bytes()));
+    fn question_mark_takes_one_byte_as_in_vsftpd() {
+        // "é" is two bytes in UTF-8, one in Latin-1.
+        assert!(!matches_pattern("caf?".as_bytes(), "café".as_bytes()));
+        assert!(matches_pattern("caf??".as_bytes(), "café".as_bytes()));
         assert!(matches_pattern(b"caf?", b"caf\xe9"));
-        assert!(!matches_pattern("caf??".as_bytes(), "café".as_bytes()));
+        assert!(!matches_pattern(b"caf??", b"caf\xe9"));
+        // Hangul syllables are three bytes each.
+        assert!(matches_pattern(b"??????.txt", "한글.txt".as_bytes()));
+        assert!(!matches_pattern(b"??.txt", "한글.txt".as_bytes()));
+        assert!(matches_pattern(b"*?", "é".as_bytes()));
+    }
+
+    #[test]
+    fn braces_hold_bytes_that_are_not_utf8() {
+        // EUC-KR "한" (0xC7 0xD1) as an admin's deny_file={*.한} saved in that encoding.
+        assert!(matches_pattern(b"{*.\xc7\xd1}", b"report.\xc7\xd1"));
+        assert!(!matches_pattern(b"{*.\xc7\xd1}", b"report.\xc7"));
+        assert!(matches_pattern(b"{a?c,x}", b"a\xffc"));
+    }
+
+    #[test]
+    fn question_mark_and_braces_see_slashes_as_bytes() {
+        assert!(matches_pattern(b"a?b", b"a/b"));
+        assert!(matches_pattern(b"{private/*,x}", b"private/notes"));
+        assert!(!matches_pattern(b"{private}", b"private/notes"));
+    }
+
+    #[test]
+    fn the_filter_also_catches_the_patterns_text_anywhere_in_a_name() {
+        assert!(caught_by_filter(b"secret", b"topsecret.txt"));
+        assert!(!matches_pattern(b"secret", b"topsecret.txt"));
+        assert!(caught_by_filter(b"{*.mp3}", b"a.mp3"));
+        assert!(caught_by_filter(b"{*.mp3}", b"odd{*.mp3}name"));
+        assert!(!caught_by_filter(b"{*.mp3}", b"a.mp4"));
+        assert!(caught_by_filter(b"caf\xe9", b"old-caf\xe9-menu"));
+        assert!(!caught_by_filter(b"caf\xe9", "café".as_bytes()));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct ListingSettings {
     /// as RFC 3659 says.
     pub utc_offset: i64,
     pub owners: listing::Owners,
-    pub hide_file: Option<String>,
+    pub hide_file: Option<Vec<u8>>,
     pub facts: FactSet,
     /// MLSD `perm` facts for directories and for other entries (they depend only on the kind).
     pub directory_perm: String,
@@ -304,7 +304,7 @@ impl ListingJob {
         self.settings
             .hide_file
             .as_ref()
-            .is_some_and(|pattern| listing::matches_pattern(pattern.as_bytes(), name))
+            .is_some_and(|pattern| listing::caught_by_filter(pattern, name))
     }
 
     fn render(&self, mut entry: EntryInfo, listed_dir: &[u8], out: &mut Vec<u8>) {

@@ -85,7 +85,7 @@ pub enum AuthOutcome {
         account: Option<Account>,
         /// The per-user options file, when `user_config_dir` names one that exists; an error
         /// text when it could not be used.
-        user_config: Option<Result<String, String>>,
+        user_config: Option<Result<Vec<u8>, String>>,
     },
     /// Wrong password, unknown user, locked or expired account, shell not in /etc/shells...
     /// `delay` is what the verifier asked to wait (PAM's fail delay) before the refusal.

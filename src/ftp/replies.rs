@@ -176,7 +176,7 @@ pub const NUL_IN_COMMAND: FixedReply = FixedReply::new(500, "Illegal NUL byte in
 
 /// The greeting: `banner_file` wins (each line as `220-line`, then a bare `220 `), then
 /// `ftpd_banner`, then [`GREETING_DEFAULT`]. An empty banner file counts as unset, as in vsftpd.
-pub fn greeting(banner_file: Option<&[u8]>, ftpd_banner: Option<&str>) -> Reply {
+pub fn greeting(banner_file: Option<&[u8]>, ftpd_banner: Option<&[u8]>) -> Reply {
     match (banner_file, ftpd_banner) {
         (Some(banner), _) if !banner.is_empty() => {
             let mut lines = message_lines(banner);
@@ -692,7 +692,7 @@ mod tests {
     #[test]
     fn ftpd_banner_replaces_the_default() {
         assert_eq!(
-            wire(greeting(None, Some("Welcome to blah FTP service."))),
+            wire(greeting(None, Some(b"Welcome to blah FTP service."))),
             "220 Welcome to blah FTP service.\r\n"
         );
     }
@@ -701,7 +701,7 @@ mod tests {
     fn banner_file_wins_and_ends_with_a_bare_220() {
         let reply = greeting(
             Some(b"Authorized users only.\nAll access is logged.\n"),
-            Some("ignored"),
+            Some(b"ignored"),
         );
         assert_eq!(
             wire(reply),
@@ -711,7 +711,7 @@ mod tests {
 
     #[test]
     fn empty_banner_file_counts_as_unset() {
-        assert_eq!(wire(greeting(Some(b""), Some("hi"))), "220 hi\r\n");
+        assert_eq!(wire(greeting(Some(b""), Some(b"hi"))), "220 hi\r\n");
         assert_eq!(wire(greeting(Some(b""), None)), "220 (ringd)\r\n");
     }
 

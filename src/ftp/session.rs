@@ -477,18 +477,26 @@ impl LoggedIn {
         (!arg.is_empty()).then(|| self.resolve(arg))
     }
 
-    /// `deny_file`: no command may touch a path with a component that matches; nor one of a
-    /// staged upload's hidden files.
+    /// `deny_file`, tested as vsftpd tests a command's path ([`listing::caught_by_filter`]),
+    /// and more: vsftpd tests the path as typed, so `{secret}` let `dir/secret` through; here
+    /// every component and every tail after a `/` (for patterns such as `private/*`) is
+    /// tested. Nor may a command touch one of a staged upload's hidden files.
     fn denied(&self, vpath: &[u8]) -> bool {
-        let mut parts = vpath
+        let parts = vpath
             .split(|&byte| byte == b'/')
             .filter(|part| !part.is_empty());
-        match &self.config.deny_file {
-            Some(pattern) => parts.any(|part| {
-                is_staging_name(part) || listing::matches_pattern(pattern.as_bytes(), part)
-            }),
-            None => parts.any(is_staging_name),
+        if parts.clone().any(is_staging_name) {
+            return true;
         }
+        let Some(pattern) = &self.config.deny_file else {
+            return false;
+        };
+        let tails = (0..vpath.len())
+            .filter(|&at| vpath[at] == b'/')
+            .map(|at| &vpath[at + 1..]);
+        parts
+            .chain(tails)
+            .any(|candidate| listing::caught_by_filter(pattern, candidate))
     }
 
     /// vsftpd's `~`: in the commands vsftpd resolves it for, a path that is `~` or starts

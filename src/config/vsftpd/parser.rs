@@ -1,6 +1,7 @@
 //! The vsftpd.conf parser: lines to options, with vsftpd's syntax and ringd's file:line errors.
 
 use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
 
 use super::*;
 
@@ -32,8 +33,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Every line of `text`, each error kept for the end: one run tells them all.
-    pub(super) fn read(&mut self, text: &str) {
-        for (index, line) in text.split('\n').enumerate() {
+    pub(super) fn read(&mut self, text: &[u8]) {
+        for (index, line) in text.split(|&byte| byte == b'\n').enumerate() {
             if let Err(error) = self.line(index + 1, line) {
                 self.errors.push(error);
             }
@@ -54,25 +55,32 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub(super) fn note(&mut self, line: usize, option: &str, value: &str, note: impl Into<String>) {
+    pub(super) fn note(
+        &mut self,
+        line: usize,
+        option: &str,
+        value: &[u8],
+        note: impl Into<String>,
+    ) {
         self.config.notes.push(OptionNote {
             line,
             option: option.to_string(),
-            value: value.to_string(),
+            value: shown(value),
             note: note.into(),
         });
     }
 
     /// One line of the file. As vsftpd: lines split at `\n`, `#` in the first column starts a
-    /// comment, blanks before the option name are skipped, the value is everything after the
-    /// first `=`. Unlike vsftpd, trailing blanks (and a CR) are removed first.
-    pub(super) fn line(&mut self, number: usize, line: &str) -> Result<(), ConfigError> {
-        let line = line.trim_end();
-        if line.is_empty() || line.starts_with('#') {
+    /// comment, blanks before the option name are skipped, the value is every byte after the
+    /// first `=`, in whatever encoding the file has. Unlike vsftpd, trailing blanks (and a CR)
+    /// are removed first.
+    pub(super) fn line(&mut self, number: usize, written_line: &[u8]) -> Result<(), ConfigError> {
+        let line = written_line.trim_ascii_end();
+        if line.is_empty() || line.starts_with(b"#") {
             return Ok(());
         }
-        let body = line.trim_start();
-        if body.starts_with('#') {
+        let body = line.trim_ascii_start();
+        if body.starts_with(b"#") {
             return Err(self.error(
                 number,
                 "#",
@@ -80,29 +88,46 @@ impl<'a> Parser<'a> {
                  as an option); remove the blanks before `#`",
             ));
         }
-        let (key, value) = body.split_once('=').unwrap_or((body, ""));
-        let written = key.trim_end();
-        let Some(name) = known_name(spelled_as_fedora(written)) else {
-            return Err(self.unknown(number, written));
+        let (key, value) = match body.iter().position(|&byte| byte == b'=') {
+            Some(at) => (&body[..at], &body[at + 1..]),
+            None => (body, &b""[..]),
+        };
+        let written = key.trim_ascii_end();
+        let known = std::str::from_utf8(written)
+            .ok()
+            .and_then(|written| known_name(spelled_as_fedora(written)));
+        let Some(name) = known else {
+            return Err(self.unknown(number, &String::from_utf8_lossy(written)));
         };
         if written.len() != key.len() {
             return Err(self.error(
                 number,
                 name,
                 format!(
-                    "blank before `=` (vsftpd reads `{key}` as an unknown option); write \
+                    "blank before `=` (vsftpd reads `{}` as an unknown option); write \
                      `{name}={}`",
-                    value.trim_start()
+                    shown(key),
+                    shown(value.trim_ascii_start())
                 ),
             ));
         }
-        if name != "ftpd_banner" && value.starts_with(char::is_whitespace) {
+        let numeric = FtpConfig::is_numeric(name)
+            || RECOGNISED
+                .iter()
+                .any(|option| option.name == name && matches!(option.typed, Typed::Number(_)));
+        // Only blanks after `=` is a value to vsftpd, which reads it as the number 0.
+        let value = match written_line.iter().position(|&byte| byte == b'=') {
+            Some(at) if numeric && value.is_empty() => &written_line[at + 1..],
+            _ => value,
+        };
+        let blank_first = value.first().is_some_and(u8::is_ascii_whitespace);
+        if name != "ftpd_banner" && !numeric && blank_first {
             return Err(self.error(
                 number,
                 name,
                 format!(
                     "blank after `=` (vsftpd keeps it as part of the value); write `{name}={}`",
-                    value.trim_start()
+                    shown(value.trim_ascii_start())
                 ),
             ));
         }
@@ -114,7 +139,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `name=value` on line `number`, `name` being an option vsftpd or ringd knows.
-    fn set(&mut self, number: usize, name: &'static str, value: &str) -> Result<(), ConfigError> {
+    fn set(&mut self, number: usize, name: &'static str, value: &[u8]) -> Result<(), ConfigError> {
         let previous = self.lines.insert(name, number);
         match self.config.set_supported(name, value) {
             Some(Ok(note)) => {
@@ -163,7 +188,7 @@ impl<'a> Parser<'a> {
         &mut self,
         number: usize,
         name: &str,
-        value: &str,
+        value: &[u8],
     ) -> Result<(), ConfigError> {
         let option = RECOGNISED
             .iter()
@@ -179,7 +204,7 @@ impl<'a> Parser<'a> {
                 (parsed == default, default.to_string())
             }
             Typed::Text(default) => (
-                (!value.is_empty()).then_some(value) == default,
+                (!value.is_empty()).then_some(value) == default.map(str::as_bytes),
                 default.unwrap_or("").to_string(),
             ),
         };
@@ -324,7 +349,7 @@ impl<'a> Parser<'a> {
             self.note(
                 line,
                 "pasv_min_port",
-                &min.to_string(),
+                min.to_string().as_bytes(),
                 format!("passive ports start at {PASV_FLOOR}, as in vsftpd"),
             );
         }
@@ -334,7 +359,7 @@ impl<'a> Parser<'a> {
             self.note(
                 line,
                 "zero_copy_method",
-                &method,
+                method.as_bytes(),
                 "no effect with use_sendfile=NO: transfers copy through memory",
             );
         }
@@ -365,11 +390,11 @@ impl Parser<'_> {
             return;
         }
         let line = self.lines.get("anon_root").copied().unwrap_or(0);
-        let shown = root.display().to_string();
+        let shown = shown(root.as_os_str().as_bytes());
         self.note(
             line,
             "anon_root",
-            &shown,
+            root.as_os_str().as_bytes(),
             format!(
                 "no such directory: every anonymous login would fail, as in vsftpd (\"500 OOPS: \
                  cannot change directory:{shown}\"); create it (mkdir -p {shown}) or correct \

@@ -1,4 +1,4 @@
-//! Tests: file names that are not UTF-8 reach the disk, the replies and the logs as the bytes the client sent.
+//! Tests: file names and vsftpd.conf values that are not UTF-8 reach the disk, the replies and the logs as written.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -192,4 +192,43 @@ fn deny_file_and_hide_file_match_names_by_their_bytes() {
     assert_eq!(client.sent_bytes(transfer.job), b"\xc7\xd1\xb1\xdb.txt\r\n");
     let cwd = client.actions_for_bytes(&line("CWD", CAFE));
     assert_eq!(replies(&cwd), DIRECTORY_CHANGED.as_bytes());
+}
+
+#[test]
+fn an_euc_kr_banner_reaches_the_client_as_written() {
+    // "환영합니다" (welcome) in EUC-KR, as a Korean admin's vsftpd.conf holds it.
+    let welcome: &[u8] = b"\xc8\xaf\xbf\xb5\xc7\xd5\xb4\xcf\xb4\xd9";
+    let mut client = anonymous_server([b"ftpd_banner=".as_slice(), welcome, b"\n"].concat());
+    assert_eq!(
+        replies(&client.session.greeting()),
+        [b"220 ".as_slice(), welcome, b"\r\n"].concat()
+    );
+}
+
+#[test]
+fn a_deny_file_pattern_with_a_latin1_byte_denies_that_file() {
+    let mut client = alice_session(b"deny_file={caf\xe9,*.\xc7\xd1}\n");
+    file_named(&client, CAFE, "latin-1");
+    file_named(&client, "café".as_bytes(), "utf-8");
+    file_named(&client, b"report.\xc7\xd1", "euc-kr");
+    for denied in [CAFE, b"report.\xc7\xd1"] {
+        let size = client.actions_for_bytes(&line("SIZE", denied));
+        assert_eq!(replies(&size), b"550 Permission denied.\r\n");
+    }
+    // The same word in UTF-8 is other bytes, so it is not denied.
+    let size = client.actions_for_bytes(&line("SIZE", "café".as_bytes()));
+    assert_eq!(replies(&size), b"213 5\r\n");
+}
+
+#[test]
+fn hide_file_question_marks_count_bytes() {
+    // UTF-8 "é" is two bytes: `caf?` leaves "café" listed, `caf??` hides it.
+    for (pattern, listed) in [("caf?", true), ("caf??", false)] {
+        let mut client = alice_session(format!("hide_file={{{pattern}}}\n"));
+        file_named(&client, "café".as_bytes(), "utf-8");
+        client.passive();
+        let transfer = client.transfer("NLST");
+        let names = client.sent_bytes(transfer.job);
+        assert_eq!(names == "café\r\n".as_bytes(), listed, "{pattern}");
+    }
 }

@@ -155,7 +155,7 @@ impl BeforeLogin {
         &mut self,
         user: String,
         account: Option<login::Account>,
-        user_config: Option<Result<String, String>>,
+        user_config: Option<Result<Vec<u8>, String>>,
     ) -> Vec<Action> {
         let Some(mut pending) = self.login.take() else {
             return Vec::new();

@@ -220,7 +220,7 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) fn connect(
         tree: Tree,
-        config_text: &str,
+        config_text: impl AsRef<[u8]>,
         root: &str,
         peer: SocketAddr,
         local: SocketAddr,
@@ -231,13 +231,15 @@ impl Client {
     /// [`Client::connect`] on a machine whose local time is `utc_offset` seconds east of UTC.
     pub(crate) fn connect_in_zone(
         tree: Tree,
-        config_text: &str,
+        config_text: impl AsRef<[u8]>,
         root: &str,
         peer: SocketAddr,
         local: SocketAddr,
         utc_offset: i32,
     ) -> Client {
-        let config = vsftpd::parse_str(config_text, "test")
+        let bytes = config_text.as_ref();
+        let config_text = vsftpd::shown(bytes);
+        let config = vsftpd::parse_str(bytes, "test")
             .unwrap_or_else(|error| panic!("{config_text}\n{error}"));
         let context = Arc::new(
             SessionContext::load_in_zone(config, utc_offset)
@@ -459,9 +461,9 @@ impl Client {
 }
 
 /// An anonymous-only server (vsftpd's defaults plus `config`), not logged in yet.
-pub(crate) fn anonymous_server(config: &str) -> Client {
+pub(crate) fn anonymous_server(config: impl AsRef<[u8]>) -> Client {
     let tree = Tree::new();
-    let text = format!("{}{config}", tree.base_config());
+    let text = [tree.base_config().as_bytes(), config.as_ref()].concat();
     Client::connect(tree, &text, "root", client_address(), server_address())
 }
 
@@ -495,25 +497,26 @@ pub(crate) fn anonymous_session(config: &str) -> Client {
 
 /// A server with virtual users alice and bob (and anonymous logins), not logged in yet;
 /// files go to alice's root.
-pub(crate) fn virtual_server(config: &str) -> Client {
+pub(crate) fn virtual_server(config: impl AsRef<[u8]>) -> Client {
     virtual_server_in(Tree::new(), config)
 }
 
-pub(crate) fn virtual_server_in(tree: Tree, config: &str) -> Client {
+pub(crate) fn virtual_server_in(tree: Tree, config: impl AsRef<[u8]>) -> Client {
     virtual_server_at(tree, config, client_address(), server_address())
 }
 
 pub(crate) fn virtual_server_at(
     tree: Tree,
-    config: &str,
+    config: impl AsRef<[u8]>,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> Client {
-    let text = format!(
-        "{}{}{config}",
-        tree.base_config(),
-        tree.virtual_users_config()
-    );
+    let text = [
+        tree.base_config().as_bytes(),
+        tree.virtual_users_config().as_bytes(),
+        config.as_ref(),
+    ]
+    .concat();
     Client::connect(tree, &text, "home/alice", peer, local)
 }
 
@@ -537,7 +540,7 @@ pub(crate) fn alice_session_in_zone(config: &str, utc_offset: i32) -> Client {
     client
 }
 
-pub(crate) fn alice_session(config: &str) -> Client {
+pub(crate) fn alice_session(config: impl AsRef<[u8]>) -> Client {
     let mut client = virtual_server(config);
     assert_eq!(client.login("alice", ALICE_PASSWORD), LOGIN_SUCCESSFUL);
     client

@@ -372,3 +372,27 @@ fn session_is_no_larger_than_with_one_struct_for_both_phases() {
     let size = std::mem::size_of::<Session>();
     assert!(size <= 328, "Session takes {size} bytes");
 }
+
+#[test]
+fn deny_file_catches_its_text_anywhere_and_patterns_with_a_slash() {
+    // vsftpd also refuses a path holding the pattern's text as written (access.c), and
+    // matches `*` across `/`.
+    let mut client = alice_session("deny_file=secret\n");
+    client.file("topsecret.txt", "classified");
+    client.file("public.txt", "hello");
+    assert_eq!(client.steps("SIZE topsecret.txt"), [NO_PERMISSION]);
+    assert_eq!(client.send("SIZE public.txt"), "213 5\r\n");
+
+    let mut client = alice_session("deny_file={private/*}\n");
+    client.dir("private");
+    client.file("private/inside.txt", "hidden");
+    client.file("inside.txt", "hello");
+    assert_eq!(client.steps("SIZE private/inside.txt"), [NO_PERMISSION]);
+    assert_eq!(client.steps("SIZE /private/inside.txt"), [NO_PERMISSION]);
+    assert_eq!(
+        client.send("CWD private"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(client.steps("SIZE inside.txt"), [NO_PERMISSION]);
+    assert_eq!(client.send("SIZE /inside.txt"), "213 5\r\n");
+}

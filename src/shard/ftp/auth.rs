@@ -230,7 +230,7 @@ fn shell_listed(shell: &Path) -> bool {
 
 /// `user_config_dir/user`, as vsftpd reads it: a name with `/` has none, a missing file is no
 /// error, and the file must be a regular file owned by ringd's user.
-fn read_user_config(dir: &Path, user: &str) -> Option<Result<String, String>> {
+fn read_user_config(dir: &Path, user: &str) -> Option<Result<Vec<u8>, String>> {
     if user.contains('/') {
         return None;
     }
@@ -246,7 +246,7 @@ fn read_user_config(dir: &Path, user: &str) -> Option<Result<String, String>> {
         ));
     }
     Some(
-        source_file::read_text(
+        source_file::read(
             &path,
             Expected::named_by("user_config_dir", VSFTPD_FILE_MAX),
         )

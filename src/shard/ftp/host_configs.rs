@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
-use crate::config::source_file::{read_text, Expected, VSFTPD_FILE_MAX};
+use crate::config::source_file::{read, Expected, VSFTPD_FILE_MAX};
 use crate::config::vsftpd;
 use crate::ftp::context::SessionContext;
 use crate::ftp::replies::Reply;
@@ -56,7 +56,7 @@ fn read_all(
 
 fn read_one(main: &SessionContext, file: &Path) -> Result<SessionContext, (String, Reply)> {
     let shown = file.display();
-    let text = read_text(file, LOAD_CONF_FILE).map_err(|err| {
+    let text = read(file, LOAD_CONF_FILE).map_err(|err| {
         (
             err.to_string(),
             oops(format!("cannot read config file: {shown}")),
@@ -106,7 +106,7 @@ mod tests {
         let (file, context) = &loaded[0];
         assert_eq!(file, &special);
         let context = context.as_ref().unwrap();
-        assert_eq!(context.config.ftpd_banner.as_deref(), Some("special"));
+        assert_eq!(context.config.ftpd_banner.as_deref(), Some(&b"special"[..]));
         assert_eq!(context.config.max_clients, 1);
         // Everything the per-host file does not set is the main file's.
         assert_eq!(context.config.anon_root.as_deref(), Some(dir.path()));

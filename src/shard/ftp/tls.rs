@@ -556,7 +556,7 @@ mod tests {
         let cert = dir.write("cert.pem", made.cert.pem());
         let key = dir.write("key.pem", made.signing_key.serialize_pem());
         let config = crate::config::vsftpd::parse_str(
-            &format!(
+            format!(
                 "ssl_enable=YES\nrsa_cert_file={}\nrsa_private_key_file={}\n",
                 cert.display(),
                 key.display()
@@ -629,7 +629,7 @@ mod tests {
         let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         let key = dir.write("other.key", other.signing_key.serialize_pem());
         let config = crate::config::vsftpd::parse_str(
-            &format!(
+            format!(
                 "ssl_enable=YES\nrsa_cert_file={}\nrsa_private_key_file={}\n",
                 dir.join("cert.pem").display(),
                 key.display()

@@ -31,7 +31,7 @@ fn auth_tls_asks_the_shell_for_a_handshake_once() {
 
 #[test]
 fn implicit_ssl_shakes_hands_before_the_greeting_and_leaves_data_clear() {
-    let mut client = anonymous_server(&format!("{TLS}implicit_ssl=YES\nallow_anon_ssl=YES\n"));
+    let mut client = anonymous_server(format!("{TLS}implicit_ssl=YES\nallow_anon_ssl=YES\n"));
     // The handshake comes first: the greeting is the first thing sent over TLS.
     assert_eq!(
         describe(&client.session.greeting()),
@@ -55,7 +55,7 @@ fn implicit_ssl_shakes_hands_before_the_greeting_and_leaves_data_clear() {
         .send("STAT")
         .contains("     Data connections will be encrypted\r\n"));
     // AUTH is over: before login it is a command that needs a login, as vsftpd has it.
-    let mut client = anonymous_server(&format!("{TLS}implicit_ssl=YES\n"));
+    let mut client = anonymous_server(format!("{TLS}implicit_ssl=YES\n"));
     client.session.greeting();
     assert_eq!(client.send("AUTH TLS"), PLEASE_LOGIN);
     assert_eq!(client.send("PBSZ 0"), "200 PBSZ set to 0.\r\n");
@@ -200,7 +200,7 @@ fn a_data_connection_that_does_not_resume_the_session_ends_it() {
         );
     }
     // Without require_ssl_reuse another certificate fails the transfer, not the session.
-    let mut client = virtual_server(&format!("{TLS}require_ssl_reuse=NO\n"));
+    let mut client = virtual_server(format!("{TLS}require_ssl_reuse=NO\n"));
     client.steps("AUTH TLS");
     client.login("alice", ALICE_PASSWORD);
     client.send("PROT P");

@@ -235,7 +235,7 @@ fn uploads_get_file_open_mode_less_the_umask() {
         ("local_umask=0\nfile_open_mode=0640\n", 0o640),
         ("anon_umask=0\n", 0o600),
     ] {
-        let mut client = alice_session(&format!("write_enable=YES\n{config}"));
+        let mut client = alice_session(format!("write_enable=YES\n{config}"));
         client.upload("STOR up.txt", "data");
         assert_eq!(mode_of(&client.path("up.txt")), expected, "{config}");
     }

@@ -1,0 +1,263 @@
+//! ringd following authenticated upstream sources over real loopback sockets: `key N` against another ringd and a test server that forges, `nts` against a ringd serving NTS.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Ringd, TempDir};
+use ringd::ntp::packet::{Header, NtpShort, NtpTimestamp, HEADER_LEN, MODE_SERVER};
+use ringd::ntp::symmetric_keys::SymmetricKey;
+use ringd::sys::clock::realtime_now;
+
+/// Long enough for iburst at `minpoll -3` to select a source several times over.
+const SYNC_WAIT: Duration = Duration::from_secs(20);
+const KEY: &str = "1 SHA1 HEX:1DC764E0791B11FA67EFC7ECBC4B0D73F68A070C\n";
+/// Key 1 with another secret: what an attacker who does not know the key would sign with.
+const FORGED_KEY: &str = "1 SHA1 HEX:00C764E0791B11FA67EFC7ECBC4B0D73F68A070C\n";
+
+fn ntp_stratum(server: SocketAddr) -> (u8, u8) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = Header {
+        version: 4,
+        mode: 3,
+        transmit: NtpTimestamp::from_unix(realtime_now()),
+        ..Header::default()
+    };
+    socket.send_to(&request.to_bytes(), server).unwrap();
+    let mut buf = [0u8; 64];
+    let (len, _) = socket.recv_from(&mut buf).expect("a reply");
+    let reply = Header::parse(&buf[..len]).unwrap();
+    (reply.leap, reply.stratum)
+}
+
+#[test]
+fn ringd_follows_a_ringd_that_signs_with_the_same_key() {
+    let dir = TempDir::new("sync-key");
+    let keyfile = dir.write("chrony.keys", KEY);
+    let upstream = Ringd::start_ntp(
+        &format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 3\nkeyfile {}\n",
+            keyfile.display()
+        ),
+        &["--shards", "1"],
+        1,
+    );
+    let port = upstream.ntp_addrs[0].port();
+    let mut client = Ringd::start_ntp(
+        &format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nkeyfile {}\n\
+             server 127.0.0.1 port {port} key 1 iburst minpoll -3 maxpoll -3\n",
+            keyfile.display()
+        ),
+        &["--shards", "1"],
+        1,
+    );
+    let line = client.wait_for_line("synchronised to 127.0.0.1", SYNC_WAIT);
+    assert!(line.contains("serving stratum 4"), "{line}");
+    assert_eq!(ntp_stratum(client.ntp_addrs[0]), (0, 4));
+    // Every reply the client took was signed: the upstream answered with MACs only.
+    assert_eq!(upstream.ntp_counter(None, "ntp_dropped.auth_failed"), 0);
+    client.stop();
+    upstream.stop();
+}
+
+/// One answer of a server run by the test: the next request must carry `expected`'s MAC;
+/// the reply is signed with `signer`. False when no request came in the socket's timeout.
+fn answer_keyed(socket: &UdpSocket, expected: &SymmetricKey, signer: &SymmetricKey) -> bool {
+    let mut buf = [0u8; 1024];
+    let Ok((len, peer)) = socket.recv_from(&mut buf) else {
+        return false;
+    };
+    assert_eq!(
+        len,
+        HEADER_LEN + 4 + 20,
+        "48 bytes, key ID, SHA1 truncated to 20"
+    );
+    assert!(
+        expected.check_mac(&buf[..len], HEADER_LEN, 4),
+        "the request carries key 1's MAC"
+    );
+    let request = Header::parse(&buf[..len]).unwrap();
+    let now = NtpTimestamp::from_unix(realtime_now());
+    let reply = Header {
+        leap: 0,
+        version: 4,
+        mode: MODE_SERVER,
+        stratum: 2,
+        poll: request.poll,
+        precision: -20,
+        root_delay: NtpShort::from_micros(10),
+        root_dispersion: NtpShort::from_micros(10),
+        reference_id: 0x0A00_0001,
+        reference: now,
+        origin: request.transmit,
+        receive: now,
+        transmit: now,
+    };
+    let mut out = [0u8; 128];
+    out[..HEADER_LEN].copy_from_slice(&reply.to_bytes());
+    let len = signer.append_mac(&mut out, HEADER_LEN, 4).unwrap();
+    socket.send_to(&out[..len], peer).unwrap();
+    true
+}
+
+fn key(line: &str) -> SymmetricKey {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    SymmetricKey::from_words(words[0], words[1], words[2]).unwrap()
+}
+
+#[test]
+fn replies_signed_by_another_key_are_never_samples_and_the_right_key_is_followed() {
+    let dir = TempDir::new("sync-forged");
+    let keyfile = dir.write("chrony.keys", KEY);
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let mut client = Ringd::start_ntp(
+        &format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nkeyfile {}\n\
+             server 127.0.0.1 port {port} key 1 iburst minpoll -3 maxpoll -3\n",
+            keyfile.display()
+        ),
+        &["--shards", "1"],
+        1,
+    );
+    // Six forged answers, then the seventh request: it goes out after the sixth answer was
+    // taken in (the sync loop reads replies before its timers).
+    let (right, wrong) = (key(KEY), key(FORGED_KEY));
+    let forged = 6;
+    for _ in 0..forged {
+        assert!(
+            answer_keyed(&server, &right, &wrong),
+            "requests keep coming"
+        );
+    }
+    let mut buf = [0u8; 1024];
+    server.recv_from(&mut buf).expect("a seventh request");
+    let ntpdata = client.ringctl_json(&["ntpdata"]);
+    assert_eq!(ntpdata[0]["total_rx"], forged as u64, "{ntpdata}");
+    assert_eq!(
+        ntpdata[0]["total_valid_rx"], 0,
+        "test 5 failed each time: {ntpdata}"
+    );
+    assert_eq!(ntpdata[0]["total_good_rx"], 0);
+    let sources = client.ringctl_json(&["sources"]);
+    assert_eq!(sources[0]["state"], "?", "never selected: {sources}");
+    assert_eq!(sources[0]["last_rx"], serde_json::Value::Null, "no sample");
+    assert_eq!(
+        ntp_stratum(client.ntp_addrs[0]).0,
+        3,
+        "still unsynchronised"
+    );
+
+    // The same server signing with the right key is followed.
+    // Requests come every 1/8 s: two seconds without one means ringd has stopped.
+    server
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let honest = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut answered = 0;
+            while !stop.load(Ordering::Relaxed)
+                && answered < 1000
+                && answer_keyed(&server, &right, &right)
+            {
+                answered += 1;
+            }
+            answered
+        })
+    };
+    client.wait_for_line("synchronised to 127.0.0.1", SYNC_WAIT);
+    stop.store(true, Ordering::Relaxed);
+    client.stop();
+    // With ringd gone no request comes: the server's read times out and it ends.
+    assert!(
+        honest.join().unwrap() >= 2,
+        "two samples at least before selection"
+    );
+}
+
+/// A ringd serving NTS at stratum 10 with a certificate for 127.0.0.1 made here; returns it,
+/// its directory (with `cert.pem`) and its KE port.
+fn nts_upstream() -> (Ringd, TempDir, u16) {
+    let dir = TempDir::new("sync-nts-server");
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = dir.write("cert.pem", made.cert.pem());
+    let key = dir.write("key.pem", made.signing_key.serialize_pem());
+    let upstream = Ringd::start_ntp(
+        &format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n\
+             ntsport 0\nntsservercert {}\nntsserverkey {}\n",
+            cert.display(),
+            key.display()
+        ),
+        &["--shards", "1"],
+        1,
+    );
+    let ke_port = upstream.nts_ke_addrs[0].port();
+    (upstream, dir, ke_port)
+}
+
+/// A client of `nts_upstream` that trusts `trusted` only. No `port`: the NTP port comes from
+/// the KE server's answer.
+fn nts_client(ke_port: u16, trusted: &std::path::Path) -> Ringd {
+    Ringd::start_ntp(
+        &format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n\
+             server 127.0.0.1 nts ntsport {ke_port} iburst minpoll -3 maxpoll -3\n\
+             ntstrustedcerts {}\nnosystemcert\n",
+            trusted.display()
+        ),
+        &["--shards", "1"],
+        1,
+    )
+}
+
+#[test]
+fn ringd_follows_an_nts_server_with_the_keys_and_cookies_of_its_handshake() {
+    let (upstream, dir, ke_port) = nts_upstream();
+    let mut client = nts_client(ke_port, &dir.join("cert.pem"));
+    let moved = client.wait_for_line("NTS: NTP goes to", SYNC_WAIT);
+    assert!(
+        moved.contains(&upstream.ntp_addrs[0].to_string()),
+        "the port of the KE answer, not 123: {moved}"
+    );
+    let line = client.wait_for_line("synchronised to 127.0.0.1", SYNC_WAIT);
+    assert!(line.contains("serving stratum 11"), "{line}");
+    assert_eq!(ntp_stratum(client.ntp_addrs[0]), (0, 11));
+    // The upstream saw NTS requests only, each authentic.
+    assert_eq!(upstream.ntp_counter(None, "ntp_dropped.auth_failed"), 0);
+    client.stop();
+    upstream.stop();
+}
+
+#[test]
+fn an_nts_server_whose_certificate_is_not_trusted_is_not_followed() {
+    let (upstream, _dir, ke_port) = nts_upstream();
+    let other = TempDir::new("sync-nts-other");
+    let stranger = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let trusted = other.write("other.pem", stranger.cert.pem());
+    let mut client = nts_client(ke_port, &trusted);
+    let failed = client.wait_for_line("NTS-KE with 127.0.0.1", SYNC_WAIT);
+    assert!(
+        failed.contains("failed: invalid peer certificate"),
+        "the handshake refused the server's certificate: {failed}"
+    );
+    // Nothing was sent to the NTP port without keys, so nothing can be a sample.
+    let ntpdata = client.ringctl_json(&["ntpdata"]);
+    assert_eq!(ntpdata.as_array().map(Vec::len), Some(1), "{ntpdata}");
+    assert_eq!(ntpdata[0]["total_rx"], 0, "{ntpdata}");
+    assert_eq!(ntp_stratum(client.ntp_addrs[0]).0, 3, "unsynchronised");
+    client.stop();
+    upstream.stop();
+}

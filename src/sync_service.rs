@@ -1032,6 +1032,15 @@ impl Shell {
             sources: self.engine.sources(local),
             source_stats: self.engine.source_stats(local),
             ntp_data: self.ntp_data(),
+            auth_data: self
+                .engine
+                .source_names()
+                .into_iter()
+                .map(|(id, name)| match self.auth.get(&id) {
+                    Some(auth) => auth.report(name, local),
+                    None => SourceAuth::None.report(name, local),
+                })
+                .collect(),
             // A line whose name has not resolved yet has no address in the engine.
             unresolved_sources: self
                 .upstreams

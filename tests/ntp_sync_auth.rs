@@ -1,4 +1,4 @@
-//! ringd following authenticated upstream sources over real loopback sockets: `key N` against another ringd and a test server that forges, `nts` against a ringd serving NTS.
+//! ringd following authenticated upstream sources over real loopback sockets: `key N` against another ringd and a test server that forges, `nts` against a ringd serving NTS, and `ringctl authdata`.
 
 mod common;
 
@@ -36,6 +36,24 @@ fn ntp_stratum(server: SocketAddr) -> (u8, u8) {
     (reply.leap, reply.stratum)
 }
 
+/// `ringctl authdata`'s row for `name`, split into its columns.
+fn authdata_row(ringd: &Ringd, name: &str) -> Vec<String> {
+    let output = ringd.ringctl(&["authdata"]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.starts_with(
+            "Name/IP address             Mode KeyID Type KLen Last Atmp  NAK Cook CLen\n"
+        ),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|line| line.starts_with(name))
+        .unwrap_or_else(|| panic!("no row for {name}: {text}"));
+    row.split_whitespace().map(str::to_string).collect()
+}
+
 #[test]
 fn ringd_follows_a_ringd_that_signs_with_the_same_key() {
     let dir = TempDir::new("sync-key");
@@ -61,6 +79,11 @@ fn ringd_follows_a_ringd_that_signs_with_the_same_key() {
     let line = client.wait_for_line("synchronised to 127.0.0.1", SYNC_WAIT);
     assert!(line.contains("serving stratum 4"), "{line}");
     assert_eq!(ntp_stratum(client.ntp_addrs[0]), (0, 4));
+    assert_eq!(
+        authdata_row(&client, "127.0.0.1"),
+        ["127.0.0.1", "SK", "1", "2", "160", "-", "0", "0", "0", "0"],
+        "chronyc's row for a SHA1 key of 160 bits"
+    );
     // Every reply the client took was signed: the upstream answered with MACs only.
     assert_eq!(upstream.ntp_counter(None, "ntp_dropped.auth_failed"), 0);
     client.stop();
@@ -235,6 +258,23 @@ fn ringd_follows_an_nts_server_with_the_keys_and_cookies_of_its_handshake() {
     let line = client.wait_for_line("synchronised to 127.0.0.1", SYNC_WAIT);
     assert!(line.contains("serving stratum 11"), "{line}");
     assert_eq!(ntp_stratum(client.ntp_addrs[0]), (0, 11));
+    let row = authdata_row(&client, "127.0.0.1");
+    assert_eq!(
+        row[1..5],
+        ["NTS", "1", "15", "256"],
+        "one KE session, AES-SIV-CMAC-256's 256-bit keys: {row:?}"
+    );
+    assert_eq!(
+        row[6..8],
+        ["0", "0"],
+        "attempts reset by an authentic reply, no NAK"
+    );
+    let cookies: u32 = row[8].parse().unwrap();
+    assert!(
+        (7..=8).contains(&cookies),
+        "replies keep the cookies topped up: {row:?}"
+    );
+    assert_eq!(row[9], "100", "ringd's cookies are 100 bytes");
     // The upstream saw NTS requests only, each authentic.
     assert_eq!(upstream.ntp_counter(None, "ntp_dropped.auth_failed"), 0);
     client.stop();
@@ -252,6 +292,11 @@ fn an_nts_server_whose_certificate_is_not_trusted_is_not_followed() {
     assert!(
         failed.contains("failed: invalid peer certificate"),
         "the handshake refused the server's certificate: {failed}"
+    );
+    assert_eq!(
+        authdata_row(&client, "127.0.0.1"),
+        ["127.0.0.1", "NTS", "0", "0", "0", "-", "1", "0", "0", "0"],
+        "no keys, no cookies, one attempt"
     );
     // Nothing was sent to the NTP port without keys, so nothing can be a sample.
     let ntpdata = client.ringctl_json(&["ntpdata"]);

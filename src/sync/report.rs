@@ -148,6 +148,7 @@ pub struct SyncStatus {
     pub sources: Vec<SourceReport>,
     pub source_stats: Vec<SourceStatsReport>,
     pub ntp_data: Vec<NtpDataReport>,
+    pub auth_data: Vec<AuthDataReport>,
     /// `server`/`pool` lines whose name has not resolved to an address yet.
     pub unresolved_sources: usize,
 }

@@ -968,6 +968,10 @@ impl Shell {
             reports.push(NtpDataReport {
                 remote,
                 local_address,
+                authenticated: self
+                    .auth
+                    .get(&id)
+                    .is_some_and(|auth| !matches!(auth, SourceAuth::None)),
                 exchange,
             });
         }

@@ -84,6 +84,9 @@ fn ringd_follows_a_ringd_that_signs_with_the_same_key() {
         ["127.0.0.1", "SK", "1", "2", "160", "-", "0", "0", "0", "0"],
         "chronyc's row for a SHA1 key of 160 bits"
     );
+    let ntpdata = client.ringctl(&["ntpdata"]);
+    let text = String::from_utf8(ntpdata.stdout).unwrap();
+    assert!(text.contains("Authenticated   : Yes\n"), "{text}");
     // Every reply the client took was signed: the upstream answered with MACs only.
     assert_eq!(upstream.ntp_counter(None, "ntp_dropped.auth_failed"), 0);
     client.stop();

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::chronyc_format::{
     auth_mode_name, leap_name, local_minus_source, mode_name, reference_text, stamp_name,
-    test_groups, JITTER_ASYMMETRY,
+    test_groups, yes_no, JITTER_ASYMMETRY,
 };
 use super::server_stats::ServerStats;
 use crate::ntp::ratelimit::ClientRecord;
@@ -89,7 +89,7 @@ pub fn ntp_data(reports: &[NtpDataReport]) -> String {
         let _ = writeln!(
             text,
             "{},{:08X},{},{},{:08X},{},{},{},{},{},{:.0},{},{:.9},{:.6},{:.6},{:08X},{},{},\
-             {:.9},{:.9},{:.9},{:.9},{:.2},{first_tests},{second_tests},{third_tests},No,No,\
+             {:.9},{:.9},{:.9},{:.9},{:.2},{first_tests},{second_tests},{third_tests},No,{},\
              {},{},{},{},{},{}",
             report.remote.ip(),
             reference_id(report.remote.ip()),
@@ -114,6 +114,7 @@ pub fn ntp_data(reports: &[NtpDataReport]) -> String {
             exchange.peer_dispersion,
             exchange.response_time,
             JITTER_ASYMMETRY,
+            yes_no(report.authenticated),
             stamp_name(exchange.tx_timestamping),
             stamp_name(exchange.rx_timestamping),
             exchange.total_tx,

@@ -141,7 +141,7 @@ pub fn ntp_data(reports: &[NtpDataReport], one_source: bool) -> String {
              Jitter asymmetry: {:+.2}\n\
              NTP tests       : {first_tests} {second_tests} {third_tests}\n\
              Interleaved     : No\n\
-             Authenticated   : No\n\
+             Authenticated   : {}\n\
              TX timestamping : {}\n\
              RX timestamping : {}\n\
              Total TX        : {}\n\
@@ -171,6 +171,7 @@ pub fn ntp_data(reports: &[NtpDataReport], one_source: bool) -> String {
             exchange.peer_dispersion,
             exchange.response_time,
             JITTER_ASYMMETRY,
+            yes_no(report.authenticated),
             stamp_name(exchange.tx_timestamping),
             stamp_name(exchange.rx_timestamping),
             exchange.total_tx,
@@ -263,6 +264,15 @@ pub fn sources(sources: &[SourceReport], verbose: bool) -> String {
         );
     }
     text
+}
+
+/// chronyc's word for a flag.
+pub(super) fn yes_no(flag: bool) -> &'static str {
+    if flag {
+        "Yes"
+    } else {
+        "No"
+    }
 }
 
 /// chronyc's word for an authentication mode.
@@ -567,6 +577,7 @@ pub(super) fn ntp_data_seen_from_chronyd() -> NtpDataReport {
     NtpDataReport {
         remote: "127.0.0.1:57346".parse().unwrap(),
         local_address: "127.0.0.1".parse().unwrap(),
+        authenticated: false,
         exchange: ExchangeReport {
             leap: 0,
             version: 4,
@@ -1064,8 +1075,20 @@ a-very-long-host-name.ex>    NTS     3   15  256  83m    0    1    8  100
         let report = ntp_data_seen_from_chronyd();
         assert_eq!(ntp_data(std::slice::from_ref(&report), true), captured);
         // Listing every source, chronyc puts an empty line before each.
-        let both = ntp_data(&[report.clone(), report], false);
+        let both = ntp_data(&[report.clone(), report.clone()], false);
         assert_eq!(both, format!("\n{captured}\n{captured}"));
+        // chronyc 4.3 against a `key` or `nts` source (seen in the same run as authdata's).
+        let authenticated = NtpDataReport {
+            authenticated: true,
+            ..report
+        };
+        let text = ntp_data(&[authenticated.clone()], true);
+        assert!(
+            text.contains("Interleaved     : No\nAuthenticated   : Yes\n"),
+            "{text}"
+        );
+        let csv = super::super::chronyc_csv::ntp_data(&[authenticated]);
+        assert!(csv.contains(",111,111,1111,No,Yes,Kernel,"), "{csv}");
     }
 
     #[test]

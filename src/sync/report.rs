@@ -108,6 +108,9 @@ pub struct NtpDataReport {
     pub remote: SocketAddr,
     /// The address our requests leave from, by the routing table.
     pub local_address: IpAddr,
+    /// Whether the source's packets are authenticated (`key` or `nts`), as chronyd says it
+    /// whatever the last reply was.
+    pub authenticated: bool,
     #[serde(flatten)]
     pub exchange: ExchangeReport,
 }

@@ -871,16 +871,21 @@ impl Shell {
                 if matches!(auth, SourceAuth::Nts(_)) {
                     if let Err(err) = fill_random(&mut random) {
                         warn!("no random bytes for an NTS request: {err}");
+                        self.engine.request_not_sent(source);
                         return;
                     }
                 }
                 match auth.request(local, &mut request, &random) {
                     source_auth::Request::Send(len) => len,
                     source_auth::Request::StartKe => {
+                        self.engine.request_not_sent(source);
                         self.start_ke(source);
                         return;
                     }
-                    source_auth::Request::Skip => return,
+                    source_auth::Request::Skip => {
+                        self.engine.request_not_sent(source);
+                        return;
+                    }
                 }
             }
         };
@@ -893,7 +898,10 @@ impl Shell {
             Ok(_) => {
                 self.outstanding.insert(source, t1);
             }
-            Err(err) => warn!("cannot send to {addr}: {err}"),
+            Err(err) => {
+                self.engine.request_not_sent(source);
+                warn!("cannot send to {addr}: {err}");
+            }
         }
     }
 

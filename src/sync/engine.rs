@@ -997,6 +997,13 @@ impl Engine {
             .collect()
     }
 
+    /// The driver sent nothing for `id`'s last poll (its NTS keys not there yet, its key
+    /// missing, the send failed): `ntpdata`'s Total TX counts requests sent, as chronyd's.
+    pub fn request_not_sent(&mut self, id: SourceId) {
+        let counts = &mut self.sources[id.0].exchanges;
+        counts.total_tx = counts.total_tx.saturating_sub(1);
+    }
+
     /// Each source in use and its name, in the order of the other reports.
     pub fn source_names(&self) -> Vec<(SourceId, String)> {
         self.sources

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::config::chrony_upstream::NtsClientSettings;
 use crate::ntp::nts_cookies::SessionKeys;
@@ -62,13 +62,26 @@ pub fn start(
     let spawned = std::thread::Builder::new()
         .name("nts-ke-client".into())
         .spawn(move || {
-            let outcome = establish(&target, &trust).map_err(|(failure, why)| {
-                warn!(
-                    "NTS-KE with {} ({}) failed: {why}",
-                    target.host, target.ke_address
-                );
-                failure
-            });
+            let outcome = match establish(&target, &trust) {
+                Ok((established, ntp)) => {
+                    // Rare (at start, after a NAK or lost cookies, every `ntsrefresh`), so
+                    // worth a line: it says why a source's keys changed.
+                    info!(
+                        "NTS-KE with {} ({}): {} cookies, NTP at {ntp}",
+                        target.host,
+                        target.ke_address,
+                        established.cookies.len()
+                    );
+                    Ok((established, ntp))
+                }
+                Err((failure, why)) => {
+                    warn!(
+                        "NTS-KE with {} ({}) failed: {why}",
+                        target.host, target.ke_address
+                    );
+                    Err(failure)
+                }
+            };
             let _ = done.send(KeDone {
                 source,
                 attempt,

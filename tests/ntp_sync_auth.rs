@@ -5,9 +5,10 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Ringd, TempDir};
+use ringd::ntp::nts_cookies::ServerKeys;
 use ringd::ntp::packet::{Header, NtpShort, NtpTimestamp, HEADER_LEN, MODE_SERVER};
 use ringd::ntp::symmetric_keys::SymmetricKey;
 use ringd::sys::clock::realtime_now;
@@ -52,6 +53,28 @@ fn authdata_row(ringd: &Ringd, name: &str) -> Vec<String> {
         .find(|line| line.starts_with(name))
         .unwrap_or_else(|| panic!("no row for {name}: {text}"));
     row.split_whitespace().map(str::to_string).collect()
+}
+
+/// `ringctl --json ARGS` once `ready` holds for it. The sync service publishes its state at
+/// least every 0.25 s, so what a log line or a packet announces may take that long to show;
+/// this asks again every 20 ms, for `SYNC_WAIT` at most.
+fn report_once(
+    ringd: &Ringd,
+    args: &[&str],
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + SYNC_WAIT;
+    loop {
+        let report = ringd.ringctl_json(args);
+        if ready(&report) {
+            return report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ringctl {args:?} never got there: {report}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -168,8 +191,8 @@ fn replies_signed_by_another_key_are_never_samples_and_the_right_key_is_followed
     }
     let mut buf = [0u8; 1024];
     server.recv_from(&mut buf).expect("a seventh request");
-    let ntpdata = client.ringctl_json(&["ntpdata"]);
-    assert_eq!(ntpdata[0]["total_rx"], forged as u64, "{ntpdata}");
+    let ntpdata = report_once(&client, &["ntpdata"], |r| r[0]["total_tx"] == forged + 1);
+    assert_eq!(ntpdata[0]["total_rx"], forged, "{ntpdata}");
     assert_eq!(
         ntpdata[0]["total_valid_rx"], 0,
         "test 5 failed each time: {ntpdata}"
@@ -213,9 +236,9 @@ fn replies_signed_by_another_key_are_never_samples_and_the_right_key_is_followed
     );
 }
 
-/// A ringd serving NTS at stratum 10 with a certificate for 127.0.0.1 made here; returns it,
-/// its directory (with `cert.pem`) and its KE port.
-fn nts_upstream() -> (Ringd, TempDir, u16) {
+/// A ringd serving NTS at stratum 10 with a certificate for 127.0.0.1 made here, plus
+/// `extra` lines; returns it, its directory (with `cert.pem`) and its KE port.
+fn nts_upstream_with(extra: &str) -> (Ringd, TempDir, u16) {
     let dir = TempDir::new("sync-nts-server");
     let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     let cert = dir.write("cert.pem", made.cert.pem());
@@ -223,7 +246,7 @@ fn nts_upstream() -> (Ringd, TempDir, u16) {
     let upstream = Ringd::start_ntp(
         &format!(
             "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n\
-             ntsport 0\nntsservercert {}\nntsserverkey {}\n",
+             ntsport 0\nntsservercert {}\nntsserverkey {}\n{extra}",
             cert.display(),
             key.display()
         ),
@@ -232,6 +255,10 @@ fn nts_upstream() -> (Ringd, TempDir, u16) {
     );
     let ke_port = upstream.nts_ke_addrs[0].port();
     (upstream, dir, ke_port)
+}
+
+fn nts_upstream() -> (Ringd, TempDir, u16) {
+    nts_upstream_with("")
 }
 
 /// A client of `nts_upstream` that trusts `trusted` only. No `port`: the NTP port comes from
@@ -310,6 +337,52 @@ fn an_nts_server_whose_certificate_is_not_trusted_is_not_followed() {
         "as chronyd counts them, polls without keys sent nothing: {ntpdata}"
     );
     assert_eq!(ntp_stratum(client.ntp_addrs[0]).0, 3, "unsynchronised");
+    client.stop();
+    upstream.stop();
+}
+
+#[test]
+fn a_nak_after_the_server_changed_its_keys_brings_a_new_key_establishment() {
+    // `ntsrotate 0`: a reload takes up the keys in `ntsdumpdir`, which the test replaces.
+    let dump = TempDir::new("sync-nts-dump");
+    let (mut upstream, dir, ke_port) = nts_upstream_with(&format!(
+        "ntsdumpdir {}\nntsrotate 0\n",
+        dump.path().display()
+    ));
+    let mut client = nts_client(ke_port, &dir.join("cert.pem"));
+    client.wait_for_line("NTS-KE with 127.0.0.1 (", SYNC_WAIT);
+    client.wait_for_line("synchronised to 127.0.0.1", SYNC_WAIT);
+    assert_eq!(authdata_row(&client, "127.0.0.1")[2], "1");
+
+    let mut seed = 0u8;
+    let other = ServerKeys::generate(|| {
+        seed += 1;
+        [seed.wrapping_mul(37); 36]
+    });
+    std::fs::write(dump.join("ntskeys"), other.to_dump(Duration::ZERO)).unwrap();
+    let reloaded = upstream.ringctl(&["reload"]);
+    assert!(reloaded.status.success(), "{reloaded:?}");
+    upstream.wait_for_line("Loaded NTS server keys from", SYNC_WAIT);
+
+    // The next request's cookie no longer opens: NAK, then a new session, and the source is
+    // followed with its keys.
+    let again = client.wait_for_line("NTS-KE with 127.0.0.1 (", SYNC_WAIT);
+    assert!(again.contains(": 8 cookies"), "{again}");
+    // Attempts go back to 0 with the first authentic reply under the new keys.
+    let auth = report_once(&client, &["authdata"], |r| {
+        r[0]["key_id"] == 2 && r[0]["ke_attempts"] == 0
+    });
+    assert_eq!(auth[0]["nak"], false, "{auth}");
+    assert_eq!(ntp_stratum(client.ntp_addrs[0]), (0, 11));
+    let ntpdata = client.ringctl_json(&["ntpdata"]);
+    let (rx, valid) = (
+        ntpdata[0]["total_rx"].as_u64().unwrap(),
+        ntpdata[0]["total_valid_rx"].as_u64().unwrap(),
+    );
+    assert!(
+        rx > valid,
+        "the NAK was received and failed test 5: {ntpdata}"
+    );
     client.stop();
     upstream.stop();
 }

@@ -1082,7 +1082,7 @@ a-very-long-host-name.ex>    NTS     3   15  256  83m    0    1    8  100
             authenticated: true,
             ..report
         };
-        let text = ntp_data(&[authenticated.clone()], true);
+        let text = ntp_data(std::slice::from_ref(&authenticated), true);
         assert!(
             text.contains("Interleaved     : No\nAuthenticated   : Yes\n"),
             "{text}"

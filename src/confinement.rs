@@ -7,13 +7,15 @@
 //! is the whole file system and only the kernel's permission checks stand behind the jail.
 //! Besides: the account database, PAM and NSS with the libraries they load, the per-user
 //! option files, the control socket's directory, the drift file's directory, chrony's `logdir`, the leap
-//! second tables, the key file's directory, the NTS certificates and `ntsdumpdir`, the directories of the files a reload reads again (the configuration and
+//! second tables, the key file's directory, the NTS certificates and `ntsdumpdir`, the
+//! certificates an NTS source is checked against (`ntstrustedcerts`, the system's CA bundle),
+//! the directories of the files a reload reads again (the configuration and
 //! the files it names: user lists, banners) and of the logs it reopens, and systemd's
 //! notification socket.
 
 use std::path::{Path, PathBuf};
 
-use crate::config::chrony_upstream::LeapSecondSource;
+use crate::config::chrony_upstream::{LeapSecondSource, SourceAuthentication};
 use crate::config::vsftpd::FtpConfig;
 use crate::config::NtpConfig;
 use crate::sys::landlock::{Access, Rule};
@@ -104,6 +106,21 @@ pub fn rules(
             }
             Some(LeapSecondSource::List(file)) => add(file, Access::Read),
             None => {}
+        }
+        let nts_client = upstream
+            .sources
+            .iter()
+            .any(|s| matches!(s.authentication, SourceAuthentication::Nts { .. }));
+        if nts_client {
+            // Read at each key establishment, so a renewed certificate is taken up.
+            for (_, path) in &upstream.nts.trusted_certs {
+                add(path, Access::Read);
+            }
+            if !upstream.nts.no_system_cert {
+                for bundle in crate::nts_ke_client::SYSTEM_BUNDLES {
+                    add(Path::new(bundle), Access::Read);
+                }
+            }
         }
         let auth = &ntp.auth;
         if let Some(dir) = auth.keyfile.as_deref().and_then(Path::parent) {

@@ -12,6 +12,7 @@ pub mod ftp;
 pub mod hosts_access;
 pub mod metrics;
 pub mod ntp;
+pub mod nts_ke_client;
 pub mod nts_ke_service;
 pub mod output_files;
 pub mod privileges;

@@ -866,10 +866,11 @@ fn reload_sources(sync: Option<&SyncService>, old: &NtpConfig, new: &NtpConfig) 
             upstream.driftfile.clone(),
             upstream.rtcsync,
             upstream.leap_seconds.clone(),
+            upstream.nts.clone(),
         )
     };
     if other_settings(was) != other_settings(is) {
-        notes.push("changed clock settings (`makestep`, `driftfile`, `minsources`, `maxdistance`, `rtcsync`, leap seconds) take effect at the next restart".into());
+        notes.push("changed clock settings (`makestep`, `driftfile`, `minsources`, `maxdistance`, `rtcsync`, leap seconds, `ntstrustedcerts`, `nosystemcert`, `ntsrefresh`) take effect at the next restart".into());
     }
     if old.logs != new.logs {
         notes.push(
@@ -881,7 +882,7 @@ fn reload_sources(sync: Option<&SyncService>, old: &NtpConfig, new: &NtpConfig) 
         return notes;
     }
     match sync {
-        Some(sync) if !is.sources.is_empty() => sync.reconfigure(is.sources.clone(), new.local),
+        Some(sync) if !is.sources.is_empty() => sync.reconfigure(new),
         _ => notes.push(if was.sources.is_empty() == is.sources.is_empty() {
             "a changed `local` line without `server`/`pool` lines takes effect at the next restart".into()
         } else {

@@ -1,5 +1,6 @@
 //! The sync engine's I/O shell: resolves `server`/`pool` names, exchanges packets with kernel
-//! receive timestamps, applies the engine's clock commands and publishes the served state.
+//! receive timestamps (authenticated as each source asks, NTS-KE on `nts_ke_client`'s
+//! threads), applies the engine's clock commands and publishes the served state.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
@@ -14,12 +15,16 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::config::chrony::{LocalStratum, NtpConfig};
-use crate::config::chrony_upstream::{LeapSecondSource, UpstreamSource};
+use crate::config::chrony_upstream::{
+    LeapSecondSource, NtsClientSettings, SourceAuthentication, UpstreamSource,
+};
 use crate::config::source_file::{self, Expected, SourceFileError, NO_ORIGINAL_LIMIT};
 use crate::control::state::SyncControl;
 use crate::ntp::clock_state::{ClockCell, ClockCorrection};
-use crate::ntp::packet::{NtpTimestamp, UnixTime};
+use crate::ntp::packet::{NtpTimestamp, UnixTime, HEADER_LEN};
 use crate::ntp::served_clock;
+use crate::ntp::symmetric_keys::KeyTable;
+use crate::nts_ke_client::{self, KeDone, KeTarget};
 use crate::output_files::replace_file;
 use crate::sync::chrony_log::{LogRecord, StampSource};
 use crate::sync::discipline::ClockCommand;
@@ -28,12 +33,15 @@ use crate::sync::engine::{self, Action, Engine, EngineConfig, ReplyTiming, Sourc
 use crate::sync::leap::{LeapStatus, LeapTable, LeapTableError};
 use crate::sync::local_time::LocalTime;
 use crate::sync::measurement;
+use crate::sync::nts_client::NtsClient;
 use crate::sync::report::{NtpDataReport, SyncStatus};
 use crate::sync::selection::SelectionRules;
 use crate::sync::software_clock::SoftwareClock;
+use crate::sync::source_auth::{self, SourceAuth};
 use crate::sync_log_files::{self, ChronyLogFiles};
 use crate::sys::clock::realtime_now;
 use crate::sys::clock_control;
+use crate::sys::crypt::fill_random;
 use crate::sys::mmsg::{ReadinessPoller, RecvBatch};
 use crate::sys::sockopt::enable_rx_timestamps;
 
@@ -54,10 +62,11 @@ const LEAPSECLIST_FILE: Expected = Expected::named_by("leapseclist", NO_ORIGINAL
 /// Requests the control socket passes to the sync thread.
 enum SyncCommand {
     MakeStep(mpsc::Sender<Result<f64, String>>),
-    /// A reload's `server`/`pool` lines and `local` setting.
+    /// A reload's `server`/`pool` lines, `local` setting and the keys its sources use.
     Reconfigure {
         sources: Vec<UpstreamSource>,
         local: Option<LocalStratum>,
+        keys: KeyTable,
     },
 }
 
@@ -136,6 +145,30 @@ struct Shell {
     chrony_logs: Option<ChronyLogFiles>,
     /// The local address of each source address, for `ntpdata`; found once per address.
     local_addresses: HashMap<SocketAddr, IpAddr>,
+    /// `keyfile`'s keys, when a source uses one.
+    keys: KeyTable,
+    nts: NtsClientSettings,
+    /// How each source authenticates; absent means not at all.
+    auth: HashMap<SourceId, SourceAuth>,
+    /// Each NTS source's key establishment target and the number of its latest attempt,
+    /// so that the outcome of an attempt for a replaced address is ignored.
+    ke_targets: HashMap<SourceId, (KeTarget, u64)>,
+    ke_attempts: u64,
+    ke_done: (mpsc::Sender<KeDone>, mpsc::Receiver<KeDone>),
+}
+
+/// The keys `config`'s sources need, read only when one uses `key N`.
+fn keys_for(config: &NtpConfig) -> KeyTable {
+    let keyed = config
+        .upstream
+        .sources
+        .iter()
+        .any(|s| matches!(s.authentication, SourceAuthentication::Key(_)));
+    if keyed {
+        crate::shard::ntp::service::load_keys(config)
+    } else {
+        KeyTable::default()
+    }
 }
 
 fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
@@ -153,6 +186,35 @@ fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
             warn!("cannot resolve {host}: {err}; retrying in {RESOLVE_RETRY} s");
             Vec::new()
         }
+    }
+}
+
+/// How a new source at `addr` authenticates, by its line; a key the keyfile lacks is warned
+/// about in chronyd's words, and the source then sends nothing.
+fn source_auth(
+    config: &UpstreamSource,
+    addr: SocketAddr,
+    keys: &KeyTable,
+    nts: &NtsClientSettings,
+) -> (SourceAuth, Option<KeTarget>) {
+    match config.authentication {
+        SourceAuthentication::None => (SourceAuth::None, None),
+        SourceAuthentication::Key(id) => {
+            let key = keys.get(id).cloned();
+            if key.is_none() {
+                warn!("Key {id} is missing");
+            }
+            (SourceAuth::Symmetric { id, key }, None)
+        }
+        SourceAuthentication::Nts { ke_port, cert_set } => (
+            SourceAuth::Nts(Box::new(NtsClient::new(nts.refresh as f64))),
+            Some(KeTarget {
+                host: config.host.clone(),
+                ke_address: SocketAddr::new(addr.ip(), ke_port),
+                default_ntp: addr,
+                cert_set,
+            }),
+        ),
     }
 }
 
@@ -312,6 +374,12 @@ impl SyncService {
             announced: None,
             chrony_logs: ChronyLogFiles::new(&config.logs),
             local_addresses: HashMap::new(),
+            keys: keys_for(config),
+            nts: upstream.nts.clone(),
+            auth: HashMap::new(),
+            ke_targets: HashMap::new(),
+            ke_attempts: 0,
+            ke_done: mpsc::channel(),
         };
         shell.perform(actions);
         shell.publish();
@@ -345,13 +413,15 @@ impl SyncService {
         })
     }
 
-    /// Follows a reload's `server`/`pool` lines and `local` setting: sources whose line
-    /// stayed keep their state, removed ones are dropped and new ones resolved and polled.
-    pub fn reconfigure(&self, sources: Vec<UpstreamSource>, local: Option<LocalStratum>) {
-        let _ = self
-            .handle
-            .commands
-            .send(SyncCommand::Reconfigure { sources, local });
+    /// Follows a reload's `server`/`pool` lines, `local` setting and keyfile: sources whose
+    /// line stayed keep their state, removed ones are dropped and new ones resolved and
+    /// polled.
+    pub fn reconfigure(&self, config: &NtpConfig) {
+        let _ = self.handle.commands.send(SyncCommand::Reconfigure {
+            sources: config.upstream.sources.clone(),
+            local: config.local,
+            keys: keys_for(config),
+        });
     }
 
     pub fn handle(&self) -> SyncHandle {
@@ -415,10 +485,15 @@ impl Shell {
                     SyncCommand::Reconfigure {
                         sources,
                         local: stratum,
+                        keys,
                     } => {
+                        self.keys = keys;
                         self.reconfigure(sources, stratum, local);
                     }
                 }
+            }
+            while let Ok(done) = self.ke_done.1.try_recv() {
+                self.ke_finished(done, local);
             }
             let wakeup = self
                 .engine
@@ -506,6 +581,7 @@ impl Shell {
                     engine::reference_id(addr.ip()),
                     local,
                 );
+                self.set_auth(id, &config, addr);
                 self.note_local_address(id, addr);
                 self.by_address.insert(addr, id);
                 self.upstreams[index].members.push((id, addr));
@@ -530,6 +606,8 @@ impl Shell {
             for (id, addr) in &upstream.members {
                 self.by_address.remove(addr);
                 self.outstanding.remove(id);
+                self.auth.remove(id);
+                self.ke_targets.remove(id);
                 self.engine.remove_source(*id, local, &mut actions);
             }
         }
@@ -590,7 +668,87 @@ impl Shell {
             engine::reference_id(addr.ip()),
             local,
         );
+        // A new address starts its authentication afresh, as chronyd's NTS client does.
+        self.set_auth(id, &config, addr);
         self.note_local_address(id, addr);
+    }
+
+    fn set_auth(&mut self, id: SourceId, config: &UpstreamSource, addr: SocketAddr) {
+        let (auth, target) = source_auth(config, addr, &self.keys, &self.nts);
+        self.auth.insert(id, auth);
+        match target {
+            Some(target) => self.ke_targets.insert(id, (target, 0)),
+            None => self.ke_targets.remove(&id),
+        };
+    }
+
+    /// Starts a key establishment for the NTS source `id`, off this thread.
+    fn start_ke(&mut self, id: SourceId) {
+        let Some((target, attempt)) = self.ke_targets.get_mut(&id) else {
+            return;
+        };
+        self.ke_attempts += 1;
+        *attempt = self.ke_attempts;
+        nts_ke_client::start(
+            target.clone(),
+            self.nts.clone(),
+            id,
+            self.ke_attempts,
+            self.ke_done.0.clone(),
+        );
+    }
+
+    /// A key establishment ended: its keys and cookies go to the source's NTS state, and
+    /// its NTP requests go where the KE server said.
+    fn ke_finished(&mut self, done: KeDone, local: LocalTime) {
+        let current = self
+            .ke_targets
+            .get(&done.source)
+            .is_some_and(|(_, attempt)| *attempt == done.attempt);
+        let Some(client) = self
+            .auth
+            .get_mut(&done.source)
+            .and_then(SourceAuth::nts)
+            .filter(|_| current)
+        else {
+            return;
+        };
+        match done.outcome {
+            Ok((established, ntp)) => {
+                client.ke_finished(local, Ok(established));
+                self.move_source(done.source, ntp);
+            }
+            Err(failure) => client.ke_finished(local, Err(failure)),
+        }
+    }
+
+    /// Sends `id`'s requests to `addr` from now on.
+    fn move_source(&mut self, id: SourceId, addr: SocketAddr) {
+        let old = self
+            .by_address
+            .iter()
+            .find(|(_, source)| **source == id)
+            .map(|(addr, _)| *addr);
+        if old == Some(addr) {
+            return;
+        }
+        if self.by_address.get(&addr).is_some_and(|other| *other != id) {
+            warn!("NTS: the NTP server negotiated, {addr}, is another source's; not used");
+            return;
+        }
+        if let Some(old) = old {
+            self.by_address.remove(&old);
+        }
+        self.by_address.insert(addr, id);
+        for upstream in &mut self.upstreams {
+            for member in &mut upstream.members {
+                if member.0 == id {
+                    member.1 = addr;
+                }
+            }
+        }
+        self.note_local_address(id, addr);
+        info!("NTS: NTP goes to {addr}, as the NTS-KE server said");
     }
 
     /// Tells the engine our address on the way to a source, which `local ... orphan` needs.
@@ -643,9 +801,17 @@ impl Shell {
                     StampSource::Daemon
                 },
             };
-            let reply = self
-                .engine
-                .on_reply(id, local, datagram.payload, timing, actions);
+            let authentic = self
+                .auth
+                .get_mut(&id)
+                .is_none_or(|auth| auth.check_reply(datagram.payload));
+            let reply = if authentic {
+                self.engine
+                    .on_reply(id, local, datagram.payload, timing, actions)
+            } else {
+                self.engine
+                    .on_unauthentic_reply(id, local, datagram.payload, timing, actions)
+            };
             match reply {
                 Ok(()) => {
                     self.outstanding.remove(&id);
@@ -696,17 +862,46 @@ impl Shell {
         let raw = self.raw_now();
         let local = self.local_time(raw);
         let t1 = self.timestamp(local);
-        let request = measurement::request(t1, poll);
+        let mut request = [0u8; source_auth::MAX_REQUEST_LEN];
+        request[..HEADER_LEN].copy_from_slice(&measurement::request(t1, poll));
+        let len = match self.auth.get_mut(&source) {
+            None => HEADER_LEN,
+            Some(auth) => {
+                let mut random = [0u8; source_auth::RANDOM_LEN];
+                if matches!(auth, SourceAuth::Nts(_)) {
+                    if let Err(err) = fill_random(&mut random) {
+                        warn!("no random bytes for an NTS request: {err}");
+                        self.engine.request_not_sent(source);
+                        return;
+                    }
+                }
+                match auth.request(local, &mut request, &random) {
+                    source_auth::Request::Send(len) => len,
+                    source_auth::Request::StartKe => {
+                        self.engine.request_not_sent(source);
+                        self.start_ke(source);
+                        return;
+                    }
+                    source_auth::Request::Skip => {
+                        self.engine.request_not_sent(source);
+                        return;
+                    }
+                }
+            }
+        };
         let socket = match (addr, &self.socket_v6) {
             (SocketAddr::V4(_), _) => &self.socket_v4,
             (SocketAddr::V6(_), Some(socket)) => socket,
             (SocketAddr::V6(_), None) => return,
         };
-        match socket.send_to(&request, addr) {
+        match socket.send_to(&request[..len], addr) {
             Ok(_) => {
                 self.outstanding.insert(source, t1);
             }
-            Err(err) => warn!("cannot send to {addr}: {err}"),
+            Err(err) => {
+                self.engine.request_not_sent(source);
+                warn!("cannot send to {addr}: {err}");
+            }
         }
     }
 
@@ -781,6 +976,10 @@ impl Shell {
             reports.push(NtpDataReport {
                 remote,
                 local_address,
+                authenticated: self
+                    .auth
+                    .get(&id)
+                    .is_some_and(|auth| !matches!(auth, SourceAuth::None)),
                 exchange,
             });
         }
@@ -845,6 +1044,15 @@ impl Shell {
             sources: self.engine.sources(local),
             source_stats: self.engine.source_stats(local),
             ntp_data: self.ntp_data(),
+            auth_data: self
+                .engine
+                .source_names()
+                .into_iter()
+                .map(|(id, name)| match self.auth.get(&id) {
+                    Some(auth) => auth.report(name, local),
+                    None => SourceAuth::None.report(name, local),
+                })
+                .collect(),
             // A line whose name has not resolved yet has no address in the engine.
             unresolved_sources: self
                 .upstreams

@@ -294,9 +294,10 @@ enum Verdict {
 
 /// Every line below was run through chronyd 4.3 (`chronyd -Q -t 1 -f FILE`, Debian's
 /// 4.3-2+deb12u3); the comment says what chronyd did with it where it was not a plain accept.
-const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
-    use Verdict::*;
-    &[
+const CHRONYD_4_3_LINES: &[(&str, Verdict)] =
+    {
+        use Verdict::*;
+        &[
         // Values chronyd clamps (clientlog.c, ntp_core.c, ntp_sources.c).
         (
             "ratelimit burst 100",
@@ -425,7 +426,7 @@ const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
         ),
         (
             "server 127.0.0.1 ntsport 4460",
-            Warned("option `ntsport` is accepted"),
+            Warned("option `ntsport` is accepted and not acted on: only an `nts` source uses it"),
         ),
         (
             "server 127.0.0.1 asymmetry 0.5",
@@ -457,18 +458,17 @@ const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
         ),
         (
             "server 127.0.0.1 key 1",
-            Warned(
-                "option `key`: ringd cannot authenticate sources yet, so this source is not used",
-            ),
+            Acted("server 127.0.0.1 port 123 minpoll 6 maxpoll 10 key 1"),
         ),
         (
             "server 127.0.0.1 nts",
-            Warned("option `nts`: ringd cannot authenticate sources yet"),
+            Acted("server 127.0.0.1 port 123 minpoll 6 maxpoll 10 nts ntsport 4460 certset 0"),
         ),
         (
             "server 127.0.0.1 certset 1",
-            Warned("option `certset`: ringd cannot authenticate"),
+            Warned("option `certset` is accepted and not acted on: only an `nts` source uses it"),
         ),
+        ("server 127.0.0.1 key 0", Refused("`key 0` is not a key")),
         // chronyd 4.3: "Could not parse server directive".
         (
             "server 127.0.0.1 interleave",
@@ -523,7 +523,7 @@ const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
         ("maxsamples 10", NotActedOn),
         ("minsamples 4", NotActedOn),
         ("nocerttimecheck 1", NotActedOn),
-        ("nosystemcert", NotActedOn),
+        ("nosystemcert", Acted("\nnosystemcert\n")),
         ("ntpsigndsocket /var/lib/samba/ntp_signd", NotActedOn),
         ("ntscachedir /var/lib/chrony", NotActedOn),
         (
@@ -539,7 +539,7 @@ const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
             Acted("# ntsprocesses 2: one NTS-KE thread"),
         ),
         ("ntsratelimit interval 3", NotActedOn),
-        ("ntsrefresh 2419200", NotActedOn),
+        ("ntsrefresh 3600", Acted("\nntsrefresh 3600\n")),
         (
             "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsrotate 3600",
             Acted("ntsrotate 3600\n"),
@@ -552,7 +552,7 @@ const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
             "ntsservercert /etc/ssl/x.crt\nntsserverkey /etc/ssl/x.key\nntsport 4460",
             Acted("ntsserverkey /etc/ssl/x.key\n"),
         ),
-        ("ntstrustedcerts /etc/ssl/x.pem", NotActedOn),
+        ("ntstrustedcerts /etc/ssl/x.pem", Acted("\nntstrustedcerts 0 /etc/ssl/x.pem\n")),
         ("ptpport 319", NotActedOn),
         ("reselectdist 1e-4", NotActedOn),
         ("rtcautotrim 30", NotActedOn),
@@ -616,7 +616,7 @@ const CHRONYD_4_3_LINES: &[(&str, Verdict)] = {
         ),
         ("local activate 0.5", Refused("option `activate`")),
     ]
-};
+    };
 
 #[test]
 fn every_chronyd_4_3_line_is_accepted_clamped_or_refused_as_chronyd_does() {

@@ -35,7 +35,7 @@ const DEMO_ORIGIN: &str = "built-in demo";
 const DEMO_PORT: u16 = 1123;
 
 /// chronyd 4.3's directives (conf.c) that ringd accepts without acting on them: its command
-/// port, hardware and reference clocks, NTS client, RTC and clock-control tuning. Each is
+/// port, hardware and reference clocks, RTC and clock-control tuning. Each is
 /// accepted with one warning and listed by `--check`; their arguments are not checked.
 const NOT_ACTED_ON_DIRECTIVES: &[&str] = &[
     "acquisitionport",
@@ -78,12 +78,9 @@ const NOT_ACTED_ON_DIRECTIVES: &[&str] = &[
     "maxupdateskew",
     "minsamples",
     "nocerttimecheck",
-    "nosystemcert",
     "ntpsigndsocket",
     "ntscachedir",
     "ntsratelimit",
-    "ntsrefresh",
-    "ntstrustedcerts",
     "peer",
     "pidfile",
     "ptpport",

@@ -1,5 +1,6 @@
 //! chrony.conf's client side: `server`, `pool`, `minsources`, `maxdistance`, `makestep`,
-//! `driftfile`, `rtcsync`, `leapsectz` and `leapseclist`.
+//! `driftfile`, `rtcsync`, `leapsectz`, `leapseclist` and the NTS client's `ntstrustedcerts`,
+//! `nosystemcert` and `ntsrefresh`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -13,6 +14,21 @@ const DEFAULT_MIN_POLL: i8 = 6;
 const DEFAULT_MAX_POLL: i8 = 10;
 const DEFAULT_POOL_MAX_SOURCES: usize = 4;
 const NTP_PORT: u16 = 123;
+const NTS_KE_PORT: u16 = 4460;
+/// chronyd's default `ntsrefresh`: four weeks.
+const DEFAULT_NTS_REFRESH: i64 = 2_419_200;
+
+/// How a source's packets are authenticated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SourceAuthentication {
+    #[default]
+    None,
+    /// `key N`: a MAC by key N of the `keyfile`.
+    Key(u32),
+    /// `nts`: keys and cookies from NTS-KE on `ke_port`, the server's certificate checked
+    /// against the trusted certificates of `cert_set` (`certset`).
+    Nts { ke_port: u16, cert_set: u32 },
+}
 
 /// One `server` or `pool` line.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +43,28 @@ pub struct UpstreamSource {
     pub no_select: bool,
     /// For a pool: how many of its addresses are used at once.
     pub max_sources: usize,
+    pub authentication: SourceAuthentication,
+}
+
+/// The NTS client's trust and refresh settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NtsClientSettings {
+    /// `ntstrustedcerts [SET] FILE|DIR`, in file order.
+    pub trusted_certs: Vec<(u32, PathBuf)>,
+    /// `nosystemcert`: the system's trusted CAs are not used for set 0.
+    pub no_system_cert: bool,
+    /// `ntsrefresh`: seconds after which a source's keys and cookies are renewed.
+    pub refresh: i64,
+}
+
+impl Default for NtsClientSettings {
+    fn default() -> Self {
+        NtsClientSettings {
+            trusted_certs: Vec::new(),
+            no_system_cert: false,
+            refresh: DEFAULT_NTS_REFRESH,
+        }
+    }
 }
 
 /// Where the known leap seconds come from.
@@ -48,6 +86,7 @@ pub struct UpstreamConfig {
     pub driftfile: Option<PathBuf>,
     pub rtcsync: bool,
     pub leap_seconds: Option<LeapSecondSource>,
+    pub nts: NtsClientSettings,
 }
 
 impl Default for UpstreamConfig {
@@ -60,6 +99,7 @@ impl Default for UpstreamConfig {
             driftfile: None,
             rtcsync: false,
             leap_seconds: None,
+            nts: NtsClientSettings::default(),
         }
     }
 }
@@ -75,6 +115,9 @@ pub(super) const DIRECTIVES: &[&str] = &[
     "rtcsync",
     "leapsectz",
     "leapseclist",
+    "ntstrustedcerts",
+    "nosystemcert",
+    "ntsrefresh",
 ];
 
 fn number<T: std::str::FromStr>(
@@ -121,14 +164,6 @@ const OPTIONS_NOT_ACTED_ON: &[(&str, OptionValue)] = &[
     ("polltarget", OptionValue::Integer),
     ("presend", OptionValue::Integer),
     ("version", OptionValue::Integer),
-    ("ntsport", OptionValue::Integer),
-];
-
-/// Options that ask for an authenticated source, which ringd cannot check yet.
-const AUTHENTICATION_OPTIONS: &[(&str, OptionValue)] = &[
-    ("key", OptionValue::Integer),
-    ("nts", OptionValue::None),
-    ("certset", OptionValue::Integer),
 ];
 
 /// chronyd takes a poll exponent below this as "use the default" (ntp_core.c).
@@ -183,9 +218,11 @@ pub(super) fn parse_source(
         prefer: false,
         no_select: false,
         max_sources: if pool { DEFAULT_POOL_MAX_SOURCES } else { 1 },
+        authentication: SourceAuthentication::None,
     };
     let mut warnings = Vec::new();
-    let mut authenticated = None;
+    let (mut key, mut nts, mut ke_port, mut cert_set) = (None, false, NTS_KE_PORT, 0);
+    let mut nts_options = Vec::new();
     while let Some(option) = args.next() {
         let lower = option.to_ascii_lowercase();
         match lower.as_str() {
@@ -236,14 +273,23 @@ pub(super) fn parse_source(
                 }
                 source.max_sources = clamped;
             }
+            // chronyd reads both with sscanf's %u, which takes a negative number modulo 2^32;
+            // key 0 means "no key" there and is refused.
+            "key" => match number::<i64>(d, option, args.next(), "a key ID")? as u32 {
+                0 => return Err(d.error("`key 0` is not a key (chronyd 4.3 refuses it too); use an ID of the keyfile from 1")),
+                id => key = Some(id),
+            },
+            "certset" => {
+                cert_set = number::<i64>(d, option, args.next(), "a certificate set ID")? as u32;
+                nts_options.push("certset");
+            }
+            "nts" => nts = true,
+            "ntsport" => {
+                ke_port = number(d, option, args.next(), "a port number")?;
+                nts_options.push("ntsport");
+            }
             _ => {
-                if let Some(&(name, kind)) = AUTHENTICATION_OPTIONS
-                    .iter()
-                    .find(|(name, _)| *name == lower)
-                {
-                    option_value(d, option, kind, args.next_if_value(kind))?;
-                    authenticated = Some(name);
-                } else if let Some(&(name, kind)) =
+                if let Some(&(name, kind)) =
                     OPTIONS_NOT_ACTED_ON.iter().find(|(name, _)| *name == lower)
                 {
                     option_value(d, option, kind, args.next_if_value(kind))?;
@@ -260,13 +306,17 @@ pub(super) fn parse_source(
     if source.max_poll < source.min_poll {
         source.max_poll = source.min_poll;
     }
-    if let Some(option) = authenticated {
-        warnings.push(format!(
-            "option `{option}`: ringd cannot authenticate sources yet, so this source is not \
-             used (using it unauthenticated would be weaker than the file asks)"
-        ));
-        return Ok((None, warnings));
+    if !nts {
+        warnings.extend(nts_options.iter().map(|option| {
+            format!("option `{option}` is accepted and not acted on: only an `nts` source uses it")
+        }));
     }
+    // As in chronyd (ntp_core.c), `nts` wins over `key`.
+    source.authentication = match (nts, key) {
+        (true, _) => SourceAuthentication::Nts { ke_port, cert_set },
+        (false, Some(id)) => SourceAuthentication::Key(id),
+        (false, None) => SourceAuthentication::None,
+    };
     Ok((Some(source), warnings))
 }
 
@@ -341,6 +391,29 @@ pub(super) fn apply(
         "leapseclist" => {
             config.leap_seconds = Some(LeapSecondSource::List(d.single("a file name")?));
         }
+        "ntstrustedcerts" => {
+            let (set, path) = match d.args[..] {
+                [path] => (0, path),
+                [set, path] => (
+                    set.parse::<u32>().map_err(|_| {
+                        d.expected("a certificate set ID before the file", Some(set))
+                    })?,
+                    path,
+                ),
+                _ => {
+                    return Err(d.error(
+                        "expected `ntstrustedcerts [SET-ID] FILE|DIRECTORY`, e.g. \
+                         `ntstrustedcerts /etc/chrony/ca.pem`",
+                    ))
+                }
+            };
+            config.nts.trusted_certs.push((set, PathBuf::from(path)));
+        }
+        "nosystemcert" => {
+            d.no_arguments()?;
+            config.nts.no_system_cert = true;
+        }
+        "ntsrefresh" => config.nts.refresh = d.single("a number of seconds")?,
         _ => unreachable!("only DIRECTIVES are dispatched here"),
     }
     Ok(Vec::new())
@@ -371,6 +444,13 @@ impl fmt::Display for UpstreamConfig {
             if source.pool {
                 write!(f, " maxsources {}", source.max_sources)?;
             }
+            match source.authentication {
+                SourceAuthentication::None => {}
+                SourceAuthentication::Key(id) => write!(f, " key {id}")?,
+                SourceAuthentication::Nts { ke_port, cert_set } => {
+                    write!(f, " nts ntsport {ke_port} certset {cert_set}")?
+                }
+            }
             writeln!(f)?;
         }
         if self.sources.is_empty() {
@@ -391,6 +471,16 @@ impl fmt::Display for UpstreamConfig {
             Some(LeapSecondSource::TimeZone(path)) => writeln!(f, "leapsectz {}", path.display()),
             Some(LeapSecondSource::List(path)) => writeln!(f, "leapseclist {}", path.display()),
             None => Ok(()),
+        }?;
+        for (set, path) in &self.nts.trusted_certs {
+            writeln!(f, "ntstrustedcerts {set} {}", path.display())?;
         }
+        if self.nts.no_system_cert {
+            writeln!(f, "nosystemcert")?;
+        }
+        if self.nts.refresh != DEFAULT_NTS_REFRESH {
+            writeln!(f, "ntsrefresh {}", self.nts.refresh)?;
+        }
+        Ok(())
     }
 }

@@ -75,6 +75,7 @@ mod tests {
         }
         for request in [
             Request::NtpData { address: None },
+            Request::AuthData { verbose: false },
             Request::ServerStats,
             Request::Clients,
             Request::MakeStep,

@@ -130,6 +130,13 @@ pub fn ntp_data(status: Option<&SyncStatus>, address: Option<IpAddr>) -> Reply {
     .with_csv(chronyc_csv::ntp_data(&chosen))
 }
 
+/// `authdata`: no lines without a sync service.
+pub fn auth_data(status: Option<&SyncStatus>, verbose: bool) -> Reply {
+    let reports = status.map_or(&[][..], |status| &status.auth_data);
+    Reply::report(&reports, chronyc_format::auth_data(reports, verbose))
+        .with_csv(chronyc_csv::auth_data(reports))
+}
+
 /// `activity`: chronyc's counts of sources; all 0 without a sync service, as chronyd without
 /// sources reports.
 pub fn activity(status: Option<&SyncStatus>) -> Reply {
@@ -204,7 +211,7 @@ mod tests {
     use crate::ftp::registry::SessionState;
     use crate::ntp::clock_state::ClockCorrection;
     use crate::ntp::packet::{NtpShort, NtpTimestamp};
-    use crate::sync::report::SourceReport;
+    use crate::sync::report::{AuthDataReport, AuthMode, SourceReport};
 
     fn text(reply: &Reply) -> &str {
         match reply {
@@ -263,6 +270,14 @@ mod tests {
             }],
             source_stats: Vec::new(),
             ntp_data: vec![super::super::chronyc_format::ntp_data_seen_from_chronyd()],
+            auth_data: vec![AuthDataReport {
+                name: "192.0.2.1".into(),
+                mode: AuthMode::Symmetric,
+                key_id: 5,
+                key_type: 3,
+                key_bits: 256,
+                ..AuthDataReport::default()
+            }],
             unresolved_sources: 1,
         };
         assert!(text(&tracking(Some(&status), None)).contains("Stratum         : 3\n"));
@@ -291,6 +306,14 @@ mod tests {
             "ntpdata: no source has the address 192.0.2.9 (`ringctl sources` lists them)"
         );
         assert_eq!(text(&ntp_data(None, None)), "");
+        let auth = auth_data(Some(&status), false);
+        assert!(text(&auth)
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("192.0.2.1                     SK     5    3  256    -"));
+        assert_eq!(data(&auth)[0]["mode"], "Symmetric");
+        assert_eq!(text(&auth_data(None, false)).lines().count(), 2);
         assert_eq!(
             error(&make_step(Some(Err(
                 "makestep needs --control-clock".into()

@@ -9,14 +9,14 @@
 use std::fmt::Write;
 
 use super::chronyc_format::{
-    leap_name, local_minus_source, mode_name, reference_text, stamp_name, test_groups,
-    JITTER_ASYMMETRY,
+    auth_mode_name, leap_name, local_minus_source, mode_name, reference_text, stamp_name,
+    test_groups, yes_no, JITTER_ASYMMETRY,
 };
 use super::server_stats::ServerStats;
 use crate::ntp::ratelimit::ClientRecord;
 use crate::sync::engine::reference_id;
 use crate::sync::report::{
-    ActivityReport, NtpDataReport, SourceReport, SourceStatsReport, TrackingReport,
+    ActivityReport, AuthDataReport, NtpDataReport, SourceReport, SourceStatsReport, TrackingReport,
 };
 
 /// chronyc's value for "no interval" in `clients`.
@@ -56,6 +56,29 @@ pub fn tracking(report: &TrackingReport) -> String {
     )
 }
 
+/// `authdata -c`: name, mode, key ID, type, key length, seconds since the last key
+/// establishment (4294967295 for never), attempts, NAK, cookies, cookie length.
+pub fn auth_data(reports: &[AuthDataReport]) -> String {
+    let mut text = String::new();
+    for report in reports {
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{},{},{},{},{}",
+            report.name,
+            auth_mode_name(report.mode),
+            report.key_id,
+            report.key_type,
+            report.key_bits,
+            report.last_ke_ago.unwrap_or(NEVER),
+            report.ke_attempts,
+            u8::from(report.nak),
+            report.cookies,
+            report.cookie_length,
+        );
+    }
+    text
+}
+
 /// `ntpdata -c`: one line per source with the text report's values in its order, the poll
 /// and precision each followed by their seconds, the reference time as POSIX seconds.
 pub fn ntp_data(reports: &[NtpDataReport]) -> String {
@@ -66,7 +89,7 @@ pub fn ntp_data(reports: &[NtpDataReport]) -> String {
         let _ = writeln!(
             text,
             "{},{:08X},{},{},{:08X},{},{},{},{},{},{:.0},{},{:.9},{:.6},{:.6},{:08X},{},{},\
-             {:.9},{:.9},{:.9},{:.9},{:.2},{first_tests},{second_tests},{third_tests},No,No,\
+             {:.9},{:.9},{:.9},{:.9},{:.2},{first_tests},{second_tests},{third_tests},No,{},\
              {},{},{},{},{},{}",
             report.remote.ip(),
             reference_id(report.remote.ip()),
@@ -91,6 +114,7 @@ pub fn ntp_data(reports: &[NtpDataReport]) -> String {
             exchange.peer_dispersion,
             exchange.response_time,
             JITTER_ASYMMETRY,
+            yes_no(report.authenticated),
             stamp_name(exchange.tx_timestamping),
             stamp_name(exchange.rx_timestamping),
             exchange.total_tx,

@@ -1,6 +1,6 @@
 //! chronyc's text layouts for ringctl's reports: pure functions from a report to the text.
 //!
-//! `tracking`, `sources`, `sourcestats`, `ntpdata`, `serverstats` and `clients` print what chronyc 4.x
+//! `tracking`, `sources`, `sourcestats`, `ntpdata`, `authdata`, `serverstats` and `clients` print what chronyc 4.x
 //! prints for the same data, column for column, so scripts and eyes trained on chronyc read
 //! ringctl the same way. `ftp sessions` has no chronyc counterpart and follows the same style.
 
@@ -15,7 +15,8 @@ use crate::ntp::reply::DropReason;
 use crate::sync::chrony_log::StampSource;
 use crate::sync::engine::reference_id;
 use crate::sync::report::{
-    ActivityReport, ExchangeReport, NtpDataReport, SourceReport, SourceStatsReport, TrackingReport,
+    ActivityReport, AuthDataReport, AuthMode, ExchangeReport, NtpDataReport, SourceReport,
+    SourceStatsReport, TrackingReport,
 };
 
 /// chronyc cuts host names to this many characters, the last one replaced by `>`.
@@ -25,6 +26,8 @@ const SOURCES_HEADER: &str =
     "MS Name/IP address         Stratum Poll Reach LastRx Last sample               ";
 const SOURCESTATS_HEADER: &str =
     "Name/IP Address            NP  NR  Span  Frequency  Freq Skew  Offset  Std Dev";
+const AUTHDATA_HEADER: &str =
+    "Name/IP address             Mode KeyID Type KLen Last Atmp  NAK Cook CLen";
 const CLIENTS_HEADER: &str =
     "Hostname                      NTP   Drop Int IntL Last     Cmd   Drop Int  Last";
 
@@ -52,6 +55,15 @@ const SOURCESTATS_LEGEND: &str = concat!(
     "                           |   |   |     |          |          |   On the -.\n",
     "                           |   |   |     |          |          |   samples. \\\n",
     "                           |   |   |     |          |          |             |\n",
+);
+
+/// `authdata -v`.
+const AUTHDATA_LEGEND: &str = concat!(
+    "                             .- Auth. mechanism (NTS, SK - symmetric key)\n",
+    "                            |   Key length -.  Cookie length (bytes) -.\n",
+    "                            |       (bits)  |  Num. of cookies --.    |\n",
+    "                            |               |  Key est. attempts  |   |\n",
+    "                            |               |           |         |   |\n",
 );
 
 /// `tracking`.
@@ -129,7 +141,7 @@ pub fn ntp_data(reports: &[NtpDataReport], one_source: bool) -> String {
              Jitter asymmetry: {:+.2}\n\
              NTP tests       : {first_tests} {second_tests} {third_tests}\n\
              Interleaved     : No\n\
-             Authenticated   : No\n\
+             Authenticated   : {}\n\
              TX timestamping : {}\n\
              RX timestamping : {}\n\
              Total TX        : {}\n\
@@ -159,6 +171,7 @@ pub fn ntp_data(reports: &[NtpDataReport], one_source: bool) -> String {
             exchange.peer_dispersion,
             exchange.response_time,
             JITTER_ASYMMETRY,
+            yes_no(report.authenticated),
             stamp_name(exchange.tx_timestamping),
             stamp_name(exchange.rx_timestamping),
             exchange.total_tx,
@@ -248,6 +261,50 @@ pub fn sources(sources: &[SourceReport], verbose: bool) -> String {
             signed_duration(local_minus_source(source.adjusted_offset)),
             signed_duration(local_minus_source(source.measured_offset)),
             duration(source.error),
+        );
+    }
+    text
+}
+
+/// chronyc's word for a flag.
+pub(super) fn yes_no(flag: bool) -> &'static str {
+    if flag {
+        "Yes"
+    } else {
+        "No"
+    }
+}
+
+/// chronyc's word for an authentication mode.
+pub(super) fn auth_mode_name(mode: AuthMode) -> &'static str {
+    match mode {
+        AuthMode::None => "-",
+        AuthMode::Symmetric => "SK",
+        AuthMode::Nts => "NTS",
+    }
+}
+
+/// `authdata`, with chronyc's column guide when `verbose`.
+pub fn auth_data(reports: &[AuthDataReport], verbose: bool) -> String {
+    let mut text = String::new();
+    if verbose {
+        text.push_str(AUTHDATA_LEGEND);
+    }
+    push_header(&mut text, AUTHDATA_HEADER);
+    for report in reports {
+        let _ = writeln!(
+            text,
+            "{:<27} {:>4} {:>5} {:>4} {:>4} {} {:>4} {:>4} {:>4} {:>4}",
+            display_name(&report.name),
+            auth_mode_name(report.mode),
+            report.key_id,
+            report.key_type,
+            report.key_bits,
+            compact_seconds(report.last_ke_ago),
+            report.ke_attempts,
+            u8::from(report.nak),
+            report.cookies,
+            report.cookie_length,
         );
     }
     text
@@ -520,6 +577,7 @@ pub(super) fn ntp_data_seen_from_chronyd() -> NtpDataReport {
     NtpDataReport {
         remote: "127.0.0.1:57346".parse().unwrap(),
         local_address: "127.0.0.1".parse().unwrap(),
+        authenticated: false,
         exchange: ExchangeReport {
             leap: 0,
             version: 4,
@@ -565,6 +623,58 @@ mod tests {
             error: offsets.2,
             stopped_by: None,
         }
+    }
+
+    #[test]
+    fn authdata_rows_as_chronyc_43_prints_them() {
+        let reports = [
+            AuthDataReport {
+                name: "127.0.0.1".into(),
+                ..AuthDataReport::default()
+            },
+            AuthDataReport {
+                name: "ntp1.example.net".into(),
+                mode: AuthMode::Symmetric,
+                key_id: 1,
+                key_type: 2,
+                key_bits: 160,
+                ..AuthDataReport::default()
+            },
+            AuthDataReport {
+                name: "a-very-long-host-name.example.net".into(),
+                mode: AuthMode::Nts,
+                key_id: 3,
+                key_type: 15,
+                key_bits: 256,
+                last_ke_ago: Some(5000),
+                ke_attempts: 0,
+                nak: true,
+                cookies: 8,
+                cookie_length: 100,
+            },
+        ];
+        let text = auth_data(&reports, false);
+        let expected = "\
+Name/IP address             Mode KeyID Type KLen Last Atmp  NAK Cook CLen
+=========================================================================
+127.0.0.1                      -     0    0    0    -    0    0    0    0
+ntp1.example.net              SK     1    2  160    -    0    0    0    0
+a-very-long-host-name.ex>    NTS     3   15  256  83m    0    1    8  100
+";
+        assert_eq!(text, expected);
+        let header = text.lines().next().unwrap();
+        for line in text.lines().skip(2) {
+            assert_eq!(line.len(), header.len(), "{line:?}");
+        }
+        assert!(auth_data(&reports, true).starts_with(AUTHDATA_LEGEND));
+        assert_eq!(
+            super::super::chronyc_csv::auth_data(&reports[2..]),
+            "a-very-long-host-name.example.net,NTS,3,15,256,5000,0,1,8,100\n"
+        );
+        assert_eq!(
+            super::super::chronyc_csv::auth_data(&reports[..1]),
+            "127.0.0.1,-,0,0,0,4294967295,0,0,0,0\n"
+        );
     }
 
     #[test]
@@ -965,8 +1075,20 @@ mod tests {
         let report = ntp_data_seen_from_chronyd();
         assert_eq!(ntp_data(std::slice::from_ref(&report), true), captured);
         // Listing every source, chronyc puts an empty line before each.
-        let both = ntp_data(&[report.clone(), report], false);
+        let both = ntp_data(&[report.clone(), report.clone()], false);
         assert_eq!(both, format!("\n{captured}\n{captured}"));
+        // chronyc 4.3 against a `key` or `nts` source (seen in the same run as authdata's).
+        let authenticated = NtpDataReport {
+            authenticated: true,
+            ..report
+        };
+        let text = ntp_data(std::slice::from_ref(&authenticated), true);
+        assert!(
+            text.contains("Interleaved     : No\nAuthenticated   : Yes\n"),
+            "{text}"
+        );
+        let csv = super::super::chronyc_csv::ntp_data(&[authenticated]);
+        assert!(csv.contains(",111,111,1111,No,Yes,Kernel,"), "{csv}");
     }
 
     #[test]

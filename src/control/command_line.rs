@@ -52,6 +52,12 @@ pub enum Command {
         /// Only the source at this address.
         address: Option<IpAddr>,
     },
+    /// How each source is authenticated: symmetric key or NTS, keys, cookies.
+    Authdata {
+        /// Explain the columns.
+        #[arg(short = 'v')]
+        verbose: bool,
+    },
     /// How many sources are online, offline, or without an address yet.
     Activity,
     /// The NTP server's packet counters.
@@ -100,6 +106,7 @@ impl From<&Command> for Request {
             Command::Sources { verbose } => Request::Sources { verbose: *verbose },
             Command::Sourcestats { verbose } => Request::SourceStats { verbose: *verbose },
             Command::Ntpdata { address } => Request::NtpData { address: *address },
+            Command::Authdata { verbose } => Request::AuthData { verbose: *verbose },
             Command::Activity => Request::Activity,
             Command::Serverstats => Request::ServerStats,
             Command::Clients => Request::Clients,
@@ -157,6 +164,10 @@ mod tests {
             }
         );
         assert!(parse(&["ringctl", "ntpdata", "ntp.example.org"]).is_err());
+        assert_eq!(
+            parse(&["ringctl", "authdata", "-v"]).unwrap().1,
+            Request::AuthData { verbose: true }
+        );
         assert!(parse(&["ringctl"]).is_err());
         assert!(parse(&["ringctl", "tracking", "-v"]).is_err());
         assert!(parse(&["ringctl", "ftp"]).is_err());

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_REQUEST_LINE: usize = 256;
 
 const COMMANDS: &str =
-    "tracking, sources [-v], sourcestats [-v], ntpdata [ADDRESS], activity, serverstats, clients, makestep, reload, cyclelogs, ftp sessions";
+    "tracking, sources [-v], sourcestats [-v], ntpdata [ADDRESS], authdata [-v], activity, serverstats, clients, makestep, reload, cyclelogs, ftp sessions";
 
 /// What ringctl asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +29,10 @@ pub enum Request {
     /// The last reply of every source, or of the one at `address`.
     NtpData {
         address: Option<IpAddr>,
+    },
+    /// How each source is authenticated (chronyc's `authdata`).
+    AuthData {
+        verbose: bool,
     },
     /// How many sources are online, offline, unresolved (chronyc's `activity`).
     Activity,
@@ -81,6 +85,9 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         "sourcestats" => {
             return verbose(command, rest).map(|verbose| Request::SourceStats { verbose });
         }
+        "authdata" => {
+            return verbose(command, rest).map(|verbose| Request::AuthData { verbose });
+        }
         "ntpdata" => match rest {
             [] => return Ok(Request::NtpData { address: None }),
             [address] => {
@@ -129,6 +136,7 @@ impl fmt::Display for Request {
             Request::NtpData {
                 address: Some(address),
             } => write!(f, "ntpdata {address}"),
+            Request::AuthData { verbose } => write!(f, "authdata{}", flag(*verbose)),
             Request::Activity => f.write_str("activity"),
             Request::ServerStats => f.write_str("serverstats"),
             Request::Clients => f.write_str("clients"),
@@ -189,8 +197,10 @@ impl Reply {
 mod tests {
     use super::*;
 
-    const ALL: [Request; 14] = [
+    const ALL: [Request; 16] = [
         Request::NtpData { address: None },
+        Request::AuthData { verbose: false },
+        Request::AuthData { verbose: true },
         Request::NtpData {
             address: Some(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)),
         },

@@ -65,6 +65,7 @@ impl ControlState {
             Request::Sources { verbose } => answers::sources(status().as_ref(), verbose),
             Request::SourceStats { verbose } => answers::source_stats(status().as_ref(), verbose),
             Request::NtpData { address } => answers::ntp_data(status().as_ref(), address),
+            Request::AuthData { verbose } => answers::auth_data(status().as_ref(), verbose),
             Request::Activity => answers::activity(status().as_ref()),
             Request::ServerStats => {
                 let shards: Vec<_> = self.ntp_counters.iter().map(|c| c.totals()).collect();

@@ -217,7 +217,7 @@ fn chrony_tests(
         true,
         rejection != Some(Rejection::Bogus),
         rejection != Some(Rejection::BadTimestamps),
-        true,
+        rejection != Some(Rejection::NotAuthentic),
         !matches!(
             rejection,
             Some(Rejection::Unsynchronised | Rejection::KissOfDeath(_))
@@ -418,8 +418,34 @@ impl Engine {
         timing: ReplyTiming,
         out: &mut Vec<Action>,
     ) -> Result<(), Rejection> {
-        let local_poll = self.sources[id.0].poll.poll;
         let evaluated = measurement::evaluate(reply, timing.t1, timing.t4);
+        self.take_reply(id, now, reply, timing, evaluated, out)
+    }
+
+    /// A reply from `id` that failed authentication: counted and shown by `ntpdata` as
+    /// chronyd shows it (test 5 failed), never a sample, and never acted on, not even when it
+    /// says kiss-o'-death.
+    pub fn on_unauthentic_reply(
+        &mut self,
+        id: SourceId,
+        now: LocalTime,
+        reply: &[u8],
+        timing: ReplyTiming,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Rejection> {
+        self.take_reply(id, now, reply, timing, Err(Rejection::NotAuthentic), out)
+    }
+
+    fn take_reply(
+        &mut self,
+        id: SourceId,
+        now: LocalTime,
+        reply: &[u8],
+        timing: ReplyTiming,
+        evaluated: Result<Sample, Rejection>,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Rejection> {
+        let local_poll = self.sources[id.0].poll.poll;
         let verdict = match evaluated {
             Ok(sample) => Some(self.on_sample(id, now, sample, out)),
             Err(rejection) => {
@@ -465,7 +491,7 @@ impl Engine {
             self.posix(now) + measurement::seconds_between(header.reference, timing.t4)
         };
         let counts = &mut self.sources[id.0].exchanges;
-        let valid = exchange.tests[..3].iter().all(|&passed| passed);
+        let valid = exchange.tests[..4].iter().all(|&passed| passed);
         let good = verdict.is_some() && exchange.tests.iter().all(|&passed| passed);
         *counts = ExchangeReport {
             leap: header.leap,
@@ -601,7 +627,8 @@ impl Engine {
             Rejection::Short
             | Rejection::NotServerMode(_)
             | Rejection::Bogus
-            | Rejection::BadTimestamps => {}
+            | Rejection::BadTimestamps
+            | Rejection::NotAuthentic => {}
         }
     }
 
@@ -970,6 +997,23 @@ impl Engine {
             .collect()
     }
 
+    /// The driver sent nothing for `id`'s last poll (its NTS keys not there yet, its key
+    /// missing, the send failed): `ntpdata`'s Total TX counts requests sent, as chronyd's.
+    pub fn request_not_sent(&mut self, id: SourceId) {
+        let counts = &mut self.sources[id.0].exchanges;
+        counts.total_tx = counts.total_tx.saturating_sub(1);
+    }
+
+    /// Each source in use and its name, in the order of the other reports.
+    pub fn source_names(&self) -> Vec<(SourceId, String)> {
+        self.sources
+            .iter()
+            .enumerate()
+            .filter(|(_, source)| !source.removed)
+            .map(|(index, source)| (SourceId(index), source.spec.name.clone()))
+            .collect()
+    }
+
     /// Whether the last kiss-o'-death stopped a source.
     pub fn stopped_by(&self, id: SourceId) -> Option<Kiss> {
         match self.sources[id.0].poll.activity {
@@ -1204,6 +1248,49 @@ mod tests {
                 ..last
             }
         );
+    }
+
+    #[test]
+    fn an_unauthentic_reply_fails_test_5_and_is_neither_a_sample_nor_a_kiss() {
+        let mut engine = engine();
+        let id = engine.add_source(spec(false), 0xC000_0201, LocalTime::EPOCH);
+        let mut out = Vec::new();
+        engine.on_timer(LocalTime::EPOCH, &mut out);
+        let good = reply(stamp(0.0), 0.0001, 2, 0x0A00_0001);
+        let mut kiss = Header::parse(&good).unwrap();
+        kiss.stratum = 0;
+        kiss.reference_id = u32::from_be_bytes(*b"DENY");
+        for forged in [good, kiss.to_bytes()] {
+            let rejected = engine.on_unauthentic_reply(
+                id,
+                at(0.0002),
+                &forged,
+                timing(stamp(0.0), stamp(0.0002)),
+                &mut out,
+            );
+            assert_eq!(rejected, Err(Rejection::NotAuthentic));
+        }
+        let (_, last) = engine.exchanges()[0];
+        assert_eq!(
+            (last.total_rx, last.total_valid_rx, last.total_good_rx),
+            (2, 0, 0)
+        );
+        assert!(!last.tests[3], "test 5 failed: {:?}", last.tests);
+        assert_eq!(engine.stopped_by(id), None, "a forged DENY stops nothing");
+        assert_eq!(engine.sources(at(0.001))[0].last_rx, None, "no sample");
+        assert_eq!(engine.sources(at(0.001))[0].reach, 0, "not heard either");
+
+        // The authentic reply to the same request still counts.
+        engine
+            .on_reply(
+                id,
+                at(0.0002),
+                &good,
+                timing(stamp(0.0), stamp(0.0002)),
+                &mut out,
+            )
+            .unwrap();
+        assert!(engine.sources(at(0.001))[0].last_rx.is_some());
     }
 
     fn spec(from_pool: bool) -> SourceSpec {

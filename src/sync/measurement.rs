@@ -75,6 +75,9 @@ pub enum Rejection {
     Unsynchronised,
     #[error("impossible timestamps (server transmit before its receive)")]
     BadTimestamps,
+    /// No valid MAC by the source's key, or no authentic NTS fields (chronyd's test 5).
+    #[error("failed authentication")]
+    NotAuthentic,
 }
 
 /// Largest stratum a usable server may announce.

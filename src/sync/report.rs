@@ -1,5 +1,5 @@
 //! What the sync engine tells operators: the data behind `ringctl tracking`, `sources`,
-//! `sourcestats` and `ntpdata`, in chronyc's units.
+//! `sourcestats`, `ntpdata` and `authdata`, in chronyc's units.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -95,7 +95,8 @@ pub struct ExchangeReport {
     pub rx_timestamping: StampSource,
     pub total_tx: u64,
     pub total_rx: u64,
-    /// Replies that passed tests 1-3: a server-mode answer to our latest request.
+    /// Replies that passed tests 1-3 and 5: an authentic server-mode answer to our latest
+    /// request.
     pub total_valid_rx: u64,
     /// Replies that passed every test and were taken as samples.
     pub total_good_rx: u64,
@@ -107,8 +108,40 @@ pub struct NtpDataReport {
     pub remote: SocketAddr,
     /// The address our requests leave from, by the routing table.
     pub local_address: IpAddr,
+    /// Whether the source's packets are authenticated (`key` or `nts`), as chronyd says it
+    /// whatever the last reply was.
+    pub authenticated: bool,
     #[serde(flatten)]
     pub exchange: ExchangeReport,
+}
+
+/// How a source's packets are authenticated, as `authdata`'s Mode column names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum AuthMode {
+    #[default]
+    None,
+    Symmetric,
+    Nts,
+}
+
+/// One line of `ringctl authdata`, with chronyd's values (ntp_auth.c, nts_ntp_client.c).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AuthDataReport {
+    pub name: String,
+    pub mode: AuthMode,
+    /// The symmetric key's ID, or how many NTS-KE sessions gave keys.
+    pub key_id: u32,
+    /// chrony's number of the key's type (1 MD5 .. 14 AES256) or of the NTS AEAD (15).
+    pub key_type: u16,
+    pub key_bits: u16,
+    /// Seconds since the last successful NTS-KE session, if there was one.
+    pub last_ke_ago: Option<u32>,
+    pub ke_attempts: u16,
+    /// Whether the last reply was an NTS NAK.
+    pub nak: bool,
+    pub cookies: u16,
+    /// The length of the next cookie to be sent, 0 without one.
+    pub cookie_length: u16,
 }
 
 /// Everything the status commands show, as the sync service last published it.
@@ -118,6 +151,7 @@ pub struct SyncStatus {
     pub sources: Vec<SourceReport>,
     pub source_stats: Vec<SourceStatsReport>,
     pub ntp_data: Vec<NtpDataReport>,
+    pub auth_data: Vec<AuthDataReport>,
     /// `server`/`pool` lines whose name has not resolved to an address yet.
     pub unresolved_sources: usize,
 }

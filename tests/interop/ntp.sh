@@ -2,7 +2,7 @@
 # NTP interop: real clients (ntpsec's ntpdig, chronyd in query-only mode) accept ringd's replies
 # and measure offsets under 1 ms against it, on both I/O backends, also with a key (ntpdig -a) and
 # over NTS (chronyd's NTS client, ringload --key/--nts); ringd synchronises to a
-# chronyd server; and ringd answers and drops request kinds as chronyd does (ntp_requests.py). Needs root (port 123:
+# chronyd server, also with a key and over NTS; and ringd answers and drops request kinds as chronyd does (ntp_requests.py). Needs root (port 123:
 # ntpdig cannot query another port) and the packages installed by install-packages.sh.
 set -euo pipefail
 
@@ -222,6 +222,52 @@ ntpdata_matches_chronyc() {
 }
 check "ringctl ntpdata has chronyc's lines and -c fields" ntpdata_matches_chronyc
 check "ringd (sync client) exits 0 on SIGTERM" stop_ringd
+
+# Authenticated sources: a chronyd (-x) serving with the key file and NTS on free loopback ports
+# (two addresses, one source each), followed by ringd and by a second chronyd with `key 1` and
+# `nts`: both select, and ringctl authdata prints chronyc authdata's rows.
+auth_matches_chronyd() {
+    local port ke_port theirs ours
+    port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    ke_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=127.0.0.2" -addext "subjectAltName=IP:127.0.0.2" \
+        -addext "basicConstraints=critical,CA:FALSE" \
+        -keyout "$work/auth-nts.key" -out "$work/auth-nts.crt" 2> /dev/null
+    mkdir -m 0750 "$work/chronyd-auth-cmd" "$work/chronyd-auth-client-cmd"
+    printf 'port %s\nallow 127.0.0.0/8\nlocal stratum 5\ncmdport 0\nbindcmdaddress %s/chronyd-auth-cmd/chronyd.sock\npidfile %s/chronyd-auth.pid\nkeyfile %s/chrony.keys\nntsport %s\nntsservercert %s/auth-nts.crt\nntsserverkey %s/auth-nts.key\n' \
+        "$port" "$work" "$work" "$work" "$ke_port" "$work" "$work" > "$work/chronyd-auth.conf"
+    chronyd -x -d -u root -f "$work/chronyd-auth.conf" > "$work/chronyd-auth.log" 2>&1 &
+    helper_pids="$helper_pids $!"
+    local sources
+    sources=$(printf 'server 127.0.0.1 port %s key 1 iburst minpoll -3 maxpoll -3\nserver 127.0.0.2 port %s nts ntsport %s iburst minpoll -3 maxpoll -3\nkeyfile %s/chrony.keys\nntstrustedcerts %s/auth-nts.crt\nnosystemcert\n' \
+        "$port" "$port" "$ke_port" "$work" "$work")
+    printf '%s\nport 0\ncmdport 0\nbindcmdaddress %s/chronyd-auth-client-cmd/chronyd.sock\npidfile %s/chronyd-auth-client.pid\n' \
+        "$sources" "$work" "$work" > "$work/chronyd-auth-client.conf"
+    chronyd -x -d -u root -f "$work/chronyd-auth-client.conf" > "$work/chronyd-auth-client.log" 2>&1 &
+    helper_pids="$helper_pids $!"
+    printf '%s\nport 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\n' "$sources" > "$work/ringd-auth.conf"
+    start_ringd "$work/ringd-auth.log" ntp --ntp-conf "$work/ringd-auth.conf" \
+        --shards 1 --control-socket "$work/ringd-auth.sock" || return 1
+    # 20 s at most, one look per half second, for both sources to be selected or combined on
+    # both sides with the NTS cookies topped up again.
+    for _ in $(seq 1 40); do
+        theirs=$(chronyc -n -h "$work/chronyd-auth-client-cmd/chronyd.sock" authdata)
+        ours=$("$ringctl" -s "$work/ringd-auth.sock" authdata)
+        [ "$theirs" = "$ours" ] &&
+            [ "$(chronyc -n -h "$work/chronyd-auth-client-cmd/chronyd.sock" sources | grep -c '^\^[*+]')" = 2 ] &&
+            [ "$("$ringctl" -s "$work/ringd-auth.sock" sources | grep -c '^\^[*+]')" = 2 ] && break
+        read -r -t 0.5 < /dev/zero || true
+    done
+    paste -d'|' <(echo "$theirs") <(echo "$ours") | sed 's/^/  chronyc|ringctl: /'
+    "$ringctl" -s "$work/ringd-auth.sock" sources | sed 's/^/  ringctl: /'
+    local status=0
+    [ "$theirs" = "$ours" ] || status=1
+    [ "$("$ringctl" -s "$work/ringd-auth.sock" sources | grep -c '^\^[*+]')" = 2 ] || status=1
+    stop_ringd || status=1
+    return "$status"
+}
+check "ringd follows chronyd with key 1 and NTS; authdata as chronyc's" auth_matches_chronyd
 
 # Request kinds (ntp_requests.py) sent to a chronyd and a ringd that both serve local stratum 10:
 # each answered by both or dropped by both, the answers alike in mode, version, poll, stratum.

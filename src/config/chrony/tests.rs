@@ -506,6 +506,83 @@ fn client_side_directives_are_read() {
 }
 
 #[test]
+fn authenticated_sources_and_the_nts_client_directives_are_read_as_chronyd_reads_them() {
+    use chrony_upstream::SourceAuthentication::{Key, Nts};
+    let config = parse(
+        "server a.example key 5\n\
+         server b.example nts\n\
+         server c.example nts ntsport 14460 certset 2 key 3\n\
+         server d.example key -1\n\
+         server e.example ntsport 14460\n\
+         ntstrustedcerts /etc/ca.pem\nntstrustedcerts 2 /etc/ca.d\n\
+         nosystemcert\nntsrefresh 3600",
+    );
+    let upstream = &config.upstream;
+    let auth: Vec<_> = upstream.sources.iter().map(|s| s.authentication).collect();
+    assert_eq!(
+        auth,
+        [
+            Key(5),
+            Nts {
+                ke_port: 4460,
+                cert_set: 0
+            },
+            // `nts` wins over `key`, as in chronyd's ntp_core.c.
+            Nts {
+                ke_port: 14460,
+                cert_set: 2
+            },
+            // sscanf's %u takes -1 as 4294967295: chronyd says "Key 4294967295 is missing".
+            Key(u32::MAX),
+            chrony_upstream::SourceAuthentication::None,
+        ]
+    );
+    assert_eq!(
+        upstream.nts.trusted_certs,
+        [
+            (0, PathBuf::from("/etc/ca.pem")),
+            (2, PathBuf::from("/etc/ca.d"))
+        ]
+    );
+    assert!(upstream.nts.no_system_cert);
+    assert_eq!(upstream.nts.refresh, 3600);
+    assert!(config.deferred.is_empty(), "{:?}", config.deferred);
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(config.warnings[0]
+        .to_string()
+        .ends_with("option `ntsport` is accepted and not acted on: only an `nts` source uses it"));
+    let shown = config.to_string();
+    assert!(
+        shown.contains("server a.example port 123 minpoll 6 maxpoll 10 key 5\n"),
+        "{shown}"
+    );
+    assert!(shown.contains(" nts ntsport 14460 certset 2\n"), "{shown}");
+    assert!(
+        shown.contains("ntstrustedcerts 2 /etc/ca.d\nnosystemcert\nntsrefresh 3600\n"),
+        "{shown}"
+    );
+    assert_eq!(
+        parse("server a.example nts").upstream.nts.refresh,
+        2_419_200
+    );
+    for (line, expected) in [
+        ("server a.example key 0", "`key 0` is not a key"),
+        ("server a.example key one", "a key ID after `key`"),
+        ("server a.example certset x", "a certificate set ID"),
+        (
+            "ntstrustedcerts x /etc/ca.pem",
+            "a certificate set ID before the file",
+        ),
+        ("ntstrustedcerts", "ntstrustedcerts [SET-ID] FILE|DIRECTORY"),
+        ("ntsrefresh soon", "a number of seconds"),
+        ("nosystemcert yes", "takes no arguments"),
+    ] {
+        let message = error(line);
+        assert!(message.contains(expected), "{line}: {message}");
+    }
+}
+
+#[test]
 fn bad_source_options_name_the_fix() {
     for (line, expected) in [
         (

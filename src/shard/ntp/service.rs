@@ -119,7 +119,7 @@ fn configured_addresses(config: &NtpConfig) -> Vec<SocketAddr> {
 
 /// The keys of `config`'s `keyfile`, none without one. As chronyd, a file that cannot be read
 /// and lines that cannot be used are logged, and the rest is served.
-fn load_keys(config: &NtpConfig) -> KeyTable {
+pub(crate) fn load_keys(config: &NtpConfig) -> KeyTable {
     const KEY_FILE: Expected = Expected::named_by("keyfile", NO_ORIGINAL_LIMIT);
     let Some(path) = &config.auth.keyfile else {
         return KeyTable::default();

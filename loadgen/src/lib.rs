@@ -8,4 +8,6 @@ pub mod ftp;
 pub mod html;
 pub mod ntp;
 pub mod reflect;
+pub mod step_stats;
 pub mod target;
+pub mod tls_trust;

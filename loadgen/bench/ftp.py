@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, cli, ftp_tls, log, report, sockets
+from bench import BenchError, certificate, cli, ftp_tls, log, report, sockets
 from bench.checkout import (BENCHMARKS_MD, ROOT, cargo_build, git_revision, install_packages,
                             release_dir)
 from bench.cpu import children, core_busy_ticks, pinned, ticks_per_second
@@ -232,10 +232,10 @@ def main(flags):
         report.publish(render(runs, setup), MARKERS, out)
     if tls:
         tls_setup = ftp_tls.TlsSetup(
-            certificate=ftp_tls.CERTIFICATE,
+            certificate=certificate.CERTIFICATE,
             openssl_version=first_line(["openssl", "version"]),
             libssl_deb=debian_version("libssl3"),
-            rustls_version=ftp_tls.rustls_version((ROOT / "Cargo.lock").read_text()),
+            rustls_version=certificate.rustls_version((ROOT / "Cargo.lock").read_text()),
             negotiated=bench.negotiated,
             idle_sessions=bench.tls_idle_sessions,
         )

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 
 from bench import log, report
+from bench.certificate import CERT, KEY, OPENSSL_REQ, make_certificate
 from bench.cpu import core_busy_ticks, pinned, ticks_per_second
 from bench.medians import median
 
@@ -24,16 +25,6 @@ FIGURE_ORDER = ("tls_idle", "tls_sessions", "tls_retr")
 RETR_PASSIVE = {"ringd": (3000, 3499), "ringd-before": (3500, 3999)}
 # pyftpdlib's FTPS needs pyOpenSSL and is not what issue 14 compares.
 SERVERS = ["vsftpd", "ringd"]
-CERT = "cert.pem"
-KEY = "key.pem"
-# ECDSA P-256: what certbot issues by default and what both servers sign fastest with; rustls
-# refuses a CA certificate as a server's, hence CA:FALSE.
-CERTIFICATE = ("ECDSA P-256 (prime256v1), self-signed, CN=localhost, subjectAltName "
-               "DNS:localhost and IP:127.0.0.1, basicConstraints critical CA:FALSE")
-OPENSSL_REQ = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-               "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-               "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-               "-addext", "basicConstraints=critical,CA:FALSE"]
 # vsftpd holds three processes per idle TLS session (two per plain one), each taking a PID.
 VSFTPD_TLS_PROCESSES = 3
 PID_MARGIN = 1000
@@ -96,13 +87,6 @@ def conf_lines(work_dir):
             "force_anon_logins_ssl=YES", "force_anon_data_ssl=YES"]
 
 
-def make_certificate(work_dir):
-    """The run's certificate and key, WORK/cert.pem and WORK/key.pem."""
-    subprocess.run([*OPENSSL_REQ, "-keyout", work_dir / KEY, "-out", work_dir / CERT],
-                   check=True, capture_output=True)
-    (work_dir / KEY).chmod(0o600)
-
-
 def parse_curl_timing(text):
     """(bytes, pretransfer s, total s, curl's B/s) from curl's -w CURL_TIMING, or None."""
     fields = text.split()
@@ -139,12 +123,6 @@ def openssl_key_exchange(output):
     parts = [part.strip() for part in found.group(1).split(",")]
     name = parts[1] if parts[0] in ("ECDH", "DH") and len(parts) > 2 else parts[0]
     return {"prime256v1": "secp256r1"}.get(name, name)
-
-
-def rustls_version(cargo_lock_text):
-    """rustls's version in Cargo.lock (ringload's TLS), or "?"."""
-    found = re.search(r'name = "rustls"\nversion = "([^"]+)"', cargo_lock_text)
-    return found.group(1) if found else "?"
 
 
 def idle_sessions_possible(requested, pid_max, pids_in_use):

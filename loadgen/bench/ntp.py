@@ -1,4 +1,5 @@
-"""The NTP comparison: chronyd, the udp-reflector (the syscall floor) and ringd, side by side."""
+"""The NTP comparison: chronyd, the udp-reflector (the syscall floor) and ringd, side by side,
+plain and (chronyd and ringd) over NTS."""
 
 import json
 import shutil
@@ -6,10 +7,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from bench import BenchError, cli, log, report, sockets
-from bench.checkout import BENCHMARKS_MD, cargo_build, git_revision, install_packages, release_dir
+from bench import BenchError, cli, log, nts, report, sockets
+from bench.certificate import CERTIFICATE, make_certificate, rustls_version
+from bench.checkout import (BENCHMARKS_MD, ROOT, cargo_build, git_revision, install_packages,
+                            release_dir)
 from bench.cpu import pinned, process_ticks, ticks_per_second
-from bench.machine import Machine, first_line, load_average, this_machine, utc_now
+from bench.machine import Machine, debian_version, first_line, load_average, this_machine, utc_now
 from bench.medians import median, ramp_median
 from bench.rounds import schedule
 from bench.runs import Runs
@@ -19,8 +22,11 @@ DESCRIPTION = """\
 Side-by-side NTP benchmark on loopback, in one run: chronyd, the udp-reflector (the syscall
 floor) and ringd, each pinned to core 0, loaded by ringload pinned to core 1. Measures CPU time
 per answered request at 80,000/s, loss at 200,000/s, p99 |offset| at 150,000/s and the ramp's
-maximum rate; each figure is the median of alternating runs (A B C A B C ...). Writes the
-result into docs/benchmarks.md between markers, leaving the rest of that file alone."""
+maximum rate; each figure is the median of alternating runs (A B C A B C ...). Then, against a
+second chronyd and ringd serving NTS with one certificate: CPU time per answered NTS request at
+80,000/s, NTS loss at 100,000/s, and NTS-KE handshakes/s with 16 clients and the server's CPU
+per handshake. Writes both results into docs/benchmarks.md between markers (compare-ntp,
+compare-nts), leaving the rest of that file alone."""
 EPILOG = """\
 Safety: chronyd always runs as `chronyd -x` (it never touches the system clock); every process
 is started by this benchmark and stopped by PID; all load goes to 127.0.0.1."""
@@ -71,9 +77,16 @@ def server_directives(port):
     return f"port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\nnoclientlog\n"
 
 
-def chronyd_housekeeping(directory):
+def chronyd_housekeeping(directory, instance="chronyd"):
     """What chronyd's file adds: no command port, a pidfile of its own."""
-    return ["cmdport 0", f"pidfile {directory}/chronyd.pid"]
+    return ["cmdport 0", f"pidfile {directory}/{instance}.pid"]
+
+
+def chronyd_argv(conf, serves_nts):
+    """chronyd's command: always -x (it never touches the clock). Serving NTS it runs as root
+    (-u root): its NTS-KE helper reads the key after dropping to the packaged user, who cannot
+    enter this run's directory."""
+    return ["chronyd", "-x", "-d", *(["-u", "root"] if serves_nts else []), "-f", conf]
 
 
 def main(flags):
@@ -102,6 +115,7 @@ def main(flags):
         log("note: a chronyd not started by this benchmark is running (left alone): "
             + foreign.stdout.strip())
 
+    nts_servers = [server for server in nts.SERVERS if server in servers]
     started = time.time()
     load = load_average()
     runs = Runs()
@@ -109,11 +123,18 @@ def main(flags):
         bench = _Bench(work, binaries, run_seconds, step_seconds, runs)
         for server in servers:
             bench.start(server)
-        for round_number, plan in schedule(rounds, FIGURE_ORDER, servers):
+        if nts_servers:
+            make_certificate(work.dir)
+            for server in nts_servers:
+                bench.start(server, serves_nts=True)
+        for round_number, plan in schedule(rounds, FIGURE_ORDER + nts.FIGURE_ORDER, servers):
             log(f"round {round_number} of {rounds}")
             for figure, server in plan:
+                if figure in nts.FIGURE_ORDER:
+                    if server in nts_servers:
+                        bench.measure_nts(server, figure, round_number)
                 # The reflector copies T1 into T2 and T3: its offset would mean nothing.
-                if (figure, server) != ("offset", "reflector"):
+                elif (figure, server) != ("offset", "reflector"):
                     bench.measure(server, figure, round_number)
     elapsed = int(time.time()) - int(started)
 
@@ -135,6 +156,15 @@ def main(flags):
         step_seconds=step_seconds,
     )
     report.publish(render(runs, setup), MARKERS, out)
+    if nts_servers:
+        nts_setup = nts.NtsSetup(
+            certificate=CERTIFICATE,
+            rustls_version=rustls_version((ROOT / "Cargo.lock").read_text()),
+            gnutls_deb=debian_version("libgnutls30"),
+            cpu_rate=CPU_RATE,
+            agreed=bench.agreed,
+        )
+        report.publish(nts.render(runs, setup, nts_setup, nts_servers), nts.MARKERS, out)
     return 0
 
 
@@ -154,8 +184,8 @@ def _parser():
     return parser
 
 
-class _Bench:
-    """The servers of one run, and the measurements made against them."""
+class _Bench(nts.NtsFigures):
+    """The servers of one run, and the measurements made against them (the NTS ones in nts)."""
 
     def __init__(self, work, binaries, run_seconds, step_seconds, runs):
         self._work = work
@@ -165,30 +195,49 @@ class _Bench:
         self._runs = runs
         self._server = {}
         self._port = {}
+        self._ke_port = {}
+        self._cpu_rate = CPU_RATE
+        self._load_core = LOAD_CORE
+        self.agreed = {}
 
-    def start(self, name):
+    def start(self, server, serves_nts=False):
+        """Starts `server`; with `serves_nts`, its NTS instance (named SERVER-nts) with the
+        plain directives and nts.nts_directives."""
+        name = server + nts.SUFFIX if serves_nts else server
         port = sockets.free_udp_port()
+        nts_lines = []
+        if serves_nts:
+            self._ke_port[name] = sockets.free_tcp_port()
+            nts_lines = nts.nts_directives(self._ke_port[name], self._work.dir)
         conf = self._work.dir / f"{name}.conf"
-        if name == "chronyd":
-            conf.write_text(server_directives(port)
-                            + "".join(f"{line}\n" for line in chronyd_housekeeping(self._work.dir)))
-            argv = ["chronyd", "-x", "-d", "-f", conf]  # -x: never touches the clock
-            server = self._work.start(name, pinned(SERVER_CORE, argv))
-            # chronyd prints no line when it serves; its socket being bound is the sign.
-            server.wait_until(lambda: sockets.udp_bound(port), READY_S, f"no socket on port {port}")
-        elif name == "reflector":
+        if server == "chronyd":
+            lines = nts_lines + chronyd_housekeeping(self._work.dir, name)
+            conf.write_text(server_directives(port) + "".join(f"{line}\n" for line in lines))
+            argv = chronyd_argv(conf, serves_nts)
+            server_process = self._work.start(name, pinned(SERVER_CORE, argv))
+            # chronyd prints no line when it serves; its sockets being bound are the sign.
+            ke_port = self._ke_port.get(name)
+            server_process.wait_until(
+                lambda: sockets.udp_bound(port)
+                and (ke_port is None or sockets.tcp_listening(ke_port)),
+                READY_S, f"no socket on port {port}")
+        elif server == "reflector":
             argv = [self._binaries / "udp-reflector", "--bind", f"127.0.0.1:{port}"]
-            server = self._work.start(name, pinned(SERVER_CORE, argv), ready_line="listening on")
-            server.wait_for_line(READY_S)
+            server_process = self._work.start(name, pinned(SERVER_CORE, argv),
+                                              ready_line="listening on")
+            server_process.wait_for_line(READY_S)
         else:
-            conf.write_text(server_directives(port))
+            conf.write_text(server_directives(port) + "".join(f"{line}\n" for line in nts_lines))
             argv = [self._binaries / "ringd", "--ntp-conf", conf, "--shards", "1"]
-            server = self._work.start(name, pinned(SERVER_CORE, argv), ready_line="ready: every service listens")
-            server.wait_for_line(READY_S)
-        self._server[name] = server
+            server_process = self._work.start(name, pinned(SERVER_CORE, argv),
+                                              ready_line="ready: every service listens")
+            server_process.wait_for_line(READY_S)
+        self._server[name] = server_process
         self._port[name] = port
         self._wait_until_answering(name)
-        log(f"started {name} (pid {server.pid}) on 127.0.0.1:{port}, core {SERVER_CORE}")
+        ke = f", NTS-KE on port {self._ke_port[name]}" if serves_nts else ""
+        log(f"started {name} (pid {server_process.pid}) on 127.0.0.1:{port}{ke}, "
+            f"core {SERVER_CORE}")
 
     def _wait_until_answering(self, name):
         """A server is ready for the figures once ringload gets answers from it."""
@@ -210,15 +259,17 @@ class _Bench:
                               stderr=subprocess.DEVNULL if quiet else None, text=True)
         return json.loads(done.stdout)
 
-    def _fixed_rate(self, name, rate):
-        """A fixed-rate run, repeated (at most twice) when the generator fell behind its
-        schedule: the server then did not get the load asked for. Returns the kept run's
-        report and the server's CPU ticks during it."""
+    def _fixed_rate(self, name, rate, flags=(), ticks_of=process_ticks):
+        """A fixed-rate run with ringload's `flags`, repeated (at most twice) when the
+        generator fell behind its schedule: the server then did not get the load asked for.
+        Returns the kept run's report and the server's CPU ticks during it (`ticks_of` its
+        PID)."""
         pid = self._server[name].pid
         for attempt in range(1, 4):
-            before = process_ticks(pid)
-            result = self._ringload(name, ["--rate", rate, "--duration", self._run_seconds])
-            ticks = process_ticks(pid) - before
+            before = ticks_of(pid)
+            result = self._ringload(name, ["--rate", rate, "--duration", self._run_seconds,
+                                           *flags])
+            ticks = ticks_of(pid) - before
             if not result["generator_fell_behind"]:
                 break
             if attempt < 3:

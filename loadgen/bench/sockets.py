@@ -1,4 +1,5 @@
-"""Sockets on this machine as /proc/net shows them: TCP listeners, bound UDP ports, TIME_WAIT."""
+"""Sockets on this machine as /proc/net shows them: TCP listeners, bound UDP ports, TIME_WAIT,
+free ports."""
 
 import random
 
@@ -58,3 +59,12 @@ def free_udp_port():
         if not udp_bound(port):
             return port
     raise BenchError("no free UDP port found in 100 tries")
+
+
+def free_tcp_port():
+    """A port in 20000-49999 that no TCP socket has, in any state, picked at random."""
+    for _ in range(100):
+        port = random.randrange(20000, 50000)
+        if all(local != port for local, _ in _sockets("tcp")):
+            return port
+    raise BenchError("no free TCP port found in 100 tries")

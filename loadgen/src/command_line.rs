@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::ftp::cli::{FtpArgs, FtpLimitsArgs};
 use crate::ntp::cli::NtpArgs;
+use crate::nts_ke::cli::NtsKeArgs;
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Open-loop NTP load: paced client requests, every reply validated and timed.
     Ntp(NtpArgs),
+    /// NTS-KE load: concurrent clients making full handshakes (TLS 1.3, ntske/1), each answer
+    /// checked; handshakes/s, failures by class and latencies.
+    NtsKe(NtsKeArgs),
     /// FTP load: concurrent sessions (login, retr, stor, mixed, idle), latencies and errors.
     Ftp(FtpArgs),
     /// Checks that an FTP server enforces max_clients and max_per_ip with vsftpd's 421 replies.

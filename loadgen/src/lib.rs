@@ -1,4 +1,4 @@
-//! ringload: load generators for NTP and FTP servers, and the syscall-floor UDP reflector.
+//! ringload: load generators for NTP, NTS-KE and FTP servers, and the syscall-floor UDP reflector.
 
 pub mod cli;
 pub mod clients;
@@ -7,5 +7,8 @@ pub mod error;
 pub mod ftp;
 pub mod html;
 pub mod ntp;
+pub mod nts_ke;
 pub mod reflect;
+pub mod step_stats;
 pub mod target;
+pub mod tls_trust;

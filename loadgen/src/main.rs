@@ -7,11 +7,13 @@ use clap::Parser;
 use ringload::command_line::{Cli, Command};
 use ringload::ftp::cli::{run_ftp, run_ftp_limits};
 use ringload::ntp::cli::run_ntp;
+use ringload::nts_ke::cli::run_nts_ke;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ntp(args) => run_ntp(args),
+        Command::NtsKe(args) => run_nts_ke(args),
         Command::Ftp(args) => run_ftp(args),
         Command::FtpLimits(args) => run_ftp_limits(args),
     };

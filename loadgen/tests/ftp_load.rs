@@ -2,57 +2,23 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::ringd_binary;
 use ringd_sys::test_dirs::TempDir;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::NoServerSessionStorage;
 use rustls::{HandshakeKind, ServerConfig, ServerConnection, StreamOwned};
 
+mod common;
+
 /// Longest wait for ringd's readiness line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The ringd binary of this test's profile. ringd is another package's binary, so cargo does
-/// not build it for this test: it is built here once, into the same target directory (cargo
-/// does not hold its lock while tests run).
-fn ringd_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        if let Some(path) = std::env::var_os("RINGD_BIN") {
-            return PathBuf::from(path);
-        }
-        // target/<profile>/deps/ftp_load-<hash>
-        let test_binary = std::env::current_exe().expect("own path");
-        let profile_dir = test_binary
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary under target/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("target directory");
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("profile directory name");
-        let profile = if profile == "debug" { "dev" } else { profile };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "ringd", "--bin", "ringd"])
-            .args(["--profile", profile])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building ringd failed");
-        let binary = profile_dir.join("ringd");
-        assert!(binary.exists(), "no ringd at {}", binary.display());
-        binary
-    })
-}
 
 /// A running ringd serving anonymous FTP of its own temporary directory; killed on drop.
 struct Ringd {

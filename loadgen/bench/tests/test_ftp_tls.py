@@ -3,7 +3,7 @@ section."""
 
 import unittest
 
-from bench import ftp, ftp_tls
+from bench import certificate, ftp, ftp_tls
 from bench.runs import Run, Runs
 from bench.tests.test_ftp import setup_of
 
@@ -62,8 +62,8 @@ class ParsingTest(unittest.TestCase):
     def test_rustls_version_from_cargo_lock(self):
         lock = ('[[package]]\nname = "rustls-pki-types"\nversion = "1.12.0"\n\n'
                 '[[package]]\nname = "rustls"\nversion = "0.23.48"\nsource = "registry"\n')
-        self.assertEqual(ftp_tls.rustls_version(lock), "0.23.48")
-        self.assertEqual(ftp_tls.rustls_version(""), "?")
+        self.assertEqual(certificate.rustls_version(lock), "0.23.48")
+        self.assertEqual(certificate.rustls_version(""), "?")
 
 
 class IdleSessionsTest(unittest.TestCase):

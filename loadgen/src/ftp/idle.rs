@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::memory::{tree_memory, TreeMemory};
-use crate::ftp::stats::{error_lines, latency_table, Percentiles, Tally};
 use crate::ftp::tls::{TlsClient, TlsMode, TlsReport};
+use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
 
 /// Threads that open the sessions (login round trips overlap; holding needs no threads).
 const OPENING_THREADS: usize = 32;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::ftp::control::{Control, FtpError};
-use crate::ftp::stats::{error_lines, latency_table, Percentiles, Tally};
 use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
+use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
 
 /// Stack of each session thread: the loops keep their buffers on the heap.
 const SESSION_STACK: usize = 256 * 1024;

@@ -6,5 +6,4 @@ pub mod idle;
 pub mod limits;
 pub mod load;
 pub mod memory;
-pub mod stats;
 pub mod tls;

@@ -4,20 +4,16 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::{bail, Context};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, NamedGroup,
-    RootCertStore, SignatureScheme,
-};
+use rustls::client::{ClientSessionMemoryCache, Resumption};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, HandshakeKind};
 use serde::Serialize;
 
 use crate::ftp::control::FtpError;
+pub use crate::tls_trust::Negotiated;
+use crate::tls_trust::{client_config, server_name};
 
 /// Server names one session's resumption store remembers: the one server it talks to.
 const SESSION_STORE: usize = 1;
@@ -51,51 +47,11 @@ impl fmt::Debug for TlsClient {
 impl TlsClient {
     /// Trusts the certificates of `ca_file` (PEM) for the server `name`.
     pub fn new(mode: TlsMode, ca_file: &Path, name: &str) -> anyhow::Result<TlsClient> {
-        let mut roots = RootCertStore::empty();
-        let certificates = CertificateDer::pem_file_iter(ca_file)
-            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
-            .with_context(|| format!("--tls-ca {}: not a PEM file", ca_file.display()))?;
-        if certificates.is_empty() {
-            bail!("--tls-ca {}: no certificate in it", ca_file.display());
-        }
-        for certificate in certificates {
-            roots.add(certificate).with_context(|| {
-                format!(
-                    "--tls-ca {}: a certificate cannot be used",
-                    ca_file.display()
-                )
-            })?;
-        }
-        let name = ServerName::try_from(name.to_string())
-            .with_context(|| format!("--tls-name {name}: not a DNS name or IP address"))?;
-        #[allow(
-            deprecated,
-            reason = "ring, as ringd: no post-quantum key exchange, which FTP clients do not offer yet"
-        )]
-        let mut provider = rustls::crypto::ring::default_provider();
-        // X25519 first, as curl, lftp and FileZilla offer it; rustls with ring offers P-384
-        // first, which would measure a key exchange no real client asks for.
-        provider
-            .kx_groups
-            .sort_by_key(|group| group.name() != NamedGroup::X25519);
-        let provider = Arc::new(provider);
-        let verifier =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-                .build()
-                .context("--tls-ca")?;
-        let template = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .context("TLS 1.2 and 1.3")?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RememberingVerifier {
-                webpki: verifier,
-                verified: Mutex::new(None),
-            }))
-            .with_no_client_auth();
+        let versions = rustls::DEFAULT_VERSIONS;
         Ok(TlsClient {
             mode,
-            template,
-            name,
+            template: client_config(ca_file, "--tls-ca", versions)?,
+            name: server_name(name, "--tls-name")?,
         })
     }
 
@@ -110,76 +66,6 @@ impl TlsClient {
             config: Arc::new(config),
             name: self.name.clone(),
         }
-    }
-}
-
-/// webpki's check of the server's certificate chain, done once per chain: every session of a
-/// run is shown the same chain, and checking it again would make the load generator, not the
-/// server, the bottleneck. The handshake's signature, which proves the server holds the key,
-/// is checked every time.
-#[derive(Debug)]
-struct RememberingVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    verified: Mutex<Option<VerifiedChain>>,
-}
-
-/// The end-entity certificate, intermediates and name last verified.
-#[derive(Debug, PartialEq)]
-struct VerifiedChain {
-    end_entity: Vec<u8>,
-    intermediates: Vec<Vec<u8>>,
-    name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for RememberingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = VerifiedChain {
-            end_entity: end_entity.to_vec(),
-            intermediates: intermediates.iter().map(|c| c.to_vec()).collect(),
-            name: server_name.to_owned(),
-        };
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if verified.as_ref() == Some(&chain) {
-            return Ok(ServerCertVerified::assertion());
-        }
-        let outcome = self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )?;
-        *verified = Some(chain);
-        Ok(outcome)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
     }
 }
 
@@ -221,14 +107,6 @@ fn tls_failure(step: &'static str, error: io::Error) -> FtpError {
     }
 }
 
-/// What a TLS handshake agreed on, by rustls's names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Negotiated {
-    pub tls_version: String,
-    pub tls_cipher_suite: String,
-    pub tls_key_exchange: String,
-}
-
 /// A control or data connection: plain TCP, or TLS over it.
 pub enum Stream {
     Plain(TcpStream),
@@ -261,12 +139,7 @@ impl Stream {
         let Stream::Tls(tls) = self else {
             return None;
         };
-        let connection = &tls.conn;
-        Some(Negotiated {
-            tls_version: format!("{:?}", connection.protocol_version()?),
-            tls_cipher_suite: format!("{:?}", connection.negotiated_cipher_suite()?.suite()),
-            tls_key_exchange: format!("{:?}", connection.negotiated_key_exchange_group()?.name()),
-        })
+        Negotiated::of(&tls.conn)
     }
 
     /// Whether the handshake resumed an earlier session (plain connections: no).

@@ -7,7 +7,7 @@ use super::svg::{bar_chart, BarChart, Bars};
 use super::{HtmlPage, RunInfo};
 use crate::ftp::idle::IdleReport;
 use crate::ftp::load::LoadReport;
-use crate::ftp::stats::Percentiles;
+use crate::step_stats::Percentiles;
 
 /// Reads one percentile.
 type Pick = fn(&Percentiles) -> f64;

@@ -10,9 +10,9 @@ use ntp_wire::symmetric_keys::SymmetricKey;
 
 use crate::cli::{create_html, output, seconds};
 use crate::clients::{client_addresses, open_client_sockets, MAX_LOOPBACK_CLIENTS};
-use crate::ntp::nts::KeTarget;
 use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
+use crate::nts_ke::handshake::KeTarget;
 use crate::target::resolve_destination;
 
 /// Longest run or ramp step ringload accepts, seconds.

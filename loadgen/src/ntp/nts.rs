@@ -1,52 +1,16 @@
 //! `--nts`: one NTS-KE handshake per generator thread, then cookies kept and spent as an NTS client keeps them.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use anyhow::{bail, Context};
-use ntp_wire::nts_ke::{self, EXPORTER_LABEL};
+use anyhow::bail;
 use ntp_wire::nts_ntp::{self, ReplyProblem};
 use ntp_wire::packet::{NtpTimestamp, HEADER_LEN};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 
-/// How long a KE handshake may take.
-const KE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::nts_ke::handshake::{exchange, KeTarget};
+
 /// The cookies a client holds at most, as chronyd's client.
 const MAX_COOKIES: usize = 8;
-/// The longest KE answer read.
-const MAX_ANSWER: u64 = 65536;
-
-/// Where and how to make the KE handshake.
-#[derive(Clone, Debug)]
-pub struct KeTarget {
-    pub address: SocketAddr,
-    /// The name the server's certificate must carry.
-    pub name: ServerName<'static>,
-    pub roots: Arc<rustls::RootCertStore>,
-}
-
-impl KeTarget {
-    /// The KE server at `address`, its certificate checked against `ca_file` for `name`.
-    pub fn new(address: SocketAddr, name: &str, ca_file: &Path) -> anyhow::Result<KeTarget> {
-        let mut roots = rustls::RootCertStore::empty();
-        for certificate in CertificateDer::pem_file_iter(ca_file)
-            .with_context(|| format!("--nts-ca {}", ca_file.display()))?
-        {
-            roots.add(certificate.with_context(|| format!("--nts-ca {}", ca_file.display()))?)?;
-        }
-        Ok(KeTarget {
-            address,
-            name: ServerName::try_from(name.to_string())
-                .with_context(|| format!("--nts-name {name}"))?,
-            roots: Arc::new(roots),
-        })
-    }
-}
 
 /// What one KE handshake gave: the keys, the cookies, and the NTP port the server named.
 pub struct NtsSession {
@@ -62,42 +26,21 @@ pub struct NtsSession {
 impl NtsSession {
     /// Runs the KE handshake with `target`.
     pub fn establish(target: &KeTarget) -> anyhow::Result<NtsSession> {
-        #[allow(deprecated, reason = "ring, as the rest of ringload's TLS")]
-        let provider = rustls::crypto::ring::default_provider();
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_root_certificates(Arc::clone(&target.roots))
-            .with_no_client_auth();
-        config.alpn_protocols = vec![nts_ke::ALPN.to_vec()];
-        let mut connection = rustls::ClientConnection::new(Arc::new(config), target.name.clone())?;
-        let mut socket = TcpStream::connect_timeout(&target.address, KE_TIMEOUT)
-            .with_context(|| format!("NTS-KE connect to {}", target.address))?;
-        socket.set_read_timeout(Some(KE_TIMEOUT))?;
-        socket.set_write_timeout(Some(KE_TIMEOUT))?;
-        let mut stream = rustls::Stream::new(&mut connection, &mut socket);
-        stream.write_all(&nts_ke::client_request())?;
-        let mut answer = Vec::new();
-        stream
-            .take(MAX_ANSWER)
-            .read_to_end(&mut answer)
-            .context("reading the NTS-KE answer")?;
-        let agreed = nts_ke::read_answer(&answer).context("the NTS-KE answer")?;
-        let export = |server_to_client| -> anyhow::Result<[u8; 32]> {
-            Ok(connection.export_keying_material(
-                [0u8; 32],
-                EXPORTER_LABEL,
-                Some(&nts_ke::exporter_context(server_to_client)),
-            )?)
+        let any = match target.address.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         };
+        let established = exchange(target, SocketAddr::new(any, 0))
+            .map_err(|failure| anyhow::anyhow!("NTS-KE with {}: {failure}", target.address))?;
         let mut salt = [0u8; 24];
         ringd_sys::crypt::fill_random(&mut salt)?;
-        let Some(first) = agreed.cookies.first().cloned() else {
+        let Some(first) = established.cookies.first().cloned() else {
             bail!("the NTS-KE answer holds no cookie");
         };
         Ok(NtsSession {
-            c2s: export(false)?,
-            s2c: export(true)?,
-            cookies: agreed.cookies.into(),
+            c2s: established.c2s,
+            s2c: established.s2c,
+            cookies: established.cookies.into(),
             last_cookie: first,
             salt,
         })

@@ -10,7 +10,8 @@ use ntp_wire::nts_ntp::MAX_REPLY_LEN;
 use ntp_wire::packet::{NtpTimestamp, HEADER_LEN};
 use ntp_wire::symmetric_keys::SymmetricKey;
 
-use super::nts::{KeTarget, NtsSession};
+use super::nts::NtsSession;
+use crate::nts_ke::handshake::KeTarget;
 use ringd_sys::clock::realtime_now;
 use ringd_sys::cpu::pin_current_thread;
 use ringd_sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};

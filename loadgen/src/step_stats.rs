@@ -1,4 +1,4 @@
-//! Tallies of FTP load: latency histograms per step, errors grouped by their text, and their percentiles.
+//! Tallies of load by step: latency histograms per step (FTP commands, NTS-KE handshakes), failures grouped by their text, and their percentiles.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

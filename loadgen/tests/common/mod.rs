@@ -1,0 +1,42 @@
+//! What loadgen's integration tests share: the ringd binary, built once per test binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The ringd binary of this test's profile. ringd is another package's binary, so cargo does
+/// not build it for this test: it is built here once, into the same target directory (cargo
+/// does not hold its lock while tests run).
+pub fn ringd_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("RINGD_BIN") {
+            return PathBuf::from(path);
+        }
+        // target/<profile>/deps/<test>-<hash>
+        let test_binary = std::env::current_exe().expect("own path");
+        let profile_dir = test_binary
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary under target/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("target directory");
+        let profile = profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("profile directory name");
+        let profile = if profile == "debug" { "dev" } else { profile };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "ringd", "--bin", "ringd"])
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building ringd failed");
+        let binary = profile_dir.join("ringd");
+        assert!(binary.exists(), "no ringd at {}", binary.display());
+        binary
+    })
+}

@@ -235,7 +235,7 @@ fn run(
     keys: SharedServerKeys,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
-    let runtime = compio::runtime::Runtime::new()?;
+    let runtime = crate::shard::single_thread_runtime()?;
     runtime.block_on(async move {
         let settings = Rc::new(settings);
         let open = Rc::new(Cell::new(0usize));
@@ -316,6 +316,9 @@ async fn accept_loop(
                 continue;
             }
         };
+        // The answer and close_notify follow the handshake's flight at once: Nagle's algorithm
+        // would hold them for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
         open.set(open.get() + 1);
         let (settings, keys, open) = (Rc::clone(&settings), Arc::clone(&keys), Rc::clone(&open));
         compio::runtime::spawn(async move {

@@ -33,6 +33,28 @@ pub fn cpu_for_shard(allowed: &[usize], shard: usize) -> Option<usize> {
     }
 }
 
+/// A runtime for a thread of its own (an FTP shard, the NTS-KE server), its io_uring set up for
+/// that one thread: completions are handled when the thread asks for them, not by interrupting it (`COOP_TASKRUN`, `DEFER_TASKRUN`). Under TLS
+/// load the interrupts cost a sixth of the sessions a core serves (docs/benchmarks.md). A
+/// kernel older than 6.1 refuses these flags and gets io_uring as it sets it up by default,
+/// not compio's fallback to polling.
+pub fn single_thread_runtime() -> std::io::Result<compio::runtime::Runtime> {
+    let mut proactor = compio::driver::ProactorBuilder::new();
+    proactor
+        .single_issuer(true)
+        .coop_taskrun(true)
+        .taskrun_flag(true)
+        .defer_taskrun(true);
+    let runtime = compio::runtime::Runtime::builder()
+        .with_proactor(proactor)
+        .build()?;
+    if runtime.driver_type().is_iouring() {
+        Ok(runtime)
+    } else {
+        compio::runtime::Runtime::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

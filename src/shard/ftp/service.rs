@@ -484,28 +484,6 @@ struct AcceptLoop {
     task: compio::runtime::JoinHandle<()>,
 }
 
-/// The shard's runtime, its io_uring set up for one thread: completions are handled when the
-/// shard asks for them, not by interrupting it (`COOP_TASKRUN`, `DEFER_TASKRUN`). Under TLS
-/// load the interrupts cost a sixth of the sessions a core serves (docs/benchmarks.md). A
-/// kernel older than 6.1 refuses these flags and gets io_uring as it sets it up by default,
-/// not compio's fallback to polling.
-fn shard_runtime() -> io::Result<compio::runtime::Runtime> {
-    let mut proactor = compio::driver::ProactorBuilder::new();
-    proactor
-        .single_issuer(true)
-        .coop_taskrun(true)
-        .taskrun_flag(true)
-        .defer_taskrun(true);
-    let runtime = compio::runtime::Runtime::builder()
-        .with_proactor(proactor)
-        .build()?;
-    if runtime.driver_type().is_iouring() {
-        Ok(runtime)
-    } else {
-        compio::runtime::Runtime::new()
-    }
-}
-
 fn run_shard(
     listeners: Vec<std::net::TcpListener>,
     current: CurrentShared,
@@ -513,7 +491,7 @@ fn run_shard(
     stop: Arc<AtomicBool>,
     mut changes: UnboundedReceiver<ListenerChange>,
 ) -> io::Result<()> {
-    let runtime = shard_runtime()?;
+    let runtime = crate::shard::single_thread_runtime()?;
     runtime.block_on(async move {
         let start_loop = |listener: std::net::TcpListener| -> io::Result<AcceptLoop> {
             let local = listener.local_addr()?;

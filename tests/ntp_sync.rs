@@ -3,35 +3,14 @@
 
 mod common;
 
-use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::{Ringd, TempDir};
+use common::{ntp_exchange, Ringd, TempDir};
 
 /// How long a log line or a file may take to come.
 const WAIT: Duration = Duration::from_secs(10);
-use ringd::ntp::packet::{Header, NtpTimestamp, MODE_CLIENT, MODE_SERVER};
-use ringd::sys::clock::realtime_now;
-
-fn query(server: std::net::SocketAddr) -> (NtpTimestamp, Header, NtpTimestamp) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let t1 = NtpTimestamp::from_unix(realtime_now());
-    let request = Header {
-        version: 4,
-        mode: MODE_CLIENT,
-        transmit: t1,
-        ..Header::default()
-    };
-    socket.send_to(&request.to_bytes(), server).unwrap();
-    let mut buf = [0u8; 64];
-    let (len, _) = socket.recv_from(&mut buf).expect("a reply");
-    let t4 = NtpTimestamp::from_unix(realtime_now());
-    (t1, Header::parse(&buf[..len]).unwrap(), t4)
-}
+use ringd::ntp::packet::MODE_SERVER;
 
 #[test]
 fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
@@ -52,7 +31,7 @@ fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
     let mut client = Ringd::start_ntp(&conf, &["--shards", "1"], 1);
 
     // Before the first sample the client is honest about not knowing the time.
-    let (_, early, _) = query(client.ntp_addrs[0]);
+    let (_, early, _) = ntp_exchange(client.ntp_addrs[0]);
     assert!(
         early.leap == 3 || early.stratum == 4,
         "unsynchronised (LI 3) until synchronised: {early:?}"
@@ -60,7 +39,7 @@ fn a_client_ringd_follows_its_server_and_serves_one_stratum_below() {
 
     let line = client.wait_for_line("synchronised to 127.0.0.1", Duration::from_secs(20));
     assert!(line.contains("serving stratum 4"), "{line}");
-    let (t1, reply, t4) = query(client.ntp_addrs[0]);
+    let (t1, reply, t4) = ntp_exchange(client.ntp_addrs[0]);
     assert_eq!(reply.mode, MODE_SERVER);
     assert_eq!(reply.leap, 0);
     assert_eq!(reply.stratum, 4, "the upstream's stratum 3, plus one");
@@ -131,7 +110,7 @@ fn a_reload_swaps_upstream_sources_without_a_restart() {
         !sources.contains("127.0.0.1 "),
         "the removed source is gone: {sources}"
     );
-    let (_, reply, _) = query(client.ntp_addrs[0]);
+    let (_, reply, _) = ntp_exchange(client.ntp_addrs[0]);
     assert_eq!(reply.stratum, 6);
     client.stop();
     first.stop();
@@ -375,7 +354,7 @@ fn two_orphans_polling_each_other_stay_at_their_stratum() {
         }
     }
     for server in [&first, &second] {
-        let (_, reply, _) = query(server.ntp_addrs[0]);
+        let (_, reply, _) = ntp_exchange(server.ntp_addrs[0]);
         assert_eq!(reply.leap, 0);
         assert_eq!(reply.stratum, 10, "an orphan keeps its stratum: {reply:?}");
         assert_eq!(reply.reference_id, ringd::ntp::packet::REFID_LOCAL);

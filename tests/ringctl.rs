@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{Ringd, TempDir};
-use ringd::ntp::packet::{Header, NtpShort, NtpTimestamp, UnixTime, MODE_CLIENT, MODE_SERVER};
+use ringd::ntp::packet::{Header, NtpShort, NtpTimestamp, UnixTime, MODE_SERVER};
 use ringd::sys::clock::realtime_now;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -433,22 +433,7 @@ const MEASURING_ERROR: f64 = 0.001;
 
 /// The served time minus the system clock, by one NTP exchange with the server at `server`.
 fn served_minus_system(server: SocketAddr) -> f64 {
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let t1 = NtpTimestamp::from_unix(realtime_now());
-    let request = Header {
-        version: 4,
-        mode: MODE_CLIENT,
-        transmit: t1,
-        ..Header::default()
-    };
-    client.send_to(&request.to_bytes(), server).unwrap();
-    let mut buf = [0u8; 64];
-    let (len, _) = client.recv_from(&mut buf).expect("a reply");
-    let t4 = NtpTimestamp::from_unix(realtime_now());
-    let reply = Header::parse(&buf[..len]).unwrap();
+    let (t1, reply, t4) = common::ntp_exchange(server);
     (reply.receive.nanos_since(t1) + reply.transmit.nanos_since(t4)) as f64 / 2e9
 }
 

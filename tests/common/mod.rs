@@ -460,3 +460,32 @@ impl Drop for PamService {
         let _ = std::fs::remove_file(format!("/etc/pam.d/{}", self.name));
     }
 }
+
+/// One NTPv4 client exchange with `server` over loopback: the request's transmit time (T1), the
+/// reply, and when it arrived (T4), both read from the system clock.
+pub fn ntp_exchange(
+    server: SocketAddr,
+) -> (
+    ringd::ntp::packet::NtpTimestamp,
+    ringd::ntp::packet::Header,
+    ringd::ntp::packet::NtpTimestamp,
+) {
+    use ringd::ntp::packet::{Header, NtpTimestamp, MODE_CLIENT};
+    use ringd::sys::clock::realtime_now;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let t1 = NtpTimestamp::from_unix(realtime_now());
+    let request = Header {
+        version: 4,
+        mode: MODE_CLIENT,
+        transmit: t1,
+        ..Header::default()
+    };
+    socket.send_to(&request.to_bytes(), server).unwrap();
+    let mut buf = [0u8; 64];
+    let (len, _) = socket.recv_from(&mut buf).expect("a reply");
+    let t4 = NtpTimestamp::from_unix(realtime_now());
+    (t1, Header::parse(&buf[..len]).unwrap(), t4)
+}

@@ -1373,26 +1373,7 @@ mod tests {
             engine.add_source(spec(false), 0xC000_0201, LocalTime::EPOCH),
             engine.add_source(spec(false), 0xC000_0202, LocalTime::EPOCH),
         ];
-        let mut now = LocalTime::EPOCH;
-        for _ in 0..3 {
-            let mut out = Vec::new();
-            engine.on_timer(now, &mut out);
-            let seconds = now.seconds_since_epoch();
-            let t1 = stamp(seconds);
-            for id in ids {
-                let answer = reply(t1, seconds + 0.0001, 2, 0x0A00_0001);
-                engine
-                    .on_reply(
-                        id,
-                        now + 0.0002,
-                        &answer,
-                        timing(t1, stamp(seconds + 0.0002)),
-                        &mut out,
-                    )
-                    .unwrap();
-            }
-            now = engine.next_wakeup().unwrap();
-        }
+        let mut now = answer_three_polls(&mut engine, &ids, 2, 0x0A00_0001);
         let selected = engine
             .marks()
             .iter()
@@ -1469,24 +1450,32 @@ mod tests {
         assert_eq!(engine.sources(now)[0].reach, 0);
     }
 
-    /// Polls `id` three times, each answered on time by a server at `stratum`.
-    fn answer_three_polls(engine: &mut Engine, id: SourceId, stratum: u8) -> LocalTime {
+    /// Polls `ids` three times from the start, each answered on time by a server at `stratum`
+    /// with `reference_id`; the time of the next poll.
+    fn answer_three_polls(
+        engine: &mut Engine,
+        ids: &[SourceId],
+        stratum: u8,
+        reference_id: u32,
+    ) -> LocalTime {
         let mut now = LocalTime::EPOCH;
         for _ in 0..3 {
             let mut out = Vec::new();
             engine.on_timer(now, &mut out);
             let seconds = now.seconds_since_epoch();
             let t1 = stamp(seconds);
-            let answer = reply(t1, seconds + 0.0001, stratum, packet::REFID_LOCAL);
-            engine
-                .on_reply(
-                    id,
-                    now + 0.0002,
-                    &answer,
-                    timing(t1, stamp(seconds + 0.0002)),
-                    &mut out,
-                )
-                .unwrap();
+            for &id in ids {
+                let answer = reply(t1, seconds + 0.0001, stratum, reference_id);
+                engine
+                    .on_reply(
+                        id,
+                        now + 0.0002,
+                        &answer,
+                        timing(t1, stamp(seconds + 0.0002)),
+                        &mut out,
+                    )
+                    .unwrap();
+            }
             now = engine.next_wakeup().unwrap();
         }
         now
@@ -1503,23 +1492,23 @@ mod tests {
         };
         // 127.0.0.1 serving its local stratum 10 to 127.0.0.2: the root, followed at 11.
         let (mut follower, id) = orphan_engine(0x7F00_0001, 0x7F00_0002);
-        let now = answer_three_polls(&mut follower, id, 10);
+        let now = answer_three_polls(&mut follower, &[id], 10, packet::REFID_LOCAL);
         let served = follower.served(now).expect("follows the root orphan");
         assert_eq!((served.stratum, served.reference_id), (11, 0x7F00_0001));
         // The other way round: 127.0.0.1 does not follow 127.0.0.2; it stays the root.
         let (mut root, id) = orphan_engine(0x7F00_0002, 0x7F00_0001);
-        let now = answer_three_polls(&mut root, id, 10);
+        let now = answer_three_polls(&mut root, &[id], 10, packet::REFID_LOCAL);
         assert_eq!(root.served(now), None);
         assert_eq!(root.marks(), [Mark::Unusable]);
         // A server that follows an orphan (stratum 11) is never followed, so strata do not
         // climb to 16 around a loop of servers.
         let (mut looped, id) = orphan_engine(0x7F00_0001, 0x7F00_0002);
-        let now = answer_three_polls(&mut looped, id, 11);
+        let now = answer_three_polls(&mut looped, &[id], 11, packet::REFID_LOCAL);
         assert_eq!(looped.served(now), None);
         // Without `orphan`, the stratum-10 server is an ordinary source.
         let mut plain = engine();
         let id = plain.add_source(spec(false), 0x7F00_0002, LocalTime::EPOCH);
-        let now = answer_three_polls(&mut plain, id, 10);
+        let now = answer_three_polls(&mut plain, &[id], 10, packet::REFID_LOCAL);
         assert_eq!(plain.served(now).map(|s| s.stratum), Some(11));
     }
 }

@@ -31,21 +31,7 @@ impl Parser {
         file: &str,
         depth: usize,
     ) -> Result<(), ConfigError> {
-        for (index, line) in text.lines().enumerate() {
-            let mut words = line.split_whitespace();
-            let Some(name) = words.next() else {
-                continue;
-            };
-            // As chrony: a comment is a line whose first non-blank character is one of these.
-            if name.starts_with(['#', '!', ';', '%']) {
-                continue;
-            }
-            let directive = Directive {
-                file,
-                line: index + 1,
-                name,
-                args: words.collect(),
-            };
+        for directive in directives(text, file) {
             self.apply(&directive, depth)?;
         }
         Ok(())
@@ -172,21 +158,8 @@ impl Parser {
                 return;
             }
         };
-        for (index, line) in text.lines().enumerate() {
-            let mut words = line.split_whitespace();
-            let Some(name) = words.next() else {
-                continue;
-            };
-            if name.starts_with(['#', '!', ';', '%']) {
-                continue;
-            }
-            let d = Directive {
-                file: &file,
-                line: index + 1,
-                name,
-                args: words.collect(),
-            };
-            let kind = name.to_ascii_lowercase();
+        for d in directives(&text, &file) {
+            let kind = d.name.to_ascii_lowercase();
             let result = match kind.as_str() {
                 "server" | "pool" => chrony_upstream::apply(&mut self.config.upstream, &kind, &d),
                 "peer" => {
@@ -199,7 +172,7 @@ impl Parser {
                 Ok(warnings) => self.warn_all(&d, warnings),
                 Err(err) => self.config.warnings.push(ConfigWarning {
                     file: file.clone(),
-                    line: index + 1,
+                    line: d.line,
                     directive: "sourcedir".to_string(),
                     message: format!("line skipped, as chronyd skips it: {err}"),
                 }),
@@ -255,4 +228,23 @@ impl Parser {
         }
         Ok(self.config)
     }
+}
+
+/// The directives of `text`, read from `file`: a name and its arguments per line, blank lines
+/// and comments skipped.
+fn directives<'a>(text: &'a str, file: &'a str) -> impl Iterator<Item = Directive<'a>> {
+    text.lines().enumerate().filter_map(move |(index, line)| {
+        let mut words = line.split_whitespace();
+        let name = words.next()?;
+        // As chrony: a comment is a line whose first non-blank character is one of these.
+        if name.starts_with(['#', '!', ';', '%']) {
+            return None;
+        }
+        Some(Directive {
+            file,
+            line: index + 1,
+            name,
+            args: words.collect(),
+        })
+    })
 }

@@ -112,7 +112,12 @@ impl Control {
                     String::from_utf8_lossy(&self.received)
                 ),
                 Ok(n) => self.received.extend_from_slice(&buffer[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                // A signal (a child's exit) may cut a read short: read again.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => panic!("reading a reply: {e}"),
             }
         }

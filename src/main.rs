@@ -615,19 +615,16 @@ enum Event {
 
 /// Hands the signals ringd acts on to the main thread as events, from a thread of its own.
 fn forward_signals(mut signals: Signals, events: mpsc::Sender<Event>) -> Result<(), String> {
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            // Waiting for signals needs none of root's rights.
-            privileges::enter_or_warn(Role::Main);
-            for signal in signals.forever() {
-                if events.send(Event::Signal(signal)).is_err() {
-                    return;
-                }
+    // Waiting for signals needs none of root's rights.
+    privileges::spawn("signals".into(), Role::Main, move || {
+        for signal in signals.forever() {
+            if events.send(Event::Signal(signal)).is_err() {
+                return;
             }
-        })
-        .map(drop)
-        .map_err(|err| format!("cannot start the signal thread: {err}"))
+        }
+    })
+    .map(drop)
+    .map_err(|err| format!("cannot start the signal thread: {err}"))
 }
 
 /// The services as they run, and what a reload compares a new configuration with.

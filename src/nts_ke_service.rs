@@ -214,13 +214,11 @@ pub fn start(
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let stop = Arc::clone(&stop);
-        std::thread::Builder::new()
-            .name("nts-ke".into())
-            .spawn(move || {
-                if let Err(err) = run(listeners, settings, keys, stop) {
-                    warn!("the NTS-KE server stopped: {err}");
-                }
-            })?
+        crate::privileges::spawn("nts-ke".into(), crate::privileges::Role::NtsKe, move || {
+            if let Err(err) = run(listeners, settings, keys, stop) {
+                warn!("the NTS-KE server stopped: {err}");
+            }
+        })?
     };
     Ok(KeService {
         local,

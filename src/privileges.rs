@@ -6,7 +6,8 @@
 //! applies the plan; `ringd --check` prints it.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{mpsc, OnceLock};
+use std::thread::JoinHandle;
 
 use rustix::thread::CapabilitySet;
 
@@ -26,6 +27,9 @@ pub enum Role {
     FtpShard,
     /// Verifies FTP logins (crypt, PAM).
     FtpAuth,
+    /// Serves NTS key establishment: TLS and the `ntsdumpdir` files, as the process's user
+    /// with no capability.
+    NtsKe,
 }
 
 /// One capability kept, by which threads, and why.
@@ -188,13 +192,14 @@ impl Plan {
     /// Whether a process running with this plan has every right `other` needs once running:
     /// what a reload may ask for without a restart.
     pub fn covers(&self, other: &Plan) -> bool {
-        const ROLES: [Role; 6] = [
+        const ROLES: [Role; 7] = [
             Role::Main,
             Role::NtpShard,
             Role::Clock,
             Role::Control,
             Role::FtpShard,
             Role::FtpAuth,
+            Role::NtsKe,
         ];
         (self.root, &self.process_user, &self.thread_user)
             == (other.root, &other.process_user, &other.thread_user)
@@ -318,7 +323,7 @@ pub fn enter(role: Role) -> std::io::Result<()> {
         // Reading the system clock's state needs no one's rights; steering it needs root's
         // CAP_SYS_TIME.
         Role::Clock => !plan.for_role(Role::Clock).contains(CapabilitySet::SYS_TIME),
-        Role::Main | Role::FtpShard | Role::FtpAuth => false,
+        Role::Main | Role::FtpShard | Role::FtpAuth | Role::NtsKe => false,
     };
     if let Some((uid, gid)) = thread_user.filter(|_| needs_no_one) {
         return sys::become_user(uid, gid, &[gid], CapabilitySet::empty());
@@ -331,6 +336,25 @@ pub fn enter_or_warn(role: Role) {
     if let Err(err) = enter(role) {
         tracing::warn!("cannot give up the rights a {role:?} thread does not need: {err}");
     }
+}
+
+/// Starts a thread named `name` that enters `role` before running `work`, and returns once
+/// it has: ringd's readiness line says every thread keeps only its rights, so no thread may
+/// still hold the starting thread's rights when it is printed.
+pub fn spawn<T, F>(name: String, role: Role, work: F) -> std::io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (entered_tx, entered) = mpsc::sync_channel(1);
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        enter_or_warn(role);
+        let _ = entered_tx.send(());
+        work()
+    })?;
+    // A thread that panicked while entering its role dropped the sender: nothing to wait for.
+    let _ = entered.recv();
+    Ok(thread)
 }
 
 #[cfg(test)]

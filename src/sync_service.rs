@@ -386,12 +386,11 @@ impl SyncService {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("ntp-sync".into())
-                .spawn(move || {
-                    crate::privileges::enter_or_warn(crate::privileges::Role::Clock);
-                    shell.run(&stop, &command_rx)
-                })?
+            crate::privileges::spawn(
+                "ntp-sync".into(),
+                crate::privileges::Role::Clock,
+                move || shell.run(&stop, &command_rx),
+            )?
         };
         info!(
             "synchronising to {} source line{} ({})",

@@ -366,9 +366,17 @@ fn every_thread_keeps_only_the_capabilities_its_work_needs() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let root = dir.join("root");
     std::fs::create_dir(&root).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = dir.write("cert.pem", made.cert.pem());
+    let key = dir.write("key.pem", made.signing_key.serialize_pem());
     let ntp = dir.write(
         "chrony.conf",
-        "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\n",
+        format!(
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\n\
+             ntsport 0\nntsservercert {}\nntsserverkey {}\n",
+            cert.display(),
+            key.display()
+        ),
     );
     let ftp = dir.write(
         "vsftpd.conf",
@@ -391,7 +399,18 @@ fn every_thread_keeps_only_the_capabilities_its_work_needs() {
     // One anonymous session: its shard switched credentials at least once.
     Control::anonymous(ringd.ftp_addrs[0]);
     const SET_ID_AND_CHOWN: &str = "00000000000000c1";
-    for (name, status) in thread_status(ringd.pid()) {
+    let threads = thread_status(ringd.pid());
+    let names: Vec<&str> = threads.iter().map(|(name, _)| name.as_str()).collect();
+    for expected in [
+        "ntp-shard-0",
+        "ntp-clock",
+        "nts-ke",
+        "ftp-shard-0",
+        "ringd-control",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    for (name, status) in threads {
         assert_eq!(field(&status, "NoNewPrivs:"), "1", "{name}");
         assert_eq!(
             field(&status, "CapBnd:"),
@@ -411,7 +430,8 @@ fn every_thread_keeps_only_the_capabilities_its_work_needs() {
             n if n.starts_with("ntp-shard") || n == "ringd-control" || n == "ntp-clock" => {
                 assert_eq!(
                     (effective, permitted),
-                    ("0000000000000000", "0000000000000000")
+                    ("0000000000000000", "0000000000000000"),
+                    "{name}"
                 );
                 // nopriv_user: these threads became nobody.
                 assert!(field(&status, "Uid:").starts_with("65534"), "{name}");

@@ -128,12 +128,11 @@ impl ControlServer {
         let stop = Arc::new(AtomicBool::new(false));
         let spawned = {
             let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("ringd-control".into())
-                .spawn(move || {
-                    crate::privileges::enter_or_warn(crate::privileges::Role::Control);
-                    serve(listener, state, daemon_uid, stop)
-                })
+            crate::privileges::spawn(
+                "ringd-control".into(),
+                crate::privileges::Role::Control,
+                move || serve(listener, state, daemon_uid, stop),
+            )
         };
         let thread = match spawned {
             Ok(thread) => thread,

@@ -90,10 +90,10 @@ impl MetricsEndpoint {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("ringd-metrics".into())
-                .spawn(move || {
-                    crate::privileges::enter_or_warn(crate::privileges::Role::Control);
+            crate::privileges::spawn(
+                "ringd-metrics".into(),
+                crate::privileges::Role::Control,
+                move || {
                     for stream in listener.incoming() {
                         if stop.load(Ordering::Relaxed) {
                             break;
@@ -103,7 +103,8 @@ impl MetricsEndpoint {
                             Err(err) => warn!("metrics endpoint: accept failed: {err}"),
                         }
                     }
-                })?
+                },
+            )?
         };
         Ok(MetricsEndpoint {
             local_addr,

@@ -47,28 +47,25 @@ impl Authenticator {
         let mut threads = Vec::with_capacity(WORKERS);
         for index in 0..WORKERS {
             let receiver = Arc::clone(&receiver);
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("ftp-auth-{index}"))
-                    .spawn(move || {
-                        crate::privileges::enter_or_warn(crate::privileges::Role::FtpAuth);
-                        loop {
-                            let job = match receiver.lock() {
-                                Ok(receiver) => receiver.recv(),
-                                Err(_) => return,
-                            };
-                            let Ok(Job {
-                                context,
-                                request,
-                                answer,
-                            }) = job
-                            else {
-                                return;
-                            };
-                            let _ = answer.send(verify(&context, request));
-                        }
-                    })?,
-            );
+            threads.push(crate::privileges::spawn(
+                format!("ftp-auth-{index}"),
+                crate::privileges::Role::FtpAuth,
+                move || loop {
+                    let job = match receiver.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(Job {
+                        context,
+                        request,
+                        answer,
+                    }) = job
+                    else {
+                        return;
+                    };
+                    let _ = answer.send(verify(&context, request));
+                },
+            )?);
         }
         Ok(Authenticator {
             jobs: Some(sender),

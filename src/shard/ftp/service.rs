@@ -319,10 +319,10 @@ impl FtpService {
             let stop = Arc::clone(&stop);
             let (changes_tx, changes) = futures_channel::mpsc::unbounded();
             service.listener_changes.push(changes_tx);
-            let spawned = std::thread::Builder::new()
-                .name(format!("ftp-shard-{index}"))
-                .spawn(move || {
-                    crate::privileges::enter_or_warn(crate::privileges::Role::FtpShard);
+            let spawned = crate::privileges::spawn(
+                format!("ftp-shard-{index}"),
+                crate::privileges::Role::FtpShard,
+                move || {
                     if let Some(cpu) = cpu {
                         if let Err(err) = cpu::pin_current_thread(cpu) {
                             warn!("FTP shard {index}: cannot pin to CPU {cpu}: {err}");
@@ -331,7 +331,8 @@ impl FtpService {
                     if let Err(err) = run_shard(listeners, current, sessions, stop, changes) {
                         warn!("FTP shard {index} stopped: {err}");
                     }
-                });
+                },
+            );
             match spawned {
                 Ok(handle) => service.shards.push(handle),
                 Err(source) => {

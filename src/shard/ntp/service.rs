@@ -244,13 +244,12 @@ impl NtpService {
             let mut refresher = Refresher::new(Arc::clone(&clock), source, leaps);
             refresher.refresh();
             let (refresh_tx, refresh_rx) = mpsc::channel();
-            let thread = std::thread::Builder::new()
-                .name("ntp-clock".into())
-                .spawn(move || {
-                    crate::privileges::enter_or_warn(crate::privileges::Role::Clock);
-                    refresher.run(refresh_rx)
-                })
-                .map_err(|source| StartError::Thread { shard: 0, source })?;
+            let thread = crate::privileges::spawn(
+                "ntp-clock".into(),
+                crate::privileges::Role::Clock,
+                move || refresher.run(refresh_rx),
+            )
+            .map_err(|source| StartError::Thread { shard: 0, source })?;
             Some((thread, refresh_tx))
         } else {
             None
@@ -309,10 +308,10 @@ impl NtpService {
             let tap = Arc::clone(&client_log);
             let handover = Arc::new(SocketHandover::default());
             let shard_handover = Arc::clone(&handover);
-            let handle = std::thread::Builder::new()
-                .name(format!("ntp-shard-{index}"))
-                .spawn(move || {
-                    crate::privileges::enter_or_warn(crate::privileges::Role::NtpShard);
+            let handle = crate::privileges::spawn(
+                format!("ntp-shard-{index}"),
+                crate::privileges::Role::NtpShard,
+                move || {
                     if let Some(cpu) = cpu {
                         if let Err(err) = cpu::pin_current_thread(cpu) {
                             warn!("NTP shard {index}: cannot pin to CPU {cpu}: {err}");
@@ -329,11 +328,12 @@ impl NtpService {
                     ) {
                         warn!("NTP shard {index} stopped: {err}");
                     }
-                })
-                .map_err(|source| StartError::Thread {
-                    shard: index,
-                    source,
-                });
+                },
+            )
+            .map_err(|source| StartError::Thread {
+                shard: index,
+                source,
+            });
             match handle {
                 Ok(thread) => service.shards.push(Shard {
                     thread,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::chrony::{LocalStratum, NtpConfig};
 use crate::config::chrony_upstream::{
@@ -512,9 +512,10 @@ impl Shell {
                 }
             };
             let mut actions = Vec::new();
+            let mut verdicts = Vec::new();
             for (index, ready) in ready.into_iter().enumerate() {
                 if ready {
-                    self.receive(index, &mut batch, &mut actions);
+                    self.receive(index, &mut batch, &mut actions, &mut verdicts);
                 }
             }
             let local = self.local_time(self.raw_now());
@@ -527,9 +528,14 @@ impl Shell {
             }
             let updated = !actions.is_empty();
             self.perform(actions);
-            if updated || local >= next_publish {
+            if updated || !verdicts.is_empty() || local >= next_publish {
                 self.publish();
                 next_publish = local + PUBLISH_INTERVAL;
+            }
+            // Logged once published, so that a report asked for on reading a line counts its
+            // reply: scripts and tests wait for these lines. One per reply, at debug level.
+            for verdict in verdicts {
+                debug!("{verdict}");
             }
         }
         if let Some(path) = &self.driftfile {
@@ -760,7 +766,14 @@ impl Shell {
             .set_local_reference_id(id, engine::reference_id(local_address));
     }
 
-    fn receive(&mut self, socket_index: usize, batch: &mut RecvBatch, actions: &mut Vec<Action>) {
+    /// Takes in the replies waiting on one socket; `verdicts` gets a line for each.
+    fn receive(
+        &mut self,
+        socket_index: usize,
+        batch: &mut RecvBatch,
+        actions: &mut Vec<Action>,
+        verdicts: &mut Vec<String>,
+    ) {
         let socket = if socket_index == 0 {
             self.socket_v4.as_fd()
         } else {
@@ -811,6 +824,10 @@ impl Shell {
                 self.engine
                     .on_unauthentic_reply(id, local, datagram.payload, timing, actions)
             };
+            verdicts.push(match &reply {
+                Ok(()) => format!("reply from {peer}: accepted"),
+                Err(rejection) => format!("reply from {peer}: rejected, {rejection}"),
+            });
             match reply {
                 Ok(()) => {
                     self.outstanding.remove(&id);

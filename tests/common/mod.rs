@@ -97,6 +97,11 @@ pub struct Ringd {
 
 const START_DEADLINE: Duration = Duration::from_secs(20);
 
+/// ringd's log filter in tests: the sync service's line per upstream reply ("reply from
+/// ADDRESS: accepted", "...: rejected, REASON") is what tests wait for before they read a
+/// report; a few lines a second at most.
+const RINGD_LOG: &str = "info,ringd::sync_service=debug";
+
 impl Ringd {
     /// Starts `ringd --ntp-conf <conf>` plus `args`, and waits until it reports serving on
     /// `listeners` addresses. Its control socket is in its temporary directory (never in
@@ -127,7 +132,7 @@ impl Ringd {
             .nth(1)
             .map(PathBuf::from);
         let mut child = command
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", RINGD_LOG)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

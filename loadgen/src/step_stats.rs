@@ -79,6 +79,24 @@ impl Tally {
     }
 }
 
+/// Each step's 99th percentile, microseconds, for the latency threshold.
+pub fn step_p99s(percentiles: &BTreeMap<String, Percentiles>) -> Vec<(String, f64)> {
+    percentiles
+        .iter()
+        .map(|(step, p)| (step.clone(), p.p99))
+        .collect()
+}
+
+/// `failed` as a percentage of all that were started; 0 when none was.
+pub fn failed_percent(completed: u64, failed: u64) -> f64 {
+    let started = completed + failed;
+    if started == 0 {
+        0.0
+    } else {
+        failed as f64 * 100.0 / started as f64
+    }
+}
+
 /// The latency table of a human report.
 pub fn latency_table(percentiles: &BTreeMap<String, Percentiles>) -> String {
     let mut table = format!(
@@ -127,5 +145,19 @@ mod tests {
         assert_eq!(first.errors_total(), 2);
         assert!(latency_table(&percentiles).contains("RETR"));
         assert!(error_lines(&first.errors).contains("2  530 Login incorrect."));
+        assert_eq!(
+            step_p99s(&percentiles),
+            vec![
+                ("QUIT".to_string(), percentiles["QUIT"].p99),
+                ("RETR".to_string(), percentiles["RETR"].p99)
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_are_a_share_of_all_started() {
+        assert_eq!(failed_percent(0, 0), 0.0);
+        assert_eq!(failed_percent(3, 1), 25.0);
+        assert_eq!(failed_percent(0, 5), 100.0);
     }
 }

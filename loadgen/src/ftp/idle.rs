@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::memory::{tree_memory, TreeMemory};
 use crate::ftp::tls::{TlsClient, TlsMode, TlsReport};
-use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::step_stats::{error_lines, latency_table, step_p99s, Percentiles, Tally};
+use crate::verdict::Measured;
 
 /// Threads that open the sessions (login round trips overlap; holding needs no threads).
 const OPENING_THREADS: usize = 32;
@@ -233,6 +234,24 @@ pub fn run_idle(settings: &IdleSettings) -> std::io::Result<IdleReport> {
         errors: tally.errors,
         tls,
     })
+}
+
+impl IdleReport {
+    /// The figures thresholds are checked against: the sessions asked for that were not held
+    /// to the end are the loss; holding sessions has no rate.
+    pub fn measured(&self) -> Measured {
+        let dropped = self.sessions.saturating_sub(self.held_at_end);
+        Measured {
+            succeeded: self.held_at_end as u64,
+            loss_percent: dropped as f64 * 100.0 / self.sessions.max(1) as f64,
+            latency_p99_us: step_p99s(&self.latency_us),
+            server_p99_us: None,
+            rate: None,
+            errors: self.errors_total,
+            generator_fell_behind: false,
+            rate_is_lower_bound: false,
+        }
+    }
 }
 
 impl fmt::Display for IdleReport {

@@ -10,7 +10,10 @@ use serde::Serialize;
 
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
-use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::step_stats::{
+    error_lines, failed_percent, latency_table, step_p99s, Percentiles, Tally,
+};
+use crate::verdict::Measured;
 
 /// Stack of each session thread: the loops keep their buffers on the heap.
 const SESSION_STACK: usize = 256 * 1024;
@@ -38,6 +41,19 @@ pub enum Scenario {
     Mixed,
     /// Hold logged-in sessions (see `ftp::idle`).
     Idle,
+}
+
+impl Scenario {
+    /// The scenario as `--scenario` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Login => "login",
+            Scenario::Retr => "retr",
+            Scenario::Stor => "stor",
+            Scenario::Mixed => "mixed",
+            Scenario::Idle => "idle",
+        }
+    }
 }
 
 /// Settings of a `login|retr|stor|mixed` run.
@@ -400,13 +416,30 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
     })
 }
 
+impl LoadReport {
+    /// The figures thresholds are checked against: sessions are what succeed or fail, every
+    /// step's latency is held to the latency threshold.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.sessions_completed,
+            loss_percent: failed_percent(self.sessions_completed, self.sessions_failed),
+            latency_p99_us: step_p99s(&self.latency_us),
+            server_p99_us: None,
+            rate: Some(self.sessions_per_s),
+            errors: self.errors_total,
+            generator_fell_behind: false,
+            rate_is_lower_bound: false,
+        }
+    }
+}
+
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "ringload ftp {} --scenario {}: {} concurrent sessions for {:.1} s",
             self.server,
-            format!("{:?}", self.scenario).to_lowercase(),
+            self.scenario.name(),
             self.sessions,
             self.elapsed_s
         )?;

@@ -75,7 +75,7 @@ fn latency_and_errors(
 impl HtmlPage for LoadReport {
     fn html_page(&self, run: &RunInfo) -> String {
         let target = self.server.to_string();
-        let scenario = format!("{:?}", self.scenario).to_lowercase();
+        let scenario = self.scenario.name();
         let mut facts = run.facts(&target);
         facts.push((
             "load",

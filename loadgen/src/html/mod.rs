@@ -4,7 +4,7 @@ mod ftp;
 mod markup;
 mod ntp;
 mod svg;
-mod utc;
+pub(crate) mod utc;
 #[cfg(test)]
 mod well_formed;
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::tally::Tally;
 use super::validate::kiss_code_text;
+use crate::verdict::Measured;
 
 /// A run whose offered rate is below this fraction of its target, or which sent more than
 /// `LATE_FRACTION_LIMIT` of its requests over a millisecond late, says the generator fell behind.
@@ -191,6 +192,27 @@ impl RunReport {
     }
 }
 
+impl RunReport {
+    /// The figures thresholds are checked against. Errors are the replies that were not
+    /// answers (invalid, KoD) and the requests the kernel refused to send.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.answered,
+            loss_percent: self.loss_percent,
+            latency_p99_us: self
+                .latency_us
+                .iter()
+                .map(|p| ("latency".to_string(), p.p99))
+                .collect(),
+            server_p99_us: self.response_us.as_ref().map(|p| p.p99),
+            rate: Some(self.answered_rate),
+            errors: self.invalid_total + self.kod_total + self.send_failed,
+            generator_fell_behind: self.generator_fell_behind,
+            rate_is_lower_bound: false,
+        }
+    }
+}
+
 fn optional_count(value: Option<u64>) -> String {
     value.map_or_else(|| "unknown".to_string(), |v| v.to_string())
 }
@@ -361,6 +383,21 @@ pub const RAMP_TABLE_HEADER: &str =
     "    target   offered  answered   loss %  p99 lat us  generator";
 
 impl RampReport {
+    /// A ramp's one figure is its highest passing rate (0 when no step passed); it is only a
+    /// lower bound when the generator, not the server, ended the ramp.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.steps.iter().map(|step| step.answered).sum(),
+            loss_percent: 0.0,
+            latency_p99_us: Vec::new(),
+            server_p99_us: None,
+            rate: Some(self.max_rate.unwrap_or(0.0)),
+            errors: 0,
+            generator_fell_behind: false,
+            rate_is_lower_bound: self.stop_reason == RampStop::GeneratorFellBehind,
+        }
+    }
+
     /// The ramp's result in one line, printed after its step lines.
     pub fn summary(&self) -> String {
         let result = match self.max_rate {
@@ -418,6 +455,21 @@ mod tests {
         assert_eq!(report.timed_samples, 1_990);
         let latency = report.latency_us.unwrap();
         assert!(latency.p50 > 20.0 && latency.p50 < 21.1, "{latency:?}");
+    }
+
+    #[test]
+    fn the_measured_figures_are_the_reports() {
+        let mut tally = tally_with(2_000, 1_990, Duration::from_millis(1_999));
+        tally.record_reply(Verdict::KissOfDeath(u32::from_be_bytes(*b"RATE")), false);
+        tally.record_reply(Verdict::Invalid(InvalidReason::WrongMode), false);
+        let report = RunReport::new(&setup(), &tally, SocketDrops::default());
+        let measured = report.measured();
+        assert_eq!(measured.succeeded, 1_990);
+        assert_eq!(measured.errors, 2);
+        assert_eq!(measured.rate, Some(report.answered_rate));
+        assert_eq!(measured.server_p99_us, Some(1.0));
+        assert_eq!(measured.latency_p99_us[0].0, "latency");
+        assert!(!measured.generator_fell_behind);
     }
 
     #[test]

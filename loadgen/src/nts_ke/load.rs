@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::nts_ke::handshake::{exchange, Established, KeTarget};
-use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::step_stats::{
+    error_lines, failed_percent, latency_table, step_p99s, Percentiles, Tally,
+};
 use crate::tls_trust::Negotiated;
+use crate::verdict::Measured;
 
 /// Stack of each client thread: rustls keeps its buffers on the heap.
 const CLIENT_STACK: usize = 256 * 1024;
@@ -183,6 +186,22 @@ fn report(settings: &KeLoadSettings, elapsed: Duration, total: ClientTally) -> K
         aead: cookie_bytes.map(|_| AEAD),
         negotiated,
         cookie_bytes,
+    }
+}
+
+impl KeReport {
+    /// The figures thresholds are checked against: handshakes are what succeed or fail.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.handshakes_completed,
+            loss_percent: failed_percent(self.handshakes_completed, self.handshakes_failed),
+            latency_p99_us: step_p99s(&self.latency_us),
+            server_p99_us: None,
+            rate: Some(self.handshakes_per_s),
+            errors: self.errors_total,
+            generator_fell_behind: false,
+            rate_is_lower_bound: false,
+        }
     }
 }
 

@@ -108,8 +108,16 @@ impl fmt::Display for Unmeasured {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Verdict {
     Passed,
-    Broken { breaches: Vec<Breach> },
-    Unmeasured { reason: Unmeasured },
+    Broken {
+        breaches: Vec<Breach>,
+    },
+    /// A check (not a measurement) found the server wrong; `reason` says how.
+    CheckFailed {
+        reason: String,
+    },
+    Unmeasured {
+        reason: Unmeasured,
+    },
 }
 
 impl Verdict {
@@ -193,23 +201,10 @@ impl Verdict {
         }
     }
 
-    /// A check (not a measurement) that found the server wrong, in one line.
-    pub fn failed_check(threshold: &str, figure: &str, limit: f64, measured: f64) -> Verdict {
-        Verdict::Broken {
-            breaches: vec![Breach {
-                threshold: threshold.to_string(),
-                figure: figure.to_string(),
-                limit,
-                measured,
-                unit: "",
-            }],
-        }
-    }
-
     pub fn exit_code(&self) -> u8 {
         match self {
             Verdict::Passed => EXIT_PASSED,
-            Verdict::Broken { .. } => EXIT_BROKEN,
+            Verdict::Broken { .. } | Verdict::CheckFailed { .. } => EXIT_BROKEN,
             Verdict::Unmeasured { .. } => EXIT_UNMEASURED,
         }
     }
@@ -220,6 +215,7 @@ impl Verdict {
         match self {
             Verdict::Passed => Vec::new(),
             Verdict::Broken { breaches } => breaches.iter().map(Breach::to_string).collect(),
+            Verdict::CheckFailed { reason } => vec![reason.clone()],
             Verdict::Unmeasured { reason } => vec![reason.to_string()],
         }
     }
@@ -375,6 +371,15 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&down).unwrap(),
             serde_json::json!({"outcome": "unmeasured", "reason": "nothing_answered"})
+        );
+        let wrong = Verdict::CheckFailed {
+            reason: "max_clients not enforced".into(),
+        };
+        assert_eq!(wrong.exit_code(), 1);
+        assert_eq!(wrong.lines(), vec!["max_clients not enforced"]);
+        assert_eq!(
+            serde_json::to_value(&wrong).unwrap()["outcome"],
+            "check_failed"
         );
     }
 }

@@ -272,20 +272,19 @@ pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<Verdict> {
         burst: args.burst,
     };
     let report = check_limits(&settings);
-    let wrong: usize = report.phases.iter().map(|p| p.wrong).sum();
     let verdict = if report.passed {
         Verdict::Passed
     } else {
-        Verdict::failed_check(
-            if args.max_per_ip.is_some() {
-                "--max-clients/--max-per-ip"
-            } else {
-                "--max-clients"
-            },
-            &format!("connections to {destination} answered wrongly"),
-            0.0,
-            wrong as f64,
-        )
+        let wrong: usize = report.phases.iter().map(|p| p.wrong).sum();
+        Verdict::CheckFailed {
+            reason: format!(
+                "{destination} does not enforce max_clients={}{}: {wrong} connection(s) got the wrong answer",
+                args.max_clients,
+                args.max_per_ip
+                    .map(|m| format!(" max_per_ip={m}"))
+                    .unwrap_or_default()
+            ),
+        }
     };
     print(args.json.then_some(&invocation), "check", &report, &verdict)?;
     Ok(verdict)

@@ -65,6 +65,7 @@ pub struct IdleReport {
     pub latency_us: std::collections::BTreeMap<String, Percentiles>,
     pub errors_total: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
+    pub error_texts: std::collections::BTreeMap<String, String>,
     #[serde(flatten)]
     pub tls: Option<TlsReport>,
 }
@@ -114,7 +115,7 @@ fn open_all(settings: &IdleSettings) -> std::io::Result<(Vec<Control>, Tally)> {
                         for source in sources {
                             match open_session(settings, *source, &mut tally) {
                                 Ok(control) => opened.push(control),
-                                Err(error) => tally.error(error.to_string()),
+                                Err(error) => tally.error(error.class(), || error.to_string()),
                             }
                         }
                         (opened, tally)
@@ -147,7 +148,7 @@ fn keepalive_round(sessions: Vec<Control>, tally: &mut Tally) -> Vec<Control> {
     for (mut control, sent) in sent {
         match sent.and_then(|()| control.expect("NOOP", |c| c == 200)) {
             Ok(_) => alive.push(control),
-            Err(error) => tally.error(error.to_string()),
+            Err(error) => tally.error(error.class(), || error.to_string()),
         }
     }
     tally.record("NOOP round", start.elapsed());
@@ -156,7 +157,11 @@ fn keepalive_round(sessions: Vec<Control>, tally: &mut Tally) -> Vec<Control> {
 
 fn measure(pid: u32, tally: &mut Tally) -> Option<TreeMemory> {
     tree_memory(pid)
-        .map_err(|error| tally.error(format!("reading the memory of pid {pid}: {error}")))
+        .map_err(|error| {
+            tally.error("memory_unreadable".into(), || {
+                format!("reading the memory of pid {pid}: {error}")
+            })
+        })
         .ok()
 }
 
@@ -232,6 +237,7 @@ pub fn run_idle(settings: &IdleSettings) -> std::io::Result<IdleReport> {
         latency_us: tally.percentiles(),
         errors_total: tally.errors_total(),
         errors: tally.errors,
+        error_texts: tally.error_texts,
         tls,
     })
 }
@@ -282,6 +288,6 @@ impl fmt::Display for IdleReport {
             write!(f, "{tls}")?;
         }
         f.write_str(&latency_table(&self.latency_us))?;
-        f.write_str(&error_lines(&self.errors))
+        f.write_str(&error_lines(&self.errors, &self.error_texts))
     }
 }

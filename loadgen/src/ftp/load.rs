@@ -105,6 +105,7 @@ pub struct LoadReport {
     pub latency_us: std::collections::BTreeMap<String, Percentiles>,
     pub errors_total: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
+    pub error_texts: std::collections::BTreeMap<String, String>,
     #[serde(flatten)]
     pub tls: Option<TlsReport>,
 }
@@ -337,7 +338,7 @@ impl ClientLoop<'_> {
                 Ok(()) => self.counts.sessions_completed += 1,
                 Err(error) => {
                     self.counts.sessions_failed += 1;
-                    self.counts.tally.error(error.to_string());
+                    self.counts.tally.error(error.class(), || error.to_string());
                     std::thread::sleep(ERROR_BACKOFF);
                 }
             }
@@ -408,6 +409,7 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
         latency_us: total.tally.percentiles(),
         errors_total: total.tally.errors_total(),
         errors: total.tally.errors,
+        error_texts: total.tally.error_texts,
         tls: settings.tls.as_ref().map(|client| TlsReport {
             tls: client.mode,
             negotiated: total.negotiated,
@@ -463,7 +465,7 @@ impl fmt::Display for LoadReport {
             write!(f, "{tls}")?;
         }
         f.write_str(&latency_table(&self.latency_us))?;
-        f.write_str(&error_lines(&self.errors))
+        f.write_str(&error_lines(&self.errors, &self.error_texts))
     }
 }
 

@@ -102,7 +102,7 @@ pub struct RunReport {
     pub kod: BTreeMap<String, u64>,
     /// Invalid replies, all reasons.
     pub invalid_total: u64,
-    /// Invalid replies by reason (`wrong-mode`, `origin-mismatch`, ...).
+    /// Invalid replies by reason (`wrong_mode`, `origin_mismatch`, ...).
     pub invalid: BTreeMap<String, u64>,
     /// Replies matching no request in flight: duplicates, or arriving after the grace period
     /// of an earlier ramp step.
@@ -501,14 +501,14 @@ mod tests {
         );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["kod"]["RATE"], 1);
-        assert_eq!(json["invalid"]["wrong-mode"], 1);
+        assert_eq!(json["invalid"]["wrong_mode"], 1);
         assert_eq!(json["invalid_total"], 1);
         assert_eq!(json["client_socket_drops"], 0);
         assert!(json["server_socket_drops"].is_null());
         assert!(json["latency_us"].is_null());
         let table = report.to_string();
         assert!(table.contains("KoD         1 (RATE 1)\n"), "{table}");
-        assert!(table.contains("invalid     1 (wrong-mode 1)\n"), "{table}");
+        assert!(table.contains("invalid     1 (wrong_mode 1)\n"), "{table}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::ringd_binary;
+use common::{assert_matches_schema, ringd_binary};
 use ringd_sys::test_dirs::TempDir;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::NoServerSessionStorage;
@@ -194,6 +194,8 @@ fn retr_sessions_transfer_without_errors() {
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_matches_schema(&report);
+    assert_eq!(report["mode"], "retr", "{report:#}");
     let page = std::fs::read_to_string(&html).expect("the --html file was written");
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
     assert!(page.contains("<svg"), "{page}");
@@ -235,6 +237,7 @@ fn idle_sessions_are_held_and_measured() {
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_matches_schema(&report);
     assert_eq!(report["held_at_end"], 6, "{report:#}");
     assert_eq!(report["errors_total"], 0, "{report:#}");
     assert!(report["keepalive_rounds"].as_u64().unwrap() >= 1);
@@ -259,6 +262,7 @@ fn tls_sessions_handshake_in_full_and_resume_on_data_connections() {
     let retr = ["--scenario", "retr", "--file", "file-4k", "--sessions", "2"];
     let (output, report) = short_run(&ringd, &[&retr[..], &["--tls"]].concat());
     assert!(output.status.success(), "{}", describe(&output));
+    assert_matches_schema(&report);
     assert_eq!(report["errors_total"], 0, "{report:#}");
     assert!(report["transfers"].as_u64().unwrap() > 0, "{report:#}");
     assert_eq!(report["tls"], "explicit", "{report:#}");
@@ -311,6 +315,11 @@ fn tls_against_a_server_without_it_fails_with_the_refusal() {
     let (output, report) = short_run(&ringd, &["--tls", "--sessions", "1"]);
     // No session completed: nothing was measured.
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert_matches_schema(&report);
+    assert_eq!(
+        report["verdict"]["reason"], "nothing_answered",
+        "{report:#}"
+    );
     let errors = report["errors"].as_object().expect("errors by class");
     let class = errors
         .keys()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::ringd_binary;
+use common::{assert_matches_schema, ringd_binary};
 use ringd_sys::test_dirs::TempDir;
 
 mod common;
@@ -139,6 +139,8 @@ fn nts_ke_counts_complete_checked_handshakes_and_what_they_agreed() {
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report = json(&output);
+    assert_matches_schema(&report);
+    assert_eq!(report["mode"], "handshakes", "{report:#}");
     assert_eq!(report["handshakes_completed"], 40, "{report:#}");
     assert_eq!(report["handshakes_failed"], 0, "{report:#}");
     assert_eq!(report["clients"], 4);
@@ -170,6 +172,7 @@ fn nts_ke_classes_failures_and_fails_when_none_completed() {
     // No handshake completed: nothing was measured.
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     let report = json(&output);
+    assert_matches_schema(&report);
     assert_eq!(report["handshakes_completed"], 0, "{report:#}");
     assert_eq!(report["handshakes_failed"], 3, "{report:#}");
     let errors = report["errors"].as_object().unwrap();

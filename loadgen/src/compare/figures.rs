@@ -67,7 +67,7 @@ impl Figure {
 pub enum Incomparable {
     #[error("the {0} is not a ringload report of schema {SCHEMA_VERSION} (its \"schema\" is {1})")]
     Schema(&'static str, String),
-    #[error("cannot compare a {baseline} run with a {current} run")]
+    #[error("cannot compare reports of different kinds: the baseline is {baseline}, the current run {current}")]
     Kinds { baseline: String, current: String },
     #[error("{0} reports have no figures to compare")]
     NoFigures(String),

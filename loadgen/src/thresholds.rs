@@ -19,10 +19,6 @@ pub struct ThresholdArgs {
     /// is above DURATION, e.g. `2ms`, `500us`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     max_p99: Option<Duration>,
-    /// NTP: exit 1 when the 99th percentile of the server's response time (T3 - T2, the
-    /// time it held each request) is above DURATION.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    max_p99_server: Option<Duration>,
     /// Exit 1 when fewer than N replies (FTP sessions, NTS-KE handshakes) per second
     /// succeeded, e.g. `50000` or `50000/s`; with --ramp, the highest passing rate.
     #[arg(long, value_name = "N", value_parser = parse_rate)]
@@ -34,11 +30,13 @@ pub struct ThresholdArgs {
 }
 
 impl ThresholdArgs {
+    /// The thresholds every protocol has; `max_p99_server` is added by the subcommands whose
+    /// protocol gives the server's response time.
     pub fn thresholds(&self) -> Thresholds {
         Thresholds {
             max_loss_percent: self.max_loss,
             max_p99: self.max_p99,
-            max_p99_server: self.max_p99_server,
+            max_p99_server: None,
             min_rate: self.min_rate,
             max_errors: self.max_errors,
         }

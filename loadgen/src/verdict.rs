@@ -74,9 +74,20 @@ impl fmt::Display for Breach {
         write!(
             f,
             "threshold broken: {} {}{sep}{}: {} measured {}{sep}{}",
-            self.threshold, self.limit, self.unit, self.figure, self.measured, self.unit
+            self.threshold,
+            short_number(self.limit),
+            self.unit,
+            self.figure,
+            short_number(self.measured),
+            self.unit
         )
     }
+}
+
+/// `value` with at most three decimals and none that are trailing zeros: `0.3`, `523.25`, `80`.
+fn short_number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Why a run measured nothing worth judging.
@@ -285,6 +296,25 @@ mod tests {
                 "threshold broken: --max-p99-server 10 us: server response p99 measured 12 us",
                 "threshold broken: --max-errors 2: errors measured 3",
                 "threshold broken: --min-rate 2000/s: rate measured 1000/s",
+            ]
+        );
+    }
+
+    #[test]
+    fn measured_values_are_printed_short() {
+        let mut measured = healthy();
+        measured.loss_percent = 0.1 + 0.2;
+        measured.latency_p99_us = vec![("latency".into(), 523.256_9)];
+        let strict = Thresholds {
+            max_loss_percent: Some(0.25),
+            max_p99: Some(Duration::from_nanos(500)),
+            ..Thresholds::default()
+        };
+        assert_eq!(
+            Verdict::judge(&measured, &strict).lines(),
+            vec![
+                "threshold broken: --max-loss 0.25%: loss measured 0.3%",
+                "threshold broken: --max-p99 0.5 us: latency p99 measured 523.257 us",
             ]
         );
     }

@@ -62,7 +62,7 @@ impl std::error::Error for FtpError {}
 
 impl FtpError {
     /// The failure's class, a stable snake_case key: what went wrong and at which step
-    /// (`reply_530_after_pass`, `timeout_retr_data`, `connection_refused_connect_to_220`).
+    /// (`reply_530_after_pass`, `timeout_retr_data`, `connection_refused_connect`).
     pub fn class(&self) -> String {
         snake_case(&match self {
             FtpError::Unexpected { step, reply } => format!("reply {} after {step}", reply.code),
@@ -467,11 +467,8 @@ mod tests {
             FtpError::Timeout { step: "RETR data" }.class(),
             "timeout_retr_data"
         );
-        let io = FtpError::from_io(
-            "connect-to-220",
-            io::Error::from(io::ErrorKind::ConnectionRefused),
-        );
-        assert_eq!(io.class(), "connection_refused_connect_to_220");
+        let io = FtpError::from_io("connect", io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(io.class(), "connection_refused_connect");
     }
 
     fn reply(code: u16, text: &str) -> Reply {

@@ -304,10 +304,10 @@ mod tests {
             memory: None,
             latency_us: BTreeMap::new(),
             errors_total: 6,
-            errors: [("connection_refused_connect_to_220".to_string(), 6)].into(),
+            errors: [("connection_refused_connect".to_string(), 6)].into(),
             error_texts: [(
-                "connection_refused_connect_to_220".to_string(),
-                "connection refused (connect-to-220)".to_string(),
+                "connection_refused_connect".to_string(),
+                "connection refused (connect)".to_string(),
             )]
             .into(),
             tls: None,

@@ -15,7 +15,7 @@ use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::nts_ke::handshake::KeTarget;
 use crate::target::resolve_destination;
-use crate::thresholds::ThresholdArgs;
+use crate::thresholds::{parse_duration, ThresholdArgs};
 use crate::verdict::{Thresholds, Verdict};
 
 /// Longest run or ramp step ringload accepts, seconds.
@@ -105,6 +105,10 @@ pub struct NtpArgs {
     allow_non_loopback: bool,
     #[command(flatten)]
     thresholds: ThresholdArgs,
+    /// Exit 1 when the 99th percentile of the server's response time (T3 - T2, the time it
+    /// held each request, which NTP clients subtract from the round trip) is above DURATION.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_p99_server: Option<Duration>,
 }
 
 fn check_rate(value: f64, what: &str) -> anyhow::Result<f64> {
@@ -127,7 +131,10 @@ fn parse_key(spec: &str) -> anyhow::Result<SymmetricKey> {
 pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
     let invocation = Invocation::begin("ntp", &args.server);
     let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
-    let thresholds = args.thresholds.thresholds();
+    let thresholds = Thresholds {
+        max_p99_server: args.max_p99_server,
+        ..args.thresholds.thresholds()
+    };
     if args.ramp
         && thresholds
             != (Thresholds {

@@ -33,9 +33,14 @@ pub fn print(
     Ok(())
 }
 
-/// The `--html` file, created once every argument has been checked.
-pub fn create_html(path: Option<PathBuf>) -> anyhow::Result<Option<HtmlFile>> {
-    path.as_deref().map(HtmlFile::create).transpose()
+/// The `--html` file of `invocation`'s run, created once every argument has been checked.
+pub fn create_html(
+    path: Option<PathBuf>,
+    invocation: &Invocation,
+) -> anyhow::Result<Option<HtmlFile>> {
+    path.as_deref()
+        .map(|path| HtmlFile::create(path, invocation))
+        .transpose()
 }
 
 /// `print`, then the page into the `--html` file when one was asked for.

@@ -10,11 +10,13 @@ use crate::verdict::Verdict;
 /// Version of the JSON layout; raised when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// What every document says about the run that made it, taken when the run starts.
+/// What every document (and HTML page) says about the run that made it, taken when the run
+/// starts.
 #[derive(Clone, Debug)]
 pub struct Invocation {
     pub subcommand: &'static str,
-    pub started_at: String,
+    pub started: SystemTime,
+    /// The command line, one string per argument (bytes that are not UTF-8 replaced).
     pub command: Vec<String>,
     pub target: String,
 }
@@ -24,8 +26,10 @@ impl Invocation {
     pub fn begin(subcommand: &'static str, target: &str) -> Invocation {
         Invocation {
             subcommand,
-            started_at: utc::rfc3339(SystemTime::now()),
-            command: std::env::args().collect(),
+            started: SystemTime::now(),
+            command: std::env::args_os()
+                .map(|word| word.to_string_lossy().into_owned())
+                .collect(),
             target: target.to_string(),
         }
     }
@@ -43,7 +47,7 @@ struct Document<'a, R: Serialize> {
     tool: Tool,
     subcommand: &'static str,
     mode: &'a str,
-    started_at: &'a str,
+    started_at: String,
     command: &'a [String],
     target: &'a str,
     #[serde(flatten)]
@@ -67,7 +71,7 @@ pub fn to_json(
         },
         subcommand: invocation.subcommand,
         mode,
-        started_at: &invocation.started_at,
+        started_at: utc::rfc3339(invocation.started),
         command: &invocation.command,
         target: &invocation.target,
         report,
@@ -88,7 +92,7 @@ mod tests {
     fn the_report_sits_beside_the_run_description() {
         let invocation = Invocation {
             subcommand: "ntp",
-            started_at: "2026-01-02T03:04:05.678Z".into(),
+            started: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_767_323_045_678),
             command: vec!["ringload".into(), "ntp".into(), "127.0.0.1:123".into()],
             target: "127.0.0.1:123".into(),
         };
@@ -104,6 +108,7 @@ mod tests {
         assert_eq!(json["tool"]["name"], "ringload");
         assert_eq!(json["tool"]["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(json["subcommand"], "ntp");
+        assert_eq!(json["started_at"], "2026-01-02T03:04:05.678Z");
         assert_eq!(json["mode"], "run");
         assert_eq!(json["command"][2], "127.0.0.1:123");
         assert_eq!(json["answered"], 7);

@@ -29,6 +29,16 @@ pub struct Thresholds {
     pub max_errors: Option<u64>,
 }
 
+impl Thresholds {
+    /// Whether no threshold but `min_rate` is set (all a ramp can be held to).
+    pub fn only_min_rate(&self) -> bool {
+        self.max_loss_percent.is_none()
+            && self.max_p99.is_none()
+            && self.max_p99_server.is_none()
+            && self.max_errors.is_none()
+    }
+}
+
 /// The figures of a finished run that thresholds are checked against; each report builds its
 /// own.
 #[derive(Clone, Debug, PartialEq)]
@@ -366,6 +376,8 @@ mod tests {
             min_rate: Some(5_000.0),
             ..Thresholds::default()
         };
+        assert!(thresholds.only_min_rate());
+        assert!(!generous().only_min_rate());
         assert_eq!(Verdict::judge(&ramp, &thresholds).exit_code(), 2);
         ramp.rate = Some(6_000.0);
         assert_eq!(Verdict::judge(&ramp, &thresholds).exit_code(), 0);

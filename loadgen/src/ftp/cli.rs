@@ -210,7 +210,7 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
             server_pid: args.server_pid,
             tls,
         };
-        let html = create_html(args.html)?;
+        let html = create_html(args.html, &invocation)?;
         let report = run_idle(&settings).context("running the idle sessions")?;
         let verdict = Verdict::judge(&report.measured(), &thresholds);
         output(json, "idle", html, &report, &verdict)?;
@@ -232,7 +232,7 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
         sources,
         tls,
     };
-    let html = create_html(args.html)?;
+    let html = create_html(args.html, &invocation)?;
     let report = run_load(&settings).context("starting the session threads")?;
     let verdict = Verdict::judge(&report.measured(), &thresholds);
     output(json, args.scenario.name(), html, &report, &verdict)?;

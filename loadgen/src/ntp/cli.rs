@@ -135,13 +135,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         max_p99_server: args.max_p99_server,
         ..args.thresholds.thresholds()
     };
-    if args.ramp
-        && thresholds
-            != (Thresholds {
-                min_rate: thresholds.min_rate,
-                ..Thresholds::default()
-            })
-    {
+    if args.ramp && !thresholds.only_min_rate() {
         bail!(
             "with --ramp only --min-rate applies (to the highest rate that passed); \
              check loss and latency with a fixed-rate run at that rate"
@@ -195,7 +189,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         cpus: args.cpu,
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
-    let html = create_html(args.html)?;
+    let html = create_html(args.html, &invocation)?;
     if args.ramp {
         // Steps are shown as they end: on stdout as the human table, on stderr as progress
         // when stdout carries the JSON.

@@ -132,9 +132,10 @@ pub enum Verdict {
     Broken {
         breaches: Vec<Breach>,
     },
-    /// A check (not a measurement) found the server wrong; `reason` says how.
+    /// A check (not a measurement) found the server wrong, or a comparison found a
+    /// regression; one reason per finding.
     CheckFailed {
-        reason: String,
+        reasons: Vec<String>,
     },
     Unmeasured {
         reason: Unmeasured,
@@ -236,7 +237,7 @@ impl Verdict {
         match self {
             Verdict::Passed => Vec::new(),
             Verdict::Broken { breaches } => breaches.iter().map(Breach::to_string).collect(),
-            Verdict::CheckFailed { reason } => vec![reason.clone()],
+            Verdict::CheckFailed { reasons } => reasons.clone(),
             Verdict::Unmeasured { reason } => vec![reason.to_string()],
         }
     }
@@ -415,7 +416,7 @@ mod tests {
             serde_json::json!({"outcome": "unmeasured", "reason": "nothing_answered"})
         );
         let wrong = Verdict::CheckFailed {
-            reason: "max_clients not enforced".into(),
+            reasons: vec!["max_clients not enforced".into()],
         };
         assert_eq!(wrong.exit_code(), 1);
         assert_eq!(wrong.lines(), vec!["max_clients not enforced"]);

@@ -317,7 +317,9 @@ fn compare_fails_a_regression_and_passes_identical_runs() {
     );
     let stderr = String::from_utf8_lossy(&regressed.stderr);
     assert!(
-        stderr.contains("latency_us/p99 worsening (lower is better)"),
+        stderr.contains(
+            "regressed: latency_us/p99 100.0% worse than the baseline (lower is better; tolerance 5%)"
+        ),
         "{stderr}"
     );
 

@@ -5,7 +5,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::document::SCHEMA_VERSION;
-use crate::verdict::{Breach, Verdict};
+use crate::verdict::Verdict;
 
 /// Which way a figure improves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,8 +200,10 @@ impl Comparison {
             self.kind, "figure", "baseline", "current", "change", "better"
         );
         for figure in &self.figures {
+            // A change that rounds to 0 reads 0.0%, not -0.0%.
             let change = figure
                 .change_percent()
+                .map(|c| if c.abs() < 0.05 { 0.0 } else { c })
                 .map_or_else(|| "-".to_string(), |c| format!("{c:+.1}%"));
             let verdict = if figure.regressed(tolerance_percent) {
                 "REGRESSED"
@@ -222,24 +224,31 @@ impl Comparison {
         table
     }
 
-    /// Broken when any figure regressed past `tolerance_percent`, one breach per figure.
+    /// A failed check when any figure regressed past `tolerance_percent`, one reason per
+    /// figure.
     pub fn verdict(&self, tolerance_percent: f64) -> Verdict {
-        let breaches: Vec<Breach> = self
+        let reasons: Vec<String> = self
             .figures
             .iter()
             .filter(|figure| figure.regressed(tolerance_percent))
-            .map(|figure| Breach {
-                threshold: "--tolerance".to_string(),
-                figure: format!("{} worsening ({} is better)", figure.name, figure.better),
-                limit: tolerance_percent,
-                measured: figure.worsening_percent().unwrap_or(f64::INFINITY),
-                unit: "%",
+            .map(|figure| {
+                let worse = figure
+                    .worsening_percent()
+                    .filter(|worse| worse.is_finite())
+                    .map_or_else(
+                        || "worse than a baseline of 0".to_string(),
+                        |worse| format!("{worse:.1}% worse than the baseline"),
+                    );
+                format!(
+                    "regressed: {} {worse} ({} is better; tolerance {tolerance_percent}%)",
+                    figure.name, figure.better
+                )
             })
             .collect();
-        if breaches.is_empty() {
+        if reasons.is_empty() {
             Verdict::Passed
         } else {
-            Verdict::Broken { breaches }
+            Verdict::CheckFailed { reasons }
         }
     }
 }
@@ -280,15 +289,12 @@ mod tests {
         let baseline = ntp_run(10_000.0, 0.1, 60.0);
         let current = ntp_run(9_000.0, 0.1, 62.0);
         let comparison = compare(&baseline, &current).unwrap();
-        let Verdict::Broken { breaches } = comparison.verdict(5.0) else {
-            panic!("a 10 % lower rate regressed");
-        };
-        assert_eq!(breaches.len(), 1, "{breaches:?}");
+        let verdict = comparison.verdict(5.0);
+        assert_eq!(verdict.exit_code(), 1);
         assert_eq!(
-            breaches[0].figure,
-            "answered_rate worsening (higher is better)"
+            verdict.lines(),
+            vec!["regressed: answered_rate 10.0% worse than the baseline (higher is better; tolerance 5%)"]
         );
-        assert!((breaches[0].measured - 10.0).abs() < 1e-9);
         // 62 us against 60 us is 3.3 % worse: within 5 %, past 3 %.
         assert_eq!(
             compare(&baseline, &ntp_run(10_000.0, 0.1, 62.0))
@@ -318,7 +324,10 @@ mod tests {
         let baseline = ntp_run(10_000.0, 0.0, 60.0);
         let current = ntp_run(10_000.0, 0.01, 60.0);
         let comparison = compare(&baseline, &current).unwrap();
-        assert_eq!(comparison.verdict(50.0).exit_code(), 1);
+        assert_eq!(
+            comparison.verdict(50.0).lines(),
+            vec!["regressed: loss_percent worse than a baseline of 0 (lower is better; tolerance 50%)"]
+        );
         let loss = &comparison.figures[1];
         assert_eq!(loss.name, "loss_percent");
         assert_eq!(loss.change_percent(), None);
@@ -335,12 +344,9 @@ mod tests {
         let mut current = baseline.clone();
         current["latency_us"]["RETR"]["p99"] = json!(400.0);
         let comparison = compare(&baseline, &current).unwrap();
-        let Verdict::Broken { breaches } = comparison.verdict(5.0) else {
-            panic!("a doubled RETR p99 regressed");
-        };
         assert_eq!(
-            breaches[0].figure,
-            "latency_us/RETR/p99 worsening (lower is better)"
+            comparison.verdict(5.0).lines(),
+            vec!["regressed: latency_us/RETR/p99 100.0% worse than the baseline (lower is better; tolerance 5%)"]
         );
     }
 

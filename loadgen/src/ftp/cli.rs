@@ -277,13 +277,13 @@ pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<Verdict> {
     } else {
         let wrong: usize = report.phases.iter().map(|p| p.wrong).sum();
         Verdict::CheckFailed {
-            reason: format!(
+            reasons: vec![format!(
                 "{destination} does not enforce max_clients={}{}: {wrong} connection(s) got the wrong answer",
                 args.max_clients,
                 args.max_per_ip
                     .map(|m| format!(" max_per_ip={m}"))
                     .unwrap_or_default()
-            ),
+            )],
         }
     };
     print(args.json.then_some(&invocation), "check", &report, &verdict)?;

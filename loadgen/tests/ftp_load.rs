@@ -146,6 +146,7 @@ fn ftp_limits_passes_against_ringd_with_matching_limits() {
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_matches_schema(&report);
     assert_eq!(report["passed"], true);
     assert_eq!(report["phases"][0]["greeted"], 3, "{report:#}");
     assert_eq!(report["phases"][0]["refused_correctly"], 2, "{report:#}");

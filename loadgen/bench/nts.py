@@ -115,7 +115,7 @@ class NtsFigures:
             "--nts-ca", self._work.dir / CERT, "--clients", KE_CLIENTS,
             "--duration", self._run_seconds, "--json"])
         before = tree_ticks(pid)
-        # Exit 1 with a report: no exchange completed, which the figure shows as none.
+        # Exit 2 with a report: no exchange completed, which the figure shows as none.
         done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=KE_TIMEOUT_S)
         ticks = tree_ticks(pid) - before
         result = json.loads(done.stdout)

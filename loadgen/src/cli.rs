@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::bail;
 
+use crate::document::{to_json, Invocation};
 use crate::html::{HtmlFile, HtmlPage};
+use crate::verdict::Verdict;
 
 /// `value` seconds as a duration, refused unless above 0 and at most `max` seconds; `what`
 /// names the flag in the error.
@@ -16,30 +18,39 @@ pub fn seconds(value: f64, max: f64, what: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(value))
 }
 
-/// The report on stdout: one JSON object with `--json`, else the human text.
+/// The report on stdout: the versioned JSON document with `--json`, else the human text.
+/// `mode` tells reports of one subcommand apart in the JSON (see `document::to_json`).
 pub fn print(
-    json: bool,
+    json: Option<&Invocation>,
+    mode: &str,
     report: &(impl serde::Serialize + std::fmt::Display),
+    verdict: &Verdict,
 ) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-    } else {
-        print!("{report}");
+    match json {
+        Some(invocation) => println!("{}", to_json(invocation, mode, report, verdict)?),
+        None => print!("{report}"),
     }
     Ok(())
 }
 
-/// The `--html` file, created once every argument has been checked.
-pub fn create_html(path: Option<PathBuf>) -> anyhow::Result<Option<HtmlFile>> {
-    path.as_deref().map(HtmlFile::create).transpose()
+/// The `--html` file of `invocation`'s run, created once every argument has been checked.
+pub fn create_html(
+    path: Option<PathBuf>,
+    invocation: &Invocation,
+) -> anyhow::Result<Option<HtmlFile>> {
+    path.as_deref()
+        .map(|path| HtmlFile::create(path, invocation))
+        .transpose()
 }
 
 /// `print`, then the page into the `--html` file when one was asked for.
 pub fn output(
-    json: bool,
+    json: Option<&Invocation>,
+    mode: &str,
     html: Option<HtmlFile>,
     report: &(impl serde::Serialize + std::fmt::Display + HtmlPage),
+    verdict: &Verdict,
 ) -> anyhow::Result<()> {
-    print(json, report)?;
+    print(json, mode, report, verdict)?;
     html.map_or(Ok(()), |html| html.write(report))
 }

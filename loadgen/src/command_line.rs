@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::compare::cli::CompareArgs;
 use crate::ftp::cli::{FtpArgs, FtpLimitsArgs};
 use crate::ntp::cli::NtpArgs;
 use crate::nts_ke::cli::NtsKeArgs;
@@ -10,7 +11,11 @@ use crate::nts_ke::cli::NtsKeArgs;
 #[command(
     name = "ringload",
     version,
-    about = "Load generator for NTP and FTP servers"
+    about = "Load generator for NTP and FTP servers",
+    after_help = "Exit status: 0 the run measured and kept within every threshold given, \
+                  1 a threshold was broken (compare: a figure regressed), \
+                  2 the run could not measure (nothing answered, the generator fell behind, \
+                  a wrong argument; compare: reports of different kinds)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,4 +36,7 @@ pub enum Command {
     /// Plain FTP only: the refusals come before AUTH TLS, so they hold for FTPS servers too,
     /// except implicit_ssl ones (their greetings and refusals are inside TLS).
     FtpLimits(FtpLimitsArgs),
+    /// Compares two `--json` reports of the same subcommand and mode, figure by figure:
+    /// exits 1 when one regressed past the tolerance, 2 when they cannot be compared.
+    Compare(CompareArgs),
 }

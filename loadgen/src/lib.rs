@@ -3,6 +3,8 @@
 pub mod cli;
 pub mod clients;
 pub mod command_line;
+pub mod compare;
+pub mod document;
 pub mod error;
 pub mod ftp;
 pub mod html;
@@ -11,4 +13,6 @@ pub mod nts_ke;
 pub mod reflect;
 pub mod step_stats;
 pub mod target;
+pub mod thresholds;
 pub mod tls_trust;
+pub mod verdict;

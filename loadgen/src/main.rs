@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ringload::command_line::{Cli, Command};
+use ringload::compare::cli::run_compare;
 use ringload::ftp::cli::{run_ftp, run_ftp_limits};
 use ringload::ntp::cli::run_ntp;
 use ringload::nts_ke::cli::run_nts_ke;
+use ringload::verdict::EXIT_UNMEASURED;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,12 +18,18 @@ fn main() -> ExitCode {
         Command::NtsKe(args) => run_nts_ke(args),
         Command::Ftp(args) => run_ftp(args),
         Command::FtpLimits(args) => run_ftp_limits(args),
+        Command::Compare(args) => run_compare(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(verdict) => {
+            for line in verdict.lines() {
+                eprintln!("ringload: {line}");
+            }
+            ExitCode::from(verdict.exit_code())
+        }
         Err(error) => {
             eprintln!("ringload: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_UNMEASURED)
         }
     }
 }

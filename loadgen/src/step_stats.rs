@@ -20,11 +20,35 @@ pub struct Percentiles {
     pub max: f64,
 }
 
-/// Latencies per step ("connect-to-220", "USER", "RETR", ...), and errors by their text.
+/// Latencies per step ("connect-to-220", "USER", "RETR", ...), and errors by class: a stable
+/// snake_case key (`reply_530_after_pass`), with the text of the first error of the class.
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
     latencies: BTreeMap<&'static str, Histogram<u64>>,
     pub errors: BTreeMap<String, u64>,
+    pub error_texts: BTreeMap<String, String>,
+}
+
+/// `words` as a snake_case key: lower case, words split at spaces, punctuation and
+/// camel-case humps (`ConnectionRefused`), joined by single underscores.
+pub fn snake_case(words: &str) -> String {
+    let mut key = String::with_capacity(words.len());
+    let mut previous_lower = false;
+    for c in words.chars() {
+        if c.is_ascii_alphanumeric() {
+            if c.is_ascii_uppercase() && previous_lower {
+                key.push('_');
+            }
+            key.push(c.to_ascii_lowercase());
+            previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        } else {
+            if !key.is_empty() && !key.ends_with('_') {
+                key.push('_');
+            }
+            previous_lower = false;
+        }
+    }
+    key.trim_end_matches('_').to_string()
 }
 
 impl Tally {
@@ -36,8 +60,10 @@ impl Tally {
         histogram.saturating_record(micros.clamp(1, MAX_LATENCY_US));
     }
 
-    pub fn error(&mut self, key: String) {
-        *self.errors.entry(key).or_insert(0) += 1;
+    /// One error of `class`; `text` is kept when it is the class's first.
+    pub fn error(&mut self, class: String, text: impl FnOnce() -> String) {
+        *self.errors.entry(class.clone()).or_insert(0) += 1;
+        self.error_texts.entry(class).or_insert_with(text);
     }
 
     pub fn errors_total(&self) -> u64 {
@@ -53,8 +79,11 @@ impl Tally {
                 }
             }
         }
-        for (key, count) in other.errors {
-            *self.errors.entry(key).or_insert(0) += count;
+        for (class, count) in other.errors {
+            *self.errors.entry(class).or_insert(0) += count;
+        }
+        for (class, text) in other.error_texts {
+            self.error_texts.entry(class).or_insert(text);
         }
     }
 
@@ -79,6 +108,24 @@ impl Tally {
     }
 }
 
+/// Each step's 99th percentile, microseconds, for the latency threshold.
+pub fn step_p99s(percentiles: &BTreeMap<String, Percentiles>) -> Vec<(String, f64)> {
+    percentiles
+        .iter()
+        .map(|(step, p)| (step.clone(), p.p99))
+        .collect()
+}
+
+/// `failed` as a percentage of all that were started; 0 when none was.
+pub fn failed_percent(completed: u64, failed: u64) -> f64 {
+    let started = completed + failed;
+    if started == 0 {
+        0.0
+    } else {
+        failed as f64 * 100.0 / started as f64
+    }
+}
+
 /// The latency table of a human report.
 pub fn latency_table(percentiles: &BTreeMap<String, Percentiles>) -> String {
     let mut table = format!(
@@ -94,14 +141,15 @@ pub fn latency_table(percentiles: &BTreeMap<String, Percentiles>) -> String {
     table
 }
 
-/// The error lines of a human report.
-pub fn error_lines(errors: &BTreeMap<String, u64>) -> String {
+/// The error lines of a human report: count, class and the class's text.
+pub fn error_lines(errors: &BTreeMap<String, u64>, texts: &BTreeMap<String, String>) -> String {
     if errors.is_empty() {
         return "errors: none\n".to_string();
     }
     let mut lines = format!("errors: {}\n", errors.values().sum::<u64>());
-    for (key, count) in errors {
-        lines.push_str(&format!("  {count:>9}  {key}\n"));
+    for (class, count) in errors {
+        let text = texts.get(class).map_or("", String::as_str);
+        lines.push_str(&format!("  {count:>9}  {class}: {text}\n"));
     }
     lines
 }
@@ -114,11 +162,13 @@ mod tests {
     fn merged_tallies_add_up() {
         let mut first = Tally::default();
         first.record("RETR", Duration::from_micros(100));
-        first.error("530 Login incorrect. (after PASS)".into());
+        first.error("reply_530_after_pass".into(), || {
+            "530 Login incorrect. (after PASS)".into()
+        });
         let mut second = Tally::default();
         second.record("RETR", Duration::from_micros(300));
         second.record("QUIT", Duration::from_secs(10_000));
-        second.error("530 Login incorrect. (after PASS)".into());
+        second.error("reply_530_after_pass".into(), || "530 Other text.".into());
         first.merge(second);
         let percentiles = first.percentiles();
         assert_eq!(percentiles["RETR"].count, 2);
@@ -126,6 +176,36 @@ mod tests {
         assert!(percentiles["QUIT"].max <= MAX_LATENCY_US as f64 * 1.001);
         assert_eq!(first.errors_total(), 2);
         assert!(latency_table(&percentiles).contains("RETR"));
-        assert!(error_lines(&first.errors).contains("2  530 Login incorrect."));
+        assert_eq!(
+            first.error_texts["reply_530_after_pass"],
+            "530 Login incorrect. (after PASS)"
+        );
+        assert!(error_lines(&first.errors, &first.error_texts)
+            .contains("2  reply_530_after_pass: 530 Login incorrect. (after PASS)"));
+        assert_eq!(
+            step_p99s(&percentiles),
+            vec![
+                ("QUIT".to_string(), percentiles["QUIT"].p99),
+                ("RETR".to_string(), percentiles["RETR"].p99)
+            ]
+        );
+    }
+
+    #[test]
+    fn classes_are_snake_case() {
+        assert_eq!(snake_case("reply 530 after PASS"), "reply_530_after_pass");
+        assert_eq!(
+            snake_case("ConnectionRefused connect-to-220"),
+            "connection_refused_connect_to_220"
+        );
+        assert_eq!(snake_case("timeout (RETR data)"), "timeout_retr_data");
+        assert_eq!(snake_case("AUTH TLS"), "auth_tls");
+    }
+
+    #[test]
+    fn failures_are_a_share_of_all_started() {
+        assert_eq!(failed_percent(0, 0), 0.0);
+        assert_eq!(failed_percent(3, 1), 25.0);
+        assert_eq!(failed_percent(0, 5), 100.0);
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::ringd_binary;
+use common::{assert_matches_schema, ringd_binary};
 use ringd_sys::test_dirs::TempDir;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::NoServerSessionStorage;
@@ -146,6 +146,7 @@ fn ftp_limits_passes_against_ringd_with_matching_limits() {
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_matches_schema(&report);
     assert_eq!(report["passed"], true);
     assert_eq!(report["phases"][0]["greeted"], 3, "{report:#}");
     assert_eq!(report["phases"][0]["refused_correctly"], 2, "{report:#}");
@@ -163,7 +164,7 @@ fn ftp_limits_passes_against_ringd_with_matching_limits() {
 fn ftp_limits_fails_when_the_server_allows_fewer_than_claimed() {
     let ringd = Ringd::start("limits-fail", 3, 2);
     let output = ringload(&["ftp-limits", &ringd.address, "--max-clients", "5"]);
-    assert!(!output.status.success(), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("FAIL"), "{}", describe(&output));
     assert!(
@@ -194,6 +195,8 @@ fn retr_sessions_transfer_without_errors() {
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_matches_schema(&report);
+    assert_eq!(report["mode"], "retr", "{report:#}");
     let page = std::fs::read_to_string(&html).expect("the --html file was written");
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
     assert!(page.contains("<svg"), "{page}");
@@ -235,6 +238,7 @@ fn idle_sessions_are_held_and_measured() {
     ]);
     assert!(output.status.success(), "{}", describe(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_matches_schema(&report);
     assert_eq!(report["held_at_end"], 6, "{report:#}");
     assert_eq!(report["errors_total"], 0, "{report:#}");
     assert!(report["keepalive_rounds"].as_u64().unwrap() >= 1);
@@ -259,6 +263,7 @@ fn tls_sessions_handshake_in_full_and_resume_on_data_connections() {
     let retr = ["--scenario", "retr", "--file", "file-4k", "--sessions", "2"];
     let (output, report) = short_run(&ringd, &[&retr[..], &["--tls"]].concat());
     assert!(output.status.success(), "{}", describe(&output));
+    assert_matches_schema(&report);
     assert_eq!(report["errors_total"], 0, "{report:#}");
     assert!(report["transfers"].as_u64().unwrap() > 0, "{report:#}");
     assert_eq!(report["tls"], "explicit", "{report:#}");
@@ -301,7 +306,7 @@ fn implicit_tls_sessions_start_tls_before_the_greeting() {
     assert_eq!(report["tls_data_not_resumed"], 0, "{report:#}");
     // Explicit TLS against the implicit port: the greeting never comes in the clear.
     let (output, report) = short_run(&ringd, &[&retr[..], &["--tls", "--timeout", "1"]].concat());
-    assert!(!output.status.success(), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     assert_eq!(report["sessions_completed"], 0, "{report:#}");
 }
 
@@ -309,14 +314,22 @@ fn implicit_tls_sessions_start_tls_before_the_greeting() {
 fn tls_against_a_server_without_it_fails_with_the_refusal() {
     let ringd = Ringd::start_tls("tls-off", "ssl_enable=NO\n");
     let (output, report) = short_run(&ringd, &["--tls", "--sessions", "1"]);
-    assert!(!output.status.success(), "{}", describe(&output));
-    let errors = report["errors"].as_object().expect("errors by kind");
-    assert!(
-        errors
-            .keys()
-            .any(|error| error.ends_with("(after AUTH TLS)")),
+    // No session completed: nothing was measured.
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert_matches_schema(&report);
+    assert_eq!(
+        report["verdict"]["reason"], "nothing_answered",
         "{report:#}"
     );
+    let errors = report["errors"].as_object().expect("errors by class");
+    let class = errors
+        .keys()
+        .find(|class| class.ends_with("_after_auth_tls"))
+        .unwrap_or_else(|| panic!("no AUTH TLS refusal class in {report:#}"));
+    let text = report["error_texts"][class]
+        .as_str()
+        .expect("the class's text");
+    assert!(text.ends_with("(after AUTH TLS)"), "{report:#}");
 }
 
 /// vsftpd's (and ringd's) reply to a data connection that did not resume the control
@@ -490,14 +503,16 @@ fn data_connections_that_do_not_resume_are_counted_with_the_refusal() {
             ]
             .concat(),
         );
-        assert!(!output.status.success(), "{}", describe(&output));
+        assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
         let failed = report["sessions_failed"].as_u64().expect("sessions_failed");
         assert!(failed > 0, "{report:#}");
         assert_eq!(report["tls_data_not_resumed"], failed, "{report:#}");
+        let class = format!("reply_522_after_{}", step.to_lowercase());
+        assert_eq!(report["errors"][&class], failed, "{report:#}");
         assert_eq!(
-            report["errors"][format!("{REUSE_REFUSAL} (after {step})")],
-            failed,
+            report["error_texts"][&class],
+            format!("{REUSE_REFUSAL} (after {step})"),
             "{report:#}"
         );
     }

@@ -100,13 +100,20 @@ fn ringload_counts_every_reflected_reply_as_answered() {
         "--html",
         html.to_str().expect("a UTF-8 temporary path"),
     ]);
-    assert!(
-        output.status.success(),
-        "ringload failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let report: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("one JSON object");
+    // A generator that fell behind its schedule (a busy machine) measured nothing: exit 2.
+    let expected = if report["generator_fell_behind"] == true {
+        2
+    } else {
+        0
+    };
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let answered = report["answered"].as_u64().unwrap();
     assert!(answered > 0, "{report:#}");
     assert_eq!(report["invalid_total"], 0, "{report:#}");

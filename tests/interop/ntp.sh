@@ -62,13 +62,18 @@ ringload_authenticates() {
     local args
     for args in "--key 1:SHA1:HEX:$key_hex" "--nts --nts-ca $work/nts.crt --nts-name $server_ip --nts-port $nts_port"; do
         # shellcheck disable=SC2086
-        "$root/target/release/ringload" ntp "$server_ip:123" --rate 2000 --duration 1 --json $args > "$work/ringload.json" || return 1
+        # Exit 2 is accepted only with the generator behind its schedule (a busy machine):
+        # the reply counts still hold.
+        local status=0
+        "$root/target/release/ringload" ntp "$server_ip:123" --rate 2000 --duration 1 --json $args > "$work/ringload.json" || status=$?
         python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-print("  ringload %s: %d answered, %d invalid, %.3f %% lost" % (sys.argv[2].split()[0], r["answered"], r["invalid_total"], r["loss_percent"]))
+status = int(sys.argv[3])
+print("  ringload %s: exit %d, %d answered, %d invalid, %.3f %% lost" % (sys.argv[2].split()[0], status, r["answered"], r["invalid_total"], r["loss_percent"]))
+assert status == 0 or (status == 2 and r["generator_fell_behind"]), r
 assert r["answered"] > 0 and r["invalid_total"] == 0 and r["loss_percent"] == 0, r
-' "$work/ringload.json" "$args" || return 1
+' "$work/ringload.json" "$args" "$status" || return 1
     done
 }
 

@@ -9,11 +9,14 @@ use clap::Args;
 
 use crate::cli::{create_html, output, print, seconds};
 use crate::clients::client_addresses;
+use crate::document::Invocation;
 use crate::ftp::idle::{run_idle, IdleSettings};
 use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
 use crate::ftp::load::{run_load, LoadSettings, Scenario};
 use crate::ftp::tls::{TlsClient, TlsMode};
 use crate::target::resolve_destination;
+use crate::thresholds::ThresholdArgs;
+use crate::verdict::Verdict;
 
 /// Longest run ringload accepts, seconds.
 const MAX_DURATION_S: f64 = 86_400.0;
@@ -64,7 +67,8 @@ pub struct FtpArgs {
     /// First source address (session i uses base + i), for servers in a network namespace.
     #[arg(long)]
     source_net: Option<IpAddr>,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object instead of the table (its fields are documented in
+    /// loadgen/README.md).
     #[arg(long)]
     json: bool,
     /// Also write the report as one self-contained HTML page of charts and tables to FILE.
@@ -86,6 +90,8 @@ pub struct FtpArgs {
     /// Name the server's certificate must carry.
     #[arg(long, value_name = "NAME", default_value = "localhost")]
     tls_name: String,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
 }
 
 #[derive(Args)]
@@ -154,8 +160,11 @@ fn check_descriptors(sessions: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ringload ftp`.
-pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
+/// `ringload ftp`: the run's verdict against the thresholds given.
+pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
+    let invocation = Invocation::begin("ftp", &args.server);
+    let json = args.json.then_some(&invocation);
+    let thresholds = args.thresholds.thresholds();
     let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
     let duration = seconds(args.duration, MAX_DURATION_S, "--duration")?;
     let io_timeout = seconds(args.timeout, MAX_DURATION_S, "--timeout")?;
@@ -187,6 +196,9 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
         _ => None,
     };
     if args.scenario == Scenario::Idle {
+        if thresholds.min_rate.is_some() {
+            bail!("--min-rate does not apply to --scenario idle: held sessions have no rate");
+        }
         let settings = IdleSettings {
             destination,
             duration,
@@ -198,13 +210,11 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
             server_pid: args.server_pid,
             tls,
         };
-        let html = create_html(args.html)?;
+        let html = create_html(args.html, &invocation)?;
         let report = run_idle(&settings).context("running the idle sessions")?;
-        output(args.json, html, &report)?;
-        if report.held_at_end == 0 {
-            bail!("the server held no session (see the errors above)");
-        }
-        return Ok(());
+        let verdict = Verdict::judge(&report.measured(), &thresholds);
+        output(json, "idle", html, &report, &verdict)?;
+        return Ok(verdict);
     }
     if matches!(args.scenario, Scenario::Retr | Scenario::Mixed) && args.file.is_none() {
         bail!("--scenario retr and mixed need --file NAME (a file the server offers)");
@@ -222,17 +232,16 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<()> {
         sources,
         tls,
     };
-    let html = create_html(args.html)?;
+    let html = create_html(args.html, &invocation)?;
     let report = run_load(&settings).context("starting the session threads")?;
-    output(args.json, html, &report)?;
-    if report.sessions_completed == 0 {
-        bail!("no session completed (see the errors above)");
-    }
-    Ok(())
+    let verdict = Verdict::judge(&report.measured(), &thresholds);
+    output(json, args.scenario.name(), html, &report, &verdict)?;
+    Ok(verdict)
 }
 
-/// `ringload ftp-limits`: exits non-zero unless the server enforced the limits.
-pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<()> {
+/// `ringload ftp-limits`: a broken verdict unless the server enforced the limits.
+pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<Verdict> {
+    let invocation = Invocation::begin("ftp-limits", &args.server);
     let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
     if !(1..=MAX_LIMIT).contains(&args.max_clients) {
         bail!("--max-clients must be between 1 and {MAX_LIMIT}");
@@ -263,16 +272,20 @@ pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<()> {
         burst: args.burst,
     };
     let report = check_limits(&settings);
-    print(args.json, &report)?;
-    if !report.passed {
+    let verdict = if report.passed {
+        Verdict::Passed
+    } else {
         let wrong: usize = report.phases.iter().map(|p| p.wrong).sum();
-        bail!(
-            "{destination} does not enforce max_clients={}{}: {wrong} connection(s) got the wrong answer",
-            args.max_clients,
-            args.max_per_ip
-                .map(|m| format!(" max_per_ip={m}"))
-                .unwrap_or_default()
-        );
-    }
-    Ok(())
+        Verdict::CheckFailed {
+            reasons: vec![format!(
+                "{destination} does not enforce max_clients={}{}: {wrong} connection(s) got the wrong answer",
+                args.max_clients,
+                args.max_per_ip
+                    .map(|m| format!(" max_per_ip={m}"))
+                    .unwrap_or_default()
+            )],
+        }
+    };
+    print(args.json.then_some(&invocation), "check", &report, &verdict)?;
+    Ok(verdict)
 }

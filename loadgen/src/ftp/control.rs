@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::ftp::tls::{Negotiated, SessionTls, Stream, TlsMode};
+use crate::step_stats::snake_case;
 
 /// Longest reply line accepted; RFC 959 lines are short, this only stops a runaway server.
 const MAX_LINE: usize = 8 * 1024;
@@ -60,6 +61,18 @@ impl fmt::Display for FtpError {
 impl std::error::Error for FtpError {}
 
 impl FtpError {
+    /// The failure's class, a stable snake_case key: what went wrong and at which step
+    /// (`reply_530_after_pass`, `timeout_retr_data`, `connection_refused_connect`).
+    pub fn class(&self) -> String {
+        snake_case(&match self {
+            FtpError::Unexpected { step, reply } => format!("reply {} after {step}", reply.code),
+            FtpError::Timeout { step } => format!("timeout {step}"),
+            FtpError::Closed { step } => format!("closed {step}"),
+            FtpError::Protocol { step, .. } => format!("protocol error {step}"),
+            FtpError::Io { step, error } => format!("{:?} {step}", error.kind()),
+        })
+    }
+
     /// An I/O failure of `step`, classed: timeouts and closed connections apart.
     pub fn from_io(step: &'static str, error: io::Error) -> FtpError {
         io_error(step)(error)
@@ -441,6 +454,22 @@ pub fn passive_port(reply: &Reply) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_classed_by_what_went_wrong_and_where() {
+        let refused = FtpError::Unexpected {
+            step: "PASS",
+            reply: reply(530, "Login incorrect."),
+        };
+        assert_eq!(refused.class(), "reply_530_after_pass");
+        assert_eq!(refused.to_string(), "530 Login incorrect. (after PASS)");
+        assert_eq!(
+            FtpError::Timeout { step: "RETR data" }.class(),
+            "timeout_retr_data"
+        );
+        let io = FtpError::from_io("connect", io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(io.class(), "connection_refused_connect");
+    }
 
     fn reply(code: u16, text: &str) -> Reply {
         Reply {

@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::memory::{tree_memory, TreeMemory};
 use crate::ftp::tls::{TlsClient, TlsMode, TlsReport};
-use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::step_stats::{error_lines, latency_table, step_p99s, Percentiles, Tally};
+use crate::verdict::Measured;
 
 /// Threads that open the sessions (login round trips overlap; holding needs no threads).
 const OPENING_THREADS: usize = 32;
@@ -64,6 +65,7 @@ pub struct IdleReport {
     pub latency_us: std::collections::BTreeMap<String, Percentiles>,
     pub errors_total: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
+    pub error_texts: std::collections::BTreeMap<String, String>,
     #[serde(flatten)]
     pub tls: Option<TlsReport>,
 }
@@ -113,7 +115,7 @@ fn open_all(settings: &IdleSettings) -> std::io::Result<(Vec<Control>, Tally)> {
                         for source in sources {
                             match open_session(settings, *source, &mut tally) {
                                 Ok(control) => opened.push(control),
-                                Err(error) => tally.error(error.to_string()),
+                                Err(error) => tally.error(error.class(), || error.to_string()),
                             }
                         }
                         (opened, tally)
@@ -146,7 +148,7 @@ fn keepalive_round(sessions: Vec<Control>, tally: &mut Tally) -> Vec<Control> {
     for (mut control, sent) in sent {
         match sent.and_then(|()| control.expect("NOOP", |c| c == 200)) {
             Ok(_) => alive.push(control),
-            Err(error) => tally.error(error.to_string()),
+            Err(error) => tally.error(error.class(), || error.to_string()),
         }
     }
     tally.record("NOOP round", start.elapsed());
@@ -155,7 +157,11 @@ fn keepalive_round(sessions: Vec<Control>, tally: &mut Tally) -> Vec<Control> {
 
 fn measure(pid: u32, tally: &mut Tally) -> Option<TreeMemory> {
     tree_memory(pid)
-        .map_err(|error| tally.error(format!("reading the memory of pid {pid}: {error}")))
+        .map_err(|error| {
+            tally.error("memory_unreadable".into(), || {
+                format!("reading the memory of pid {pid}: {error}")
+            })
+        })
         .ok()
 }
 
@@ -231,8 +237,27 @@ pub fn run_idle(settings: &IdleSettings) -> std::io::Result<IdleReport> {
         latency_us: tally.percentiles(),
         errors_total: tally.errors_total(),
         errors: tally.errors,
+        error_texts: tally.error_texts,
         tls,
     })
+}
+
+impl IdleReport {
+    /// The figures thresholds are checked against: the sessions asked for that were not held
+    /// to the end are the loss; holding sessions has no rate.
+    pub fn measured(&self) -> Measured {
+        let dropped = self.sessions.saturating_sub(self.held_at_end);
+        Measured {
+            succeeded: self.held_at_end as u64,
+            loss_percent: dropped as f64 * 100.0 / self.sessions.max(1) as f64,
+            latency_p99_us: step_p99s(&self.latency_us),
+            server_p99_us: None,
+            rate: None,
+            errors: self.errors_total,
+            generator_fell_behind: false,
+            rate_is_lower_bound: false,
+        }
+    }
 }
 
 impl fmt::Display for IdleReport {
@@ -263,6 +288,6 @@ impl fmt::Display for IdleReport {
             write!(f, "{tls}")?;
         }
         f.write_str(&latency_table(&self.latency_us))?;
-        f.write_str(&error_lines(&self.errors))
+        f.write_str(&error_lines(&self.errors, &self.error_texts))
     }
 }

@@ -10,7 +10,10 @@ use serde::Serialize;
 
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
-use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::step_stats::{
+    error_lines, failed_percent, latency_table, step_p99s, Percentiles, Tally,
+};
+use crate::verdict::Measured;
 
 /// Stack of each session thread: the loops keep their buffers on the heap.
 const SESSION_STACK: usize = 256 * 1024;
@@ -38,6 +41,19 @@ pub enum Scenario {
     Mixed,
     /// Hold logged-in sessions (see `ftp::idle`).
     Idle,
+}
+
+impl Scenario {
+    /// The scenario as `--scenario` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Login => "login",
+            Scenario::Retr => "retr",
+            Scenario::Stor => "stor",
+            Scenario::Mixed => "mixed",
+            Scenario::Idle => "idle",
+        }
+    }
 }
 
 /// Settings of a `login|retr|stor|mixed` run.
@@ -89,6 +105,7 @@ pub struct LoadReport {
     pub latency_us: std::collections::BTreeMap<String, Percentiles>,
     pub errors_total: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
+    pub error_texts: std::collections::BTreeMap<String, String>,
     #[serde(flatten)]
     pub tls: Option<TlsReport>,
 }
@@ -321,7 +338,7 @@ impl ClientLoop<'_> {
                 Ok(()) => self.counts.sessions_completed += 1,
                 Err(error) => {
                     self.counts.sessions_failed += 1;
-                    self.counts.tally.error(error.to_string());
+                    self.counts.tally.error(error.class(), || error.to_string());
                     std::thread::sleep(ERROR_BACKOFF);
                 }
             }
@@ -392,6 +409,7 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
         latency_us: total.tally.percentiles(),
         errors_total: total.tally.errors_total(),
         errors: total.tally.errors,
+        error_texts: total.tally.error_texts,
         tls: settings.tls.as_ref().map(|client| TlsReport {
             tls: client.mode,
             negotiated: total.negotiated,
@@ -400,13 +418,30 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
     })
 }
 
+impl LoadReport {
+    /// The figures thresholds are checked against: sessions are what succeed or fail, every
+    /// step's latency is held to the latency threshold.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.sessions_completed,
+            loss_percent: failed_percent(self.sessions_completed, self.sessions_failed),
+            latency_p99_us: step_p99s(&self.latency_us),
+            server_p99_us: None,
+            rate: Some(self.sessions_per_s),
+            errors: self.errors_total,
+            generator_fell_behind: false,
+            rate_is_lower_bound: false,
+        }
+    }
+}
+
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "ringload ftp {} --scenario {}: {} concurrent sessions for {:.1} s",
             self.server,
-            format!("{:?}", self.scenario).to_lowercase(),
+            self.scenario.name(),
             self.sessions,
             self.elapsed_s
         )?;
@@ -430,7 +465,7 @@ impl fmt::Display for LoadReport {
             write!(f, "{tls}")?;
         }
         f.write_str(&latency_table(&self.latency_us))?;
-        f.write_str(&error_lines(&self.errors))
+        f.write_str(&error_lines(&self.errors, &self.error_texts))
     }
 }
 

@@ -31,6 +31,7 @@ fn latency_and_errors(
     page: &mut Page,
     latency_us: &BTreeMap<String, Percentiles>,
     errors: &BTreeMap<String, u64>,
+    error_texts: &BTreeMap<String, String>,
 ) {
     page.heading("Latency per step");
     page.chart(&bar_chart(&BarChart {
@@ -65,17 +66,24 @@ fn latency_and_errors(
     } else {
         let mut rows: Vec<Vec<String>> = errors
             .iter()
-            .map(|(error, n)| vec![error.clone(), count(*n)])
+            .map(|(class, n)| {
+                let text = error_texts.get(class).cloned().unwrap_or_default();
+                vec![class.clone(), text, count(*n)]
+            })
             .collect();
-        rows.push(vec!["total".to_string(), count(errors.values().sum())]);
-        page.table(&["error", "count"], &rows);
+        rows.push(vec![
+            "total".to_string(),
+            String::new(),
+            count(errors.values().sum()),
+        ]);
+        page.table(&["error", "first text", "count"], &rows);
     }
 }
 
 impl HtmlPage for LoadReport {
     fn html_page(&self, run: &RunInfo) -> String {
         let target = self.server.to_string();
-        let scenario = format!("{:?}", self.scenario).to_lowercase();
+        let scenario = self.scenario.name();
         let mut facts = run.facts(&target);
         facts.push((
             "load",
@@ -125,7 +133,7 @@ impl HtmlPage for LoadReport {
                 ],
             ],
         );
-        latency_and_errors(&mut page, &self.latency_us, &self.errors);
+        latency_and_errors(&mut page, &self.latency_us, &self.errors, &self.error_texts);
         page.finish()
     }
 }
@@ -203,7 +211,7 @@ impl HtmlPage for IdleReport {
                 ],
             );
         }
-        latency_and_errors(&mut page, &self.latency_us, &self.errors);
+        latency_and_errors(&mut page, &self.latency_us, &self.errors, &self.error_texts);
         page.finish()
     }
 }
@@ -259,7 +267,12 @@ mod tests {
             bytes_per_s: 5_056_512.0,
             latency_us: latencies(),
             errors_total: 2,
-            errors: [("550 <no> such file (after RETR)".to_string(), 2)].into(),
+            errors: [("reply_550_after_retr".to_string(), 2)].into(),
+            error_texts: [(
+                "reply_550_after_retr".to_string(),
+                "550 <no> such file (after RETR)".to_string(),
+            )]
+            .into(),
             tls: None,
         };
         let html = report.html_page(&run_info());
@@ -270,6 +283,7 @@ mod tests {
             "12,345",
             "5.06",
             "connect-to-220",
+            "reply_550_after_retr",
             "550 &lt;no&gt; such file",
         ] {
             assert!(html.contains(text), "{text} missing");
@@ -290,7 +304,12 @@ mod tests {
             memory: None,
             latency_us: BTreeMap::new(),
             errors_total: 6,
-            errors: [("connection refused".to_string(), 6)].into(),
+            errors: [("connection_refused_connect".to_string(), 6)].into(),
+            error_texts: [(
+                "connection_refused_connect".to_string(),
+                "connection refused (connect)".to_string(),
+            )]
+            .into(),
             tls: None,
         };
         let html = report.html_page(&run_info());

@@ -4,17 +4,17 @@ mod ftp;
 mod markup;
 mod ntp;
 mod svg;
-mod utc;
+pub(crate) mod utc;
 #[cfg(test)]
 mod well_formed;
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::Context;
+
+use crate::document::Invocation;
 
 /// A report that can be shown as one self-contained HTML page.
 pub trait HtmlPage {
@@ -33,11 +33,11 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
-    /// This process's command line, the time now, and this build's version.
-    pub fn now() -> RunInfo {
+    /// The run's command line and start, and this build's version.
+    pub fn of(invocation: &Invocation) -> RunInfo {
         RunInfo {
-            command_line: shell_line(std::env::args_os()),
-            started: utc::format(SystemTime::now()),
+            command_line: shell_line(&invocation.command),
+            started: utc::format(invocation.started),
             version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -59,13 +59,12 @@ fn is_plain(c: char) -> bool {
 }
 
 /// `words` joined into one line a shell reads back as the same words.
-fn shell_line(words: impl IntoIterator<Item = OsString>) -> String {
+fn shell_line(words: &[String]) -> String {
     words
-        .into_iter()
+        .iter()
         .map(|word| {
-            let word = word.to_string_lossy().into_owned();
             if !word.is_empty() && word.chars().all(is_plain) {
-                word
+                word.clone()
             } else {
                 format!("'{}'", word.replace('\'', r"'\''"))
             }
@@ -82,14 +81,14 @@ pub struct HtmlFile {
 }
 
 impl HtmlFile {
-    /// Creates (or empties) the file and notes the run's start.
-    pub fn create(path: &Path) -> anyhow::Result<HtmlFile> {
+    /// Creates (or empties) the file for the page of `invocation`'s run.
+    pub fn create(path: &Path, invocation: &Invocation) -> anyhow::Result<HtmlFile> {
         let file = File::create(path)
             .with_context(|| format!("creating the --html file {}", path.display()))?;
         Ok(HtmlFile {
             file,
             path: path.to_path_buf(),
-            run: RunInfo::now(),
+            run: RunInfo::of(invocation),
         })
     }
 
@@ -115,7 +114,7 @@ mod tests {
             "",
         ];
         assert_eq!(
-            shell_line(words.map(OsString::from)),
+            shell_line(&words.map(String::from)),
             r"ringload ntp 127.0.0.1:123 --html 'a b'\''s.html' ''"
         );
     }
@@ -130,14 +129,18 @@ mod tests {
         }
         let dir = ringd_sys::test_dirs::TempDir::new("ringload-html");
         let path = dir.join("page.html");
-        HtmlFile::create(&path).unwrap().write(&Fixed).unwrap();
+        let invocation = Invocation::begin("ntp", "127.0.0.1:123");
+        HtmlFile::create(&path, &invocation)
+            .unwrap()
+            .write(&Fixed)
+            .unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             written,
             format!("<!DOCTYPE html>{}", env!("CARGO_PKG_VERSION"))
         );
         let missing = Path::new("/nonexistent-directory/page.html");
-        let error = HtmlFile::create(missing).err().unwrap();
+        let error = HtmlFile::create(missing, &invocation).err().unwrap();
         assert!(format!("{error:#}").contains("creating the --html file"));
     }
 }

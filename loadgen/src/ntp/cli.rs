@@ -10,10 +10,13 @@ use ntp_wire::symmetric_keys::SymmetricKey;
 
 use crate::cli::{create_html, output, seconds};
 use crate::clients::{client_addresses, open_client_sockets, MAX_LOOPBACK_CLIENTS};
+use crate::document::{to_json, Invocation};
 use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::nts_ke::handshake::KeTarget;
 use crate::target::resolve_destination;
+use crate::thresholds::{parse_duration, ThresholdArgs};
+use crate::verdict::{Thresholds, Verdict};
 
 /// Longest run or ramp step ringload accepts, seconds.
 const MAX_DURATION_S: f64 = 3_600.0;
@@ -91,7 +94,7 @@ pub struct NtpArgs {
     /// The NTS-KE port.
     #[arg(long, default_value_t = ntp_wire::nts_ke::DEFAULT_PORT)]
     nts_port: u16,
-    /// Print one JSON object (the fields are documented on `RunReport` and `RampReport`).
+    /// Print one JSON object (its fields are documented in loadgen/README.md).
     #[arg(long)]
     json: bool,
     /// Also write the report as one self-contained HTML page of charts and tables to FILE.
@@ -100,6 +103,12 @@ pub struct NtpArgs {
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
+    /// Exit 1 when the 99th percentile of the server's response time (T3 - T2, the time it
+    /// held each request, which NTP clients subtract from the round trip) is above DURATION.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_p99_server: Option<Duration>,
 }
 
 fn check_rate(value: f64, what: &str) -> anyhow::Result<f64> {
@@ -118,9 +127,20 @@ fn parse_key(spec: &str) -> anyhow::Result<SymmetricKey> {
     SymmetricKey::from_words(id, type_name, key).map_err(|why| anyhow::anyhow!("--key: {why}"))
 }
 
-/// `ringload ntp`.
-pub fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
+/// `ringload ntp`: the run's verdict against the thresholds given.
+pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
+    let invocation = Invocation::begin("ntp", &args.server);
     let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
+    let thresholds = Thresholds {
+        max_p99_server: args.max_p99_server,
+        ..args.thresholds.thresholds()
+    };
+    if args.ramp && !thresholds.only_min_rate() {
+        bail!(
+            "with --ramp only --min-rate applies (to the highest rate that passed); \
+             check loss and latency with a fixed-rate run at that rate"
+        );
+    }
     if args.clients == 0 || args.clients > MAX_LOOPBACK_CLIENTS {
         bail!("--clients must be between 1 and {MAX_LOOPBACK_CLIENTS}");
     }
@@ -169,7 +189,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
         cpus: args.cpu,
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
-    let html = create_html(args.html)?;
+    let html = create_html(args.html, &invocation)?;
     if args.ramp {
         // Steps are shown as they end: on stdout as the human table, on stderr as progress
         // when stdout carries the JSON.
@@ -186,17 +206,26 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<()> {
         ));
         show(RAMP_TABLE_HEADER);
         let report = load.ramp(&ramp, |step| show(&ramp_step_line(step)))?;
+        let verdict = Verdict::judge(&report.measured(), &thresholds);
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!("{}", to_json(&invocation, "ramp", &report, &verdict)?);
         } else {
             println!("{}", report.summary());
         }
         if let Some(html) = html {
             html.write(&report)?;
         }
+        Ok(verdict)
     } else {
         let report = load.run(rate, duration)?;
-        output(args.json, html, &report)?;
+        let verdict = Verdict::judge(&report.measured(), &thresholds);
+        output(
+            args.json.then_some(&invocation),
+            "run",
+            html,
+            &report,
+            &verdict,
+        )?;
+        Ok(verdict)
     }
-    Ok(())
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::tally::Tally;
 use super::validate::kiss_code_text;
+use crate::verdict::Measured;
 
 /// A run whose offered rate is below this fraction of its target, or which sent more than
 /// `LATE_FRACTION_LIMIT` of its requests over a millisecond late, says the generator fell behind.
@@ -101,7 +102,7 @@ pub struct RunReport {
     pub kod: BTreeMap<String, u64>,
     /// Invalid replies, all reasons.
     pub invalid_total: u64,
-    /// Invalid replies by reason (`wrong-mode`, `origin-mismatch`, ...).
+    /// Invalid replies by reason (`wrong_mode`, `origin_mismatch`, ...).
     pub invalid: BTreeMap<String, u64>,
     /// Replies matching no request in flight: duplicates, or arriving after the grace period
     /// of an earlier ramp step.
@@ -187,6 +188,27 @@ impl RunReport {
                 .then(|| tally.offset_abs_ns.value_at_quantile(0.99) as f64 / 1_000.0),
             client_socket_drops: drops.client,
             server_socket_drops: drops.server,
+        }
+    }
+}
+
+impl RunReport {
+    /// The figures thresholds are checked against. Errors are the replies that were not
+    /// answers (invalid, KoD) and the requests the kernel refused to send.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.answered,
+            loss_percent: self.loss_percent,
+            latency_p99_us: self
+                .latency_us
+                .iter()
+                .map(|p| ("latency".to_string(), p.p99))
+                .collect(),
+            server_p99_us: self.response_us.as_ref().map(|p| p.p99),
+            rate: Some(self.answered_rate),
+            errors: self.invalid_total + self.kod_total + self.send_failed,
+            generator_fell_behind: self.generator_fell_behind,
+            rate_is_lower_bound: false,
         }
     }
 }
@@ -361,6 +383,21 @@ pub const RAMP_TABLE_HEADER: &str =
     "    target   offered  answered   loss %  p99 lat us  generator";
 
 impl RampReport {
+    /// A ramp's one figure is its highest passing rate (0 when no step passed); it is only a
+    /// lower bound when the generator, not the server, ended the ramp.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.steps.iter().map(|step| step.answered).sum(),
+            loss_percent: 0.0,
+            latency_p99_us: Vec::new(),
+            server_p99_us: None,
+            rate: Some(self.max_rate.unwrap_or(0.0)),
+            errors: 0,
+            generator_fell_behind: false,
+            rate_is_lower_bound: self.stop_reason == RampStop::GeneratorFellBehind,
+        }
+    }
+
     /// The ramp's result in one line, printed after its step lines.
     pub fn summary(&self) -> String {
         let result = match self.max_rate {
@@ -421,6 +458,21 @@ mod tests {
     }
 
     #[test]
+    fn the_measured_figures_are_the_reports() {
+        let mut tally = tally_with(2_000, 1_990, Duration::from_millis(1_999));
+        tally.record_reply(Verdict::KissOfDeath(u32::from_be_bytes(*b"RATE")), false);
+        tally.record_reply(Verdict::Invalid(InvalidReason::WrongMode), false);
+        let report = RunReport::new(&setup(), &tally, SocketDrops::default());
+        let measured = report.measured();
+        assert_eq!(measured.succeeded, 1_990);
+        assert_eq!(measured.errors, 2);
+        assert_eq!(measured.rate, Some(report.answered_rate));
+        assert_eq!(measured.server_p99_us, Some(1.0));
+        assert_eq!(measured.latency_p99_us[0].0, "latency");
+        assert!(!measured.generator_fell_behind);
+    }
+
+    #[test]
     fn slow_or_late_runs_say_the_generator_fell_behind() {
         let slow = tally_with(2_000, 0, Duration::from_millis(2_500));
         let report = RunReport::new(&setup(), &slow, SocketDrops::default());
@@ -449,14 +501,14 @@ mod tests {
         );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["kod"]["RATE"], 1);
-        assert_eq!(json["invalid"]["wrong-mode"], 1);
+        assert_eq!(json["invalid"]["wrong_mode"], 1);
         assert_eq!(json["invalid_total"], 1);
         assert_eq!(json["client_socket_drops"], 0);
         assert!(json["server_socket_drops"].is_null());
         assert!(json["latency_us"].is_null());
         let table = report.to_string();
         assert!(table.contains("KoD         1 (RATE 1)\n"), "{table}");
-        assert!(table.contains("invalid     1 (wrong-mode 1)\n"), "{table}");
+        assert!(table.contains("invalid     1 (wrong_mode 1)\n"), "{table}");
     }
 
     #[test]

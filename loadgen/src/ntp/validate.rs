@@ -42,23 +42,23 @@ pub enum InvalidReason {
 }
 
 impl InvalidReason {
-    /// The name used in reports.
+    /// The name used in reports: a stable snake_case key.
     pub fn name(self) -> &'static str {
         match self {
             InvalidReason::Short => "short",
-            InvalidReason::WrongSource => "wrong-source",
-            InvalidReason::WrongMode => "wrong-mode",
-            InvalidReason::WrongVersion => "wrong-version",
-            InvalidReason::OriginMismatch => "origin-mismatch",
-            InvalidReason::ZeroStratumWithoutKissCode => "stratum-0-without-kiss-code",
+            InvalidReason::WrongSource => "wrong_source",
+            InvalidReason::WrongMode => "wrong_mode",
+            InvalidReason::WrongVersion => "wrong_version",
+            InvalidReason::OriginMismatch => "origin_mismatch",
+            InvalidReason::ZeroStratumWithoutKissCode => "stratum_0_without_kiss_code",
             InvalidReason::Unsynchronised => "unsynchronised",
-            InvalidReason::StratumTooHigh => "stratum-too-high",
-            InvalidReason::MissingTimestamp => "missing-timestamp",
-            InvalidReason::TransmitBeforeReceive => "transmit-before-receive",
+            InvalidReason::StratumTooHigh => "stratum_too_high",
+            InvalidReason::MissingTimestamp => "missing_timestamp",
+            InvalidReason::TransmitBeforeReceive => "transmit_before_receive",
             InvalidReason::Unauthenticated => "unauthenticated",
-            InvalidReason::BadMac => "bad-mac",
-            InvalidReason::NtsMalformed => "nts-malformed",
-            InvalidReason::NtsNotAuthentic => "nts-not-authentic",
+            InvalidReason::BadMac => "bad_mac",
+            InvalidReason::NtsMalformed => "nts_malformed",
+            InvalidReason::NtsNotAuthentic => "nts_not_authentic",
         }
     }
 }

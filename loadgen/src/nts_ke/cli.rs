@@ -8,9 +8,12 @@ use clap::Args;
 
 use crate::cli::{print, seconds};
 use crate::clients::client_addresses;
+use crate::document::Invocation;
 use crate::nts_ke::handshake::KeTarget;
 use crate::nts_ke::load::{run_ke_load, KeLoadSettings};
 use crate::target::resolve_destination;
+use crate::thresholds::ThresholdArgs;
+use crate::verdict::Verdict;
 
 /// Longest run ringload accepts, seconds.
 const MAX_DURATION_S: f64 = 3_600.0;
@@ -45,16 +48,19 @@ pub struct NtsKeArgs {
     /// First source address (client i uses base + i), for servers in a network namespace.
     #[arg(long)]
     source_net: Option<IpAddr>,
-    /// Print one JSON object (the fields are documented on `KeReport`).
+    /// Print one JSON object (its fields are documented in loadgen/README.md).
     #[arg(long)]
     json: bool,
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
 }
 
-/// `ringload nts-ke`: exits non-zero when no exchange completed.
-pub fn run_nts_ke(args: NtsKeArgs) -> anyhow::Result<()> {
+/// `ringload nts-ke`: the run's verdict against the thresholds given.
+pub fn run_nts_ke(args: NtsKeArgs) -> anyhow::Result<Verdict> {
+    let invocation = Invocation::begin("nts-ke", &args.server);
     let destination: SocketAddr = resolve_destination(&args.server, args.allow_non_loopback)?;
     if !(1..=MAX_CLIENTS).contains(&args.clients) {
         bail!("--clients must be between 1 and {MAX_CLIENTS}");
@@ -71,9 +77,12 @@ pub fn run_nts_ke(args: NtsKeArgs) -> anyhow::Result<()> {
         count: args.count,
     };
     let report = run_ke_load(&settings).context("starting the client threads")?;
-    print(args.json, &report)?;
-    if report.handshakes_completed == 0 {
-        bail!("no NTS-KE exchange completed (see the errors above)");
-    }
-    Ok(())
+    let verdict = Verdict::judge(&report.measured(), &args.thresholds.thresholds());
+    print(
+        args.json.then_some(&invocation),
+        "handshakes",
+        &report,
+        &verdict,
+    )?;
+    Ok(verdict)
 }

@@ -12,6 +12,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
 use crate::ftp::control::connect_from;
+use crate::step_stats::snake_case;
 use crate::tls_trust::{client_config, server_name, Negotiated};
 
 /// How long a connect, and each read and write of an exchange, may take.
@@ -62,6 +63,20 @@ pub enum KeFailure {
 }
 
 impl KeFailure {
+    /// The failure's class, a stable snake_case key (`connect_connection_refused`, `tls`,
+    /// `answer_refused`); the text beside it in reports gives the detail.
+    pub fn class(&self) -> String {
+        match self {
+            KeFailure::Connect(kind) => snake_case(&format!("connect {kind:?}")),
+            KeFailure::Tls(_) => "tls".to_string(),
+            KeFailure::Io(kind) => snake_case(&format!("{kind:?}")),
+            KeFailure::NoAlpn => "no_alpn".to_string(),
+            KeFailure::Answer(error) => snake_case(&format!("answer {error:?}")),
+            KeFailure::Cookies(_) => "answer_cookie_count".to_string(),
+            KeFailure::Export(_) => "key_export".to_string(),
+        }
+    }
+
     /// An I/O error of the TLS connection: rustls's own errors (alerts, certificates) are
     /// TLS failures, the rest the socket's.
     fn of_io(error: io::Error) -> KeFailure {
@@ -229,6 +244,16 @@ mod tests {
         assert_eq!(
             alert.to_string(),
             "TLS: received fatal alert: HandshakeFailure"
+        );
+        assert_eq!(reset.class(), "connection_reset");
+        assert_eq!(alert.class(), "tls");
+        assert_eq!(
+            KeFailure::Connect(io::ErrorKind::ConnectionRefused).class(),
+            "connect_connection_refused"
+        );
+        assert_eq!(
+            KeFailure::Answer(AnswerError::Refused(1)).class(),
+            "answer_refused_1"
         );
     }
 }

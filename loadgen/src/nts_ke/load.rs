@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::nts_ke::handshake::{exchange, Established, KeTarget};
-use crate::step_stats::{error_lines, latency_table, Percentiles, Tally};
+use crate::step_stats::{
+    error_lines, failed_percent, latency_table, step_p99s, Percentiles, Tally,
+};
 use crate::tls_trust::Negotiated;
+use crate::verdict::Measured;
 
 /// Stack of each client thread: rustls keeps its buffers on the heap.
 const CLIENT_STACK: usize = 256 * 1024;
@@ -71,6 +74,8 @@ pub struct KeReport {
     pub errors_total: u64,
     /// Failed exchanges by class (`connect: connection refused`, `TLS: ...`, `answer: ...`).
     pub errors: BTreeMap<String, u64>,
+    /// The text of the first failure of each class.
+    pub error_texts: BTreeMap<String, String>,
     /// What the first completed exchange agreed on (absent when none completed).
     #[serde(flatten)]
     pub negotiated: Option<Negotiated>,
@@ -116,7 +121,7 @@ fn client_loop(
             }
             Err(failure) => {
                 counts.failed += 1;
-                counts.tally.error(failure.to_string());
+                counts.tally.error(failure.class(), || failure.to_string());
                 std::thread::sleep(FAILURE_BACKOFF);
             }
         }
@@ -180,9 +185,26 @@ fn report(settings: &KeLoadSettings, elapsed: Duration, total: ClientTally) -> K
         latency_us: total.tally.percentiles(),
         errors_total: total.tally.errors_total(),
         errors: total.tally.errors,
+        error_texts: total.tally.error_texts,
         aead: cookie_bytes.map(|_| AEAD),
         negotiated,
         cookie_bytes,
+    }
+}
+
+impl KeReport {
+    /// The figures thresholds are checked against: handshakes are what succeed or fail.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            succeeded: self.handshakes_completed,
+            loss_percent: failed_percent(self.handshakes_completed, self.handshakes_failed),
+            latency_p99_us: step_p99s(&self.latency_us),
+            server_p99_us: None,
+            rate: Some(self.handshakes_per_s),
+            errors: self.errors_total,
+            generator_fell_behind: false,
+            rate_is_lower_bound: false,
+        }
     }
 }
 
@@ -207,13 +229,14 @@ impl fmt::Display for KeReport {
             _ => writeln!(f, "agreed     no exchange completed")?,
         }
         f.write_str(&latency_table(&self.latency_us))?;
-        f.write_str(&error_lines(&self.errors))
+        f.write_str(&error_lines(&self.errors, &self.error_texts))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nts_ke::handshake::KeFailure;
 
     fn settings(count: Option<u64>) -> KeLoadSettings {
         let dir = ringd_sys::test_dirs::TempDir::new("nts-ke-load-settings");
@@ -267,14 +290,20 @@ mod tests {
             failed: 2,
             ..ClientTally::default()
         };
-        second.tally.error("connect: connection refused".into());
-        second.tally.error("connect: connection refused".into());
+        let refused = KeFailure::Connect(std::io::ErrorKind::ConnectionRefused);
+        for _ in 0..2 {
+            second.tally.error(refused.class(), || refused.to_string());
+        }
         first.merge(second);
         let report = report(&settings(None), Duration::from_secs(2), first);
         assert_eq!(report.handshakes_completed, 40);
         assert_eq!(report.handshakes_failed, 2);
         assert!((report.handshakes_per_s - 20.0).abs() < 1e-9);
-        assert_eq!(report.errors["connect: connection refused"], 2);
+        assert_eq!(report.errors["connect_connection_refused"], 2);
+        assert_eq!(
+            report.error_texts["connect_connection_refused"],
+            "connect: connection refused"
+        );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["tls_version"], "TLSv1_3");
         assert_eq!(json["aead"], AEAD);
@@ -286,7 +315,10 @@ mod tests {
             text.contains("AEAD_AES_SIV_CMAC_256, 8 cookies of 104 bytes"),
             "{text}"
         );
-        assert!(text.contains("2  connect: connection refused"), "{text}");
+        assert!(
+            text.contains("2  connect_connection_refused: connect: connection refused"),
+            "{text}"
+        );
     }
 
     #[test]

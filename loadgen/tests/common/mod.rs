@@ -1,8 +1,10 @@
-//! What loadgen's integration tests share: the ringd binary, built once per test binary.
+//! What loadgen's integration tests share: the ringd binary, built once per test binary, and the JSON Schema every `--json` output must match.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+use jsonschema::Validator;
 
 /// The ringd binary of this test's profile. ringd is another package's binary, so cargo does
 /// not build it for this test: it is built here once, into the same target directory (cargo
@@ -39,4 +41,30 @@ pub fn ringd_binary() -> &'static Path {
         assert!(binary.exists(), "no ringd at {}", binary.display());
         binary
     })
+}
+
+/// Where `document` (a `ringload ... --json` output) breaks the checked-in
+/// loadgen/schema/report.schema.json, one line per violation.
+pub fn schema_violations(document: &serde_json::Value) -> Vec<String> {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
+        let text = std::fs::read_to_string(&path).expect("the schema file");
+        let schema = serde_json::from_str(&text).expect("the schema is JSON");
+        jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+    });
+    validator
+        .iter_errors(document)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect()
+}
+
+/// Panics unless `document` matches the schema, naming every violation.
+pub fn assert_matches_schema(document: &serde_json::Value) {
+    let violations = schema_violations(document);
+    assert!(
+        violations.is_empty(),
+        "the JSON does not match the schema:\n{}\n{document:#}",
+        violations.join("\n")
+    );
 }

@@ -747,6 +747,10 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::thread::JoinHandle;
 
+    /// Bounds on what one fake server serves: far more than a check opens or sends.
+    const FAKE_MOST_CONNECTIONS: usize = 1_000;
+    const FAKE_MOST_COMMANDS: usize = 16;
+
     const VSFTPD_CLAIMS: Claims = Claims {
         max_clients: 3,
         max_per_ip: Some(2),
@@ -1000,7 +1004,7 @@ mod tests {
             }));
             let stopping = stop.clone();
             let accepter = std::thread::spawn(move || {
-                for stream in listener.incoming() {
+                for stream in listener.incoming().take(FAKE_MOST_CONNECTIONS) {
                     if stopping.load(Ordering::SeqCst) {
                         break;
                     }
@@ -1055,16 +1059,15 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         let _ = stream.write_all(b"220 fake\r\n");
-        let mut lines = BufReader::new(stream.try_clone().unwrap()).lines();
-        let quit = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.eq_ignore_ascii_case("QUIT") => break true,
-                Some(Ok(_)) => {
-                    let _ = stream.write_all(b"500 fake\r\n");
-                }
-                _ => break false,
+        let lines = BufReader::new(stream.try_clone().unwrap()).lines();
+        let mut quit = false;
+        for line in lines.take(FAKE_MOST_COMMANDS).map_while(Result::ok) {
+            if line.eq_ignore_ascii_case("QUIT") {
+                quit = true;
+                break;
             }
-        };
+            let _ = stream.write_all(b"500 fake\r\n");
+        }
         let mut counted = state.lock().unwrap();
         let index = counted.open.iter().position(|ip| *ip == peer).unwrap();
         counted.open.remove(index);

@@ -175,6 +175,39 @@ fn ftp_limits_fails_when_the_server_allows_fewer_than_claimed() {
 }
 
 #[test]
+fn ftp_limits_quiet_prints_the_verdict_line_only() {
+    let ringd = Ringd::start("limits-quiet", 3, 2);
+    let passing = ringload(&[
+        "ftp-limits",
+        &ringd.address,
+        "--max-clients",
+        "3",
+        "--max-per-ip",
+        "2",
+        "--quiet",
+    ]);
+    assert!(passing.status.success(), "{}", describe(&passing));
+    assert_eq!(
+        String::from_utf8_lossy(&passing.stdout),
+        "PASS: the server enforces its connection limits\n"
+    );
+    let failing = ringload(&[
+        "ftp-limits",
+        &ringd.address,
+        "--max-clients",
+        "3",
+        "--max-per-ip",
+        "1",
+        "--quiet",
+    ]);
+    assert!(!failing.status.success(), "{}", describe(&failing));
+    assert_eq!(
+        String::from_utf8_lossy(&failing.stdout),
+        "FAIL: the server does not enforce the limits as configured\n"
+    );
+}
+
+#[test]
 fn retr_sessions_transfer_without_errors() {
     let ringd = Ringd::start("retr", 10, 5);
     let html = ringd.root.join("report.html");

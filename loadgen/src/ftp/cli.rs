@@ -119,6 +119,9 @@ pub struct FtpLimitsArgs {
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
+    /// Print the verdict line only (PASS or FAIL).
+    #[arg(long, conflicts_with = "json")]
+    quiet: bool,
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
@@ -286,6 +289,10 @@ pub fn run_ftp_limits(args: FtpLimitsArgs) -> anyhow::Result<Verdict> {
             )],
         }
     };
-    print(args.json.then_some(&invocation), "check", &report, &verdict)?;
+    if args.quiet {
+        println!("{}", report.verdict());
+    } else {
+        print(args.json.then_some(&invocation), "check", &report, &verdict)?;
+    }
     Ok(verdict)
 }

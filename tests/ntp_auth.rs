@@ -214,6 +214,14 @@ fn an_nts_client_is_served_authentic_time_and_its_cookies_outlive_a_restart() {
     let mut fresh = Vec::new();
     nts_ntp::open_reply(&reply, &UNIQUE_ID, &keys.s2c, |c| fresh.push(c.to_vec())).unwrap();
     assert_eq!(fresh.len(), 1, "one new cookie for the one spent");
+    // The same session's keys sealed again: only the nonce tells the cookies apart, and a
+    // cookie repeated would link a client's requests.
+    let again = nts_exchange(&socket, server, &keys, &answer.cookies[2], 0x1800);
+    nts_ntp::open_reply(&again, &UNIQUE_ID, &keys.s2c, |c| fresh.push(c.to_vec())).unwrap();
+    assert_ne!(
+        fresh[0], fresh[1],
+        "each cookie is sealed with a nonce of its own"
+    );
     let header = Header::parse(&reply).unwrap();
     assert_eq!(
         (header.mode, header.stratum, header.origin),

@@ -13,6 +13,9 @@ use super::ratelimit::{Decision, RateLimiter};
 use super::reply::{self, Answer, DropReason, RequestAuth, ServerParams};
 use super::symmetric_keys::{KeyTable, SymmetricKey, LONGEST_MAC};
 use crate::metrics::NtpCounters;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
 use crate::sys::crypt::fill_random;
 
 /// Everything a shard needs to answer requests; fed datagrams by the I/O loop.
@@ -27,8 +30,8 @@ pub struct Responder {
     policy: Option<PolicyFollower>,
     /// `keyfile`'s keys, for requests with a MAC.
     keys: Arc<KeyTable>,
-    /// The NTS cookie keys, when this server serves NTS.
-    nts: Option<SharedServerKeys>,
+    /// The NTS cookie keys, when this server serves NTS, and the generator of its nonces.
+    nts: Option<(SharedServerKeys, StdRng)>,
 }
 
 /// How a reply is authenticated, once its request checked.
@@ -75,9 +78,13 @@ impl Responder {
         }
     }
 
-    /// Serves NTS requests with the cookie keys `nts`.
+    /// Serves NTS requests with the cookie keys `nts`. A nonce per reply and per cookie
+    /// comes from a ChaCha generator the kernel seeds: a getrandom call for each cost a quarter
+    /// of an NTS reply's CPU.
     pub fn serve_nts(&mut self, nts: SharedServerKeys) {
-        self.nts = Some(nts);
+        let mut seed = [0u8; 32];
+        fill_random(&mut seed).expect("the kernel's random source");
+        self.nts = Some((nts, StdRng::from_seed(seed)));
     }
 
     /// A shard's responder, answering with the policy `follower` has in force and taking up
@@ -170,11 +177,13 @@ impl Responder {
         }
         // chronyd sends nothing back for a failed check (not even a crypto-NAK).
         // The cookie keys are locked (for reading) only for NTS requests.
-        let nts_keys = self
-            .nts
-            .as_ref()
-            .filter(|_| request.auth == RequestAuth::Nts)
-            .map(|keys| keys.read().unwrap_or_else(|e| e.into_inner()));
+        let (nts_keys, mut nonces) = match self.nts.as_mut() {
+            Some((keys, nonces)) if request.auth == RequestAuth::Nts => (
+                Some(keys.read().unwrap_or_else(|e| e.into_inner())),
+                Some(nonces),
+            ),
+            _ => (None, None),
+        };
         let auth = match request.auth {
             RequestAuth::None => ReplyAuth::None,
             RequestAuth::Mac { key_id, offset } => match self.keys.get(key_id) {
@@ -247,7 +256,12 @@ impl Responder {
                 &keys,
                 cookies,
                 nts_keys.as_deref().expect("checked with these keys"),
-                |bytes| fill_random(bytes).expect("the kernel's random source"),
+                |bytes| {
+                    nonces
+                        .as_deref_mut()
+                        .expect("with the keys")
+                        .fill_bytes(bytes)
+                },
             ),
             ReplyAuth::Nts(NtsRequest::Plain | NtsRequest::Malformed) => None,
         };

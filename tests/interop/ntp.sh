@@ -29,16 +29,29 @@ serve() {
     start_ringd "$work/ringd-$io.log" ntp --ntp-conf "$work/ringd.conf" --shards 2 --io "$io"
 }
 
-# ntpdig with the key: it refuses an unauthenticated or wrongly signed reply.
-ntpdig_authenticates() {
-    local json
-    json=$(ntpdig -j -a 1 -k "$work/ntp.keys" "$server_ip")
-    echo "  ntpdig -a 1: $json"
-    python3 -c '
+# ntpdig's one exchange, as JSON, checked by python3 against ringd's stratum, leap and an
+# offset under 1 ms. The offset of one exchange takes any scheduling delay of a busy machine:
+# up to three exchanges are made, the first that passes counts (as NTP clients keep the
+# least delayed sample); a reply ntpdig refused, or wrong time, fails all three.
+ntpdig_close_to_ringd() {
+    local label=$1 json attempt
+    shift
+    for attempt in 1 2 3; do
+        json=$(ntpdig -j "$@" "$server_ip") || continue
+        echo "  $label (try $attempt): $json"
+        python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-assert r["stratum"] == 10 and abs(r["offset"]) < 0.001, r
-' "$json"
+assert r["stratum"] == 10 and r["leap"] == "no-leap", r
+assert abs(r["offset"]) < 0.001, r
+' "$json" && return 0
+    done
+    return 1
+}
+
+# ntpdig with the key: it refuses an unauthenticated or wrongly signed reply.
+ntpdig_authenticates() {
+    ntpdig_close_to_ringd "ntpdig -a 1" -a 1 -k "$work/ntp.keys"
 }
 
 # chronyd as an NTS client (-Q: it never touches the clock): NTS-KE, then authenticated NTP.
@@ -78,16 +91,7 @@ assert r["answered"] > 0 and r["invalid_total"] == 0 and r["loss_percent"] == 0,
 }
 
 ntpdig_accepts() {
-    local json
-    json=$(ntpdig -j "$server_ip")
-    echo "  ntpdig: $json"
-    python3 -c '
-import json, sys
-r = json.loads(sys.argv[1])
-assert r["stratum"] == 10, r
-assert r["leap"] == "no-leap", r
-assert abs(r["offset"]) < 0.001, r
-' "$json"
+    ntpdig_close_to_ringd ntpdig
 }
 
 chronyd_accepts() {

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod document;
 pub mod error;
 pub mod ftp;
+pub mod histogram_text;
 pub mod html;
 pub mod ntp;
 pub mod nts_ke;

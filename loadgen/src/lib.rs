@@ -12,6 +12,7 @@ pub mod html;
 pub mod ntp;
 pub mod nts_ke;
 pub mod reflect;
+pub mod start_at;
 pub mod step_stats;
 pub mod target;
 pub mod thresholds;

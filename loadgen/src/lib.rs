@@ -9,6 +9,7 @@ pub mod error;
 pub mod ftp;
 pub mod histogram_text;
 pub mod html;
+pub mod merge;
 pub mod ntp;
 pub mod nts_ke;
 pub mod reflect;

@@ -67,13 +67,15 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
     if args.documents.len() > MAX_DOCUMENTS {
         bail!("at most {MAX_DOCUMENTS} documents per merge; merge merged documents in turn");
     }
-    let mut envelopes: Vec<Envelope> = Vec::with_capacity(args.documents.len());
-    let mut parts = Vec::with_capacity(args.documents.len());
     let names: Vec<String> = args
         .documents
         .iter()
         .map(|path| path.display().to_string())
         .collect();
+    // Every document's kind is checked before any is read as a report, so that a wrong mix
+    // is named as such rather than as a missing field.
+    let mut documents = Vec::with_capacity(names.len());
+    let mut envelopes: Vec<Envelope> = Vec::with_capacity(names.len());
     for (path, name) in args.documents.iter().zip(&names) {
         let document = read_report(path)?;
         let envelope = envelope(name, &document)?;
@@ -90,23 +92,31 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
                 );
             }
         }
-        if (envelope.subcommand.as_str(), envelope.mode.as_str()) != ("ntp", "run") {
-            bail!(
-                "{name} is a `{} {}` document: merge combines fixed-rate NTP runs \
-                 (`ringload ntp --json` without --ramp)",
-                envelope.subcommand,
-                envelope.mode
-            );
-        }
-        let part: RunReport = serde_json::from_value(document).with_context(|| {
-            format!(
-                "{name}: not a complete `ntp run` document (one written before latency \
-                 histograms were, cannot be merged)"
-            )
-        })?;
+        documents.push(document);
         envelopes.push(envelope);
-        parts.push(part);
     }
+    let kind = (envelopes[0].subcommand.as_str(), envelopes[0].mode.as_str());
+    if kind != ("ntp", "run") {
+        bail!(
+            "{} are `{} {}` documents: merge combines fixed-rate NTP runs \
+             (`ringload ntp --json` without --ramp)",
+            names.join(", "),
+            kind.0,
+            kind.1
+        );
+    }
+    let parts = documents
+        .into_iter()
+        .zip(&names)
+        .map(|(document, name)| {
+            serde_json::from_value::<RunReport>(document).with_context(|| {
+                format!(
+                    "{name}: not a complete `ntp run` document (a ringload that did not yet \
+                     write latency histograms made it)"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let report = ntp_run::combine(&parts)?;
     let invocation = Invocation {
         subcommand: "ntp",

@@ -49,7 +49,7 @@ fn sum_by_name(maps: impl Iterator<Item = BTreeMap<String, u64>>) -> BTreeMap<St
     sum
 }
 
-/// The distinct values of `field` in order of first appearance, joined by ", ".
+/// The distinct `values` in order of first appearance, joined by ", ".
 pub fn distinct_joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
     let mut seen: Vec<&str> = Vec::new();
     for value in values {

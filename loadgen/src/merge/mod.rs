@@ -110,27 +110,19 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
         .zip(&names)
         .map(|(document, name)| {
             serde_json::from_value::<RunReport>(document).with_context(|| {
-                format!(
-                    "{name}: not a complete `ntp run` document (a ringload that did not yet \
-                     write latency histograms made it)"
-                )
+                format!("{name}: not a complete `ntp run` document with latency histograms")
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let report = ntp_run::combine(&parts)?;
-    let invocation = Invocation {
-        subcommand: "ntp",
-        started: envelopes
-            .iter()
-            .map(|envelope| envelope.started)
-            .min()
-            .expect("two documents or more"),
-        command: std::env::args_os()
-            .map(|word| word.to_string_lossy().into_owned())
-            .collect(),
-        target: ntp_run::distinct_joined(envelopes.iter().map(|e| e.target.as_str())),
-        merged_from: names,
-    };
+    let target = ntp_run::distinct_joined(envelopes.iter().map(|e| e.target.as_str()));
+    let mut invocation = Invocation::begin("ntp", &target);
+    invocation.started = envelopes
+        .iter()
+        .map(|envelope| envelope.started)
+        .min()
+        .expect("two documents or more");
+    invocation.merged_from = names;
     let verdict = Verdict::judge(&report.measured(), &args.thresholds.thresholds());
     if !args.json {
         println!("merged from {}", invocation.merged_from.join(", "));

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::compare::cli::CompareArgs;
 use crate::ftp::cli::{FtpArgs, FtpLimitsArgs};
+use crate::merge::MergeArgs;
 use crate::ntp::cli::NtpArgs;
 use crate::nts_ke::cli::NtsKeArgs;
 
@@ -39,4 +40,7 @@ pub enum Command {
     /// Compares two `--json` reports of the same subcommand and mode, figure by figure:
     /// exits 1 when one regressed past the tolerance, 2 when they cannot be compared.
     Compare(CompareArgs),
+    /// Merges the `--json` documents of fixed-rate NTP runs made together (several machines,
+    /// `--start-at`) into one: counts and rates summed, percentiles from the summed histograms.
+    Merge(MergeArgs),
 }

@@ -19,6 +19,8 @@ pub struct Invocation {
     /// The command line, one string per argument (bytes that are not UTF-8 replaced).
     pub command: Vec<String>,
     pub target: String,
+    /// The documents a `ringload merge` combined; empty for a run.
+    pub merged_from: Vec<String>,
 }
 
 impl Invocation {
@@ -31,6 +33,7 @@ impl Invocation {
                 .map(|word| word.to_string_lossy().into_owned())
                 .collect(),
             target: target.to_string(),
+            merged_from: Vec::new(),
         }
     }
 }
@@ -50,6 +53,8 @@ struct Document<'a, R: Serialize> {
     started_at: String,
     command: &'a [String],
     target: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    merged_from: &'a [String],
     #[serde(flatten)]
     report: &'a R,
     verdict: &'a Verdict,
@@ -74,6 +79,7 @@ pub fn to_json(
         started_at: utc::rfc3339(invocation.started),
         command: &invocation.command,
         target: &invocation.target,
+        merged_from: &invocation.merged_from,
         report,
         verdict,
     })
@@ -95,6 +101,7 @@ mod tests {
             started: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_767_323_045_678),
             command: vec!["ringload".into(), "ntp".into(), "127.0.0.1:123".into()],
             target: "127.0.0.1:123".into(),
+            merged_from: Vec::new(),
         };
         let text = to_json(
             &invocation,
@@ -113,5 +120,6 @@ mod tests {
         assert_eq!(json["command"][2], "127.0.0.1:123");
         assert_eq!(json["answered"], 7);
         assert_eq!(json["verdict"]["outcome"], "passed");
+        assert!(json.get("merged_from").is_none());
     }
 }

@@ -7,6 +7,7 @@ use clap::Parser;
 use ringload::command_line::{Cli, Command};
 use ringload::compare::cli::run_compare;
 use ringload::ftp::cli::{run_ftp, run_ftp_limits};
+use ringload::merge::run_merge;
 use ringload::ntp::cli::run_ntp;
 use ringload::nts_ke::cli::run_nts_ke;
 use ringload::verdict::EXIT_UNMEASURED;
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         Command::Ftp(args) => run_ftp(args),
         Command::FtpLimits(args) => run_ftp_limits(args),
         Command::Compare(args) => run_compare(args),
+        Command::Merge(args) => run_merge(args),
     };
     match result {
         Ok(verdict) => {

@@ -1,76 +1,19 @@
 //! End to end over loopback: ringload's exit codes (0 measured and within thresholds, 1 a threshold broken, 2 could not measure), its versioned JSON against the checked-in schema, and `ringload compare`.
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use common::{assert_matches_schema, ringd_binary, schema_violations};
+use common::{assert_matches_schema, schema_violations};
+use ntp_ringd::Ringd;
 use ringd_sys::test_dirs::TempDir;
 
 mod common;
+#[path = "common/ntp_ringd.rs"]
+mod ntp_ringd;
 
-/// Longest wait for ringd's readiness line.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs of a test that needs the generator on schedule: on a machine busy with other work a
 /// run may fall behind (exit 2, and the report says so), and is then run again.
 const SCHEDULE_ATTEMPTS: usize = 5;
-
-/// A running ringd serving NTP on an ephemeral loopback port; killed on drop.
-struct Ringd {
-    child: Child,
-    ntp: String,
-    _conf: TempDir,
-}
-
-impl Ringd {
-    fn start() -> Ringd {
-        let conf = TempDir::new("ringload-verdicts");
-        let path = conf.write(
-            "chrony.conf",
-            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n",
-        );
-        let mut child = Command::new(ringd_binary())
-            .arg("--ntp-conf")
-            .arg(&path)
-            .args(["--shards", "1", "--control-socket"])
-            .arg(conf.join("ringd.sock"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ringd starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let mut ready = None;
-        while Instant::now() < deadline {
-            let Some(Ok(line)) = lines.next() else { break };
-            if line.contains("ready: ") {
-                ready = Some(line);
-                break;
-            }
-        }
-        let ready = ready.expect("ringd printed its ready line");
-        // ringd keeps logging to stderr: drain it so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let ntp = ready
-            .split(" ntp=")
-            .nth(1)
-            .and_then(|rest| rest.split([',', ' ']).next())
-            .expect("an NTP address on the ready line")
-            .to_string();
-        Ringd {
-            child,
-            ntp,
-            _conf: conf,
-        }
-    }
-}
-
-impl Drop for Ringd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn ringload(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ringload"))

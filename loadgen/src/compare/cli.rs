@@ -20,7 +20,8 @@ pub struct CompareArgs {
     tolerance: f64,
 }
 
-fn read_report(path: &Path) -> anyhow::Result<serde_json::Value> {
+/// The `--json` document at `path`, or why it cannot be read.
+pub fn read_report(path: &Path) -> anyhow::Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| {

@@ -380,7 +380,8 @@ impl HtmlPage for RampReport {
 mod tests {
     use super::*;
     use crate::html::well_formed::assert_well_formed;
-    use crate::ntp::report::RampStop;
+    use crate::ntp::report::{RampStop, RunHistograms};
+    use crate::ntp::tally::Tally;
 
     fn run_info() -> RunInfo {
         RunInfo {
@@ -429,6 +430,7 @@ mod tests {
             offset_abs_p99_us: Some(3.5),
             client_socket_drops: Some(0),
             server_socket_drops: None,
+            histograms: RunHistograms::of(&Tally::default()),
         }
     }
 

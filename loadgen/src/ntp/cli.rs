@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -14,6 +14,7 @@ use crate::document::{to_json, Invocation};
 use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::nts_ke::handshake::KeTarget;
+use crate::start_at;
 use crate::target::resolve_destination;
 use crate::thresholds::{parse_duration, ThresholdArgs};
 use crate::verdict::{Thresholds, Verdict};
@@ -103,6 +104,11 @@ pub struct NtpArgs {
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
+    /// Start sending at this wall-clock time, RFC 3339 UTC (2026-12-06T04:00:00Z) or Unix
+    /// seconds, so that generators on several NTP-synchronised machines run together (see
+    /// `ringload merge`); at most 24 h ahead, at most 1 s past.
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<String>,
     #[command(flatten)]
     thresholds: ThresholdArgs,
     /// Exit 1 when the 99th percentile of the server's response time (T3 - T2, the time it
@@ -129,7 +135,12 @@ fn parse_key(spec: &str) -> anyhow::Result<SymmetricKey> {
 
 /// `ringload ntp`: the run's verdict against the thresholds given.
 pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
-    let invocation = Invocation::begin("ntp", &args.server);
+    let mut invocation = Invocation::begin("ntp", &args.server);
+    let start_at = args
+        .start_at
+        .as_deref()
+        .map(start_at::start_time)
+        .transpose()?;
     let destination = resolve_destination(&args.server, args.allow_non_loopback)?;
     let thresholds = Thresholds {
         max_p99_server: args.max_p99_server,
@@ -189,6 +200,10 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         cpus: args.cpu,
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
+    if let Some(at) = start_at {
+        start_at::sleep_until(at);
+        invocation.started = SystemTime::now();
+    }
     let html = create_html(args.html, &invocation)?;
     if args.ramp {
         // Steps are shown as they end: on stdout as the human table, on stderr as progress

@@ -5,10 +5,11 @@ use std::fmt;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::tally::Tally;
 use super::validate::kiss_code_text;
+use crate::histogram_text::HistogramText;
 use crate::verdict::Measured;
 
 /// A run whose offered rate is below this fraction of its target, or which sent more than
@@ -19,7 +20,7 @@ const ACHIEVED_FRACTION_LIMIT: f64 = 0.99;
 const LATE_FRACTION_LIMIT: f64 = 0.01;
 
 /// Percentiles of a time distribution, in microseconds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,
@@ -29,7 +30,8 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(histogram: &Histogram<u64>) -> Option<Percentiles> {
+    /// The percentiles of a histogram of nanoseconds; `None` when it holds no sample.
+    pub fn of(histogram: &Histogram<u64>) -> Option<Percentiles> {
         if histogram.is_empty() {
             return None;
         }
@@ -62,9 +64,31 @@ pub struct SocketDrops {
     pub server: Option<u64>,
 }
 
+/// The samples behind a run's percentiles, in nanoseconds, serialised so that the documents of
+/// runs made at the same time (on several machines) merge into exact percentiles.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunHistograms {
+    /// T4 - T1 of timed requests (`latency_us`).
+    pub latency_histogram_ns: HistogramText,
+    /// T3 - T2 of valid replies (`response_us`).
+    pub response_histogram_ns: HistogramText,
+    /// |offset| of timed requests (`offset_abs_p99_us`).
+    pub offset_abs_histogram_ns: HistogramText,
+}
+
+impl RunHistograms {
+    pub fn of(tally: &Tally) -> RunHistograms {
+        RunHistograms {
+            latency_histogram_ns: HistogramText(tally.latency_ns.clone()),
+            response_histogram_ns: HistogramText(tally.response_ns.clone()),
+            offset_abs_histogram_ns: HistogramText(tally.offset_abs_ns.clone()),
+        }
+    }
+}
+
 /// One fixed-rate run: the object `ringload ntp --json` prints. Rates are per second, times in
 /// microseconds; a field that needs samples is `null` when there were none.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
     /// Destination `ADDR:PORT`.
     pub server: String,
@@ -125,6 +149,8 @@ pub struct RunReport {
     pub client_socket_drops: Option<u64>,
     /// Requests the kernel dropped because the server socket's receive queue was full.
     pub server_socket_drops: Option<u64>,
+    #[serde(flatten)]
+    pub histograms: RunHistograms,
 }
 
 fn per_second(count: u64, span: Duration) -> f64 {
@@ -188,6 +214,7 @@ impl RunReport {
                 .then(|| tally.offset_abs_ns.value_at_quantile(0.99) as f64 / 1_000.0),
             client_socket_drops: drops.client,
             server_socket_drops: drops.server,
+            histograms: RunHistograms::of(tally),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::compare::cli::CompareArgs;
 use crate::ftp::cli::{FtpArgs, FtpLimitsArgs};
 use crate::ntp::cli::NtpArgs;
 use crate::nts_ke::cli::NtsKeArgs;
+use crate::report_cmd::ReportArgs;
 
 #[derive(Parser)]
 #[command(
@@ -39,4 +40,7 @@ pub enum Command {
     /// Compares two `--json` reports of the same subcommand and mode, figure by figure:
     /// exits 1 when one regressed past the tolerance, 2 when they cannot be compared.
     Compare(CompareArgs),
+    /// Draws several `--json` runs of one kind on one HTML page: shared axes, one colour and
+    /// legend name per run (`ringload report OUT.html A.json B.json --label a --label b`).
+    Report(ReportArgs),
 }

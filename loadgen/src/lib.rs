@@ -11,6 +11,7 @@ pub mod html;
 pub mod ntp;
 pub mod nts_ke;
 pub mod reflect;
+pub mod report_cmd;
 pub mod step_stats;
 pub mod target;
 pub mod thresholds;

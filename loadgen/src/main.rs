@@ -9,6 +9,7 @@ use ringload::compare::cli::run_compare;
 use ringload::ftp::cli::{run_ftp, run_ftp_limits};
 use ringload::ntp::cli::run_ntp;
 use ringload::nts_ke::cli::run_nts_ke;
+use ringload::report_cmd::run_report;
 use ringload::verdict::EXIT_UNMEASURED;
 
 fn main() -> ExitCode {
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         Command::Ftp(args) => run_ftp(args),
         Command::FtpLimits(args) => run_ftp_limits(args),
         Command::Compare(args) => run_compare(args),
+        Command::Report(args) => run_report(args),
     };
     match result {
         Ok(verdict) => {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::tally::Tally;
 use super::validate::kiss_code_text;
@@ -19,7 +19,7 @@ const ACHIEVED_FRACTION_LIMIT: f64 = 0.99;
 const LATE_FRACTION_LIMIT: f64 = 0.01;
 
 /// Percentiles of a time distribution, in microseconds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,

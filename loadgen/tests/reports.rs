@@ -1,0 +1,215 @@
+//! End to end over loopback: reports people read (`ringload report` pages of several runs, progress lines, `--raw` files, open-loop FTP) from runs against real ringd processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_matches_schema, ringd_binary};
+use ringd_sys::test_dirs::TempDir;
+
+mod common;
+#[path = "../src/html/well_formed.rs"]
+mod well_formed;
+
+use well_formed::assert_well_formed;
+
+/// Longest wait for ringd's readiness line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running ringd serving NTP and anonymous FTP on ephemeral loopback ports; killed on drop.
+struct Ringd {
+    child: Child,
+    ntp: String,
+    ftp: String,
+    _dir: TempDir,
+}
+
+/// The first address the ready line gives for `service` (` ntp=ADDR,...`).
+fn address_of(ready: &str, service: &str) -> String {
+    ready
+        .split(&format!(" {service}="))
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .unwrap_or_else(|| panic!("no {service} address on {ready:?}"))
+        .to_string()
+}
+
+impl Ringd {
+    fn start(name: &str) -> Ringd {
+        let dir = TempDir::new(&format!("ringload-reports-{name}"));
+        let anon_root = dir.join("anon");
+        std::fs::create_dir_all(&anon_root).expect("anonymous root");
+        let ntp_conf = dir.write(
+            "chrony.conf",
+            "port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n",
+        );
+        let ftp_conf = dir.write(
+            "vsftpd.conf",
+            format!(
+                "listen=YES\nlisten_address=127.0.0.1\nlisten_port=0\nanonymous_enable=YES\n\
+                 local_enable=NO\nanon_root={}\npasv_min_port=0\npasv_max_port=0\n\
+                 ftp_username=nobody\n",
+                anon_root.display()
+            ),
+        );
+        let mut child = Command::new(ringd_binary())
+            .arg("--ntp-conf")
+            .arg(&ntp_conf)
+            .arg("--ftp-conf")
+            .arg(&ftp_conf)
+            .args(["--shards", "1", "--control-socket"])
+            .arg(dir.join("ringd.sock"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ringd starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut ready = None;
+        while Instant::now() < deadline {
+            let Some(Ok(line)) = lines.next() else { break };
+            if line.contains("ready: ") {
+                ready = Some(line);
+                break;
+            }
+        }
+        let ready = ready.expect("ringd printed its ready line");
+        // ringd keeps logging to stderr: drain it so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ringd {
+            child,
+            ntp: address_of(&ready, "ntp"),
+            ftp: address_of(&ready, "ftp"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Ringd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ringload(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringload"))
+        .args(args)
+        .output()
+        .expect("ringload runs")
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 temporary path")
+}
+
+/// Runs `ringload` with `args` and `--json`, and keeps its document in `path`.
+fn json_run(args: &[&str], path: &Path) -> serde_json::Value {
+    let output = ringload(&[args, &["--json"]].concat());
+    let document: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", describe(&output)));
+    assert_matches_schema(&document);
+    std::fs::write(path, &output.stdout).expect("document written");
+    document
+}
+
+#[test]
+fn one_page_draws_two_servers_ntp_runs_with_one_legend_name_each() {
+    let (first, second) = (Ringd::start("ntp-a"), Ringd::start("ntp-b"));
+    let dir = TempDir::new("ringload-report-ntp");
+    let (a, b, page) = (dir.join("a.json"), dir.join("b.json"), dir.join("p.html"));
+    for (server, path) in [(&first.ntp, &a), (&second.ntp, &b)] {
+        let document = json_run(&["ntp", server, "--rate", "500", "--duration", "0.3"], path);
+        assert!(document["answered"].as_u64() > Some(0), "{document:#}");
+    }
+    let output = ringload(&[
+        "report",
+        text(&page),
+        text(&a),
+        text(&b),
+        "--label",
+        "ringd <first>",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert_well_formed(&html);
+    assert_eq!(html.matches("<svg").count(), 2, "round trip and response");
+    // The first run by its label, the second by its target, in the legend of both charts.
+    assert_eq!(html.matches(">ringd &lt;first&gt;</text>").count(), 2);
+    assert_eq!(html.matches(&format!(">{}</text>", second.ntp)).count(), 2);
+    assert!(html.contains("Server response time T3 − T2"));
+    assert!(html.contains("NTP clients subtract it"));
+}
+
+#[test]
+fn documents_of_different_kinds_are_refused_naming_the_file() {
+    let ringd = Ringd::start("kinds");
+    let dir = TempDir::new("ringload-report-kinds");
+    let (ntp, ftp, page) = (
+        dir.join("ntp.json"),
+        dir.join("ftp.json"),
+        dir.join("p.html"),
+    );
+    json_run(
+        &["ntp", &ringd.ntp, "--rate", "200", "--duration", "0.2"],
+        &ntp,
+    );
+    json_run(
+        &["ftp", &ringd.ftp, "--sessions", "2", "--duration", "0.3"],
+        &ftp,
+    );
+    let output = ringload(&["report", text(&page), text(&ntp), text(&ftp)]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ftp.json is an ftp document"), "{stderr}");
+    assert!(!page.exists());
+}
+
+#[test]
+fn ftp_runs_of_two_servers_share_the_step_charts_in_session_order() {
+    let (first, second) = (Ringd::start("ftp-a"), Ringd::start("ftp-b"));
+    let dir = TempDir::new("ringload-report-ftp");
+    let (a, b, page) = (dir.join("a.json"), dir.join("b.json"), dir.join("p.html"));
+    for (server, path) in [(&first.ftp, &a), (&second.ftp, &b)] {
+        let document = json_run(
+            &["ftp", server, "--sessions", "2", "--duration", "0.5"],
+            path,
+        );
+        assert!(
+            document["sessions_completed"].as_u64() > Some(0),
+            "{document:#}"
+        );
+    }
+    let output = ringload(&[
+        "report",
+        text(&page),
+        text(&a),
+        text(&b),
+        "--label",
+        "first",
+        "--label",
+        "second",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert_well_formed(&html);
+    assert_eq!(html.matches(">first</text>").count(), 2);
+    assert_eq!(html.matches(">second</text>").count(), 2);
+    assert!(html.contains("Closed-loop latencies"));
+    let position = |step: &str| {
+        html.find(&format!(">{step}</text>"))
+            .unwrap_or_else(|| panic!("{step} on the page"))
+    };
+    assert!(position("connect-to-220") < position("USER"));
+    assert!(position("USER") < position("PASS"));
+    assert!(position("PASS") < position("QUIT"));
+}

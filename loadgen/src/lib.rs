@@ -10,6 +10,7 @@ pub mod ftp;
 pub mod html;
 pub mod ntp;
 pub mod nts_ke;
+pub mod progress;
 pub mod reflect;
 pub mod report_cmd;
 pub mod step_stats;

@@ -213,3 +213,61 @@ fn ftp_runs_of_two_servers_share_the_step_charts_in_session_order() {
     assert!(position("USER") < position("PASS"));
     assert!(position("PASS") < position("QUIT"));
 }
+
+/// The progress lines in `stderr`, each checked to carry the offered and answered counts.
+fn progress_lines(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|line| line.contains(" s: offered "))
+        .inspect(|line| assert!(line.contains("answered"), "{line}"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn progress_lines_come_once_a_second_on_stderr_only_when_asked() {
+    let ringd = Ringd::start("progress");
+    let ntp = ringload(&[
+        "ntp",
+        &ringd.ntp,
+        "--rate",
+        "400",
+        "--duration",
+        "2.2",
+        "--json",
+        "--progress",
+    ]);
+    let document: serde_json::Value =
+        serde_json::from_slice(&ntp.stdout).unwrap_or_else(|_| panic!("{}", describe(&ntp)));
+    let lines = progress_lines(&ntp.stderr);
+    assert!(lines.len() >= 2, "{}", describe(&ntp));
+    assert!(lines[0].starts_with("ringload: 1 s: offered "), "{lines:?}");
+    assert!(lines[1].starts_with("ringload: 2 s: offered "), "{lines:?}");
+    assert!(lines[1].contains("requests offered"), "{lines:?}");
+    assert!(document["answered"].as_u64() > Some(0));
+
+    let ftp = ringload(&[
+        "ftp",
+        &ringd.ftp,
+        "--sessions",
+        "2",
+        "--duration",
+        "1.3",
+        "--progress",
+    ]);
+    let lines = progress_lines(&ftp.stderr);
+    assert!(!lines.is_empty(), "{}", describe(&ftp));
+    assert!(lines[0].contains("sessions offered"), "{lines:?}");
+    assert!(lines[0].contains("% failed"), "{lines:?}");
+    assert!(
+        progress_lines(&ftp.stdout).is_empty(),
+        "stdout is the report only"
+    );
+
+    let quiet = ringload(&["ntp", &ringd.ntp, "--rate", "200", "--duration", "1.2"]);
+    assert!(
+        progress_lines(&quiet.stderr).is_empty(),
+        "stderr is not a terminal: {}",
+        describe(&quiet)
+    );
+}

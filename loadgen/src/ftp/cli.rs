@@ -14,6 +14,7 @@ use crate::ftp::idle::{run_idle, IdleSettings};
 use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
 use crate::ftp::load::{run_load, LoadSettings, Scenario};
 use crate::ftp::tls::{TlsClient, TlsMode};
+use crate::progress::{wanted, ProgressLines, Unit};
 use crate::target::resolve_destination;
 use crate::thresholds::ThresholdArgs;
 use crate::verdict::Verdict;
@@ -77,6 +78,10 @@ pub struct FtpArgs {
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
+    /// A progress line on stderr every second (sessions offered, completed, failed so far);
+    /// printed without this flag when stderr is a terminal.
+    #[arg(long)]
+    progress: bool,
     /// Explicit FTPS: AUTH TLS after the greeting, PBSZ 0 and PROT P after login; every
     /// session makes a full handshake and its data connections resume it.
     #[arg(long, requires = "tls_ca")]
@@ -222,6 +227,7 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
     if matches!(args.scenario, Scenario::Retr | Scenario::Mixed) && args.file.is_none() {
         bail!("--scenario retr and mixed need --file NAME (a file the server offers)");
     }
+    let progress = wanted(args.progress).then(|| ProgressLines::start(Unit::Sessions));
     let settings = LoadSettings {
         destination,
         scenario: args.scenario,
@@ -234,9 +240,11 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
         transfer_timeout: seconds(args.transfer_timeout, MAX_DURATION_S, "--transfer-timeout")?,
         sources,
         tls,
+        progress: progress.as_ref().map(ProgressLines::counters),
     };
     let html = create_html(args.html, &invocation)?;
     let report = run_load(&settings).context("starting the session threads")?;
+    drop(progress);
     let verdict = Verdict::judge(&report.measured(), &thresholds);
     output(json, args.scenario.name(), html, &report, &verdict)?;
     Ok(verdict)

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
+use crate::progress::ProgressCounters;
 use crate::step_stats::{
     error_lines, failed_percent, latency_table, step_p99s, Percentiles, Tally,
 };
@@ -74,6 +75,8 @@ pub struct LoadSettings {
     pub sources: Vec<SocketAddr>,
     /// FTPS: every session makes a full handshake, its data connections resume it.
     pub tls: Option<Arc<TlsClient>>,
+    /// Where the progress lines read the sessions so far, when they are printed.
+    pub progress: Option<Arc<ProgressCounters>>,
 }
 
 /// What one client loop counted.
@@ -334,10 +337,16 @@ impl ClientLoop<'_> {
                 break;
             }
             let transfer = transfer_of(self.settings.scenario, self.index, iteration);
+            let progress = self.settings.progress.as_deref();
+            progress.inspect(|p| p.offered(1));
             match self.one_session(transfer, iteration) {
-                Ok(()) => self.counts.sessions_completed += 1,
+                Ok(()) => {
+                    self.counts.sessions_completed += 1;
+                    progress.inspect(|p| p.answered(1));
+                }
                 Err(error) => {
                     self.counts.sessions_failed += 1;
+                    progress.inspect(|p| p.failed(1));
                     self.counts.tally.error(error.class(), || error.to_string());
                     std::thread::sleep(ERROR_BACKOFF);
                 }

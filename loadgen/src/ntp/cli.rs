@@ -14,6 +14,7 @@ use crate::document::{to_json, Invocation};
 use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::nts_ke::handshake::KeTarget;
+use crate::progress::{wanted, ProgressLines, Unit};
 use crate::target::resolve_destination;
 use crate::thresholds::{parse_duration, ThresholdArgs};
 use crate::verdict::{Thresholds, Verdict};
@@ -103,6 +104,10 @@ pub struct NtpArgs {
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
+    /// A progress line on stderr every second (offered, answered, loss so far); printed
+    /// without this flag when stderr is a terminal.
+    #[arg(long)]
+    progress: bool,
     #[command(flatten)]
     thresholds: ThresholdArgs,
     /// Exit 1 when the 99th percentile of the server's response time (T3 - T2, the time it
@@ -179,6 +184,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
     if args.nts && args.ntp_version != 4 {
         bail!("--nts needs NTPv4 (--ntp-version 4)");
     }
+    let progress = wanted(args.progress).then(|| ProgressLines::start(Unit::Requests));
     let settings = LoadSettings {
         destination,
         ntp_version: args.ntp_version,
@@ -187,6 +193,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         coalesce: Duration::from_micros(args.coalesce_us),
         grace: Duration::from_millis(args.grace_ms),
         cpus: args.cpu,
+        progress: progress.as_ref().map(ProgressLines::counters),
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
     let html = create_html(args.html, &invocation)?;
@@ -206,6 +213,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         ));
         show(RAMP_TABLE_HEADER);
         let report = load.ramp(&ramp, |step| show(&ramp_step_line(step)))?;
+        drop(progress);
         let verdict = Verdict::judge(&report.measured(), &thresholds);
         if args.json {
             println!("{}", to_json(&invocation, "ramp", &report, &verdict)?);
@@ -218,6 +226,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         Ok(verdict)
     } else {
         let report = load.run(rate, duration)?;
+        drop(progress);
         let verdict = Verdict::judge(&report.measured(), &thresholds);
         output(
             args.json.then_some(&invocation),

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,7 @@ use super::schedule::{Release, Schedule};
 use super::tally::Tally;
 use super::validate::{validate_reply, InvalidReason, ReplyAuth};
 use crate::error::LoadError;
+use crate::progress::ProgressCounters;
 use ringd_sys::procnet::{receives_for, udp_socket_drops};
 
 /// Datagrams taken per recvmmsg call.
@@ -54,6 +56,8 @@ pub struct LoadSettings {
     pub grace: Duration,
     /// Cores for the generator threads (thread `i` on `cpus[i % len]`); empty: not pinned.
     pub cpus: Vec<usize>,
+    /// Where the progress lines read the load so far, when they are printed.
+    pub progress: Option<Arc<ProgressCounters>>,
 }
 
 /// How requests are authenticated.
@@ -241,6 +245,7 @@ struct Worker<'a> {
     tally: Tally,
     next_socket: usize,
     sequence: u32,
+    progress: Option<&'a ProgressCounters>,
 }
 
 impl<'a> Worker<'a> {
@@ -270,6 +275,7 @@ impl<'a> Worker<'a> {
             tally: Tally::default(),
             next_socket: 0,
             sequence: 0,
+            progress: settings.progress.as_deref(),
         }
     }
 
@@ -341,6 +347,9 @@ impl<'a> Worker<'a> {
             });
         }
         let outcome = self.send.flush(socket.as_fd());
+        if let Some(progress) = self.progress {
+            progress.offered(outcome.sent as u64);
+        }
         self.tally
             .record_sent(outcome.sent, outcome.failed, release.late, elapsed);
     }
@@ -353,6 +362,7 @@ impl<'a> Worker<'a> {
         if ready == 0 {
             return Ok(());
         }
+        let answered_before = self.tally.answered;
         for index in 0..self.sockets.len() {
             if !self.poller.is_ready(index) {
                 continue;
@@ -382,6 +392,9 @@ impl<'a> Worker<'a> {
                     break;
                 }
             }
+        }
+        if let Some(progress) = self.progress {
+            progress.answered(self.tally.answered - answered_before);
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ pub mod html;
 pub mod ntp;
 pub mod nts_ke;
 pub mod progress;
+pub mod raw;
 pub mod reflect;
 pub mod report_cmd;
 pub mod step_stats;

@@ -271,3 +271,89 @@ fn progress_lines_come_once_a_second_on_stderr_only_when_asked() {
         describe(&quiet)
     );
 }
+
+/// The rows of a `--raw` file after its header, split into their three fields.
+fn raw_rows(path: &Path) -> Vec<(i128, Option<i128>, String)> {
+    let text = std::fs::read_to_string(path).expect("the raw file");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("send_unix_ns,latency_ns,outcome"));
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields.len(), 3, "{line}");
+            (
+                fields[0].parse().expect("a send time"),
+                (!fields[1].is_empty()).then(|| fields[1].parse().expect("a latency")),
+                fields[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn raw_files_hold_one_line_per_request_and_per_session() {
+    let ringd = Ringd::start("raw");
+    let dir = TempDir::new("ringload-raw");
+    let (ntp_raw, ftp_raw) = (dir.join("ntp.csv"), dir.join("ftp.csv"));
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as i128;
+    let ntp = json_run(
+        &[
+            "ntp",
+            &ringd.ntp,
+            "--rate",
+            "500",
+            "--duration",
+            "0.4",
+            "--raw",
+            text(&ntp_raw),
+        ],
+        &dir.join("ntp.json"),
+    );
+    let rows = raw_rows(&ntp_raw);
+    let answered = ntp["answered"].as_u64().expect("answered");
+    assert!(answered > 0, "{ntp:#}");
+    let ok = rows
+        .iter()
+        .filter(|(_, _, outcome)| outcome == "ok")
+        .count() as u64;
+    assert_eq!(ok, answered);
+    let lost = rows
+        .iter()
+        .filter(|(_, _, outcome)| outcome == "lost")
+        .count() as u64;
+    assert_eq!(ok + lost, ntp["sent"].as_u64().expect("sent"), "{ntp:#}");
+    for (sent, latency, outcome) in &rows {
+        assert!(*sent >= before - 1_000_000, "{sent} before the run");
+        assert_eq!(latency.is_some(), outcome != "lost");
+        assert!(latency.is_none_or(|l| l > 0 && l < 1_000_000_000));
+    }
+
+    let ftp = json_run(
+        &[
+            "ftp",
+            &ringd.ftp,
+            "--sessions",
+            "2",
+            "--duration",
+            "0.4",
+            "--raw",
+            text(&ftp_raw),
+        ],
+        &dir.join("ftp.json"),
+    );
+    let rows = raw_rows(&ftp_raw);
+    let completed = ftp["sessions_completed"].as_u64().expect("completed");
+    let failed = ftp["sessions_failed"].as_u64().expect("failed");
+    assert!(completed > 0, "{ftp:#}");
+    assert_eq!(rows.len() as u64, completed + failed);
+    assert_eq!(
+        rows.iter()
+            .filter(|(_, _, outcome)| outcome == "ok")
+            .count() as u64,
+        completed
+    );
+    assert!(rows.iter().all(|(_, latency, _)| latency.is_some()));
+}

@@ -15,6 +15,7 @@ use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
 use crate::ftp::load::{run_load, LoadSettings, Scenario};
 use crate::ftp::tls::{TlsClient, TlsMode};
 use crate::progress::{wanted, ProgressLines, Unit};
+use crate::raw::RawFile;
 use crate::target::resolve_destination;
 use crate::thresholds::ThresholdArgs;
 use crate::verdict::Verdict;
@@ -82,6 +83,10 @@ pub struct FtpArgs {
     /// printed without this flag when stderr is a terminal.
     #[arg(long)]
     progress: bool,
+    /// Also write one CSV line per session to FILE: send_unix_ns,latency_ns,outcome (the
+    /// session's start, its length, `ok` or the error class; see loadgen/README.md).
+    #[arg(long, value_name = "FILE")]
+    raw: Option<PathBuf>,
     /// Explicit FTPS: AUTH TLS after the greeting, PBSZ 0 and PROT P after login; every
     /// session makes a full handshake and its data connections resume it.
     #[arg(long, requires = "tls_ca")]
@@ -227,6 +232,12 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
     if matches!(args.scenario, Scenario::Retr | Scenario::Mixed) && args.file.is_none() {
         bail!("--scenario retr and mixed need --file NAME (a file the server offers)");
     }
+    let raw = args
+        .raw
+        .as_deref()
+        .map(RawFile::create)
+        .transpose()?
+        .map(Arc::new);
     let progress = wanted(args.progress).then(|| ProgressLines::start(Unit::Sessions));
     let settings = LoadSettings {
         destination,
@@ -241,10 +252,12 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
         sources,
         tls,
         progress: progress.as_ref().map(ProgressLines::counters),
+        raw: raw.clone(),
     };
     let html = create_html(args.html, &invocation)?;
     let report = run_load(&settings).context("starting the session threads")?;
     drop(progress);
+    raw.as_deref().map_or(Ok(()), RawFile::finish)?;
     let verdict = Verdict::judge(&report.measured(), &thresholds);
     output(json, args.scenario.name(), html, &report, &verdict)?;
     Ok(verdict)

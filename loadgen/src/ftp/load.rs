@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
 use crate::progress::ProgressCounters;
+use crate::raw::{RawFile, RawLines};
 use crate::step_stats::{
     error_lines, failed_percent, latency_table, step_p99s, Percentiles, Tally,
 };
@@ -77,6 +78,8 @@ pub struct LoadSettings {
     pub tls: Option<Arc<TlsClient>>,
     /// Where the progress lines read the sessions so far, when they are printed.
     pub progress: Option<Arc<ProgressCounters>>,
+    /// `--raw`: a line per session.
+    pub raw: Option<Arc<RawFile>>,
 }
 
 /// What one client loop counted.
@@ -150,12 +153,18 @@ fn noise(seed: u64, length: usize) -> Vec<u8> {
         .collect()
 }
 
+/// `time` in nanoseconds since the Unix epoch, as the `--raw` file writes send times.
+fn unix_nanos(time: SystemTime) -> i128 {
+    ntp_wire::packet::UnixTime::from_system_time(time).as_nanos()
+}
+
 /// A client loop's own state.
 struct ClientLoop<'a> {
     settings: &'a LoadSettings,
     index: usize,
     buffer: Vec<u8>,
     counts: LoopTally,
+    raw: Option<RawLines<'a>>,
 }
 
 impl ClientLoop<'_> {
@@ -339,7 +348,17 @@ impl ClientLoop<'_> {
             let transfer = transfer_of(self.settings.scenario, self.index, iteration);
             let progress = self.settings.progress.as_deref();
             progress.inspect(|p| p.offered(1));
-            match self.one_session(transfer, iteration) {
+            let started = (SystemTime::now(), Instant::now());
+            let outcome = self.one_session(transfer, iteration);
+            if let Some(raw) = &mut self.raw {
+                let class = outcome.as_ref().err().map(FtpError::class);
+                raw.record(
+                    unix_nanos(started.0),
+                    Some(started.1.elapsed().as_nanos() as i128),
+                    class.as_deref().unwrap_or("ok"),
+                );
+            }
+            match outcome {
                 Ok(()) => {
                     self.counts.sessions_completed += 1;
                     progress.inspect(|p| p.answered(1));
@@ -377,6 +396,7 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
                         vec![0; DATA_BUFFER]
                     },
                     counts: LoopTally::default(),
+                    raw: settings.raw.as_deref().map(RawFile::lines),
                 };
                 std::thread::Builder::new()
                     .name(format!("ftp-session-{index}"))

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -15,6 +16,7 @@ use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::nts_ke::handshake::KeTarget;
 use crate::progress::{wanted, ProgressLines, Unit};
+use crate::raw::RawFile;
 use crate::target::resolve_destination;
 use crate::thresholds::{parse_duration, ThresholdArgs};
 use crate::verdict::{Thresholds, Verdict};
@@ -108,6 +110,10 @@ pub struct NtpArgs {
     /// without this flag when stderr is a terminal.
     #[arg(long)]
     progress: bool,
+    /// Also write one CSV line per request to FILE: send_unix_ns,latency_ns,outcome
+    /// (see loadgen/README.md).
+    #[arg(long, value_name = "FILE")]
+    raw: Option<PathBuf>,
     #[command(flatten)]
     thresholds: ThresholdArgs,
     /// Exit 1 when the 99th percentile of the server's response time (T3 - T2, the time it
@@ -184,6 +190,12 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
     if args.nts && args.ntp_version != 4 {
         bail!("--nts needs NTPv4 (--ntp-version 4)");
     }
+    let raw = args
+        .raw
+        .as_deref()
+        .map(RawFile::create)
+        .transpose()?
+        .map(Arc::new);
     let progress = wanted(args.progress).then(|| ProgressLines::start(Unit::Requests));
     let settings = LoadSettings {
         destination,
@@ -194,6 +206,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         grace: Duration::from_millis(args.grace_ms),
         cpus: args.cpu,
         progress: progress.as_ref().map(ProgressLines::counters),
+        raw: raw.clone(),
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
     let html = create_html(args.html, &invocation)?;
@@ -214,6 +227,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         show(RAMP_TABLE_HEADER);
         let report = load.ramp(&ramp, |step| show(&ramp_step_line(step)))?;
         drop(progress);
+        raw.as_deref().map_or(Ok(()), RawFile::finish)?;
         let verdict = Verdict::judge(&report.measured(), &thresholds);
         if args.json {
             println!("{}", to_json(&invocation, "ramp", &report, &verdict)?);
@@ -227,6 +241,7 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
     } else {
         let report = load.run(rate, duration)?;
         drop(progress);
+        raw.as_deref().map_or(Ok(()), RawFile::finish)?;
         let verdict = Verdict::judge(&report.measured(), &thresholds);
         output(
             args.json.then_some(&invocation),

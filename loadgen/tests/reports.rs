@@ -357,3 +357,79 @@ fn raw_files_hold_one_line_per_request_and_per_session() {
     );
     assert!(rows.iter().all(|(_, latency, _)| latency.is_some()));
 }
+
+#[test]
+fn an_open_loop_starts_sessions_on_schedule_and_times_them_from_it() {
+    let ringd = Ringd::start("open-loop");
+    let dir = TempDir::new("ringload-open-loop");
+    let raw = dir.join("sessions.csv");
+    let report = json_run(
+        &[
+            "ftp",
+            &ringd.ftp,
+            "--open-loop-rate",
+            "40",
+            "--sessions",
+            "4",
+            "--duration",
+            "0.5",
+            "--raw",
+            text(&raw),
+        ],
+        &dir.join("open.json"),
+    );
+    assert_eq!(report["open_loop_rate"], 40.0, "{report:#}");
+    let started = report["sessions_completed"].as_u64().unwrap()
+        + report["sessions_failed"].as_u64().unwrap();
+    let dropped = report["dropped_too_many_in_flight"].as_u64().unwrap();
+    assert_eq!(
+        started + dropped,
+        20,
+        "every scheduled session is accounted for"
+    );
+    assert!(
+        report["sessions_completed"].as_u64() > Some(0),
+        "{report:#}"
+    );
+    assert_eq!(report["latency_us"]["session"]["count"], started);
+    // The raw send times follow the schedule: 25 ms apart, whatever the sessions took.
+    let mut sends: Vec<i128> = raw_rows(&raw).iter().map(|row| row.0).collect();
+    sends.sort_unstable();
+    assert_eq!(sends.len() as u64, started);
+    for pair in sends.windows(2) {
+        assert_eq!((pair[1] - pair[0]) % 25_000_000, 0, "{sends:?}");
+    }
+
+    let closed = ringload(&["ftp", &ringd.ftp, "--sessions", "2", "--duration", "0.3"]);
+    let table = String::from_utf8_lossy(&closed.stdout);
+    assert!(table.contains("closed loop"), "{}", describe(&closed));
+    assert!(table.contains("coordinated omission"), "{table}");
+}
+
+#[test]
+fn an_open_loop_against_a_stalled_server_drops_what_it_cannot_start() {
+    // Accepted by the kernel, never greeted: every session stalls until its timeout.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let address = stalled.local_addr().expect("its address").to_string();
+    let output = ringload(&[
+        "ftp",
+        &address,
+        "--open-loop-rate",
+        "20",
+        "--sessions",
+        "2",
+        "--duration",
+        "0.5",
+        "--timeout",
+        "1",
+        "--json",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", describe(&output)));
+    assert_eq!(report["sessions_completed"], 0, "{report:#}");
+    assert_eq!(report["sessions_failed"], 2, "{report:#}");
+    assert_eq!(report["dropped_too_many_in_flight"], 8, "{report:#}");
+    // Timed from the scheduled start, the stall shows in full.
+    let session_p50 = report["latency_us"]["session"]["p50"].as_f64().unwrap();
+    assert!(session_p50 >= 1_000_000.0, "{report:#}");
+}

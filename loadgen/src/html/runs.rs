@@ -19,6 +19,8 @@ pub struct NtpFigures {
     pub loss_percent: f64,
     pub latency_us: Option<Percentiles>,
     pub response_us: Option<Percentiles>,
+    #[serde(default)]
+    pub generator_fell_behind: bool,
 }
 
 /// The figures of one FTP load run that the page draws.
@@ -161,7 +163,29 @@ fn p(percentiles: &Option<Percentiles>, pick: fn(&Percentiles) -> f64) -> String
     number(percentiles.as_ref().map_or(f64::NAN, pick))
 }
 
+/// Whether the generator fell behind its schedule in the run or in any step of the ramp.
+fn fell_behind(run: &LabelledRun) -> bool {
+    match &run.figures {
+        Figures::NtpRun(figures) => figures.generator_fell_behind,
+        Figures::NtpRamp { steps, .. } => steps.iter().any(|s| s.generator_fell_behind),
+        Figures::Ftp(_) => false,
+    }
+}
+
 fn ntp_sections(page: &mut Page, runs: &[LabelledRun], ramp: bool) {
+    let behind: Vec<&str> = runs
+        .iter()
+        .filter(|run| fell_behind(run))
+        .map(|run| run.label.as_str())
+        .collect();
+    if !behind.is_empty() {
+        page.warning(&format!(
+            "The generator fell behind its schedule in the runs of {}: there the load was lower \
+             than asked and the figures show what the generator offered, not the server's limit \
+             (a ramp's steps that fell behind do not count towards its maximum rate).",
+            behind.join(", ")
+        ));
+    }
     page.heading("Round trip and server response time");
     if ramp {
         page.note(&format!(
@@ -169,16 +193,20 @@ fn ntp_sections(page: &mut Page, runs: &[LabelledRun], ramp: bool) {
              {SERVED_LOSS_PERCENT} % (its first step when none did)."
         ));
     }
-    page.chart(&distribution_chart(
-        runs,
-        "Round trip T4 − T1 by percentile",
-        |run| ntp_figures(run).and_then(|f| f.latency_us.as_ref()),
-    ));
-    page.chart(&distribution_chart(
-        runs,
-        "Server response time T3 − T2 by percentile",
-        |run| ntp_figures(run).and_then(|f| f.response_us.as_ref()),
-    ));
+    for (title, pick) in [
+        (
+            "Round trip T4 − T1 by percentile",
+            (|f: &NtpFigures| f.latency_us.as_ref()) as fn(&NtpFigures) -> Option<&Percentiles>,
+        ),
+        ("Server response time T3 − T2 by percentile", |f| {
+            f.response_us.as_ref()
+        }),
+    ] {
+        page.captioned_chart(
+            title,
+            &distribution_chart(runs, title, |run| ntp_figures(run).and_then(pick)),
+        );
+    }
     page.note(RESPONSE_NOTE);
     page.table(
         &[
@@ -226,44 +254,57 @@ fn ntp_sections(page: &mut Page, runs: &[LabelledRun], ramp: bool) {
             .collect()
     };
     page.heading("Ramp: answered and lost");
-    page.chart(&line_chart(&LineChart {
-        title: "Answered rate against offered rate",
-        x_label: "offered requests/s",
-        x_ticks: vec![],
-        y_label: "answered requests/s",
-        y_axis: ValueAxis::Linear,
-        lines: per_step(|s| s.answered_rate),
-        rules: vec![],
-    }));
-    page.chart(&line_chart(&LineChart {
-        title: "Loss against offered rate",
-        x_label: "offered requests/s",
-        x_ticks: vec![],
-        y_label: "loss %",
-        y_axis: ValueAxis::Fitting,
-        lines: per_step(|s| s.loss_percent),
-        rules: vec![
-            Rule {
-                value: SERVED_LOSS_PERCENT,
-                label: format!("served: loss ≤ {SERVED_LOSS_PERCENT} %"),
-            },
-            Rule {
-                value: STOP_LOSS_PERCENT,
-                label: format!("ramp stops: loss > {STOP_LOSS_PERCENT} %"),
-            },
-        ],
-    }));
-    page.chart(&line_chart(&LineChart {
-        title: "Round trip p99 against offered rate",
-        x_label: "offered requests/s",
-        x_ticks: vec![],
-        y_label: "microseconds",
-        y_axis: ValueAxis::Fitting,
-        lines: per_step(|s| s.latency_us.as_ref().map_or(f64::NAN, |p| p.p99)),
-        rules: vec![],
-    }));
+    page.captioned_chart(
+        "Answered rate against offered rate",
+        &line_chart(&LineChart {
+            title: "Answered rate against offered rate",
+            x_label: "offered requests/s",
+            x_ticks: vec![],
+            y_label: "answered requests/s",
+            y_axis: ValueAxis::Linear,
+            lines: per_step(|s| s.answered_rate),
+            rules: vec![],
+        }),
+    );
+    page.captioned_chart(
+        "Loss against offered rate",
+        &line_chart(&LineChart {
+            title: "Loss against offered rate",
+            x_label: "offered requests/s",
+            x_ticks: vec![],
+            y_label: "loss %",
+            y_axis: ValueAxis::Fitting,
+            lines: per_step(|s| s.loss_percent),
+            rules: vec![
+                Rule {
+                    value: SERVED_LOSS_PERCENT,
+                    label: format!("served: loss ≤ {SERVED_LOSS_PERCENT} %"),
+                },
+                Rule {
+                    value: STOP_LOSS_PERCENT,
+                    label: format!("ramp stops: loss > {STOP_LOSS_PERCENT} %"),
+                },
+            ],
+        }),
+    );
+    page.captioned_chart(
+        "Round trip p99 against offered rate",
+        &line_chart(&LineChart {
+            title: "Round trip p99 against offered rate",
+            x_label: "offered requests/s",
+            x_ticks: vec![],
+            y_label: "microseconds",
+            y_axis: ValueAxis::Fitting,
+            lines: per_step(|s| s.latency_us.as_ref().map_or(f64::NAN, |p| p.p99)),
+            rules: vec![],
+        }),
+    );
     page.table(
-        &["", "max rate with loss ≤ 0.1 %", "steps"],
+        &[
+            "",
+            &format!("max rate with loss ≤ {SERVED_LOSS_PERCENT} %"),
+            "steps",
+        ],
         &runs
             .iter()
             .filter_map(|run| match &run.figures {
@@ -340,27 +381,30 @@ fn ftp_sections(page: &mut Page, runs: &[LabelledRun]) {
         ),
         ("p99", |p| p.p99),
     ] {
-        page.heading(&format!("Latency {name} per step, in session order"));
-        page.chart(&bar_chart(&BarChart {
-            title: &format!("Latency {name} per step"),
-            value_label: "microseconds",
-            unit: "µs",
-            categories: steps.clone(),
-            series: runs
-                .iter()
-                .zip(&figures)
-                .map(|(run, f)| Bars {
-                    name: run.label.clone(),
-                    values: steps
-                        .iter()
-                        .map(|step| {
-                            f.and_then(|f| f.latency_us.get(step))
-                                .map_or(f64::NAN, pick)
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }));
+        let title = format!("Latency {name} per step, in session order");
+        page.captioned_chart(
+            &title,
+            &bar_chart(&BarChart {
+                title: &title,
+                value_label: "microseconds",
+                unit: "µs",
+                categories: steps.clone(),
+                series: runs
+                    .iter()
+                    .zip(&figures)
+                    .map(|(run, f)| Bars {
+                        name: run.label.clone(),
+                        values: steps
+                            .iter()
+                            .map(|step| {
+                                f.and_then(|f| f.latency_us.get(step))
+                                    .map_or(f64::NAN, pick)
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }),
+        );
     }
 }
 
@@ -412,6 +456,7 @@ mod tests {
             loss_percent,
             latency_us: percentiles(p50),
             response_us: percentiles(p50 / 10.0),
+            generator_fell_behind: false,
         }
     }
 
@@ -440,6 +485,8 @@ mod tests {
         assert!(html.contains("stroke=\"#4e79a7\"") && html.contains("stroke=\"#f28e2b\""));
         assert!(html.contains("NTP clients subtract it"));
         assert!(html.contains(">p99.9</text>"));
+        assert!(html.contains("<figcaption>Server response time T3 − T2 by percentile"));
+        assert!(!html.contains("fell behind"));
     }
 
     #[test]
@@ -447,12 +494,14 @@ mod tests {
         let mut empty = step(1_000.0, 1.0, 100.0);
         empty.latency_us = None;
         empty.response_us = None;
+        empty.generator_fell_behind = true;
         let html = runs_page(&[
             run("a", Figures::NtpRun(empty)),
             run("b", Figures::NtpRun(step(1_000.0, 40.0, 0.0))),
         ]);
         assert_well_formed(&html);
         assert_eq!(html.matches("<svg").count(), 2);
+        assert!(html.contains("fell behind its schedule in the runs of a:"));
     }
 
     #[test]

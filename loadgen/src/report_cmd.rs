@@ -23,7 +23,8 @@ pub struct ReportArgs {
     /// (NTP runs, NTP ramps, or FTP runs).
     #[arg(value_name = "RUN.json", required = true)]
     documents: Vec<PathBuf>,
-    /// Legend name of the documents in order, one `--label` each (default: the target).
+    /// Legend name of the documents in order, one `--label` each (default: an FTP server's
+    /// greeting, else the target).
     #[arg(long, value_name = "NAME")]
     label: Vec<String>,
 }
@@ -87,8 +88,15 @@ fn read_run(path: &Path, label: Option<&String>) -> anyhow::Result<LabelledRun> 
         )),
     }
     .with_context(|| format!("reading the figures of {}", path.display()))?;
+    let greeting = match &figures {
+        Figures::Ftp(ftp) => ftp.greeting.clone(),
+        _ => None,
+    };
     Ok(LabelledRun {
-        label: label.cloned().unwrap_or_else(|| envelope.target.clone()),
+        label: label
+            .cloned()
+            .or(greeting)
+            .unwrap_or_else(|| envelope.target.clone()),
         target: envelope.target,
         started_at: envelope.started_at,
         command_line: shell_line(&envelope.command),

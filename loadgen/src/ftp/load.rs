@@ -92,12 +92,17 @@ pub(super) struct LoopTally {
     tally: Tally,
     negotiated: Option<Negotiated>,
     data_not_resumed: u64,
+    greeting: Option<String>,
 }
 
 /// The report of a run (`--json` prints it; latencies in microseconds).
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadReport {
     pub server: SocketAddr,
+    /// The text of the server's 220 greeting, as the first session received it (absent when
+    /// no session was greeted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
     pub scenario: Scenario,
     pub sessions: usize,
     pub elapsed_s: f64,
@@ -266,6 +271,9 @@ impl<'a> ClientLoop<'a> {
             tls.as_ref(),
         )?;
         self.counts.tally.record("connect-to-220", start.elapsed());
+        if self.counts.greeting.is_none() {
+            self.counts.greeting = control.greeting().map(str::to_string);
+        }
         if let Some((TlsMode::Explicit, session)) = &tls {
             self.timed("AUTH TLS", |_| control.auth_tls(session))?;
         }
@@ -477,10 +485,12 @@ pub(super) fn report(
         total.tally.merge(counts.tally);
         total.negotiated = total.negotiated.or(counts.negotiated);
         total.data_not_resumed += counts.data_not_resumed;
+        total.greeting = total.greeting.or(counts.greeting);
     }
     let per_s = |n: u64| n as f64 / elapsed;
     LoadReport {
         server: settings.destination,
+        greeting: total.greeting,
         scenario: settings.scenario,
         sessions: settings.sources.len(),
         elapsed_s: elapsed,

@@ -85,6 +85,9 @@ impl HtmlPage for LoadReport {
         let target = self.server.to_string();
         let scenario = self.scenario.name();
         let mut facts = run.facts(&target);
+        if let Some(greeting) = &self.greeting {
+            facts.push(("greeting", greeting.clone()));
+        }
         facts.push((
             "load",
             match self.open_loop_rate {
@@ -271,6 +274,7 @@ mod tests {
     fn a_load_page_charts_latency_and_escapes_error_texts() {
         let report = LoadReport {
             server: "127.0.0.1:2121".parse().unwrap(),
+            greeting: Some("(vsFTPd 3.0.3)".to_string()),
             scenario: Scenario::Retr,
             sessions: 8,
             elapsed_s: 10.0,
@@ -299,6 +303,7 @@ mod tests {
         assert_eq!(html.matches("<svg").count(), 1);
         for text in [
             "--scenario retr",
+            "(vsFTPd 3.0.3)",
             "12,345",
             "5.06",
             "connect-to-220",

@@ -26,6 +26,9 @@ pub struct NtpFigures {
 /// The figures of one FTP load run that the page draws.
 #[derive(Clone, Debug, Deserialize)]
 pub struct FtpFigures {
+    /// The server's 220 text; absent from documents written before it was kept.
+    #[serde(default)]
+    pub greeting: Option<String>,
     pub scenario: String,
     pub sessions: usize,
     pub sessions_per_s: f64,
@@ -526,6 +529,7 @@ mod tests {
         };
         let ftp = |steps: &[&str], open_loop_rate| {
             Figures::Ftp(FtpFigures {
+                greeting: None,
                 scenario: "login".into(),
                 sessions: 4,
                 sessions_per_s: 100.0,

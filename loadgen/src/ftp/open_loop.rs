@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::load::{
     noise_seed, report, ClientLoop, LoadReport, LoadSettings, LoopTally, OpenLoop, SESSION_STACK,
 };
+
 /// Most sessions one run schedules, whatever its rate and duration (a bound, not a target).
 const MAX_SCHEDULED: u64 = 100_000_000;
 

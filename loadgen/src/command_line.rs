@@ -7,6 +7,7 @@ use crate::ftp::cli::{FtpArgs, FtpLimitsArgs};
 use crate::merge::MergeArgs;
 use crate::ntp::cli::NtpArgs;
 use crate::nts_ke::cli::NtsKeArgs;
+use crate::report_cmd::ReportArgs;
 
 #[derive(Parser)]
 #[command(
@@ -43,4 +44,7 @@ pub enum Command {
     /// Merges the `--json` documents of fixed-rate NTP runs made together (several machines,
     /// `--start-at`) into one: counts and rates summed, percentiles from the summed histograms.
     Merge(MergeArgs),
+    /// Draws several `--json` runs of one kind on one HTML page: shared axes, one colour and
+    /// legend name per run (`ringload report OUT.html A.json B.json --label a --label b`).
+    Report(ReportArgs),
 }

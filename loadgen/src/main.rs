@@ -10,6 +10,7 @@ use ringload::ftp::cli::{run_ftp, run_ftp_limits};
 use ringload::merge::run_merge;
 use ringload::ntp::cli::run_ntp;
 use ringload::nts_ke::cli::run_nts_ke;
+use ringload::report_cmd::run_report;
 use ringload::verdict::EXIT_UNMEASURED;
 
 fn main() -> ExitCode {
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Command::FtpLimits(args) => run_ftp_limits(args),
         Command::Compare(args) => run_compare(args),
         Command::Merge(args) => run_merge(args),
+        Command::Report(args) => run_report(args),
     };
     match result {
         Ok(verdict) => {

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Highest latency the histograms record, microseconds (longer ones are clamped to it).
 const MAX_LATENCY_US: u64 = 600_000_000;
 
 /// Percentiles of one step's latency, microseconds (the field names of `ringload ntp`'s).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub p50: f64,

@@ -13,7 +13,10 @@ use crate::document::Invocation;
 use crate::ftp::idle::{run_idle, IdleSettings};
 use crate::ftp::limits::{check_limits, LimitsSettings, EXTRA_CONNECTIONS};
 use crate::ftp::load::{run_load, LoadSettings, Scenario};
+use crate::ftp::open_loop::run_open_loop;
 use crate::ftp::tls::{TlsClient, TlsMode};
+use crate::progress::{wanted, ProgressLines, Unit};
+use crate::raw::RawFile;
 use crate::target::resolve_destination;
 use crate::thresholds::ThresholdArgs;
 use crate::verdict::Verdict;
@@ -22,6 +25,8 @@ use crate::verdict::Verdict;
 const MAX_DURATION_S: f64 = 86_400.0;
 /// Most concurrent client loops (one thread each).
 const MAX_LOOP_SESSIONS: usize = 2_000;
+/// Highest `--open-loop-rate`, sessions/s.
+const MAX_OPEN_LOOP_RATE: f64 = 100_000.0;
 /// Most idle sessions (one source address each, see `clients`).
 const MAX_IDLE_SESSIONS: usize = 60_000;
 /// Largest `--max-clients`/`--max-per-ip` checked (each is one held connection).
@@ -36,9 +41,16 @@ pub struct FtpArgs {
     /// What each session does after logging in.
     #[arg(long, value_enum, default_value = "login")]
     scenario: Scenario,
-    /// Concurrent sessions (idle: sessions held), each from its own 127.0.x.y address.
+    /// Concurrent sessions (idle: sessions held; open loop: most sessions in flight), each
+    /// from its own 127.0.x.y address.
     #[arg(long, default_value_t = 8)]
     sessions: usize,
+    /// Open loop: start this many sessions per second on a fixed schedule, whether or not
+    /// earlier ones finished, each timed from its scheduled start (`session`); a session due
+    /// while --sessions are in flight is dropped and counted. Without it each of --sessions
+    /// clients starts its next session when its last ended (closed loop).
+    #[arg(long, value_name = "N")]
+    open_loop_rate: Option<f64>,
     /// Seconds to run (idle: to hold), fractions allowed.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
@@ -77,6 +89,14 @@ pub struct FtpArgs {
     /// Allow a destination outside loopback (only ever your own test hosts or namespaces).
     #[arg(long)]
     allow_non_loopback: bool,
+    /// A progress line on stderr every second (sessions offered, completed, failed so far);
+    /// printed without this flag when stderr is a terminal.
+    #[arg(long)]
+    progress: bool,
+    /// Also write one CSV line per session to FILE: send_unix_ns,latency_ns,outcome (the
+    /// session's start, its length, `ok` or the error class; see loadgen/README.md).
+    #[arg(long, value_name = "FILE")]
+    raw: Option<PathBuf>,
     /// Explicit FTPS: AUTH TLS after the greeting, PBSZ 0 and PROT P after login; every
     /// session makes a full handshake and its data connections resume it.
     #[arg(long, requires = "tls_ca")]
@@ -198,6 +218,14 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
         (None, Some(_)) => bail!("--tls-ca is for --tls or --implicit-tls"),
         _ => None,
     };
+    if let Some(rate) = args.open_loop_rate {
+        if !(rate > 0.0 && rate <= MAX_OPEN_LOOP_RATE) {
+            bail!("--open-loop-rate must be above 0 and at most {MAX_OPEN_LOOP_RATE} sessions/s, not {rate}");
+        }
+        if args.scenario == Scenario::Idle {
+            bail!("--open-loop-rate does not apply to --scenario idle: held sessions are not started at a rate");
+        }
+    }
     if args.scenario == Scenario::Idle {
         if thresholds.min_rate.is_some() {
             bail!("--min-rate does not apply to --scenario idle: held sessions have no rate");
@@ -222,6 +250,13 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
     if matches!(args.scenario, Scenario::Retr | Scenario::Mixed) && args.file.is_none() {
         bail!("--scenario retr and mixed need --file NAME (a file the server offers)");
     }
+    let raw = args
+        .raw
+        .as_deref()
+        .map(RawFile::create)
+        .transpose()?
+        .map(Arc::new);
+    let progress = wanted(args.progress).then(|| ProgressLines::start(Unit::Sessions));
     let settings = LoadSettings {
         destination,
         scenario: args.scenario,
@@ -234,9 +269,17 @@ pub fn run_ftp(args: FtpArgs) -> anyhow::Result<Verdict> {
         transfer_timeout: seconds(args.transfer_timeout, MAX_DURATION_S, "--transfer-timeout")?,
         sources,
         tls,
+        progress: progress.as_ref().map(ProgressLines::counters),
+        raw: raw.clone(),
     };
     let html = create_html(args.html, &invocation)?;
-    let report = run_load(&settings).context("starting the session threads")?;
+    let report = match args.open_loop_rate {
+        Some(rate) => run_open_loop(&settings, rate),
+        None => run_load(&settings),
+    }
+    .context("starting the session threads")?;
+    drop(progress);
+    raw.as_deref().map_or(Ok(()), RawFile::finish)?;
     let verdict = Verdict::judge(&report.measured(), &thresholds);
     output(json, args.scenario.name(), html, &report, &verdict)?;
     Ok(verdict)

@@ -147,6 +147,8 @@ pub struct Control {
     tls: Option<SessionTls>,
     /// After `PROT P`: data connections are TLS too.
     protected: bool,
+    /// The text of the server's 220, once greeted.
+    greeting: Option<String>,
 }
 
 impl Control {
@@ -164,6 +166,7 @@ impl Control {
             local,
             tls: None,
             protected: false,
+            greeting: None,
         })
     }
 
@@ -178,8 +181,14 @@ impl Control {
         if let Some((TlsMode::Implicit, session)) = tls {
             control.start_tls(session, "TLS handshake")?;
         }
-        control.expect("greeting", |c| c == 220)?;
+        let greeting = control.expect("greeting", |c| c == 220)?;
+        control.greeting = Some(greeting.text);
         Ok(control)
+    }
+
+    /// The text of the server's greeting (after `220 `), which names the server to people.
+    pub fn greeting(&self) -> Option<&str> {
+        self.greeting.as_deref()
     }
 
     /// Runs the TLS handshake on the connection: at once for implicit FTPS, after `AUTH TLS`

@@ -10,13 +10,15 @@ use serde::Serialize;
 
 use crate::ftp::control::{Control, FtpError};
 use crate::ftp::tls::{Negotiated, Stream, TlsClient, TlsMode, TlsReport};
+use crate::progress::ProgressCounters;
+use crate::raw::{RawFile, RawLines};
 use crate::step_stats::{
     error_lines, failed_percent, latency_table, step_p99s, Percentiles, Tally,
 };
 use crate::verdict::Measured;
 
 /// Stack of each session thread: the loops keep their buffers on the heap.
-const SESSION_STACK: usize = 256 * 1024;
+pub(super) const SESSION_STACK: usize = 256 * 1024;
 /// Pause after a failed session before the next, so a refusing server is not hammered in a spin.
 const ERROR_BACKOFF: Duration = Duration::from_millis(20);
 /// Longest wait, after a data connection failed, for the reply saying why (a refusing server
@@ -74,11 +76,15 @@ pub struct LoadSettings {
     pub sources: Vec<SocketAddr>,
     /// FTPS: every session makes a full handshake, its data connections resume it.
     pub tls: Option<Arc<TlsClient>>,
+    /// Where the progress lines read the sessions so far, when they are printed.
+    pub progress: Option<Arc<ProgressCounters>>,
+    /// `--raw`: a line per session.
+    pub raw: Option<Arc<RawFile>>,
 }
 
 /// What one client loop counted.
 #[derive(Debug, Default)]
-struct LoopTally {
+pub(super) struct LoopTally {
     sessions_completed: u64,
     sessions_failed: u64,
     transfers: u64,
@@ -86,12 +92,17 @@ struct LoopTally {
     tally: Tally,
     negotiated: Option<Negotiated>,
     data_not_resumed: u64,
+    greeting: Option<String>,
 }
 
 /// The report of a run (`--json` prints it; latencies in microseconds).
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadReport {
     pub server: SocketAddr,
+    /// The text of the server's 220 greeting, as the first session received it (absent when
+    /// no session was greeted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
     pub scenario: Scenario,
     pub sessions: usize,
     pub elapsed_s: f64,
@@ -108,6 +119,20 @@ pub struct LoadReport {
     pub error_texts: std::collections::BTreeMap<String, String>,
     #[serde(flatten)]
     pub tls: Option<TlsReport>,
+    /// Open loop: sessions started per second on a fixed schedule (absent: closed loop, each
+    /// of `sessions` clients starting its next session when its previous one ended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_loop_rate: Option<f64>,
+    /// Open loop: sessions due while `sessions` were already in flight, so not started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_too_many_in_flight: Option<u64>,
+}
+
+/// How an open-loop run went, beside what its sessions counted.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OpenLoop {
+    pub rate: f64,
+    pub dropped: u64,
 }
 
 /// Which transfer a session makes.
@@ -147,15 +172,80 @@ fn noise(seed: u64, length: usize) -> Vec<u8> {
         .collect()
 }
 
+/// `time` in nanoseconds since the Unix epoch, as the `--raw` file writes send times.
+fn unix_nanos(time: SystemTime) -> i128 {
+    ntp_wire::packet::UnixTime::from_system_time(time).as_nanos()
+}
+
 /// A client loop's own state.
-struct ClientLoop<'a> {
+pub(super) struct ClientLoop<'a> {
     settings: &'a LoadSettings,
     index: usize,
     buffer: Vec<u8>,
     counts: LoopTally,
+    raw: Option<RawLines<'a>>,
 }
 
-impl ClientLoop<'_> {
+impl<'a> ClientLoop<'a> {
+    /// The loop of session slot `index`; `seed` makes its upload bytes differ from others'.
+    pub(super) fn new(settings: &'a LoadSettings, index: usize, seed: u64) -> ClientLoop<'a> {
+        ClientLoop {
+            settings,
+            index,
+            buffer: if matches!(settings.scenario, Scenario::Stor | Scenario::Mixed) {
+                noise(seed.wrapping_add(index as u64), DATA_BUFFER)
+            } else {
+                vec![0; DATA_BUFFER]
+            },
+            counts: LoopTally::default(),
+            raw: settings.raw.as_deref().map(RawFile::lines),
+        }
+    }
+
+    /// What the loop counted; its `--raw` lines are written.
+    pub(super) fn into_counts(self) -> LoopTally {
+        self.counts
+    }
+
+    /// Session `iteration`, counted (and written to `--raw`) as started at `started`: now for
+    /// a closed loop, its scheduled start for an open one. False when it failed.
+    pub(super) fn counted_session(
+        &mut self,
+        iteration: u64,
+        started: (SystemTime, Instant),
+    ) -> bool {
+        let transfer = transfer_of(self.settings.scenario, self.index, iteration);
+        let progress = self.settings.progress.as_deref();
+        progress.inspect(|p| p.offered(1));
+        let outcome = self.one_session(transfer, iteration);
+        if let Some(raw) = &mut self.raw {
+            let class = outcome.as_ref().err().map(FtpError::class);
+            raw.record(
+                unix_nanos(started.0),
+                Some(started.1.elapsed().as_nanos() as i128),
+                class.as_deref().unwrap_or("ok"),
+            );
+        }
+        match outcome {
+            Ok(()) => {
+                self.counts.sessions_completed += 1;
+                progress.inspect(|p| p.answered(1));
+                true
+            }
+            Err(error) => {
+                self.counts.sessions_failed += 1;
+                progress.inspect(|p| p.failed(1));
+                self.counts.tally.error(error.class(), || error.to_string());
+                false
+            }
+        }
+    }
+
+    /// Records `latency` under `step` beside the commands' latencies.
+    pub(super) fn record(&mut self, step: &'static str, latency: Duration) {
+        self.counts.tally.record(step, latency);
+    }
+
     fn timed<T>(
         &mut self,
         step: &'static str,
@@ -181,6 +271,9 @@ impl ClientLoop<'_> {
             tls.as_ref(),
         )?;
         self.counts.tally.record("connect-to-220", start.elapsed());
+        if self.counts.greeting.is_none() {
+            self.counts.greeting = control.greeting().map(str::to_string);
+        }
         if let Some((TlsMode::Explicit, session)) = &tls {
             self.timed("AUTH TLS", |_| control.auth_tls(session))?;
         }
@@ -333,14 +426,8 @@ impl ClientLoop<'_> {
             if Instant::now() >= deadline {
                 break;
             }
-            let transfer = transfer_of(self.settings.scenario, self.index, iteration);
-            match self.one_session(transfer, iteration) {
-                Ok(()) => self.counts.sessions_completed += 1,
-                Err(error) => {
-                    self.counts.sessions_failed += 1;
-                    self.counts.tally.error(error.class(), || error.to_string());
-                    std::thread::sleep(ERROR_BACKOFF);
-                }
+            if !self.counted_session(iteration, (SystemTime::now(), Instant::now())) {
+                std::thread::sleep(ERROR_BACKOFF);
             }
         }
         self.counts
@@ -350,25 +437,13 @@ impl ClientLoop<'_> {
 /// Runs one client loop per source address until the duration ends (sessions under way finish,
 /// each bounded by the timeouts), then reports.
 pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let seed = noise_seed();
     let start = Instant::now();
     let deadline = start + settings.duration;
     let loops: Vec<LoopTally> = std::thread::scope(|scope| {
         let handles = (0..settings.sources.len())
             .map(|index| {
-                let client = ClientLoop {
-                    settings,
-                    index,
-                    buffer: if matches!(settings.scenario, Scenario::Stor | Scenario::Mixed) {
-                        noise(seed.wrapping_add(index as u64), DATA_BUFFER)
-                    } else {
-                        vec![0; DATA_BUFFER]
-                    },
-                    counts: LoopTally::default(),
-                };
+                let client = ClientLoop::new(settings, index, seed);
                 std::thread::Builder::new()
                     .name(format!("ftp-session-{index}"))
                     .stack_size(SESSION_STACK)
@@ -382,7 +457,25 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
                 .collect(),
         )
     })?;
-    let elapsed = start.elapsed().as_secs_f64();
+    Ok(report(settings, loops, start.elapsed(), None))
+}
+
+/// A seed for the upload bytes that differs from run to run.
+pub(super) fn noise_seed() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The report of the loops' counts over `elapsed`.
+pub(super) fn report(
+    settings: &LoadSettings,
+    loops: Vec<LoopTally>,
+    elapsed: Duration,
+    open_loop: Option<OpenLoop>,
+) -> LoadReport {
+    let elapsed = elapsed.as_secs_f64();
     let mut total = LoopTally::default();
     for counts in loops {
         total.sessions_completed += counts.sessions_completed;
@@ -392,10 +485,12 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
         total.tally.merge(counts.tally);
         total.negotiated = total.negotiated.or(counts.negotiated);
         total.data_not_resumed += counts.data_not_resumed;
+        total.greeting = total.greeting.or(counts.greeting);
     }
     let per_s = |n: u64| n as f64 / elapsed;
-    Ok(LoadReport {
+    LoadReport {
         server: settings.destination,
+        greeting: total.greeting,
         scenario: settings.scenario,
         sessions: settings.sources.len(),
         elapsed_s: elapsed,
@@ -415,7 +510,9 @@ pub fn run_load(settings: &LoadSettings) -> std::io::Result<LoadReport> {
             negotiated: total.negotiated,
             tls_data_not_resumed: total.data_not_resumed,
         }),
-    })
+        open_loop_rate: open_loop.map(|o| o.rate),
+        dropped_too_many_in_flight: open_loop.map(|o| o.dropped),
+    }
 }
 
 impl LoadReport {
@@ -424,7 +521,12 @@ impl LoadReport {
     pub fn measured(&self) -> Measured {
         Measured {
             succeeded: self.sessions_completed,
-            loss_percent: failed_percent(self.sessions_completed, self.sessions_failed),
+            // A session an open loop could not start counts as failed: the server held the
+            // earlier ones too long.
+            loss_percent: failed_percent(
+                self.sessions_completed,
+                self.sessions_failed + self.dropped_too_many_in_flight.unwrap_or(0),
+            ),
             latency_p99_us: step_p99s(&self.latency_us),
             server_p99_us: None,
             rate: Some(self.sessions_per_s),
@@ -435,16 +537,38 @@ impl LoadReport {
     }
 }
 
+/// What the latencies of a closed- or open-loop run can be trusted for.
+pub fn loop_note(open_loop: bool) -> &'static str {
+    if open_loop {
+        "latencies: open loop, each session timed from its scheduled start (`session`), so \
+         server stalls show in full"
+    } else {
+        "latencies: closed loop, each client waits for its previous session, so server stalls \
+         are under-counted (coordinated omission); --open-loop-rate avoids it"
+    }
+}
+
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "ringload ftp {} --scenario {}: {} concurrent sessions for {:.1} s",
-            self.server,
-            self.scenario.name(),
-            self.sessions,
-            self.elapsed_s
-        )?;
+        match self.open_loop_rate {
+            Some(rate) => writeln!(
+                f,
+                "ringload ftp {} --scenario {}: open loop, {rate} sessions/s started on schedule \
+                 (at most {} in flight) for {:.1} s",
+                self.server,
+                self.scenario.name(),
+                self.sessions,
+                self.elapsed_s
+            )?,
+            None => writeln!(
+                f,
+                "ringload ftp {} --scenario {}: {} concurrent sessions for {:.1} s",
+                self.server,
+                self.scenario.name(),
+                self.sessions,
+                self.elapsed_s
+            )?,
+        }
         writeln!(
             f,
             "sessions  {:>10} completed  {:>10.1}/s   ({} failed)",
@@ -461,9 +585,13 @@ impl fmt::Display for LoadReport {
             self.bytes,
             self.bytes_per_s / 1e6
         )?;
+        if let Some(dropped) = self.dropped_too_many_in_flight {
+            writeln!(f, "dropped   {dropped:>10} too many in flight")?;
+        }
         if let Some(tls) = &self.tls {
             write!(f, "{tls}")?;
         }
+        writeln!(f, "{}", loop_note(self.open_loop_rate.is_some()))?;
         f.write_str(&latency_table(&self.latency_us))?;
         f.write_str(&error_lines(&self.errors, &self.error_texts))
     }

@@ -6,7 +6,7 @@ use super::markup::{count, number, Page};
 use super::svg::{bar_chart, BarChart, Bars};
 use super::{HtmlPage, RunInfo};
 use crate::ftp::idle::IdleReport;
-use crate::ftp::load::LoadReport;
+use crate::ftp::load::{loop_note, LoadReport};
 use crate::step_stats::Percentiles;
 
 /// Reads one percentile.
@@ -85,13 +85,24 @@ impl HtmlPage for LoadReport {
         let target = self.server.to_string();
         let scenario = self.scenario.name();
         let mut facts = run.facts(&target);
+        if let Some(greeting) = &self.greeting {
+            facts.push(("greeting", greeting.clone()));
+        }
         facts.push((
             "load",
-            format!(
-                "{} concurrent sessions for {} s",
-                self.sessions,
-                number(self.elapsed_s)
-            ),
+            match self.open_loop_rate {
+                Some(rate) => format!(
+                    "open loop, {} sessions/s (at most {} in flight) for {} s",
+                    number(rate),
+                    self.sessions,
+                    number(self.elapsed_s)
+                ),
+                None => format!(
+                    "{} concurrent sessions for {} s",
+                    self.sessions,
+                    number(self.elapsed_s)
+                ),
+            },
         ));
         let mut page = Page::new(
             &format!("ringload ftp {target} --scenario {scenario}"),
@@ -99,6 +110,14 @@ impl HtmlPage for LoadReport {
         );
         if self.sessions_completed == 0 {
             page.warning("No session completed: see the errors at the end.");
+        }
+        page.note(loop_note(self.open_loop_rate.is_some()));
+        if let Some(dropped) = self.dropped_too_many_in_flight.filter(|d| *d > 0) {
+            page.warning(&format!(
+                "{} sessions due were not started: {} were already in flight (counted as failed).",
+                count(dropped),
+                self.sessions
+            ));
         }
         page.tiles(&[
             ("sessions/s", number(self.sessions_per_s)),
@@ -255,6 +274,7 @@ mod tests {
     fn a_load_page_charts_latency_and_escapes_error_texts() {
         let report = LoadReport {
             server: "127.0.0.1:2121".parse().unwrap(),
+            greeting: Some("(vsFTPd 3.0.3)".to_string()),
             scenario: Scenario::Retr,
             sessions: 8,
             elapsed_s: 10.0,
@@ -274,12 +294,16 @@ mod tests {
             )]
             .into(),
             tls: None,
+            open_loop_rate: None,
+            dropped_too_many_in_flight: None,
         };
         let html = report.html_page(&run_info());
         assert_well_formed(&html);
+        assert!(html.contains("closed loop"));
         assert_eq!(html.matches("<svg").count(), 1);
         for text in [
             "--scenario retr",
+            "(vsFTPd 3.0.3)",
             "12,345",
             "5.06",
             "connect-to-220",
@@ -289,6 +313,16 @@ mod tests {
             assert!(html.contains(text), "{text} missing");
         }
         assert!(!html.contains("<no>"));
+
+        let open = LoadReport {
+            open_loop_rate: Some(200.0),
+            dropped_too_many_in_flight: Some(17),
+            ..report
+        };
+        let html = open.html_page(&run_info());
+        assert_well_formed(&html);
+        assert!(html.contains("open loop, 200 sessions/s (at most 8 in flight)"));
+        assert!(html.contains("17 sessions due were not started"));
     }
 
     #[test]

@@ -75,6 +75,7 @@ dl.facts dd{margin:0;font-family:ui-monospace,monospace;overflow-wrap:anywhere}\
 .tile .value{font-size:1.5em;font-weight:600}\
 .tile .label{color:#5a6275;font-size:.85em}\
 figure{margin:0}\
+figcaption{font-weight:600;margin:1em 0 .2em}\
 svg{width:100%;height:auto;font:12px system-ui,sans-serif}\
 table{border-collapse:collapse;margin:.6em 0 1em;font-variant-numeric:tabular-nums}\
 th,td{padding:.25em .8em;border-bottom:1px solid #e6e9ef;text-align:right}\
@@ -142,6 +143,14 @@ impl Page {
         self.html.push_str("</figure>\n");
     }
 
+    /// A chart made by `svg` under a visible caption, for pages with several charts alike.
+    pub fn captioned_chart(&mut self, caption: &str, svg: &str) {
+        self.html.push_str(&format!(
+            "<figure>\n<figcaption>{}</figcaption>\n{svg}</figure>\n",
+            escape(caption)
+        ));
+    }
+
     /// A table of plain-text cells, the first column left-aligned as labels, the others
     /// right-aligned as numbers.
     pub fn table(&mut self, head: &[&str], rows: &[Vec<String>]) {
@@ -203,6 +212,7 @@ mod tests {
         page.note("<n>");
         page.warning("<w>");
         page.tiles(&[("<l>", "<v>".to_string())]);
+        page.captioned_chart("<cap>", "<svg></svg>");
         page.table(&["<th>"], &[vec!["<td>".to_string()]]);
         let html = page.finish();
         assert!(html.starts_with("<!DOCTYPE html>"));
@@ -213,6 +223,7 @@ mod tests {
             "&lt;c&gt;",
             "&lt;td&gt;",
             "&lt;v&gt;",
+            "<figcaption>&lt;cap&gt;</figcaption>",
         ] {
             assert!(html.contains(text), "{text} in {html}");
         }

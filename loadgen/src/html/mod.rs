@@ -3,6 +3,7 @@
 mod ftp;
 mod markup;
 mod ntp;
+pub mod runs;
 mod svg;
 pub(crate) mod utc;
 #[cfg(test)]
@@ -59,7 +60,7 @@ fn is_plain(c: char) -> bool {
 }
 
 /// `words` joined into one line a shell reads back as the same words.
-fn shell_line(words: &[String]) -> String {
+pub(crate) fn shell_line(words: &[String]) -> String {
     words
         .iter()
         .map(|word| {

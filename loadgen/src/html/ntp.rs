@@ -227,6 +227,7 @@ impl HtmlPage for RampReport {
         page.chart(&line_chart(&LineChart {
             title: "Answered rate against offered rate",
             x_label: OFFERED_AXIS,
+            x_ticks: vec![],
             y_label: "requests/s",
             y_axis: ValueAxis::Linear,
             lines: vec![
@@ -270,6 +271,7 @@ impl HtmlPage for RampReport {
         page.chart(&line_chart(&LineChart {
             title: "Loss against offered rate",
             x_label: OFFERED_AXIS,
+            x_ticks: vec![],
             y_label: "loss %",
             y_axis: ValueAxis::Fitting,
             lines: vec![per_step("loss %", &self.steps, |s| s.loss_percent)],
@@ -317,6 +319,7 @@ impl HtmlPage for RampReport {
         page.chart(&line_chart(&LineChart {
             title: "Latency T4-T1 against offered rate",
             x_label: OFFERED_AXIS,
+            x_ticks: vec![],
             y_label: "microseconds",
             y_axis: ValueAxis::Fitting,
             lines: vec![

@@ -370,6 +370,9 @@ pub struct Rule {
 pub struct LineChart<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
+    /// Labelled x ticks at these positions instead of round numbers: for an x axis whose
+    /// values stand for something else (percentiles drawn by their nines).
+    pub x_ticks: Vec<(f64, String)>,
     pub y_label: &'a str,
     pub y_axis: ValueAxis,
     pub lines: Vec<Line>,
@@ -393,10 +396,19 @@ pub fn line_chart(chart: &LineChart) -> String {
     let mut canvas = Canvas::new(chart.title);
     canvas.y_axis(&y_scale, chart.y_label);
     let bottom = TOP + PLOT_HEIGHT;
-    for tick in x_scale.ticks() {
-        let x = x_position(&x_scale, tick);
+    let x_ticks = if chart.x_ticks.is_empty() {
+        x_scale
+            .ticks()
+            .into_iter()
+            .map(|tick| (tick, tick_label(tick)))
+            .collect()
+    } else {
+        chart.x_ticks.clone()
+    };
+    for (tick, label) in &x_ticks {
+        let x = x_position(&x_scale, *tick);
         canvas.line((x, bottom), (x, bottom + 5.0), AXIS_COLOUR, false);
-        canvas.text((x, bottom + 18.0), "middle", &tick_label(tick));
+        canvas.text((x, bottom + 18.0), "middle", label);
     }
     canvas.x_title(chart.x_label);
     let names: Vec<&str> = chart.lines.iter().map(|l| l.name.as_str()).collect();
@@ -569,6 +581,7 @@ mod tests {
             let svg = line_chart(&LineChart {
                 title: "loss",
                 x_label: "offered/s",
+                x_ticks: vec![],
                 y_label: "loss %",
                 y_axis: ValueAxis::Fitting,
                 lines: vec![Line {

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
@@ -14,6 +15,8 @@ use crate::document::{to_json, Invocation};
 use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::nts_ke::handshake::KeTarget;
+use crate::progress::{wanted, ProgressLines, Unit};
+use crate::raw::RawFile;
 use crate::start_at;
 use crate::target::resolve_destination;
 use crate::thresholds::{parse_duration, ThresholdArgs};
@@ -109,6 +112,14 @@ pub struct NtpArgs {
     /// `ringload merge`); at most 24 h ahead, at most 1 s past.
     #[arg(long, value_name = "TIME")]
     start_at: Option<String>,
+    /// A progress line on stderr every second (offered, answered, loss so far); printed
+    /// without this flag when stderr is a terminal.
+    #[arg(long)]
+    progress: bool,
+    /// Also write one CSV line per request to FILE: send_unix_ns,latency_ns,outcome
+    /// (see loadgen/README.md).
+    #[arg(long, value_name = "FILE")]
+    raw: Option<PathBuf>,
     #[command(flatten)]
     thresholds: ThresholdArgs,
     /// Exit 1 when the 99th percentile of the server's response time (T3 - T2, the time it
@@ -190,6 +201,13 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
     if args.nts && args.ntp_version != 4 {
         bail!("--nts needs NTPv4 (--ntp-version 4)");
     }
+    let raw = args
+        .raw
+        .as_deref()
+        .map(RawFile::create)
+        .transpose()?
+        .map(Arc::new);
+    let progress = wanted(args.progress).then(|| ProgressLines::start(Unit::Requests));
     let settings = LoadSettings {
         destination,
         ntp_version: args.ntp_version,
@@ -198,6 +216,8 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         coalesce: Duration::from_micros(args.coalesce_us),
         grace: Duration::from_millis(args.grace_ms),
         cpus: args.cpu,
+        progress: progress.as_ref().map(ProgressLines::counters),
+        raw: raw.clone(),
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
     if let Some(at) = start_at {
@@ -221,6 +241,8 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         ));
         show(RAMP_TABLE_HEADER);
         let report = load.ramp(&ramp, |step| show(&ramp_step_line(step)))?;
+        drop(progress);
+        raw.as_deref().map_or(Ok(()), RawFile::finish)?;
         let verdict = Verdict::judge(&report.measured(), &thresholds);
         if args.json {
             println!("{}", to_json(&invocation, "ramp", &report, &verdict)?);
@@ -233,6 +255,8 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         Ok(verdict)
     } else {
         let report = load.run(rate, duration)?;
+        drop(progress);
+        raw.as_deref().map_or(Ok(()), RawFile::finish)?;
         let verdict = Verdict::judge(&report.measured(), &thresholds);
         output(
             args.json.then_some(&invocation),

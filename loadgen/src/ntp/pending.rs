@@ -54,6 +54,11 @@ impl PendingRequests {
     pub fn is_empty(&self) -> bool {
         self.by_transmit.is_empty()
     }
+
+    /// Removes and returns every request still in flight: those never answered.
+    pub fn drain(&mut self) -> impl Iterator<Item = RequestInfo> + '_ {
+        self.by_transmit.drain().map(|(_, request)| request)
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +86,12 @@ mod tests {
         assert_eq!(pending.take(NtpTimestamp(0xBBBB_0000_0000_0001)), None);
         assert!(!pending.is_empty());
         assert!(pending.take(NtpTimestamp(0xAAAA_0000_0000_0001)).is_some());
+        assert!(pending.is_empty());
+        pending.insert(request(0xAAAA_0000_0000_0003));
+        assert_eq!(
+            pending.drain().collect::<Vec<_>>(),
+            [request(0xAAAA_0000_0000_0003)]
+        );
         assert!(pending.is_empty());
     }
 }

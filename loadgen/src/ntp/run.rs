@@ -1,8 +1,10 @@
 //! The load loop, the I/O shell around the pure parts: paced request batches out, replies in and judged.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,8 +25,10 @@ use super::report::{RampReport, RunReport, RunSetup, SocketDrops};
 use super::request::{request_bytes, stamp_with_sequence, RequestInfo};
 use super::schedule::{Release, Schedule};
 use super::tally::Tally;
-use super::validate::{validate_reply, InvalidReason, ReplyAuth};
+use super::validate::{kiss_code_text, validate_reply, InvalidReason, ReplyAuth, Verdict};
 use crate::error::LoadError;
+use crate::progress::ProgressCounters;
+use crate::raw::{RawFile, RawLines};
 use ringd_sys::procnet::{receives_for, udp_socket_drops};
 
 /// Datagrams taken per recvmmsg call.
@@ -54,6 +58,10 @@ pub struct LoadSettings {
     pub grace: Duration,
     /// Cores for the generator threads (thread `i` on `cpus[i % len]`); empty: not pinned.
     pub cpus: Vec<usize>,
+    /// Where the progress lines read the load so far, when they are printed.
+    pub progress: Option<Arc<ProgressCounters>>,
+    /// `--raw`: a line per request.
+    pub raw: Option<Arc<RawFile>>,
 }
 
 /// How requests are authenticated.
@@ -241,6 +249,8 @@ struct Worker<'a> {
     tally: Tally,
     next_socket: usize,
     sequence: u32,
+    progress: Option<&'a ProgressCounters>,
+    raw: Option<RawLines<'a>>,
 }
 
 impl<'a> Worker<'a> {
@@ -270,6 +280,8 @@ impl<'a> Worker<'a> {
             tally: Tally::default(),
             next_socket: 0,
             sequence: 0,
+            progress: settings.progress.as_deref(),
+            raw: settings.raw.as_deref().map(RawFile::lines),
         }
     }
 
@@ -298,6 +310,13 @@ impl<'a> Worker<'a> {
                     let ended = *sending_ended_at.get_or_insert(elapsed);
                     let grace_over = ended + self.grace;
                     if self.pending.is_empty() || elapsed >= grace_over {
+                        if let Some(raw) = &mut self.raw {
+                            let now = realtime_now();
+                            for request in self.pending.drain() {
+                                let sent = request.transmit.to_unix_near(now).as_nanos();
+                                raw.record(sent, None, "lost");
+                            }
+                        }
                         return Ok(self.tally);
                     }
                     grace_over - elapsed
@@ -341,6 +360,9 @@ impl<'a> Worker<'a> {
             });
         }
         let outcome = self.send.flush(socket.as_fd());
+        if let Some(progress) = self.progress {
+            progress.offered(outcome.sent as u64);
+        }
         self.tally
             .record_sent(outcome.sent, outcome.failed, release.late, elapsed);
     }
@@ -353,6 +375,7 @@ impl<'a> Worker<'a> {
         if ready == 0 {
             return Ok(());
         }
+        let answered_before = self.tally.answered;
         for index in 0..self.sockets.len() {
             if !self.poller.is_ready(index) {
                 continue;
@@ -375,6 +398,7 @@ impl<'a> Worker<'a> {
                             &mut auth,
                             &mut self.pending,
                             &mut self.tally,
+                            self.raw.as_mut(),
                         );
                     }
                 }
@@ -382,6 +406,9 @@ impl<'a> Worker<'a> {
                     break;
                 }
             }
+        }
+        if let Some(progress) = self.progress {
+            progress.answered(self.tally.answered - answered_before);
         }
         Ok(())
     }
@@ -394,6 +421,7 @@ fn judge(
     auth: &mut ReplyAuth<'_>,
     pending: &mut PendingRequests,
     tally: &mut Tally,
+    raw: Option<&mut RawLines<'_>>,
 ) {
     if datagram.peer != destination {
         tally.record_invalid(InvalidReason::WrongSource);
@@ -410,10 +438,23 @@ fn judge(
     };
     let origin = NtpTimestamp(u64::from_be_bytes(origin.try_into().expect("8 bytes")));
     match pending.take(origin) {
-        Some(request) => tally.record_reply(
-            validate_reply(&request, datagram.payload, t4, auth),
-            request.timed,
-        ),
+        Some(request) => {
+            let verdict = validate_reply(&request, datagram.payload, t4, auth);
+            if let Some(raw) = raw {
+                let sent = request.transmit.to_unix_near(t4).as_nanos();
+                raw.record(sent, Some(t4.as_nanos() - sent), &raw_outcome(&verdict));
+            }
+            tally.record_reply(verdict, request.timed)
+        }
         None => tally.unmatched += 1,
+    }
+}
+
+/// How a reply ended, as the `--raw` file's outcome column names it.
+fn raw_outcome(verdict: &Verdict) -> Cow<'static, str> {
+    match verdict {
+        Verdict::Valid(_) => Cow::Borrowed("ok"),
+        Verdict::KissOfDeath(code) => Cow::Owned(format!("kod_{}", kiss_code_text(*code))),
+        Verdict::Invalid(reason) => Cow::Owned(format!("invalid_{}", reason.name())),
     }
 }

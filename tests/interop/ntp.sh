@@ -298,16 +298,16 @@ check "requests answered and dropped as chronyd answers and drops them" requests
 
 # Interleaved mode (RFC 9769): a chronyd (-x: it never touches the clock) polls ringd with
 # `xleave` sixteen times a second; within 20 s chronyc ntpdata shows its replies interleaved.
-# On the mmsg backend, which reads the kernel's transmit timestamps.
 chronyd_interleaves_with_ringd() {
+    local io=$1
     printf 'port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n' > "$work/ringd-xleave.conf"
-    start_ringd "$work/ringd-xleave.log" ntp --ntp-conf "$work/ringd-xleave.conf" \
-        --shards 1 --io mmsg --control-socket "$work/ringd-xleave.sock" || return 1
+    start_ringd "$work/ringd-xleave-$io.log" ntp --ntp-conf "$work/ringd-xleave.conf" \
+        --shards 1 --io "$io" || return 1
     local port=${ringd_found##*:} chronyd_pid data="" status=0
-    mkdir -m 0750 "$work/chronyd-xleave-cmd"
+    mkdir -p -m 0750 "$work/chronyd-xleave-cmd"
     printf 'server 127.0.0.1 port %s xleave minpoll -4 maxpoll -4\nport 0\ncmdport 0\nbindcmdaddress %s/chronyd-xleave-cmd/chronyd.sock\npidfile %s/chronyd-xleave.pid\n' \
         "$port" "$work" "$work" > "$work/chronyd-xleave.conf"
-    chronyd -x -d -u root -f "$work/chronyd-xleave.conf" > "$work/chronyd-xleave.log" 2>&1 &
+    chronyd -x -d -u root -f "$work/chronyd-xleave.conf" > "$work/chronyd-xleave-$io.log" 2>&1 &
     chronyd_pid=$!
     helper_pids="$helper_pids $chronyd_pid"
     for _ in $(seq 1 40); do
@@ -322,7 +322,9 @@ chronyd_interleaves_with_ringd() {
     stop_ringd || status=1
     return "$status"
 }
-check "chronyd with xleave gets interleaved replies from ringd (mmsg)" chronyd_interleaves_with_ringd
+for io in uring mmsg; do
+    check "chronyd with xleave gets interleaved replies from ringd ($io)" chronyd_interleaves_with_ringd "$io"
+done
 
 for io in uring mmsg; do
     serve "$io"

@@ -5,32 +5,14 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
-use super::wire::{self, Datagram, SockaddrBytes, TxTimestamp, CONTROL_LEN, ERR_CONTROL_LEN};
+use super::wire::{
+    self, Datagram, SockaddrBytes, TxRequest, TxTimestamp, CONTROL_LEN, ERR_CONTROL_LEN,
+    TX_REQUEST_LEN,
+};
 
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
 struct ControlBytes([u8; CONTROL_LEN]);
-
-/// `CMSG_SPACE(sizeof(u32))`: a control-message header and one flag word, padded.
-const TX_REQUEST_LEN: usize = std::mem::size_of::<libc::cmsghdr>() + 8;
-
-/// The control message asking the kernel for this send's software transmit timestamp.
-#[repr(C, align(8))]
-#[derive(Clone, Copy)]
-struct TxRequest([u8; TX_REQUEST_LEN]);
-
-impl TxRequest {
-    fn new() -> TxRequest {
-        let header_len = std::mem::size_of::<libc::cmsghdr>();
-        let mut bytes = [0u8; TX_REQUEST_LEN];
-        bytes[0..8].copy_from_slice(&(header_len + 4).to_ne_bytes());
-        bytes[8..12].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
-        bytes[12..16].copy_from_slice(&libc::SO_TIMESTAMPING.to_ne_bytes());
-        bytes[header_len..header_len + 4]
-            .copy_from_slice(&libc::SOF_TIMESTAMPING_TX_SOFTWARE.to_ne_bytes());
-        TxRequest(bytes)
-    }
-}
 
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
@@ -189,7 +171,7 @@ impl SendBatch {
             buffers: vec![0u8; capacity * buf_size].into_boxed_slice(),
             buf_size,
             names: vec![SockaddrBytes::default(); capacity].into_boxed_slice(),
-            tx_requests: vec![TxRequest::new(); capacity].into_boxed_slice(),
+            tx_requests: vec![TxRequest::default(); capacity].into_boxed_slice(),
             iovecs: unset_iovecs(capacity),
             headers: zeroed_headers(capacity),
             queued: 0,
@@ -204,7 +186,7 @@ impl SendBatch {
             return;
         };
         let hdr = &mut self.headers[last].msg_hdr;
-        hdr.msg_control = self.tx_requests[last].0.as_mut_ptr().cast();
+        hdr.msg_control = self.tx_requests[last].as_mut_ptr();
         hdr.msg_controllen = TX_REQUEST_LEN;
     }
 

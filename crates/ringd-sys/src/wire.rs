@@ -116,6 +116,33 @@ pub fn rx_timestamp(control: &[u8]) -> Option<UnixTime> {
         .find_map(|(_, _, data)| read_timespec(data))
 }
 
+/// `CMSG_SPACE(sizeof(u32))`: a control-message header and one flag word, padded.
+pub const TX_REQUEST_LEN: usize = CMSG_HEADER_LEN + 8;
+
+/// The control message asking the kernel for one send's software transmit timestamp.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct TxRequest([u8; TX_REQUEST_LEN]);
+
+impl Default for TxRequest {
+    fn default() -> TxRequest {
+        let mut bytes = [0u8; TX_REQUEST_LEN];
+        bytes[0..8].copy_from_slice(&(CMSG_HEADER_LEN + 4).to_ne_bytes());
+        bytes[8..12].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+        bytes[12..16].copy_from_slice(&libc::SO_TIMESTAMPING.to_ne_bytes());
+        bytes[CMSG_HEADER_LEN..CMSG_HEADER_LEN + 4]
+            .copy_from_slice(&libc::SOF_TIMESTAMPING_TX_SOFTWARE.to_ne_bytes());
+        TxRequest(bytes)
+    }
+}
+
+impl TxRequest {
+    /// Where a msghdr's `msg_control` points; `TX_REQUEST_LEN` bytes.
+    pub fn as_mut_ptr(&mut self) -> *mut libc::c_void {
+        self.0.as_mut_ptr().cast()
+    }
+}
+
 /// `ee_info` of a timestamp taken when the packet left for the device (SCM_TSTAMP_SND).
 const TSTAMP_SND: u32 = 0;
 

@@ -178,8 +178,7 @@ impl Shard<'_> {
             max_reply: responder.longest_reply(),
             ..RingConfig::default()
         };
-        // Its sends carry no control messages, so no transmit times: basic mode only.
-        responder.report_transmit_times(false);
+        let mut transmit_times = TransmitTimes::start(sockets.iter().map(AsFd::as_fd), responder);
         let mut ring = UdpRing::new(sockets, config)?;
         let mut reported = RingStats::default();
         let mut next = NextLook::Block;
@@ -189,11 +188,18 @@ impl Shard<'_> {
             }
             let timeout = WakeModeration::before_look(next);
             let started = Instant::now();
-            let polled = ring.poll(timeout, |d, out| answer(responder, d, out));
+            let polled = ring.poll(timeout, |d, out| {
+                let len = answer(responder, d, out);
+                transmit_times.queued(d.socket_index, len, responder)
+            });
             let handled = polled.as_ref().map_or(0, |&count| count);
             next = self.moderation.next_look(handled, started.elapsed());
             between_batches(responder, self.client_log);
             let stats = ring.stats();
+            if stats.stamped_send_errors != reported.stamped_send_errors {
+                transmit_times.restart(ring.sockets(), responder);
+            }
+            transmit_times.collect_asked(ring.sockets(), responder);
             let counters = responder.counters();
             counters.send_failures.add(
                 (stats.send_errors + stats.send_slot_exhaustions)
@@ -222,7 +228,7 @@ impl Shard<'_> {
         let mut poller = ReadinessPoller::new(&fds);
         let mut received = RecvBatch::new(MMSG_BATCH, MAX_REQUEST);
         let mut replies = SendBatch::new(MMSG_SEND_BATCH, responder.longest_reply());
-        let mut transmit_times = TransmitTimes::start(&fds, responder);
+        let mut transmit_times = TransmitTimes::start(fds.iter().copied(), responder);
         let mut next = NextLook::Block;
         loop {
             if let Some(ended) = self.ends() {

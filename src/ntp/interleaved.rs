@@ -153,7 +153,8 @@ pub struct PendingTxStamps {
 }
 
 /// Sends remembered per socket; a timestamp that comes later than this many sends is dropped.
-const PENDING_SENDS: usize = 256;
+/// As many as the shell reads from an error queue at one look.
+const PENDING_SENDS: usize = 1024;
 
 impl Default for PendingTxStamps {
     fn default() -> Self {

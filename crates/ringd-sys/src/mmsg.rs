@@ -458,11 +458,10 @@ mod tests {
         assert_eq!(got, vec![vec![1], vec![2, 2], vec![3, 3, 3]]);
     }
 
-    #[test]
-    fn sends_that_ask_get_numbered_transmit_timestamps() {
-        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    fn sends_that_ask_get_numbered_transmit_timestamps(loopback: &str) {
+        let server = UdpSocket::bind(loopback).unwrap();
         super::super::sockopt::enable_tx_timestamps(server.as_fd()).unwrap();
-        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind(loopback).unwrap();
         let client_addr = client.local_addr().unwrap();
         let before = super::super::clock::realtime_now();
         let mut send = SendBatch::new(1, 64);
@@ -492,5 +491,15 @@ mod tests {
         assert_eq!(keys, vec![0, 1], "only the sends that asked are numbered");
         assert!(stamps.iter().all(|s| s.time >= before));
         assert_eq!(queue.recv(server.as_fd()).unwrap(), 0);
+    }
+
+    #[test]
+    fn ipv4_sends_that_ask_get_numbered_transmit_timestamps() {
+        sends_that_ask_get_numbered_transmit_timestamps("127.0.0.1:0");
+    }
+
+    #[test]
+    fn ipv6_sends_that_ask_get_numbered_transmit_timestamps() {
+        sends_that_ask_get_numbered_transmit_timestamps("[::1]:0");
     }
 }

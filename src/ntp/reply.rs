@@ -263,24 +263,14 @@ pub struct Answer {
     pub kiss: Option<u32>,
 }
 
-/// The three timestamps of a reply.
+/// The three timestamps of a reply. Basic mode: the request's transmit timestamp returned as
+/// origin, T2 (the kernel's receive time) and T3, read as late as possible; interleaved mode:
+/// see `Responder::respond`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplyStamps {
     pub origin: NtpTimestamp,
     pub receive: NtpTimestamp,
     pub transmit: NtpTimestamp,
-}
-
-impl ReplyStamps {
-    /// Basic mode: the request's transmit timestamp returned as origin, `receive` T2 (the
-    /// kernel's receive time) and `transmit` T3, read as late as possible.
-    pub fn basic(request: &ClientRequest, receive: NtpTimestamp, transmit: NtpTimestamp) -> Self {
-        ReplyStamps {
-            origin: request.transmit,
-            receive,
-            transmit,
-        }
-    }
 }
 
 /// Writes the reply to `request` with `stamps`. A Kiss-o'-Death is formed as chrony forms it: leap 3,
@@ -340,6 +330,18 @@ mod tests {
             root_delay: NtpShort(3),
             root_dispersion: NtpShort(5),
             correction: crate::ntp::clock_state::ClockCorrection::NONE,
+        }
+    }
+
+    fn basic(
+        request: &ClientRequest,
+        receive: NtpTimestamp,
+        transmit: NtpTimestamp,
+    ) -> ReplyStamps {
+        ReplyStamps {
+            origin: request.transmit,
+            receive,
+            transmit,
         }
     }
 
@@ -550,7 +552,7 @@ mod tests {
             SERVE,
             &clock(),
             &params,
-            ReplyStamps::basic(&request, t2, t3),
+            basic(&request, t2, t3),
             &mut out,
         );
         assert_eq!(Header::parse(&out).unwrap().poll, -19);
@@ -567,7 +569,7 @@ mod tests {
             SERVE,
             &clock(),
             &PARAMS,
-            ReplyStamps::basic(&request, t2, t3),
+            basic(&request, t2, t3),
             &mut out,
         );
         let reply = Header::parse(&out).unwrap();
@@ -597,7 +599,7 @@ mod tests {
                 SERVE,
                 &clock(),
                 &params,
-                ReplyStamps::basic(&request, NtpTimestamp(1), NtpTimestamp(2)),
+                basic(&request, NtpTimestamp(1), NtpTimestamp(2)),
                 &mut out,
             );
             Header::parse(&out).unwrap().poll
@@ -618,7 +620,7 @@ mod tests {
             },
             &clock(),
             &PARAMS,
-            ReplyStamps::basic(&request, NtpTimestamp(1), NtpTimestamp(2)),
+            basic(&request, NtpTimestamp(1), NtpTimestamp(2)),
             &mut out,
         );
         let reply = Header::parse(&out).unwrap();

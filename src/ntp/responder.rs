@@ -139,7 +139,9 @@ impl Responder {
             counters,
         );
         responder.keys = Arc::clone(&policy.keys);
-        responder.interleaved = policy.interleaved_timestamps(shards);
+        if let Some(timestamps) = policy.interleaved_timestamps(shards) {
+            responder.keep_interleaved(timestamps);
+        }
         responder.policy = Some(follower);
         responder
     }

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::access::AccessTable;
+use super::interleaved::InterleavedTimestamps;
 use super::nts_cookies::ServerKeys;
 use super::ratelimit::RateLimiter;
 use super::symmetric_keys::KeyTable;
@@ -20,6 +21,8 @@ pub struct AnswerPolicy {
     pub ratelimit: Option<RateLimitSettings>,
     /// `clientloglimit`: the rate limiter's memory, shared out between the shards.
     pub client_log_limit: u64,
+    /// `noclientlog`: no per-client state, so no interleaved mode either.
+    pub no_client_log: bool,
     /// `keyfile`'s keys, read by the service (and again on reload).
     pub keys: Arc<KeyTable>,
 }
@@ -31,6 +34,7 @@ impl AnswerPolicy {
             access: Arc::new(config.access.clone()),
             ratelimit: config.ratelimit,
             client_log_limit: config.client_log_limit,
+            no_client_log: config.no_client_log,
             keys: Arc::new(keys),
         }
     }
@@ -48,6 +52,13 @@ impl AnswerPolicy {
                 seed,
             )
         })
+    }
+
+    /// Interleaved mode's timestamps for one of `shards` shards, in its share of
+    /// `clientloglimit`; `None` with `noclientlog`.
+    pub fn interleaved_timestamps(&self, shards: u64) -> Option<InterleavedTimestamps> {
+        (!self.no_client_log)
+            .then(|| InterleavedTimestamps::for_memory(self.client_log_limit / shards.max(1)))
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod answer_policy;
 pub mod clock_state;
+pub mod interleaved;
 pub use ntp_wire::{nts_cookies, nts_ke, nts_ntp, packet, symmetric_keys};
 pub mod precision;
 pub mod ratelimit;

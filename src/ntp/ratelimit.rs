@@ -168,9 +168,7 @@ impl RateLimiter {
         let tokens_per_hit = 1u16 << (TS_FRAC + interval - token_shift).max(0);
         let max_tokens = (u32::from(tokens_per_hit) * burst as u32).min(u32::from(u16::MAX)) as u16;
 
-        let record_bytes = std::mem::size_of::<Record>() as u64;
-        let budget_slots = memory_limit / (record_bytes * SLOT_SIZE as u64 * 3 / 2);
-        let max_slots = prev_power_of_two((budget_slots as usize).clamp(1, MAX_SLOTS));
+        let max_slots = slots_for(memory_limit, std::mem::size_of::<Record>());
 
         RateLimiter {
             records: vec![EMPTY; SLOT_SIZE],
@@ -416,6 +414,19 @@ fn log2_interval(rate: i8) -> Option<i8> {
             -RATE_SCALE / 2
         };
     Some((rounded / -RATE_SCALE) as i8)
+}
+
+/// How many hash slots of clients fit in `memory_limit` bytes when each client costs
+/// `client_bytes`, leaving room, as chrony does, for the table's copy while it grows.
+fn slots_for(memory_limit: u64, client_bytes: usize) -> usize {
+    let budget_slots = memory_limit / (client_bytes as u64 * SLOT_SIZE as u64 * 3 / 2);
+    prev_power_of_two((budget_slots as usize).clamp(1, MAX_SLOTS))
+}
+
+/// How many clients chrony's client log holds in `memory_limit` bytes when each also costs
+/// `extra_bytes` of other per-client state (chronyd sizes its interleaved-mode timestamps so).
+pub fn clients_for(memory_limit: u64, extra_bytes: usize) -> usize {
+    slots_for(memory_limit, std::mem::size_of::<Record>() + extra_bytes) * SLOT_SIZE
 }
 
 fn prev_power_of_two(n: usize) -> usize {

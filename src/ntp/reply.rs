@@ -108,6 +108,10 @@ pub struct ClientRequest {
     /// The request's own mode; [`ClientRequest::reply_mode`] says whether and how to answer.
     pub mode: u8,
     pub poll: i8,
+    /// In an interleaved request, a receive timestamp this server sent the client.
+    pub origin: NtpTimestamp,
+    /// In an interleaved request, when the client received the server's previous reply.
+    pub receive: NtpTimestamp,
     pub transmit: NtpTimestamp,
     pub auth: RequestAuth,
 }
@@ -124,6 +128,14 @@ impl ClientRequest {
             MODE_CONTROL | MODE_PRIVATE => Err(DropReason::ControlMode),
             _ => Err(DropReason::NotClientMode),
         }
+    }
+
+    /// Whether the request may be interleaved, by chronyd's test (RFC 9769): NTPv4, an origin
+    /// with the lowest bit set (the mark a server puts on its receive timestamps, so only
+    /// those origins are looked up) and receive and transmit timestamps that differ (a client
+    /// asking for basic mode makes them equal).
+    pub fn may_be_interleaved(&self) -> bool {
+        self.version == NTP_VERSION && self.origin.0 & 1 == 1 && self.receive != self.transmit
     }
 }
 
@@ -151,6 +163,8 @@ pub fn parse_request(datagram: &[u8]) -> Result<ClientRequest, DropReason> {
         version: header.version,
         mode: header.mode,
         poll: header.poll,
+        origin: header.origin,
+        receive: header.receive,
         transmit: header.transmit,
         auth,
     })
@@ -249,16 +263,24 @@ pub struct Answer {
     pub kiss: Option<u32>,
 }
 
-/// Writes the reply to `request`. `receive` is T2 (the kernel's receive time) and `transmit`
-/// is T3, read as late as possible. A Kiss-o'-Death is formed as chrony forms it: leap 3,
+/// The three timestamps of a reply. Basic mode: the request's transmit timestamp returned as
+/// origin, T2 (the kernel's receive time) and T3, read as late as possible; interleaved mode:
+/// see `Responder::respond`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyStamps {
+    pub origin: NtpTimestamp,
+    pub receive: NtpTimestamp,
+    pub transmit: NtpTimestamp,
+}
+
+/// Writes the reply to `request` with `stamps`. A Kiss-o'-Death is formed as chrony forms it: leap 3,
 /// stratum 0, the code as reference ID.
 pub fn write_reply(
     request: &ClientRequest,
     answer: Answer,
     clock: &ClockSnapshot,
     params: &ServerParams,
-    receive: NtpTimestamp,
-    transmit: NtpTimestamp,
+    stamps: ReplyStamps,
     out: &mut [u8; HEADER_LEN],
 ) {
     let (leap_indicator, stratum, reference_id) = match answer.kiss {
@@ -276,9 +298,9 @@ pub fn write_reply(
         root_dispersion: clock.root_dispersion,
         reference_id,
         reference: clock.reference_time,
-        origin: request.transmit,
-        receive,
-        transmit,
+        origin: stamps.origin,
+        receive: stamps.receive,
+        transmit: stamps.transmit,
     }
     .write(out);
 }
@@ -308,6 +330,18 @@ mod tests {
             root_delay: NtpShort(3),
             root_dispersion: NtpShort(5),
             correction: crate::ntp::clock_state::ClockCorrection::NONE,
+        }
+    }
+
+    fn basic(
+        request: &ClientRequest,
+        receive: NtpTimestamp,
+        transmit: NtpTimestamp,
+    ) -> ReplyStamps {
+        ReplyStamps {
+            origin: request.transmit,
+            receive,
+            transmit,
         }
     }
 
@@ -513,7 +547,14 @@ mod tests {
         };
         let mut out = [0u8; 48];
         let (t2, t3) = (NtpTimestamp(1), NtpTimestamp(2));
-        write_reply(&request, SERVE, &clock(), &params, t2, t3, &mut out);
+        write_reply(
+            &request,
+            SERVE,
+            &clock(),
+            &params,
+            basic(&request, t2, t3),
+            &mut out,
+        );
         assert_eq!(Header::parse(&out).unwrap().poll, -19);
     }
 
@@ -523,7 +564,14 @@ mod tests {
         let mut out = [0u8; 48];
         let t2 = NtpTimestamp(0x2222_0000_0000_0001);
         let t3 = NtpTimestamp(0x2222_0000_0000_0002);
-        write_reply(&request, SERVE, &clock(), &PARAMS, t2, t3, &mut out);
+        write_reply(
+            &request,
+            SERVE,
+            &clock(),
+            &PARAMS,
+            basic(&request, t2, t3),
+            &mut out,
+        );
         let reply = Header::parse(&out).unwrap();
         assert_eq!(reply.leap, leap::INSERT_SECOND);
         assert_eq!(reply.version, 3, "the request's version");
@@ -551,8 +599,7 @@ mod tests {
                 SERVE,
                 &clock(),
                 &params,
-                NtpTimestamp(1),
-                NtpTimestamp(2),
+                basic(&request, NtpTimestamp(1), NtpTimestamp(2)),
                 &mut out,
             );
             Header::parse(&out).unwrap().poll
@@ -573,8 +620,7 @@ mod tests {
             },
             &clock(),
             &PARAMS,
-            NtpTimestamp(1),
-            NtpTimestamp(2),
+            basic(&request, NtpTimestamp(1), NtpTimestamp(2)),
             &mut out,
         );
         let reply = Header::parse(&out).unwrap();

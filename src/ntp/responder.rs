@@ -6,11 +6,12 @@ use std::sync::Arc;
 use super::access::AccessTable;
 use super::answer_policy::{PolicyFollower, SharedServerKeys};
 use super::clock_state::ClockCell;
+use super::interleaved::InterleavedTimestamps;
 use super::nts_ntp::{self, NtsRequest, NAK_KISS};
 use super::packet::{NtpTimestamp, UnixTime, HEADER_LEN, KISS_RATE, MODE_CLIENT};
 use super::precision::TimestampFuzz;
 use super::ratelimit::{Decision, RateLimiter};
-use super::reply::{self, Answer, DropReason, RequestAuth, ServerParams};
+use super::reply::{self, Answer, DropReason, ReplyStamps, RequestAuth, ServerParams};
 use super::symmetric_keys::{KeyTable, SymmetricKey, LONGEST_MAC};
 use crate::metrics::NtpCounters;
 use rand::rngs::StdRng;
@@ -32,6 +33,15 @@ pub struct Responder {
     keys: Arc<KeyTable>,
     /// The NTS cookie keys, when this server serves NTS, and the generator of its nonces.
     nts: Option<(SharedServerKeys, StdRng)>,
+    /// Interleaved mode's timestamps; `None` with `noclientlog`, as chronyd keeps them in its
+    /// client log.
+    interleaved: Option<InterleavedTimestamps>,
+    /// Whether the shell reports when replies left ([`Responder::transmitted`]); without
+    /// that, every request is answered in basic mode.
+    transmit_times_reported: bool,
+    /// The receive timestamp of the reply just written, when the shell should report when it
+    /// left.
+    awaiting_transmit_time: Option<NtpTimestamp>,
 }
 
 /// How a reply is authenticated, once its request checked.
@@ -65,7 +75,37 @@ impl Responder {
             policy: None,
             keys: Arc::default(),
             nts: None,
+            interleaved: None,
+            transmit_times_reported: false,
+            awaiting_transmit_time: None,
         }
+    }
+
+    /// Answers interleaved requests with `timestamps` while the shell reports transmit times.
+    pub fn keep_interleaved(&mut self, timestamps: InterleavedTimestamps) {
+        self.interleaved = Some(timestamps);
+    }
+
+    /// Whether the shell now reports when replies left: it asks the kernel for transmit
+    /// timestamps on this backend.
+    pub fn report_transmit_times(&mut self, reported: bool) {
+        self.transmit_times_reported = reported;
+    }
+
+    /// The receive timestamp of the reply [`Responder::respond`] just wrote, when the shell
+    /// should ask the kernel when it leaves and report it with [`Responder::transmitted`].
+    pub fn take_awaiting_transmit_time(&mut self) -> Option<NtpTimestamp> {
+        self.awaiting_transmit_time.take()
+    }
+
+    /// The kernel says the reply carrying `receive` left at `time`: the transmit timestamp the
+    /// client gets in interleaved mode. False when it is not one awaited.
+    pub fn transmitted(&mut self, receive: NtpTimestamp, time: UnixTime) -> bool {
+        let Some(table) = self.interleaved.as_mut() else {
+            return false;
+        };
+        let served = NtpTimestamp::from_unix(self.clock.read().correction.apply(time));
+        table.update_transmit(receive, served)
     }
 
     /// The longest reply this responder writes, for the shell's buffers: a MAC'd reply, or
@@ -106,6 +146,9 @@ impl Responder {
             counters,
         );
         responder.keys = Arc::clone(&policy.keys);
+        if let Some(timestamps) = policy.interleaved_timestamps(shards) {
+            responder.keep_interleaved(timestamps);
+        }
         responder.policy = Some(follower);
         responder
     }
@@ -149,6 +192,7 @@ impl Responder {
         out: &mut [u8],
     ) -> usize {
         self.follow_policy();
+        self.awaiting_transmit_time = None;
         let counters = &*self.counters;
         counters.received.add(1);
         let drop = |reason: DropReason| {
@@ -216,16 +260,30 @@ impl Responder {
             counters.kod_sent.add(1);
             KISS_RATE
         });
+        let nak = matches!(auth, ReplyAuth::Nts(NtsRequest::Nak { .. }));
+        // As chronyd: a KoD is never interleaved, and only a request that may be interleaved
+        // leaves its reply's timestamps for the next one.
+        let interleaved = self
+            .interleaved
+            .as_mut()
+            .filter(|_| self.transmit_times_reported && kiss.is_none() && !nak)
+            .filter(|_| request.may_be_interleaved());
+        let interleaving = interleaved.is_some();
+        let previous_transmit = interleaved.and_then(|t| t.take_transmit(request.origin));
         let clock = self.clock.read();
+        // Interleaved: the client's receive time of the previous reply, and when that left.
+        let origin = match previous_transmit {
+            Some(_) => request.receive,
+            None => request.transmit,
+        };
         let receive = self.fuzz.receive_stamp(
             NtpTimestamp::from_unix(clock.correction.apply(rx_time)),
-            request.transmit,
+            origin,
         );
-        let transmit = NtpTimestamp::from_unix(clock.correction.apply(read_clock()));
+        let now = NtpTimestamp::from_unix(clock.correction.apply(read_clock()));
         let transmit = self
             .fuzz
-            .transmit_stamp(transmit, receive, request.transmit);
-        let nak = matches!(auth, ReplyAuth::Nts(NtsRequest::Nak { .. }));
+            .transmit_stamp(previous_transmit.unwrap_or(now), receive, origin);
         let kiss = if nak {
             Some(u32::from_be_bytes(NAK_KISS))
         } else {
@@ -237,8 +295,11 @@ impl Responder {
             answer,
             &clock,
             &self.params,
-            receive,
-            transmit,
+            ReplyStamps {
+                origin,
+                receive,
+                transmit,
+            },
             (&mut out[..HEADER_LEN]).try_into().expect("checked above"),
         );
         let len = match auth {
@@ -272,6 +333,12 @@ impl Responder {
         };
         if kiss.is_none() {
             counters.answered.add(1);
+        }
+        if interleaving {
+            if let Some(table) = self.interleaved.as_mut() {
+                table.save(receive, now);
+                self.awaiting_transmit_time = Some(receive);
+            }
         }
         len
     }
@@ -525,5 +592,189 @@ mod tests {
         // Precision -24: 8 random bits, T2's lowest set and T3's cleared as chronyd marks them.
         assert_eq!(receive_bits | 1, 0xFF);
         assert_eq!(transmit_bits | 1, 0xFF);
+    }
+
+    fn interleaving_responder(capacity: usize) -> Responder {
+        let mut r = responder(None);
+        r.keep_interleaved(InterleavedTimestamps::with_capacity(capacity));
+        r.report_transmit_times(true);
+        r
+    }
+
+    /// A request as an interleaved client sends it: `origin` the server's last receive
+    /// timestamp, `receive` when the client got that reply.
+    fn interleaved_request(origin: NtpTimestamp, receive: NtpTimestamp, transmit: u64) -> [u8; 48] {
+        Header {
+            version: 4,
+            mode: MODE_CLIENT,
+            origin,
+            receive,
+            transmit: NtpTimestamp(transmit),
+            ..Header::default()
+        }
+        .to_bytes()
+    }
+
+    fn at(nanos: u32) -> UnixTime {
+        UnixTime {
+            secs: 1_700_000_000,
+            nanos,
+        }
+    }
+
+    /// Within the random bits below precision -24, and with chronyd's lowest-bit marks.
+    fn same_time(sent: NtpTimestamp, time: UnixTime) -> bool {
+        (sent.0 ^ NtpTimestamp::from_unix(time).0) < 1 << 8
+    }
+
+    /// First exchange of a client that can interleave: its origin is some receive timestamp
+    /// (lowest bit set) the server never gave, so the reply is basic but leaves state.
+    fn first_exchange(r: &mut Responder) -> Header {
+        let mut out = [0u8; 48];
+        let request = interleaved_request(NtpTimestamp(0x77), NtpTimestamp(0x10), 0x20);
+        assert_eq!(
+            r.respond(&request, CLIENT, Some(at(1000)), || at(2000), &mut out),
+            48
+        );
+        Header::parse(&out).unwrap()
+    }
+
+    #[test]
+    fn an_interleaved_request_gets_the_kernel_transmit_time_of_the_previous_reply() {
+        let mut r = interleaving_responder(64);
+        let first = first_exchange(&mut r);
+        assert_eq!(
+            first.origin,
+            NtpTimestamp(0x20),
+            "basic: the request's transmit"
+        );
+        assert_eq!(r.take_awaiting_transmit_time(), Some(first.receive));
+        assert!(r.transmitted(first.receive, at(2500)));
+
+        let mut out = [0u8; 48];
+        let client_rx = NtpTimestamp(0xABCD_0000);
+        let second = interleaved_request(first.receive, client_rx, 0x30);
+        assert_eq!(
+            r.respond(&second, CLIENT, Some(at(5000)), || at(6000), &mut out),
+            48
+        );
+        let reply = Header::parse(&out).unwrap();
+        assert_eq!(
+            reply.origin, client_rx,
+            "interleaved: the client's receive time"
+        );
+        assert!(same_time(reply.receive, at(5000)));
+        assert!(
+            same_time(reply.transmit, at(2500)),
+            "the kernel's time of the first reply"
+        );
+        assert_eq!(reply.receive.0 & 1, 1);
+        assert_eq!(reply.transmit.0 & 1, 0);
+        assert_eq!(r.take_awaiting_transmit_time(), Some(reply.receive));
+    }
+
+    #[test]
+    fn without_the_kernel_time_the_time_read_before_the_send_is_used() {
+        let mut r = interleaving_responder(64);
+        let first = first_exchange(&mut r);
+        let mut out = [0u8; 48];
+        let second = interleaved_request(first.receive, NtpTimestamp(0xABCD_0000), 0x30);
+        r.respond(&second, CLIENT, Some(at(5000)), || at(6000), &mut out);
+        let reply = Header::parse(&out).unwrap();
+        assert_eq!(reply.origin, NtpTimestamp(0xABCD_0000));
+        assert!(
+            same_time(reply.transmit, at(2000)),
+            "as chronyd: its own T3"
+        );
+    }
+
+    #[test]
+    fn an_origin_the_server_never_gave_gets_basic_mode() {
+        let mut r = interleaving_responder(64);
+        let first = first_exchange(&mut r);
+        let mut out = [0u8; 48];
+        for origin in [
+            NtpTimestamp(first.receive.0 ^ 0x100),
+            NtpTimestamp(first.receive.0 & !1),
+        ] {
+            let request = interleaved_request(origin, NtpTimestamp(0xABCD_0000), 0x30);
+            r.respond(&request, CLIENT, Some(at(5000)), || at(6000), &mut out);
+            let reply = Header::parse(&out).unwrap();
+            assert_eq!(reply.origin, NtpTimestamp(0x30), "basic");
+            assert!(same_time(reply.transmit, at(6000)));
+        }
+        let basic_ask = interleaved_request(first.receive, NtpTimestamp(0x30), 0x30);
+        r.respond(&basic_ask, CLIENT, Some(at(5000)), || at(6000), &mut out);
+        assert_eq!(Header::parse(&out).unwrap().origin, NtpTimestamp(0x30));
+        assert_eq!(
+            r.take_awaiting_transmit_time(),
+            None,
+            "receive = transmit: basic"
+        );
+    }
+
+    #[test]
+    fn a_receive_timestamp_is_answered_in_interleaved_mode_once() {
+        let mut r = interleaving_responder(64);
+        let first = first_exchange(&mut r);
+        let mut out = [0u8; 48];
+        let second = interleaved_request(first.receive, NtpTimestamp(0xABCD_0000), 0x30);
+        r.respond(&second, CLIENT, Some(at(5000)), || at(6000), &mut out);
+        r.respond(&second, CLIENT, Some(at(7000)), || at(8000), &mut out);
+        assert_eq!(Header::parse(&out).unwrap().origin, NtpTimestamp(0x30));
+    }
+
+    #[test]
+    fn without_transmit_times_every_request_is_basic() {
+        let mut r = interleaving_responder(64);
+        r.report_transmit_times(false);
+        let first = first_exchange(&mut r);
+        assert_eq!(r.take_awaiting_transmit_time(), None);
+        let mut out = [0u8; 48];
+        let second = interleaved_request(first.receive, NtpTimestamp(0xABCD_0000), 0x30);
+        r.respond(&second, CLIENT, Some(at(5000)), || at(6000), &mut out);
+        assert_eq!(Header::parse(&out).unwrap().origin, NtpTimestamp(0x30));
+    }
+
+    #[test]
+    fn clients_beyond_the_table_push_out_the_oldest_state() {
+        let mut r = interleaving_responder(8);
+        let first = first_exchange(&mut r);
+        let mut out = [0u8; 48];
+        for n in 0..64u32 {
+            let request = interleaved_request(NtpTimestamp(0x77), NtpTimestamp(0x10), 0x40);
+            let client = SocketAddr::new(std::net::Ipv4Addr::new(127, 0, 1, n as u8).into(), 123);
+            r.respond(&request, client, Some(at(3000 + n)), || at(4000), &mut out);
+        }
+        let second = interleaved_request(first.receive, NtpTimestamp(0xABCD_0000), 0x30);
+        r.respond(&second, CLIENT, Some(at(5000)), || at(6000), &mut out);
+        assert_eq!(
+            Header::parse(&out).unwrap().origin,
+            NtpTimestamp(0x30),
+            "evicted: basic mode"
+        );
+    }
+
+    #[test]
+    fn a_kiss_of_death_is_never_interleaved() {
+        let limiter = RateLimiter::new(3, 1, 4, 4, 524_288, 1);
+        let mut r = responder(Some(limiter));
+        r.keep_interleaved(InterleavedTimestamps::with_capacity(64));
+        r.report_transmit_times(true);
+        let first = first_exchange(&mut r);
+        let mut out = [0u8; 48];
+        let second = interleaved_request(first.receive, NtpTimestamp(0xABCD_0000), 0x30);
+        let mut kissed = 0;
+        for _ in 0..200 {
+            if r.respond(&second, CLIENT, Some(at(5000)), || at(6000), &mut out) == 48 {
+                let reply = Header::parse(&out).unwrap();
+                if reply.stratum == 0 {
+                    kissed += 1;
+                    assert_eq!(reply.origin, NtpTimestamp(0x30));
+                    assert_eq!(r.take_awaiting_transmit_time(), None);
+                }
+            }
+        }
+        assert!(kissed > 0);
     }
 }

@@ -2,7 +2,8 @@
 # NTP interop: real clients (ntpsec's ntpdig, chronyd in query-only mode) accept ringd's replies
 # and measure offsets under 1 ms against it, on both I/O backends, also with a key (ntpdig -a) and
 # over NTS (chronyd's NTS client, ringload --key/--nts); ringd synchronises to a
-# chronyd server, also with a key and over NTS; and ringd answers and drops request kinds as chronyd does (ntp_requests.py). Needs root (port 123:
+# chronyd server, also with a key and over NTS; ringd answers and drops request kinds as chronyd does (ntp_requests.py); and chronyd with
+# `xleave` gets interleaved replies. Needs root (port 123:
 # ntpdig cannot query another port) and the packages installed by install-packages.sh.
 set -euo pipefail
 
@@ -298,6 +299,36 @@ requests_match_chronyds() {
     return "$status"
 }
 check "requests answered and dropped as chronyd answers and drops them" requests_match_chronyds
+
+# Interleaved mode (RFC 9769): a chronyd (-x: it never touches the clock) polls ringd with
+# `xleave` sixteen times a second; within 20 s chronyc ntpdata shows its replies interleaved.
+chronyd_interleaves_with_ringd() {
+    local io=$1
+    printf 'port 0\nbindaddress 127.0.0.1\nallow 127.0.0.0/8\nlocal stratum 10\n' > "$work/ringd-xleave.conf"
+    start_ringd "$work/ringd-xleave-$io.log" ntp --ntp-conf "$work/ringd-xleave.conf" \
+        --shards 1 --io "$io" || return 1
+    local port=${ringd_found##*:} chronyd_pid data="" status=0
+    mkdir -p -m 0750 "$work/chronyd-xleave-cmd"
+    printf 'server 127.0.0.1 port %s xleave minpoll -4 maxpoll -4\nport 0\ncmdport 0\nbindcmdaddress %s/chronyd-xleave-cmd/chronyd.sock\npidfile %s/chronyd-xleave.pid\n' \
+        "$port" "$work" "$work" > "$work/chronyd-xleave.conf"
+    chronyd -x -d -u root -f "$work/chronyd-xleave.conf" > "$work/chronyd-xleave-$io.log" 2>&1 &
+    chronyd_pid=$!
+    helper_pids="$helper_pids $chronyd_pid"
+    for _ in $(seq 1 40); do
+        data=$(chronyc -n -h "$work/chronyd-xleave-cmd/chronyd.sock" ntpdata 2>/dev/null || true)
+        echo "$data" | grep -q '^Interleaved *: Yes' && break
+        read -r -t 0.5 < /dev/zero || true
+    done
+    echo "$data" | grep -E '^(Interleaved|Offset|Peer delay|Total)' | sed 's/^/  chronyc: /'
+    echo "$data" | grep -q '^Interleaved *: Yes' || status=1
+    kill -TERM "$chronyd_pid"
+    wait "$chronyd_pid" || true
+    stop_ringd || status=1
+    return "$status"
+}
+for io in uring mmsg; do
+    check "chronyd with xleave gets interleaved replies from ringd ($io)" chronyd_interleaves_with_ringd "$io"
+done
 
 for io in uring mmsg; do
     serve "$io"

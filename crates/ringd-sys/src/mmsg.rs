@@ -1,15 +1,22 @@
-//! Batched datagram I/O with recvmmsg/sendmmsg: the portable backend, and the load generator's engine.
+//! Batched datagram I/O with recvmmsg/sendmmsg: the portable backend, its transmit timestamps, and the load generator's engine.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
-use super::wire::{self, Datagram, SockaddrBytes, CONTROL_LEN};
+use super::wire::{
+    self, Datagram, SockaddrBytes, TxRequest, TxTimestamp, CONTROL_LEN, ERR_CONTROL_LEN,
+    TX_REQUEST_LEN,
+};
 
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
 struct ControlBytes([u8; CONTROL_LEN]);
+
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct ErrControlBytes([u8; ERR_CONTROL_LEN]);
 
 /// `capacity` iovecs pointing nowhere yet: a batch aims them at its buffers.
 fn unset_iovecs(capacity: usize) -> Box<[libc::iovec]> {
@@ -141,6 +148,7 @@ pub struct SendBatch {
     buffers: Box<[u8]>,
     buf_size: usize,
     names: Box<[SockaddrBytes]>,
+    tx_requests: Box<[TxRequest]>,
     iovecs: Box<[libc::iovec]>,
     headers: Box<[libc::mmsghdr]>,
     queued: usize,
@@ -163,10 +171,23 @@ impl SendBatch {
             buffers: vec![0u8; capacity * buf_size].into_boxed_slice(),
             buf_size,
             names: vec![SockaddrBytes::default(); capacity].into_boxed_slice(),
+            tx_requests: vec![TxRequest::default(); capacity].into_boxed_slice(),
             iovecs: unset_iovecs(capacity),
             headers: zeroed_headers(capacity),
             queued: 0,
         }
+    }
+
+    /// Asks the kernel for the software transmit time of the datagram queued last, reported
+    /// on the socket's error queue (see `sockopt::enable_tx_timestamps` and
+    /// [`TxTimestampQueue`]). Does nothing on an empty batch.
+    pub fn ask_tx_timestamp(&mut self) {
+        let Some(last) = self.queued.checked_sub(1) else {
+            return;
+        };
+        let hdr = &mut self.headers[last].msg_hdr;
+        hdr.msg_control = self.tx_requests[last].as_mut_ptr();
+        hdr.msg_controllen = TX_REQUEST_LEN;
     }
 
     pub fn is_full(&self) -> bool {
@@ -247,6 +268,79 @@ impl SendBatch {
     }
 }
 
+/// Reads software transmit timestamps from a socket's error queue with recvmmsg.
+pub struct TxTimestampQueue {
+    controls: Box<[ErrControlBytes]>,
+    headers: Box<[libc::mmsghdr]>,
+    received: usize,
+}
+
+// SAFETY: the raw pointers in `headers` point only into this struct's own heap storage.
+unsafe impl Send for TxTimestampQueue {}
+
+impl TxTimestampQueue {
+    pub fn new(capacity: usize) -> Self {
+        TxTimestampQueue {
+            controls: vec![ErrControlBytes([0; ERR_CONTROL_LEN]); capacity].into_boxed_slice(),
+            headers: zeroed_headers(capacity),
+            received: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// Takes what the error queue of `socket` holds, without blocking; returns how many
+    /// messages (0 if none). The timestamps carry no payload (SOF_TIMESTAMPING_OPT_TSONLY).
+    pub fn recv(&mut self, socket: BorrowedFd<'_>) -> io::Result<usize> {
+        self.received = 0;
+        for (header, control) in self.headers.iter_mut().zip(self.controls.iter_mut()) {
+            let hdr = &mut header.msg_hdr;
+            hdr.msg_name = std::ptr::null_mut();
+            hdr.msg_namelen = 0;
+            hdr.msg_iov = std::ptr::null_mut();
+            hdr.msg_iovlen = 0;
+            hdr.msg_control = control.0.as_mut_ptr().cast();
+            hdr.msg_controllen = ERR_CONTROL_LEN;
+            hdr.msg_flags = 0;
+            header.msg_len = 0;
+        }
+        // SAFETY: every header points at control buffers owned by `self` with the lengths
+        // given above and no data buffers; they stay exclusively borrowed during the call.
+        let rc = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                self.headers.as_mut_ptr(),
+                self.headers.len() as u32,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+                _ => Err(err),
+            };
+        }
+        self.received = rc as usize;
+        Ok(self.received)
+    }
+
+    /// The `index`th message of the last `recv`, if it is a transmit timestamp.
+    pub fn get(&self, index: usize) -> Option<TxTimestamp> {
+        if index >= self.received {
+            return None;
+        }
+        let control_len = self.headers[index]
+            .msg_hdr
+            .msg_controllen
+            .min(ERR_CONTROL_LEN);
+        wire::tx_timestamp(&self.controls[index].0[..control_len])
+    }
+}
+
 fn poll_one(socket: BorrowedFd<'_>, events: i16, timeout: Duration) -> io::Result<bool> {
     let mut fd = libc::pollfd {
         fd: socket.as_raw_fd(),
@@ -317,6 +411,11 @@ impl ReadinessPoller {
     pub fn is_ready(&self, index: usize) -> bool {
         self.fds[index].revents & (libc::POLLIN | libc::POLLERR) != 0
     }
+
+    /// Whether socket `index` has something on its error queue (transmit timestamps).
+    pub fn has_errors(&self, index: usize) -> bool {
+        self.fds[index].revents & libc::POLLERR != 0
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +456,50 @@ mod tests {
             }
         }
         assert_eq!(got, vec![vec![1], vec![2, 2], vec![3, 3, 3]]);
+    }
+
+    fn sends_that_ask_get_numbered_transmit_timestamps(loopback: &str) {
+        let server = UdpSocket::bind(loopback).unwrap();
+        super::super::sockopt::enable_tx_timestamps(server.as_fd()).unwrap();
+        let client = UdpSocket::bind(loopback).unwrap();
+        let client_addr = client.local_addr().unwrap();
+        let before = super::super::clock::realtime_now();
+        let mut send = SendBatch::new(1, 64);
+        for asks in [true, false, true] {
+            assert!(send.push(&client_addr, |buf| {
+                buf[..48].fill(1);
+                48
+            }));
+            if asks {
+                send.ask_tx_timestamp();
+            }
+            assert_eq!(send.flush(server.as_fd()).sent, 1);
+        }
+        let mut poller = ReadinessPoller::new(&[server.as_fd()]);
+        let mut queue = TxTimestampQueue::new(8);
+        let mut stamps = Vec::new();
+        for _ in 0..50 {
+            if stamps.len() == 2 {
+                break;
+            }
+            poller.wait(Duration::from_secs(5)).unwrap();
+            assert!(poller.has_errors(0));
+            let count = queue.recv(server.as_fd()).unwrap();
+            stamps.extend((0..count).filter_map(|i| queue.get(i)));
+        }
+        let keys: Vec<u32> = stamps.iter().map(|s| s.key).collect();
+        assert_eq!(keys, vec![0, 1], "only the sends that asked are numbered");
+        assert!(stamps.iter().all(|s| s.time >= before));
+        assert_eq!(queue.recv(server.as_fd()).unwrap(), 0);
+    }
+
+    #[test]
+    fn ipv4_sends_that_ask_get_numbered_transmit_timestamps() {
+        sends_that_ask_get_numbered_transmit_timestamps("127.0.0.1:0");
+    }
+
+    #[test]
+    fn ipv6_sends_that_ask_get_numbered_transmit_timestamps() {
+        sends_that_ask_get_numbered_transmit_timestamps("[::1]:0");
     }
 }

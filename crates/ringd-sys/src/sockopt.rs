@@ -1,4 +1,4 @@
-//! Socket options the standard library and socket2 lack: RX timestamps, reuseport steering programs, peer credentials.
+//! Socket options the standard library and socket2 lack: RX and TX timestamps, reuseport steering programs, peer credentials.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -32,6 +32,30 @@ fn set_int_option(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::
 /// Asks the kernel to attach the software receive time (SCM_TIMESTAMPNS) to every datagram.
 pub fn enable_rx_timestamps(fd: BorrowedFd<'_>) -> io::Result<()> {
     set_int_option(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+}
+
+/// Software receive times as SCM_TIMESTAMPING, and software transmit times, for the sends
+/// that ask (see `SendBatch::ask_tx_timestamp`), on the socket's error queue: the timestamp
+/// only, numbered by the socket's count of such sends, which this restarts at 0. Receive
+/// times then come as SCM_TIMESTAMPING instead of SCM_TIMESTAMPNS, not both.
+pub fn enable_tx_timestamps(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let reporting = libc::SOF_TIMESTAMPING_RX_SOFTWARE
+        | libc::SOF_TIMESTAMPING_SOFTWARE
+        | libc::SOF_TIMESTAMPING_OPT_TSONLY;
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 0)?;
+    // The kernel zeroes the send count only when OPT_ID goes from off to on.
+    set_int_option(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPING,
+        reporting as i32,
+    )?;
+    set_int_option(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPING,
+        (reporting | libc::SOF_TIMESTAMPING_OPT_ID) as i32,
+    )
 }
 
 /// The user id of the process at the other end of a connected Unix socket, as the kernel

@@ -1,14 +1,16 @@
-//! io_uring datagram engine: multishot RecvMsg on a provided-buffer ring, replies batched as SendMsg.
+//! io_uring datagram engine: multishot RecvMsg on a provided-buffer ring, replies as Send, or SendMsg when their transmit time is wanted.
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::UdpSocket;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use io_uring::{cqueue, opcode, types, IoUring};
 
-use super::wire::{self, Datagram, SockaddrBytes, CONTROL_LEN, SOCKADDR_MAX};
+use super::wire::{
+    self, Datagram, SockaddrBytes, TxRequest, CONTROL_LEN, SOCKADDR_MAX, TX_REQUEST_LEN,
+};
 
 /// Size of `struct io_uring_recvmsg_out`, which the kernel writes at the start of each buffer.
 const RECVMSG_OUT_LEN: usize = 16;
@@ -19,6 +21,8 @@ const COMPLETIONS_PER_ENTRY: u32 = 4;
 
 const KIND_RECV: u64 = 1;
 const KIND_SEND: u64 = 2;
+/// A send that asked for its transmit timestamp.
+const KIND_STAMPED_SEND: u64 = 3;
 
 fn user_data(kind: u64, index: usize) -> u64 {
     kind << 32 | index as u64
@@ -64,6 +68,26 @@ pub struct RingStats {
     /// Replies dropped because every send slot was still in flight.
     pub send_slot_exhaustions: u64,
     pub unparsable: u64,
+    /// Failed sends that had asked for a transmit timestamp: the kernel's numbering of the
+    /// socket's timestamped sends may no longer be the one the caller counted.
+    pub stamped_send_errors: u64,
+}
+
+/// A handler's answer to a datagram: the reply's length (0: none) and whether the kernel
+/// should report when it left, on the socket's error queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub len: usize,
+    pub tx_timestamp: bool,
+}
+
+impl From<usize> for Reply {
+    fn from(len: usize) -> Reply {
+        Reply {
+            len,
+            tx_timestamp: false,
+        }
+    }
 }
 
 /// A ring of provided receive buffers shared with the kernel.
@@ -166,6 +190,10 @@ impl Drop for ProvidedBuffers {
 struct SendSlot {
     name: SockaddrBytes,
     name_len: u32,
+    /// For a reply sent with SENDMSG: its header, payload vector and timestamp request.
+    msg: libc::msghdr,
+    iov: libc::iovec,
+    tx_request: TxRequest,
 }
 
 /// One shard's ring: receives on all of its sockets, sends replies from fixed slots.
@@ -194,11 +222,15 @@ impl UdpRing {
         let ring = build_ring(config.entries)?;
         let mut probe = io_uring::Probe::new();
         ring.submitter().register_probe(&mut probe)?;
-        for code in [opcode::RecvMsg::CODE, opcode::Send::CODE] {
+        for code in [
+            opcode::RecvMsg::CODE,
+            opcode::Send::CODE,
+            opcode::SendMsg::CODE,
+        ] {
             if !probe.is_supported(code) {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
-                    "io_uring lacks RECVMSG/SEND",
+                    "io_uring lacks RECVMSG/SEND/SENDMSG",
                 ));
             }
         }
@@ -225,6 +257,13 @@ impl UdpRing {
             .map(|_| SendSlot {
                 name: SockaddrBytes::default(),
                 name_len: 0,
+                // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
+                msg: unsafe { std::mem::zeroed() },
+                iov: libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                },
+                tx_request: TxRequest::default(),
             })
             .collect();
         let payloads = vec![0u8; slot_count * config.max_reply].into_boxed_slice();
@@ -248,6 +287,11 @@ impl UdpRing {
         self.stats
     }
 
+    /// The ring's sockets, in the order given to [`UdpRing::new`].
+    pub fn sockets(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.sockets.iter().map(|socket| socket.as_fd())
+    }
+
     /// Gives the sockets back, e.g. to continue on another backend.
     pub fn into_sockets(mut self) -> Vec<UdpSocket> {
         std::mem::take(&mut self.sockets)
@@ -255,12 +299,14 @@ impl UdpRing {
 
     /// Waits up to `timeout` for datagrams and handles every one that is ready; a zero
     /// timeout takes whatever has arrived without waiting. `handle` gets each datagram and a
-    /// reply buffer; it returns the reply's length, 0 for no reply. Returns how many
+    /// reply buffer; it returns the reply's length, 0 for no reply, or a [`Reply`]. Replies
+    /// leave in the order they were handled. Returns how many
     /// datagrams came. Fails only when the kernel rejects the receive operation itself (e.g.
     /// no multishot support), so the caller can switch backends.
-    pub fn poll<F>(&mut self, timeout: Duration, mut handle: F) -> io::Result<usize>
+    pub fn poll<F, R>(&mut self, timeout: Duration, mut handle: F) -> io::Result<usize>
     where
-        F: FnMut(&Datagram<'_>, &mut [u8]) -> usize,
+        F: FnMut(&Datagram<'_>, &mut [u8]) -> R,
+        R: Into<Reply>,
     {
         self.arm_receives()?;
         if timeout.is_zero() {
@@ -315,9 +361,10 @@ impl UdpRing {
         Ok(())
     }
 
-    fn drain<F>(&mut self, handle: &mut F) -> io::Result<usize>
+    fn drain<F, R>(&mut self, handle: &mut F) -> io::Result<usize>
     where
-        F: FnMut(&Datagram<'_>, &mut [u8]) -> usize,
+        F: FnMut(&Datagram<'_>, &mut [u8]) -> R,
+        R: Into<Reply>,
     {
         let UdpRing {
             ring,
@@ -346,9 +393,12 @@ impl UdpRing {
                 let data = cqe.user_data();
                 let index = (data & 0xFFFF_FFFF) as usize;
                 let result = cqe.result();
-                if data >> 32 == KIND_SEND {
+                if data >> 32 == KIND_SEND || data >> 32 == KIND_STAMPED_SEND {
                     // Successful sends post no completion (SKIP_SUCCESS); this is a failure.
                     stats.send_errors += 1;
+                    if data >> 32 == KIND_STAMPED_SEND {
+                        stats.stamped_send_errors += 1;
+                    }
                     continue;
                 }
                 handled += 1;
@@ -388,28 +438,48 @@ impl UdpRing {
                             let slot = &mut slots[slot_index as usize];
                             let start = slot_index as usize * config.max_reply;
                             let payload = &mut payloads[start..start + config.max_reply];
-                            let len = handle(&datagram, payload).min(config.max_reply);
+                            let reply: Reply = handle(&datagram, payload).into();
+                            let len = reply.len.min(config.max_reply);
                             if len == 0 {
                                 free_slots.push_front(slot_index);
                             } else {
                                 slot.name_len =
                                     wire::encode_sockaddr(&datagram.peer, &mut slot.name);
-                                // SEND with a destination (sendto) rather than SENDMSG: the
-                                // kernel has no msghdr or iovec to copy in.
-                                let entry = opcode::Send::new(
-                                    types::Fd(sockets[index].as_raw_fd()),
-                                    payload.as_ptr(),
-                                    len as u32,
-                                )
-                                .dest_addr(slot.name.0.as_ptr().cast())
-                                .dest_addr_len(slot.name_len)
-                                .flags(libc::MSG_DONTWAIT)
-                                .build()
+                                let fd = types::Fd(sockets[index].as_raw_fd());
+                                let kind = if reply.tx_timestamp {
+                                    KIND_STAMPED_SEND
+                                } else {
+                                    KIND_SEND
+                                };
+                                let entry = if reply.tx_timestamp {
+                                    slot.iov = libc::iovec {
+                                        iov_base: payload.as_mut_ptr().cast(),
+                                        iov_len: len,
+                                    };
+                                    slot.msg.msg_name = slot.name.0.as_mut_ptr().cast();
+                                    slot.msg.msg_namelen = slot.name_len;
+                                    slot.msg.msg_iov = &mut slot.iov;
+                                    slot.msg.msg_iovlen = 1;
+                                    slot.msg.msg_control = slot.tx_request.as_mut_ptr();
+                                    slot.msg.msg_controllen = TX_REQUEST_LEN;
+                                    opcode::SendMsg::new(fd, &slot.msg)
+                                        .flags(libc::MSG_DONTWAIT as u32)
+                                        .build()
+                                } else {
+                                    // SEND with a destination (sendto) rather than SENDMSG:
+                                    // the kernel has no msghdr or iovec to copy in.
+                                    opcode::Send::new(fd, payload.as_ptr(), len as u32)
+                                        .dest_addr(slot.name.0.as_ptr().cast())
+                                        .dest_addr_len(slot.name_len)
+                                        .flags(libc::MSG_DONTWAIT)
+                                        .build()
+                                }
                                 .flags(io_uring::squeue::Flags::SKIP_SUCCESS)
-                                .user_data(user_data(KIND_SEND, slot_index as usize));
-                                // SAFETY: the slot's address and its part of `payloads` stay
-                                // untouched until its completion returns it to `free_slots`;
-                                // both live as long as the ring (field order).
+                                .user_data(user_data(kind, slot_index as usize));
+                                // SAFETY: the slot (its address, header, vector and timestamp
+                                // request) and its part of `payloads` stay untouched until the
+                                // submit that carries it returns it to `free_slots`; both live
+                                // as long as the ring (field order).
                                 while unsafe { sq.push(&entry) }.is_err() {
                                     sq.sync();
                                     submitter.submit()?;
@@ -591,10 +661,28 @@ mod tests {
         assert_eq!((handled, seen), (SENT, SENT));
     }
 
+    /// Set in the process that runs [`a_dropped_ring_leaves_its_port_free_at_once`] alone.
+    const RUN_ALONE: &str = "RINGD_SYS_TEST_ALONE";
+
     #[test]
     fn a_dropped_ring_leaves_its_port_free_at_once() {
         // A restarted ringd (or anything else) must be able to bind the port as soon as the
         // old one has stopped, not when the kernel gets round to tearing the ring down.
+        // Tests beside this one fork (PAM's password helper, useradd), and a child holds
+        // copies of every descriptor, the ring's and the socket's, until it execs: so this
+        // runs alone, in a process of its own.
+        if std::env::var_os(RUN_ALONE).is_none() {
+            let alone = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "--test-threads", "1"])
+                .arg("uring::tests::a_dropped_ring_leaves_its_port_free_at_once")
+                .env(RUN_ALONE, "1")
+                .output()
+                .unwrap();
+            let report = String::from_utf8_lossy(&alone.stdout);
+            assert!(alone.status.success(), "{report}");
+            assert!(report.contains("1 passed"), "it ran: {report}");
+            return;
+        }
         for _ in 0..20 {
             let server = UdpSocket::bind("127.0.0.1:0").unwrap();
             let addr = server.local_addr().unwrap();
@@ -603,5 +691,52 @@ mod tests {
             drop(ring);
             UdpSocket::bind(addr).expect("the port is free once the ring is dropped");
         }
+    }
+
+    #[test]
+    fn replies_that_ask_get_numbered_transmit_timestamps() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        super::super::sockopt::enable_tx_timestamps(server.as_fd()).unwrap();
+        let addr = server.local_addr().unwrap();
+        let mut ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        for n in 0..3u8 {
+            client.send_to(&[n; 48], addr).unwrap();
+        }
+        let mut handled = 0;
+        for _ in 0..50 {
+            if handled == 3 {
+                break;
+            }
+            ring.poll(Duration::from_millis(100), |d, out| {
+                handled += 1;
+                out[..4].copy_from_slice(&d.payload[..4]);
+                Reply {
+                    len: 4,
+                    tx_timestamp: d.payload[0] != 1,
+                }
+            })
+            .unwrap();
+        }
+        let mut buf = [0u8; 64];
+        for _ in 0..3 {
+            assert_eq!(client.recv_from(&mut buf).unwrap().0, 4);
+        }
+        let mut queue = super::super::mmsg::TxTimestampQueue::new(8);
+        let socket = ring.sockets().next().unwrap();
+        let count = queue.recv(socket).unwrap();
+        let keys: Vec<u32> = (0..count)
+            .filter_map(|i| queue.get(i))
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![0, 1],
+            "the two replies that asked, numbered in order"
+        );
+        assert_eq!(ring.stats().stamped_send_errors, 0);
     }
 }

@@ -1,4 +1,4 @@
-//! Kernel ABI structures decoded and encoded in safe code: socket addresses and receive control messages.
+//! Kernel ABI structures decoded and encoded in safe code: socket addresses, receive control messages and transmit timestamps.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -87,32 +87,107 @@ fn read_timespec(data: &[u8]) -> Option<UnixTime> {
     })
 }
 
+/// The control messages of a buffer as the kernel filled it: (level, type, data); ends at the
+/// first malformed one.
+fn control_messages(control: &[u8]) -> impl Iterator<Item = (i32, i32, &[u8])> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        let header = control.get(offset..offset + CMSG_HEADER_LEN)?;
+        let len = usize::from_ne_bytes(header[0..8].try_into().ok()?);
+        let level = i32::from_ne_bytes(header[8..12].try_into().ok()?);
+        let kind = i32::from_ne_bytes(header[12..16].try_into().ok()?);
+        if len < CMSG_HEADER_LEN {
+            return None;
+        }
+        let data = control.get(offset + CMSG_HEADER_LEN..offset + len)?;
+        offset += len.div_ceil(CMSG_ALIGN) * CMSG_ALIGN;
+        Some((level, kind, data))
+    })
+}
+
 /// Finds the software receive timestamp (SCM_TIMESTAMPNS, or the first time of SCM_TIMESTAMPING)
 /// in a control-message buffer as the kernel filled it.
 pub fn rx_timestamp(control: &[u8]) -> Option<UnixTime> {
-    let mut offset = 0;
-    while offset + CMSG_HEADER_LEN <= control.len() {
-        let len = usize::from_ne_bytes(control[offset..offset + 8].try_into().ok()?);
-        let level = i32::from_ne_bytes(control[offset + 8..offset + 12].try_into().ok()?);
-        let kind = i32::from_ne_bytes(control[offset + 12..offset + 16].try_into().ok()?);
-        if len < CMSG_HEADER_LEN || offset + len > control.len() {
-            return None;
-        }
-        let data = &control[offset + CMSG_HEADER_LEN..offset + len];
-        if level == libc::SOL_SOCKET
-            && (kind == libc::SCM_TIMESTAMPNS || kind == libc::SCM_TIMESTAMPING)
+    control_messages(control)
+        .filter(|&(level, kind, _)| {
+            level == libc::SOL_SOCKET
+                && (kind == libc::SCM_TIMESTAMPNS || kind == libc::SCM_TIMESTAMPING)
+        })
+        .find_map(|(_, _, data)| read_timespec(data))
+}
+
+/// `CMSG_SPACE(sizeof(u32))`: a control-message header and one flag word, padded.
+pub const TX_REQUEST_LEN: usize = CMSG_HEADER_LEN + 8;
+
+/// The control message asking the kernel for one send's software transmit timestamp.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct TxRequest([u8; TX_REQUEST_LEN]);
+
+impl Default for TxRequest {
+    fn default() -> TxRequest {
+        let mut bytes = [0u8; TX_REQUEST_LEN];
+        bytes[0..8].copy_from_slice(&(CMSG_HEADER_LEN + 4).to_ne_bytes());
+        bytes[8..12].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+        bytes[12..16].copy_from_slice(&libc::SO_TIMESTAMPING.to_ne_bytes());
+        bytes[CMSG_HEADER_LEN..CMSG_HEADER_LEN + 4]
+            .copy_from_slice(&libc::SOF_TIMESTAMPING_TX_SOFTWARE.to_ne_bytes());
+        TxRequest(bytes)
+    }
+}
+
+impl TxRequest {
+    /// Where a msghdr's `msg_control` points; `TX_REQUEST_LEN` bytes.
+    pub fn as_mut_ptr(&mut self) -> *mut libc::c_void {
+        self.0.as_mut_ptr().cast()
+    }
+}
+
+/// `ee_info` of a timestamp taken when the packet left for the device (SCM_TSTAMP_SND).
+const TSTAMP_SND: u32 = 0;
+
+/// A software transmit timestamp from the error queue: the send's number on its socket
+/// (SOF_TIMESTAMPING_OPT_ID) and when it left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxTimestamp {
+    pub key: u32,
+    pub time: UnixTime,
+}
+
+/// Reads a transmit timestamp from an error-queue message's control messages: SCM_TIMESTAMPING
+/// for the time and the `sock_extended_err` of IP_RECVERR/IPV6_RECVERR for the number.
+pub fn tx_timestamp(control: &[u8]) -> Option<TxTimestamp> {
+    let mut time = None;
+    let mut key = None;
+    for (level, kind, data) in control_messages(control) {
+        if level == libc::SOL_SOCKET && kind == libc::SCM_TIMESTAMPING {
+            time = read_timespec(data);
+        } else if (level == libc::SOL_IP && kind == libc::IP_RECVERR)
+            || (level == libc::SOL_IPV6 && kind == libc::IPV6_RECVERR)
         {
-            if let Some(time) = read_timespec(data) {
-                return Some(time);
+            let errno = u32::from_ne_bytes(data.get(0..4)?.try_into().ok()?);
+            let origin = *data.get(4)?;
+            let info = u32::from_ne_bytes(data.get(8..12)?.try_into().ok()?);
+            if errno == libc::ENOMSG as u32
+                && origin == libc::SO_EE_ORIGIN_TIMESTAMPING
+                && info == TSTAMP_SND
+            {
+                key = Some(u32::from_ne_bytes(data.get(12..16)?.try_into().ok()?));
             }
         }
-        offset += len.div_ceil(CMSG_ALIGN) * CMSG_ALIGN;
     }
-    None
+    Some(TxTimestamp {
+        key: key?,
+        time: time?,
+    })
 }
 
 /// Room for one timestamp control message (SCM_TIMESTAMPING carries three timespecs).
 pub const CONTROL_LEN: usize = 64;
+
+/// Room for an error-queue message's control messages: SCM_TIMESTAMPING and a
+/// `sock_extended_err` followed by an IPv6 address.
+pub const ERR_CONTROL_LEN: usize = 128;
 
 #[cfg(test)]
 mod tests {
@@ -170,6 +245,43 @@ mod tests {
         data.extend(timespec(7, 8));
         let control = cmsg(libc::SOL_SOCKET, libc::SCM_TIMESTAMPING, &data);
         assert_eq!(rx_timestamp(&control), Some(UnixTime { secs: 5, nanos: 6 }));
+    }
+
+    fn extended_err(errno: i32, origin: u8, info: u32, data: u32) -> Vec<u8> {
+        let mut err = Vec::new();
+        err.extend_from_slice(&(errno as u32).to_ne_bytes());
+        err.extend_from_slice(&[origin, 0, 0, 0]);
+        err.extend_from_slice(&info.to_ne_bytes());
+        err.extend_from_slice(&data.to_ne_bytes());
+        err.extend_from_slice(&[0; 16]);
+        err
+    }
+
+    #[test]
+    fn a_transmit_timestamp_carries_its_send_number() {
+        let mut stamps = timespec(9, 10);
+        stamps.extend(timespec(0, 0));
+        stamps.extend(timespec(0, 0));
+        let mut control = cmsg(libc::SOL_SOCKET, libc::SCM_TIMESTAMPING, &stamps);
+        control.extend(cmsg(
+            libc::SOL_IP,
+            libc::IP_RECVERR,
+            &extended_err(libc::ENOMSG, libc::SO_EE_ORIGIN_TIMESTAMPING, 0, 41),
+        ));
+        assert_eq!(
+            tx_timestamp(&control),
+            Some(TxTimestamp {
+                key: 41,
+                time: UnixTime { secs: 9, nanos: 10 }
+            })
+        );
+        let mut icmp = cmsg(libc::SOL_SOCKET, libc::SCM_TIMESTAMPING, &stamps);
+        icmp.extend(cmsg(
+            libc::SOL_IP,
+            libc::IP_RECVERR,
+            &extended_err(libc::ECONNREFUSED, 2, 0, 41),
+        ));
+        assert_eq!(tx_timestamp(&icmp), None, "an ICMP error is no timestamp");
     }
 
     #[test]

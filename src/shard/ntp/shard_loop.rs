@@ -10,6 +10,7 @@ use tracing::warn;
 
 use super::client_log::ClientLogTap;
 use super::handover::{self, Slot, SocketHandover};
+use super::transmit_times::TransmitTimes;
 use crate::ntp::reply;
 use crate::ntp::responder::Responder;
 use crate::shard::Backend;
@@ -23,8 +24,13 @@ const STOP_CHECK: Duration = Duration::from_millis(100);
 /// Datagrams taken per recvmmsg.
 const MMSG_BATCH: usize = 64;
 /// Replies sent per sendmmsg: one, so each reply leaves right after its T3 was read (a reply
-/// queued behind others would carry a T3 early by their send time).
+/// queued behind others would carry a T3 early by their send time). [`TransmitTimes`] pairs
+/// each flush with the one reply it sent.
 const MMSG_SEND_BATCH: usize = 1;
+const _: () = assert!(
+    MMSG_SEND_BATCH == 1,
+    "TransmitTimes::sent pairs a flush with one reply"
+);
 /// Longest request kept: one byte more than the longest answered, so a cut one is dropped.
 const MAX_REQUEST: usize = reply::LONGEST_REQUEST + 1;
 
@@ -172,6 +178,7 @@ impl Shard<'_> {
             max_reply: responder.longest_reply(),
             ..RingConfig::default()
         };
+        let mut transmit_times = TransmitTimes::start(sockets.iter().map(AsFd::as_fd), responder);
         let mut ring = UdpRing::new(sockets, config)?;
         let mut reported = RingStats::default();
         let mut next = NextLook::Block;
@@ -181,11 +188,18 @@ impl Shard<'_> {
             }
             let timeout = WakeModeration::before_look(next);
             let started = Instant::now();
-            let polled = ring.poll(timeout, |d, out| answer(responder, d, out));
+            let polled = ring.poll(timeout, |d, out| {
+                let len = answer(responder, d, out);
+                transmit_times.queued(d.socket_index, len, responder)
+            });
             let handled = polled.as_ref().map_or(0, |&count| count);
             next = self.moderation.next_look(handled, started.elapsed());
             between_batches(responder, self.client_log);
             let stats = ring.stats();
+            if stats.stamped_send_errors != reported.stamped_send_errors {
+                transmit_times.restart(ring.sockets(), responder);
+            }
+            transmit_times.collect_asked(ring.sockets(), responder);
             let counters = responder.counters();
             counters.send_failures.add(
                 (stats.send_errors + stats.send_slot_exhaustions)
@@ -214,6 +228,7 @@ impl Shard<'_> {
         let mut poller = ReadinessPoller::new(&fds);
         let mut received = RecvBatch::new(MMSG_BATCH, MAX_REQUEST);
         let mut replies = SendBatch::new(MMSG_SEND_BATCH, responder.longest_reply());
+        let mut transmit_times = TransmitTimes::start(fds.iter().copied(), responder);
         let mut next = NextLook::Block;
         loop {
             if let Some(ended) = self.ends() {
@@ -225,6 +240,9 @@ impl Shard<'_> {
             between_batches(responder, self.client_log);
             let mut handled = 0;
             for (index, fd) in fds.iter().enumerate() {
+                if poller.has_errors(index) {
+                    transmit_times.collect(index, *fd, responder);
+                }
                 if !poller.is_ready(index) {
                     continue;
                 }
@@ -242,8 +260,10 @@ impl Shard<'_> {
                             continue;
                         };
                         replies.push(&datagram.peer, |out| answer(responder, &datagram, out));
+                        let awaited = TransmitTimes::ask(responder, &mut replies);
                         if replies.is_full() {
                             let outcome = replies.flush(*fd);
+                            transmit_times.sent(index, awaited, outcome.sent);
                             responder
                                 .counters()
                                 .send_failures

@@ -337,6 +337,11 @@ impl fmt::Display for RunReport {
         )?;
         percentile_row(f, "latency T4-T1", &self.latency_us)?;
         percentile_row(f, "response T3-T2", &self.response_us)?;
+        writeln!(
+            f,
+            "  (T3-T2: how long the server held each request; clients subtract it from the \
+             round trip, so it costs them no accuracy)"
+        )?;
         match (self.offset_mean_us, self.offset_abs_p99_us) {
             (Some(mean), Some(p99)) => writeln!(
                 f,
@@ -480,6 +485,14 @@ mod tests {
         assert!(!report.generator_fell_behind);
         assert_eq!(report.offset_mean_us, Some(0.1));
         assert_eq!(report.timed_samples, 1_990);
+        // A newcomer reads the server's hold time with what it means beside it.
+        let text = report.to_string();
+        let explained = text
+            .lines()
+            .skip_while(|line| !line.contains("response T3-T2"))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(explained.contains("clients subtract it"), "{text}");
         let latency = report.latency_us.unwrap();
         assert!(latency.p50 > 20.0 && latency.p50 < 21.1, "{latency:?}");
     }

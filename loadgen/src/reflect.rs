@@ -58,6 +58,7 @@ mod tests {
                 transmit,
                 version,
                 timed: true,
+                kernel_t1: None,
             };
             let t4 = transmit.to_unix_near(UnixTime {
                 secs: 1_700_000_000,

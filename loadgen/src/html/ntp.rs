@@ -383,6 +383,7 @@ impl HtmlPage for RampReport {
 mod tests {
     use super::*;
     use crate::html::well_formed::assert_well_formed;
+    use crate::ntp::kernel_t1::T1Source;
     use crate::ntp::report::{RampStop, RunHistograms};
     use crate::ntp::tally::Tally;
 
@@ -426,6 +427,8 @@ mod tests {
             invalid: [("<wrong-mode>".to_string(), 2)].into(),
             unmatched: 0,
             missing_rx_timestamps: 0,
+            t1_source: T1Source::Userspace,
+            t1_kernel_missing: 0,
             timed_samples: 600,
             latency_us: percentiles(20.0),
             response_us: percentiles(1.5),

@@ -20,6 +20,11 @@ pub enum CombineError {
         histogram: &'static str,
         reason: String,
     },
+    #[error(
+        "some runs took T1 from the kernel (--kernel-t1) and some from the clock read before \
+         the send: their latencies and offsets do not add up; merge runs made alike"
+    )]
+    MixedT1Sources,
 }
 
 fn sum_histograms(
@@ -64,6 +69,10 @@ pub fn distinct_joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
 /// (`--start-at`), so their rates add up; the server's socket drops, which every generator on
 /// the server's machine reads from the same counter, are the largest count seen, not a sum.
 pub fn combine(parts: &[RunReport]) -> Result<RunReport, CombineError> {
+    let t1_source = parts.first().ok_or(CombineError::Empty)?.t1_source;
+    if parts.iter().any(|p| p.t1_source != t1_source) {
+        return Err(CombineError::MixedT1Sources);
+    }
     let latency = sum_histograms(parts, "latency", |h| &h.latency_histogram_ns)?;
     let response = sum_histograms(parts, "response", |h| &h.response_histogram_ns)?;
     let offset_abs = sum_histograms(parts, "|offset|", |h| &h.offset_abs_histogram_ns)?;
@@ -102,6 +111,8 @@ pub fn combine(parts: &[RunReport]) -> Result<RunReport, CombineError> {
         unmatched: sum(|p| p.unmatched),
         missing_rx_timestamps: sum(|p| p.missing_rx_timestamps),
         timed_samples,
+        t1_source,
+        t1_kernel_missing: sum(|p| p.t1_kernel_missing),
         latency_us: Percentiles::of(&latency),
         response_us: Percentiles::of(&response),
         offset_mean_us: (timed_samples > 0).then(|| offset_sum_us / timed_samples as f64),
@@ -122,6 +133,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::ntp::kernel_t1::T1Source;
     use crate::ntp::report::{RunSetup, SocketDrops};
     use crate::ntp::tally::Tally;
     use crate::ntp::validate::{InvalidReason, Timings, Verdict};
@@ -133,6 +145,7 @@ mod tests {
             threads: 1,
             target_rate: rate,
             duration: Duration::from_secs(2),
+            t1_source: T1Source::Userspace,
         }
     }
 
@@ -268,5 +281,22 @@ mod tests {
             "{error}"
         );
         assert_eq!(combine(&[]).unwrap_err(), CombineError::Empty);
+    }
+
+    #[test]
+    fn runs_with_t1_from_different_sources_are_refused_and_alike_ones_keep_theirs() {
+        let run = RunReport::new(&setup(1_000.0), &tally(10, 7), SocketDrops::default());
+        let mut kernel = run.clone();
+        kernel.t1_source = T1Source::Kernel;
+        kernel.t1_kernel_missing = 2;
+        assert_eq!(
+            combine(&[run, kernel.clone()]).unwrap_err(),
+            CombineError::MixedT1Sources
+        );
+        let merged = combine(&[kernel.clone(), kernel]).unwrap();
+        assert_eq!(
+            (merged.t1_source, merged.t1_kernel_missing),
+            (T1Source::Kernel, 4)
+        );
     }
 }

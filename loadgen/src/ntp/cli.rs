@@ -12,6 +12,7 @@ use ntp_wire::symmetric_keys::SymmetricKey;
 use crate::cli::{create_html, output, seconds};
 use crate::clients::{client_addresses, open_client_sockets, MAX_LOOPBACK_CLIENTS};
 use crate::document::{to_json, Invocation};
+use crate::ntp::kernel_t1::T1Source;
 use crate::ntp::report::{ramp_step_line, RAMP_TABLE_HEADER};
 use crate::ntp::run::{LoadSettings, NtpLoad, RampSettings, RequestAuth};
 use crate::nts_ke::handshake::KeTarget;
@@ -75,6 +76,12 @@ pub struct NtpArgs {
     /// Microseconds a due request may wait for others to share its sendmmsg.
     #[arg(long, default_value_t = 20)]
     coalesce_us: u64,
+    /// Take T1 from each request's kernel software TX timestamp instead of the clock read
+    /// before sendmmsg (which is early by the send path and flatters the offset); each request
+    /// is then sent on its own. Replies whose timestamp never came are counted and left out of
+    /// latency and offset.
+    #[arg(long)]
+    kernel_t1: bool,
     /// Milliseconds to wait for late replies after the last send before counting loss.
     #[arg(long, default_value_t = 200)]
     grace_ms: u64,
@@ -218,6 +225,11 @@ pub fn run_ntp(args: NtpArgs) -> anyhow::Result<Verdict> {
         cpus: args.cpu,
         progress: progress.as_ref().map(ProgressLines::counters),
         raw: raw.clone(),
+        t1_source: if args.kernel_t1 {
+            T1Source::Kernel
+        } else {
+            T1Source::Userspace
+        },
     };
     let load = NtpLoad::new(settings, sockets, args.threads)?;
     if let Some(at) = start_at {

@@ -1,6 +1,7 @@
 //! `ringload ntp`: requests, reply validation, pacing, the load loop, the ramp and the report.
 
 pub mod cli;
+pub mod kernel_t1;
 pub mod nts;
 pub mod pending;
 pub mod ramp;

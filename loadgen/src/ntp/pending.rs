@@ -51,6 +51,15 @@ impl PendingRequests {
         self.by_transmit.remove(&origin.0)
     }
 
+    /// Gives the request `transmit`, if still in flight, its kernel TX time as T1: from then on
+    /// it is timed.
+    pub fn set_kernel_t1(&mut self, transmit: NtpTimestamp, t1: NtpTimestamp) {
+        if let Some(request) = self.by_transmit.get_mut(&transmit.0) {
+            request.kernel_t1 = Some(t1);
+            request.timed = true;
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_transmit.is_empty()
     }
@@ -70,6 +79,7 @@ mod tests {
             transmit: NtpTimestamp(transmit),
             version: 4,
             timed: false,
+            kernel_t1: None,
         }
     }
 
@@ -93,5 +103,20 @@ mod tests {
             [request(0xAAAA_0000_0000_0003)]
         );
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn a_kernel_t1_makes_its_request_timed() {
+        let mut pending = PendingRequests::with_capacity(4);
+        pending.insert(request(0xAAAA_0000_0000_0001));
+        pending.set_kernel_t1(NtpTimestamp(0xAAAA_0000_0000_0001), NtpTimestamp(7));
+        pending.set_kernel_t1(NtpTimestamp(0xBBBB_0000_0000_0001), NtpTimestamp(8));
+        let taken = pending.take(NtpTimestamp(0xAAAA_0000_0000_0001)).unwrap();
+        assert_eq!(taken.kernel_t1, Some(NtpTimestamp(7)));
+        assert!(taken.timed);
+        assert!(
+            pending.is_empty(),
+            "a stamp for no request in flight adds none"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::kernel_t1::T1Source;
 use super::tally::Tally;
 use super::validate::kiss_code_text;
 use crate::histogram_text::HistogramText;
@@ -54,6 +55,7 @@ pub struct RunSetup {
     pub threads: usize,
     pub target_rate: f64,
     pub duration: Duration,
+    pub t1_source: T1Source,
 }
 
 /// Receive-queue overflows counted by the kernel during the run (from /proc/net/udp);
@@ -133,8 +135,15 @@ pub struct RunReport {
     pub unmatched: u64,
     /// Replies that came without a kernel RX timestamp (T4 read from the clock instead).
     pub missing_rx_timestamps: u64,
-    /// Valid replies to timed requests (the first of each send batch, whose T1 is exact):
-    /// the samples behind `latency_us` and the offsets.
+    /// The T1 of `latency_us` and the offsets: `userspace` (the clock read before sendmmsg)
+    /// or `kernel` (the request's kernel TX timestamp, `--kernel-t1`).
+    pub t1_source: T1Source,
+    /// With `t1_source` `kernel`: valid replies whose request never got its kernel TX
+    /// timestamp, left out of latency and offset; 0 otherwise.
+    pub t1_kernel_missing: u64,
+    /// Valid replies to timed requests (userspace T1: the first of each send batch, whose T1 is
+    /// exact; kernel T1: those whose TX timestamp came): the samples behind `latency_us` and
+    /// the offsets.
     pub timed_samples: u64,
     /// T4 - T1 of timed requests.
     pub latency_us: Option<Percentiles>,
@@ -205,6 +214,8 @@ impl RunReport {
                 .collect(),
             unmatched: tally.unmatched,
             missing_rx_timestamps: tally.missing_rx_timestamps,
+            t1_source: setup.t1_source,
+            t1_kernel_missing: tally.t1_kernel_missing,
             timed_samples,
             latency_us: Percentiles::of(&tally.latency_ns),
             response_us: Percentiles::of(&tally.response_ns),
@@ -323,6 +334,13 @@ impl fmt::Display for RunReport {
                 self.unmatched
             )?;
         }
+        if self.t1_kernel_missing > 0 {
+            writeln!(
+                f,
+                "  no kernel TX timestamp on {} answered requests (left out of latency and offset)",
+                self.t1_kernel_missing
+            )?;
+        }
         if self.missing_rx_timestamps > 0 {
             writeln!(
                 f,
@@ -332,8 +350,14 @@ impl fmt::Display for RunReport {
         }
         writeln!(
             f,
-            "\n  {:<16}{:>10}{:>10}{:>10}{:>10}{:>10}",
-            "(us)", "p50", "p90", "p99", "p99.9", "max"
+            "\n  {:<16}{:>10}{:>10}{:>10}{:>10}{:>10}   T1: {}",
+            "(us)",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            self.t1_source.name()
         )?;
         percentile_row(f, "latency T4-T1", &self.latency_us)?;
         percentile_row(f, "response T3-T2", &self.response_us)?;
@@ -345,8 +369,9 @@ impl fmt::Display for RunReport {
         match (self.offset_mean_us, self.offset_abs_p99_us) {
             (Some(mean), Some(p99)) => writeln!(
                 f,
-                "  offset          mean {mean:.2} us, p99 |offset| {p99:.2} us ({} timed requests)",
-                self.timed_samples
+                "  offset          mean {mean:.2} us, p99 |offset| {p99:.2} us ({} timed requests, {} T1)",
+                self.timed_samples,
+                self.t1_source.name()
             ),
             _ => writeln!(f, "  offset          no samples"),
         }
@@ -455,6 +480,7 @@ mod tests {
             threads: 1,
             target_rate: 1_000.0,
             duration: Duration::from_secs(2),
+            t1_source: T1Source::Userspace,
         }
     }
 
@@ -546,9 +572,35 @@ mod tests {
         assert_eq!(json["client_socket_drops"], 0);
         assert!(json["server_socket_drops"].is_null());
         assert!(json["latency_us"].is_null());
+        assert_eq!(json["t1_source"], "userspace");
+        assert_eq!(json["t1_kernel_missing"], 0);
         let table = report.to_string();
         assert!(table.contains("KoD         1 (RATE 1)\n"), "{table}");
         assert!(table.contains("invalid     1 (wrong_mode 1)\n"), "{table}");
+    }
+
+    #[test]
+    fn every_timing_figure_names_its_t1() {
+        let setup = RunSetup {
+            t1_source: T1Source::Kernel,
+            ..setup()
+        };
+        let mut tally = tally_with(2_000, 1_990, Duration::from_millis(1_999));
+        tally.t1_kernel_missing = 3;
+        let report = RunReport::new(&setup, &tally, SocketDrops::default());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["t1_source"], "kernel");
+        assert_eq!(json["t1_kernel_missing"], 3);
+        let table = report.to_string();
+        assert!(table.contains("max   T1: kernel\n"), "{table}");
+        assert!(
+            table.contains("(1990 timed requests, kernel T1)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("no kernel TX timestamp on 3 answered requests"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -18,8 +18,12 @@ pub struct RequestInfo {
     /// NTP version of the request; the reply must carry the same.
     pub version: u8,
     /// True when T1 was read right before this datagram left (the first of its sendmmsg batch),
-    /// so that its latency and offset measure the server, not the generator's own batching.
+    /// or its kernel TX timestamp came (`--kernel-t1`), so that its latency and offset measure
+    /// the server, not the generator's own batching.
     pub timed: bool,
+    /// With `--kernel-t1`: when the kernel handed the request to the device, the T1 of its
+    /// latency and offset (`transmit` stays what the reply must echo).
+    pub kernel_t1: Option<NtpTimestamp>,
 }
 
 /// Replaces the low fraction bits of `t1` with `sequence`, making each request's timestamp unique.

@@ -19,6 +19,7 @@ use ringd_sys::cpu::pin_current_thread;
 use ringd_sys::mmsg::{ReadinessPoller, RecvBatch, SendBatch};
 use ringd_sys::Datagram;
 
+use super::kernel_t1::{KernelT1, T1Source};
 use super::pending::PendingRequests;
 use super::ramp::{RampPlan, StepOutcome};
 use super::report::{RampReport, RunReport, RunSetup, SocketDrops};
@@ -62,6 +63,8 @@ pub struct LoadSettings {
     pub progress: Option<Arc<ProgressCounters>>,
     /// `--raw`: a line per request.
     pub raw: Option<Arc<RawFile>>,
+    /// Where T1 comes from; `Kernel` sends each request on its own.
+    pub t1_source: T1Source,
 }
 
 /// How requests are authenticated.
@@ -173,7 +176,7 @@ impl NtpLoad {
                             settings.batch,
                             settings.coalesce,
                         );
-                        Worker::new(sockets, settings, share, nts).run(schedule, duration)
+                        Worker::new(sockets, settings, share, nts)?.run(schedule, duration)
                     })
                 })
                 .collect();
@@ -194,6 +197,7 @@ impl NtpLoad {
             threads,
             target_rate: rate,
             duration,
+            t1_source: self.settings.t1_source,
         };
         Ok(RunReport::new(
             &setup,
@@ -251,6 +255,8 @@ struct Worker<'a> {
     sequence: u32,
     progress: Option<&'a ProgressCounters>,
     raw: Option<RawLines<'a>>,
+    /// With `--kernel-t1`: the sockets' transmit timestamps.
+    kernel_t1: Option<KernelT1>,
 }
 
 impl<'a> Worker<'a> {
@@ -259,10 +265,17 @@ impl<'a> Worker<'a> {
         settings: &'a LoadSettings,
         rate: f64,
         nts: Option<NtsSession>,
-    ) -> Self {
+    ) -> Result<Self, LoadError> {
         let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|s| s.as_fd()).collect();
         let expected_in_flight = (rate * EXPECTED_FLIGHT_TIME.as_secs_f64()) as usize;
-        Worker {
+        let kernel_t1 = match settings.t1_source {
+            T1Source::Userspace => None,
+            T1Source::Kernel => Some(
+                KernelT1::enable(&fds)
+                    .map_err(LoadError::io("enabling kernel TX timestamps (--kernel-t1)"))?,
+            ),
+        };
+        Ok(Worker {
             sockets,
             destination: settings.destination,
             ntp_version: settings.ntp_version,
@@ -282,7 +295,8 @@ impl<'a> Worker<'a> {
             sequence: 0,
             progress: settings.progress.as_deref(),
             raw: settings.raw.as_deref().map(RawFile::lines),
-        }
+            kernel_t1,
+        })
     }
 
     /// Sends on schedule and receives until every request was answered or the grace period after
@@ -299,7 +313,11 @@ impl<'a> Worker<'a> {
                 None if elapsed >= give_up_sending_at => None,
                 None => {
                     if let Some(release) = schedule.release(elapsed) {
-                        self.send(release, elapsed);
+                        if self.kernel_t1.is_some() {
+                            self.send_one_by_one(release, elapsed)?;
+                        } else {
+                            self.send(release, elapsed);
+                        }
                     }
                     schedule.next_release_in(elapsed)
                 }
@@ -339,25 +357,7 @@ impl<'a> Worker<'a> {
         // through the stack, which is why only the first is `timed`.
         let t1 = NtpTimestamp::from_unix(realtime_now());
         for position in 0..release.count {
-            let transmit = stamp_with_sequence(t1, self.sequence);
-            self.sequence = self.sequence.wrapping_add(1);
-            let bytes = request_bytes(self.ntp_version, transmit);
-            let (key, nts, version) = (self.key, self.nts.as_mut(), self.ntp_version);
-            self.send.push(&self.destination, |buffer| {
-                buffer[..HEADER_LEN].copy_from_slice(&bytes);
-                match (key, nts) {
-                    (Some(key), _) => key
-                        .append_mac(buffer, HEADER_LEN, version)
-                        .expect("the buffer has room for the longest MAC"),
-                    (None, Some(nts)) => nts.write_request(buffer, transmit),
-                    (None, None) => HEADER_LEN,
-                }
-            });
-            self.pending.insert(RequestInfo {
-                transmit,
-                version: self.ntp_version,
-                timed: position == 0,
-            });
+            self.queue_request(t1, position == 0);
         }
         let outcome = self.send.flush(socket.as_fd());
         if let Some(progress) = self.progress {
@@ -365,6 +365,58 @@ impl<'a> Worker<'a> {
         }
         self.tally
             .record_sent(outcome.sent, outcome.failed, release.late, elapsed);
+    }
+
+    /// `--kernel-t1`: each request is its own sendmmsg asking for its TX timestamp, so that
+    /// none waits behind another in the kernel; the timestamps are read with the replies.
+    fn send_one_by_one(&mut self, release: Release, elapsed: Duration) -> Result<(), LoadError> {
+        let index = self.next_socket;
+        self.next_socket = (self.next_socket + 1) % self.sockets.len();
+        let socket = self.sockets[index].as_fd();
+        let (mut sent, mut failed) = (0, 0);
+        for _ in 0..release.count {
+            let transmit = self.queue_request(NtpTimestamp::from_unix(realtime_now()), false);
+            self.send.ask_tx_timestamp();
+            let outcome = self.send.flush(socket);
+            sent += outcome.sent;
+            failed += outcome.failed;
+            let kernel_t1 = self.kernel_t1.as_mut().expect("sending one by one for it");
+            if outcome.sent == 1 {
+                kernel_t1.sent(index, transmit);
+            } else {
+                kernel_t1
+                    .resynchronise(socket, index, &mut self.pending)
+                    .map_err(LoadError::io("restarting kernel TX timestamps"))?;
+            }
+        }
+        self.tally.record_sent(sent, failed, release.late, elapsed);
+        Ok(())
+    }
+
+    /// Queues one request whose wire T1 is `t1` (made unique by the sequence) and remembers it
+    /// as in flight; returns its transmit timestamp.
+    fn queue_request(&mut self, t1: NtpTimestamp, timed: bool) -> NtpTimestamp {
+        let transmit = stamp_with_sequence(t1, self.sequence);
+        self.sequence = self.sequence.wrapping_add(1);
+        let bytes = request_bytes(self.ntp_version, transmit);
+        let (key, nts, version) = (self.key, self.nts.as_mut(), self.ntp_version);
+        self.send.push(&self.destination, |buffer| {
+            buffer[..HEADER_LEN].copy_from_slice(&bytes);
+            match (key, nts) {
+                (Some(key), _) => key
+                    .append_mac(buffer, HEADER_LEN, version)
+                    .expect("the buffer has room for the longest MAC"),
+                (None, Some(nts)) => nts.write_request(buffer, transmit),
+                (None, None) => HEADER_LEN,
+            }
+        });
+        self.pending.insert(RequestInfo {
+            transmit,
+            version: self.ntp_version,
+            timed,
+            kernel_t1: None,
+        });
+        transmit
     }
 
     fn receive(&mut self, timeout: Duration) -> Result<(), LoadError> {
@@ -379,6 +431,14 @@ impl<'a> Worker<'a> {
         for index in 0..self.sockets.len() {
             if !self.poller.is_ready(index) {
                 continue;
+            }
+            if let Some(kernel_t1) = self.kernel_t1.as_mut() {
+                // Before the replies: a reply finds its request already carrying its kernel T1.
+                if self.poller.has_errors(index) {
+                    kernel_t1
+                        .drain(self.sockets[index].as_fd(), index, &mut self.pending)
+                        .map_err(LoadError::io("reading kernel TX timestamps"))?;
+                }
             }
             loop {
                 let count = self
@@ -395,6 +455,7 @@ impl<'a> Worker<'a> {
                         judge(
                             &datagram,
                             self.destination,
+                            self.kernel_t1.is_some(),
                             &mut auth,
                             &mut self.pending,
                             &mut self.tally,
@@ -418,6 +479,7 @@ impl<'a> Worker<'a> {
 fn judge(
     datagram: &Datagram<'_>,
     destination: SocketAddr,
+    kernel_t1: bool,
     auth: &mut ReplyAuth<'_>,
     pending: &mut PendingRequests,
     tally: &mut Tally,
@@ -440,11 +502,19 @@ fn judge(
     match pending.take(origin) {
         Some(request) => {
             let verdict = validate_reply(&request, datagram.payload, t4, auth);
+            if kernel_t1 && request.kernel_t1.is_none() && matches!(verdict, Verdict::Valid(_)) {
+                tally.t1_kernel_missing += 1;
+            }
             if let Some(raw) = raw {
-                let sent = request.transmit.to_unix_near(t4).as_nanos();
+                // The kernel's T1 when the run takes it, as the latency figures do.
+                let sent = request
+                    .kernel_t1
+                    .unwrap_or(request.transmit)
+                    .to_unix_near(t4)
+                    .as_nanos();
                 raw.record(sent, Some(t4.as_nanos() - sent), &raw_outcome(&verdict));
             }
-            tally.record_reply(verdict, request.timed)
+            tally.record_reply(verdict, request.timed);
         }
         None => tally.unmatched += 1,
     }

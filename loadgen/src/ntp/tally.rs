@@ -33,6 +33,9 @@ pub struct Tally {
     pub unmatched: u64,
     /// Replies without a kernel RX timestamp (T4 then read from the clock after the fact).
     pub missing_rx_timestamps: u64,
+    /// With `--kernel-t1`: valid replies to requests whose kernel TX timestamp never came; they
+    /// are left out of latency and offset rather than mixed in with a userspace T1.
+    pub t1_kernel_missing: u64,
     /// T4 - T1 of timed requests.
     pub latency_ns: Histogram<u64>,
     /// T3 - T2 of every valid reply.
@@ -55,6 +58,7 @@ impl Default for Tally {
             invalid: BTreeMap::new(),
             unmatched: 0,
             missing_rx_timestamps: 0,
+            t1_kernel_missing: 0,
             latency_ns: nanosecond_histogram(),
             response_ns: nanosecond_histogram(),
             offset_abs_ns: nanosecond_histogram(),
@@ -125,6 +129,7 @@ impl Tally {
         }
         self.unmatched += other.unmatched;
         self.missing_rx_timestamps += other.missing_rx_timestamps;
+        self.t1_kernel_missing += other.t1_kernel_missing;
         self.latency_ns
             .add(&other.latency_ns)
             .expect("histograms of equal bounds merge");
@@ -188,10 +193,12 @@ mod tests {
         b.record_reply(Verdict::KissOfDeath(7), false);
         b.record_invalid(InvalidReason::Short);
         b.unmatched = 3;
+        b.t1_kernel_missing = 2;
         a.merge(&b);
         assert_eq!((a.sent, a.send_failed, a.sent_late), (9, 1, 2));
         assert_eq!(a.last_send, Duration::from_millis(20));
         assert_eq!((a.replied, a.answered, a.unmatched), (4, 2, 3));
+        assert_eq!(a.t1_kernel_missing, 2);
         assert_eq!(a.kiss_codes.get(&7), Some(&2));
         assert_eq!(a.invalid.get(&InvalidReason::Short), Some(&1));
         assert_eq!(a.latency_ns.len(), 2);

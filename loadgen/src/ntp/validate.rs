@@ -188,7 +188,7 @@ pub fn validate_reply(
     if response_ns < 0 {
         return Verdict::Invalid(InvalidReason::TransmitBeforeReceive);
     }
-    let t1 = request.transmit;
+    let t1 = request.kernel_t1.unwrap_or(request.transmit);
     let t4 = NtpTimestamp::from_unix(t4);
     let forward_ns = header.receive.nanos_since(t1);
     let backward_ns = header.transmit.nanos_since(t4);
@@ -221,6 +221,7 @@ mod tests {
             transmit: NtpTimestamp::from_unix(T1),
             version: 4,
             timed: true,
+            kernel_t1: None,
         }
     }
 
@@ -295,6 +296,27 @@ mod tests {
         assert!(near(timings.response_ns, 2_000), "{timings:?}");
         // ((10 - 0) + (12 - 22)) / 2 = 0: same clock on both sides.
         assert!(near(timings.offset_ns, 0), "{timings:?}");
+    }
+
+    #[test]
+    fn a_kernel_t1_times_the_exchange_while_the_wire_value_matches_it() {
+        // The kernel sent the request 2 us after the clock read that went on the wire.
+        let stamped = RequestInfo {
+            kernel_t1: Some(NtpTimestamp::from_unix(at_micros(2))),
+            ..request()
+        };
+        let verdict = validate_reply(
+            &stamped,
+            &good_reply().to_bytes(),
+            at_micros(22),
+            &mut ReplyAuth::None,
+        );
+        let Verdict::Valid(timings) = verdict else {
+            panic!("the reply echoes the wire transmit timestamp: {verdict:?}");
+        };
+        assert!(near(timings.latency_ns, 20_000), "{timings:?}");
+        // ((10 - 2) + (12 - 22)) / 2 = -1 us.
+        assert!(near(timings.offset_ns, -1_000), "{timings:?}");
     }
 
     #[test]

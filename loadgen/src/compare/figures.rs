@@ -71,6 +71,11 @@ pub enum Incomparable {
     Kinds { baseline: String, current: String },
     #[error("{0} reports have no figures to compare")]
     NoFigures(String),
+    #[error(
+        "cannot compare latencies measured differently: the baseline's are {baseline}, the \
+         current run's {current}"
+    )]
+    Methods { baseline: String, current: String },
 }
 
 /// The two runs' figures, in a fixed order.
@@ -148,6 +153,18 @@ fn latency_steps(baseline: &Value, current: &Value) -> Vec<String> {
     steps
 }
 
+/// How a report's latencies were measured, where a run can choose: NTP's T1 (`--kernel-t1`)
+/// and FTP's closed or open loop (`--open-loop-rate`).
+fn latency_method(document: &Value) -> &'static str {
+    match document["subcommand"].as_str() {
+        Some("ntp") if document["t1_source"] == "kernel" => "from the kernel's T1",
+        Some("ntp") => "from the clock read before the send",
+        Some("ftp") if document.get("open_loop_rate").is_some() => "open-loop",
+        Some("ftp") => "closed-loop",
+        _ => "as this subcommand measures them",
+    }
+}
+
 /// The figures of two reports of one kind.
 pub fn compare(baseline: &Value, current: &Value) -> Result<Comparison, Incomparable> {
     let baseline_kind = kind(baseline, "baseline")?;
@@ -156,6 +173,13 @@ pub fn compare(baseline: &Value, current: &Value) -> Result<Comparison, Incompar
         return Err(Incomparable::Kinds {
             baseline: baseline_kind,
             current: current_kind,
+        });
+    }
+    let (baseline_method, current_method) = (latency_method(baseline), latency_method(current));
+    if baseline_method != current_method {
+        return Err(Incomparable::Methods {
+            baseline: baseline_method.to_string(),
+            current: current_method.to_string(),
         });
     }
     let fields = fixed_fields(&baseline_kind)
@@ -375,5 +399,29 @@ mod tests {
             compare(&limits, &limits),
             Err(Incomparable::NoFigures(_))
         ));
+    }
+
+    #[test]
+    fn latencies_measured_differently_cannot_be_compared() {
+        let userspace = ntp_run(10_000.0, 0.0, 60.0);
+        let mut kernel = userspace.clone();
+        kernel["t1_source"] = json!("kernel");
+        assert!(matches!(
+            compare(&userspace, &kernel),
+            Err(Incomparable::Methods { .. })
+        ));
+        assert!(compare(&kernel, &kernel).is_ok());
+        let closed = json!({
+            "schema": 1, "subcommand": "ftp", "mode": "login",
+            "sessions_per_s": 100.0, "sessions_failed": 0, "errors_total": 0,
+            "latency_us": {}
+        });
+        let mut open = closed.clone();
+        open["open_loop_rate"] = json!(100.0);
+        let refused = compare(&closed, &open).unwrap_err().to_string();
+        assert!(
+            refused.contains("closed-loop") && refused.contains("open-loop"),
+            "{refused}"
+        );
     }
 }

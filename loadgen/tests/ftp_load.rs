@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{assert_matches_schema, ringd_binary};
+use common::{assert_matches_schema, describe, ringd_binary, ringload};
 use ringd_sys::test_dirs::TempDir;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::NoServerSessionStorage;
@@ -112,22 +112,6 @@ impl Drop for Ringd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn ringload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringload"))
-        .args(args)
-        .output()
-        .expect("ringload runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[test]

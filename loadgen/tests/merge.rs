@@ -2,10 +2,11 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::assert_matches_schema;
+use common::{describe, ringload};
 use ntp_ringd::Ringd;
 use ringd_sys::test_dirs::TempDir;
 use ringload::histogram_text::decode;
@@ -16,22 +17,6 @@ mod ntp_ringd;
 
 /// How far ahead the shared start is set: room for both processes to start on a busy machine.
 const START_LEAD: Duration = Duration::from_secs(3);
-
-fn ringload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringload"))
-        .args(args)
-        .output()
-        .expect("ringload runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("the document was written");

@@ -1,8 +1,9 @@
 //! `ringload ntp --kernel-t1` against ringd over loopback: T1 from kernel TX timestamps, and the offset it measures.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::assert_matches_schema;
+use common::{describe, ringload};
 use ntp_ringd::Ringd;
 
 mod common;
@@ -11,22 +12,6 @@ mod ntp_ringd;
 
 /// A moderate rate: every request is its own send, and the offset is measured, not the limit.
 const RATE: &str = "5000";
-
-fn ringload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringload"))
-        .args(args)
-        .output()
-        .expect("ringload runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// The run's report from `--json` output; a run that measured (exit 0, or 2 when the
 /// generator fell behind on a busy machine, which the report says) is required.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_matches_schema, ringd_binary};
+use common::{assert_matches_schema, describe, ringd_binary, ringload};
 use ringd_sys::test_dirs::TempDir;
 
 mod common;
@@ -97,22 +97,6 @@ impl Drop for Ringd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn ringload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringload"))
-        .args(args)
-        .output()
-        .expect("ringload runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn json(output: &Output) -> serde_json::Value {

@@ -1,9 +1,9 @@
 //! End to end over loopback: ringload's exit codes (0 measured and within thresholds, 1 a threshold broken, 2 could not measure), its versioned JSON against the checked-in schema, and `ringload compare`.
 
 use std::net::UdpSocket;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{assert_matches_schema, schema_violations};
+use common::{assert_matches_schema, describe, ringload, schema_violations};
 use ntp_ringd::Ringd;
 use ringd_sys::test_dirs::TempDir;
 
@@ -14,22 +14,6 @@ mod ntp_ringd;
 /// Runs of a test that needs the generator on schedule: on a machine busy with other work a
 /// run may fall behind (exit 2, and the report says so), and is then run again.
 const SCHEDULE_ATTEMPTS: usize = 5;
-
-fn ringload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringload"))
-        .args(args)
-        .output()
-        .expect("ringload runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", describe(output)))

@@ -1,7 +1,7 @@
 //! What loadgen's integration tests share: the ringd binary, built once per test binary, and the JSON Schema every `--json` output must match.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use jsonschema::Validator;
@@ -67,4 +67,22 @@ pub fn assert_matches_schema(document: &serde_json::Value) {
         "the JSON does not match the schema:\n{}\n{document:#}",
         violations.join("\n")
     );
+}
+
+/// Runs this package's ringload with `args` and waits for it.
+pub fn ringload(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringload"))
+        .args(args)
+        .output()
+        .expect("ringload runs")
+}
+
+/// An exit's status and both outputs, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }

@@ -599,16 +599,25 @@ mod tests {
         self_test().expect("io_uring works here");
     }
 
-    #[test]
-    fn replies_go_back_to_the_sender_with_rx_time() {
+    /// A ring on a loopback socket set up by `timestamps`, its address, and a client socket
+    /// that gives up reading after 5 s.
+    fn ring_and_client(
+        timestamps: fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> (UdpRing, std::net::SocketAddr, UdpSocket) {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-        super::super::sockopt::enable_rx_timestamps(server.as_fd()).unwrap();
+        timestamps(server.as_fd()).unwrap();
         let addr = server.local_addr().unwrap();
-        let mut ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
+        let ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
+        (ring, addr, client)
+    }
+
+    #[test]
+    fn replies_go_back_to_the_sender_with_rx_time() {
+        let (mut ring, addr, client) = ring_and_client(super::super::sockopt::enable_rx_timestamps);
         for n in 0..50u8 {
             client.send_to(&[n; 48], addr).unwrap();
         }
@@ -695,14 +704,7 @@ mod tests {
 
     #[test]
     fn replies_that_ask_get_numbered_transmit_timestamps() {
-        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-        super::super::sockopt::enable_tx_timestamps(server.as_fd()).unwrap();
-        let addr = server.local_addr().unwrap();
-        let mut ring = UdpRing::new(vec![server], RingConfig::default()).unwrap();
-        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        let (mut ring, addr, client) = ring_and_client(super::super::sockopt::enable_tx_timestamps);
         for n in 0..3u8 {
             client.send_to(&[n; 48], addr).unwrap();
         }

@@ -534,8 +534,11 @@ impl Shell {
             }
             // Logged once published, so that a report asked for on reading a line counts its
             // reply: scripts and tests wait for these lines. One per reply, at debug level.
-            for verdict in verdicts {
-                debug!("{verdict}");
+            for (peer, verdict) in verdicts {
+                match verdict {
+                    Ok(()) => debug!("reply from {peer}: accepted"),
+                    Err(rejection) => debug!("reply from {peer}: rejected, {rejection}"),
+                }
             }
         }
         if let Some(path) = &self.driftfile {
@@ -772,7 +775,7 @@ impl Shell {
         socket_index: usize,
         batch: &mut RecvBatch,
         actions: &mut Vec<Action>,
-        verdicts: &mut Vec<String>,
+        verdicts: &mut Vec<(SocketAddr, Result<(), measurement::Rejection>)>,
     ) {
         let socket = if socket_index == 0 {
             self.socket_v4.as_fd()
@@ -824,10 +827,7 @@ impl Shell {
                 self.engine
                     .on_unauthentic_reply(id, local, datagram.payload, timing, actions)
             };
-            verdicts.push(match &reply {
-                Ok(()) => format!("reply from {peer}: accepted"),
-                Err(rejection) => format!("reply from {peer}: rejected, {rejection}"),
-            });
+            verdicts.push((peer, reply));
             match reply {
                 Ok(()) => {
                     self.outstanding.remove(&id);
